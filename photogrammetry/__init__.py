@@ -1,3 +1,6 @@
 """Photogrammetry: a folder of photos to a textured mesh, as a cached, resumable pipeline."""
 
-__version__ = "0.1.0"
+from photogrammetry._version import __version__
+from photogrammetry.api import clean, run, status
+
+__all__ = ["run", "status", "clean", "__version__"]

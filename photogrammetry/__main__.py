@@ -1,0 +1,3 @@
+from photogrammetry.cli import main
+
+main()

@@ -1,0 +1,66 @@
+"""The Python API; the CLI is a thin layer over these functions.
+
+Example::
+
+    import photogrammetry
+    result = photogrammetry.run("photos/", "work/", preset="fast", overrides=["ingest.max_image_size=1600"])
+    print(photogrammetry.status("work/").to_dict())
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from photogrammetry.engine.runner import RunOptions, RunRequest, RunResult, run_pipeline
+from photogrammetry.engine.settings import resolve_config
+from photogrammetry.engine.workspace import CleanReport, WorkspaceStatus, clean_workspace, workspace_status
+from photogrammetry.stages import PIPELINE
+
+
+def run(
+    photos: str | os.PathLike,
+    workspace: str | os.PathLike,
+    *,
+    preset: str = "default",
+    config_file: str | os.PathLike | None = None,
+    overrides: Sequence[str] = (),
+    until: str | None = None,
+    force: Sequence[str] = (),
+    device: str = "auto",
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> RunResult:
+    """Run the pipeline on a folder of photos, reusing what ``workspace`` already holds.
+
+    Args:
+        photos: Folder of photos (searched recursively).
+        workspace: Folder for the cached artifacts; created when missing.
+        preset: Name of a preset in ``pipelines/`` (see ``photogrammetry run --help``).
+        config_file: A TOML file with the same tables as a preset, applied after it.
+        overrides: ``stage.option=value`` assignments, applied last.
+        until: Stop after this stage.
+        force: Recompute these stages (and all after them) even when cached.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        workers: Worker threads per stage (default: up to 4).
+        progress: Progress bars; ``None`` shows them when stderr is a terminal.
+
+    Returns:
+        Which stages ran or were reused, with their artifact folders.
+    """
+    config = resolve_config(PIPELINE, preset=preset, overrides=overrides,
+                            config_file=Path(config_file) if config_file else None)
+    request = RunRequest(photos=Path(photos), workspace=Path(workspace), config=config, preset=preset,
+                         overrides=tuple(overrides), until=until, force=tuple(force))
+    return run_pipeline(PIPELINE, request, RunOptions(device=device, workers=workers, progress=progress))
+
+
+def status(workspace: str | os.PathLike) -> WorkspaceStatus:
+    """State of every stage of ``workspace`` for the settings of its last run."""
+    return workspace_status(PIPELINE, Path(workspace))
+
+
+def clean(workspace: str | os.PathLike, *, keep_latest: bool = False) -> CleanReport:
+    """Delete cached artifacts of ``workspace``; with ``keep_latest`` keep the last run's."""
+    return clean_workspace(PIPELINE, Path(workspace), keep_latest=keep_latest)

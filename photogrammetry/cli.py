@@ -1,0 +1,154 @@
+"""``photogrammetry`` command line: a thin layer over :mod:`photogrammetry.api`.
+
+Logging is configured here and only here. Errors meant for the user are printed as one line
+(never a traceback) and give a non-zero exit code: 2 bad input or settings, 3 workspace in use,
+4 a stage could not produce a result, 1 an internal error (traceback in the run's log file).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from photogrammetry import api
+from photogrammetry._version import __version__
+from photogrammetry.engine.settings import available_presets
+from photogrammetry.errors import PhotogrammetryError
+from photogrammetry.stages import PIPELINE, stage_names
+
+log = logging.getLogger("photogrammetry")
+
+
+def _setup_logging(verbosity: int, log_file: Path | None = None) -> None:
+    level = logging.WARNING if verbosity < 0 else logging.DEBUG if verbosity > 0 else logging.INFO
+    root = logging.getLogger("photogrammetry")
+    root.setLevel(logging.DEBUG)
+    root.handlers.clear()
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(level)
+    console.setFormatter(logging.Formatter("%(message)s" if sys.stderr.isatty() else "%(asctime)s %(message)s",
+                                           "%H:%M:%S"))
+    root.addHandler(console)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+
+
+def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn user-facing errors into one line and an exit code; keep tracebacks for real bugs."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PhotogrammetryError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted; run the same command again to resume", err=True)
+            sys.exit(130)
+        except Exception as e:
+            log.debug("internal error", exc_info=True)
+            files = [h.baseFilename for h in log.handlers if isinstance(h, logging.FileHandler)]
+            where = f"; the traceback is in {files[0]}" if files else ""
+            click.echo(f"internal error: {type(e).__name__}: {e}{where}. Please report it.", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _presets_help() -> str:
+    try:
+        presets = available_presets()
+    except PhotogrammetryError:
+        return ""
+    lines = [f"  {name:<10} {p.description}" for name, p in presets.items()]
+    stages = [f"  {s.name:<10} {s.summary}" for s in PIPELINE]
+    return "\b\nPresets:\n" + "\n".join(lines) + "\n\n\b\nStages:\n" + "\n".join(stages)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="photogrammetry")
+def main() -> None:
+    """Photos in, textured 3D model out: a cached, resumable photogrammetry pipeline."""
+
+
+@main.command(epilog=_presets_help())
+@click.argument("photos", type=click.Path(path_type=Path))
+@click.option("-w", "--workspace", type=click.Path(path_type=Path), required=True,
+              help="Folder for cached artifacts; a rerun resumes from it.")
+@click.option("--preset", default="default", show_default=True, help="Preset from pipelines/ (listed below).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="TOML file with [stage] tables, applied after the preset.")
+@click.option("--set", "overrides", multiple=True, metavar="STAGE.OPTION=VALUE",
+              help="Override one setting; repeatable.")
+@click.option("--until", type=click.Choice(stage_names()), help="Stop after this stage.")
+@click.option("--force", multiple=True, type=click.Choice(stage_names()),
+              help="Recompute this stage and all after it; repeatable.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), help="Worker threads per stage.")
+@click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Warnings and errors only.")
+@click.option("-v", "--verbose", "verbosity", flag_value=1, help="Debug messages too.")
+@_handle_errors
+def run(photos: Path, workspace: Path, preset: str, config_file: Path | None, overrides: tuple[str, ...],
+        until: str | None, force: tuple[str, ...], device: str, workers: int | None, verbosity: int | None) -> None:
+    """Run the pipeline on the photos in PHOTOS (searched recursively)."""
+    _setup_logging(verbosity or 0, workspace / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log")
+    result = api.run(photos, workspace, preset=preset, config_file=config_file, overrides=overrides,
+                     until=until, force=force, device=device, workers=workers,
+                     progress=False if verbosity == -1 else None)
+    ran = ", ".join(result.ran) or "nothing (all cached)"
+    log.info("Finished: ran %s. See 'photogrammetry status %s'.", ran, workspace)
+
+
+def _human_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return "-"
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the stable JSON form.")
+@_handle_errors
+def status(workspace: Path, as_json: bool) -> None:
+    """Show each stage of WORKSPACE: done, partial, stale or missing, with its outputs."""
+    report = api.status(workspace)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"workspace: {report.workspace}\nphotos:    {report.photos}")
+    if report.note:
+        click.echo(f"note: {report.note}")
+    click.echo(f"{'stage':<10} {'state':<8} {'key':<17} {'time':>8} {'size':>9}  counts")
+    for s in report.stages:
+        seconds = f"{s.seconds:.1f} s" if s.seconds is not None else "-"
+        counts = ", ".join(f"{k}={v}" for k, v in s.counts.items())
+        click.echo(f"{s.name:<10} {s.state:<8} {s.key or '-':<17} {seconds:>8} {_human_size(s.size_bytes):>9}  {counts}")
+        for label, path in s.outputs.items():
+            click.echo(f"{'':<10} {label}: {path}")
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--keep-latest", is_flag=True, help="Keep the artifacts of the last run.")
+@_handle_errors
+def clean(workspace: Path, keep_latest: bool) -> None:
+    """Delete cached artifacts in WORKSPACE."""
+    _setup_logging(0)
+    report = api.clean(workspace, keep_latest=keep_latest)
+    click.echo(f"removed {len(report.removed)} artifact folder(s), freed {_human_size(report.freed_bytes)}")

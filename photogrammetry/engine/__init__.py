@@ -1,0 +1,1 @@
+"""The staged engine: content-addressed artifacts, resume, workspace lock, settings."""

@@ -1,0 +1,168 @@
+"""Stage settings: presets, config files and ``--set`` overrides, merged strictly.
+
+A preset is a TOML file in ``pipelines/`` with a ``description`` line and one table per
+stage; it only overrides defaults. Unknown stages or keys are errors that list the valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import tomllib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from photogrammetry.engine.stage import StageSpec
+from photogrammetry.errors import ConfigError
+
+PipelineConfig = Mapping[str, Any]
+"""Stage name -> that stage's frozen config dataclass instance."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of overrides from ``pipelines/<name>.toml``."""
+
+    name: str
+    """File stem, as given to ``--preset``."""
+    description: str
+    """One line shown by ``--help``."""
+    overrides: Mapping[str, Mapping[str, Any]]
+    """Stage name -> option -> value."""
+
+
+def presets_dir() -> Path:
+    """The folder of preset files: inside the installed package, or ``pipelines/`` of a checkout."""
+    here = Path(__file__).resolve().parents[1]
+    for candidate in (here / "pipelines", here.parent / "pipelines"):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError(f"no preset folder found next to {here}; reinstall the package")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file, turning syntax errors into a message that names the file."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read settings file {path}: {e}") from None
+
+
+def available_presets() -> dict[str, Preset]:
+    """All presets, by name."""
+    presets = {}
+    for path in sorted(presets_dir().glob("*.toml")):
+        data = read_toml(path)
+        description = str(data.pop("description", "")).strip()
+        presets[path.stem] = Preset(name=path.stem, description=description, overrides=data)
+    return presets
+
+
+def load_preset(name: str) -> Preset:
+    """The preset called ``name``, or an error listing the presets there are."""
+    presets = available_presets()
+    if name not in presets:
+        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(presets)}")
+    return presets[name]
+
+
+def parse_assignment(text: str) -> tuple[str, str, Any]:
+    """Split ``stage.option=value`` into its parts; the value is read as TOML when it parses."""
+    key, sep, raw = text.partition("=")
+    stage, dot, option = key.strip().partition(".")
+    if not sep or not dot or not stage or not option:
+        raise ConfigError(f"--set expects stage.option=value, got {text!r}")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()  # a bare word: take it as a string
+    return stage, option.strip(), value
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def coerce(tp: Any, value: Any, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp``, converting where it is lossless."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return coerce(arg, value, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: {value!r} is not a {_type_name(tp)}")
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return tuple(coerce(args[0], v, where) for v in value)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            choices = ", ".join(repr(m.value) for m in tp)
+            raise ConfigError(f"{where}: {value!r} is not one of {choices}") from None
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool) and type(value) is tp:
+        return value
+    raise ConfigError(f"{where}: {value!r} is not a {_type_name(tp)}")
+
+
+def apply_overrides(spec: StageSpec, config: Any, overrides: Mapping[str, Any], source: str) -> Any:
+    """A copy of ``config`` with ``overrides`` applied, each checked against its field's type."""
+    hints = typing.get_type_hints(spec.config)
+    valid = [f.name for f in dataclasses.fields(spec.config)]
+    changes = {}
+    for option, value in overrides.items():
+        if option not in valid:
+            raise ConfigError(
+                f"{source}: unknown option {spec.name}.{option}; valid options of {spec.name}: "
+                + ", ".join(valid)
+            )
+        changes[option] = coerce(hints[option], value, f"{source}: {spec.name}.{option}")
+    return dataclasses.replace(config, **changes)
+
+
+def resolve_config(
+    stages: Sequence[StageSpec],
+    *,
+    preset: str | None = "default",
+    config_file: Path | None = None,
+    overrides: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Defaults, then the preset, then a config file, then ``--set`` assignments, in that order."""
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if preset is not None:
+        layers.append((f"preset {preset!r}", load_preset(preset).overrides))
+    if config_file is not None:
+        data = read_toml(config_file)
+        data.pop("description", None)
+        layers.append((str(config_file), data))
+    assignments: dict[str, dict[str, Any]] = {}
+    for text in overrides:
+        stage, option, value = parse_assignment(text)
+        assignments.setdefault(stage, {})[option] = value
+    layers.append(("--set", assignments))
+
+    by_name = {spec.name: spec for spec in stages}
+    config = {spec.name: spec.config() for spec in stages}
+    for source, layer in layers:
+        for stage, options in layer.items():
+            if stage not in by_name:
+                raise ConfigError(f"{source}: unknown stage {stage!r}; stages are: {', '.join(by_name)}")
+            if not isinstance(options, Mapping):
+                raise ConfigError(f"{source}: [{stage}] must be a table of options")
+            config[stage] = apply_overrides(by_name[stage], config[stage], options, source)
+    return config

@@ -1,0 +1,103 @@
+"""What a stage is, for the engine: a spec with a config class, an entry function and a loader.
+
+A stage lives in one module of :mod:`photogrammetry.stages` and exposes ``STAGE =
+StageSpec(...)``. Its entry function has the signature::
+
+    run(config: MyConfig, ctx: StageContext, **upstream) -> Mapping[str, int | float | str]
+
+where ``upstream`` holds, for each name in ``requires``, the typed result that upstream
+stage's ``load`` returned for its artifact folder. The entry function writes its artifact into
+``ctx.out`` and returns counts for the manifest (e.g. ``{"images": 24}``). Stages never call
+each other; the engine decides what runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from photogrammetry.engine.items import ItemStore
+from photogrammetry.engine.progress import track
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageSpec:
+    """Everything the engine needs to know about one stage."""
+
+    name: str
+    """Stage name, used for folders, ``--until``/``--force`` and presets' table names."""
+    version: int
+    """Bump when the stage's output changes for the same settings; it is part of the key."""
+    config: type
+    """Frozen dataclass of the stage's settings; every field has a default."""
+    run: Callable[..., Mapping[str, Any]]
+    """Entry function ``run(config, ctx, **upstream) -> counts``."""
+    load: Callable[[Path], Any]
+    """Reads a finished artifact folder into the stage's typed result."""
+    requires: tuple[str, ...] = ()
+    """Names of the upstream stages whose results ``run`` receives as keyword arguments."""
+    fingerprint: Callable[[Any, Path], Any] | None = None
+    """For stages that read outside inputs: ``fingerprint(config, photos)`` -> JSON-able
+    description of those inputs (paths, sizes, mtimes); it becomes part of the key."""
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    """Main outputs as ``label -> path relative to the artifact folder`` (shown by status)."""
+    summary: str = ""
+    """One line for ``--help`` and logs."""
+
+
+def output_affecting_settings(config: Any) -> dict[str, Any]:
+    """The settings of a stage config that enter its cache key.
+
+    A field declared with ``field(metadata={"cache": False})`` changes how a stage runs
+    (batch size, tiling) but not what it writes, and is left out of the key.
+    """
+    return {
+        f.name: getattr(config, f.name)
+        for f in dataclasses.fields(config)
+        if f.metadata.get("cache", True)
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageContext:
+    """Where and how a stage runs. Nothing here enters the cache key."""
+
+    name: str
+    """Name of the running stage (for log lines and progress bars)."""
+    out: Path
+    """Folder the stage writes its artifact into (a ``.partial`` folder until committed)."""
+    photos: Path
+    """The input photo folder of the run."""
+    device_request: str = "cpu"
+    """Device asked for: ``auto``, ``cpu`` or ``cuda`` (see :attr:`device`)."""
+    workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
+    """Worker threads a stage may use."""
+    progress: bool | None = None
+    """``True``: progress bars; ``False``: plain log lines; ``None``: bars when stderr is a terminal."""
+
+    @property
+    def device(self) -> str:
+        """Torch device to use, ``cpu`` or ``cuda``; resolved on first use (it imports torch)."""
+        from photogrammetry.engine.runner import resolve_device
+
+        return resolve_device(self.device_request)
+
+    @property
+    def log(self) -> logging.Logger:
+        """Logger named after the stage."""
+        return logging.getLogger(f"photogrammetry.{self.name}")
+
+    def items(self, kind: str = "items") -> ItemStore:
+        """Per-item records inside ``out`` that survive an interruption (deleted at commit)."""
+        return ItemStore(self.out / f".{kind}")
+
+    def track(self, iterable: Iterable[T], *, total: int | None = None, unit: str = "item") -> Iterator[T]:
+        """Iterate with a progress bar (terminal) or periodic log lines (otherwise)."""
+        return track(iterable, desc=self.name, total=total, unit=unit, enabled=self.progress, log=self.log)

@@ -1,0 +1,213 @@
+"""Ingest: read the photos, apply EXIF orientation, derive focal priors, group cameras.
+
+Reads JPEG, PNG (8/16-bit, grey, alpha) and TIFF (and whatever else OpenCV decodes). Each
+photo becomes an 8-bit BGR image in the artifact: copied byte for byte when nothing changes,
+re-encoded otherwise (JPEG stays JPEG, other formats become PNG). An alpha channel becomes a
+mask. Unreadable files are skipped with a warning naming each; byte-identical photos are
+reported. Resumes photo by photo after an interruption.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import statistics
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from photogrammetry.engine.stage import StageContext, StageSpec
+from photogrammetry.engine.workspace import WORKSPACE_MARKER
+from photogrammetry.errors import ConfigError, InputError
+from photogrammetry.io import photos
+from photogrammetry.io.ingest import (CameraGroup, ImageRecord, IngestReport, SkippedFile, load_ingest,
+                                      save_ingest)
+from photogrammetry.io.jsonio import write_bytes_atomic
+
+_JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestConfig:
+    """Settings of the ingest stage."""
+
+    max_image_size: int = 0
+    """Longest image side in pixels after downscaling; 0 keeps the photos' full size."""
+    camera_grouping: Literal["auto", "single", "per_folder", "per_image"] = "auto"
+    """``auto``: one camera per (size, body, lens, focal length); ``single``: one for all
+    photos (they must share a size); ``per_folder``: ``auto`` within each sub-folder;
+    ``per_image``: one camera per photo."""
+    drop_duplicates: bool = True
+    """Leave out all but the first of byte-identical photos (they add no geometry)."""
+    alpha_as_mask: bool = True
+    """Turn a photo's alpha channel into an object mask used by later stages."""
+    jpeg_quality: int = 95
+    """Quality of JPEGs that must be re-encoded (rotated or downscaled)."""
+
+    def __post_init__(self) -> None:
+        if self.max_image_size < 0 or 0 < self.max_image_size < 64:
+            raise ConfigError(f"ingest.max_image_size must be 0 (full size) or >= 64, got {self.max_image_size}")
+        if not 50 <= self.jpeg_quality <= 100:
+            raise ConfigError(f"ingest.jpeg_quality must be within 50..100, got {self.jpeg_quality}")
+
+
+def fingerprint(config: IngestConfig, photo_dir: Path) -> dict[str, Any]:
+    """The input files as they are now: relative path, size and modification time of each."""
+    root = photo_dir.resolve()
+    files = []
+    for path in photos.list_files(root, WORKSPACE_MARKER):
+        st = path.stat()
+        files.append((path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
+    return {"root": str(root), "files": files}
+
+
+def _output_name(rel: str) -> str:
+    """Prepared image name: JPEG and PNG keep theirs, other formats get ``.png`` appended."""
+    return rel if rel.lower().endswith((*_JPEG_SUFFIXES, ".png")) else f"{rel}.png"
+
+
+def _encode(bgr: np.ndarray, name: str, quality: int) -> bytes:
+    if name.lower().endswith(_JPEG_SUFFIXES):
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    else:
+        ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:
+        raise InputError(f"could not encode {name}")
+    return buf.tobytes()
+
+
+def _prepare(path: Path, rel: str, config: IngestConfig, out: Path) -> dict[str, Any]:
+    """Decode, orient, downscale and write one photo; a record or ``{"skipped": reason}``."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        return {"skipped": f"cannot be read ({e.strerror}); check its permissions"}
+    raw = photos.decode_image(data)
+    if raw is None:
+        hint = photos.unsupported_hint(path) or "not a readable image (corrupt, truncated or not a photo)"
+        return {"skipped": hint}
+    bgr, alpha = photos.to_bgr8(raw)
+    if bgr is None:
+        return {"skipped": f"unsupported pixel type {raw.dtype} with shape {raw.shape}"}
+    exif = photos.read_exif(path)
+    stored_width = bgr.shape[1]
+    bgr = photos.apply_orientation(bgr, exif.orientation)
+    height, width = bgr.shape[:2]
+    focal, focal_source = photos.focal_prior_px(exif, width, height, stored_width)
+    bgr, scale = photos.downscale(bgr, config.max_image_size)
+    name = _output_name(rel)
+    unchanged = (exif.orientation in (None, 1) and scale == 1.0 and raw.dtype == np.uint8
+                 and raw.ndim == 3 and raw.shape[2] == 3 and name == rel)
+    write_bytes_atomic(out / "images" / name, data if unchanged else _encode(bgr, name, config.jpeg_quality))
+    mask = None
+    if alpha is not None and config.alpha_as_mask and (alpha < 128).any():
+        alpha, _ = photos.downscale(photos.apply_orientation(alpha, exif.orientation), config.max_image_size)
+        mask = f"masks/{name}.png"
+        write_bytes_atomic(out / mask, _encode(np.where(alpha >= 128, 255, 0).astype(np.uint8), mask, 0))
+    return {"record": dict(
+        name=rel, file=f"images/{name}", source=str(path), width=bgr.shape[1], height=bgr.shape[0],
+        scale=scale, orientation=exif.orientation or 1, focal_px=focal * scale if focal else None,
+        focal_source=focal_source, make=exif.make, model=exif.model, lens=exif.lens,
+        focal_mm=exif.focal_mm, sha256=hashlib.sha256(data).hexdigest(), mask=mask)}
+
+
+def _group_key(record: dict[str, Any], mode: str) -> tuple:
+    if mode == "per_image":
+        return (record["name"],)
+    if mode == "single":
+        return ()
+    key = (record["width"], record["height"], record["make"], record["model"], record["lens"],
+           round(record["focal_mm"], 2) if record["focal_mm"] else None)
+    return (*key, os.path.dirname(record["name"])) if mode == "per_folder" else key
+
+
+def group_cameras(records: list[dict[str, Any]], mode: str) -> list[CameraGroup]:
+    """Assign ``camera_id`` to each record (in place) and return the groups, in order of first use."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(_group_key(record, mode), []).append(record)
+    cameras = []
+    for camera_id, members in enumerate(groups.values(), start=1):
+        sizes = {(m["width"], m["height"]) for m in members}
+        if len(sizes) > 1:
+            raise InputError(f"camera_grouping=single needs photos of one size, found {sorted(sizes)}; "
+                             "use --set ingest.camera_grouping=auto")
+        priors = [m["focal_px"] for m in members if m["focal_px"]]
+        first = members[0]
+        for m in members:
+            m["camera_id"] = camera_id
+        cameras.append(CameraGroup(
+            camera_id=camera_id, width=first["width"], height=first["height"],
+            focal_px=statistics.median(priors) if priors else None,
+            focal_source=first["focal_source"] if priors else "none",
+            make=first["make"], model=first["model"], lens=first["lens"],
+            images=tuple(m["name"] for m in members)))
+    return cameras
+
+
+def _find_duplicates(records: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    by_hash: dict[str, list[str]] = {}
+    for record in records:
+        by_hash.setdefault(record["sha256"], []).append(record["name"])
+    return [tuple(names) for names in by_hash.values() if len(names) > 1]
+
+
+def _process_all(config: IngestConfig, ctx: StageContext, files: list[tuple[Path, str]]) -> dict[str, dict]:
+    """Prepare every photo, resuming from those finished before an interruption."""
+    done = ctx.items()
+    results = {rel: done.get(rel) for _, rel in files}
+    todo = [(path, rel) for path, rel in files if results[rel] is None]
+
+    def work(item: tuple[Path, str]) -> tuple[str, dict]:
+        path, rel = item
+        result = _prepare(path, rel, config, ctx.out)
+        done.put(rel, result)
+        return rel, result
+
+    with ThreadPoolExecutor(max_workers=ctx.workers) as pool:
+        for rel, result in ctx.track(pool.map(work, todo), total=len(todo), unit="image"):
+            results[rel] = result
+    return results
+
+
+def run(config: IngestConfig, ctx: StageContext) -> dict[str, int]:
+    """Prepare the photos of ``ctx.photos`` into ``ctx.out``."""
+    root = ctx.photos.resolve()
+    files = [(p, p.relative_to(root).as_posix()) for p in photos.list_files(root, WORKSPACE_MARKER)]
+    results = _process_all(config, ctx, files)
+    skipped = [SkippedFile(file=rel, reason=r["skipped"]) for rel, r in results.items() if "skipped" in r]
+    for s in skipped:
+        ctx.log.warning("skipped %s: %s", s.file, s.reason)
+    records = [r["record"] for r in results.values() if "record" in r]
+    duplicates = _find_duplicates(records)
+    for names in duplicates:
+        ctx.log.warning("identical photos: %s%s", ", ".join(names),
+                        f" (using only {names[0]})" if config.drop_duplicates else "")
+    if config.drop_duplicates:
+        extra = {name for names in duplicates for name in names[1:]}
+        records = [r for r in records if r["name"] not in extra]
+    if len(records) < 2:
+        raise InputError(f"{root} has {len(records)} usable photo(s) out of {len(files)} files; at least 2 "
+                         "are needed. " + "; ".join(f"{s.file}: {s.reason}" for s in skipped[:5]))
+    cameras = group_cameras(records, config.camera_grouping)
+    images = [ImageRecord(**r) for r in records]
+    save_ingest(ctx.out, images, cameras, IngestReport(skipped=tuple(skipped), duplicates=tuple(duplicates)))
+    return {"images": len(images), "cameras": len(cameras), "skipped": len(skipped),
+            "duplicates": sum(len(d) - 1 for d in duplicates),
+            "with_focal_prior": sum(1 for i in images if i.focal_px), "masks": sum(1 for i in images if i.mask)}
+
+
+STAGE = StageSpec(
+    name="ingest",
+    version=1,
+    config=IngestConfig,
+    run=run,
+    load=load_ingest,
+    fingerprint=fingerprint,
+    outputs={"images": "images", "image_list": "images.json"},
+    summary="Read photos, apply EXIF orientation, focal priors, camera groups.",
+)
