@@ -1,0 +1,97 @@
+"""The command line on the real pipeline: exit codes, messages, status JSON, kill -9 of ingest."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from photogrammetry.engine.lock import WorkspaceLock
+from tests.engine.test_resume import artifacts
+
+
+def cli(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "photogrammetry", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+def write_photos(folder: Path, count: int, size: tuple[int, int] = (160, 120), seed: int = 0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        image = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+        cv2.imwrite(str(folder / f"photo_{i:03d}.png"), image)
+    return folder
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    return write_photos(tmp_path / "photos", 4)
+
+
+def test_run_status_clean(photos: Path, tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    first = cli("run", photos, "-w", workspace, "--preset", "fast")
+    assert "ingest: running" in first.stderr
+    second = cli("run", photos, "-w", workspace, "--preset", "fast")
+    assert "Nothing to do" in second.stderr
+    status = json.loads(cli("status", workspace, "--json").stdout)
+    ingest = status["stages"][0]
+    assert (ingest["name"], ingest["state"], ingest["counts"]["images"]) == ("ingest", "done", 4)
+    assert Path(ingest["outputs"]["images"]).is_dir()
+    assert "ingest" in cli("status", workspace).stdout
+    assert "removed 1 artifact folder" in cli("clean", workspace).stdout
+    assert json.loads(cli("status", workspace, "--json").stdout)["stages"][0]["state"] == "missing"
+    assert list((workspace / "logs").glob("run-*.log"))
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--set", "ingest.nope=1"], 2, "unknown option ingest.nope; valid options of ingest: max_image_size"),
+    (["--preset", "nope"], 2, "unknown preset 'nope'"),
+    (["--until", "nope"], 2, "Invalid value for '--until'"),
+])
+def test_bad_settings_exit_2_without_traceback(photos: Path, tmp_path: Path, args, code, message) -> None:
+    proc = cli("run", photos, "-w", tmp_path / "ws", *args, check=False)
+    assert proc.returncode == code
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_photo_folder(tmp_path: Path) -> None:
+    proc = cli("run", tmp_path / "nowhere", "-w", tmp_path / "ws", check=False)
+    assert proc.returncode == 2
+    assert f"photo folder {tmp_path / 'nowhere'} does not exist" in proc.stderr
+
+
+def test_locked_workspace_exits_3(photos: Path, tmp_path: Path) -> None:
+    with WorkspaceLock(tmp_path / "ws"):
+        proc = cli("run", photos, "-w", tmp_path / "ws", check=False)
+    assert proc.returncode == 3
+    assert "is in use by PID" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_kill_during_ingest_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
+    photos = write_photos(tmp_path / "photos", 40, size=(900, 700), seed=1)
+    cli("run", photos, "-w", tmp_path / "reference", "--workers", "1")
+    workspace = tmp_path / "ws"
+    proc = subprocess.Popen([sys.executable, "-m", "photogrammetry", "run", str(photos), "-w", str(workspace),
+                             "--workers", "1"], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not [p for p in workspace.glob("ingest/*.partial/images/*") if not p.name.startswith(".")]:
+        assert proc.poll() is None and time.monotonic() < deadline, "ingest ended before it could be killed"
+        time.sleep(0.002)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    status = json.loads(cli("status", workspace, "--json").stdout)
+    assert status["stages"][0]["state"] == "partial"
+    rerun = cli("run", photos, "-w", workspace)
+    assert "resuming an interrupted run" in rerun.stderr
+    assert artifacts(workspace) == artifacts(tmp_path / "reference")

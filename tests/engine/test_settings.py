@@ -1,0 +1,70 @@
+"""Presets, config files and --set overrides are merged strictly and typed."""
+
+from pathlib import Path
+
+import pytest
+
+from photogrammetry.engine.settings import available_presets, parse_assignment, resolve_config
+from photogrammetry.errors import ConfigError
+from photogrammetry.stages import PIPELINE
+from tests.engine.toy_stages import TOY
+
+
+def test_every_preset_loads_and_has_a_description() -> None:
+    presets = available_presets()
+    assert {"default", "fast", "high"} <= set(presets)
+    for name, preset in presets.items():
+        assert preset.description, name
+        resolve_config(PIPELINE, preset=name)  # strict: raises on unknown keys
+
+
+def test_fast_preset_overrides_defaults() -> None:
+    assert resolve_config(PIPELINE, preset="fast")["ingest"].max_image_size == 1600
+
+
+def test_overrides_are_typed() -> None:
+    config = resolve_config(TOY, preset=None, overrides=["square.power=3", "square.delay=1", "listing.suffix=.dat"])
+    assert config["square"].power == 3
+    assert config["square"].delay == 1.0 and isinstance(config["square"].delay, float)
+    assert config["listing"].suffix == ".dat"
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("square.pwr=3", "unknown option square.pwr; valid options of square: power, delay"),
+    ("sqaure.power=3", "unknown stage 'sqaure'; stages are: listing, square, total"),
+    ("square.power=three", "'three' is not a int"),
+    ("square.power=2.5", "2.5 is not a int"),
+    ("square.power", "--set expects stage.option=value"),
+])
+def test_bad_overrides_name_the_problem(assignment: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        resolve_config(TOY, preset=None, overrides=[assignment])
+
+
+def test_literal_options_list_the_choices() -> None:
+    with pytest.raises(ConfigError, match="'auto', 'single', 'per_folder', 'per_image'"):
+        resolve_config(PIPELINE, overrides=["ingest.camera_grouping=each"])
+
+
+def test_config_file_sits_between_preset_and_set(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text("[ingest]\nmax_image_size = 800\njpeg_quality = 90\n")
+    config = resolve_config(PIPELINE, preset="fast", config_file=path, overrides=["ingest.jpeg_quality=80"])
+    assert (config["ingest"].max_image_size, config["ingest"].jpeg_quality) == (800, 80)
+
+
+def test_unknown_preset_lists_presets() -> None:
+    with pytest.raises(ConfigError, match="unknown preset 'fastest'; choose one of: .*fast"):
+        resolve_config(PIPELINE, preset="fastest")
+
+
+def test_value_parsing() -> None:
+    assert parse_assignment("a.b=true") == ("a", "b", True)
+    assert parse_assignment("a.b = [1, 2]") == ("a", "b", [1, 2])
+    assert parse_assignment("a.b=hello world") == ("a", "b", "hello world")
+    assert parse_assignment('a.b="3"') == ("a", "b", "3")
+
+
+def test_config_validation_runs_on_override() -> None:
+    with pytest.raises(ConfigError, match="max_image_size must be 0"):
+        resolve_config(PIPELINE, overrides=["ingest.max_image_size=-5"])
