@@ -1,0 +1,194 @@
+"""Local features and matches on disk: HDF5 through h5py, one group per image or pair.
+
+Layout of ``features.h5``: one group per image, named by :func:`item_key` of the image name
+(names may hold any character), with the attribute ``name`` (the image name) and datasets
+
+- ``keypoints``: ``(N, 2)`` float32, pixel coordinates in the prepared image, COLMAP convention
+  (the centre of the top-left pixel is ``(0.5, 0.5)``);
+- ``scores``: ``(N,)`` float32, detector confidence (higher is better);
+- ``descriptors``: ``(N, D)`` float16 or float32 (SIFT: uint8 allowed);
+- attributes ``image_size`` ``(width, height)`` and ``extractor`` (registry name).
+
+Layout of ``matches.h5``: one group per pair, named by :func:`item_key` of ``"name0\\tname1"``,
+with attributes ``name0``, ``name1`` and datasets ``matches`` ``(M, 2)`` int32 (keypoint
+indices in image 0 and image 1) and ``scores`` ``(M,)`` float32.
+
+Pairs are stored as ``pairs.json``: a list of ``[name0, name1]``.
+
+Stages write per-item results to scratch files while they run (so they resume item by item)
+and combine them into one HDF5 file at the end, written to a temporary name and renamed:
+HDF5 files are not safe against a process killed mid-write, so they are never appended to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+
+def item_key(name: str) -> str:
+    """HDF5 group name of an image or pair name (a hash: names may contain '/' or '.')."""
+    return hashlib.sha1(name.encode("utf-8")).hexdigest()[:24]
+
+
+def pair_name(name0: str, name1: str) -> str:
+    """The text a pair's key is derived from."""
+    return f"{name0}\t{name1}"
+
+
+@dataclass(frozen=True)
+class Features:
+    """Local features of one image."""
+
+    keypoints: np.ndarray
+    """``(N, 2)`` float32 pixel coordinates, COLMAP convention."""
+    scores: np.ndarray
+    """``(N,)`` float32 detector scores."""
+    descriptors: np.ndarray
+    """``(N, D)`` descriptors."""
+    image_size: tuple[int, int]
+    """``(width, height)`` of the image the keypoints refer to."""
+
+    def __post_init__(self) -> None:
+        n = len(self.keypoints)
+        if self.keypoints.shape != (n, 2) or self.scores.shape != (n,) or len(self.descriptors) != n:
+            raise ValueError(f"inconsistent feature shapes: keypoints {self.keypoints.shape}, "
+                             f"scores {self.scores.shape}, descriptors {self.descriptors.shape}")
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Matches between two images."""
+
+    indices: np.ndarray
+    """``(M, 2)`` int32 keypoint indices in image 0 and image 1."""
+    scores: np.ndarray
+    """``(M,)`` float32 match confidences."""
+
+    def swapped(self) -> Matches:
+        """The same matches seen from image 1."""
+        return Matches(np.ascontiguousarray(self.indices[:, ::-1]), self.scores)
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """The ``features`` stage's result: where its HDF5 file is and what made it."""
+
+    path: Path
+    """``features.h5``."""
+    extractor: str
+    """Registry name of the extractor (``disk``, ``aliked-n16``, ``sift`` ...)."""
+
+
+@dataclass(frozen=True)
+class PairSet:
+    """The ``pairs`` stage's result."""
+
+    pairs: tuple[tuple[str, str], ...]
+    """Image pairs to match, each as ``(name0, name1)``."""
+
+
+@dataclass(frozen=True)
+class MatchSet:
+    """The ``matches`` stage's result."""
+
+    path: Path
+    """``matches.h5``."""
+    pairs: tuple[tuple[str, str], ...]
+    """Pairs present in the file."""
+
+
+def _write_atomic(path: Path, fill) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with h5py.File(tmp, "w") as f:
+        fill(f)
+    os.replace(tmp, path)
+
+
+def write_features(path: Path, items: Iterable[tuple[str, Features]], extractor: str) -> None:
+    """Write all images' features into ``path`` at once (atomically)."""
+
+    def fill(f: h5py.File) -> None:
+        for name, feats in items:
+            group = f.create_group(item_key(name))
+            group.attrs["name"] = name
+            group.attrs["image_size"] = np.asarray(feats.image_size, np.int64)
+            group.attrs["extractor"] = extractor
+            group.create_dataset("keypoints", data=feats.keypoints.astype(np.float32))
+            group.create_dataset("scores", data=feats.scores.astype(np.float32))
+            group.create_dataset("descriptors", data=feats.descriptors)
+
+    _write_atomic(path, fill)
+
+
+class FeatureFile:
+    """Read access to a ``features.h5``; use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = h5py.File(path, "r")
+
+    def __enter__(self) -> FeatureFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def names(self) -> list[str]:
+        """Image names, sorted."""
+        return sorted(str(g.attrs["name"]) for g in self._file.values())
+
+    def __contains__(self, name: str) -> bool:
+        return item_key(name) in self._file
+
+    def read(self, name: str, *, descriptors: bool = True) -> Features:
+        """Features of ``name``; ``descriptors=False`` skips reading them (empty array)."""
+        group = self._file[item_key(name)]
+        desc = group["descriptors"][()] if descriptors else np.empty((len(group["scores"]), 0), np.float32)
+        return Features(group["keypoints"][()], group["scores"][()], desc,
+                        tuple(int(v) for v in group.attrs["image_size"]))
+
+
+def write_matches(path: Path, items: Iterable[tuple[str, str, Matches]]) -> None:
+    """Write all pairs' matches into ``path`` at once (atomically)."""
+
+    def fill(f: h5py.File) -> None:
+        for name0, name1, matches in items:
+            group = f.create_group(item_key(pair_name(name0, name1)))
+            group.attrs["name0"], group.attrs["name1"] = name0, name1
+            group.create_dataset("matches", data=matches.indices.astype(np.int32))
+            group.create_dataset("scores", data=matches.scores.astype(np.float32))
+
+    _write_atomic(path, fill)
+
+
+class MatchFile:
+    """Read access to a ``matches.h5``; use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = h5py.File(path, "r")
+
+    def __enter__(self) -> MatchFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def pairs(self) -> Iterator[tuple[str, str]]:
+        """The stored pairs as ``(name0, name1)``."""
+        for group in self._file.values():
+            yield str(group.attrs["name0"]), str(group.attrs["name1"])
+
+    def read(self, name0: str, name1: str) -> Matches | None:
+        """Matches of a pair in either order (indices oriented as asked), or ``None`` if absent."""
+        for a, b, flip in ((name0, name1, False), (name1, name0, True)):
+            key = item_key(pair_name(a, b))
+            if key in self._file:
+                m = Matches(self._file[key]["matches"][()], self._file[key]["scores"][()])
+                return m.swapped() if flip else m
+        return None
