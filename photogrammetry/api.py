@@ -12,11 +12,25 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from photogrammetry.engine.runner import RunOptions, RunRequest, RunResult, run_pipeline
 from photogrammetry.engine.settings import resolve_config
 from photogrammetry.engine.workspace import CleanReport, WorkspaceStatus, clean_workspace, workspace_status
+from photogrammetry.errors import InputError
 from photogrammetry.stages import PIPELINE
+
+if TYPE_CHECKING:
+    from photogrammetry.evaluation import EvalReport
+
+EVALUATED_OUTPUTS = {
+    "sparse_model": "sparse_model",
+    "depth_maps": "depth_dir",
+    "fused_points": "points_path",
+    "mesh": "mesh_path",
+    "textured_model": "textured_mesh_path",
+}
+"""Status output labels that :func:`evaluate` reads -> the :class:`Estimate` field they fill."""
 
 
 def run(
@@ -64,3 +78,25 @@ def status(workspace: str | os.PathLike) -> WorkspaceStatus:
 def clean(workspace: str | os.PathLike, *, keep_latest: bool = False) -> CleanReport:
     """Delete cached artifacts of ``workspace``; with ``keep_latest`` keep the last run's."""
     return clean_workspace(PIPELINE, Path(workspace), keep_latest=keep_latest)
+
+
+def evaluate(workspace: str | os.PathLike, gt: str | os.PathLike, *, holdout: Sequence[str] = ()) -> EvalReport:
+    """Evaluate the finished outputs of ``workspace`` against the ground truth at ``gt``.
+
+    Args:
+        workspace: A workspace that ``run`` has filled.
+        gt: Ground truth: a sample scene folder, a COLMAP model, a Middlebury ``*_par.txt`` or a
+            folder of Strecha ``*.camera`` files (see :func:`photogrammetry.evaluation.load_ground_truth`).
+        holdout: Views kept out of the reconstruction (texture is evaluated in them).
+    """
+    from photogrammetry.evaluation import Estimate, load_ground_truth
+    from photogrammetry.evaluation import evaluate as evaluate_estimate
+
+    found: dict[str, Path] = {}
+    for stage in status(workspace).stages:
+        if stage.state == "done":
+            found.update({EVALUATED_OUTPUTS[k]: Path(v) for k, v in stage.outputs.items() if k in EVALUATED_OUTPUTS})
+    if not found:
+        raise InputError(f"{workspace} has no finished output to evaluate ({', '.join(EVALUATED_OUTPUTS)}); "
+                         "run the pipeline further first")
+    return evaluate_estimate(Estimate(**found), load_ground_truth(Path(gt)), holdout=holdout)

@@ -152,3 +152,19 @@ def clean(workspace: Path, keep_latest: bool) -> None:
     _setup_logging(0)
     report = api.clean(workspace, keep_latest=keep_latest)
     click.echo(f"removed {len(report.removed)} artifact folder(s), freed {_human_size(report.freed_bytes)}")
+
+
+@main.command("eval")
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--gt", type=click.Path(exists=True, path_type=Path), required=True,
+              help="Ground truth: sample scene folder, COLMAP model, Middlebury *_par.txt or Strecha cameras folder.")
+@click.option("--holdout", multiple=True, help="A view kept out of the reconstruction; repeatable.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write the metrics as JSON here.")
+@_handle_errors
+def evaluate(workspace: Path, gt: Path, holdout: tuple[str, ...], json_out: Path | None) -> None:
+    """Compare the outputs of WORKSPACE with ground truth: poses, depth, geometry, texture."""
+    _setup_logging(0)
+    report = api.evaluate(workspace, gt, holdout=holdout)
+    click.echo(report.format_table())
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")

@@ -18,6 +18,11 @@ Workspace layout (see :mod:`photogrammetry.engine.store`)::
         manifest.json           written last: settings, upstream keys, timings, counts, outputs
       <stage>/<key>.partial/    an artifact being written (resumed item by item)
 
+Main outputs: each stage names its main outputs in its manifest (``outputs``: label -> path);
+``photogrammetry status --json`` lists them and ``photogrammetry eval`` reads these labels:
+``sparse_model`` (COLMAP model folder), ``depth_maps`` (folder of depth maps), ``fused_points``
+(PLY), ``mesh`` (PLY/OBJ/GLB) and ``textured_model`` (GLB or OBJ+MTL).
+
 Stage artifacts:
 
 - ``ingest``: ``images/`` (the photos as the pipeline sees them, EXIF orientation applied,
