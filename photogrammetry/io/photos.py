@@ -1,13 +1,15 @@
 """Reading photos: listing a folder, decoding pixels, EXIF orientation and focal priors.
 
 Pixels are decoded with OpenCV from bytes read by Python (so any file name works), EXIF
-is read with Pillow without decoding pixels. Arrays are OpenCV's BGR order.
+is read with Pillow from the same bytes without decoding pixels. Arrays are OpenCV's BGR order.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,21 +29,49 @@ _UNSUPPORTED_HINTS = {
     ".nef": "RAW files are not supported; develop them to TIFF or JPEG first",
     ".arw": "RAW files are not supported; develop them to TIFF or JPEG first",
 }
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+"""First bytes of TIFF and BigTIFF files, little- and big-endian."""
+_JPEG_NO_LENGTH = {0x00, 0x01, 0xD8, *range(0xD0, 0xD8)}
+"""JPEG markers without a length field: stuffed ``FF 00``, TEM, SOI and the restart markers."""
+
+
+def _listable(path: Path) -> bool:
+    """A regular file, or an entry that cannot be examined (a broken link), which ingest reports."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return True
 
 
 def list_files(root: Path, skip_marker: str) -> list[Path]:
-    """Regular files below ``root``, sorted, leaving out hidden entries and nested workspaces.
+    """Files below ``root``, sorted by relative path.
+
+    Leaves out hidden entries, nested workspaces, pipes, sockets and devices, and folders
+    reached a second time through a symbolic link (so link loops end). Broken links are kept.
 
     Args:
         root: Photo folder.
         skip_marker: File name that marks a folder to leave out (a workspace).
     """
-    found = []
+    found, seen = [], set()
     for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # reached again through a link
+            dirs[:] = []
+            continue
+        seen.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")
                          and not (Path(folder) / d / skip_marker).exists())
-        found += [Path(folder) / f for f in files if not f.startswith(".")]
+        found += [p for f in files if not f.startswith(".") and _listable(p := Path(folder) / f)]
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def printable_name(name: str) -> str:
+    """``name`` with bytes that are not UTF-8 (names made on other systems) written as ``\\xNN``.
+
+    Equal to ``name`` exactly when the name can be stored in JSON and logs as it is.
+    """
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
@@ -82,16 +112,17 @@ def _text(value: object) -> str | None:
     return str(value).strip("\x00 ").strip() or None
 
 
-def read_exif(path: Path) -> ExifInfo:
-    """EXIF of ``path``; an image without (readable) EXIF gives an empty :class:`ExifInfo`."""
+def read_exif(data: bytes) -> ExifInfo:
+    """EXIF of an encoded photo; one without (readable) EXIF gives an empty :class:`ExifInfo`."""
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(data)) as img:
             exif = img.getexif()
             sub = exif.get_ifd(ExifTags.IFD.Exif)
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError):
         return ExifInfo()
     tags = ExifTags.Base
-    unit_mm = _UNIT_MM.get(int(sub.get(tags.FocalPlaneResolutionUnit, 2) or 2))
+    unit = _positive(sub.get(tags.FocalPlaneResolutionUnit))
+    unit_mm = _UNIT_MM.get(int(unit) if unit else 2)
     x_res = _positive(sub.get(tags.FocalPlaneXResolution))
     orientation = exif.get(tags.Orientation)
     return ExifInfo(
@@ -106,18 +137,18 @@ def read_exif(path: Path) -> ExifInfo:
     )
 
 
-def focal_prior_px(exif: ExifInfo, width: int, height: int, stored_width: int) -> tuple[float | None, str]:
-    """Focal length in pixels of an (oriented) image, and where it came from.
+def focal_prior_px(exif: ExifInfo, width: int, height: int) -> tuple[float | None, str]:
+    """Focal length in pixels of an upright image, and where it came from.
 
     Args:
         exif: The photo's EXIF.
-        width: Width of the oriented image, before any downscaling.
-        height: Height of the oriented image, before any downscaling.
-        stored_width: Width of the image as stored in the file (before orientation).
+        width: Width of the upright image, before any downscaling.
+        height: Height of the upright image, before any downscaling.
 
     Returns:
         ``(focal, source)`` with source ``exif_focal_plane``, ``exif_35mm`` or ``none``.
     """
+    stored_width = height if exif.orientation in (5, 6, 7, 8) else width  # the sensor's x axis
     candidates = []
     if exif.focal_mm and exif.focal_plane_px_per_mm:
         sensor_px_scale = stored_width / exif.exif_width if exif.exif_width else 1.0
@@ -135,15 +166,53 @@ def unsupported_hint(path: Path) -> str | None:
     return _UNSUPPORTED_HINTS.get(path.suffix.lower())
 
 
-def decode_image(data: bytes) -> np.ndarray | None:
-    """Decode without applying EXIF orientation; ``None`` when the bytes are no image.
+def is_jpeg(data: bytes) -> bool:
+    """Whether ``data`` starts like a JPEG file (SOI marker followed by another marker)."""
+    return data[:3] == b"\xff\xd8\xff"
+
+
+def jpeg_complete(data: bytes) -> bool:
+    """Whether JPEG ``data`` reaches its main image's end-of-image marker ``FF D9``.
+
+    Walks the markers from the start: segments with a length (APPn holding an EXIF thumbnail,
+    tables, frame and scan headers) are skipped whole; in entropy-coded data ``FF`` is only
+    followed by ``00`` or a restart marker, so the next other ``FF xx`` is a real marker. Data
+    after the EOI (maker trailers, the video of a motion photo) is never looked at. A file cut
+    short, e.g. by an interrupted copy, ends before its EOI. OpenCV builds differ: some decode
+    such files without error, with a grey bottom part.
+    """
+    pos, end = 2, len(data)
+    while (pos := data.find(b"\xff", pos)) >= 0 and pos + 1 < end:
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            return True
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+        elif marker in _JPEG_NO_LENGTH:
+            pos += 2
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return False
+
+
+def decode_upright(data: bytes, orientation: int | None) -> np.ndarray | None:
+    """Decode and turn upright following the EXIF orientation; ``None`` when the bytes are no image.
+
+    OpenCV's TIFF decoder applies the TIFF orientation tag itself, even with
+    ``IMREAD_UNCHANGED``; images in the other formats come as stored and are turned here.
 
     Returns:
         ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` array of uint8, uint16 or float32 (BGR[A]).
     """
     if not data:
         return None
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        return None
+    if image is None or data[:4] in _TIFF_MAGIC:
+        return image
+    return apply_orientation(image, orientation)
 
 
 def apply_orientation(image: np.ndarray, orientation: int | None) -> np.ndarray:

@@ -3,8 +3,8 @@
 Reads JPEG, PNG (8/16-bit, grey, alpha) and TIFF (and whatever else OpenCV decodes). Each
 photo becomes an 8-bit BGR image in the artifact: copied byte for byte when nothing changes,
 re-encoded otherwise (JPEG stays JPEG, other formats become PNG). An alpha channel becomes a
-mask. Unreadable files are skipped with a warning naming each; byte-identical photos are
-reported. Resumes photo by photo after an interruption.
+mask. Unreadable files (truncated JPEGs included) are skipped with a warning naming each;
+byte-identical photos are reported. Resumes photo by photo after an interruption.
 """
 
 from __future__ import annotations
@@ -55,13 +55,25 @@ class IngestConfig:
             raise ConfigError(f"ingest.jpeg_quality must be within 50..100, got {self.jpeg_quality}")
 
 
+def _photo_files(photo_dir: Path) -> tuple[Path, list[tuple[Path, str]]]:
+    """The resolved photo folder and its files as ``(path, name relative to it)``."""
+    root = photo_dir.resolve()
+    if (root / WORKSPACE_MARKER).exists():
+        raise InputError(f"the photo folder {root} is marked as a workspace ({WORKSPACE_MARKER}); use another "
+                         "workspace folder (a sub-folder of the photos is fine) and delete that marker file")
+    return root, [(p, p.relative_to(root).as_posix()) for p in photos.list_files(root, WORKSPACE_MARKER)]
+
+
 def fingerprint(config: IngestConfig, photo_dir: Path) -> dict[str, Any]:
     """The input files as they are now: relative path, size and modification time of each."""
-    root = photo_dir.resolve()
+    root, listed = _photo_files(photo_dir)
     files = []
-    for path in photos.list_files(root, WORKSPACE_MARKER):
-        st = path.stat()
-        files.append((path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
+    for path, rel in listed:
+        try:
+            st = path.stat()
+            files.append((photos.printable_name(rel), st.st_size, st.st_mtime_ns))
+        except OSError:  # a broken link: ingest reports it
+            files.append((photos.printable_name(rel), None, None))
     return {"root": str(root), "files": files}
 
 
@@ -80,34 +92,47 @@ def _encode(bgr: np.ndarray, name: str, quality: int) -> bytes:
     return buf.tobytes()
 
 
-def _prepare(path: Path, rel: str, config: IngestConfig, out: Path) -> dict[str, Any]:
-    """Decode, orient, downscale and write one photo; a record or ``{"skipped": reason}``."""
+def _decode(path: Path) -> tuple[bytes, photos.ExifInfo, np.ndarray] | str:
+    """The photo's bytes, EXIF and upright pixels, or why it cannot be used."""
     try:
         data = path.read_bytes()
     except OSError as e:
-        return {"skipped": f"cannot be read ({e.strerror}); check its permissions"}
-    raw = photos.decode_image(data)
-    if raw is None:
-        hint = photos.unsupported_hint(path) or "not a readable image (corrupt, truncated or not a photo)"
-        return {"skipped": hint}
-    bgr, alpha = photos.to_bgr8(raw)
+        return f"cannot be read ({e.strerror}); check that it exists and its permissions"
+    if photos.is_jpeg(data) and not photos.jpeg_complete(data):
+        return "truncated JPEG (it ends before its end-of-image marker); copy it again from the camera"
+    exif = photos.read_exif(data)
+    upright = photos.decode_upright(data, exif.orientation)
+    if upright is None:
+        return photos.unsupported_hint(path) or "not a readable image (corrupt, truncated or not a photo)"
+    return data, exif, upright
+
+
+def _write_mask(alpha: np.ndarray | None, name: str, config: IngestConfig, out: Path) -> str | None:
+    """Write the mask of an upright ``(H, W)`` alpha channel when it has transparent pixels."""
+    if alpha is None or not config.alpha_as_mask or not (alpha < 128).any():
+        return None
+    alpha, _ = photos.downscale(alpha, config.max_image_size)
+    mask = f"masks/{name}.png"
+    write_bytes_atomic(out / mask, _encode(np.where(alpha >= 128, 255, 0).astype(np.uint8), mask, 0))
+    return mask
+
+
+def _prepare(path: Path, rel: str, config: IngestConfig, out: Path) -> dict[str, Any]:
+    """Decode, orient, downscale and write one photo; a record or ``{"skipped": reason}``."""
+    decoded = _decode(path)
+    if isinstance(decoded, str):
+        return {"skipped": decoded}
+    data, exif, upright = decoded
+    bgr, alpha = photos.to_bgr8(upright)
     if bgr is None:
-        return {"skipped": f"unsupported pixel type {raw.dtype} with shape {raw.shape}"}
-    exif = photos.read_exif(path)
-    stored_width = bgr.shape[1]
-    bgr = photos.apply_orientation(bgr, exif.orientation)
-    height, width = bgr.shape[:2]
-    focal, focal_source = photos.focal_prior_px(exif, width, height, stored_width)
+        return {"skipped": f"unsupported pixel type {upright.dtype} with shape {upright.shape}"}
+    focal, focal_source = photos.focal_prior_px(exif, bgr.shape[1], bgr.shape[0])
     bgr, scale = photos.downscale(bgr, config.max_image_size)
     name = _output_name(rel)
-    unchanged = (exif.orientation in (None, 1) and scale == 1.0 and raw.dtype == np.uint8
-                 and raw.ndim == 3 and raw.shape[2] == 3 and name == rel)
+    unchanged = (exif.orientation in (None, 1) and scale == 1.0 and upright.dtype == np.uint8
+                 and upright.ndim == 3 and upright.shape[2] == 3 and name == rel)
     write_bytes_atomic(out / "images" / name, data if unchanged else _encode(bgr, name, config.jpeg_quality))
-    mask = None
-    if alpha is not None and config.alpha_as_mask and (alpha < 128).any():
-        alpha, _ = photos.downscale(photos.apply_orientation(alpha, exif.orientation), config.max_image_size)
-        mask = f"masks/{name}.png"
-        write_bytes_atomic(out / mask, _encode(np.where(alpha >= 128, 255, 0).astype(np.uint8), mask, 0))
+    mask = _write_mask(alpha, name, config, out)
     return {"record": dict(
         name=rel, file=f"images/{name}", source=str(path), width=bgr.shape[1], height=bgr.shape[0],
         scale=scale, orientation=exif.orientation or 1, focal_px=focal * scale if focal else None,
@@ -136,14 +161,14 @@ def group_cameras(records: list[dict[str, Any]], mode: str) -> list[CameraGroup]
         if len(sizes) > 1:
             raise InputError(f"camera_grouping=single needs photos of one size, found {sorted(sizes)}; "
                              "use --set ingest.camera_grouping=auto")
-        priors = [m["focal_px"] for m in members if m["focal_px"]]
+        with_prior = [m for m in members if m["focal_px"]]
         first = members[0]
         for m in members:
             m["camera_id"] = camera_id
         cameras.append(CameraGroup(
             camera_id=camera_id, width=first["width"], height=first["height"],
-            focal_px=statistics.median(priors) if priors else None,
-            focal_source=first["focal_source"] if priors else "none",
+            focal_px=statistics.median(m["focal_px"] for m in with_prior) if with_prior else None,
+            focal_source=with_prior[0]["focal_source"] if with_prior else "none",
             make=first["make"], model=first["model"], lens=first["lens"],
             images=tuple(m["name"] for m in members)))
     return cameras
@@ -154,6 +179,18 @@ def _find_duplicates(records: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     for record in records:
         by_hash.setdefault(record["sha256"], []).append(record["name"])
     return [tuple(names) for names in by_hash.values() if len(names) > 1]
+
+
+def _drop_duplicates(records: list[dict[str, Any]], duplicates: list[tuple[str, ...]],
+                     out: Path) -> list[dict[str, Any]]:
+    """``records`` without all but the first of each duplicate group, whose files are deleted."""
+    extra = {name for names in duplicates for name in names[1:]}
+    for record in records:
+        if record["name"] in extra:
+            for rel in (record["file"], record["mask"]):
+                if rel:
+                    (out / rel).unlink(missing_ok=True)
+    return [r for r in records if r["name"] not in extra]
 
 
 def _process_all(config: IngestConfig, ctx: StageContext, files: list[tuple[Path, str]]) -> dict[str, dict]:
@@ -174,25 +211,34 @@ def _process_all(config: IngestConfig, ctx: StageContext, files: list[tuple[Path
     return results
 
 
-def run(config: IngestConfig, ctx: StageContext) -> dict[str, int]:
-    """Prepare the photos of ``ctx.photos`` into ``ctx.out``."""
-    root = ctx.photos.resolve()
-    files = [(p, p.relative_to(root).as_posix()) for p in photos.list_files(root, WORKSPACE_MARKER)]
-    results = _process_all(config, ctx, files)
-    skipped = [SkippedFile(file=rel, reason=r["skipped"]) for rel, r in results.items() if "skipped" in r]
+def _prepare_files(config: IngestConfig, ctx: StageContext,
+                   files: list[tuple[Path, str]]) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
+    """Records of the usable photos and the skipped files (also logged), both in name order."""
+    bad_names = {rel for _, rel in files if photos.printable_name(rel) != rel}
+    results = _process_all(config, ctx, [(p, rel) for p, rel in files if rel not in bad_names])
+    skipped = [SkippedFile(file=photos.printable_name(rel), reason="the file name is not valid UTF-8; rename it")
+               for rel in sorted(bad_names)]
+    skipped += [SkippedFile(file=rel, reason=r["skipped"]) for rel, r in results.items() if "skipped" in r]
+    skipped.sort(key=lambda s: s.file)
     for s in skipped:
         ctx.log.warning("skipped %s: %s", s.file, s.reason)
-    records = [r["record"] for r in results.values() if "record" in r]
+    return [r["record"] for r in results.values() if "record" in r], skipped
+
+
+def run(config: IngestConfig, ctx: StageContext) -> dict[str, int]:
+    """Prepare the photos of ``ctx.photos`` into ``ctx.out``."""
+    root, files = _photo_files(ctx.photos)
+    records, skipped = _prepare_files(config, ctx, files)
     duplicates = _find_duplicates(records)
     for names in duplicates:
         ctx.log.warning("identical photos: %s%s", ", ".join(names),
                         f" (using only {names[0]})" if config.drop_duplicates else "")
     if config.drop_duplicates:
-        extra = {name for names in duplicates for name in names[1:]}
-        records = [r for r in records if r["name"] not in extra]
+        records = _drop_duplicates(records, duplicates, ctx.out)
     if len(records) < 2:
-        raise InputError(f"{root} has {len(records)} usable photo(s) out of {len(files)} files; at least 2 "
-                         "are needed. " + "; ".join(f"{s.file}: {s.reason}" for s in skipped[:5]))
+        reasons = "".join(f"; {s.file}: {s.reason}" for s in skipped[:5])
+        raise InputError(f"{root} has {len(records)} usable photo(s) out of {len(files)} files; "
+                         f"at least 2 are needed{reasons}")
     cameras = group_cameras(records, config.camera_grouping)
     images = [ImageRecord(**r) for r in records]
     save_ingest(ctx.out, images, cameras, IngestReport(skipped=tuple(skipped), duplicates=tuple(duplicates)))
@@ -203,7 +249,7 @@ def run(config: IngestConfig, ctx: StageContext) -> dict[str, int]:
 
 STAGE = StageSpec(
     name="ingest",
-    version=1,
+    version=2,
     config=IngestConfig,
     run=run,
     load=load_ingest,
