@@ -1,0 +1,123 @@
+"""Pose metrics: registration, relative-pose AUC, errors after Sim3 alignment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from photogrammetry.evaluation.cameras import CameraPose
+from photogrammetry.evaluation.ground_truth import GTView
+from photogrammetry.evaluation.pose_metrics import (
+    PoseEvalConfig,
+    estimated_poses,
+    evaluate_poses,
+    pose_auc,
+    relative_pose_errors,
+)
+
+from .synthetic import Synthetic, random_sim3, write_colmap_model
+
+
+def _moved(synthetic: Synthetic) -> dict[str, CameraPose]:
+    """The GT poses expressed in an arbitrary similar frame: a perfect estimate."""
+    sim = random_sim3()
+    return {n: sim.apply_to_pose(v.pose) for n, v in synthetic.gt.views.items()}
+
+
+def _rotated(pose: CameraPose, degrees: float, rng: np.random.Generator) -> CameraPose:
+    """``pose`` turned by ``degrees`` about a random axis through its centre."""
+    axis = rng.normal(size=3)
+    delta = cv2.Rodrigues(np.radians(degrees) * axis / np.linalg.norm(axis))[0]
+    return CameraPose.from_center(R=delta @ pose.R, center=pose.center)
+
+
+def test_pose_auc_matches_hand_computation() -> None:
+    # recall steps 1/3 at 0.5 deg and 2/3 at 1.5 deg, the third pair failed
+    (auc,) = pose_auc(np.array([1.5, np.inf, 0.5]), [2.0])
+    area = 0.5 * (1 / 3) / 2 + 1.0 * (1 / 3 + 2 / 3) / 2 + 0.5 * (2 / 3)
+    assert auc == pytest.approx(area / 2.0)
+    assert pose_auc(np.full(4, np.inf), [5.0]) == [0.0]
+
+
+def test_relative_errors_flag_missing_views(synthetic: Synthetic) -> None:
+    poses = [v.pose for v in synthetic.gt.views.values()][:4]
+    errors = relative_pose_errors(poses, [poses[0], None, poses[2], poses[3]])
+    i, j = np.triu_indices(4, 1)
+    assert np.all(np.isinf(errors[(i == 1) | (j == 1)]))
+    assert np.all(errors[(i != 1) & (j != 1)] < 1e-6)
+
+
+def test_perfect_estimate_under_similarity(synthetic: Synthetic) -> None:
+    metrics = evaluate_poses(_moved(synthetic), synthetic.gt)
+    assert metrics.registered_fraction == 1.0
+    assert metrics.num_pairs == 45
+    assert all(v == pytest.approx(1.0, abs=1e-5) for v in metrics.auc.values())
+    assert metrics.rotation_error_median_deg < 1e-5
+    assert metrics.center_error_median < 1e-9
+    assert metrics.alignment.scale == pytest.approx(1 / 0.37)
+    assert len(metrics.per_image) == 10
+
+
+def test_rotation_noise_degrades_fine_thresholds(synthetic: Synthetic) -> None:
+    rng = np.random.default_rng(0)
+    noisy = {n: _rotated(p, 2.0, rng) for n, p in _moved(synthetic).items()}
+    metrics = evaluate_poses(noisy, synthetic.gt)
+    assert metrics.auc[1.0] < 0.2
+    assert metrics.auc[1.0] < metrics.auc[2.0] < metrics.auc[5.0] < metrics.auc[10.0]
+    assert metrics.auc[10.0] > 0.6
+    assert metrics.rotation_error_median_deg == pytest.approx(2.0, abs=1e-6)
+    assert metrics.center_error_median < 1e-9  # centres untouched
+
+
+def test_dropped_views_lower_registration_and_auc(synthetic: Synthetic) -> None:
+    estimate = _moved(synthetic)
+    for name in synthetic.gt.names[:3]:
+        del estimate[name]
+    metrics = evaluate_poses(estimate, synthetic.gt)
+    assert metrics.num_registered == 7
+    assert metrics.registered_fraction == pytest.approx(0.7)
+    assert metrics.auc[10.0] == pytest.approx(21 / 45, abs=1e-4)  # only pairs of registered views
+    assert metrics.rotation_error_median_deg < 1e-5
+
+
+def test_too_few_registered_views_give_no_alignment(synthetic: Synthetic) -> None:
+    estimate = dict(list(_moved(synthetic).items())[:2])
+    metrics = evaluate_poses(estimate, synthetic.gt)
+    assert metrics.alignment is None and metrics.rotation_error_median_deg is None
+    assert metrics.auc[10.0] == pytest.approx(1 / 45, abs=1e-4)
+
+
+def test_robust_alignment_isolates_a_wrong_camera(synthetic: Synthetic) -> None:
+    estimate = _moved(synthetic)
+    name = synthetic.gt.names[0]
+    estimate[name] = CameraPose.from_center(R=estimate[name].R, center=estimate[name].center + 3.0)
+    robust = evaluate_poses(estimate, synthetic.gt)
+    least_squares = evaluate_poses(estimate, synthetic.gt, config=PoseEvalConfig(ransac_threshold=None))
+    assert robust.num_inliers == 9
+    assert robust.per_image[synthetic.gt.names[1]].center_error < 1e-9
+    assert least_squares.per_image[synthetic.gt.names[1]].center_error > 1e-3
+
+
+def test_holdout_views_are_excluded(synthetic: Synthetic) -> None:
+    estimate = _moved(synthetic)
+    held = synthetic.gt.names[:2]
+    for name in held:
+        del estimate[name]
+    metrics = evaluate_poses(estimate, synthetic.gt, exclude=held)
+    assert metrics.num_gt_images == 8 and metrics.registered_fraction == 1.0
+    assert metrics.auc[1.0] == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_adapter_reads_reconstructions_and_folders(synthetic: Synthetic, tmp_path: Path, binary: bool) -> None:
+    estimate = _moved(synthetic)
+    views = {n: GTView(name=n, camera=synthetic.gt.views[n].camera, pose=p) for n, p in estimate.items()}
+    model = write_colmap_model(views, tmp_path / "model", binary=binary)
+    for source in (model, tmp_path / "model", {n: (np.eye(3), p.R, p.t) for n, p in estimate.items()}):
+        poses = estimated_poses(source)
+        assert sorted(poses) == sorted(estimate)
+        for name, pose in poses.items():
+            np.testing.assert_allclose(pose.matrix, estimate[name].matrix, atol=1e-9)
