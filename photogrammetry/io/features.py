@@ -127,17 +127,21 @@ def write_features(path: Path, items: Iterable[tuple[str, Features]], extractor:
     _write_atomic(path, fill)
 
 
-class FeatureFile:
-    """Read access to a ``features.h5``; use as a context manager."""
+class _H5Reader:
+    """An HDF5 file open for reading; use as a context manager."""
 
     def __init__(self, path: Path) -> None:
         self._file = h5py.File(path, "r")
 
-    def __enter__(self) -> FeatureFile:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._file.close()
+
+
+class FeatureFile(_H5Reader):
+    """Read access to a ``features.h5``; use as a context manager."""
 
     def names(self) -> list[str]:
         """Image names, sorted."""
@@ -167,17 +171,8 @@ def write_matches(path: Path, items: Iterable[tuple[str, str, Matches]]) -> None
     _write_atomic(path, fill)
 
 
-class MatchFile:
+class MatchFile(_H5Reader):
     """Read access to a ``matches.h5``; use as a context manager."""
-
-    def __init__(self, path: Path) -> None:
-        self._file = h5py.File(path, "r")
-
-    def __enter__(self) -> MatchFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._file.close()
 
     def pairs(self) -> Iterator[tuple[str, str]]:
         """The stored pairs as ``(name0, name1)``."""
