@@ -1,0 +1,192 @@
+"""Scene specifications, their assembly into renderable scenes, and random scene generation.
+
+A :class:`SceneSpec` is a small frozen value that fully determines a rendered scene
+(geometry, textures, cameras, sensor noise): the same spec gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from photogrammetry.synthetic.geometry import FILM_WIDTH_MM, PinholeCamera
+from photogrammetry.synthetic.layouts import (
+    Part,
+    PartFrame,
+    facade_parts,
+    light_direction,
+    orbit_parts,
+    turntable_parts,
+)
+from photogrammetry.synthetic.mesh import Mesh, merge_meshes
+from photogrammetry.synthetic.render import ShadingSpec
+from photogrammetry.synthetic.rigs import (
+    FacadeRig,
+    OrbitRig,
+    Rig,
+    TurntableRig,
+    View,
+    facade_views,
+    orbit_views,
+    turntable_views,
+)
+from photogrammetry.synthetic.shapes import ShapeKind, ShapeSpec
+
+GENERATOR_VERSION = "1"
+"""Bumped whenever a change alters rendered output for an unchanged spec."""
+
+
+class SceneKind(StrEnum):
+    """The kinds of synthetic scene, one per rig."""
+
+    TURNTABLE = "turntable"
+    ORBIT = "orbit"
+    FACADE = "facade"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraSpec:
+    """Image size and intrinsics of the virtual camera."""
+
+    width: int = 640
+    """Image width, pixels."""
+    height: int = 480
+    """Image height, pixels."""
+    focal_35mm: float = 32.0
+    """35 mm equivalent focal length (long side = 36 mm); an integer keeps EXIF exact."""
+    principal_offset: tuple[float, float] = (0.0, 0.0)
+    """Principal point offset from the image centre, pixels (x, y)."""
+
+    def pinhole(self) -> PinholeCamera:
+        """The intrinsics in pixels (principal point in COLMAP's pixel-centre convention)."""
+        return PinholeCamera(
+            width=self.width,
+            height=self.height,
+            focal=self.focal_35mm * max(self.width, self.height) / FILM_WIDTH_MM,
+            cx=self.width / 2.0 + self.principal_offset[0],
+            cy=self.height / 2.0 + self.principal_offset[1],
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SceneSpec:
+    """Everything that determines a rendered synthetic scene."""
+
+    seed: int
+    """Seed of the layout, textures, camera jitter and sensor noise."""
+    rig: Rig
+    """Camera rig; its type decides the scene kind."""
+    shape: ShapeSpec | None = None
+    """The object (turntable and orbit scenes); ``None`` for a facade."""
+    camera: CameraSpec = field(default_factory=CameraSpec)
+    """Image size and intrinsics."""
+    shading: ShadingSpec = field(default_factory=ShadingSpec)
+    """Lighting, anti-aliasing and sensor model."""
+    gt_points: int = 300
+    """Number of ground-truth surface points (with tracks) written to ``points3D.txt``."""
+
+    def __post_init__(self) -> None:
+        """Check that object scenes have an object and facades have none."""
+        if (self.shape is None) != (self.kind is SceneKind.FACADE):
+            raise ValueError(f"a {self.kind} scene {'needs no' if self.shape is None else 'needs an'} object shape")
+
+    @property
+    def kind(self) -> SceneKind:
+        """The scene kind, given by the rig."""
+        return SceneKind(self.rig.kind)
+
+
+@dataclass(frozen=True, eq=False)
+class Scene:
+    """A scene ready to render."""
+
+    spec: SceneSpec
+    """The spec it was built from."""
+    camera: PinholeCamera
+    """Intrinsics shared by all views."""
+    parts: tuple[Part, ...]
+    """Textured meshes."""
+    views: tuple[View, ...]
+    """Camera placements."""
+    light: np.ndarray
+    """Unit direction towards the directional light in the lab frame, shape ``(3,)``."""
+
+    def merged(self, *, objects_only: bool) -> Mesh:
+        """World-frame parts merged into one mesh (only the object's parts if ``objects_only``)."""
+        return merge_meshes(
+            [p.mesh for p in self.parts if p.frame is PartFrame.WORLD and (p.is_object or not objects_only)]
+        )
+
+
+def build_scene(spec: SceneSpec) -> Scene:
+    """Assemble geometry, textures and cameras of a scene from its spec.
+
+    Args:
+        spec: The scene specification.
+
+    Returns:
+        The renderable scene.
+    """
+    rng = np.random.default_rng([spec.seed, 505])
+    camera = spec.camera.pinhole()
+    rig = spec.rig
+    if isinstance(rig, TurntableRig):
+        parts = turntable_parts(spec.shape, rig, camera.focal, rng)
+        lo, hi = parts[0].mesh.bounds
+        views = turntable_views(rig, (lo + hi) / 2.0)
+    elif isinstance(rig, OrbitRig):
+        parts = orbit_parts(spec.shape, rig, camera.focal, rng)
+        lo, hi = parts[0].mesh.bounds
+        views = orbit_views(rig, (lo + hi) / 2.0, rng)
+    else:
+        parts = facade_parts(rig, camera.focal, rng)
+        views = facade_views(rig, rng)
+    return Scene(spec=spec, camera=camera, parts=tuple(parts), views=tuple(views), light=light_direction(spec.kind))
+
+
+def random_scene(seed: int, *, width: int = 640, height: int = 480) -> SceneSpec:
+    """Draw a random scene: kind, object, rig and camera all from ``seed``.
+
+    Meant for making many varied scenes (MVS training data, stress tests); every
+    draw keeps the baselines moderate enough for feature matching.
+
+    Args:
+        seed: Seed of every random choice (and of the scene itself).
+        width: Image width, pixels.
+        height: Image height, pixels.
+
+    Returns:
+        The scene specification.
+    """
+    rng = np.random.default_rng([seed, 606])
+    kind = list(SceneKind)[int(rng.integers(len(SceneKind)))]
+    camera = CameraSpec(width=width, height=height, focal_35mm=float(rng.integers(26, 42)))
+    if kind is SceneKind.FACADE:
+        rig = FacadeRig(
+            num_views=int(rng.integers(8, 16)),
+            distance=rng.uniform(4.0, 7.0),
+            span=rng.uniform(3.0, 6.0),
+            floors=int(rng.integers(2, 5)),
+            bays=int(rng.integers(4, 8)),
+        )
+        return SceneSpec(seed=seed, rig=rig, camera=camera)
+    height_m = rng.uniform(0.2, 0.5)
+    shape = ShapeSpec(
+        kind=list(ShapeKind)[int(rng.integers(len(ShapeKind)))], seed=int(rng.integers(2**31)), height=height_m
+    )
+    distance = height_m * rng.uniform(2.2, 3.0) * 32.0 / camera.focal_35mm
+    if kind is SceneKind.TURNTABLE:
+        rings = int(rng.integers(1, 4))
+        elevations = tuple(float(e) for e in np.round(np.sort(rng.uniform(10.0, 50.0, rings)), 1))
+        rig = TurntableRig(views_per_ring=int(rng.integers(18, 37)), ring_elevations_deg=elevations, distance=distance)
+    else:
+        rig = OrbitRig(
+            num_views=int(rng.integers(16, 33)),
+            radius=distance * math.cos(math.radians(20.0)),
+            height=height_m * 0.5 + distance * math.sin(math.radians(20.0)),
+            num_clutter=int(rng.integers(6, 16)),
+        )
+    return SceneSpec(seed=seed, rig=rig, shape=shape, camera=camera)

@@ -1,0 +1,1 @@
+"""Tests of the synthetic scene renderer (:mod:`photogrammetry.synthetic`)."""
