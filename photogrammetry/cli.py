@@ -54,6 +54,8 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except PhotogrammetryError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(e.exit_code)
+        except click.ClickException:
+            raise  # usage errors: click prints them and exits 2
         except KeyboardInterrupt:
             click.echo("interrupted; run the same command again to resume", err=True)
             sys.exit(130)
@@ -168,3 +170,18 @@ def evaluate(workspace: Path, gt: Path, holdout: tuple[str, ...], json_out: Path
     click.echo(report.format_table())
     if json_out is not None:
         json_out.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+@main.command("sample-scene")
+@click.argument("name")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Folder to write the scene into.")
+@_handle_errors
+def sample_scene(name: str, out: Path) -> None:
+    """Render the sample scene NAME (as committed in sample_scenes/) into OUT, bit for bit."""
+    from photogrammetry.synthetic import SAMPLE_SCENES, render_sample_scene  # imports open3d: only when used
+
+    if name not in SAMPLE_SCENES:
+        choices = "; ".join(f"{n}: {s.description}" for n, s in SAMPLE_SCENES.items())
+        raise click.BadParameter(f"unknown scene {name!r}. Scenes: {choices}", param_hint="NAME")
+    _setup_logging(0)
+    click.echo(f"wrote {render_sample_scene(name, out)}")
