@@ -15,9 +15,12 @@ indices in image 0 and image 1) and ``scores`` ``(M,)`` float32.
 
 Pairs are stored as ``pairs.json``: a list of ``[name0, name1]``.
 
-Stages write per-item results to scratch files while they run (so they resume item by item)
-and combine them into one HDF5 file at the end, written to a temporary name and renamed:
-HDF5 files are not safe against a process killed mid-write, so they are never appended to.
+Stages write per-item results to scratch files while they run (so they resume item by item):
+one ``.npz`` per image or pair (:func:`save_features_scratch`, :func:`save_matches_scratch`),
+written atomically inside a folder of the artifact whose name starts with ``.`` (the engine
+deletes it at commit). They combine them into one HDF5 file at the end, written to a temporary
+name and renamed: HDF5 files are not safe against a process killed mid-write, so they are never
+appended to.
 """
 
 from __future__ import annotations
@@ -187,3 +190,43 @@ class MatchFile(_H5Reader):
                 m = Matches(self._file[key]["matches"][()], self._file[key]["scores"][()])
                 return m.swapped() if flip else m
         return None
+
+
+def feature_set(path: Path) -> FeatureSet:
+    """A ``features.h5`` as the ``features`` stage's result (the extractor read from its groups)."""
+    with h5py.File(path, "r") as f:
+        extractors = {str(g.attrs["extractor"]) for g in f.values()}
+    if len(extractors) != 1:
+        raise ValueError(f"{path}: expected the features of one extractor, found {sorted(extractors) or 'none'}")
+    return FeatureSet(path=path, extractor=extractors.pop())
+
+
+def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+
+
+def save_features_scratch(path: Path, features: Features) -> None:
+    """One image's features as a scratch ``.npz`` (atomic: present means complete)."""
+    _save_npz_atomic(path, {"keypoints": features.keypoints, "scores": features.scores,
+                            "descriptors": features.descriptors, "image_size": np.asarray(features.image_size)})
+
+
+def load_features_scratch(path: Path) -> Features:
+    """Features written by :func:`save_features_scratch`."""
+    with np.load(path) as z:
+        return Features(z["keypoints"], z["scores"], z["descriptors"], tuple(int(v) for v in z["image_size"]))
+
+
+def save_matches_scratch(path: Path, matches: Matches) -> None:
+    """One pair's matches as a scratch ``.npz`` (atomic: present means complete)."""
+    _save_npz_atomic(path, {"indices": matches.indices, "scores": matches.scores})
+
+
+def load_matches_scratch(path: Path) -> Matches:
+    """Matches written by :func:`save_matches_scratch`."""
+    with np.load(path) as z:
+        return Matches(z["indices"], z["scores"])

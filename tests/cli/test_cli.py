@@ -40,9 +40,9 @@ def photos(tmp_path: Path) -> Path:
 
 def test_run_status_clean(photos: Path, tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
-    first = cli("run", photos, "-w", workspace, "--preset", "fast")
+    first = cli("run", photos, "-w", workspace, "--preset", "fast", "--until", "ingest")
     assert "ingest: running" in first.stderr
-    second = cli("run", photos, "-w", workspace, "--preset", "fast")
+    second = cli("run", photos, "-w", workspace, "--preset", "fast", "--until", "ingest")
     assert "Nothing to do" in second.stderr
     status = json.loads(cli("status", workspace, "--json").stdout)
     ingest = status["stages"][0]
@@ -80,10 +80,10 @@ def test_locked_workspace_exits_3(photos: Path, tmp_path: Path) -> None:
 
 def test_kill_during_ingest_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
     photos = write_photos(tmp_path / "photos", 40, size=(900, 700), seed=1)
-    cli("run", photos, "-w", tmp_path / "reference", "--workers", "1")
+    cli("run", photos, "-w", tmp_path / "reference", "--workers", "1", "--until", "ingest")
     workspace = tmp_path / "ws"
     proc = subprocess.Popen([sys.executable, "-m", "photogrammetry", "run", str(photos), "-w", str(workspace),
-                             "--workers", "1"], stderr=subprocess.DEVNULL)
+                             "--workers", "1", "--until", "ingest"], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not [p for p in workspace.glob("ingest/*.partial/images/*") if not p.name.startswith(".")]:
         assert proc.poll() is None and time.monotonic() < deadline, "ingest ended before it could be killed"
@@ -92,6 +92,6 @@ def test_kill_during_ingest_then_rerun_equals_uninterrupted(tmp_path: Path) -> N
     proc.wait()
     status = json.loads(cli("status", workspace, "--json").stdout)
     assert status["stages"][0]["state"] == "partial"
-    rerun = cli("run", photos, "-w", workspace)
+    rerun = cli("run", photos, "-w", workspace, "--until", "ingest")
     assert "resuming an interrupted run" in rerun.stderr
     assert artifacts(workspace) == artifacts(tmp_path / "reference")

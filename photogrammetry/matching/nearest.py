@@ -1,0 +1,66 @@
+"""Mutual nearest neighbours with Lowe's ratio test, in torch (CPU or CUDA).
+
+Descriptors are compared as unit vectors (RootSIFT for SIFT, see
+:func:`~photogrammetry.matching.descriptors.unit_descriptors`); the distance is Euclidean.
+A match ``(i, j)`` is kept when ``j`` is ``i``'s nearest neighbour and ``i`` is ``j``'s, and
+``i``'s nearest distance is below ``ratio`` times its second nearest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from photogrammetry.io.features import Features, Matches
+from photogrammetry.matching.descriptors import unit_descriptors
+
+
+def mutual_nn_ratio(desc0: Any, desc1: Any, ratio: float) -> tuple[Any, Any]:
+    """Match two sets of unit descriptors.
+
+    Args:
+        desc0: ``(M, D)`` float tensor of unit descriptors.
+        desc1: ``(N, D)`` float tensor of unit descriptors.
+        ratio: Largest allowed nearest / second-nearest distance ratio; 1 or more disables it.
+
+    Returns:
+        ``(K, 2)`` int64 index pairs and ``(K,)`` float32 scores (cosine similarity).
+    """
+    import torch
+
+    if len(desc0) == 0 or len(desc1) == 0:
+        return torch.empty((0, 2), dtype=torch.int64), torch.empty(0)
+    sim = desc0 @ desc1.T
+    top = sim.topk(min(2, sim.shape[1]), dim=1)
+    nn01 = top.indices[:, 0]
+    nn10 = sim.argmax(dim=0)
+    idx0 = torch.arange(len(desc0), device=sim.device)
+    keep = nn10[nn01] == idx0
+    if ratio < 1.0 and sim.shape[1] > 1:
+        dist = torch.sqrt(torch.clamp(2.0 - 2.0 * top.values, min=0.0))
+        keep &= dist[:, 0] < ratio * dist[:, 1]
+    matches = torch.stack([idx0[keep], nn01[keep]], dim=1)
+    return matches, top.values[keep, 0]
+
+
+class NearestNeighbourMatcher:
+    """The ``nn-ratio`` matcher: mutual nearest neighbours and a ratio test."""
+
+    def __init__(self, *, ratio: float, device: str) -> None:
+        self.ratio = ratio
+        self.device = device
+
+    def prepare(self, features: Features) -> Any:
+        """``(N, D)`` unit descriptors on the device."""
+        import torch
+
+        return torch.from_numpy(unit_descriptors(features.descriptors)).to(self.device)
+
+    def match(self, prepared0: Any, prepared1: Any) -> Matches:
+        """Matches between two prepared images."""
+        import torch
+
+        with torch.inference_mode():
+            indices, scores = mutual_nn_ratio(prepared0, prepared1, self.ratio)
+        return Matches(indices.cpu().numpy().astype(np.int32), scores.float().cpu().numpy())

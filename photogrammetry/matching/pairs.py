@@ -1,0 +1,161 @@
+"""Which image pairs to match: one registry of pair-selection methods.
+
+Methods: ``exhaustive`` (every pair; small sets), ``sequential`` (each image with the next
+``window`` ones in name order, plus loop closure: wrapping around for turntables and orbits, or
+retrieval neighbours for videos that revisit a place), ``retrieval`` (each image with its ``k``
+most similar by a VLAD descriptor of its own local features, see
+:mod:`photogrammetry.matching.retrieval`) and ``file`` (pairs listed in a text file).
+
+Pairs are returned sorted and without repeats, each as ``(name0, name1)`` with ``name0`` before
+``name1`` in the image order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from photogrammetry.errors import ConfigError, InputError
+
+Pair = tuple[str, str]
+LoopClosure = Literal["none", "wrap", "retrieval"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairRequest:
+    """What a pair-selection method may use; the ``pairs`` stage fills it from its config."""
+
+    names: tuple[str, ...]
+    """Image names in their order (sorted by name: capture order for videos and turntables)."""
+    features: Path | None = None
+    """``features.h5``, for retrieval."""
+    window: int = 10
+    """Sequential: how many following images each image is paired with."""
+    loop_closure: LoopClosure = "wrap"
+    """Sequential: ``wrap`` pairs the last images with the first ones; ``retrieval`` adds each
+    image's ``k`` retrieval neighbours; ``none`` adds nothing."""
+    k: int = 10
+    """Retrieval: neighbours per image."""
+    retrieval_window: int = 0
+    """Retrieval: also pair each image with this many following images."""
+    vocabulary_size: int = 64
+    """Retrieval: visual words of the VLAD vocabulary."""
+    pairs_text: str | None = None
+    """File method: the content of the pairs file."""
+    pairs_source: str = "pairs file"
+    """File method: where the text came from, for messages."""
+
+
+def canonical(pairs: Iterable[tuple[int, int]], names: Sequence[str]) -> list[Pair]:
+    """Index pairs -> sorted unique name pairs, lower index first, no self-pairs."""
+    unique = {(min(i, j), max(i, j)) for i, j in pairs if i != j}
+    return [(names[i], names[j]) for i, j in sorted(unique)]
+
+
+def exhaustive_pairs(request: PairRequest) -> list[Pair]:
+    """Every pair of images: ``n (n - 1) / 2`` pairs."""
+    n = len(request.names)
+    return canonical(((i, j) for i in range(n) for j in range(i + 1, n)), request.names)
+
+
+def window_pairs(n: int, window: int, *, wrap: bool) -> list[tuple[int, int]]:
+    """Index pairs ``(i, i + d)`` for ``d`` in ``1..window``, modulo ``n`` when ``wrap``."""
+    if window < 1:
+        return []
+    if wrap:
+        return [(i, (i + d) % n) for i in range(n) for d in range(1, min(window, n - 1) + 1)]
+    return [(i, i + d) for i in range(n) for d in range(1, window + 1) if i + d < n]
+
+
+def sequential_pairs(request: PairRequest) -> list[Pair]:
+    """Each image with the next ``window`` ones, plus loop-closure pairs."""
+    n = len(request.names)
+    pairs = window_pairs(n, request.window, wrap=request.loop_closure == "wrap")
+    if request.loop_closure == "retrieval":
+        from photogrammetry.matching.retrieval import retrieval_index_pairs
+
+        pairs += retrieval_index_pairs(_features(request), request.names, request.k, request.vocabulary_size)
+    return canonical(pairs, request.names)
+
+
+def retrieval_pairs(request: PairRequest) -> list[Pair]:
+    """Each image with its ``k`` nearest images by global descriptor, plus optional sequential ones."""
+    from photogrammetry.matching.retrieval import retrieval_index_pairs
+
+    pairs = retrieval_index_pairs(_features(request), request.names, request.k, request.vocabulary_size)
+    pairs += window_pairs(len(request.names), request.retrieval_window, wrap=False)
+    return canonical(pairs, request.names)
+
+
+def parse_pairs_text(text: str, names: Sequence[str], source: str = "pairs file") -> list[Pair]:
+    """Pairs from text: one pair a line, the two names separated by a tab or else by white space.
+
+    Blank lines and lines starting with ``#`` are skipped. Names are image names as ingest gives
+    them (paths relative to the photo folder); a name that is not an image is an error.
+    """
+    index = {name: i for i, name in enumerate(names)}
+    pairs, unknown = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split("\t") if "\t" in line else line.split()
+        if len(parts) != 2:
+            raise InputError(f"{source}, line {number}: expected two image names, got {line!r}")
+        unknown += [p for p in parts if p not in index]
+        pairs.append(tuple(index.get(p, -1) for p in parts))
+    if unknown:
+        raise InputError(f"{source}: {len(unknown)} names are not images of this run, e.g. "
+                         f"{', '.join(repr(u) for u in unknown[:3])}; images are named like {names[0]!r}")
+    return canonical(pairs, names)
+
+
+def file_pairs(request: PairRequest) -> list[Pair]:
+    """The pairs listed in the pairs file."""
+    if request.pairs_text is None:
+        raise ConfigError("pairs.method=file needs pairs.pairs_file=PATH (a text file, one pair of names a line)")
+    return parse_pairs_text(request.pairs_text, request.names, request.pairs_source)
+
+
+def _features(request: PairRequest) -> Path:
+    if request.features is None:
+        raise ConfigError("retrieval needs the features of the images")
+    return request.features
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairMethod:
+    """One entry of :data:`PAIR_METHODS`."""
+
+    name: str
+    """Registry name, as given to ``pairs.method``."""
+    summary: str
+    """One line for help texts."""
+    select: Callable[[PairRequest], list[Pair]]
+    """``select(request)`` -> the pairs."""
+
+
+PAIR_METHODS: dict[str, PairMethod] = {m.name: m for m in (
+    PairMethod(name="exhaustive", summary="every pair (small sets)", select=exhaustive_pairs),
+    PairMethod(name="sequential", summary="window in name order, with loop closure", select=sequential_pairs),
+    PairMethod(name="retrieval", summary="k nearest by a VLAD descriptor of the local features",
+               select=retrieval_pairs),
+    PairMethod(name="file", summary="pairs listed in a text file", select=file_pairs),
+)}
+"""All pair-selection methods, by name; ``auto`` picks one by the number of images."""
+
+
+def resolve_method(method: str, count: int, auto_threshold: int) -> str:
+    """The method ``method`` stands for with ``count`` images (``auto``: exhaustive up to the threshold)."""
+    if method == "auto":
+        return "exhaustive" if count <= auto_threshold else "retrieval"
+    if method not in PAIR_METHODS:
+        raise ConfigError(f"unknown pair method {method!r}; choose auto or one of: {', '.join(PAIR_METHODS)}")
+    return method
+
+
+def select_pairs(method: str, request: PairRequest, *, auto_threshold: int = 50) -> list[Pair]:
+    """The pairs of ``request.names`` chosen by ``method`` (or ``auto``)."""
+    return PAIR_METHODS[resolve_method(method, len(request.names), auto_threshold)].select(request)

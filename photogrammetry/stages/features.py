@@ -1,0 +1,155 @@
+"""Features: detect and describe local features in every prepared image.
+
+Each image is read, resized so that its longest side is ``resize_max`` and given to the
+extractor (DISK, ALIKED or SIFT, see :mod:`photogrammetry.features`); keypoints are mapped back
+to the prepared image's pixels and those outside the image's mask are dropped (a mask also
+steers detection, so the keypoint budget goes to the object). On CUDA, images of one size run
+in batches. Each image's result is a scratch file as soon as it is done, so an interrupted run
+resumes image by image; ``features.h5`` (:mod:`photogrammetry.io.features`) is written at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from photogrammetry.engine.stage import StageContext, StageSpec
+from photogrammetry.errors import ConfigError
+from photogrammetry.features import EXTRACTORS, ExtractionImage, ExtractorOptions, extract, load_extractor
+from photogrammetry.features.images import load_for_extraction
+from photogrammetry.features.prefetch import prefetch
+from photogrammetry.features.weights import WEIGHT_FILES, weights_identity
+from photogrammetry.io.features import (FeatureSet, feature_set, item_key, load_features_scratch,
+                                        save_features_scratch, write_features)
+from photogrammetry.io.ingest import ImageRecord, IngestResult
+
+SCRATCH = ".features"
+"""Folder of per-image scratch results inside the artifact."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeaturesConfig:
+    """Settings of the features stage."""
+
+    extractor: str = "aliked-n16"
+    """Extractor, from the registry :data:`photogrammetry.features.EXTRACTORS`: ``aliked-n16``,
+    ``aliked-n32``, ``disk`` (learned, matched by LightGlue) or ``sift`` (fast on the CPU)."""
+    max_keypoints: int = 2048
+    """Most keypoints kept per image (the strongest)."""
+    resize_max: int = 1600
+    """Longest image side for extraction, in pixels; 0 uses the prepared images as they are.
+    Keypoints are always stored in the prepared images' pixels."""
+    detection_threshold: float = 0.0
+    """Score a keypoint must exceed, in the extractor's own units (ALIKED: score in (0, 1);
+    DISK: heatmap logit; SIFT: OpenCV contrast threshold). 0 keeps the ``max_keypoints``
+    strongest (DISK: logits above 0, SIFT: contrast threshold 0.01)."""
+    fp16: bool = True
+    """Half precision (autocast) for learned extractors on CUDA; the CPU always uses float32.
+    Part of the key: it changes keypoints slightly."""
+    weights: str = field(default="", metadata={"cache": False})
+    """Weight file or folder of the learned extractor; empty: found as described in
+    :mod:`photogrammetry.features.weights`. Which file is used enters the key by name and size."""
+    batch_size: int = field(default=4, metadata={"cache": False})
+    """Images per batch on CUDA (the CPU runs one at a time); does not change the output."""
+
+    def __post_init__(self) -> None:
+        if self.extractor not in EXTRACTORS:
+            raise ConfigError(f"features.extractor: unknown {self.extractor!r}; choose one of: {', '.join(EXTRACTORS)}")
+        if self.max_keypoints < 1:
+            raise ConfigError(f"features.max_keypoints must be >= 1, got {self.max_keypoints}")
+        if self.resize_max < 0 or 0 < self.resize_max < 64:
+            raise ConfigError(f"features.resize_max must be 0 (no resizing) or >= 64, got {self.resize_max}")
+        if self.batch_size < 1:
+            raise ConfigError(f"features.batch_size must be >= 1, got {self.batch_size}")
+
+
+def fingerprint(config: FeaturesConfig, photos: Path) -> dict[str, Any] | None:
+    """The weight file a learned extractor will use (name and size), so that other weights give another key."""
+    if config.extractor not in WEIGHT_FILES:
+        return None
+    return weights_identity(config.extractor, config.weights or None)
+
+
+def scratch_path(out: Path, name: str) -> Path:
+    """Scratch file of image ``name``."""
+    return out / SCRATCH / f"{item_key(name)}.npz"
+
+
+def _batches(images: Iterator[tuple[ImageRecord, ExtractionImage]], size: int) -> Iterator[list]:
+    """Consecutive images of one extraction size, at most ``size`` at a time."""
+    for _, group in groupby(images, key=lambda item: item[1].size):
+        batch: list = []
+        for item in group:
+            batch.append(item)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _extract_missing(config: FeaturesConfig, ctx: StageContext, ingest: IngestResult,
+                     todo: Sequence[ImageRecord]) -> None:
+    """Extract the features of ``todo``, writing each image's scratch file as it is done."""
+    device = ctx.device
+    extractor = load_extractor(config.extractor, ExtractorOptions(
+        max_keypoints=config.max_keypoints, detection_threshold=config.detection_threshold,
+        device=device, fp16=config.fp16, weights=config.weights or None))
+    batch_size = config.batch_size if device == "cuda" else 1
+
+    def load(record: ImageRecord) -> tuple[ImageRecord, ExtractionImage]:
+        return record, load_for_extraction(ingest.image_path(record), ingest.mask_path(record), config.resize_max)
+
+    loaded = prefetch(load, todo, workers=ctx.workers, ahead=2 * batch_size + ctx.workers)
+    finished = (record for batch in _batches(loaded, batch_size) for record in _run_batch(extractor, batch, ctx.out))
+    for _ in ctx.track(finished, total=len(todo), unit="image"):
+        pass
+
+
+def _run_batch(extractor: Any, batch: list[tuple[ImageRecord, ExtractionImage]], out: Path) -> list[ImageRecord]:
+    features = extract(extractor, [image for _, image in batch])
+    for (record, _), feats in zip(batch, features, strict=True):
+        save_features_scratch(scratch_path(out, record.name), feats)
+    return [record for record, _ in batch]
+
+
+def run(config: FeaturesConfig, ctx: StageContext, *, ingest: IngestResult) -> dict[str, int | float]:
+    """Extract features of every image of ``ingest`` into ``ctx.out/features.h5``."""
+    todo = [r for r in ingest.images if not scratch_path(ctx.out, r.name).is_file()]
+    if len(todo) < len(ingest.images):
+        ctx.log.info("%d of %d images already done", len(ingest.images) - len(todo), len(ingest.images))
+    if todo:
+        _extract_missing(config, ctx, ingest, todo)
+    per_image: list[int] = []
+
+    def items() -> Iterator:
+        for record in ingest.images:
+            feats = load_features_scratch(scratch_path(ctx.out, record.name))
+            per_image.append(len(feats.keypoints))
+            yield record.name, feats
+
+    write_features(ctx.out / "features.h5", items(), config.extractor)
+    total = sum(per_image)
+    return {"images": len(per_image), "keypoints": total, "mean_keypoints": round(total / max(1, len(per_image)), 1),
+            "images_without_keypoints": per_image.count(0)}
+
+
+def load(folder: Path) -> FeatureSet:
+    """The features artifact of ``folder``."""
+    return feature_set(folder / "features.h5")
+
+
+STAGE = StageSpec(
+    name="features",
+    version=1,
+    config=FeaturesConfig,
+    run=run,
+    load=load,
+    requires=("ingest",),
+    fingerprint=fingerprint,
+    outputs={"features": "features.h5"},
+    summary="Local features: ALIKED / DISK (kornia, learned) or SIFT, per image.",
+)

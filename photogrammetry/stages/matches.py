@@ -1,0 +1,155 @@
+"""Matches: match the local features of every selected pair.
+
+``auto`` picks LightGlue for DISK and ALIKED features and mutual nearest neighbours with a ratio
+test for SIFT (registry: :data:`photogrammetry.matching.MATCHERS`). Each image's features are
+moved to the device once and kept in a bounded cache while pairs that use it run; features are
+read ahead in a worker thread. Each pair's result is a scratch file as soon as it is done, so an
+interrupted run resumes pair by pair; ``matches.h5`` (:mod:`photogrammetry.io.features`) is
+written at the end.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from photogrammetry.engine.stage import StageContext, StageSpec
+from photogrammetry.errors import ConfigError, StageError
+from photogrammetry.features.prefetch import prefetch
+from photogrammetry.features.weights import weights_identity
+from photogrammetry.io.features import (FeatureFile, FeatureSet, MatchFile, MatchSet, PairSet, item_key,
+                                        load_matches_scratch, pair_name, save_matches_scratch, write_matches)
+from photogrammetry.matching import MATCHERS, MatcherOptions, load_matcher, resolve_matcher
+
+SCRATCH = ".matches"
+"""Folder of per-pair scratch results inside the artifact."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchesConfig:
+    """Settings of the matches stage."""
+
+    matcher: str = "auto"
+    """``auto`` (LightGlue for DISK / ALIKED, ``nn-ratio`` for SIFT) or one of
+    :data:`~photogrammetry.matching.MATCHERS`: ``lightglue``, ``nn-ratio``."""
+    depth_confidence: float = 0.95
+    """LightGlue: stop after the layer where this fraction of points is confident; -1 runs all layers."""
+    width_confidence: float = 0.99
+    """LightGlue: drop points confidently unmatchable at this level after each layer; -1 keeps all."""
+    filter_threshold: float = 0.1
+    """LightGlue: smallest match confidence kept."""
+    ratio: float = 0.8
+    """``nn-ratio``: largest nearest / second-nearest descriptor distance ratio (1 disables the test)."""
+    fp16: bool = True
+    """LightGlue's mixed precision on CUDA; the CPU always uses float32. Part of the key."""
+    weights: str = field(default="", metadata={"cache": False})
+    """LightGlue weight file or folder; empty: found as described in
+    :mod:`photogrammetry.features.weights`. Which files exist enters the key by name and size."""
+    cache_images: int = field(default=512, metadata={"cache": False})
+    """Images whose features are kept on the device between pairs (bounds memory)."""
+
+    def __post_init__(self) -> None:
+        if self.matcher != "auto" and self.matcher not in MATCHERS:
+            raise ConfigError(f"matches.matcher: unknown {self.matcher!r}; choose auto or one of: "
+                              + ", ".join(MATCHERS))
+        if not 0.0 < self.ratio <= 1.0:
+            raise ConfigError(f"matches.ratio must be within (0, 1], got {self.ratio}")
+        if not 0.0 <= self.filter_threshold < 1.0:
+            raise ConfigError(f"matches.filter_threshold must be within [0, 1), got {self.filter_threshold}")
+        if self.cache_images < 2:
+            raise ConfigError(f"matches.cache_images must be >= 2, got {self.cache_images}")
+
+
+def fingerprint(config: MatchesConfig, photos: Path) -> list[dict[str, Any]] | None:
+    """The LightGlue weight files that may be used (name and size), so that other weights give another key."""
+    if config.matcher == "nn-ratio":
+        return None
+    return [weights_identity(f"lightglue-{family}", config.weights or None) for family in ("aliked", "disk")]
+
+
+def scratch_path(out: Path, name0: str, name1: str) -> Path:
+    """Scratch file of pair ``(name0, name1)``."""
+    return out / SCRATCH / f"{item_key(pair_name(name0, name1))}.npz"
+
+
+class DeviceCache:
+    """Prepared features of the most recently used images, at most ``capacity`` of them."""
+
+    def __init__(self, load: Callable[[str], Any], capacity: int) -> None:
+        self._load, self._capacity = load, capacity
+        self._items: OrderedDict[str, Any] = OrderedDict()
+
+    def get(self, name: str) -> Any:
+        """The prepared features of ``name``, loaded on first use."""
+        if name in self._items:
+            self._items.move_to_end(name)
+            return self._items[name]
+        value = self._items[name] = self._load(name)
+        if len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+        return value
+
+
+def _match_missing(config: MatchesConfig, ctx: StageContext, features: FeatureSet, todo: list) -> None:
+    """Match the pairs of ``todo``, writing each pair's scratch file as it is done."""
+    name = resolve_matcher(config.matcher, features.extractor)
+    ctx.log.info("matching %d pairs with %s on %s", len(todo), name, ctx.device)
+    matcher = load_matcher(name, features.extractor, MatcherOptions(
+        depth_confidence=config.depth_confidence, width_confidence=config.width_confidence,
+        filter_threshold=config.filter_threshold, ratio=config.ratio, device=ctx.device, fp16=config.fp16,
+        weights=config.weights or None))
+    with FeatureFile(features.path) as ff:
+        missing = sorted({n for pair in todo for n in pair if n not in ff})
+        if missing:
+            raise StageError(f"pairs name images without features, e.g. {missing[:3]}; rerun with --force pairs")
+        cache = DeviceCache(lambda n: matcher.prepare(ff.read(n)), config.cache_images)
+
+        def read(pair: tuple[str, str]) -> tuple[tuple[str, str], Any, Any]:
+            return pair, cache.get(pair[0]), cache.get(pair[1])
+
+        for (name0, name1), a, b in ctx.track(prefetch(read, todo, workers=1, ahead=8), total=len(todo), unit="pair"):
+            save_matches_scratch(scratch_path(ctx.out, name0, name1), matcher.match(a, b))
+
+
+def run(config: MatchesConfig, ctx: StageContext, *, features: FeatureSet, pairs: PairSet) -> dict[str, Any]:
+    """Match every pair of ``pairs`` into ``ctx.out/matches.h5``."""
+    todo = [p for p in pairs.pairs if not scratch_path(ctx.out, *p).is_file()]
+    if len(todo) < len(pairs.pairs):
+        ctx.log.info("%d of %d pairs already done", len(pairs.pairs) - len(todo), len(pairs.pairs))
+    if todo:
+        _match_missing(config, ctx, features, todo)
+    per_pair: list[int] = []
+
+    def items() -> Iterator:
+        for name0, name1 in pairs.pairs:
+            matches = load_matches_scratch(scratch_path(ctx.out, name0, name1))
+            per_pair.append(len(matches.indices))
+            yield name0, name1, matches
+
+    write_matches(ctx.out / "matches.h5", items())
+    total = sum(per_pair)
+    return {"pairs": len(per_pair), "matches": total, "mean_matches": round(total / max(1, len(per_pair)), 1),
+            "pairs_without_matches": per_pair.count(0)}
+
+
+def load(folder: Path) -> MatchSet:
+    """The matches artifact of ``folder``."""
+    path = folder / "matches.h5"
+    with MatchFile(path) as mf:
+        return MatchSet(path=path, pairs=tuple(sorted(mf.pairs())))
+
+
+STAGE = StageSpec(
+    name="matches",
+    version=1,
+    config=MatchesConfig,
+    run=run,
+    load=load,
+    requires=("features", "pairs"),
+    fingerprint=fingerprint,
+    outputs={"matches": "matches.h5"},
+    summary="Match features of each pair: LightGlue (DISK / ALIKED) or mutual NN + ratio (SIFT).",
+)

@@ -1,0 +1,112 @@
+"""Pairs: choose which image pairs the matches stage matches.
+
+``auto`` matches every pair up to ``auto_threshold`` images and uses retrieval above; the other
+methods are in :data:`photogrammetry.matching.pairs.PAIR_METHODS`. Writes ``pairs.json``, a
+list of ``[name0, name1]`` (see :mod:`photogrammetry.io.features`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from photogrammetry.engine.stage import StageContext, StageSpec
+from photogrammetry.errors import ConfigError, InputError
+from photogrammetry.io.features import FeatureSet, PairSet
+from photogrammetry.io.ingest import IngestResult
+from photogrammetry.io.jsonio import read_json, write_json
+from photogrammetry.matching.pairs import PAIR_METHODS, LoopClosure, PairRequest, resolve_method, select_pairs
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairsConfig:
+    """Settings of the pairs stage."""
+
+    method: str = "auto"
+    """``auto``, or one of :data:`~photogrammetry.matching.pairs.PAIR_METHODS`: ``exhaustive``,
+    ``sequential`` (videos, turntables), ``retrieval`` (large unordered sets) or ``file``."""
+    auto_threshold: int = 50
+    """``auto``: exhaustive up to this many images, retrieval above."""
+    window: int = 10
+    """Sequential: each image is paired with the next ``window`` images in name order."""
+    loop_closure: LoopClosure = "wrap"
+    """Sequential: ``wrap`` also pairs the last images with the first (closed rings: turntables,
+    orbits); ``retrieval`` adds each image's ``k`` retrieval neighbours (videos that revisit);
+    ``none`` adds nothing."""
+    k: int = 10
+    """Retrieval: neighbours per image by global descriptor (a pair is kept if either image
+    has the other among its ``k``)."""
+    retrieval_window: int = 0
+    """Retrieval: also pair each image with this many following images in name order."""
+    vocabulary_size: int = 64
+    """Retrieval: visual words of the VLAD vocabulary learnt from the scene's descriptors."""
+    pairs_file: str = field(default="", metadata={"cache": False})
+    """File method: text file with one pair of image names a line (tab or space between), a
+    path absolute or relative to the working folder. Its content, not its path, is in the key."""
+
+    def __post_init__(self) -> None:
+        if self.method != "auto" and self.method not in PAIR_METHODS:
+            raise ConfigError(f"pairs.method: unknown {self.method!r}; choose auto or one of: "
+                              + ", ".join(PAIR_METHODS))
+        for name in ("auto_threshold", "window", "k", "retrieval_window"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"pairs.{name} must be >= 0, got {getattr(self, name)}")
+        if self.vocabulary_size < 1:
+            raise ConfigError(f"pairs.vocabulary_size must be >= 1, got {self.vocabulary_size}")
+
+
+def read_pairs_file(config: PairsConfig) -> str | None:
+    """Content of the pairs file when the file method is asked for; errors name the file."""
+    if config.method != "file":
+        return None
+    if not config.pairs_file:
+        raise ConfigError("pairs.method=file needs pairs.pairs_file=PATH (one pair of image names a line)")
+    path = Path(config.pairs_file).expanduser()
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read pairs file {path.resolve()}: {e}") from None
+
+
+def fingerprint(config: PairsConfig, photos: Path) -> dict[str, Any] | None:
+    """The pairs file's content hash (file method only)."""
+    text = read_pairs_file(config)
+    return None if text is None else {"pairs_file_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+
+
+def run(config: PairsConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet) -> dict[str, Any]:
+    """Select the pairs of ``ingest``'s images and write ``pairs.json``."""
+    names = tuple(record.name for record in ingest.images)
+    method = resolve_method(config.method, len(names), config.auto_threshold)
+    request = PairRequest(
+        names=names, features=features.path, window=config.window, loop_closure=config.loop_closure, k=config.k,
+        retrieval_window=config.retrieval_window, vocabulary_size=config.vocabulary_size,
+        pairs_text=read_pairs_file(config), pairs_source=f"pairs file {config.pairs_file}",
+    )
+    pairs = select_pairs(method, request)
+    if not pairs:
+        raise ConfigError(f"pairs: method {method} selected no pairs among {len(names)} images; "
+                          "raise pairs.window or pairs.k, or use pairs.method=exhaustive")
+    write_json(ctx.out / "pairs.json", [list(p) for p in pairs])
+    ctx.log.info("%s: %d pairs among %d images", method, len(pairs), len(names))
+    return {"pairs": len(pairs), "method": method, "pairs_per_image": round(2 * len(pairs) / len(names), 1)}
+
+
+def load(folder: Path) -> PairSet:
+    """The pairs artifact of ``folder``."""
+    return PairSet(pairs=tuple((str(a), str(b)) for a, b in read_json(folder / "pairs.json")))
+
+
+STAGE = StageSpec(
+    name="pairs",
+    version=1,
+    config=PairsConfig,
+    run=run,
+    load=load,
+    requires=("ingest", "features"),
+    fingerprint=fingerprint,
+    outputs={"pairs": "pairs.json"},
+    summary="Image pairs to match: exhaustive, sequential, retrieval (VLAD) or from a file.",
+)

@@ -1,0 +1,56 @@
+"""Blocking the network in a test: any download attempt fails loudly and is recorded."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+
+class NetworkBlocked(RuntimeError):
+    """Raised by every blocked network call."""
+
+
+def block_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Patch torch.hub downloads, urllib and socket connections to raise; returns the attempts made."""
+    import torch.hub
+
+    attempts: list[str] = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(str(args[0]) if args else "?")
+        raise NetworkBlocked(f"network access attempted: {args[:1]}")
+
+    def refuse_connect(self, address, *args, **kwargs):
+        attempts.append(str(address))
+        raise NetworkBlocked(f"connection attempted to {address}")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse_connect)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for module in ("kornia.core.download", "kornia.feature.lightglue", "kornia.feature.disk.disk",
+                   "kornia.feature.aliked.aliked"):
+        monkeypatch.setattr(f"{module}.load_state_dict_from_url", refuse)
+    return attempts
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run torch on ``count`` CPU threads inside the block, then restore the previous number.
+
+    On a small shared CI machine, two torch threads that wait for each other at every operation
+    make LightGlue several times slower than one; only speed changes.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

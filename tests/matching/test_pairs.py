@@ -1,0 +1,132 @@
+"""Pair selection: exhaustive, sequential with loop closure, file parsing, retrieval building blocks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photogrammetry.errors import ConfigError, InputError
+from photogrammetry.io.features import Features, write_features
+from photogrammetry.matching.pairs import (PAIR_METHODS, PairRequest, parse_pairs_text, resolve_method,
+                                           select_pairs, window_pairs)
+from photogrammetry.matching.retrieval import kmeans, nearest_images, retrieval_index_pairs, vlad
+
+NAMES = tuple(f"img_{i:02d}.jpg" for i in range(8))
+
+
+def _select(method: str, **kwargs) -> list[tuple[str, str]]:
+    return select_pairs(method, PairRequest(names=NAMES, **kwargs))
+
+
+def _indices(pairs: list[tuple[str, str]]) -> set[tuple[int, int]]:
+    return {(NAMES.index(a), NAMES.index(b)) for a, b in pairs}
+
+
+def test_exhaustive_is_every_pair_once() -> None:
+    pairs = _select("exhaustive")
+    assert len(pairs) == 28 and len(set(pairs)) == 28
+    assert all(NAMES.index(a) < NAMES.index(b) for a, b in pairs)
+
+
+def test_sequential_window_without_loop_closure() -> None:
+    assert _indices(_select("sequential", window=2, loop_closure="none")) == {
+        (0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (2, 4), (3, 4), (3, 5), (4, 5), (4, 6), (5, 6), (5, 7), (6, 7)}
+
+
+def test_sequential_wrap_closes_the_ring() -> None:
+    pairs = _indices(_select("sequential", window=2, loop_closure="wrap"))
+    assert {(0, 7), (0, 6), (1, 7)} <= pairs
+    assert len(pairs) == 16  # every image has exactly two neighbours on each side
+    assert window_pairs(3, 5, wrap=True) and len({tuple(sorted(p)) for p in window_pairs(3, 5, wrap=True)}) == 3
+
+
+def test_sequential_with_retrieval_loop_closure_adds_revisits(tmp_path: Path) -> None:
+    """A 'video' that comes back to where it started: retrieval closes the loop."""
+    path = tmp_path / "features.h5"
+    rng = np.random.default_rng(0)
+    places = rng.normal(size=(4, 300, 32)).astype(np.float32)
+    visits = [0, 1, 2, 3, 3, 2, 1, 0]  # image i shows place visits[i]
+    write_features(path, [(NAMES[i], _noisy(places[p], rng)) for i, p in enumerate(visits)], "disk")
+    pairs = _indices(select_pairs("sequential", PairRequest(names=NAMES, features=path, window=1,
+                                                            loop_closure="retrieval", k=1, vocabulary_size=8)))
+    assert {(0, 7), (1, 6), (2, 5)} <= pairs
+
+
+def _noisy(descriptors: np.ndarray, rng: np.random.Generator) -> Features:
+    desc = descriptors + rng.normal(scale=0.3, size=descriptors.shape).astype(np.float32)
+    n = len(desc)
+    return Features(np.zeros((n, 2), np.float32), np.ones(n, np.float32), desc.astype(np.float16), (64, 48))
+
+
+def test_pairs_file_parsing() -> None:
+    text = "# a comment\nimg_00.jpg img_03.jpg\n\nimg_05.jpg\timg_01.jpg\nimg_03.jpg img_00.jpg\n"
+    assert parse_pairs_text(text, NAMES) == [("img_00.jpg", "img_03.jpg"), ("img_01.jpg", "img_05.jpg")]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("img_00.jpg img_01.jpg img_02.jpg\n", "line 1: expected two image names"),
+    ("img_00.jpg nope.jpg\n", "'nope.jpg'"),
+])
+def test_pairs_file_errors_name_the_line_or_image(text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse_pairs_text(text, NAMES, "pairs.txt")
+
+
+def test_names_with_spaces_need_tabs() -> None:
+    names = ("a b.jpg", "c.jpg")
+    assert parse_pairs_text("a b.jpg\tc.jpg\n", names) == [("a b.jpg", "c.jpg")]
+
+
+def test_auto_switches_at_the_threshold() -> None:
+    assert resolve_method("auto", 50, 50) == "exhaustive"
+    assert resolve_method("auto", 51, 50) == "retrieval"
+    with pytest.raises(ConfigError, match="exhaustive, sequential, retrieval, file"):
+        resolve_method("vocab_tree", 10, 50)
+    assert set(PAIR_METHODS) == {"exhaustive", "sequential", "retrieval", "file"}
+
+
+def test_file_method_without_a_file_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="pairs_file"):
+        _select("file")
+
+
+def test_kmeans_finds_separated_clusters_deterministically() -> None:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(5, 16)).astype(np.float32) * 10
+    x = np.concatenate([c + rng.normal(size=(100, 16)).astype(np.float32) for c in centres])
+    words = kmeans(x, 5)
+    np.testing.assert_array_equal(words, kmeans(x, 5))
+    nearest = np.linalg.norm(centres[:, None] - words[None], axis=2).min(axis=1)
+    assert nearest.max() < 0.5
+
+
+def test_vlad_is_unit_and_empty_is_zero() -> None:
+    rng = np.random.default_rng(0)
+    words = rng.normal(size=(4, 8)).astype(np.float32)
+    v = vlad(rng.normal(size=(50, 8)).astype(np.float32), words)
+    assert v.shape == (32,) and abs(np.linalg.norm(v) - 1) < 1e-5
+    assert not vlad(np.zeros((0, 8), np.float32), words).any()
+
+
+def test_nearest_images_excludes_self_and_sorts_by_similarity() -> None:
+    vectors = np.eye(4, dtype=np.float32) + 0.1
+    vectors[1] = vectors[0] * 0.9 + vectors[1] * 0.1
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    near = nearest_images(vectors, 2)
+    assert near.shape == (4, 2) and (near != np.arange(4)[:, None]).all()
+    assert near[0, 0] == 1 and near[1, 0] == 0
+    assert nearest_images(vectors, 10).shape == (4, 3)
+
+
+def test_retrieval_pairs_images_of_the_same_place(tmp_path: Path) -> None:
+    """Eight images of four places (two each): with k=1 every image finds its twin."""
+    path = tmp_path / "features.h5"
+    rng = np.random.default_rng(3)
+    places = rng.normal(size=(4, 400, 32)).astype(np.float32)
+    write_features(path, [(NAMES[i], _noisy(places[i // 2], rng)) for i in range(8)], "aliked-n16")
+    pairs = retrieval_index_pairs(path, NAMES, k=1, vocabulary_size=16)
+    assert {tuple(sorted(p)) for p in pairs} == {(0, 1), (2, 3), (4, 5), (6, 7)}
+    assert _indices(select_pairs("retrieval", PairRequest(names=NAMES, features=path, k=1, vocabulary_size=16,
+                                                          retrieval_window=1))) >= {(0, 1), (1, 2), (6, 7)}

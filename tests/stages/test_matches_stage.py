@@ -1,0 +1,132 @@
+"""The matches stage through the engine: precision on a plane, resume pair by pair, keys, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import photogrammetry
+from photogrammetry.errors import ConfigError
+from photogrammetry.io.features import FeatureFile, MatchFile, MatchSet
+from photogrammetry.stages import matches as matches_stage
+from photogrammetry.stages import pairs as pairs_stage
+from tests.features.offline import block_network, torch_threads
+from tests.features.synthetic import apply_homography, plane_views, write_images
+
+SMALL = ("features.max_keypoints=256", "features.resize_max=0")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return block_network(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, np.ndarray]]:
+    images, homographies = plane_views(4, 320, 240, seed=21)
+    folder = tmp_path_factory.mktemp("plane") / "photos"
+    names = write_images(folder, images)
+    return folder, dict(zip(names, homographies, strict=True))
+
+
+def run(photos: Path, workspace: Path, *overrides: str):
+    return photogrammetry.run(photos, workspace, overrides=[*SMALL, *overrides], until="matches", device="cpu",
+                              workers=2, progress=False)
+
+
+@pytest.fixture(scope="module")
+def reference(scene, tmp_path_factory: pytest.TempPathFactory):
+    return run(scene[0], tmp_path_factory.mktemp("reference") / "ws")
+
+
+def precision(result, homographies: dict[str, np.ndarray]) -> tuple[float, int]:
+    """Fraction of matches within 2 px of the true homography, and their number."""
+    features = result.folder("features") / "features.h5"
+    errors = []
+    with FeatureFile(features) as ff, MatchFile(result.folder("matches") / "matches.h5") as mf:
+        for a, b in mf.pairs():
+            m = mf.read(a, b)
+            h = homographies[b] @ np.linalg.inv(homographies[a])
+            p0, p1 = ff.read(a).keypoints[m.indices[:, 0]], ff.read(b).keypoints[m.indices[:, 1]]
+            errors.append(np.linalg.norm(apply_homography(h, p0) - p1, axis=1))
+    errors = np.concatenate(errors)
+    return float((errors < 2.0).mean()), len(errors)
+
+
+def test_lightglue_matches_every_pair_precisely(scene, reference, no_network: list[str]) -> None:
+    folder = reference.folder("matches")
+    loaded = matches_stage.load(folder)
+    pairs = pairs_stage.load(reference.folder("pairs")).pairs
+    assert isinstance(loaded, MatchSet) and loaded.pairs == pairs and len(pairs) == 6
+    counts = next(s.counts for s in reference.stages if s.name == "matches")
+    assert counts["pairs"] == 6 and counts["pairs_without_matches"] == 0
+    ratio, count = precision(reference, scene[1])
+    assert count == counts["matches"] and count > 6 * 80
+    assert ratio >= 0.9
+    assert no_network == []
+
+
+def test_sift_with_nearest_neighbours(scene, tmp_path: Path) -> None:
+    result = run(scene[0], tmp_path / "ws", "features.extractor=sift")
+    ratio, count = precision(result, scene[1])
+    assert ratio >= 0.9 and count > 6 * 40
+
+
+def test_resumes_pair_by_pair(scene, reference, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Interrupted after three pairs, a second run matches only the other three and equals a whole run."""
+    saved: list[Path] = []
+    real_save = matches_stage.save_matches_scratch
+
+    def save_then_interrupt(path, matches):
+        real_save(path, matches)
+        saved.append(path)
+        if len(saved) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(matches_stage, "save_matches_scratch", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run(scene[0], tmp_path / "ws")
+    saved.clear()
+    monkeypatch.setattr(matches_stage, "save_matches_scratch", lambda p, m: saved.append(p) or real_save(p, m))
+    resumed = run(scene[0], tmp_path / "ws")
+    assert resumed.ran == ("matches",) and len(saved) == 3
+    with MatchFile(resumed.folder("matches") / "matches.h5") as a, \
+            MatchFile(reference.folder("matches") / "matches.h5") as b:
+        for pair in b.pairs():
+            np.testing.assert_array_equal(a.read(*pair).indices, b.read(*pair).indices)
+
+
+def test_key_ignores_cache_size_but_not_thresholds(scene, reference) -> None:
+    assert run(scene[0], reference.workspace, "matches.cache_images=2").ran == ()
+    assert run(scene[0], reference.workspace, "matches.filter_threshold=0.5").ran == ("matches",)
+
+
+def test_small_device_cache_gives_the_same_matches(scene, reference, tmp_path: Path) -> None:
+    result = run(scene[0], tmp_path / "ws", "matches.cache_images=2")
+    with MatchFile(result.folder("matches") / "matches.h5") as a, \
+            MatchFile(reference.folder("matches") / "matches.h5") as b:
+        assert all(np.array_equal(a.read(*p).indices, b.read(*p).indices) for p in b.pairs())
+
+
+def test_lightglue_for_sift_is_a_config_error(scene, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nn-ratio"):
+        run(scene[0], tmp_path / "ws", "features.extractor=sift", "matches.matcher=lightglue")
+
+
+def test_device_cache_keeps_the_most_recently_used() -> None:
+    loads: list[str] = []
+    cache = matches_stage.DeviceCache(lambda n: loads.append(n) or n.upper(), capacity=2)
+    assert [cache.get(n) for n in "abab"] == ["A", "B", "A", "B"] and loads == ["a", "b"]
+    cache.get("c")  # evicts a, the least recently used
+    cache.get("b")
+    cache.get("a")
+    assert loads == ["a", "b", "c", "a"]

@@ -1,0 +1,76 @@
+"""The pairs stage through the engine: methods, the pairs file in the key, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import photogrammetry
+from photogrammetry.errors import ConfigError, InputError
+from photogrammetry.io.features import PairSet
+from photogrammetry.stages import pairs as pairs_stage
+from tests.features.synthetic import plane_views, write_images
+
+FAST = ("features.extractor=sift", "features.max_keypoints=200")
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("plane") / "photos"
+    write_images(folder, plane_views(6, 240, 180, seed=4)[0])
+    return folder
+
+
+def run(photos: Path, workspace: Path, *overrides: str):
+    return photogrammetry.run(photos, workspace, overrides=[*FAST, *overrides], until="pairs", device="cpu",
+                              workers=2, progress=False)
+
+
+def pairs_of(result) -> tuple[tuple[str, str], ...]:
+    return pairs_stage.load(result.folder("pairs")).pairs
+
+
+def test_auto_is_exhaustive_for_small_sets(photos: Path, tmp_path: Path) -> None:
+    result = run(photos, tmp_path / "ws")
+    loaded = pairs_stage.load(result.folder("pairs"))
+    assert isinstance(loaded, PairSet) and len(loaded.pairs) == 15
+    counts = next(s.counts for s in result.stages if s.name == "pairs")
+    assert counts == {"pairs": 15, "method": "exhaustive", "pairs_per_image": 5.0}
+
+
+def test_auto_switches_to_retrieval_above_the_threshold(photos: Path, tmp_path: Path) -> None:
+    result = run(photos, tmp_path / "ws", "pairs.auto_threshold=5", "pairs.k=2", "pairs.vocabulary_size=8")
+    counts = next(s.counts for s in result.stages if s.name == "pairs")
+    assert counts["method"] == "retrieval" and 6 <= counts["pairs"] <= 12
+
+
+def test_sequential(photos: Path, tmp_path: Path) -> None:
+    result = run(photos, tmp_path / "ws", "pairs.method=sequential", "pairs.window=1", "pairs.loop_closure=wrap")
+    assert pairs_of(result) == (("view_000.png", "view_001.png"), ("view_000.png", "view_005.png"),
+                                ("view_001.png", "view_002.png"), ("view_002.png", "view_003.png"),
+                                ("view_003.png", "view_004.png"), ("view_004.png", "view_005.png"))
+
+
+def test_pairs_file_content_is_in_the_key_not_its_path(photos: Path, tmp_path: Path) -> None:
+    first = tmp_path / "a.txt"
+    first.write_text("view_000.png view_003.png\nview_002.png view_001.png\n")
+    result = run(photos, tmp_path / "ws", "pairs.method=file", f"pairs.pairs_file={first}")
+    assert pairs_of(result) == (("view_000.png", "view_003.png"), ("view_001.png", "view_002.png"))
+    copy = tmp_path / "b.txt"
+    copy.write_text(first.read_text())
+    assert run(photos, tmp_path / "ws", "pairs.method=file", f"pairs.pairs_file={copy}").ran == ()
+    copy.write_text("view_004.png view_005.png\n")
+    changed = run(photos, tmp_path / "ws", "pairs.method=file", f"pairs.pairs_file={copy}")
+    assert changed.ran == ("pairs",) and pairs_of(changed) == (("view_004.png", "view_005.png"),)
+
+
+@pytest.mark.parametrize("overrides, error, message", [
+    (("pairs.method=file",), ConfigError, "pairs_file"),
+    (("pairs.method=file", "pairs.pairs_file=/nonexistent/pairs.txt"), InputError, "cannot read pairs file"),
+    (("pairs.method=vocabtree",), ConfigError, "auto or one of: exhaustive"),
+    (("pairs.method=sequential", "pairs.window=0", "pairs.loop_closure=none"), ConfigError, "selected no pairs"),
+])
+def test_errors(photos: Path, tmp_path: Path, overrides: tuple[str, ...], error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        run(photos, tmp_path / "ws", *overrides)
