@@ -31,4 +31,14 @@ Stage artifacts:
   ``<image name>.png``, 255 = keep), ``images.json`` (:class:`~photogrammetry.io.ingest.ImageRecord`
   list), ``cameras.json`` (:class:`~photogrammetry.io.ingest.CameraGroup` list), ``report.json``
   (skipped files with reasons, exact duplicates).
+- ``sfm``: ``model/`` (the chosen, largest model: COLMAP binary), ``model_text/`` (the same as
+  text), ``models/<i>/`` (every model found, binary, largest first: ``0`` is the chosen one),
+  ``points.ply`` (its sparse points, coloured), ``transforms.json`` (nerfstudio cameras:
+  OpenGL ``camera_to_world``, original world frame, image paths relative to the file),
+  ``database.db`` (COLMAP database: keypoints, raw matches, two-view geometries), ``sfm.json``
+  (:class:`~photogrammetry.io.sfm.SfmSummary`: mapper, attempts, models with sizes,
+  registered and unregistered images). Poses are COLMAP's ``cam_from_world`` in arbitrary units.
+- ``undistort``: a COLMAP dense workspace from ``pycolmap.undistort_images``: ``images/``
+  (registered images resampled to pinhole cameras), ``sparse/`` (PINHOLE model, binary),
+  ``stereo/`` (patch-match configuration), ``undistort.json`` (image names).
 """

@@ -8,9 +8,10 @@ them, so that ``photogrammetry status`` and ``--help`` stay fast.
 from __future__ import annotations
 
 from photogrammetry.engine.stage import StageSpec
-from photogrammetry.stages import ingest
+from photogrammetry.stages import features, ingest, matches, pairs, sfm, undistort
 
-PIPELINE: tuple[StageSpec, ...] = (ingest.STAGE,)
+PIPELINE: tuple[StageSpec, ...] = (ingest.STAGE, features.STAGE, pairs.STAGE, matches.STAGE, sfm.STAGE,
+                                   undistort.STAGE)
 """All stages, in the order they run."""
 
 

@@ -1,0 +1,134 @@
+"""The sfm and undistort artifacts: COLMAP models, their exports, and the typed results.
+
+Files in ``<workspace>/sfm/<key>/``:
+
+- ``model/``: the chosen (largest) model, COLMAP binary (``cameras.bin``, ``images.bin``,
+  ``points3D.bin``, ``rigs.bin``, ``frames.bin``); ``model_text/``: the same as text;
+- ``models/<i>/``: every model found, binary, ``0`` being the chosen one, then by size;
+- ``points.ply``: the chosen model's 3D points with colours;
+- ``transforms.json``: nerfstudio's camera file for the chosen model (OpenGL camera axes,
+  ``camera_to_world``, original world frame; ``file_path`` of each frame points at the ingest
+  artifact's image, relative to this folder, e.g. ``../../ingest/<key>/images/<name>``);
+- ``database.db``: the COLMAP database (keypoints, matches, two-view geometries);
+- ``sfm.json``: :class:`SfmSummary`.
+
+Files in ``<workspace>/undistort/<key>/``: ``images/<name>`` (undistorted to pinhole
+cameras), ``sparse/`` (the matching PINHOLE model, binary) and ``stereo/`` (COLMAP's
+patch-match configuration), written by ``pycolmap.undistort_images``; ``undistort.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from photogrammetry.io.jsonio import read_json, write_json
+
+SUMMARY_FILE = "sfm.json"
+"""Name of the sfm artifact's summary."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelInfo:
+    """One model (connected reconstruction) found by the mapper."""
+
+    path: str
+    """Folder of the model relative to the artifact (``models/<i>``)."""
+    num_images: int
+    """Registered images."""
+    num_points: int
+    """3D points."""
+    mean_reprojection_error: float
+    """Mean reprojection error in pixels."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SfmSummary:
+    """What the sfm stage did, in ``sfm.json``."""
+
+    mapper: str
+    """Mapper that made the chosen model: ``incremental`` or ``global``."""
+    attempts: tuple[str, ...]
+    """Every mapping attempt with its outcome, in order (for the log and ``status``)."""
+    models: tuple[ModelInfo, ...]
+    """All models, largest first; the first is the chosen one."""
+    registered: tuple[str, ...]
+    """Names of the images in the chosen model."""
+    unregistered: tuple[str, ...]
+    """Names of the images not in the chosen model (some may be in the other models)."""
+    verified_pairs: int
+    """Image pairs that passed geometric verification."""
+    principal_point_refined: bool
+    """Whether the final bundle adjustment kept a refined principal point."""
+
+
+@dataclass(frozen=True)
+class SfmResult:
+    """The sfm artifact, loaded."""
+
+    root: Path
+    """Artifact folder."""
+    summary: SfmSummary
+    """Contents of ``sfm.json``."""
+
+    @property
+    def model(self) -> Path:
+        """Folder of the chosen model (COLMAP binary)."""
+        return self.root / "model"
+
+    @property
+    def models(self) -> tuple[Path, ...]:
+        """Folders of all models, the chosen one first."""
+        return tuple(self.root / m.path for m in self.summary.models)
+
+    @property
+    def database(self) -> Path:
+        """The COLMAP database."""
+        return self.root / "database.db"
+
+
+def save_sfm_summary(folder: Path, summary: SfmSummary) -> None:
+    """Write ``sfm.json``."""
+    write_json(folder / SUMMARY_FILE, summary)
+
+
+def load_sfm(folder: Path) -> SfmResult:
+    """Read an sfm artifact folder."""
+    raw = read_json(folder / SUMMARY_FILE)
+    summary = SfmSummary(
+        mapper=raw["mapper"], attempts=tuple(raw["attempts"]),
+        models=tuple(ModelInfo(**m) for m in raw["models"]),
+        registered=tuple(raw["registered"]), unregistered=tuple(raw["unregistered"]),
+        verified_pairs=raw["verified_pairs"], principal_point_refined=raw["principal_point_refined"],
+    )
+    return SfmResult(root=folder, summary=summary)
+
+
+@dataclass(frozen=True)
+class UndistortResult:
+    """The undistort artifact, loaded."""
+
+    root: Path
+    """Artifact folder (a COLMAP dense workspace: ``images/``, ``sparse/``, ``stereo/``)."""
+    images: tuple[str, ...]
+    """Names of the undistorted images."""
+
+    @property
+    def image_dir(self) -> Path:
+        """Folder of the undistorted images."""
+        return self.root / "images"
+
+    @property
+    def model(self) -> Path:
+        """The undistorted (PINHOLE) model, COLMAP binary."""
+        return self.root / "sparse"
+
+
+def save_undistort(folder: Path, images: tuple[str, ...]) -> None:
+    """Write ``undistort.json``."""
+    write_json(folder / "undistort.json", {"images": images})
+
+
+def load_undistort(folder: Path) -> UndistortResult:
+    """Read an undistort artifact folder."""
+    return UndistortResult(root=folder, images=tuple(read_json(folder / "undistort.json")["images"]))

@@ -1,0 +1,60 @@
+"""Calling pycolmap safely: quiet logs, errors turned into :class:`StageError`, image folders.
+
+pycolmap reports failures in two ways: Python exceptions (``RuntimeError``, ``ValueError``)
+for bad arguments or I/O, and glog ``CHECK`` failures that abort the whole process. The
+second kind is avoided by validating inputs before the call (see
+:func:`photogrammetry.sfm.database.write_database`); the first is converted here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from photogrammetry.errors import StageError
+from photogrammetry.io.ingest import IngestResult
+
+
+@contextlib.contextmanager
+def quiet_colmap(min_level: int = 1) -> Iterator[None]:
+    """Hide COLMAP's log lines below ``min_level`` (0 info, 1 warning, 2 error) for a while."""
+    import pycolmap
+
+    previous = pycolmap.logging.minloglevel
+    pycolmap.logging.minloglevel = max(previous, min_level)
+    try:
+        yield
+    finally:
+        pycolmap.logging.minloglevel = previous
+
+
+@contextlib.contextmanager
+def colmap_errors(what: str, hint: str) -> Iterator[None]:
+    """Turn pycolmap's exceptions inside the block into a :class:`StageError` saying what to try.
+
+    Args:
+        what: The step that failed, e.g. ``"incremental mapping"``.
+        hint: What the user can do about it.
+    """
+    try:
+        yield
+    except (RuntimeError, ValueError, TypeError, OSError) as err:
+        raise StageError(f"{what} failed in COLMAP ({type(err).__name__}: {err}); {hint}") from err
+
+
+def image_folder(ingest: IngestResult, scratch: Path) -> Path:
+    """A folder where each ingest image is found under its name, as COLMAP looks images up.
+
+    The ingest's ``images/`` folder when every file is stored under its image name (the usual
+    case); otherwise ``scratch`` filled with symbolic links ``<name> -> <file>``.
+    """
+    if all(im.file == f"images/{im.name}" for im in ingest.images):
+        return ingest.root / "images"
+    for im in ingest.images:
+        link = scratch / im.name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.is_symlink():
+            os.symlink(ingest.image_path(im).resolve(), link)
+    return scratch

@@ -1,0 +1,141 @@
+"""Mapping strategies: incremental (default) or global, with a global retry when the incremental
+mapper breaks the scene into pieces.
+
+Each run writes its models into a folder of its own and returns them as
+``pycolmap.Reconstruction`` objects, largest first. Nothing here decides what is exported.
+
+The stage's defaults relax COLMAP's initial-pair and registration thresholds (initial pair:
+50 inliers, 8 degrees instead of 100 and 16; registration: 15 inliers at a 0.1 ratio instead
+of 30 at 0.25; 5 trials instead of 3): on the 16-view Middlebury temple ring (22.5 degrees
+apart, black background) COLMAP's own settings register 13 views, these all 16.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from photogrammetry.errors import StageError
+from photogrammetry.sfm.colmap import colmap_errors
+
+if TYPE_CHECKING:
+    import pycolmap
+
+    from photogrammetry.stages.sfm import SfmConfig
+
+log = logging.getLogger("photogrammetry.sfm")
+
+_HINT = ("try more overlap between photos, another preset (e.g. --preset high), or "
+         "--set sfm.mapper=global")
+
+
+@dataclass(frozen=True)
+class MappingOutcome:
+    """The models of the chosen mapping run and how they were found."""
+
+    models: list[Any]
+    """``pycolmap.Reconstruction`` objects, most registered images first."""
+    mapper: str
+    """``incremental`` or ``global``: the run whose models are kept."""
+    attempts: tuple[str, ...]
+    """One line per mapping run: mapper and model sizes."""
+
+
+def choose_mapper(config: SfmConfig, num_images: int) -> str:
+    """``incremental`` or ``global`` for ``config.mapper`` (``auto`` decides by image count)."""
+    if config.mapper != "auto":
+        return config.mapper
+    return "global" if num_images > config.global_above_images else "incremental"
+
+
+def incremental_options(config: SfmConfig, num_threads: int) -> pycolmap.IncrementalPipelineOptions:
+    """pycolmap's incremental pipeline options for ``config``."""
+    import pycolmap
+
+    o = pycolmap.IncrementalPipelineOptions()
+    o.min_num_matches = config.min_num_matches
+    o.min_model_size = config.min_model_size
+    o.num_threads = num_threads
+    o.random_seed = config.seed
+    o.ba_refine_focal_length = config.refine_focal_length
+    o.ba_refine_extra_params = config.refine_extra_params
+    o.ba_refine_principal_point = config.refine_principal_point == "always"
+    o.mapper.init_min_num_inliers = config.init_min_num_inliers
+    o.mapper.init_min_tri_angle = config.init_min_tri_angle
+    o.mapper.abs_pose_min_num_inliers = config.abs_pose_min_num_inliers
+    o.mapper.abs_pose_min_inlier_ratio = config.abs_pose_min_inlier_ratio
+    o.mapper.max_reg_trials = config.max_reg_trials
+    return o
+
+
+def global_options(config: SfmConfig, num_threads: int) -> pycolmap.GlobalPipelineOptions:
+    """pycolmap's global (GLOMAP) pipeline options for ``config``."""
+    import pycolmap
+
+    o = pycolmap.GlobalPipelineOptions()
+    o.min_num_matches = config.min_num_matches
+    o.min_model_size = config.min_model_size
+    o.num_threads = num_threads
+    o.random_seed = config.seed
+    ba = o.mapper.bundle_adjustment
+    ba.refine_focal_length = config.refine_focal_length
+    ba.refine_extra_params = config.refine_extra_params
+    ba.refine_principal_point = config.refine_principal_point == "always"
+    o.mapper.global_positioning.use_gpu = False
+    ba.ceres.use_gpu = False
+    return o
+
+
+def run_mapper(mapper: str, database: Path, images: Path, out: Path, config: SfmConfig,
+               num_threads: int) -> list[pycolmap.Reconstruction]:
+    """Run one mapper; its models, most registered images first (empty when none was found)."""
+    import pycolmap
+
+    out.mkdir(parents=True, exist_ok=True)
+    with colmap_errors(f"{mapper} mapping", _HINT):
+        if mapper == "global":
+            found = pycolmap.global_mapping(database, images, out, global_options(config, num_threads))
+        else:
+            found = pycolmap.incremental_mapping(database, images, out, incremental_options(config, num_threads))
+    models = [m for m in found.values() if m.num_reg_images() > 0]
+    return sorted(models, key=lambda m: (-m.num_reg_images(), -m.num_points3D()))
+
+
+def _describe(mapper: str, models: list) -> str:
+    sizes = ", ".join(str(m.num_reg_images()) for m in models) or "none"
+    return f"{mapper}: {len(models)} model(s), registered images {sizes}"
+
+
+def reconstruct(database: Path, images: Path, scratch: Path, config: SfmConfig, *,
+                num_images: int, connected: int, num_threads: int) -> MappingOutcome:
+    """Map with the configured strategy; retry with the global mapper when the result is fragmented.
+
+    Args:
+        database: Verified COLMAP database.
+        images: Folder of the images by name (colours of the points are read there).
+        scratch: Folder for the runs' outputs (``<mapper>/<i>``).
+        config: The stage settings.
+        num_images: Images in the database.
+        connected: Images with at least one verified pair (the most any model can register).
+        num_threads: Threads COLMAP may use.
+
+    Raises:
+        StageError: When no run found a model.
+    """
+    first = choose_mapper(config, num_images)
+    models = run_mapper(first, database, images, scratch / first, config, num_threads)
+    attempts, chosen = [_describe(first, models)], first
+    largest = models[0].num_reg_images() if models else 0
+    if first == "incremental" and config.retry_global and largest < connected:
+        log.info("incremental mapping registered %d of %d connected images; retrying with the global mapper",
+                 largest, connected)
+        retry = run_mapper("global", database, images, scratch / "global", config, num_threads)
+        attempts.append(_describe("global", retry))
+        if retry and retry[0].num_reg_images() > largest:
+            models, chosen = retry, "global"
+    if not models:
+        raise StageError(f"structure from motion found no model ({'; '.join(attempts)}): no image pair gave "
+                         f"a reliable initial reconstruction; {_HINT}")
+    return MappingOutcome(models=models, mapper=chosen, attempts=tuple(attempts))

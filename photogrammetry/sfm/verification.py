@@ -1,0 +1,56 @@
+"""Geometric verification of the raw matches in a COLMAP database (pycolmap's RANSAC).
+
+For each matched pair COLMAP estimates the essential matrix (both cameras with a focal
+prior), the fundamental matrix and a homography, keeps the inliers of the best-supported model
+and records the configuration (calibrated, uncalibrated, planar, ...) for the mapper.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from photogrammetry.sfm.colmap import colmap_errors
+
+if TYPE_CHECKING:
+    import pycolmap
+
+    from photogrammetry.stages.sfm import SfmConfig
+
+
+def two_view_options(config: SfmConfig) -> pycolmap.TwoViewGeometryOptions:
+    """``pycolmap.TwoViewGeometryOptions`` for the stage settings."""
+    import pycolmap
+
+    options = pycolmap.TwoViewGeometryOptions()
+    options.min_num_inliers = config.verify_min_inliers
+    options.min_inlier_ratio = config.verify_min_inlier_ratio
+    options.ransac.max_error = config.verify_max_error
+    options.ransac.max_num_trials = config.verify_max_trials
+    options.ransac.random_seed = config.seed
+    return options
+
+
+def verify(database: Path, config: SfmConfig, *, num_threads: int = -1) -> int:
+    """Estimate a two-view geometry for every matched pair of ``database``, replacing earlier ones.
+
+    Args:
+        database: A database with keypoints and raw matches.
+        config: The stage settings (``verify_*`` and ``seed``).
+        num_threads: Threads COLMAP may use (-1: all).
+
+    Returns:
+        Number of pairs with at least ``verify_min_inliers`` inliers.
+    """
+    import pycolmap
+
+    with colmap_errors("geometric verification", "check that the features and matches artifacts are complete"):
+        with pycolmap.Database.open(database) as db:
+            db.clear_two_view_geometries()
+        verifier = pycolmap.GeometricVerifierOptions()
+        verifier.num_threads = num_threads
+        pycolmap.geometric_verification(database, verifier_options=verifier,
+                                        two_view_geometry_options=two_view_options(config))
+        with pycolmap.Database.open(database) as db:
+            _, inliers = db.read_two_view_geometry_num_inliers()
+    return sum(1 for n in inliers if n >= config.verify_min_inliers)

@@ -1,0 +1,197 @@
+"""Structure from motion: a COLMAP database from our features and matches, geometric
+verification, mapping, a final refinement and the exports.
+
+Steps: cameras from ingest's groups (focal prior when there is one, else 1.2 x the longest
+side, refined), keypoints and raw matches into ``database.db``, with COLMAP's SIFT matches on
+the same pairs added (``sift_assist``); RANSAC verification; the
+incremental mapper with relaxed initial-pair and registration thresholds (the global mapper
+above ``global_above_images`` images, or as a retry when the incremental one breaks into
+pieces); every model kept, the largest one refined (track completion, re-triangulation, robust
+global bundle adjustment with the principal point where enough views constrain it) and
+exported. See :mod:`photogrammetry.io.sfm` for the files.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from photogrammetry.engine.stage import StageContext, StageSpec
+from photogrammetry.errors import ConfigError, StageError
+from photogrammetry.io.features import FeatureSet, MatchSet
+from photogrammetry.io.ingest import IngestResult
+from photogrammetry.io.sfm import ModelInfo, SfmSummary, load_sfm, save_sfm_summary
+
+CameraModel = Literal["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SfmConfig:
+    """Settings of the sfm stage."""
+
+    mapper: Literal["auto", "incremental", "global"] = "auto"
+    """``incremental`` (COLMAP), ``global`` (GLOMAP) or ``auto``: global above
+    ``global_above_images`` images, incremental otherwise."""
+    global_above_images: int = 300
+    """Image count above which ``auto`` picks the global mapper."""
+    retry_global: bool = True
+    """When the incremental mapper leaves connected images out (the scene broke into pieces),
+    run the global mapper too and keep whichever registers more images."""
+    camera_model: CameraModel = "SIMPLE_RADIAL"
+    """COLMAP camera model; ``SIMPLE_RADIAL`` (focal, principal point, one radial term) suits
+    most photos; ``OPENCV`` for strong distortion; ``PINHOLE`` for undistorted images."""
+    shared_intrinsics: bool = True
+    """One camera per ingest camera group (same body, lens, focal, size) instead of one per image."""
+    refine_focal_length: bool = True
+    """Bundle adjustment refines the focal length (keep on unless the focal prior is exact)."""
+    refine_extra_params: bool = True
+    """Bundle adjustment refines the distortion parameters."""
+    refine_principal_point: Literal["never", "final", "always"] = "final"
+    """``final``: tried in the last global bundle adjustment and kept only where it is
+    plausible and significantly lowers the reprojection error (see :mod:`photogrammetry.sfm.refine`);
+    ``always``: refined during mapping too, unconditionally; ``never``: the image centre."""
+    principal_point_min_images: int = 8
+    """Registered images a camera needs before its principal point is refined."""
+    max_principal_point_offset: float = 0.1
+    """A refined principal point farther than this fraction of the image size from the centre
+    is rejected (the refinement is redone with it fixed)."""
+    final_refinement: bool = True
+    """Complete and merge tracks, re-triangulate and run a robust global bundle adjustment on
+    the chosen model."""
+    verify_max_error: float = 4.0
+    """RANSAC inlier threshold of the geometric verification, pixels."""
+    verify_max_trials: int = 2000
+    """Most RANSAC iterations per pair and model; pairs that do not overlap always use them all."""
+    verify_min_inliers: int = 15
+    """Pairs with fewer verified inliers are dropped."""
+    verify_min_inlier_ratio: float = 0.1
+    """Pairs whose verified fraction of raw matches is lower are dropped."""
+    min_num_matches: int = 15
+    """Verified inliers a pair needs to be used by the mappers."""
+    init_min_num_inliers: int = 50
+    """Inliers the initial image pair needs (COLMAP: 100; lower helps wide baselines)."""
+    init_min_tri_angle: float = 8.0
+    """Smallest median triangulation angle of the initial pair, degrees (COLMAP: 16)."""
+    abs_pose_min_num_inliers: int = 15
+    """2D-3D inliers a new image needs to register (COLMAP: 30)."""
+    abs_pose_min_inlier_ratio: float = 0.1
+    """Inlier fraction a new image needs to register (COLMAP: 0.25)."""
+    max_reg_trials: int = 5
+    """Times the incremental mapper tries to register an image (COLMAP: 3)."""
+    sift_assist: bool = True
+    """Add COLMAP's SIFT keypoints and matches to ours on the same pairs before verification
+    (rotation invariant, dense on small photos; see :mod:`photogrammetry.sfm.sift`). Costs a
+    SIFT extraction and matching on the CPU (about what COLMAP alone spends on them); measured
+    with the fast preset: temple AUC@5 0.87 -> 0.91, fountain median rotation error 0.13 -> 0.06
+    degrees, orbit 0.017 -> 0.008 degrees."""
+    sift_max_features: int = 8192
+    """Most SIFT features per image with ``sift_assist``."""
+    min_model_size: int = 3
+    """Smallest model kept, in images."""
+    seed: int = 0
+    """Seed of COLMAP's random sampling (RANSAC, mapping)."""
+
+    def __post_init__(self) -> None:
+        positive = ("global_above_images", "principal_point_min_images", "verify_min_inliers", "min_num_matches",
+                    "init_min_num_inliers", "abs_pose_min_num_inliers", "verify_max_trials", "sift_max_features", "max_reg_trials", "min_model_size")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"sfm.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("verify_min_inlier_ratio", "abs_pose_min_inlier_ratio", "max_principal_point_offset"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"sfm.{name} must be within [0, 1), got {getattr(self, name)}")
+        if self.verify_max_error <= 0:
+            raise ConfigError(f"sfm.verify_max_error must be > 0 pixels, got {self.verify_max_error}")
+        if not 0.0 < self.init_min_tri_angle < 90.0:
+            raise ConfigError(f"sfm.init_min_tri_angle must be within (0, 90) degrees, got {self.init_min_tri_angle}")
+
+
+def _model_infos(models: Iterable[Any]) -> tuple[ModelInfo, ...]:
+    return tuple(ModelInfo(path=f"models/{i}", num_images=m.num_reg_images(), num_points=m.num_points3D(),
+                           mean_reprojection_error=round(float(m.compute_mean_reprojection_error()), 4))
+                 for i, m in enumerate(models))
+
+
+def _connected_images(database: Path, min_inliers: int) -> int:
+    """Images in at least one verified pair with ``min_inliers`` inliers."""
+    from photogrammetry.sfm.database import pairs_of
+
+    return len({i for a, b, n in pairs_of(database) if n >= min_inliers for i in (a, b)})
+
+
+def _write_models(models: list[Any], ingest: IngestResult, out: Path) -> None:
+    """Every model into ``models/<i>``; the first (chosen) one's exports into ``out``."""
+    from photogrammetry.sfm import export
+
+    for i, model in enumerate(models):
+        export.write_colmap(model, out / f"models/{i}")
+    by_name = {im.name: im for im in ingest.images}
+    export.export_model(models[0], out, lambda name: ingest.image_path(by_name[name]))
+
+
+def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
+        matches: MatchSet) -> dict[str, Any]:
+    """Reconstruct cameras and sparse points into ``ctx.out``."""
+    from photogrammetry.sfm import colmap, database, mapping, refine, sift, verification
+
+    db = ctx.out / "database.db"
+    images = colmap.image_folder(ingest, ctx.out / ".images")
+    with colmap.quiet_colmap():
+        stats = database.write_database(db, ingest, features.path, matches.path, camera_model=config.camera_model,
+                                        shared_intrinsics=config.shared_intrinsics)
+        if config.sift_assist:
+            added = sift.add_sift_matches(db, images, max_features=config.sift_max_features, num_threads=ctx.workers)
+            ctx.log.info("added %d COLMAP SIFT matches", added)
+        verified = verification.verify(db, config, num_threads=ctx.workers)
+        connected = _connected_images(db, config.min_num_matches)
+        ctx.log.info("%d images, %d matched pairs, %d verified pairs connecting %d images",
+                     stats.images, stats.pairs, verified, connected)
+        if verified == 0:
+            raise StageError(f"no image pair survived geometric verification ({stats.pairs} matched pairs); the photos "
+                             "may not overlap: take more photos with overlap, or try another preset")
+        outcome = mapping.reconstruct(db, images, ctx.out / ".mapping", config, num_images=stats.images,
+                                      connected=connected, num_threads=ctx.workers)
+        chosen, pp = outcome.models[0], config.refine_principal_point == "always"
+        if config.final_refinement:
+            chosen, pp = refine.refine_model(chosen, db, config, num_threads=ctx.workers)
+        models = [chosen, *outcome.models[1:]]
+        _write_models(models, ingest, ctx.out)
+    shutil.rmtree(ctx.out / ".mapping", ignore_errors=True)
+    registered = sorted(chosen.image(i).name for i in chosen.reg_image_ids())
+    summary = SfmSummary(
+        mapper=outcome.mapper, attempts=outcome.attempts, models=_model_infos(models), registered=tuple(registered),
+        unregistered=tuple(sorted({im.name for im in ingest.images} - set(registered))), verified_pairs=verified,
+        principal_point_refined=pp)
+    save_sfm_summary(ctx.out, summary)
+    _log_summary(ctx, summary)
+    return {"registered": len(registered), "images": stats.images, "models": len(models),
+            "model_sizes": ", ".join(str(m.num_images) for m in summary.models),
+            "points": chosen.num_points3D(), "mapper": outcome.mapper,
+            "reprojection_error": summary.models[0].mean_reprojection_error}
+
+
+def _log_summary(ctx: StageContext, summary: SfmSummary) -> None:
+    for attempt in summary.attempts:
+        ctx.log.info("mapping attempt: %s", attempt)
+    for i, m in enumerate(summary.models):
+        ctx.log.info("model %d%s: %d images, %d points, reprojection error %.2f px", i,
+                     " (chosen)" if i == 0 else "", m.num_images, m.num_points, m.mean_reprojection_error)
+    if summary.unregistered:
+        shown = ", ".join(summary.unregistered[:10]) + (" ..." if len(summary.unregistered) > 10 else "")
+        ctx.log.warning("%d image(s) not in the chosen model: %s", len(summary.unregistered), shown)
+
+
+STAGE = StageSpec(
+    name="sfm",
+    version=1,
+    config=SfmConfig,
+    run=run,
+    load=load_sfm,
+    requires=("ingest", "features", "matches"),
+    outputs={"model": "model", "model_text": "model_text", "points": "points.ply",
+             "transforms": "transforms.json", "summary": "sfm.json"},
+    summary="Structure from motion with pycolmap: cameras, poses, sparse points; COLMAP, PLY and nerfstudio exports.",
+)

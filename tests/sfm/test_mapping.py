@@ -1,0 +1,99 @@
+"""Mapping on synthetic scenes: accuracy, strategies, the global retry and clear failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pycolmap
+import pytest
+
+from photogrammetry.errors import ConfigError, StageError
+from photogrammetry.evaluation.pose_metrics import estimated_poses, evaluate_poses
+from photogrammetry.evaluation.ground_truth import GroundTruth
+from photogrammetry.evaluation.loaders import colmap_views
+from photogrammetry.sfm.mapping import choose_mapper
+from photogrammetry.sfm.refine import principal_point_significant, principal_points_plausible
+from photogrammetry.stages.sfm import SfmConfig
+from tests.sfm.conftest import run_sfm
+
+
+def _ground_truth(truth: pycolmap.Reconstruction, tmp_path) -> GroundTruth:
+    views = colmap_views(truth, tmp_path, None)
+    centers = np.stack([v.pose.center for v in views.values()])
+    extent = float(np.linalg.norm(centers.max(0) - centers.min(0)))
+    return GroundTruth(views=views, extent=extent, source=tmp_path, kind="colmap")
+
+
+def test_synthetic_scene_is_reconstructed_accurately(synthetic_scene, synthetic_sfm, tmp_path):
+    model = pycolmap.Reconstruction(synthetic_sfm.model)
+    metrics = evaluate_poses(estimated_poses(model), _ground_truth(synthetic_scene.truth, tmp_path))
+    assert metrics.num_registered == 8
+    assert metrics.rotation_error_median_deg < 0.1
+    assert metrics.center_error_median < 0.01
+    assert metrics.auc[1.0] > 0.8
+    assert synthetic_sfm.summary.unregistered == ()
+    assert synthetic_sfm.summary.models[0].num_images == 8
+    assert model.compute_mean_reprojection_error() < 1.0
+
+
+def test_focal_length_is_recovered_without_a_prior(synthetic_sfm):
+    camera = next(iter(pycolmap.Reconstruction(synthetic_sfm.model).cameras.values()))
+    assert camera.focal_length == pytest.approx(1280.0, rel=0.02)
+
+
+def test_global_mapper_reconstructs_the_scene(synthetic_scene, tmp_path):
+    result = run_sfm(synthetic_scene, tmp_path / "out", mapper="global", final_refinement=False)
+    assert result.summary.mapper == "global"
+    assert len(result.summary.registered) == 8
+
+
+def test_two_disconnected_groups_give_two_models_largest_first(scene_factory, tmp_path):
+    groups = {f"camera000001_frame00000{i}.png": i < 5 for i in range(8)}
+    scene = scene_factory(num_images=8, drop_pairs=lambda a, b: groups[a] != groups[b])
+    result = run_sfm(scene, tmp_path / "out", min_model_size=2)
+    sizes = [m.num_images for m in result.summary.models]
+    assert sizes[0] == 5 and sorted(sizes, reverse=True) == sizes and sum(sizes) == 8
+    assert any(a.startswith("global") for a in result.summary.attempts)
+    assert len(result.summary.unregistered) == 3
+    for info in result.summary.models:
+        assert pycolmap.Reconstruction(result.root / info.path).num_reg_images() == info.num_images
+
+
+def test_unmatched_photos_raise_a_stage_error_with_advice(scene_factory, tmp_path):
+    scene = scene_factory(num_images=4, drop_pairs=lambda a, b: True)
+    with pytest.raises(StageError, match="overlap"):
+        run_sfm(scene, tmp_path / "out")
+
+
+def test_auto_mapper_switches_to_global_above_the_threshold():
+    config = SfmConfig(global_above_images=10)
+    assert choose_mapper(config, 10) == "incremental"
+    assert choose_mapper(config, 11) == "global"
+    assert choose_mapper(SfmConfig(mapper="incremental", global_above_images=1), 99) == "incremental"
+
+
+@pytest.mark.parametrize("settings", [dict(min_num_matches=0), dict(verify_min_inlier_ratio=1.5),
+                                      dict(verify_max_error=0.0), dict(init_min_tri_angle=95.0)])
+def test_invalid_settings_are_config_errors(settings):
+    with pytest.raises(ConfigError, match="sfm."):
+        SfmConfig(**settings)
+
+
+def test_implausible_principal_point_is_detected():
+    model = pycolmap.Reconstruction()
+    camera = pycolmap.Camera.create_from_model_name(1, "SIMPLE_RADIAL", 500.0, 640, 480)
+    model.add_camera(camera)
+    assert principal_points_plausible(model, 0.1)
+    model.cameras[1].params = [500.0, 420.0, 240.0, 0.0]
+    assert not principal_points_plausible(model, 0.1)
+
+
+def test_principal_point_is_kept_only_when_it_explains_the_data_better(synthetic_sfm):
+    model = pycolmap.Reconstruction(synthetic_sfm.model)
+    assert not synthetic_sfm.summary.principal_point_refined  # synthetic cameras: centred principal point
+    assert not principal_point_significant(model, model)
+    worse = pycolmap.Reconstruction(model)
+    camera = worse.cameras[next(iter(worse.cameras))]
+    camera.params = [camera.params[0], camera.params[1] + 3.0, camera.params[2], camera.params[3]]
+    worse.update_point_3d_errors()
+    assert worse.compute_mean_reprojection_error() > model.compute_mean_reprojection_error()
+    assert principal_point_significant(worse, model)
