@@ -191,7 +191,7 @@ STAGE = StageSpec(
     run=run,
     load=load_sfm,
     requires=("ingest", "features", "matches"),
-    outputs={"model": "model", "model_text": "model_text", "points": "points.ply",
+    outputs={"sparse_model": "model", "model_text": "model_text", "sparse_points": "points.ply",
              "transforms": "transforms.json", "summary": "sfm.json"},
     summary="Structure from motion with pycolmap: cameras, poses, sparse points; COLMAP, PLY and nerfstudio exports.",
 )

@@ -78,6 +78,14 @@ def test_status_reports_the_sfm_outputs(facade):
     assert counts["registered"] == 12 and counts["models"] == 1 and counts["points"] > 500
 
 
+def test_workspace_evaluation_finds_the_sparse_model(facade):
+    scene, result = facade
+    status = {s.name: s for s in photogrammetry.status(result.workspace).stages}
+    assert Path(status["sfm"].outputs["sparse_model"]) == result.folder("sfm") / "model"
+    report = photogrammetry.api.evaluate(result.workspace, scene)
+    assert report.poses.num_registered == 12 and report.poses.auc[5.0] > 0.95
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name, gt, min_auc5, overrides", [
     ("middlebury_templeSparseRing", "gt/templeSR_par.txt", 0.8, ()),
