@@ -1,0 +1,288 @@
+"""Benchmark of the mesh, texture and export stages, side by side with open3d's baseline texturing.
+
+    python benchmarks/mesh.py                              # every sample scene, and the temple if present
+    python benchmarks/mesh.py --sets turntable,temple --texture-size 2048 --out mesh_bench.json
+
+For each set:
+
+- Input cloud: sample scenes: points sampled on the GT mesh where at least two training
+  photos see them, coloured from the photos, with Gaussian noise of half a pixel's footprint
+  along the normal (0.15 across), 1 % outliers and three floater clusters (a stand-in for
+  the ``fusion`` stage's output).
+  Temple (no GT mesh): the visual hull of the photos' silhouettes (dark background).
+- Mesh: :func:`photogrammetry.stages.mesh.build_mesh` (time and triangles per detail
+  level; F-score of the cloud and of the mesh against the GT mesh).
+- Texture: every fourth view is held out; the ``--level`` mesh is textured from the rest by
+  our texture stage and by open3d's ``project_images_to_albedo`` on the same mesh, atlas and
+  texture size; both GLBs are rendered into the held-out views (PSNR, SSIM).
+
+Object scenes use their object masks as the photos' masks (as ingest makes them from alpha
+channels); the temple uses silhouettes thresholded from its dark background.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
+
+from benchmarks.sets import available_sets  # noqa: E402
+from photogrammetry.evaluation import Estimate, GroundTruth, Sim3, evaluate, load_ground_truth  # noqa: E402
+from photogrammetry.io.mesh import LEVEL_NAMES, MeshData, TexturedMeshData, write_glb, write_ply  # noqa: E402
+from photogrammetry.meshing import CameraView, OrientedCloud, colmap_points  # noqa: E402
+from photogrammetry.stages.mesh import MeshConfig, build_mesh  # noqa: E402
+from photogrammetry.stages.texture import TextureConfig, texture_options  # noqa: E402
+from photogrammetry.texturing import texture_mesh  # noqa: E402
+from photogrammetry.texturing.bake import sample  # noqa: E402
+
+
+def gt_views(gt: GroundTruth, names: list[str], mask_dir: Path | None) -> list[CameraView]:
+    """Camera views of GT views, with masks from ``mask_dir`` (``<stem>.png``) when given."""
+    views = []
+    for name in names:
+        view = gt.views[name]
+        mask = mask_dir / f"{Path(name).stem}.png" if mask_dir is not None else None
+        views.append(CameraView(name=name, K=view.camera.K, R=view.pose.R, t=view.pose.t, width=view.camera.width,
+                                height=view.camera.height, image_path=view.image_path,
+                                mask_path=mask if mask is not None and mask.is_file() else None))
+    return views
+
+
+def _raycaster(vertices: np.ndarray, faces: np.ndarray):
+    from photogrammetry.texturing.visibility import MeshScene
+
+    return MeshScene(vertices, faces)
+
+
+def gt_cloud(gt: GroundTruth, views: list[CameraView], *, count: int = 800_000, noise: float = 0.5,
+             seed: int = 0) -> OrientedCloud:
+    """A fused-cloud stand-in sampled on the GT mesh (see the module docstring)."""
+    from photogrammetry.evaluation.raycast import read_mesh
+    from photogrammetry.texturing.charts import face_normals
+
+    rng = np.random.default_rng(seed)
+    vertices, faces = read_mesh(gt.scene_mesh_path or gt.object_mesh_path)
+    normals, areas = face_normals(vertices, faces)
+    face = rng.choice(len(faces), size=count, p=areas / areas.sum())
+    r1, r2 = np.sqrt(rng.random(count)), rng.random(count)
+    weights = np.stack([1 - r1, r1 * (1 - r2), r1 * r2], axis=1)
+    points, point_normals = np.einsum("nk,nkd->nd", weights, vertices[faces[face]]), normals[face]
+    scene, seen, colors, facing = _raycaster(vertices, faces), np.zeros(count), np.zeros((count, 3)), np.zeros(count)
+    for view in views:
+        depth, _ = scene.render(view)
+        pix, z = view.project(points)
+        col, row = np.floor(pix[:, 0]).astype(int), np.floor(pix[:, 1]).astype(int)
+        ok = (z > 0) & (col >= 0) & (row >= 0) & (col < view.width) & (row < view.height)
+        ok[ok] &= np.abs(depth[row[ok], col[ok]] - z[ok]) < 0.005 * z[ok]
+        seen += ok
+        colors[ok] += view.read_image()[row[ok], col[ok]] / 255.0
+        facing[ok] += np.einsum("nd,nd->n", point_normals[ok], view.center - points[ok])
+    keep = seen >= 2
+    point_normals = np.where(facing[:, None] < 0, -point_normals, point_normals)  # towards the cameras
+    points, point_normals, colors = points[keep], point_normals[keep], colors[keep] / seen[keep, None]
+    distance = np.min([np.linalg.norm(points - v.center, axis=1) for v in views], axis=0)
+    footprint = distance / views[0].K[0, 0]
+    points = points + rng.normal(0, noise, (len(points), 1)) * footprint[:, None] * point_normals \
+        + rng.normal(0, 0.3 * noise, points.shape) * footprint[:, None]
+    low, high = points.min(axis=0), points.max(axis=0)
+    extent = float(np.linalg.norm(high - low))
+    extra = [rng.uniform(low, high, (len(points) // 100, 3))]
+    extra += [rng.uniform(low, high) + rng.normal(0, 0.01 * extent, (300, 3)) for _ in range(3)]
+    extra_points = np.concatenate(extra)
+    extra_normals = rng.normal(size=extra_points.shape)
+    extra_normals /= np.linalg.norm(extra_normals, axis=1, keepdims=True)
+    return OrientedCloud(points=np.concatenate([points, extra_points]),
+                         normals=np.concatenate([point_normals, extra_normals]),
+                         colors=np.concatenate([colors, rng.random(extra_points.shape)]))
+
+
+def silhouettes(views: list[CameraView], out: Path, threshold: int = 45) -> list[CameraView]:
+    """Masks of a bright object on a dark background, written to ``out``; the views with them."""
+    out.mkdir(parents=True, exist_ok=True)
+    masked = []
+    for view in views:
+        grey = view.read_image().max(axis=2)
+        mask = cv2.morphologyEx((grey > threshold).astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask)
+        largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA])) if count > 1 else 0
+        path = out / f"{Path(view.name).stem}.png"
+        cv2.imwrite(str(path), np.where(labels == largest, 255, 0).astype(np.uint8))
+        masked.append(CameraView(name=view.name, K=view.K, R=view.R, t=view.t, width=view.width,
+                                 height=view.height, image_path=view.image_path, mask_path=path))
+    return masked
+
+
+def visual_hull(views: list[CameraView], box: np.ndarray, voxels: int = 192) -> MeshData:
+    """Isosurface of the silhouettes' intersection inside ``box`` (2, 3)."""
+    import open3d as o3d
+
+    size = float(np.max(box[1] - box[0])) / voxels
+    axes = [np.arange(lo, hi + size, size) for lo, hi in zip(box[0], box[1], strict=True)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    inside = np.ones(len(grid), np.float32)
+    for view in views:
+        mask = cv2.GaussianBlur(view.read_mask().astype(np.float32), (0, 0), 1.0)
+        pix, z = view.project(grid)
+        value = sample(mask, np.nan_to_num(pix, nan=-1.0, posinf=-1.0, neginf=-1.0))[:, 0]
+        inside = np.minimum(inside, np.where(z > 0, value, 0))
+    volume = inside.reshape(len(axes[0]), len(axes[1]), len(axes[2])).transpose(2, 1, 0) - 0.5
+    mesh = o3d.t.geometry.TriangleMesh.create_isosurfaces(o3d.core.Tensor(np.ascontiguousarray(volume)))
+    vertices = mesh.vertex.positions.numpy().astype(np.float64) * size + box[0]
+    return MeshData(vertices=vertices, faces=mesh.triangle.indices.numpy())
+
+
+def baseline_texture(ours: TexturedMeshData, views: list[CameraView], size: int) -> TexturedMeshData:
+    """open3d's ``project_images_to_albedo`` on our mesh and atlas (K in open3d's pixel convention)."""
+    import open3d as o3d
+
+    mesh = o3d.t.geometry.TriangleMesh()
+    mesh.vertex.positions = o3d.core.Tensor(ours.vertices.astype(np.float32))
+    mesh.triangle.indices = o3d.core.Tensor(ours.faces.astype(np.int64))
+    mesh.triangle.texture_uvs = o3d.core.Tensor(ours.uv[ours.faces].astype(np.float32))
+    shift = np.array([[0, 0, 0.5], [0, 0, 0.5], [0, 0, 0]])  # open3d: pixel centres at integers
+    images = [o3d.t.geometry.Image(o3d.core.Tensor(v.read_image())) for v in views]
+    intrinsics = [o3d.core.Tensor(v.K - shift) for v in views]
+    extrinsics = [o3d.core.Tensor(np.vstack([np.hstack([v.R, v.t[:, None]]), [0, 0, 0, 1]])) for v in views]
+    albedo = mesh.project_images_to_albedo(images, intrinsics, extrinsics, tex_size=size, update_material=False)
+    texture = albedo.as_tensor().numpy()[..., :3]
+    if texture.dtype != np.uint8:
+        texture = np.clip(np.round(texture * 255), 0, 255).astype(np.uint8)
+    return TexturedMeshData(vertices=ours.vertices, faces=ours.faces, uv=ours.uv,
+                            texture=np.ascontiguousarray(texture))
+
+
+def _scores(path: Path, gt: GroundTruth, holdout: list[str], key: str) -> dict:
+    """Texture (PSNR, SSIM, coverage) or geometry (F-score by threshold) of one file, in the GT frame."""
+    report = evaluate(Estimate(**{key: path}, to_gt=Sim3()), gt, holdout=holdout)
+    if key == "textured_mesh_path":
+        t = report.texture
+        return {"psnr": round(t.psnr, 3), "ssim": round(t.ssim, 4), "coverage": round(t.coverage, 4)}
+    geometry = report.points if key == "points_path" else report.mesh
+    return {str(k): round(v, 4) for k, v in geometry.fscore.items()} if geometry else {}
+
+
+def prepare(name: str, gt: GroundTruth, train: list[str], work: Path) -> tuple[list[CameraView], OrientedCloud | None,
+                                                                          MeshData | None, np.ndarray | None]:
+    """Views (with masks), the input cloud (sample scenes) or hull mesh (temple), SfM-like points."""
+    if gt.scene_mesh_path is None and gt.object_mesh_path is None:  # a real set: visual hull
+        views = silhouettes(gt_views(gt, train, None), work / "masks")
+        box = gt.object_bbox if gt.object_bbox is not None else None
+        if box is None:
+            raise SystemExit(f"{name}: no GT mesh and no object box: cannot make a visual hull")
+        grow = 0.1 * (box[1] - box[0])
+        return views, None, visual_hull(views, np.stack([box[0] - grow, box[1] + grow])), None
+    mask_dir = Path(gt.source) / "gt" / "masks"
+    views = gt_views(gt, train, mask_dir if mask_dir.is_dir() else None)
+    points = colmap_points(Path(gt.source) / "gt" / "sparse")
+    return views, gt_cloud(gt, views), None, points
+
+
+def run_set(name: str, gt_path: Path, args: argparse.Namespace, work: Path) -> dict:
+    """Mesh, texture (ours and baseline) and evaluate one set; returns its results."""
+    gt = load_ground_truth(gt_path)
+    holdout = gt.names[::4]
+    train = [n for n in gt.names if n not in holdout]
+    views, cloud, hull, points = prepare(name, gt, train, work)
+    result: dict = {"set": name, "views": len(train), "holdout": holdout}
+    start = time.perf_counter()
+    if cloud is not None:
+        write_ply(work / "cloud.ply", MeshData(vertices=cloud.points, faces=np.zeros((0, 3)), colors=cloud.colors))
+        build = build_mesh(MeshConfig(method=args.method), cloud, views, points)
+        result["fscore_cloud"] = _scores(work / "cloud.ply", gt, [], "points_path")
+    else:
+        from photogrammetry.meshing import clean, detail_levels
+
+        raw = clean(hull, min_component_fraction=0.05, max_components=0, hole_radius=0.0)
+        build = type("Build", (), {"raw": raw, "levels": {k: m for k, (m, _) in detail_levels(raw).items()},
+                                   "seconds": {}})()
+    result["mesh_seconds"] = round(time.perf_counter() - start, 2)
+    result["levels"] = {}
+    for level in LEVEL_NAMES:
+        mesh = build.raw if level == "raw" else build.levels[level]
+        path = work / f"mesh_{level}.ply"
+        write_ply(path, mesh)
+        entry = {"triangles": len(mesh.faces), "decimate_s": build.seconds.get(f"level_{level}", 0.0)}
+        if cloud is not None and (level == "raw" or args.all_levels):
+            entry["fscore"] = _scores(path, gt, [], "mesh_path")
+        if level == args.level or args.all_levels:
+            entry.update(_texture(mesh, views, gt, holdout, args, work / level, baseline=level == args.level))
+        result["levels"][level] = entry
+    return result
+
+
+def _texture(mesh: MeshData, views: list[CameraView], gt: GroundTruth, holdout: list[str],
+             args: argparse.Namespace, out: Path, *, baseline: bool) -> dict:
+    """Texture one level with our stage (and the baseline) and score both in the held-out views."""
+    out.mkdir(parents=True, exist_ok=True)
+    config = TextureConfig(texture_size=args.texture_size, blend_sigma=args.blend_sigma)
+    start = time.perf_counter()
+    ours, report = texture_mesh(mesh, views, texture_options(config))
+    entry = {"texture_s": round(time.perf_counter() - start, 2), "texture_steps": report.seconds}
+    write_glb(out / "ours.glb", ours, extras={"units": "metres"}, generator="benchmark")
+    entry["ours"] = _scores(out / "ours.glb", gt, holdout, "textured_mesh_path")
+    if baseline:
+        start = time.perf_counter()
+        base = baseline_texture(ours, views, args.texture_size)
+        entry["baseline_s"] = round(time.perf_counter() - start, 2)
+        write_glb(out / "baseline.glb", base, extras={"units": "metres"}, generator="benchmark")
+        entry["baseline"] = _scores(out / "baseline.glb", gt, holdout, "textured_mesh_path")
+    return entry
+
+
+def print_table(results: list[dict], level: str) -> None:
+    """Texture, geometry and per-level tables on stdout."""
+    print(f"\nHeld-out-view texture quality (level {level})")
+    print(f"{'set':<12}{'ours PSNR':>10}{'o3d PSNR':>10}{'gain dB':>9}{'ours SSIM':>10}{'o3d SSIM':>10}")
+    for r in results:
+        ours, base = r["levels"][level]["ours"], r["levels"][level]["baseline"]
+        print(f"{r['set']:<12}{ours['psnr']:>10.2f}{base['psnr']:>10.2f}{ours['psnr'] - base['psnr']:>9.2f}"
+              f"{ours['ssim']:>10.3f}{base['ssim']:>10.3f}")
+    print("\nF-score against the GT mesh (thresholds relative to the extent)")
+    for r in results:
+        if "fscore_cloud" in r:
+            print(f"{r['set']:<12} cloud {r['fscore_cloud']}  mesh {r['levels']['raw'].get('fscore')}")
+    print("\nDetail levels: triangles, decimation s, texturing s, ours PSNR")
+    for r in results:
+        cells = [f"{lv}: {e['triangles']} tris {e['decimate_s']:.1f}s"
+                 + (f" tex {e['texture_s']:.0f}s {e['ours']['psnr']:.2f}dB" if "ours" in e else "")
+                 for lv, e in r["levels"].items()]
+        print(f"{r['set']:<12}" + " | ".join(cells))
+
+
+def main() -> None:
+    """Command line: run the sets, print the tables, write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", default="", help="comma-separated set names (default: sample scenes + temple)")
+    parser.add_argument("--level", default="medium", choices=LEVEL_NAMES, help="detail level to texture")
+    parser.add_argument("--texture-size", type=int, default=2048)
+    parser.add_argument("--blend-sigma", type=float, default=TextureConfig().blend_sigma)
+    parser.add_argument("--method", default="poisson", help="mesher")
+    parser.add_argument("--all-levels", action="store_true", help="texture and score every level")
+    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the meshes and GLBs in this folder")
+    args = parser.parse_args()
+    sets = available_sets()
+    names = args.sets.split(",") if args.sets else [n for n, s in sets.items() if s.kind == "sample" or n == "temple"]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            work = (args.keep or Path(tmp)) / name
+            work.mkdir(parents=True, exist_ok=True)
+            results.append(run_set(name, sets[name].gt, args, work))
+            print(json.dumps(results[-1]), flush=True)
+    print_table(results, args.level)
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

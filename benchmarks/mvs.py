@@ -1,0 +1,289 @@
+"""MVS benchmark: learned vs classical depth maps and fused clouds on the sample scenes, side by side.
+
+    python benchmarks/mvs.py                                   # lite and ncc on every sample scene
+    python benchmarks/mvs.py --methods lite,ncc,disk --scenes turntable --device cuda
+    python benchmarks/mvs.py --speed --device cuda             # one 1600x1200 map, 5 sources (+ COLMAP)
+
+Runs on the ground-truth cameras of the scenes (``gt/sparse``, PINHOLE), so MVS is measured
+apart from SfM, and evaluates with :mod:`photogrammetry.evaluation` in the GT frame. Each
+(scene, method) runs in a child process, so that wall time and peak memory are its own.
+Turntable scenes use their object masks (the static background turns relative to the object:
+a real turntable capture comes with masks); the other scenes use none. Besides the evaluation's
+F-score, which counts GT surface that no camera sees as missed, the table gives the F-score of
+the ground truth's own depth maps fused the same way ("oracle"), the ceiling on that scene.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
+
+from benchmarks.measure import run_measured  # noqa: E402
+
+SCENES = ROOT / "sample_scenes"
+HEADER = ["scene", "method", "masks", "<=0.5%", "<=1%", "<=2%", "compl", "F@1%", "P@1%", "R@1%", "oracle F@1%",
+          "s/view", "fusion s", "peak RSS MB", "GPU MB"]
+
+
+def scene_paths(name: str, masks: str) -> tuple[Path, Path | None]:
+    """The scene folder and the masks folder to use (``auto``: turntable scenes only)."""
+    folder = SCENES / name
+    kind = json.loads((folder / "gt" / "scene.json").read_text()).get("kind")
+    use = masks == "all" or (masks == "auto" and kind == "turntable")
+    return folder, (folder / "gt" / "masks") if use and (folder / "gt" / "masks").is_dir() else None
+
+
+def oracle_maps(scene, gt, out: Path, size: int) -> None:
+    """The GT depth of every view, masked like the estimates, written as a depth artifact."""
+    import numpy as np
+
+    from photogrammetry.evaluation.raycast import gt_depth_map
+    from photogrammetry.io.depth import DepthSummary, save_depth_summary, save_maps
+    from photogrammetry.mvs.geometry import normals_from_depth
+    from photogrammetry.mvs.multiview import depth_record, read_mask, working_views
+
+    records = []
+    for name, view in working_views(scene, size).items():
+        depth = gt_depth_map(gt, name, width=view.width, height=view.height).astype(np.float32)
+        mask = read_mask(view)
+        depth = np.where(mask, depth, 0).astype(np.float32) if mask is not None else depth
+        save_maps(out, name, depth, normals_from_depth(depth, view.K), np.ones_like(depth))
+        records.append(depth_record(view, [0.0, 0.0], [], depth, mask is not None, out))
+    save_depth_summary(out, DepthSummary(method="oracle", learned=False, views=tuple(records)))
+
+
+def child(args: argparse.Namespace) -> None:
+    """One scene with one method (or ``oracle``: GT depth): maps, fusion, evaluation -> JSON."""
+    import torch
+
+    from photogrammetry.engine.runner import resolve_device
+    from photogrammetry.evaluation import Estimate, Sim3, evaluate, load_ground_truth
+    from photogrammetry.io.depth import load_depth, save_depth_summary
+    from photogrammetry.mvs.multiview import compute_depth
+    from photogrammetry.mvs.scene import load_scene
+    from photogrammetry.stages.depth import DepthConfig, mvs_options
+    from photogrammetry.stages.fusion import FusionConfig, fuse
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    folder, masks = scene_paths(args.scene, args.masks)
+    scene = load_scene(folder / "images", folder / "gt" / "sparse", masks)
+    gt = load_ground_truth(folder)
+    out = args.work
+    t0 = time.perf_counter()
+    if args.method == "oracle":
+        oracle_maps(scene, gt, out, args.max_image_size)
+    else:
+        config = DepthConfig(method=args.method, max_image_size=args.max_image_size)
+        save_depth_summary(out, compute_depth(scene, mvs_options(config), out, device=device))
+    t1 = time.perf_counter()
+    fuse(FusionConfig(method=args.fusion), load_depth(out), out, device)
+    t2 = time.perf_counter()
+    report = evaluate(Estimate(depth_dir=out / "depth", points_path=out / "fused.ply", to_gt=Sim3()), gt)
+    gpu = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None
+    result = {"scene": args.scene, "method": args.method, "masks": masks is not None, "device": device,
+              "seconds_per_view": (t1 - t0) / len(scene.views), "fusion_seconds": t2 - t1, "gpu_peak_mb": gpu,
+              "metrics": report.to_dict()}
+    args.json.write_text(json.dumps(result, indent=2))
+
+
+def run_child(scene: str, method: str, work: Path, args: argparse.Namespace) -> dict:
+    """Run :func:`child` in a fresh process; its JSON plus wall time and peak RSS."""
+    folder = work / f"{scene}-{method}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    command = [sys.executable, __file__, "--child", "--scene", scene, "--method", method, "--work", str(folder),
+               "--json", str(folder / "result.json"), "--device", args.device, "--masks", args.masks,
+               "--max-image-size", str(args.max_image_size), "--fusion", args.fusion, "--threads", str(args.threads)]
+    measured = run_measured(command, folder / "log.txt")
+    if measured.returncode != 0:
+        return {"scene": scene, "method": method, "error": measured.stderr_tail}
+    result = json.loads((folder / "result.json").read_text())
+    return {**result, "wall_seconds": measured.seconds, "peak_rss_mb": measured.peak_rss_mb}
+
+
+def _f(value, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def row(result: dict, oracle: dict | None) -> list[str]:
+    """One table row."""
+    if "error" in result:
+        return [result["scene"], result["method"], "", "error: " + result["error"][-80:]] + [""] * 11
+    depth, points = result["metrics"].get("depth") or {}, result["metrics"].get("points") or {}
+    within = depth.get("within", {})
+    oracle_f = ((oracle or {}).get("metrics", {}).get("points") or {}).get("fscore", {}).get("1%")
+    return [result["scene"], result["method"], "yes" if result["masks"] else "no", _f(within.get("0.5%")),
+            _f(within.get("1%")), _f(within.get("2%")), _f(depth.get("completeness")),
+            _f(points.get("fscore", {}).get("1%")), _f(points.get("precision", {}).get("1%")),
+            _f(points.get("recall", {}).get("1%")), _f(oracle_f), _f(result["seconds_per_view"], ".2f"),
+            _f(result["fusion_seconds"], ".1f"), _f(result["peak_rss_mb"], ".0f"), _f(result["gpu_peak_mb"], ".0f")]
+
+
+def print_table(rows: list[list[str]]) -> None:
+    """A Markdown table."""
+    widths = [max(len(str(x)) for x in col) for col in zip(HEADER, *rows)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    print(line(HEADER))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for cells in rows:
+        print(line(cells))
+
+
+def _speed_setup(args: argparse.Namespace):
+    """The middle view of the first scene at 1600x1200, its 5 sources and depth range."""
+    from photogrammetry.mvs.scene import load_scene
+    from photogrammetry.mvs.selection import SelectionOptions, depth_range, select_sources
+
+    folder = SCENES / args.scenes.split(",")[0]
+    scene = load_scene(folder / "images", folder / "gt" / "sparse")
+    views = {n: v.resized(1600, 1200) for n, v in scene.views.items()}
+    name = scene.names[len(scene.names) // 2]
+    sources = select_sources(scene, SelectionOptions(num_sources=5))[name]
+    return folder, scene, views, name, sources, depth_range(scene, scene.views[name], SelectionOptions())
+
+
+def _synchronise(device: str) -> None:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_method(method: str, device: str, setup, repeats: int = 3) -> tuple[float, float]:
+    """Seconds to extract the 6 views' features, and median seconds of the sweep (after a warm-up)."""
+    from photogrammetry.mvs.cascade import CascadeOptions, FeatureBank, estimate_depth
+    from photogrammetry.mvs.methods import method_spec
+    from photogrammetry.mvs.multiview import MVSOptions, match_cost, read_image
+
+    _, _, views, name, sources, near_far = setup
+    extractor = method_spec(method).build(None, device, True)
+    options = CascadeOptions(memory_budget_mb=4096)
+    bank = FeatureBank(extractor, lambda n: read_image(views[n]), len(options.hypotheses), device, 2**35)
+    bank.get(name, 0)  # warm-up of the network
+    bank = FeatureBank(extractor, lambda n: read_image(views[n]), len(options.hypotheses), device, 2**35)
+    _synchronise(device)
+    t0 = time.perf_counter()
+    for n in [name, *sources]:
+        bank.get(n, 0)
+    _synchronise(device)
+    features = time.perf_counter() - t0
+    cost = match_cost(MVSOptions(method=method), extractor)
+    args = (views[name], [views[s] for s in sources], near_far, bank, cost, options)
+    estimate_depth(*args)
+    seconds = []
+    for _ in range(repeats):
+        _synchronise(device)
+        t0 = time.perf_counter()
+        estimate_depth(*args)
+        _synchronise(device)
+        seconds.append(time.perf_counter() - t0)
+    return features, sorted(seconds)[len(seconds) // 2]
+
+
+def colmap_patch_match(setup, work: Path) -> float | None:
+    """Seconds of COLMAP's PatchMatch (photometric pass) on the same view and sources; ``None`` without CUDA."""
+    import cv2
+    import pycolmap
+
+    if not getattr(pycolmap, "has_cuda", False):
+        return None
+    folder, _, views, name, sources, (near, far) = setup
+    model = pycolmap.Reconstruction(str(folder / "gt" / "sparse"))
+    for camera in model.cameras.values():
+        camera.rescale(1600, 1200)
+    for sub in ("images", "sparse", "stereo/depth_maps", "stereo/normal_maps", "stereo/consistency_graphs"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    model.write(str(work / "sparse"))
+    for n in [name, *sources]:
+        cv2.imwrite(str(work / "images" / n), cv2.resize(cv2.imread(str(views[n].image_path)), (1600, 1200)))
+    (work / "stereo" / "patch-match.cfg").write_text(f"{name}\n{', '.join(sources)}\n")
+    options = pycolmap.PatchMatchOptions(geom_consistency=False, filter=False, depth_min=near, depth_max=far,
+                                         allow_missing_files=True)
+    t0 = time.perf_counter()
+    pycolmap.patch_match_stereo(work, options=options)
+    return time.perf_counter() - t0
+
+
+def speed(args: argparse.Namespace) -> None:
+    """Seconds of one 1600x1200 depth map with 5 sources, per method; COLMAP PatchMatch when it has CUDA."""
+    import torch
+
+    from photogrammetry.engine.runner import resolve_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    setup = _speed_setup(args)
+    where = torch.cuda.get_device_name() if device == "cuda" else "CPU"
+    print(f"one 1600x1200 depth map of {setup[3]} with 5 sources on {where}:")
+    best = None
+    for method in args.methods.split(","):
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        features, sweep = time_method(method, device, setup)
+        best = sweep if best is None else min(best, sweep)
+        memory = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MB" if device == "cuda" else ""
+        print(f"  {method}: sweep {sweep:.3f} s (+ {features:.3f} s for the 6 views' features, once per scene)"
+              f"{memory}")
+    with tempfile.TemporaryDirectory() as tmp:
+        colmap = colmap_patch_match(setup, Path(tmp))
+    if colmap is None:
+        print("  COLMAP PatchMatch: not run (this pycolmap has no CUDA)")
+    else:
+        print(f"  COLMAP PatchMatch (photometric): {colmap:.3f} s, {colmap / best:.1f}x our fastest sweep")
+
+
+def parse_args() -> argparse.Namespace:
+    scenes = sorted(p.parents[1].name for p in SCENES.glob("*/gt/scene.json"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenes", default=",".join(scenes), help=f"comma-separated, from: {', '.join(scenes)}")
+    parser.add_argument("--methods", default="lite,ncc", help="comma-separated MVS methods (registry names)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--masks", default="auto", choices=["auto", "all", "none"])
+    parser.add_argument("--max-image-size", type=int, default=640, help="longest side of the depth maps")
+    parser.add_argument("--fusion", default="points", choices=["points", "tsdf"])
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--speed", action="store_true", help="time one 1600x1200 map instead")
+    parser.add_argument("--work", type=Path, help="keep outputs here (default: a temporary folder)")
+    parser.add_argument("--out", type=Path, help="write all results as JSON here")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--scene", help=argparse.SUPPRESS)
+    parser.add_argument("--method", help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    if args.child:
+        return child(args)
+    if args.speed:
+        return speed(args)
+    results, rows = [], []
+    with tempfile.TemporaryDirectory(prefix="photogrammetry-mvs-bench-") as tmp:
+        work = args.work or Path(tmp)
+        for scene in args.scenes.split(","):
+            print(f"[{scene}] oracle ...", file=sys.stderr, flush=True)
+            oracle = run_child(scene, "oracle", work, args)
+            for method in args.methods.split(","):
+                print(f"[{scene}] {method} ...", file=sys.stderr, flush=True)
+                result = run_child(scene, method, work, args)
+                results.append(result)
+                rows.append(row(result, oracle))
+    print_table(rows)
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

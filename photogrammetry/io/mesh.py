@@ -1,0 +1,453 @@
+"""Mesh artifacts: in-memory meshes, PLY / OBJ + MTL + texture / GLB files, the stages' results.
+
+The files of the ``mesh``, ``texture`` and ``export`` stages are listed in
+:mod:`photogrammetry.io`. Conventions: vertices are in the reconstruction's frame; ``units``
+is ``"metres"`` when the scale is known, else ``"sfm"``; UVs in memory, OBJ and PLY follow
+OpenGL (``v = 0`` at the texture's bottom row; the GLB writer flips them to glTF's top-left
+origin); textures in memory are ``(H, W, 3)`` uint8 RGB with row 0 at the top.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from photogrammetry.errors import InputError
+from photogrammetry.io.jsonio import read_json, write_bytes_atomic
+
+Units = Literal["metres", "sfm"]
+"""Length unit of a mesh: metres when the scale is known, else arbitrary SfM units."""
+DETAIL_LEVELS: dict[str, int] = {"preview": 25_000, "reduced": 50_000, "medium": 100_000, "full": 250_000}
+"""Detail levels (as in Apple's Object Capture) -> target triangle count; ``raw`` is undecimated."""
+LEVEL_NAMES: tuple[str, ...] = (*DETAIL_LEVELS, "raw")
+"""Every level a mesh artifact holds, coarsest first."""
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class MeshData:
+    """A triangle mesh in memory."""
+
+    vertices: np.ndarray
+    """(V, 3) float64 positions."""
+    faces: np.ndarray
+    """(F, 3) int64 vertex indices, counter-clockwise seen from outside."""
+    normals: np.ndarray | None = None
+    """(V, 3) float32 unit vertex normals, if known."""
+    colors: np.ndarray | None = None
+    """(V, 3) float32 RGB vertex colours in [0, 1], if known."""
+
+    def __post_init__(self) -> None:
+        vertices = np.asarray(self.vertices, dtype=np.float64).reshape(-1, 3)
+        faces = np.asarray(self.faces, dtype=np.int64).reshape(-1, 3)
+        if len(faces) and (faces.min() < 0 or faces.max() >= len(vertices)):
+            raise ValueError(f"face indices out of range for {len(vertices)} vertices")
+        object.__setattr__(self, "vertices", vertices)
+        object.__setattr__(self, "faces", faces)
+        for name in ("normals", "colors"):
+            value = getattr(self, name)
+            if value is not None:
+                value = np.asarray(value, dtype=np.float32)
+                if value.shape != vertices.shape:
+                    raise ValueError(f"{name} must have shape {vertices.shape}, got {value.shape}")
+                object.__setattr__(self, name, value)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class TexturedMeshData:
+    """A mesh with one texture atlas; vertices are split where the UV charts are cut."""
+
+    vertices: np.ndarray
+    """(V, 3) float64 positions."""
+    faces: np.ndarray
+    """(F, 3) int64 vertex indices."""
+    uv: np.ndarray
+    """(V, 2) float32 texture coordinates in [0, 1], OpenGL convention (v = 0 at the bottom)."""
+    texture: np.ndarray
+    """(H, W, 3) uint8 RGB atlas, row 0 at the top."""
+    normals: np.ndarray | None = None
+    """(V, 3) float32 unit vertex normals, if known."""
+
+    def __post_init__(self) -> None:
+        checked = MeshData(vertices=self.vertices, faces=self.faces, normals=self.normals)
+        uv = np.asarray(self.uv, dtype=np.float32)
+        if uv.shape != (len(checked.vertices), 2):
+            raise ValueError(f"uv must have shape {(len(checked.vertices), 2)}, got {uv.shape}")
+        if self.texture.dtype != np.uint8 or self.texture.ndim != 3 or self.texture.shape[2] != 3:
+            raise ValueError(f"texture must be (H, W, 3) uint8, got {self.texture.dtype} {self.texture.shape}")
+        for name in ("vertices", "faces", "normals"):
+            object.__setattr__(self, name, getattr(checked, name))
+        object.__setattr__(self, "uv", uv)
+
+
+# ---------------------------------------------------------------------------------------- PLY
+
+
+def _ply_bytes(vertex_fields: list[tuple[str, str, np.ndarray]], faces: np.ndarray, comments: list[str]) -> bytes:
+    """A binary little-endian PLY from named per-vertex columns ``(name, ply type, (V,) values)``."""
+    numpy_type = {"float": "<f4", "double": "<f8", "uchar": "u1"}
+    count = len(vertex_fields[0][2])
+    header = ["ply", "format binary_little_endian 1.0", *[f"comment {c}" for c in comments],
+              f"element vertex {count}", *[f"property {t} {n}" for n, t, _ in vertex_fields],
+              f"element face {len(faces)}", "property list uchar int vertex_indices", "end_header", ""]
+    vertex = np.empty(count, dtype=[(n, numpy_type[t]) for n, t, _ in vertex_fields])
+    for name, _, values in vertex_fields:
+        vertex[name] = values
+    face = np.empty(len(faces), dtype=[("n", "u1"), ("i", "<i4", (3,))])
+    face["n"], face["i"] = 3, faces
+    return "\n".join(header).encode("ascii") + vertex.tobytes() + face.tobytes()
+
+
+def _point_fields(vertices: np.ndarray, normals: np.ndarray | None, rgb: np.ndarray | None) -> list:
+    """PLY vertex columns: float64 positions, float32 normals and uchar colours when given."""
+    fields = [(axis, "double", vertices[:, i]) for i, axis in enumerate("xyz")]
+    if normals is not None:
+        fields += [(f"n{axis}", "float", normals[:, i]) for i, axis in enumerate("xyz")]
+    if rgb is not None:
+        fields += [(name, "uchar", rgb[:, i]) for i, name in enumerate(("red", "green", "blue"))]
+    return fields
+
+
+def write_ply(path: Path, mesh: MeshData, *, comments: tuple[str, ...] = ()) -> None:
+    """Write a mesh as binary PLY (float64 positions, normals and uchar colours when present)."""
+    rgb = None if mesh.colors is None else np.clip(np.round(mesh.colors * 255), 0, 255).astype(np.uint8)
+    write_bytes_atomic(Path(path), _ply_bytes(_point_fields(mesh.vertices, mesh.normals, rgb), mesh.faces,
+                                              list(comments)))
+
+
+def write_textured_ply(path: Path, mesh: TexturedMeshData, texture_file: str | None = None) -> None:
+    """Write a textured mesh as PLY: vertex colours sampled from the texture, UVs as ``s``, ``t``."""
+    fields = _point_fields(mesh.vertices, mesh.normals, sample_texture(mesh.texture, mesh.uv))
+    fields += [("s", "float", mesh.uv[:, 0]), ("t", "float", mesh.uv[:, 1])]
+    comments = [f"TextureFile {texture_file}"] if texture_file else []
+    write_bytes_atomic(Path(path), _ply_bytes(fields, mesh.faces, comments))
+
+
+def sample_texture(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Nearest texel colours (N, 3) uint8 of an (H, W, 3) texture at OpenGL UVs (N, 2)."""
+    height, width = texture.shape[:2]
+    col = np.clip((uv[:, 0] * width).astype(np.int64), 0, width - 1)
+    row = np.clip(((1.0 - uv[:, 1]) * height).astype(np.int64), 0, height - 1)
+    return texture[row, col]
+
+
+def read_mesh(path: Path) -> MeshData:
+    """Read a triangle mesh (PLY, OBJ, GLB, ...) with open3d; normals and colours when present.
+
+    Raises:
+        InputError: when the file is missing or holds no triangles.
+    """
+    import open3d as o3d
+
+    if not Path(path).is_file():
+        raise InputError(f"{path}: mesh file not found")
+    legacy = o3d.io.read_triangle_mesh(str(path))
+    if len(legacy.triangles) == 0:
+        raise InputError(f"{path}: no triangles could be read")
+    return MeshData(
+        vertices=np.asarray(legacy.vertices), faces=np.asarray(legacy.triangles),
+        normals=np.asarray(legacy.vertex_normals) if legacy.has_vertex_normals() else None,
+        colors=np.asarray(legacy.vertex_colors) if legacy.has_vertex_colors() else None)
+
+
+# ------------------------------------------------------------------------------- OBJ + MTL + PNG
+
+
+def encode_image(rgb: np.ndarray, fmt: Literal["png", "jpeg"] = "png", quality: int = 90) -> bytes:
+    """PNG or JPEG bytes of an (H, W, 3) uint8 RGB image."""
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    ok, buf = (cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3]) if fmt == "png"
+               else cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality]))
+    if not ok:
+        raise InputError(f"could not encode a {rgb.shape} texture as {fmt}")
+    return buf.tobytes()
+
+
+def _rows(prefix: str, values: np.ndarray, fmt: str) -> str:
+    """OBJ lines ``prefix v0 v1 ...`` for each row of ``values``."""
+    line = prefix + " " + " ".join([fmt] * values.shape[1])
+    return "\n".join(line % tuple(row) for row in values.tolist()) + "\n"
+
+
+def write_obj(folder: Path, mesh: TexturedMeshData, *, name: str = "model",
+              image_format: Literal["png", "jpeg"] = "png") -> Path:
+    """Write ``<name>.obj``, ``<name>.mtl`` and the texture into ``folder``; returns the OBJ path."""
+    folder = Path(folder)
+    image = f"{name}.{'png' if image_format == 'png' else 'jpg'}"
+    write_bytes_atomic(folder / image, encode_image(mesh.texture, image_format))
+    mtl = f"newmtl material0\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nillum 1\nmap_Kd {image}\n"
+    write_bytes_atomic(folder / f"{name}.mtl", mtl.encode("ascii"))
+    parts = [f"# photogrammetry textured mesh\nmtllib {name}.mtl\n", _rows("v", mesh.vertices, "%.8g"),
+             _rows("vt", mesh.uv, "%.7g")]
+    faces = mesh.faces + 1
+    corner, per_corner = ("%d/%d/%d", 3) if mesh.normals is not None else ("%d/%d", 2)
+    if mesh.normals is not None:
+        parts.append(_rows("vn", mesh.normals, "%.6g"))
+    refs = np.repeat(faces[:, :, None], per_corner, axis=2).reshape(len(faces), -1)
+    line = "f " + " ".join([corner] * 3)
+    parts += ["usemtl material0\n", "\n".join(line % tuple(row) for row in refs.tolist()) + "\n"]
+    path = folder / f"{name}.obj"
+    write_bytes_atomic(path, "".join(parts).encode("ascii"))
+    return path
+
+
+def _texture_of_mtl(mtl_path: Path) -> Path:
+    """The ``map_Kd`` image of the first material in an MTL file."""
+    for line in mtl_path.read_text(encoding="utf-8").splitlines():
+        if line.strip().startswith("map_Kd"):
+            return mtl_path.parent / line.split(maxsplit=1)[1].strip()
+    raise InputError(f"{mtl_path}: no map_Kd texture")
+
+
+def _parse_obj(path: Path) -> tuple[dict[str, list[str]], list[list[str]], str | None]:
+    """The ``v``, ``vt``, ``vn`` lines, the face corner tokens and the ``mtllib`` of an OBJ file."""
+    rows: dict[str, list[str]] = {"v": [], "vt": [], "vn": []}
+    faces: list[list[str]] = []
+    mtllib = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, _, rest = line.strip().partition(" ")
+        if key in rows:
+            rows[key].append(rest)
+        elif key == "f":
+            corners = rest.split()
+            faces += [[corners[0], corners[i], corners[i + 1]] for i in range(1, len(corners) - 1)]
+        elif key == "mtllib":
+            mtllib = rest.strip()
+    return rows, faces, mtllib
+
+
+def read_obj(path: Path) -> TexturedMeshData:
+    """Read a textured OBJ (one material with ``map_Kd``); vertices are split per (v, vt, vn).
+
+    Raises:
+        InputError: when the file, its UVs, its material or its texture is missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: OBJ file not found")
+    rows, faces, mtllib = _parse_obj(path)
+    if not faces or not rows["vt"] or mtllib is None:
+        raise InputError(f"{path}: expected triangles with texture coordinates and a material library")
+    corners = np.array([[c.split("/") for c in face] for face in faces])
+    if corners.shape[2] < 2:
+        raise InputError(f"{path}: faces have no texture coordinate indices")
+    refs = corners[..., : 3 if rows["vn"] and corners.shape[2] == 3 else 2].astype(np.int64) - 1
+    unique, inverse = np.unique(refs.reshape(-1, refs.shape[2]), axis=0, return_inverse=True)
+    positions = np.loadtxt(rows["v"], ndmin=2)[:, :3]
+    uvs = np.loadtxt(rows["vt"], ndmin=2)[:, :2]
+    normals = np.loadtxt(rows["vn"], ndmin=2)[unique[:, 2]] if unique.shape[1] == 3 else None
+    texture = cv2.imread(str(_texture_of_mtl(path.parent / mtllib)), cv2.IMREAD_COLOR)
+    if texture is None:
+        raise InputError(f"{path}: cannot read its texture")
+    return TexturedMeshData(vertices=positions[unique[:, 0]], faces=inverse.reshape(-1, 3), uv=uvs[unique[:, 1]],
+                            texture=np.ascontiguousarray(texture[..., ::-1]), normals=normals)
+
+
+# ---------------------------------------------------------------------------------------- GLB
+
+_ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
+_FLOAT, _UNSIGNED_INT = 5126, 5125
+_GLB_MAGIC, _JSON_CHUNK, _BIN_CHUNK = 0x46546C67, 0x4E4F534A, 0x004E4942
+
+
+class _BufferBuilder:
+    """Accumulates the binary chunk of a GLB: 4-byte aligned buffer views and their accessors."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.views: list[dict[str, Any]] = []
+        self.accessors: list[dict[str, Any]] = []
+
+    def view(self, payload: bytes, target: int | None = None) -> int:
+        """Append ``payload`` as a buffer view; returns its index."""
+        self.data += b"\0" * (-len(self.data) % 4)
+        entry = {"buffer": 0, "byteOffset": len(self.data), "byteLength": len(payload)}
+        if target is not None:
+            entry["target"] = target
+        self.data += payload
+        self.views.append(entry)
+        return len(self.views) - 1
+
+    def accessor(self, array: np.ndarray, kind: str, target: int, *, bounds: bool = False) -> int:
+        """Append a float32 or uint32 array as its own view and accessor; returns the accessor index."""
+        component = _FLOAT if array.dtype == np.float32 else _UNSIGNED_INT
+        entry: dict[str, Any] = {"bufferView": self.view(np.ascontiguousarray(array).tobytes(), target),
+                                 "componentType": component, "count": int(array.shape[0]), "type": kind}
+        if bounds:
+            flat = array.reshape(array.shape[0], -1)
+            entry["min"] = [float(x) for x in flat.min(axis=0)]
+            entry["max"] = [float(x) for x in flat.max(axis=0)]
+        self.accessors.append(entry)
+        return len(self.accessors) - 1
+
+
+def glb_bytes(mesh: TexturedMeshData, *, extras: dict[str, Any], generator: str,
+              image_format: Literal["png", "jpeg"] = "png", jpeg_quality: int = 90) -> bytes:
+    """A binary glTF 2.0 file: one mesh, one PBR material whose base colour is the texture.
+
+    The material has no ``baseColorFactor`` (the default, 1) and is fully rough and not
+    metallic. ``extras`` go into ``asset.extras`` (units and provenance).
+    """
+    buffers = _BufferBuilder()
+    attributes = {"POSITION": buffers.accessor(mesh.vertices.astype(np.float32), "VEC3", _ARRAY_BUFFER, bounds=True)}
+    if mesh.normals is not None:  # glTF requires unit normals: degenerate ones point up
+        length = np.linalg.norm(mesh.normals, axis=1, keepdims=True)
+        normals = np.where(length > 1e-6, mesh.normals / np.maximum(length, 1e-6), [0.0, 0.0, 1.0])
+        attributes["NORMAL"] = buffers.accessor(normals.astype(np.float32), "VEC3", _ARRAY_BUFFER)
+    gltf_uv = np.stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]], axis=1).astype(np.float32)  # glTF: v down
+    attributes["TEXCOORD_0"] = buffers.accessor(gltf_uv, "VEC2", _ARRAY_BUFFER)
+    indices = buffers.accessor(mesh.faces.astype(np.uint32).reshape(-1), "SCALAR", _ELEMENT_ARRAY_BUFFER,
+                               bounds=True)
+    image_view = buffers.view(encode_image(mesh.texture, image_format, jpeg_quality))
+    document = {
+        "asset": {"version": "2.0", "generator": generator, "extras": extras},
+        "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0, "name": "model"}],
+        "meshes": [{"name": "model", "primitives": [{"attributes": attributes, "indices": indices,
+                                                      "material": 0, "mode": 4}]}],
+        "materials": [{"name": "texture", "pbrMetallicRoughness": {
+            "baseColorTexture": {"index": 0, "texCoord": 0}, "metallicFactor": 0.0, "roughnessFactor": 1.0}}],
+        "textures": [{"sampler": 0, "source": 0}],
+        "samplers": [{"magFilter": 9729, "minFilter": 9987, "wrapS": 33071, "wrapT": 33071}],
+        "images": [{"bufferView": image_view, "mimeType": "image/png" if image_format == "png" else "image/jpeg"}],
+        "accessors": buffers.accessors, "bufferViews": buffers.views,
+        "buffers": [{"byteLength": len(buffers.data)}],
+    }
+    json_chunk = json.dumps(document, separators=(",", ":")).encode("utf-8")
+    json_chunk += b" " * (-len(json_chunk) % 4)
+    bin_chunk = bytes(buffers.data) + b"\0" * (-len(buffers.data) % 4)
+    total = 12 + 8 + len(json_chunk) + 8 + len(bin_chunk)
+    return (struct.pack("<III", _GLB_MAGIC, 2, total) + struct.pack("<II", len(json_chunk), _JSON_CHUNK)
+            + json_chunk + struct.pack("<II", len(bin_chunk), _BIN_CHUNK) + bin_chunk)
+
+
+def write_glb(path: Path, mesh: TexturedMeshData, **kwargs: Any) -> None:
+    """Write :func:`glb_bytes` to ``path`` atomically (same keyword arguments)."""
+    write_bytes_atomic(Path(path), glb_bytes(mesh, **kwargs))
+
+
+# ------------------------------------------------------------------------------ stage results
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeshInfo:
+    """What the mesh stage made (``mesh.json``)."""
+
+    units: Units
+    """Length unit of the vertices."""
+    method: str
+    """Mesher that built the surface (a key of :data:`photogrammetry.meshing.MESHERS`)."""
+    triangles: dict[str, int]
+    """Triangle count of each level (``raw`` included)."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Time of each step and of each level's decimation."""
+    bbox: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
+    """Box the mesh was cropped to (min and max corners), if any."""
+
+
+@dataclass(frozen=True)
+class MeshResult:
+    """The mesh artifact, loaded."""
+
+    root: Path
+    """Artifact folder."""
+    info: MeshInfo
+    """Counts, units and timings."""
+
+    @property
+    def mesh_path(self) -> Path:
+        """The cleaned mesh at full resolution (level ``raw``)."""
+        return self.root / "mesh.ply"
+
+    def level_path(self, level: str) -> Path:
+        """PLY of a detail level (``preview``, ``reduced``, ``medium``, ``full`` or ``raw``)."""
+        if level not in LEVEL_NAMES:
+            raise ValueError(f"unknown detail level {level!r}; choose one of {', '.join(LEVEL_NAMES)}")
+        return self.mesh_path if level == "raw" else self.root / "levels" / f"{level}.ply"
+
+
+def load_mesh_result(folder: Path) -> MeshResult:
+    """Read a mesh artifact folder."""
+    raw = read_json(Path(folder) / "mesh.json")
+    bbox = raw.get("bbox")
+    info = MeshInfo(units=raw["units"], method=raw["method"], triangles=dict(raw["triangles"]),
+                    seconds=dict(raw.get("seconds", {})),
+                    bbox=(tuple(bbox[0]), tuple(bbox[1])) if bbox else None)
+    return MeshResult(Path(folder), info)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextureInfo:
+    """What the texture stage made (``texture.json``)."""
+
+    units: Units
+    """Length unit of the vertices."""
+    level: str
+    """Detail level that was textured."""
+    texture_size: int
+    """Side of the square atlas in pixels."""
+    triangles: int
+    """Triangles of the textured mesh."""
+    views: int
+    """Photos that contributed colour."""
+    unseen_faces: float
+    """Fraction of faces seen by no photo (coloured from their neighbours)."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Time of each step."""
+
+
+@dataclass(frozen=True)
+class TextureResult:
+    """The texture artifact, loaded."""
+
+    root: Path
+    """Artifact folder."""
+    info: TextureInfo
+    """Units, sizes and timings."""
+
+    @property
+    def obj_path(self) -> Path:
+        """The textured mesh (with ``model.mtl`` and ``model.png`` beside it)."""
+        return self.root / "model.obj"
+
+
+def load_texture_result(folder: Path) -> TextureResult:
+    """Read a texture artifact folder."""
+    return TextureResult(Path(folder), TextureInfo(**read_json(Path(folder) / "texture.json")))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportInfo:
+    """What the export stage wrote (``export.json``)."""
+
+    units: Units
+    """Length unit of the vertices, also in the GLB's ``asset.extras.units``."""
+    files: dict[str, str]
+    """Format -> path relative to the artifact folder (``glb``, ``obj``, ``ply``)."""
+    triangles: int
+    """Triangles of the exported mesh."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """The export artifact, loaded."""
+
+    root: Path
+    """Artifact folder."""
+    info: ExportInfo
+    """Units and files."""
+
+    def path(self, fmt: str) -> Path:
+        """Absolute path of the file of one format (``glb``, ``obj``, ``ply``)."""
+        return self.root / self.info.files[fmt]
+
+
+def load_export_result(folder: Path) -> ExportResult:
+    """Read an export artifact folder."""
+    raw = read_json(Path(folder) / "export.json")
+    return ExportResult(Path(folder), ExportInfo(units=raw["units"], files=dict(raw["files"]),
+                                                 triangles=raw["triangles"]))

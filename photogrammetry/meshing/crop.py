@@ -1,0 +1,66 @@
+"""Cropping to the object: a box around the SfM points, or carving with the photos' masks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from photogrammetry.meshing.views import CameraView
+
+
+def robust_box(points: np.ndarray, *, percentile: float = 1.0, margin: float = 0.1) -> np.ndarray:
+    """(2, 3) box holding the central points (N, 3), grown by ``margin`` times its diagonal.
+
+    Args:
+        points: Sparse points, e.g. the SfM model's.
+        percentile: Per axis, points below this percentile or above ``100 - percentile`` are
+            ignored (stray matches).
+        margin: Growth on every side, relative to the box's diagonal.
+    """
+    low, high = np.percentile(points, [percentile, 100.0 - percentile], axis=0)
+    grow = margin * float(np.linalg.norm(high - low))
+    return np.stack([low - grow, high + grow])
+
+
+def inside_box(points: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """(N,) bool: points (N, 3) inside the (2, 3) box."""
+    return np.all((points >= box[0]) & (points <= box[1]), axis=1)
+
+
+def mask_votes(points: np.ndarray, views: Sequence[CameraView], *, dilate_px: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """How many masked views see each point inside the image, and how many put it on the background.
+
+    Args:
+        points: (N, 3) world points.
+        views: Views; those without a mask are skipped.
+        dilate_px: Masks are dilated by this many pixels (tolerance to calibration error).
+
+    Returns:
+        (N,) int counts of views with the point in the image, and (N,) int counts of those
+        where it falls outside the (dilated) mask.
+    """
+    seen = np.zeros(len(points), dtype=np.int64)
+    background = np.zeros(len(points), dtype=np.int64)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate_px + 1, 2 * dilate_px + 1))
+    for view in views:
+        mask = view.read_mask()
+        if mask is None:
+            continue
+        mask = cv2.dilate(mask.astype(np.uint8), kernel) > 0 if dilate_px > 0 else mask
+        pix, z = view.project(points)
+        col, row = np.floor(pix[:, 0]), np.floor(pix[:, 1])
+        inside = (z > 0) & (col >= 0) & (row >= 0) & (col < view.width) & (row < view.height)
+        idx = np.flatnonzero(inside)
+        seen[idx] += 1
+        background[idx] += ~mask[row[idx].astype(np.int64), col[idx].astype(np.int64)]
+    return seen, background
+
+
+def carve(points: np.ndarray, views: Sequence[CameraView], *, tolerance: float = 0.2,
+          min_views: int = 1) -> np.ndarray:
+    """(N,) bool: points kept by the masks: inside the image of at least ``min_views`` masked
+    views, and on the background in at most ``tolerance`` of those."""
+    seen, background = mask_votes(points, views)
+    return (seen >= min_views) & (background <= tolerance * seen)

@@ -1,0 +1,229 @@
+"""Coarse-to-fine plane sweep of one reference view against its sources.
+
+Level 0 sweeps fronto-parallel planes evenly spaced in inverse depth over the view's whole
+depth range, at the coarsest resolution. Each finer level doubles the resolution and sweeps
+per-pixel hypotheses around the upsampled previous estimate, ``search_radius`` previous
+intervals to each side. Every level picks the best hypothesis per pixel and refines it with a
+parabola through its neighbours' costs (sub-hypothesis precision). Rows are processed in tiles
+and hypotheses in chunks, so memory stays under a budget whatever the image size.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from photogrammetry.mvs.cost import INVALID, MatchCost, aggregate_sources, similarity, winner_take_all
+from photogrammetry.mvs.geometry import pixel_grid, project, relative_projection, sample
+from photogrammetry.mvs.scene import MVSView
+
+
+@dataclass(frozen=True, kw_only=True)
+class CascadeOptions:
+    """How one depth map is searched."""
+
+    hypotheses: tuple[int, ...] = (48, 16, 8)
+    """Hypotheses per level, coarse to fine; level ``k`` of ``L`` works at scale ``2^(k - L + 1)``."""
+    search_radius: float = 2.0
+    """Finer levels search this many previous-level intervals to each side of the upsampled estimate."""
+    memory_budget_mb: int = 1024
+    """Working memory of the sweep; tiles and hypothesis chunks shrink to fit it."""
+
+
+@dataclass(frozen=True)
+class DepthEstimate:
+    """The result of one view, at the finest level's size."""
+
+    depth: np.ndarray
+    """(H, W) float32 depth along the camera z axis (never 0: filtering decides validity)."""
+    confidence: np.ndarray
+    """(H, W) float32 in [0, 1]: coarse-level probability mass times the final similarity."""
+
+
+def level_sizes(width: int, height: int, levels: int) -> list[tuple[int, int]]:
+    """``(width, height)`` of each level, coarse to fine; the finest is the given size."""
+    return [(max(1, round(width / 2 ** (levels - 1 - k))), max(1, round(height / 2 ** (levels - 1 - k))))
+            for k in range(levels)]
+
+
+class FeatureBank:
+    """Feature maps ``(C, H, W)`` of every view at every level, computed once, kept while memory allows.
+
+    Args:
+        extractor: images ``(1, 3, H, W)`` -> maps ``(1, C, H, W)``.
+        load: view name -> ``(H, W, 3)`` uint8 RGB at the finest level's size.
+        levels: number of levels.
+        device: torch device of the maps.
+        max_bytes: the cache keeps the most recently used maps within this size.
+    """
+
+    def __init__(self, extractor: Callable[[Any], Any], load: Callable[[str], np.ndarray], levels: int,
+                 device: str, max_bytes: int) -> None:
+        self.extractor, self.load, self.levels, self.device = extractor, load, levels, device
+        self.max_bytes = max_bytes
+        self._cache: OrderedDict[tuple[str, int], Any] = OrderedDict()
+
+    def get(self, name: str, level: int) -> Any:
+        """Features of view ``name`` at ``level``."""
+        key = (name, level)
+        if key not in self._cache:
+            self._compute(name)
+        self._cache.move_to_end(key)
+        return self._cache[key]
+
+    def _compute(self, name: str) -> None:
+        import cv2
+        import torch
+
+        rgb = self.load(name)
+        height, width = rgb.shape[:2]
+        for level, (w, h) in enumerate(level_sizes(width, height, self.levels)):
+            image = rgb if (w, h) == (width, height) else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+            batch = torch.from_numpy(image).to(self.device).permute(2, 0, 1)[None].float().div_(255.0)
+            self._cache[(name, level)] = self.extractor(batch)[0]
+        self._evict()
+
+    def _evict(self) -> None:
+        total = sum(t.numel() * t.element_size() for t in self._cache.values())
+        while total > self.max_bytes and len(self._cache) > self.levels:
+            _, tensor = self._cache.popitem(last=False)
+            total -= tensor.numel() * tensor.element_size()
+
+
+@dataclass(frozen=True)
+class _Level:
+    """Hypotheses of one level: inverse depth ``start - i * interval`` for ``i < count``."""
+
+    start: Any
+    """(H, W) inverse depth of hypothesis 0 (or a (1, 1) tensor for planes)."""
+    interval: float
+    """Inverse-depth step between hypotheses."""
+    count: int
+    """Number of hypotheses."""
+
+
+def _first_level(near: float, far: float, count: int, device: str) -> _Level:
+    import torch
+
+    interval = (1.0 / near - 1.0 / far) / max(count - 1, 1)
+    return _Level(torch.full((1, 1), 1.0 / near, device=device), interval, count)
+
+
+def _next_level(previous_inv: Any, previous: _Level, count: int, radius: float, near: float, far: float,
+                size: tuple[int, int]) -> _Level:
+    """Per-pixel hypotheses around the previous estimate (H', W') upsampled to ``size``."""
+    import torch.nn.functional as F
+
+    inv = F.interpolate(previous_inv[None, None], size=(size[1], size[0]), mode="bilinear", align_corners=False)[0, 0]
+    interval = 2.0 * radius * previous.interval / max(count - 1, 1)
+    half = 0.5 * (count - 1) * interval
+    start = (inv + half).clamp(min=1.0 / far + 2 * half, max=1.0 / near)
+    return _Level(start, interval, count)
+
+
+class Sweep:
+    """One reference view's search at one level against its sources' features.
+
+    Sources whose feature maps share a size (the usual case) are warped and scored together,
+    as one batch.
+    """
+
+    def __init__(self, ref: MVSView, sources: Sequence[MVSView], ref_feat: Any, src_feats: Sequence[Any],
+                 cost: MatchCost, memory_budget_mb: int) -> None:
+        import torch
+
+        self.ref_feat, self.cost, self.budget_mb = ref_feat, cost, memory_budget_mb
+        self.height, self.width = ref_feat.shape[-2:]
+        device = ref_feat.device
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, feat in enumerate(src_feats):
+            groups.setdefault(tuple(feat.shape), []).append(i)
+        self.groups = []
+        for members in groups.values():
+            A, b = zip(*(relative_projection(ref, sources[i]) for i in members), strict=True)
+            self.groups.append((torch.stack([src_feats[i] for i in members]),
+                                torch.as_tensor(np.stack(A), dtype=torch.float32, device=device),
+                                torch.as_tensor(np.stack(b), dtype=torch.float32, device=device)))
+        self.num_sources = len(src_feats)
+
+    def run(self, level: _Level) -> tuple[Any, Any, Any]:
+        """Fractional winner index, score and confidence, each (H, W)."""
+        import torch
+
+        channels = self.ref_feat.shape[0]
+        budget = self.budget_mb * 2**20 // 4  # float32 elements
+        per_row = self.width * level.count * (self.num_sources + 4)
+        rows = int(max(1, min(self.height, budget // 2 // max(per_row, 1))))
+        outputs = [self._tile(level, r0, min(r0 + rows, self.height), budget // (8 * channels))
+                   for r0 in range(0, self.height, rows)]
+        return tuple(torch.cat(parts, dim=0) for parts in zip(*outputs, strict=True))
+
+    def _tile(self, level: _Level, r0: int, r1: int, warp_budget: int) -> tuple[Any, Any, Any]:
+        import torch
+
+        rad = self.cost.window_radius
+        h0, h1 = max(0, r0 - rad), min(self.height, r1 + rad)
+        pixels = pixel_grid(self.height, self.width, rows=(h0, h1), device=self.ref_feat.device)
+        start = level.start if level.start.numel() == 1 else level.start[h0:h1].reshape(1, -1)
+        steps = torch.arange(level.count, device=pixels.device, dtype=torch.float32)[:, None]
+        depth = 1.0 / (start - steps * level.interval).clamp(min=1e-9)  # (D, n) or (D, 1)
+        ref = self.ref_feat[:, h0:h1]
+        scores = torch.cat([self._group_scores(ref, pixels, group, depth, warp_budget) for group in self.groups])
+        volume = aggregate_sources(scores[:, :, r0 - h0: r1 - h0], self.cost.best_sources)
+        won = winner_take_all(volume, self.cost.temperature)
+        return won.index, won.score, won.confidence
+
+    def _group_scores(self, ref: Any, pixels: Any, group: tuple[Any, Any, Any], depth: Any, budget: int) -> Any:
+        """(S, D, h, W) similarities of a batch of S sources, a chunk of hypotheses at a time."""
+        import torch
+
+        feats, A, b = group
+        rows, count = ref.shape[1], feats.shape[0]
+        chunk = max(1, budget // (pixels.shape[1] * count))
+        out = []
+        for d0 in range(0, depth.shape[0], chunk):
+            uv, z = project(A, b, pixels, depth[d0: d0 + chunk])
+            warped, inside = sample(feats, uv)
+            warped = warped.reshape(count, feats.shape[1], -1, rows, self.width)
+            score = similarity(ref, warped, self.cost.similarity, self.cost.window_radius)
+            valid = ((z > 0) & inside).reshape(count, -1, rows, self.width)
+            out.append(torch.where(valid, score, INVALID))
+        return torch.cat(out, dim=1)
+
+
+def estimate_depth(ref: MVSView, sources: Sequence[MVSView], depth_range: tuple[float, float],
+                   bank: FeatureBank, cost: MatchCost, options: CascadeOptions) -> DepthEstimate:
+    """Depth and confidence of ``ref`` (at its own size) from its sources.
+
+    Args:
+        ref: The reference view, intrinsics at the finest level's size.
+        sources: Its source views, same convention.
+        depth_range: ``(near, far)`` depths searched.
+        bank: Feature maps of all views.
+        cost: How hypotheses are scored.
+        options: Search settings.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    near, far = depth_range
+    sizes = level_sizes(ref.width, ref.height, len(options.hypotheses))
+    inv = first_confidence = score = level = None
+    with torch.inference_mode():
+        for k, (count, size) in enumerate(zip(options.hypotheses, sizes, strict=True)):
+            level = (_first_level(near, far, count, bank.device) if k == 0 else
+                     _next_level(inv, level, count, options.search_radius, near, far, size))
+            sweep = Sweep(ref.resized(*size), [s.resized(*size) for s in sources], bank.get(ref.name, k),
+                          [bank.get(s.name, k) for s in sources], cost, options.memory_budget_mb)
+            index, score, confidence = sweep.run(level)
+            inv = level.start - index * level.interval
+            first_confidence = confidence if k == 0 else first_confidence
+        first_confidence = F.interpolate(first_confidence[None, None], size=inv.shape, mode="bilinear",
+                                         align_corners=False)[0, 0]
+        confidence = first_confidence * score.clamp(min=0.0)
+        depth = (1.0 / inv.clamp(min=1e-9)).float().cpu().numpy()
+    return DepthEstimate(depth=depth, confidence=confidence.float().cpu().numpy().astype(np.float32))

@@ -1,0 +1,110 @@
+"""Matching costs of depth hypotheses: similarity per source, robust mean over sources, winner.
+
+Two similarities share one code path: ``ncc``, the zero-mean normalised cross-correlation of
+feature channels over a square window (the classical cost on grey levels), and ``dot``, the
+window mean of dot products of L2-normalised learned descriptors. Both lie in ``[-1, 1]``,
+higher is better; a source sample outside the image or behind the camera scores ``-1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from photogrammetry.mvs.geometry import box_filter
+
+INVALID = -1.0
+"""Similarity of a sample that falls outside a source image or behind its camera."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchCost:
+    """How hypotheses are scored (fixed by the MVS method; see :mod:`photogrammetry.mvs.methods`)."""
+
+    similarity: str = "ncc"
+    """``ncc`` or ``dot``."""
+    window_radius: int = 4
+    """Radius of the similarity window in pixels of each level."""
+    temperature: float = 0.1
+    """Softmax temperature of the confidence (similarities lie in ``[-1, 1]``)."""
+    best_sources: int = 2
+    """Sources averaged per hypothesis: the best-matching ones (occlusion-robust)."""
+
+
+def similarity(ref: Any, warped: Any, kind: str, radius: int) -> Any:
+    """Similarity of a reference tile with warped source features, per hypothesis.
+
+    Args:
+        ref: (C, h, W) reference features.
+        warped: ([S,] C, D, h, W) features of one or S sources sampled at each hypothesis.
+        kind: ``ncc``, ``dot`` or ``dot+ncc`` (the mean of ``dot`` over all channels but the last
+            and ``ncc`` of the last one, a grey level).
+        radius: window radius in pixels.
+
+    Returns:
+        ([S,] D, h, W) similarity in ``[-1, 1]``.
+    """
+    if kind == "dot":
+        return box_filter((ref[:, None] * warped).sum(dim=-4), radius)
+    if kind == "ncc":
+        return _ncc(ref, warped, radius)
+    if kind == "dot+ncc":
+        learned = box_filter((ref[:-1, None] * warped[..., :-1, :, :, :]).sum(dim=-4), radius)
+        return 0.5 * (learned + _ncc(ref[-1:], warped[..., -1:, :, :, :], radius))
+    raise ValueError(f"unknown similarity {kind!r}; use ncc, dot or dot+ncc")
+
+
+def _ncc(ref: Any, warped: Any, radius: int) -> Any:
+    """Zero-mean NCC over windows, averaged over channels: ref (C, h, W), warped ([S,] C, D, h, W)."""
+    r = ref[:, None]
+    mean_r, mean_w = box_filter(r, radius), box_filter(warped, radius)
+    var_r = (box_filter(r * r, radius) - mean_r**2).clamp(min=0)
+    var_w = (box_filter(warped * warped, radius) - mean_w**2).clamp(min=0)
+    cov = box_filter(r * warped, radius) - mean_r * mean_w
+    ncc = cov / (var_r * var_w + 1e-10).sqrt()
+    return ncc.clamp(-1.0, 1.0).mean(dim=-4)
+
+
+def aggregate_sources(scores: Any, best: int) -> Any:
+    """Mean of the ``best`` highest similarities over sources (occlusion-robust).
+
+    Args:
+        scores: (S, D, h, W) per-source similarities.
+        best: how many sources count for each hypothesis and pixel.
+
+    Returns:
+        (D, h, W) aggregated similarity.
+    """
+    k = max(1, min(best, scores.shape[0]))
+    if k == scores.shape[0]:
+        return scores.mean(dim=0)
+    return scores.topk(k, dim=0).values.mean(dim=0)
+
+
+@dataclass(frozen=True)
+class Winner:
+    """The best hypothesis of each pixel, refined to sub-hypothesis precision."""
+
+    index: Any
+    """(h, W) fractional hypothesis index (parabola vertex around the integer winner)."""
+    score: Any
+    """(h, W) aggregated similarity of the winner."""
+    confidence: Any
+    """(h, W) probability mass of the winner and its two neighbours, softmax over hypotheses."""
+
+
+def winner_take_all(volume: Any, temperature: float) -> Winner:
+    """Pick the best hypothesis per pixel of an aggregated volume (D, h, W), higher is better."""
+    import torch
+
+    depth_count = volume.shape[0]
+    best = volume.argmax(dim=0, keepdim=True)
+    lo, hi = (best - 1).clamp(min=0), (best + 1).clamp(max=depth_count - 1)
+    s0, s1, s2 = volume.gather(0, lo), volume.gather(0, best), volume.gather(0, hi)
+    curvature = s0 - 2 * s1 + s2
+    inner = (best > 0) & (best < depth_count - 1) & (curvature < 0)
+    offset = torch.where(inner, 0.5 * (s0 - s2) / torch.where(inner, curvature, -1.0), 0.0).clamp(-0.5, 0.5)
+    prob = torch.softmax(volume / temperature, dim=0)
+    mass = prob.gather(0, best) + torch.where(best > 0, prob.gather(0, lo), 0.0) + \
+        torch.where(best < depth_count - 1, prob.gather(0, hi), 0.0)
+    return Winner(index=(best + offset)[0], score=s1[0], confidence=mass[0])

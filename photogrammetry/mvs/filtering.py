@@ -1,0 +1,119 @@
+"""Keep the depths that other views confirm: confidence, forward-backward reprojection, masks.
+
+A reference pixel ``p`` at depth ``d`` is projected into a source view, where the source's own
+depth (nearest pixel) is read and projected back into the reference, giving ``p'`` at ``d'``.
+The source agrees when ``|p - p'|`` is below ``max_reprojection_px`` and ``|d - d'| / d`` below
+``max_relative_depth``. The source depth is read bilinearly, and only where its four neighbouring pixels all have one
+(no mixing across holes). A pixel is kept when enough sources agree and its confidence is high
+enough; its depth becomes the mean of its own and the agreeing ``d'`` (less noise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from photogrammetry.mvs.geometry import pixel_grid, project, relative_projection, sample
+from photogrammetry.mvs.scene import MVSView
+
+
+@dataclass(frozen=True, kw_only=True)
+class FilterOptions:
+    """What makes a depth trustworthy."""
+
+    min_consistent_views: int = 2
+    """Source views that must agree with a pixel's depth."""
+    max_reprojection_px: float = 1.0
+    """Largest forward-backward reprojection error of an agreeing source, in pixels."""
+    max_relative_depth: float = 0.01
+    """Largest relative depth difference of an agreeing source."""
+    min_confidence: float = 0.0
+    """Pixels below this confidence are dropped before the consistency check."""
+    average_depths: bool = True
+    """Replace each kept depth by the mean of its own and its agreeing sources' depths."""
+
+
+@dataclass(frozen=True)
+class Filtered:
+    """A filtered depth map and how many sources agree per pixel."""
+
+    depth: np.ndarray
+    """(H, W) float32 depth, 0 where dropped."""
+    agreeing: np.ndarray
+    """(H, W) uint8 number of agreeing sources."""
+
+
+def check_source(ref: MVSView, depth: Any, src: MVSView, src_depth: Any, options: FilterOptions) -> tuple[Any, Any]:
+    """Forward-backward check of one source.
+
+    Args:
+        ref: The reference view (intrinsics at the depth map's size).
+        depth: (H, W) reference depth tensor (0 = none).
+        src: The source view (intrinsics at its depth map's size).
+        src_depth: (H', W') source depth tensor (0 = none).
+        options: Thresholds.
+
+    Returns:
+        ``agree`` (H, W) bool and ``back_depth`` (H, W): the source's depth seen from the reference.
+    """
+    import torch
+
+    height, width = depth.shape
+    device = depth.device
+    pixels = pixel_grid(height, width, device=device)
+    A, b = (torch.as_tensor(m, dtype=torch.float32, device=device) for m in relative_projection(ref, src))
+    uv, z = project(A, b, pixels, depth.reshape(1, -1))
+    d_src = _bilinear_depth(src_depth, uv[0])
+    inside = (z[0] > 0) & (d_src > 0)
+    src_pixels = torch.stack([uv[0, :, 0], uv[0, :, 1], torch.ones_like(d_src)])
+    A2, b2 = (torch.as_tensor(m, dtype=torch.float32, device=device) for m in relative_projection(src, ref))
+    back_uv, back_z = project(A2, b2, src_pixels, d_src.reshape(1, -1))
+    back_depth = back_z[0]
+    error = (back_uv[0] - pixels[:2].T).norm(dim=1)
+    rel = (back_depth - depth.reshape(-1)).abs() / depth.reshape(-1).clamp(min=1e-12)
+    agree = inside & (back_depth > 0) & (depth.reshape(-1) > 0) & \
+        (error < options.max_reprojection_px) & (rel < options.max_relative_depth)
+    return agree.reshape(height, width), back_depth.reshape(height, width)
+
+
+def _bilinear_depth(depth: Any, uv: Any) -> Any:
+    """(N,) depth map (H, W) read bilinearly at pixel positions (N, 2); 0 where a neighbour has none."""
+    import torch
+
+    valid = (depth > 0).to(depth.dtype)
+    values, inside = sample(torch.stack([depth, valid]), uv[None])
+    complete = inside[0] & (values[1, 0] > 1 - 1e-4)
+    return values[0, 0] * complete
+
+
+def filter_depth(ref: MVSView, depth: np.ndarray, confidence: np.ndarray, mask: np.ndarray | None,
+                 sources: Sequence[tuple[MVSView, np.ndarray]], options: FilterOptions,
+                 device: str = "cpu") -> Filtered:
+    """Filter one reference depth map.
+
+    Args:
+        ref: The reference view, intrinsics at the depth map's size.
+        depth: (H, W) raw depth.
+        confidence: (H, W) confidence in [0, 1].
+        mask: (H, W) bool object mask (true = keep), or ``None``.
+        sources: ``(view, raw depth (H', W'))`` of the views to check against.
+        options: Thresholds.
+        device: torch device.
+    """
+    import torch
+
+    keep = (confidence >= options.min_confidence) & (depth > 0)
+    if mask is not None:
+        keep &= mask
+    d = torch.from_numpy(np.where(keep, depth, 0.0).astype(np.float32)).to(device)
+    total, count = d.clone(), torch.zeros_like(d)
+    for src, src_depth in sources:
+        agree, back = check_source(ref, d, src, torch.from_numpy(src_depth.astype(np.float32)).to(device), options)
+        count += agree.float()
+        total += torch.where(agree, back, 0.0)
+    kept = count >= options.min_consistent_views
+    out = torch.where(kept, total / (count + 1) if options.average_depths else d, 0.0)
+    return Filtered(depth=out.cpu().numpy(), agreeing=count.clamp(max=255).to(torch.uint8).cpu().numpy())

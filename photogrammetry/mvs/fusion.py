@@ -1,0 +1,108 @@
+"""Point fusion: filtered depth maps into one coloured cloud with normals, merged per voxel.
+
+Every kept depth pixel becomes a world point with the colour of its image and the normal of
+its normal map (rotated to the world frame). The filtering already demanded that other views
+agree with each depth; here the points of all views that fall into one voxel are averaged
+(positions, colours, normals), so a surface seen by many views becomes one layer of points.
+The default voxel is the median footprint of a pixel at the median depth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from photogrammetry.mvs.geometry import backproject
+
+
+@dataclass(frozen=True)
+class PointCloud:
+    """Points with normals and colours, world frame."""
+
+    points: np.ndarray
+    """(N, 3) float64 positions."""
+    normals: np.ndarray
+    """(N, 3) float32 unit normals."""
+    colors: np.ndarray
+    """(N, 3) uint8 RGB."""
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+
+@dataclass(frozen=True)
+class ViewMaps:
+    """What fusion needs of one view."""
+
+    depth: np.ndarray
+    """(H, W) filtered depth, 0 = none."""
+    normals: np.ndarray
+    """(H, W, 3) camera-frame normals."""
+    rgb: np.ndarray
+    """(H, W, 3) uint8 colours at the maps' size."""
+    K: np.ndarray
+    """(3, 3) intrinsics at the maps' size."""
+    R: np.ndarray
+    """(3, 3) ``cam_from_world`` rotation."""
+    t: np.ndarray
+    """(3,) ``cam_from_world`` translation."""
+
+
+def view_points(view: ViewMaps) -> PointCloud:
+    """The world points of one view's kept depths."""
+    keep = view.depth > 0
+    cam = backproject(view.depth, view.K)[keep]
+    world = (cam - view.t) @ view.R  # R^T (x - t), row-wise
+    normals = view.normals[keep].astype(np.float64) @ view.R
+    return PointCloud(world, normals.astype(np.float32), view.rgb[keep])
+
+
+def pixel_footprint(view: ViewMaps) -> float:
+    """Size of one pixel at the view's median kept depth (0 when it has none)."""
+    kept = view.depth[view.depth > 0]
+    return float(np.median(kept) / view.K[0, 0]) if len(kept) else 0.0
+
+
+def merge_voxels(cloud: PointCloud, voxel: float) -> PointCloud:
+    """Average the points, colours and normals that share a voxel of size ``voxel``."""
+    if voxel <= 0 or len(cloud) == 0:
+        return cloud
+    cells = np.floor(cloud.points / voxel).astype(np.int64)
+    _, inverse, counts = np.unique(cells, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(counts), values.shape[1]))
+        np.add.at(out, inverse, values)
+        return out / counts[:, None]
+
+    normals = mean(cloud.normals.astype(np.float64))
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    colors = np.clip(np.round(mean(cloud.colors.astype(np.float64))), 0, 255).astype(np.uint8)
+    return PointCloud(mean(cloud.points), normals.astype(np.float32), colors)
+
+
+def fuse_points(views: Iterable[ViewMaps], voxel: float = 0.0, voxel_factor: float = 1.0) -> tuple[PointCloud, float]:
+    """Fuse views into one cloud.
+
+    Args:
+        views: The views' maps (consumed once).
+        voxel: Merge voxel size in world units; 0 derives it from the views.
+        voxel_factor: Multiplies the derived voxel size (pixel footprint at median depth).
+
+    Returns:
+        The merged cloud and the voxel size used.
+    """
+    clouds, footprints = [], []
+    for view in views:
+        clouds.append(view_points(view))
+        footprints.append(pixel_footprint(view))
+    if not clouds:
+        return PointCloud(np.zeros((0, 3)), np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8)), voxel
+    merged = PointCloud(*(np.concatenate(parts) for parts in zip(*((c.points, c.normals, c.colors) for c in clouds))))
+    positive = [f for f in footprints if f > 0]
+    size = voxel or (voxel_factor * float(np.median(positive)) if positive else 0.0)
+    return merge_voxels(merged, size), size
+

@@ -1,0 +1,184 @@
+"""Depth, normal and confidence maps of every view of a scene, in two resumable passes.
+
+Pass 1 sweeps each view against its sources (:mod:`photogrammetry.mvs.cascade`) and keeps the
+raw depth and confidence in scratch files (``.raw/``), recording each finished view so that an
+interrupted run resumes view by view. Pass 2 filters every raw map against its sources' raw
+maps (:mod:`photogrammetry.mvs.filtering`), derives normals and writes the artifact's maps
+(:mod:`photogrammetry.io.depth`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from photogrammetry.engine.items import ItemStore
+from photogrammetry.errors import InputError
+from photogrammetry.io.depth import DepthSummary, DepthView, load_array, save_array, save_maps
+from photogrammetry.mvs.cascade import CascadeOptions, FeatureBank, estimate_depth
+from photogrammetry.mvs.cost import MatchCost
+from photogrammetry.mvs.filtering import FilterOptions, filter_depth
+from photogrammetry.mvs.geometry import normals_from_depth
+from photogrammetry.mvs.methods import method_spec
+from photogrammetry.mvs.scene import MVSScene, MVSView, fit_size
+from photogrammetry.mvs.selection import SelectionOptions, depth_range, select_sources
+
+Track = Callable[[Iterable[Any]], Iterator[Any]]
+"""Wraps an iterable with progress reporting (``StageContext.track`` or ``iter``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MVSOptions:
+    """Everything that decides the depth maps of a scene."""
+
+    method: str = "lite"
+    """Name in :data:`photogrammetry.mvs.methods.METHODS`."""
+    weights: str | None = None
+    """Explicit weight file of a learned method (default: the method's own)."""
+    max_image_size: int = 1600
+    """Longest side of the depth maps; larger images are downscaled (0: full size)."""
+    window_radius: int = 0
+    """Similarity window radius; 0 uses the method's default."""
+    best_sources: int = 2
+    """Sources averaged per hypothesis (the best-matching ones)."""
+    use_masks: bool = True
+    """Drop depths outside the views' object masks, when they have masks."""
+    fp16: bool = True
+    """Half-precision features on CUDA (ignored on the CPU)."""
+    normal_smoothing: int = 2
+    """Radius of the point averaging before normals are derived from depth."""
+    selection: SelectionOptions = field(default_factory=SelectionOptions)
+    """Source views and depth ranges."""
+    cascade: CascadeOptions = field(default_factory=CascadeOptions)
+    """Coarse-to-fine search."""
+    filtering: FilterOptions = field(default_factory=FilterOptions)
+    """Confidence and geometric-consistency filtering."""
+    feature_cache_mb: int = 4096
+    """Feature maps kept in (device) memory across views."""
+
+
+def working_views(scene: MVSScene, max_image_size: int) -> dict[str, MVSView]:
+    """The scene's views with intrinsics at the size of their depth maps."""
+    return {n: v.resized(*fit_size(v.width, v.height, max_image_size)) for n, v in scene.views.items()}
+
+
+def read_image(view: MVSView) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of a view's image at the view's size (area-averaged when smaller)."""
+    bgr = cv2.imread(str(view.image_path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise InputError(f"cannot read image {view.image_path}; rerun the undistort stage (--force undistort)")
+    if bgr.shape[:2] != (view.height, view.width):
+        smaller = view.width < bgr.shape[1]
+        bgr = cv2.resize(bgr, (view.width, view.height), interpolation=cv2.INTER_AREA if smaller else cv2.INTER_LINEAR)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def read_mask(view: MVSView) -> np.ndarray | None:
+    """(H, W) bool object mask at the view's size, or ``None`` when the view has none."""
+    if view.mask_path is None:
+        return None
+    grey = cv2.imread(str(view.mask_path), cv2.IMREAD_GRAYSCALE)
+    if grey is None:
+        raise InputError(f"cannot read mask {view.mask_path}")
+    return cv2.resize(grey, (view.width, view.height), interpolation=cv2.INTER_NEAREST) > 127
+
+
+def match_cost(options: MVSOptions, extractor: Any) -> MatchCost:
+    """The cost of ``options.method``, with the network's learned temperature when it has one."""
+    method = method_spec(options.method)
+    return MatchCost(similarity=method.similarity, window_radius=options.window_radius or method.window_radius,
+                     temperature=getattr(extractor, "temperature", None) or method.temperature,
+                     best_sources=options.best_sources)
+
+
+def _raw_path(out: Path, name: str, kind: str) -> Path:
+    return out / ".raw" / f"{name}.{kind}.npy"
+
+
+def sweep_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,
+              out: Path, *, device: str, items: ItemStore, track: Track = iter) -> None:
+    """Pass 1: raw depth and confidence of every view not yet done, into ``out/.raw/``."""
+    todo = [n for n in scene.names if items.get(n) is None]
+    if not todo:
+        return
+    extractor = method_spec(options.method).build(options.weights, device, options.fp16)
+    cost = match_cost(options, extractor)
+    bank = FeatureBank(extractor, lambda n: read_image(views[n]), len(options.cascade.hypotheses), device,
+                       options.feature_cache_mb * 2**20)
+    for name in track(todo):
+        near, far = depth_range(scene, scene.views[name], options.selection)
+        view = views[name]
+        if sources[name]:
+            estimate = estimate_depth(view, [views[s] for s in sources[name]], (near, far), bank, cost,
+                                      options.cascade)
+            depth, confidence = estimate.depth, estimate.confidence
+        else:  # no usable source: nothing can be measured
+            depth = confidence = np.zeros((view.height, view.width), np.float32)
+        save_array(_raw_path(out, name, "depth"), depth)
+        save_array(_raw_path(out, name, "confidence"), confidence.astype(np.float16))
+        items.put(name, {"depth_range": [near, far]})
+
+
+def filter_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,
+               out: Path, *, device: str, items: ItemStore, track: Track = iter) -> list[DepthView]:
+    """Pass 2: filtered depth, normals and confidence of every view into ``out``; their records."""
+
+    @lru_cache(maxsize=16)
+    def raw(name: str) -> np.ndarray:
+        return load_array(_raw_path(out, name, "depth"))
+
+    records = []
+    for name in track(scene.names):
+        view = views[name]
+        confidence = load_array(_raw_path(out, name, "confidence")).astype(np.float32)
+        mask = read_mask(view) if options.use_masks else None
+        kept = filter_depth(view, raw(name), confidence, mask, [(views[s], raw(s)) for s in sources[name]],
+                            options.filtering, device).depth
+        normals = normals_from_depth(kept, view.K, options.normal_smoothing)
+        save_maps(out, name, kept, normals, confidence)
+        records.append(depth_record(view, items.get(name)["depth_range"], sources[name], kept,
+                                    mask is not None, out))
+    return records
+
+
+def depth_record(view: MVSView, depth_range: list[float], sources: list[str], kept: np.ndarray,
+                 masked: bool, root: Path) -> DepthView:
+    """The ``depth.json`` record of a view whose filtered depth is ``kept`` (H, W); the image path
+    is relative to the artifact folder ``root`` (so a moved workspace keeps working)."""
+    image = os.path.relpath(view.image_path.resolve(), root.resolve())
+    return DepthView(name=view.name, image=Path(image).as_posix(), width=view.width, height=view.height,
+                     K=tuple(map(tuple, view.K.tolist())), R=tuple(map(tuple, view.R.tolist())),
+                     t=tuple(view.t.tolist()), depth_range=(float(depth_range[0]), float(depth_range[1])),
+                     sources=tuple(sources), kept=float((kept > 0).mean()),
+                     mask=str(view.mask_path) if masked else None)
+
+
+def compute_depth(scene: MVSScene, options: MVSOptions, out: Path, *, device: str = "cpu",
+                  items: ItemStore | None = None, track: Track = iter) -> DepthSummary:
+    """Depth, normal and confidence maps of every view of ``scene`` into ``out``.
+
+    Args:
+        scene: Undistorted views, poses and sparse points.
+        options: Method and settings.
+        out: Folder to write into (see :mod:`photogrammetry.io.depth`); ``out/.raw`` is scratch.
+        device: torch device.
+        items: Records of the views already swept (resume); default: ``out/.raw-items``.
+        track: Progress wrapper of the per-view loops.
+
+    Returns:
+        The summary to store as ``depth.json``.
+    """
+    method = method_spec(options.method)
+    items = items or ItemStore(out / ".raw-items")
+    views = working_views(scene, options.max_image_size)
+    sources = select_sources(scene, options.selection)
+    sweep_all(scene, views, sources, options, out, device=device, items=items, track=track)
+    records = filter_all(scene, views, sources, options, out, device=device, items=items, track=track)
+    return DepthSummary(method=method.name, learned=method.learned, views=tuple(records))

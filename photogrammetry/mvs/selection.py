@@ -1,0 +1,108 @@
+"""Which source views each reference view is matched with, and the depth range it searches.
+
+Sources are scored as in MVSNet (Yao et al. 2018): every sparse point seen by both views adds
+``G(theta)``, a bump peaked at the triangulation angle ``theta_0`` (5 degrees): narrow below it
+(little parallax is useless), wide above it (large angles still help, occlusions limit them).
+Views that share no point are scored by the same bump over the angle their centres subtend at
+the reference's median scene depth, so models without tracks still work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from photogrammetry.errors import InputError
+from photogrammetry.mvs.scene import MVSScene, MVSView
+
+
+@dataclass(frozen=True, kw_only=True)
+class SelectionOptions:
+    """How sources and depth ranges are chosen."""
+
+    num_sources: int = 5
+    """Source views per reference view (fewer when fewer views overlap it)."""
+    best_angle_deg: float = 5.0
+    """Triangulation angle scored best."""
+    sigma_below_deg: float = 1.0
+    """Width of the score bump below ``best_angle_deg``."""
+    sigma_above_deg: float = 10.0
+    """Width of the score bump above ``best_angle_deg``."""
+    max_axis_angle_deg: float = 80.0
+    """Sources whose viewing direction differs more than this from the reference's are left out."""
+    depth_percentiles: tuple[float, float] = (1.0, 99.0)
+    """Percentiles of the sparse points' depths that bound the range before the margin."""
+    depth_margin: float = 0.2
+    """The range grows by this fraction of its length in inverse depth on each side (the far end at
+    most to twice its depth)."""
+
+
+def angle_score(angles_deg: np.ndarray, options: SelectionOptions) -> np.ndarray:
+    """MVSNet's piecewise Gaussian score of triangulation angles (degrees), same shape."""
+    sigma = np.where(angles_deg <= options.best_angle_deg, options.sigma_below_deg, options.sigma_above_deg)
+    return np.exp(-((angles_deg - options.best_angle_deg) ** 2) / (2.0 * sigma**2))
+
+
+def triangulation_angles(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(P,) angles in degrees at points (P, 3) between the rays to centres ``a`` and ``b`` (3,)."""
+    ra, rb = a - points, b - points
+    cos = np.sum(ra * rb, axis=1) / np.maximum(np.linalg.norm(ra, axis=1) * np.linalg.norm(rb, axis=1), 1e-12)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def view_depths(view: MVSView, points: np.ndarray) -> np.ndarray:
+    """(P,) depths along ``view``'s z axis of world points (P, 3)."""
+    return points @ view.R[2] + view.t[2]
+
+
+def _pair_score(scene: MVSScene, ref: MVSView, src: MVSView, options: SelectionOptions) -> float:
+    shared = np.intersect1d(scene.observations[ref.name], scene.observations[src.name], assume_unique=True)
+    if len(shared):
+        return float(angle_score(triangulation_angles(scene.points[shared], ref.center, src.center), options).sum())
+    seen = scene.points[scene.observations[ref.name]]
+    depth = float(np.median(view_depths(ref, seen))) if len(seen) else 1.0
+    anchor = ref.center + max(depth, 1e-9) * ref.axis
+    angle = triangulation_angles(anchor[None], ref.center, src.center)
+    return float(angle_score(angle, options)[0]) * 1e-3  # below any view that shares a point
+
+
+def select_sources(scene: MVSScene, options: SelectionOptions) -> dict[str, list[str]]:
+    """Source views of every view, best first.
+
+    Returns:
+        View name -> up to ``options.num_sources`` source names; views with no usable source map
+        to an empty list.
+    """
+    max_cos = np.cos(np.radians(options.max_axis_angle_deg))
+    sources = {}
+    for ref in scene.views.values():
+        scored = []
+        for src in scene.views.values():
+            if src.name == ref.name or float(ref.axis @ src.axis) < max_cos:
+                continue
+            if np.linalg.norm(src.center - ref.center) <= 1e-12:
+                continue
+            score = _pair_score(scene, ref, src, options)
+            if score > 1e-6:
+                scored.append((score, src.name))
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        sources[ref.name] = [name for _, name in scored[: options.num_sources]]
+    return sources
+
+
+def depth_range(scene: MVSScene, view: MVSView, options: SelectionOptions) -> tuple[float, float]:
+    """Near and far depth of ``view`` from the sparse points it sees (all points in front if none).
+
+    Raises:
+        InputError: When no sparse point lies in front of the camera.
+    """
+    seen = scene.observations[view.name]
+    depths = view_depths(view, scene.points[seen] if len(seen) >= 3 else scene.points)
+    depths = depths[depths > 0]
+    if len(depths) == 0:
+        raise InputError(f"view {view.name}: no sparse point lies in front of it; cannot bound its depth")
+    near, far = np.percentile(depths, options.depth_percentiles)
+    inv_near, inv_far = 1.0 / near, 1.0 / max(far, near * 1.05)
+    grow = options.depth_margin * (inv_near - inv_far)
+    return float(1.0 / (inv_near + grow)), float(1.0 / max(inv_far - grow, 0.5 * inv_far))

@@ -1,0 +1,131 @@
+"""Fusion: the filtered depth maps into one coloured point cloud with normals (PLY).
+
+``points`` (default) turns every kept depth into a world point with its image colour and
+normal and averages the points sharing a voxel (about one pixel's footprint); ``tsdf``
+integrates the maps into open3d's ``VoxelBlockGrid`` (on CUDA when open3d has it) and writes its
+surface points plus ``tsdf_mesh.ply``. Layout in :mod:`photogrammetry.io.depth`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from photogrammetry.engine.stage import StageContext, StageSpec
+from photogrammetry.errors import ConfigError, StageError
+from photogrammetry.io.depth import (DepthResult, FusionSummary, load_array, load_fusion, save_fusion_summary,
+                                     write_point_ply)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FusionConfig:
+    """Settings of the fusion stage."""
+
+    method: Literal["points", "tsdf"] = "points"
+    """``points``: merge back-projected depths per voxel; ``tsdf``: open3d TSDF volume (also a mesh)."""
+    voxel_size: float = 0.0
+    """Voxel size in model units; 0: derived from the maps (see ``voxel_factor``)."""
+    voxel_factor: float = 1.0
+    """``points``: the derived voxel is this many pixel footprints at the median depth;
+    ``tsdf``: this many times 1.5 footprints."""
+    tsdf_truncation_voxels: float = 4.0
+    """``tsdf``: truncation distance in voxels."""
+    tsdf_min_views: float = 2.0
+    """``tsdf``: surface only where at least this many views integrated the voxel."""
+
+    def __post_init__(self) -> None:
+        if self.voxel_size < 0 or self.voxel_factor <= 0:
+            raise ConfigError("fusion.voxel_size must be >= 0 and fusion.voxel_factor > 0")
+
+
+def view_maps(depth: DepthResult) -> Iterator[Any]:
+    """Each view's filtered maps and colours, one at a time (bounded memory)."""
+    from photogrammetry.mvs.fusion import ViewMaps
+    from photogrammetry.mvs.multiview import read_image
+    from photogrammetry.mvs.scene import MVSView
+
+    for view in depth.summary.views:
+        K, R, t = np.array(view.K), np.array(view.R), np.array(view.t)
+        image = MVSView(name=view.name, image_path=depth.image_path(view), mask_path=None, K=K, R=R, t=t,
+                        width=view.width, height=view.height)
+        yield ViewMaps(depth=load_array(depth.depth_path(view.name)),
+                       normals=load_array(depth.normal_path(view.name)).astype(np.float32),
+                       rgb=read_image(image), K=K, R=R, t=t)
+
+
+def median_footprint(depth: DepthResult) -> float:
+    """Median over views of one pixel's size at the view's median kept depth (0 without depths)."""
+    footprints = []
+    for view in depth.summary.views:
+        kept = load_array(depth.depth_path(view.name))
+        kept = kept[kept > 0]
+        if len(kept):
+            footprints.append(float(np.median(kept)) / view.K[0][0])
+    return float(np.median(footprints)) if footprints else 0.0
+
+
+def fuse(config: FusionConfig, depth: DepthResult, out: Path, device: str = "cpu") -> FusionSummary:
+    """Fuse the maps of ``depth`` into ``out`` (``fused.ply``, and ``tsdf_mesh.ply`` for ``tsdf``)."""
+    from photogrammetry.mvs.fusion import fuse_points
+
+    if config.method == "points":
+        cloud, voxel = fuse_points(view_maps(depth), config.voxel_size, config.voxel_factor)
+        summary = FusionSummary(method="points", points=len(cloud), voxel_size=voxel)
+    else:
+        voxel = config.voxel_size or 1.5 * config.voxel_factor * median_footprint(depth)
+        cloud, triangles = _tsdf(config, depth, out, voxel, device)
+        summary = FusionSummary(method="tsdf", points=len(cloud), voxel_size=voxel, mesh_triangles=triangles,
+                                device=device)
+    if len(cloud) == 0:
+        raise StageError("fusion produced no point: no depth survived filtering; check the depth stage's "
+                         "mean_kept count, or loosen depth.min_consistent_views")
+    write_point_ply(out / "fused.ply", cloud.points, cloud.normals, cloud.colors)
+    return summary
+
+
+def _tsdf(config: FusionConfig, depth: DepthResult, out: Path, voxel: float, device: str) -> tuple[Any, int]:
+    from photogrammetry.mvs.tsdf import TSDFOptions, integrate
+
+    if voxel <= 0:
+        return integrate([], TSDFOptions(voxel_size=1.0)).cloud, 0
+    options = TSDFOptions(voxel_size=voxel, truncation_voxels=config.tsdf_truncation_voxels,
+                          weight_threshold=config.tsdf_min_views, device=device)
+    result = integrate(view_maps(depth), options)
+    if len(result.triangles):
+        _write_mesh(out / "tsdf_mesh.ply", result.vertices, result.triangles, result.vertex_colors)
+    return result.cloud, len(result.triangles)
+
+
+def _write_mesh(path: Path, vertices: np.ndarray, triangles: np.ndarray, colors: np.ndarray) -> None:
+    """Binary PLY mesh with vertex colours, written to a temporary name and renamed."""
+    import open3d as o3d
+
+    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices), o3d.utility.Vector3iVector(triangles))
+    mesh.vertex_colors = o3d.utility.Vector3dVector(colors.astype(np.float64) / 255.0)
+    tmp = path.with_name(f".tmp-{path.name}")
+    if not o3d.io.write_triangle_mesh(str(tmp), mesh, write_ascii=False):
+        raise StageError(f"could not write {path}")
+    tmp.replace(path)
+
+
+def run(config: FusionConfig, ctx: StageContext, *, depth: DepthResult) -> dict[str, Any]:
+    """Fuse the depth stage's maps into ``ctx.out``."""
+    summary = fuse(config, depth, ctx.out, ctx.device)
+    save_fusion_summary(ctx.out, summary)
+    return {"points": summary.points, "triangles": summary.mesh_triangles}
+
+
+STAGE = StageSpec(
+    name="fusion",
+    version=1,
+    config=FusionConfig,
+    run=run,
+    load=load_fusion,
+    requires=("depth",),
+    outputs={"fused_points": "fused.ply"},
+    summary="Fuse the depth maps into a coloured point cloud with normals (or a TSDF).",
+)

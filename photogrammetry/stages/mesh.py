@@ -1,0 +1,202 @@
+"""Mesh: a watertight-where-seen surface from the fused point cloud, cleaned, cropped, in detail levels.
+
+Steps: read the fused cloud (normals estimated when missing); crop it to the object (masks
+carve it; else a box around the SfM points); build the surface with a mesher of
+:data:`photogrammetry.meshing.MESHERS` (screened Poisson with density trimming, or TSDF
+marching cubes); crop the surface the same way; keep the main components (floaters and
+small islands go), fill small holes; decimate to the detail levels ``preview`` / ``reduced``
+/ ``medium`` / ``full`` (about 25k / 50k / 100k / 250k triangles) besides ``raw``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from photogrammetry.engine.stage import StageContext, StageSpec
+from photogrammetry.errors import ConfigError, InputError
+from photogrammetry.io.depth import FusionResult
+from photogrammetry.io.jsonio import write_json
+from photogrammetry.io.mesh import MeshData, MeshInfo, Units, load_mesh_result, write_ply
+from photogrammetry.io.sfm import UndistortResult
+from photogrammetry.meshing import (
+    MESHERS,
+    CameraView,
+    OrientedCloud,
+    SurfaceOptions,
+    clean,
+    colmap_points,
+    detail_levels,
+    load_colmap_views,
+    median_spacing,
+    mesher_spec,
+    read_cloud,
+)
+from photogrammetry.meshing.crop import carve, inside_box, robust_box
+from photogrammetry.meshing.poisson import remove_vertices
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeshConfig:
+    """Settings of the mesh stage."""
+
+    method: str = "poisson"
+    """Mesher, one of :data:`photogrammetry.meshing.MESHERS`: ``poisson`` or ``tsdf``."""
+    poisson_depth: int = 0
+    """Poisson octree depth (5..12); 0 picks it from the point spacing."""
+    point_weight: float = 4.0
+    """Poisson screening weight: how closely the surface follows the points."""
+    density_quantile: float = 0.03
+    """Poisson trimming: vertices in this lowest quantile of density are removed (0..0.5)."""
+    max_distance: float = 2.0
+    """Vertices farther than this many point spacings from the cloud are removed (0: keep)."""
+    voxel_size: float = 0.0
+    """TSDF voxel size in scene units; 0 means 1.5 point spacings."""
+    crop: Literal["auto", "masks", "box", "none"] = "auto"
+    """``masks``: carve with the photos' masks; ``box``: a box around the SfM points;
+    ``auto``: masks when the photos have them, else the box; ``none``: no cropping."""
+    trim_with_masks: bool = False
+    """When the masks carve the surface, also trim it by density and distance; off, the masks
+    alone bound it and parts no photo sees (the base) stay closed, as in Object Capture."""
+    box_margin: float = 0.1
+    """Growth of the SfM-point box on every side, relative to its diagonal."""
+    min_component: float = 0.05
+    """Connected pieces smaller than this fraction of the largest one's area are removed."""
+    max_components: int = 0
+    """Keep at most this many of the largest pieces; 0 keeps every piece big enough."""
+    hole_radius: float = 0.03
+    """Holes up to this radius, relative to the mesh's bounding-box diagonal, are filled."""
+
+    def __post_init__(self) -> None:
+        if self.method not in MESHERS:
+            raise ConfigError(f"mesh.method must be one of {', '.join(MESHERS)}, got {self.method!r}")
+        if self.poisson_depth and not 5 <= self.poisson_depth <= 12:
+            raise ConfigError(f"mesh.poisson_depth must be 0 (auto) or within 5..12, got {self.poisson_depth}")
+        if not 0 <= self.density_quantile < 0.5:
+            raise ConfigError(f"mesh.density_quantile must be within [0, 0.5), got {self.density_quantile}")
+        if min(self.max_distance, self.voxel_size, self.box_margin, self.min_component, self.hole_radius) < 0:
+            raise ConfigError("mesh distances, margins and fractions must not be negative")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class MeshBuild:
+    """The output of :func:`build_mesh`."""
+
+    raw: MeshData
+    """The cleaned, cropped mesh at full resolution."""
+    levels: dict[str, MeshData]
+    """Decimated detail levels by name."""
+    seconds: dict[str, float]
+    """Time of each step and level."""
+    box: np.ndarray | None
+    """(2, 3) crop box, if the box was used."""
+
+
+def _crop_filter(config: MeshConfig, views: Sequence[CameraView], sparse_points: np.ndarray | None):
+    """A function (N, 3) points -> (N,) bool keep, the crop mode used and its box (or ``None``)."""
+    has_masks = any(v.mask_path is not None for v in views)
+    mode = config.crop
+    if mode == "masks" and not has_masks:
+        raise InputError("mesh.crop = masks, but the photos have no masks; use auto or box")
+    if mode == "auto":
+        mode = "masks" if has_masks else "box"
+    if mode == "box" and sparse_points is not None and len(sparse_points) >= 10:
+        box = robust_box(sparse_points, margin=config.box_margin)
+        return (lambda points: inside_box(points, box)), mode, box
+    if mode == "masks":
+        return (lambda points: carve(points, views)), mode, None
+    return (lambda points: np.ones(len(points), dtype=bool)), "none", None
+
+
+def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraView],
+               sparse_points: np.ndarray | None, *, workers: int = 1, log: Any = None) -> MeshBuild:
+    """Crop, mesh, crop, clean and decimate (see the module docstring).
+
+    Args:
+        config: Settings.
+        cloud: The fused oriented point cloud.
+        views: The undistorted photos' cameras (and masks).
+        sparse_points: (N, 3) SfM points, for the crop box.
+        workers: Threads for the mesher.
+        log: Logger for progress lines (optional).
+    """
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    keep, mode, box = _crop_filter(config, views, sparse_points)
+    cloud = cloud.subset(keep(cloud.points))
+    if len(cloud) < 100:
+        raise InputError(f"only {len(cloud)} fused points lie in the crop region; try mesh.crop = none")
+    spacing = median_spacing(cloud.points)
+    trim = mode != "masks" or config.trim_with_masks
+    options = SurfaceOptions(spacing=spacing, poisson_depth=config.poisson_depth,
+                             poisson_point_weight=config.point_weight,
+                             density_quantile=config.density_quantile if trim else 0.0,
+                             max_distance=config.max_distance if trim else 0.0, voxel_size=config.voxel_size,
+                             workers=workers)
+    surface = mesher_spec(config.method).build(cloud, views, options)
+    seconds["surface"] = time.perf_counter() - start
+    start = time.perf_counter()
+    surface = remove_vertices(surface, ~keep(surface.vertices))
+    if len(surface.faces) == 0:
+        raise InputError("the surface lies outside the crop region; try mesh.crop = none")
+    diagonal = float(np.linalg.norm(np.ptp(surface.vertices, axis=0)))
+    raw = clean(surface, min_component_fraction=config.min_component, max_components=config.max_components,
+                hole_radius=config.hole_radius * diagonal)
+    seconds["cleanup"] = time.perf_counter() - start
+    if log is not None:
+        log.info("%s surface: %d points (spacing %.3g) -> %d triangles after cleanup", config.method,
+                 len(cloud), spacing, len(raw.faces))
+    levels = {}
+    for name, (mesh, took) in detail_levels(raw).items():
+        levels[name], seconds[f"level_{name}"] = mesh, took
+    return MeshBuild(raw=raw, levels=levels, seconds={k: round(v, 3) for k, v in seconds.items()}, box=box)
+
+
+def upstream_inputs(fusion: FusionResult, undistort: UndistortResult) -> tuple[Path, Path, Path, Path | None, Units]:
+    """Fused cloud, undistorted model and photos, masks folder (or ``None``) and units.
+
+    Masks are the undistorted ones in ``<undistort>/masks`` (written when ingest had masks).
+    Units are metres only when an upstream result says so (``units = "metres"``); SfM alone
+    cannot know the scale.
+    """
+    if not fusion.points.is_file():
+        raise InputError(f"the fusion artifact has no fused point cloud ({fusion.points})")
+    masks = undistort.root / "masks"
+    metric = "metres" in (getattr(fusion, "units", None), getattr(undistort, "units", None))
+    return (fusion.points, undistort.model, undistort.image_dir, masks if masks.is_dir() else None,
+            "metres" if metric else "sfm")
+
+
+def run(config: MeshConfig, ctx: StageContext, *, fusion: FusionResult, undistort: UndistortResult) -> dict[str, Any]:
+    """Mesh the fused cloud of ``fusion`` into ``ctx.out``."""
+    points_path, model, images, masks, units = upstream_inputs(fusion, undistort)
+    views = load_colmap_views(model, images, masks)
+    cloud = read_cloud(points_path, views)
+    build = build_mesh(config, cloud, views, colmap_points(model), workers=ctx.workers, log=ctx.log)
+    write_ply(ctx.out / "mesh.ply", build.raw, comments=(f"units {units}",))
+    for name, mesh in build.levels.items():
+        write_ply(ctx.out / "levels" / f"{name}.ply", mesh, comments=(f"units {units}", f"level {name}"))
+    triangles = {"raw": len(build.raw.faces), **{k: len(v.faces) for k, v in build.levels.items()}}
+    box = None if build.box is None else (tuple(build.box[0].tolist()), tuple(build.box[1].tolist()))
+    write_json(ctx.out / "mesh.json", MeshInfo(units=units, method=config.method, triangles=triangles,
+                                              seconds=build.seconds, bbox=box))
+    ctx.log.info("mesh units: %s", "metres" if units == "metres" else "SfM units (scale unknown)")
+    return {"triangles": len(build.raw.faces), "vertices": len(build.raw.vertices),
+            **{f"triangles_{k}": v for k, v in triangles.items() if k != "raw"}}
+
+
+STAGE = StageSpec(
+    name="mesh",
+    version=1,
+    config=MeshConfig,
+    run=run,
+    load=load_mesh_result,
+    requires=("fusion", "undistort"),
+    outputs={"mesh": "mesh.ply", "levels": "levels"},
+    summary="Surface from the fused cloud (Poisson or TSDF), cleaned, cropped, in detail levels.",
+)

@@ -1,0 +1,99 @@
+"""Texture: a UV atlas for one detail level of the mesh, coloured from the undistorted photos.
+
+See :func:`photogrammetry.texturing.texture_mesh` for the steps: UV atlas, per-face view
+selection by visible projected area with depth tests (smoothed over neighbouring faces),
+exposure levelling, two-band blending across views, masks honoured, colour diffused onto
+faces no photo sees, padding against bleeding. Writes ``model.obj`` + ``.mtl`` + ``.png``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from photogrammetry.engine.stage import StageContext, StageSpec
+from photogrammetry.errors import ConfigError
+from photogrammetry.io.jsonio import write_json
+from photogrammetry.io.mesh import MeshResult, TextureInfo, load_texture_result, read_mesh, write_obj
+from photogrammetry.io.sfm import UndistortResult
+from photogrammetry.meshing import load_colmap_views
+from photogrammetry.texturing import BlendOptions, TextureOptions, texture_mesh
+
+_SIZES = (256, 512, 1024, 2048, 4096, 8192)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextureConfig:
+    """Settings of the texture stage."""
+
+    level: Literal["preview", "reduced", "medium", "full", "raw"] = "medium"
+    """Detail level of the mesh to texture (about 25k / 50k / 100k / 250k triangles, or raw)."""
+    texture_size: int = 4096
+    """Side of the square texture atlas in pixels: 2048, 4096 or 8192 (256..1024 for previews)."""
+    atlas: Literal["charts", "open3d"] = "charts"
+    """UV atlas: ``charts`` (fast, any mesh) or ``open3d`` (UVAtlas: less stretch, slow, manifold only)."""
+    padding: int = 4
+    """Texels kept free around each chart against colour bleeding."""
+    smoothness: float = 0.5
+    """Weight of agreement between neighbouring faces in the per-face view selection."""
+    level_exposure: bool = True
+    """Level exposure and white balance across photos with per-photo gains."""
+    selection_boost: float = 1.0
+    """Each face's selected photo weighs ``1 + selection_boost`` times its usual weight in the blend."""
+    blend_sigma: float = 0.0
+    """Pixels of the Gaussian splitting the bands: detail finer than this comes from each face's
+    selected photo only (sharper), coarser colour is blended over all photos; 0 blends everything
+    (the most faithful colours in new views)."""
+    angle_power: float = 2.0
+    """Blending weights grow with cos(viewing angle) to this power."""
+    use_masks: bool = True
+    """Take colour only inside the photos' object masks, when they have masks."""
+
+    def __post_init__(self) -> None:
+        if self.texture_size not in _SIZES:
+            raise ConfigError(f"texture.texture_size must be one of {_SIZES}, got {self.texture_size}")
+        if not 0 <= self.padding <= 32:
+            raise ConfigError(f"texture.padding must be within 0..32, got {self.padding}")
+        if min(self.smoothness, self.blend_sigma, self.angle_power, self.selection_boost) < 0:
+            raise ConfigError("texture.smoothness, selection_boost, blend_sigma and angle_power must not be negative")
+
+
+def texture_options(config: TextureConfig, workers: int = 1) -> TextureOptions:
+    """The texturing library's options for a stage config (``workers``: threads for the atlas)."""
+    return TextureOptions(size=config.texture_size, atlas=config.atlas, padding=config.padding,
+                          smoothness=config.smoothness, level_exposure=config.level_exposure,
+                          blend=BlendOptions(low_sigma=config.blend_sigma, angle_power=config.angle_power,
+                                             selection_boost=config.selection_boost),
+                          workers=workers)
+
+
+def run(config: TextureConfig, ctx: StageContext, *, mesh: MeshResult, undistort: UndistortResult) -> dict[str, Any]:
+    """Texture the mesh of ``mesh`` with the photos of ``undistort`` into ``ctx.out``."""
+    masks = undistort.root / "masks"
+    views = load_colmap_views(undistort.model, undistort.image_dir,
+                              masks if config.use_masks and masks.is_dir() else None)
+    model = read_mesh(mesh.level_path(config.level))
+    ctx.log.info("texturing the %s mesh (%d triangles) from %d photos into a %d px atlas", config.level,
+                 len(model.faces), len(views), config.texture_size)
+    textured, report = texture_mesh(model, views, texture_options(config, ctx.workers))
+    write_obj(ctx.out, textured, name="model")
+    info = TextureInfo(units=mesh.info.units, level=config.level, texture_size=config.texture_size,
+                       triangles=len(textured.faces), views=report.views_used,
+                       unseen_faces=round(report.unseen_faces, 5), seconds=report.seconds)
+    write_json(ctx.out / "texture.json", info)
+    if report.unseen_faces > 0.05:
+        ctx.log.warning("%.0f %% of the faces are seen by no photo; their colour is interpolated",
+                        100 * report.unseen_faces)
+    return {"triangles": len(textured.faces), "views": report.views_used, "texture_size": config.texture_size}
+
+
+STAGE = StageSpec(
+    name="texture",
+    version=1,
+    config=TextureConfig,
+    run=run,
+    load=load_texture_result,
+    requires=("mesh", "undistort"),
+    outputs={"textured_obj": "model.obj", "texture": "model.png"},
+    summary="UV atlas and texture from the photos: view selection, levelling, blending, padding.",
+)

@@ -1,0 +1,107 @@
+"""UV atlases (direction charts or open3d's UVAtlas) and their rasterisation into texels.
+
+The atlas cuts the mesh into charts, flattens each and packs them into one square texture;
+vertices on chart cuts are duplicated. Rasterising finds, for every texel centre inside a
+chart, the triangle and barycentric coordinates under it (by ray casting the flattened mesh),
+which gives every texel a 3D position to colour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from photogrammetry.errors import InputError
+from photogrammetry.io.mesh import MeshData
+
+AtlasMethod = Literal["charts", "open3d"]
+"""UV atlas generators: ``charts`` (:mod:`.charts`, seconds for a million faces) or ``open3d``
+(UVAtlas isocharts: less stretch, but minutes per 100k faces and manifold meshes only)."""
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class UVAtlas:
+    """A mesh cut into charts with one UV per (split) vertex."""
+
+    vertices: np.ndarray
+    """(V', 3) float64 positions; vertices on chart cuts appear once per chart."""
+    faces: np.ndarray
+    """(F, 3) int64 indices into ``vertices``, same order as the input faces."""
+    uv: np.ndarray
+    """(V', 2) float32 texture coordinates in [0, 1], OpenGL convention (v = 0 at the bottom)."""
+    source_vertex: np.ndarray
+    """(V',) int64 index of each vertex in the input mesh."""
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Texels:
+    """The texel centres covered by the atlas' triangles."""
+
+    size: int
+    """Side of the square texture in pixels."""
+    rows: np.ndarray
+    """(N,) int64 texture row (0 = top)."""
+    cols: np.ndarray
+    """(N,) int64 texture column."""
+    face_ids: np.ndarray
+    """(N,) int64 triangle under each texel."""
+    barycentric: np.ndarray
+    """(N, 3) float32 weights of the triangle's corners."""
+
+    def positions(self, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+        """(N, 3) float64 surface points of the texels on a mesh with the atlas' faces."""
+        corners = vertices[faces[self.face_ids]]
+        return np.einsum("nk,nkd->nd", self.barycentric.astype(np.float64), corners)
+
+
+def _open3d(mesh: MeshData, size: int, padding: int, workers: int) -> UVAtlas:
+    """Isochart atlas by open3d's UVAtlas (the mesh should be manifold)."""
+    import open3d as o3d
+
+    tmesh = o3d.t.geometry.TriangleMesh()
+    tmesh.vertex.positions = o3d.core.Tensor(mesh.vertices.astype(np.float32))
+    tmesh.triangle.indices = o3d.core.Tensor(mesh.faces.astype(np.int64))
+    tmesh.compute_uvatlas(size=size, gutter=float(padding), max_stretch=1 / 6, nthreads=workers)
+    corner_uv = tmesh.triangle.texture_uvs.numpy().reshape(-1, 2)  # (3F, 2), v = 0 at the bottom
+    corner_vertex = mesh.faces.reshape(-1)
+    keys = np.concatenate([corner_vertex[:, None].astype(np.float64), corner_uv.astype(np.float64)], axis=1)
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    source = unique[:, 0].astype(np.int64)
+    return UVAtlas(vertices=mesh.vertices[source], faces=inverse.reshape(-1, 3).astype(np.int64),
+                   uv=unique[:, 1:].astype(np.float32), source_vertex=source)
+
+
+def compute_atlas(mesh: MeshData, *, size: int, method: AtlasMethod = "charts", padding: int = 4,
+                  workers: int = 1) -> UVAtlas:
+    """UV atlas of ``mesh`` for a ``size`` x ``size`` texture with ``padding`` texels between charts."""
+    from photogrammetry.texturing.charts import chart_atlas
+
+    if len(mesh.faces) == 0:
+        raise InputError("cannot build a UV atlas for a mesh without triangles")
+    if method == "charts":
+        return chart_atlas(mesh, size=size, padding=padding)
+    return _open3d(mesh, size, padding, workers)
+
+
+def rasterize(atlas: UVAtlas, size: int, *, rows_per_batch: int = 512) -> Texels:
+    """The texel centres inside the atlas' triangles, found by ray casting the flat UV mesh."""
+    import open3d as o3d
+
+    flat = np.concatenate([atlas.uv * size, np.zeros((len(atlas.uv), 1), np.float32)], axis=1)
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(o3d.core.Tensor(flat.astype(np.float32)), o3d.core.Tensor(atlas.faces.astype(np.uint32)))
+    invalid = np.int64(o3d.t.geometry.RaycastingScene.INVALID_ID)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for first in range(0, size, rows_per_batch):
+        rows, cols = np.meshgrid(np.arange(first, min(size, first + rows_per_batch)), np.arange(size), indexing="ij")
+        rays = np.zeros((rows.size, 6), np.float32)
+        rays[:, 0], rays[:, 1], rays[:, 2], rays[:, 5] = cols.ravel() + 0.5, size - rows.ravel() - 0.5, 1.0, -1.0
+        hits = scene.cast_rays(o3d.core.Tensor(rays))
+        ids = hits["primitive_ids"].numpy().astype(np.int64)
+        found = np.flatnonzero(ids != invalid)
+        parts.append((found + first * size, ids[found], hits["primitive_uvs"].numpy()[found]))
+    index, face_ids, uv = (np.concatenate(p) for p in zip(*parts, strict=True))
+    barycentric = np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=1).astype(np.float32)
+    return Texels(size=size, rows=index // size, cols=index % size, face_ids=face_ids, barycentric=barycentric)

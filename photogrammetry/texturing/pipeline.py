@@ -1,0 +1,143 @@
+"""Texturing a mesh from calibrated photos, step by step (see :func:`texture_mesh`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from photogrammetry.errors import InputError
+from photogrammetry.io.mesh import MeshData, TexturedMeshData
+from photogrammetry.meshing.views import CameraView
+from photogrammetry.texturing.atlas import AtlasMethod, Texels, UVAtlas, compute_atlas, rasterize
+from photogrammetry.texturing.bake import BakeInput, BlendOptions, bake
+from photogrammetry.texturing.charts import face_normals
+from photogrammetry.texturing.fill import diffuse, pad, vertex_colors
+from photogrammetry.texturing.leveling import exposure_gains
+from photogrammetry.texturing.selection import face_adjacency, select_views
+from photogrammetry.texturing.visibility import MeshScene, face_quality, view_maps
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextureOptions:
+    """Settings of :func:`texture_mesh`."""
+
+    size: int = 4096
+    """Side of the square texture atlas in pixels."""
+    atlas: AtlasMethod = "charts"
+    """UV atlas method: ``charts`` (fast direction charts) or ``open3d`` (UVAtlas isocharts)."""
+    padding: int = 4
+    """Texels kept free around every chart (against bleeding under filtering)."""
+    smoothness: float = 0.5
+    """Weight of neighbouring faces' agreement in the per-face view selection."""
+    level_exposure: bool = True
+    """Level the photos' exposure and white balance with per-photo gains."""
+    blend: BlendOptions = field(default_factory=BlendOptions)
+    """Two-band blending settings."""
+    workers: int = 1
+    """Threads for the steps that use several."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextureReport:
+    """What :func:`texture_mesh` did."""
+
+    views_used: int
+    """Views selected for at least one face."""
+    unseen_faces: float
+    """Fraction of faces that no view sees."""
+    gains: np.ndarray
+    """(V, 3) exposure gains applied to the photos."""
+    seconds: dict[str, float]
+    """Time of each step."""
+
+
+def _qualities(mesh: MeshData, views: Sequence[CameraView], scene: MeshScene) -> np.ndarray:
+    """(F, V) float32 quality of every face in every view."""
+    quality = np.zeros((len(mesh.faces), len(views)), np.float32)
+    for index, view in enumerate(views):
+        quality[:, index] = face_quality(view, view_maps(scene, view, view.read_mask()), mesh.vertices, mesh.faces)
+    return quality
+
+
+def _level_points(mesh: MeshData, quality: np.ndarray, count: int = 20_000) -> np.ndarray:
+    """(P, 3) centres of faces seen well by at least two views, at most ``count`` of them."""
+    shared = np.flatnonzero((quality > 0.5).sum(axis=1) >= 2)
+    chosen = np.random.default_rng(0).choice(shared, size=min(count, len(shared)), replace=False)
+    return mesh.vertices[mesh.faces[np.sort(chosen)]].mean(axis=1)
+
+
+def _image(atlas: UVAtlas, texels: Texels, mesh: MeshData, colors: np.ndarray, known: np.ndarray,
+           padding: int) -> np.ndarray:
+    """(S, S, 3) uint8 atlas: photo colours, diffused colours on unseen faces, padded gutters."""
+    source_faces = atlas.source_vertex[atlas.faces]
+    if not known.all():
+        values, defined = vertex_colors(source_faces, len(mesh.vertices), texels.face_ids, texels.barycentric,
+                                        colors, known)
+        values = diffuse(mesh.faces, values, defined)
+        corners = values[source_faces[texels.face_ids[~known]]]
+        colors = colors.copy()
+        colors[~known] = np.einsum("nk,nkc->nc", texels.barycentric[~known], corners)
+    texture = np.zeros((texels.size, texels.size, 3), np.float32)
+    valid = np.zeros((texels.size, texels.size), bool)
+    texture[texels.rows, texels.cols], valid[texels.rows, texels.cols] = colors, True
+    texture = pad(texture, valid, rings=padding)
+    return np.clip(np.round(texture * 255.0), 0, 255).astype(np.uint8)
+
+
+def texture_mesh(mesh: MeshData, views: Sequence[CameraView],
+                 options: TextureOptions | None = None) -> tuple[TexturedMeshData, TextureReport]:
+    """Texture a mesh from undistorted, posed photos.
+
+    Steps: UV atlas; per-face quality in every view (visible projected area, depth test
+    against the mesh, masks); per-face view selection smoothed over neighbours; exposure
+    gains; two-band blending of the texels; colours diffused onto unseen faces; padding.
+
+    Args:
+        mesh: The mesh; faces wind counter-clockwise seen from outside.
+        views: The photos with their cameras (and masks, honoured when present).
+        options: Settings (default: :class:`TextureOptions`).
+
+    Raises:
+        InputError: when there are no views or no face is seen by any of them.
+    """
+    options = options or TextureOptions()
+    if not views:
+        raise InputError("texturing needs at least one photo with its camera")
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        """Record the time since the previous step under ``step``."""
+        nonlocal clock
+        seconds[step] = round(time.perf_counter() - clock, 3)
+        clock = time.perf_counter()
+
+    atlas = compute_atlas(mesh, size=options.size, method=options.atlas, padding=options.padding,
+                          workers=options.workers)
+    texels = rasterize(atlas, options.size)
+    lap("atlas")
+    scene = MeshScene(mesh.vertices, mesh.faces)
+    quality = _qualities(mesh, views, scene)
+    if not (quality > 0).any():
+        raise InputError("no photo sees the mesh; check that the cameras and the mesh share a frame")
+    labels = select_views(quality, face_adjacency(mesh.faces), smoothness=options.smoothness)
+    lap("selection")
+    gains = exposure_gains(_level_points(mesh, quality), views, scene) if options.level_exposure \
+        else np.ones((len(views), 3))
+    lap("leveling")
+    normals, _ = face_normals(mesh.vertices, mesh.faces)
+    target = BakeInput(points=texels.positions(atlas.vertices, atlas.faces), normals=normals[texels.face_ids],
+                       labels=labels[texels.face_ids], face_ids=texels.face_ids, seen=quality > 0)
+    colors, weight = bake(target, views, gains, scene, options.blend)
+    lap("blending")
+    texture = _image(atlas, texels, mesh, colors, weight > 0, options.padding)
+    lap("padding")
+    textured = TexturedMeshData(vertices=atlas.vertices, faces=atlas.faces, uv=atlas.uv, texture=texture,
+                                normals=None if mesh.normals is None else mesh.normals[atlas.source_vertex])
+    used = np.unique(labels[labels >= 0])
+    report = TextureReport(views_used=len(used), unseen_faces=float(np.mean(labels < 0)), gains=gains,
+                           seconds=seconds)
+    return textured, report

@@ -1,0 +1,315 @@
+"""Train the ``lite`` MVS feature network on our own synthetic renders (reproducible).
+
+    python scripts/train_mvs.py render --data /tmp/mvs_train            # random scenes -> .npz
+    python scripts/train_mvs.py train --data /tmp/mvs_train --steps 4000 # -> photogrammetry/mvs/weights/lite.pt
+
+``render`` draws scenes with :func:`photogrammetry.synthetic.random_scene` (seeds from 1000 on,
+apart from the sample scenes' specs), renders a run of consecutive views of each at 640x480 with
+exact depth, and JPEG-compresses them like the sample scenes. ``train`` samples, like the
+cascade at inference, one of its three levels: the coarsest (1/4 size, a sweep of 48 planes over
+the view's depth range) or a finer one (1/2 or full size, 16 or 8 per-pixel hypotheses around a
+perturbed true depth) on crops, and minimises the cross-entropy of the softmax over hypotheses
+of the same aggregated cost the sweep uses (:mod:`photogrammetry.mvs.cost`) against the true
+depth. Seeds fix the scenes, the sampling and the initialisation; runs on the CPU or CUDA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+LEVELS = ((0.25, 32, (96, 128)), (0.5, 16, (96, 128)), (1.0, 8, (96, 128)))
+"""Training levels: (image scale, hypotheses, ref crop (h, w)); the coarsest level sweeps the whole
+range (with fewer planes than at inference, to train faster), the others search around the truth."""
+
+MAX_SOURCES = 3
+"""Sources per example (random ones among the scene's other views)."""
+
+
+def render_dataset(out: Path, first_seed: int, count: int, views: int, size: tuple[int, int] = (640, 480)) -> None:
+    """Render ``count`` random scenes (``views`` consecutive views each, ``size`` = (width, height))
+    into ``out/<seed>.npz``."""
+    from photogrammetry.synthetic import build_scene, random_scene
+    from photogrammetry.synthetic.render import Renderer
+
+    out.mkdir(parents=True, exist_ok=True)
+    for seed in range(first_seed, first_seed + count):
+        path = out / f"{seed}.npz"
+        if path.exists():
+            continue
+        scene = build_scene(random_scene(seed, width=size[0], height=size[1]))
+        rng = np.random.default_rng([seed, 77])
+        start = int(rng.integers(0, max(1, len(scene.views) - views)))
+        renderer = Renderer(scene)
+        images, depths, rotations, translations = [], [], [], []
+        for index in range(start, min(start + views, len(scene.views))):
+            view = renderer.render(index)
+            quality = int(rng.integers(85, 96))
+            ok, buf = cv2.imencode(".jpg", view.image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+            images.append(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+            depths.append(view.depth.astype(np.float32))
+            rotations.append(scene.views[index].cam_from_world.rotation)
+            translations.append(scene.views[index].cam_from_world.translation)
+        cam = scene.camera
+        K = np.array([[cam.focal, 0, cam.cx], [0, cam.focal, cam.cy], [0, 0, 1]])
+        np.savez_compressed(path, images=np.stack(images), depths=np.stack(depths), K=K,
+                            R=np.stack(rotations), t=np.stack(translations))
+        print(f"rendered {path.name}: {scene.spec.kind}, {len(images)} views", flush=True)
+
+
+@dataclass
+class Sample:
+    """One training example: a reference crop, its sources (crops) and hypotheses."""
+
+    ref: object
+    """(MVSView, image (h, w, 3) uint8, depth (h, w))."""
+    sources: list
+    """[(MVSView, image, depth)] cropped around the hypotheses' projections."""
+    start: np.ndarray
+    """(h, w) inverse depth of hypothesis 0."""
+    interval: float
+    """Inverse-depth step."""
+    count: int
+    """Number of hypotheses."""
+
+
+def _downscale(image: np.ndarray, depth: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Area-downscaled image; depth at the new pixel centres (0 where the block is not flat)."""
+    if scale == 1.0:
+        return image, depth
+    f = round(1 / scale)
+    h, w = depth.shape[0] // f, depth.shape[1] // f
+    blocks = depth[: h * f, : w * f].reshape(h, f, w, f)
+    lo, hi = blocks.min(axis=(1, 3)), blocks.max(axis=(1, 3))
+    flat = (lo > 0) & (hi - lo < 0.01 * hi)
+    return (cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA),
+            np.where(flat, blocks.mean(axis=(1, 3)), 0.0).astype(np.float32))
+
+
+def _view(K: np.ndarray, R: np.ndarray, t: np.ndarray, width: int, height: int, crop: tuple[int, int]):
+    """An :class:`MVSView` of an image cropped at ``(x0, y0)`` (no file behind it)."""
+    from photogrammetry.mvs.scene import MVSView
+
+    shifted = K.copy()
+    shifted[0, 2] -= crop[0]
+    shifted[1, 2] -= crop[1]
+    return MVSView(name="", image_path=Path(), mask_path=None, K=shifted, R=R, t=t, width=width, height=height)
+
+
+def _source_box(ref, depth_lo: np.ndarray, depth_hi: np.ndarray, src, margin: int = 6):
+    """Pixel box (x0, y0, x1, y1) of a source covering the ref pixels' projections at both depths."""
+    from photogrammetry.mvs.geometry import backproject
+
+    boxes = []
+    for d in (depth_lo, depth_hi):
+        world = (backproject(d, ref.K).reshape(-1, 3) - ref.t) @ ref.R
+        cam = world @ src.R.T + src.t
+        cam = cam[cam[:, 2] > 1e-6]
+        uv = cam[:, :2] / cam[:, 2:] * np.diag(src.K)[:2] + src.K[:2, 2]
+        boxes.append(uv)
+    uv = np.concatenate(boxes)
+    if len(uv) == 0:
+        return None
+    x0, y0 = np.clip(np.floor(uv.min(axis=0)) - margin, 0, [src.width, src.height]).astype(int)
+    x1, y1 = np.clip(np.ceil(uv.max(axis=0)) + margin, 0, [src.width, src.height]).astype(int)
+    return (x0, y0, x1, y1) if x1 - x0 >= 8 and y1 - y0 >= 8 else None
+
+
+def _hypotheses(depth: np.ndarray, level: int, rng: np.random.Generator) -> tuple[np.ndarray, float, int]:
+    """``start`` (h, w), interval and count of the hypotheses, as the cascade would make them."""
+    valid = depth[depth > 0]
+    near, far = np.percentile(valid, [1, 99]) if len(valid) else (1.0, 2.0)
+    inv_near, inv_far = 1 / near, 1 / max(far, 1.05 * near)
+    grow = rng.uniform(0.1, 0.3) * (inv_near - inv_far)
+    inv_near, inv_far = inv_near + grow, max(inv_far - grow, 0.5 * inv_far)
+    _, count, _ = LEVELS[level]
+    base = (inv_near - inv_far) / 47
+    if level == 0:
+        return np.full(depth.shape, inv_near), (inv_near - inv_far) / (count - 1), count
+    interval = base * rng.uniform(0.15, 0.5) ** level
+    inv = np.where(depth > 0, 1 / np.maximum(depth, 1e-6), inv_near)
+    centre = inv + rng.uniform(-0.6, 0.6, depth.shape) * interval * (count - 1) / 2
+    return centre + 0.5 * (count - 1) * interval, interval, count
+
+
+def make_sample(scene: dict, rng: np.random.Generator) -> Sample | None:
+    """A random training example from one rendered scene (``None`` when it would be empty)."""
+    level = int(rng.integers(len(LEVELS)))
+    scale, _, crop = LEVELS[level]
+    n = len(scene["images"])
+    ref_index = int(rng.integers(n))
+    scaled = [_downscale(scene["images"][i], scene["depths"][i], scale) for i in range(n)]
+    height, width = scaled[0][1].shape
+    full_height, full_width = scene["depths"].shape[1:]
+    K = np.diag([width / full_width, height / full_height, 1.0]) @ scene["K"]
+    image, depth = scaled[ref_index]
+    crop = (min(crop[0], height), min(crop[1], width))
+    y0, x0 = int(rng.integers(0, height - crop[0] + 1)), int(rng.integers(0, width - crop[1] + 1))
+    image, depth = image[y0: y0 + crop[0], x0: x0 + crop[1]], depth[y0: y0 + crop[0], x0: x0 + crop[1]]
+    if (depth > 0).mean() < 0.2:
+        return None
+    ref = _view(K, scene["R"][ref_index], scene["t"][ref_index], image.shape[1], image.shape[0], (x0, y0))
+    start, interval, count = _hypotheses(depth, level, rng)
+    lo, hi = 1 / start, 1 / np.maximum(start - (count - 1) * interval, 1e-6)
+    sources = []
+    others = [i for i in range(n) if i != ref_index]
+    for i in rng.permutation(others)[:MAX_SOURCES]:
+        full = _view(K, scene["R"][i], scene["t"][i], width, height, (0, 0))
+        box = _source_box(ref, lo, hi, full)
+        if box is not None:
+            bx0, by0, bx1, by1 = box
+            view = _view(K, scene["R"][i], scene["t"][i], bx1 - bx0, by1 - by0, (bx0, by0))
+            sources.append((view, scaled[i][0][by0:by1, bx0:bx1], scaled[i][1][by0:by1, bx0:bx1]))
+    if len(sources) < 2:
+        return None
+    return Sample(ref=(ref, image, depth), sources=sources, start=start, interval=interval, count=count)
+
+
+def _visible(ref, depth, sources, torch) -> object:
+    """(h, w) bool: true depth seen by at least one source (its own true depth agrees)."""
+    from photogrammetry.mvs.filtering import FilterOptions, check_source
+
+    options = FilterOptions(max_reprojection_px=1.5, max_relative_depth=0.01)
+    d = torch.from_numpy(depth)
+    seen = torch.zeros(depth.shape, dtype=torch.bool)
+    for view, _, src_depth in sources:
+        seen |= check_source(ref, d, view, torch.from_numpy(src_depth), options)[0]
+    return seen
+
+
+def sample_loss(model, sample: Sample, device: str, best_sources: int = 2):
+    """Cross-entropy of the true hypothesis and the fraction of pixels won within one hypothesis."""
+    import torch
+
+    from photogrammetry.mvs.cost import INVALID, aggregate_sources, similarity
+    from photogrammetry.mvs.geometry import pixel_grid, project, sample as sample_map
+
+    def features(image):
+        batch = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None].float() / 255
+        return torch.nn.functional.normalize(model(batch)[0], dim=0)
+
+    ref, image, depth = sample.ref
+    h, w = depth.shape
+    ref_feat = features(image)
+    start = torch.from_numpy(sample.start.astype(np.float32)).to(device).reshape(1, -1)
+    steps = torch.arange(sample.count, device=device, dtype=torch.float32)[:, None]
+    hyp_depth = 1.0 / (start - steps * sample.interval).clamp(min=1e-6)
+    pixels = pixel_grid(h, w, device=device)
+    scores = []
+    for view, src_image, _ in sample.sources:
+        A, b = (torch.as_tensor(m, dtype=torch.float32, device=device) for m in _relative(ref, view))
+        uv, z = project(A, b, pixels, hyp_depth)
+        warped, inside = sample_map(features(src_image), uv)
+        score = similarity(ref_feat, warped.reshape(-1, sample.count, h, w), "dot", 1)
+        scores.append(torch.where(((z > 0) & inside).reshape(-1, h, w), score, INVALID))
+    volume = aggregate_sources(torch.stack(scores), best_sources) / model.log_temperature.exp()
+    target = (sample.start - 1 / np.maximum(depth, 1e-9)) / sample.interval
+    valid = (depth > 0) & (target >= 0) & (target <= sample.count - 1)
+    valid &= _visible(ref, depth, sample.sources, torch).numpy()
+    if valid.sum() < 50:
+        return None, None
+    return _soft_cross_entropy(volume, target, valid, device)
+
+
+def _relative(ref, src):
+    from photogrammetry.mvs.geometry import relative_projection
+
+    return relative_projection(ref, src)
+
+
+def _soft_cross_entropy(volume, target: np.ndarray, valid: np.ndarray, device: str):
+    """Cross-entropy against the two hypotheses around the fractional ``target`` index (h, w)."""
+    import torch
+
+    logp = torch.log_softmax(volume, dim=0)
+    t = torch.from_numpy(np.clip(target, 0, volume.shape[0] - 1).astype(np.float32)).to(device)
+    lo = t.floor().long().clamp(max=volume.shape[0] - 1)
+    hi = (lo + 1).clamp(max=volume.shape[0] - 1)
+    frac = t - lo.float()
+    nll = -((1 - frac) * logp.gather(0, lo[None])[0] + frac * logp.gather(0, hi[None])[0])
+    mask = torch.from_numpy(valid).to(device)
+    won = ((volume.argmax(dim=0).float() - t).abs() <= 1.0)[mask].float().mean()
+    return nll[mask].mean(), float(won)
+
+
+def train(data: Path, out: Path, steps: int, seed: int, device: str, lr: float) -> None:
+    """Train from the ``.npz`` scenes in ``data`` and write the weights to ``out``."""
+    import torch
+
+    from photogrammetry.mvs.network import build_network
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    files = sorted(data.glob("*.npz"))
+    scenes = [dict(np.load(f)) for f in files]
+    print(f"{len(scenes)} scenes from {data}", flush=True)
+    model = build_network().to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.05)
+    history, t0, step = [], time.time(), 0
+    while step < steps:
+        sample = make_sample(scenes[int(rng.integers(len(scenes)))], rng)
+        loss, won = (None, None) if sample is None else sample_loss(model, sample, device)
+        if loss is None or not math.isfinite(loss.item()):
+            continue
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        schedule.step()
+        step += 1
+        history.append((loss.item(), won))
+        if step % 50 == 0 or step == steps:
+            recent = np.array(history[-50:])
+            print(f"step {step}: loss {recent[:, 0].mean():.3f}, won within 1 {recent[:, 1].mean():.3f}, "
+                  f"T {model.log_temperature.exp().item():.4f}, {time.time() - t0:.0f} s", flush=True)
+            _save(model, out)
+
+
+def _save(model, out: Path) -> None:
+    import torch
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+    tmp.replace(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: ``render`` then ``train``."""
+    from photogrammetry.mvs.network import WEIGHTS_FILE
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    render = sub.add_parser("render", help="render random training scenes")
+    render.add_argument("--data", type=Path, required=True)
+    render.add_argument("--first-seed", type=int, default=1000)
+    render.add_argument("--scenes", type=int, default=80)
+    render.add_argument("--views", type=int, default=5)
+    fit = sub.add_parser("train", help="train the network")
+    fit.add_argument("--data", type=Path, required=True)
+    fit.add_argument("--out", type=Path, default=WEIGHTS_FILE)
+    fit.add_argument("--steps", type=int, default=4000)
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--lr", type=float, default=2e-3)
+    fit.add_argument("--device", default="cpu")
+    fit.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    args = parser.parse_args(argv)
+    if args.command == "render":
+        render_dataset(args.data, args.first_seed, args.scenes, args.views)
+    else:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        train(args.data, args.out, args.steps, args.seed, args.device, args.lr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The mesh, texture and export stages run one after the other on a small synthetic capture."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from photogrammetry.engine.stage import StageContext
+from photogrammetry.errors import ConfigError
+from photogrammetry.io.depth import FusionResult, FusionSummary
+from photogrammetry.io.jsonio import write_json
+from photogrammetry.io.mesh import (
+    ExportResult,
+    MeshData,
+    MeshResult,
+    TextureResult,
+    load_export_result,
+    load_mesh_result,
+    load_texture_result,
+    read_obj,
+    write_ply,
+)
+from photogrammetry.io.sfm import UndistortResult, load_undistort, save_undistort
+from photogrammetry.meshing.views import CameraView
+from photogrammetry.stages import export, mesh, texture
+from tests.meshing.conftest import sphere_cloud
+from tests.texturing.scene import render, ring, sphere
+
+from .gltf_check import check_glb
+
+
+def write_colmap(folder: Path, views: list[CameraView]) -> None:
+    """A PINHOLE COLMAP text model of ``views`` with a handful of 3D points on the unit sphere."""
+    folder.mkdir(parents=True)
+    K = views[0].K
+    (folder / "cameras.txt").write_text(f"1 PINHOLE {views[0].width} {views[0].height} {K[0, 0]} {K[1, 1]} "
+                                        f"{K[0, 2]} {K[1, 2]}\n")
+    lines = []
+    for i, view in enumerate(views, start=1):
+        x, y, z, w = Rotation.from_matrix(view.R).as_quat()
+        lines += [f"{i} {w} {x} {y} {z} {view.t[0]} {view.t[1]} {view.t[2]} 1 {view.name}", ""]
+    (folder / "images.txt").write_text("\n".join(lines) + "\n")
+    points = sphere_cloud(20).points
+    (folder / "points3D.txt").write_text("".join(f"{i} {p[0]} {p[1]} {p[2]} 128 128 128 0.5\n"
+                                                 for i, p in enumerate(points, start=1)))
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> tuple[FusionResult, UndistortResult]:
+    """An undistort artifact (photos of the patterned sphere) and a fusion artifact (its points)."""
+    root = tmp_path_factory.mktemp("upstream")
+    views = render(sphere(subdivisions=5), ring(8, height=1.5), root / "undistort" / "images")
+    write_colmap(root / "undistort" / "sparse", views)
+    save_undistort(root / "undistort", tuple(v.name for v in views))
+    cloud = sphere_cloud(20_000, noise=0.003)
+    (root / "fusion").mkdir()
+    write_ply(root / "fusion" / "fused.ply", MeshData(vertices=cloud.points, faces=np.zeros((0, 3)),
+                                                      normals=cloud.normals, colors=cloud.colors))
+    summary = FusionSummary(method="points", points=len(cloud), voxel_size=0.01)
+    write_json(root / "fusion" / "fusion.json", summary)
+    return FusionResult(root=root / "fusion", summary=summary), load_undistort(root / "undistort")
+
+
+def context(name: str, root: Path) -> StageContext:
+    (root / name).mkdir(parents=True, exist_ok=True)
+    return StageContext(name=name, out=root / name, photos=root, workers=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def outputs(upstream: tuple[FusionResult, UndistortResult],
+            tmp_path_factory: pytest.TempPathFactory) -> tuple[MeshResult, TextureResult, ExportResult]:
+    fusion, undistort = upstream
+    root = tmp_path_factory.mktemp("stages")
+    counts = mesh.run(mesh.MeshConfig(), context("mesh", root), fusion=fusion, undistort=undistort)
+    assert counts["triangles"] > 1000
+    meshed = load_mesh_result(root / "mesh")
+    texture.run(texture.TextureConfig(level="reduced", texture_size=512), context("texture", root), mesh=meshed,
+                undistort=undistort)
+    textured = load_texture_result(root / "texture")
+    export.run(export.ExportConfig(), context("export", root), texture=textured)
+    return meshed, textured, load_export_result(root / "export")
+
+
+def test_mesh_stage_writes_every_level(outputs: tuple[MeshResult, TextureResult, ExportResult]) -> None:
+    meshed = outputs[0]
+    assert meshed.info.units == "sfm" and meshed.info.method == "poisson"
+    assert set(meshed.info.triangles) == {"preview", "reduced", "medium", "full", "raw"}
+    for level, count in meshed.info.triangles.items():
+        assert meshed.level_path(level).is_file()
+        assert count <= {"preview": 25_000, "reduced": 50_000}.get(level, 10**9)
+    assert meshed.info.bbox is not None  # no masks: cropped to the SfM points' box
+    with pytest.raises(ValueError, match="unknown detail level"):
+        meshed.level_path("huge")
+
+
+def test_texture_stage_writes_a_textured_obj(outputs: tuple[MeshResult, TextureResult, ExportResult]) -> None:
+    textured = outputs[1]
+    model = read_obj(textured.obj_path)
+    assert model.texture.shape == (512, 512, 3)
+    assert textured.info.level == "reduced" and textured.info.views == 8
+    assert textured.info.triangles == len(model.faces) == outputs[0].info.triangles["reduced"]
+
+
+def test_export_stage_writes_glb_obj_ply(outputs: tuple[MeshResult, TextureResult, ExportResult]) -> None:
+    exported = outputs[2]
+    assert set(exported.info.files) == {"glb", "obj", "ply"}
+    assert check_glb(exported.path("glb").read_bytes()) == []
+    assert read_obj(exported.path("obj")).texture.shape == (512, 512, 3)
+    assert exported.path("ply").stat().st_size > 1000
+    assert exported.info.units == "sfm"
+
+
+def test_export_stage_logs_the_units(outputs: tuple[MeshResult, TextureResult, ExportResult], tmp_path: Path,
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        export.run(export.ExportConfig(formats=("glb",), image_format="jpeg"), context("export", tmp_path),
+                   texture=outputs[1])
+    assert "SfM units" in caplog.text
+    assert check_glb((tmp_path / "export" / "model.glb").read_bytes()) == []
+    assert not (tmp_path / "export" / "model.ply").exists()
+
+
+@pytest.mark.parametrize(("stage", "options"), [
+    (mesh.MeshConfig, {"method": "marching"}), (mesh.MeshConfig, {"density_quantile": 0.7}),
+    (texture.TextureConfig, {"texture_size": 3000}), (texture.TextureConfig, {"blend_sigma": -1.0}),
+    (export.ExportConfig, {"formats": ("fbx",)}), (export.ExportConfig, {"jpeg_quality": 10})])
+def test_configs_reject_bad_values(stage: type, options: dict) -> None:
+    with pytest.raises(ConfigError):
+        stage(**options)
+
+
+def test_stage_specs_name_their_outputs() -> None:
+    assert mesh.STAGE.outputs["mesh"] == "mesh.ply" and mesh.STAGE.requires == ("fusion", "undistort")
+    assert export.STAGE.outputs["textured_model"] == "model.glb"
+    assert texture.STAGE.requires == ("mesh", "undistort")
+
+
+def test_texture_levels_match_the_mesh_levels() -> None:
+    import typing
+
+    from photogrammetry.io.mesh import LEVEL_NAMES
+
+    assert typing.get_args(typing.get_type_hints(texture.TextureConfig)["level"]) == LEVEL_NAMES

@@ -1,0 +1,53 @@
+"""Cropping (SfM box, mask carving) and detail levels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from photogrammetry.io.mesh import DETAIL_LEVELS
+from photogrammetry.meshing.crop import carve, inside_box, robust_box
+from photogrammetry.meshing.levels import decimate, detail_levels
+from photogrammetry.meshing.views import CameraView
+from tests.texturing.scene import sphere
+
+from .conftest import ring_views
+
+
+def test_robust_box_ignores_stray_points() -> None:
+    rng = np.random.default_rng(0)
+    points = np.concatenate([rng.uniform(-1, 1, (1000, 3)), [[50, 50, 50], [-40, 0, 0]]])
+    box = robust_box(points, margin=0.1)
+    assert np.all(box[0] > -1.5) and np.all(box[1] < 1.5)
+    assert inside_box(points, box)[:1000].mean() > 0.99 and not inside_box(points, box)[1000:].any()
+
+
+def test_carving_removes_what_the_masks_exclude(tmp_path: Path) -> None:
+    views = []
+    for view in ring_views(6):
+        pix, _ = view.project(np.zeros((1, 3)))
+        mask = np.zeros((view.height, view.width), np.uint8)
+        cv2.circle(mask, tuple(int(v) for v in pix[0]), 45, 255, -1)  # the unit sphere's disc is ~37 px
+        path = tmp_path / f"{view.name}.png"
+        cv2.imwrite(str(path), mask)
+        views.append(CameraView(name=view.name, K=view.K, R=view.R, t=view.t, width=view.width,
+                                height=view.height, mask_path=path))
+    points = np.array([[0.0, 0, 0], [0.9, 0, 0], [0, 0, 1.5], [2.5, 0.3, 0]])
+    np.testing.assert_array_equal(carve(points, views), [True, True, False, False])
+
+
+def test_decimation_hits_the_budget() -> None:
+    mesh = sphere(subdivisions=6)
+    small = decimate(mesh, 1000)
+    assert 900 <= len(small.faces) <= 1000
+    assert decimate(small, 5000) is small  # fewer triangles than asked: unchanged
+
+
+def test_detail_levels_are_nested_budgets() -> None:
+    mesh = sphere(subdivisions=6)  # ~3k faces: the big levels are the mesh itself
+    levels = detail_levels(mesh, {"a": 500, "b": 2000, "c": 10**6})
+    counts = {name: len(level.faces) for name, (level, _) in levels.items()}
+    assert counts["a"] <= 500 < counts["b"] <= 2000 and counts["c"] == len(mesh.faces)
+    assert list(DETAIL_LEVELS) == ["preview", "reduced", "medium", "full"]

@@ -1,0 +1,68 @@
+"""The plane sweep: tiles and batches change memory, not results; the cascade finds the depth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from photogrammetry.evaluation import load_ground_truth
+from photogrammetry.evaluation.raycast import gt_depth_map
+from photogrammetry.mvs.cascade import CascadeOptions, FeatureBank, Sweep, _first_level, estimate_depth, level_sizes
+from photogrammetry.mvs.cost import MatchCost
+from photogrammetry.mvs.features import GreyFeatures
+from photogrammetry.mvs.geometry import pixel_grid
+from photogrammetry.mvs.multiview import read_image, working_views
+from photogrammetry.mvs.selection import SelectionOptions, depth_range, select_sources
+
+
+@pytest.fixture(scope="module")
+def setup(facade):
+    views = working_views(facade, 160)
+    name = facade.names[5]
+    sources = select_sources(facade, SelectionOptions())[name]
+    bank = FeatureBank(GreyFeatures(), lambda n: read_image(views[n]), 2, "cpu", 2**30)
+    return facade, views, name, sources, bank
+
+
+def test_level_sizes_halve_towards_the_coarsest():
+    assert level_sizes(160, 120, 3) == [(40, 30), (80, 60), (160, 120)]
+
+
+def test_batched_sources_score_as_one_by_one(setup):
+    scene, views, name, sources, bank = setup
+    ref, feats = bank.get(name, 1), [bank.get(s, 1) for s in sources]
+    level = _first_level(*depth_range(scene, scene.views[name], SelectionOptions()), 12, "cpu")
+    depth = 1.0 / (level.start - torch.arange(12.0)[:, None] * level.interval)
+    pixels = pixel_grid(120, 160)
+    batched = Sweep(views[name], [views[s] for s in sources], ref, feats, MatchCost(), 64)
+    together = batched._group_scores(ref, pixels, batched.groups[0], depth, 10**7)
+    for i, s in enumerate(sources):
+        single = Sweep(views[name], [views[s]], ref, [feats[i]], MatchCost(), 64)
+        alone = single._group_scores(ref, pixels, single.groups[0], depth, 10**4)  # small hypothesis chunks
+        assert torch.allclose(together[i], alone[0], atol=1e-4)
+
+
+def test_a_small_memory_budget_gives_the_same_map(setup):
+    scene, views, name, sources, bank = setup
+    near_far = depth_range(scene, scene.views[name], SelectionOptions())
+    args = (views[name], [views[s] for s in sources], near_far, bank, MatchCost())
+    roomy = estimate_depth(*args, CascadeOptions(hypotheses=(32, 8), memory_budget_mb=1024))
+    tight = estimate_depth(*args, CascadeOptions(hypotheses=(32, 8), memory_budget_mb=1))  # a few rows per tile
+    same = np.isclose(roomy.depth, tight.depth, rtol=1e-4)  # float rounding may flip a near tie
+    assert same.mean() > 0.995
+    assert np.allclose(roomy.confidence[same], tight.confidence[same], atol=1e-3)
+
+
+def test_confident_depths_are_close_to_the_truth(setup, sample_scene_dir):
+    scene, views, name, sources, bank = setup
+    near_far = depth_range(scene, scene.views[name], SelectionOptions())
+    estimate = estimate_depth(views[name], [views[s] for s in sources], near_far, bank, MatchCost(),
+                              CascadeOptions(hypotheses=(32, 8)))
+    gt = load_ground_truth(sample_scene_dir("facade"))
+    truth = gt_depth_map(gt, name, width=160, height=120)
+    valid = truth > 0
+    confident = valid & (estimate.confidence > np.quantile(estimate.confidence[valid], 0.5))
+    error = np.abs(estimate.depth - truth) / gt.extent
+    assert np.mean(error[confident] < 0.01) > 0.95
+    assert np.mean(error[valid] < 0.01) > 0.8

@@ -1,0 +1,51 @@
+"""Forward-backward consistency: exact depths survive, disagreeing ones do not."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from photogrammetry.mvs.filtering import FilterOptions, filter_depth
+
+from .conftest import plane_depth
+
+
+def ground(views):
+    return {v.name: plane_depth(v, [0, 0, 1], -0.5) for v in views}
+
+
+def test_exact_depths_are_kept_where_two_sources_see_them(ring_views):
+    depths = ground(ring_views)
+    ref, sources = ring_views[0], [ring_views[1], ring_views[7]]
+    out = filter_depth(ref, depths[ref.name], np.ones_like(depths[ref.name]), None,
+                       [(s, depths[s.name]) for s in sources], FilterOptions())
+    visible = depths[ref.name] > 0
+    assert (out.depth > 0).sum() > 0.5 * visible.sum()
+    kept = out.depth > 0
+    assert np.allclose(out.depth[kept], depths[ref.name][kept], rtol=2e-3)
+    assert out.agreeing[kept].min() >= 2
+
+
+def test_wrong_depths_confidence_and_masks_are_dropped(ring_views):
+    depths = ground(ring_views)
+    ref, sources = ring_views[0], [(v, depths[v.name]) for v in (ring_views[1], ring_views[7])]
+    wrong = depths[ref.name] * 1.05
+    assert not (filter_depth(ref, wrong, np.ones_like(wrong), None, sources, FilterOptions()).depth > 0).any()
+    low = np.zeros_like(wrong)
+    options = FilterOptions(min_confidence=0.5)
+    assert not (filter_depth(ref, depths[ref.name], low, None, sources, options).depth > 0).any()
+    mask = np.zeros(wrong.shape, bool)
+    mask[:, :20] = True
+    out = filter_depth(ref, depths[ref.name], np.ones_like(wrong), mask, sources, FilterOptions())
+    assert (out.depth[:, 20:] == 0).all() and (out.depth[:, :20] > 0).any()
+
+
+def test_one_agreeing_source_is_not_enough(ring_views):
+    depths = ground(ring_views)
+    ref = ring_views[0]
+    broken = np.zeros_like(depths[ring_views[7].name])
+    sources = [(ring_views[1], depths[ring_views[1].name]), (ring_views[7], broken)]
+    out = filter_depth(ref, depths[ref.name], np.ones_like(broken), None, sources, FilterOptions())
+    assert not (out.depth > 0).any()
+    loose = filter_depth(ref, depths[ref.name], np.ones_like(broken), None, sources,
+                         FilterOptions(min_consistent_views=1))
+    assert (loose.depth > 0).any()

@@ -1,0 +1,91 @@
+"""Depth maps and fusion on the committed sample scenes, downscaled, with ground-truth cameras."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from photogrammetry.evaluation import Estimate, Sim3, evaluate, load_ground_truth
+from photogrammetry.io.depth import load_depth, save_depth_summary
+from photogrammetry.mvs.multiview import compute_depth
+from photogrammetry.mvs.network import WEIGHTS_FILE
+from photogrammetry.mvs.scene import load_scene
+from photogrammetry.stages.depth import DepthConfig, mvs_options
+from photogrammetry.stages.fusion import FusionConfig, fuse
+
+SMALL = dict(max_image_size=160, hypotheses=(32, 8))
+"""Settings of the CPU tests: 160x120 maps, two cascade levels."""
+
+
+def reconstruct(scene, folder, method: str, **settings):
+    summary = compute_depth(scene, mvs_options(DepthConfig(method=method, **{**SMALL, **settings})), folder)
+    save_depth_summary(folder, summary)
+    fuse(FusionConfig(), load_depth(folder), folder)
+    return summary
+
+
+def report(folder, scene_dir):
+    estimate = Estimate(depth_dir=folder / "depth", points_path=folder / "fused.ply", to_gt=Sim3())
+    return evaluate(estimate, load_ground_truth(scene_dir))
+
+
+@pytest.fixture(scope="module")
+def facade_ncc(facade, sample_scene_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("facade_ncc")
+    return reconstruct(facade, folder, "ncc"), report(folder, sample_scene_dir("facade")), folder
+
+
+def test_classical_depth_is_accurate_on_the_facade(facade_ncc):
+    summary, result, _ = facade_ncc
+    assert summary.method == "ncc" and not summary.learned and len(summary.views) == 12
+    assert result.depth.within[0.01] > 0.95
+    assert result.depth.completeness > 0.6
+    assert result.points.precision[0.01] > 0.95  # recall is bounded by the unseen parts of the GT mesh
+
+
+def test_maps_have_the_documented_shapes(facade_ncc):
+    summary, _, folder = facade_ncc
+    view = summary.views[0]
+    depth = np.load(folder / "depth" / f"{view.name}.npy")
+    normals = np.load(folder / "normals" / f"{view.name}.npy")
+    assert depth.shape == (view.height, view.width) == (120, 160) and depth.dtype == np.float32
+    assert normals.shape == (120, 160, 3)
+    kept = depth > 0
+    assert np.allclose(np.linalg.norm(normals[kept].astype(np.float32), axis=1), 1, atol=2e-3)
+    assert normals[kept][:, 2].mean() < -0.5  # facing the camera
+    assert view.kept == pytest.approx(kept.mean())
+
+
+def test_a_second_run_resumes_instead_of_sweeping_again(facade, facade_ncc):
+    _, _, folder = facade_ncc
+    raw = sorted((folder / ".raw").rglob("*.depth.npy"))
+    before = {p: p.stat().st_mtime_ns for p in raw}
+    compute_depth(facade, mvs_options(DepthConfig(method="ncc", **SMALL)), folder)
+    assert len(raw) == 12 and all(p.stat().st_mtime_ns == before[p] for p in raw)
+
+
+@pytest.mark.skipif(not WEIGHTS_FILE.is_file(), reason="lite weights not trained yet")
+def test_learned_is_as_complete_as_classical_at_equal_accuracy(facade, sample_scene_dir, facade_ncc, tmp_path):
+    _, classical, _ = facade_ncc
+    reconstruct(facade, tmp_path, "lite")
+    learned = report(tmp_path, sample_scene_dir("facade"))
+    assert learned.depth.within[0.01] > classical.depth.within[0.01] - 0.01
+    assert learned.depth.completeness > classical.depth.completeness - 0.01
+
+
+def test_masks_are_honoured(sample_scene_dir, tmp_path):
+    folder = sample_scene_dir("turntable")
+    scene = load_scene(folder / "images", folder / "gt" / "sparse", folder / "gt" / "masks")
+    subset = sorted(scene.views)[:6]
+    scene = type(scene)(views={n: scene.views[n] for n in subset}, points=scene.points,
+                        observations={n: scene.observations[n] for n in subset})
+    summary = compute_depth(scene, mvs_options(DepthConfig(method="ncc", **SMALL)), tmp_path)
+    from photogrammetry.mvs.multiview import read_mask, working_views
+
+    views = working_views(scene, SMALL["max_image_size"])
+    for record in summary.views:
+        depth = np.load(tmp_path / "depth" / f"{record.name}.npy")
+        assert record.mask and (depth > 0).any()
+        assert not (depth[~read_mask(views[record.name])] > 0).any()

@@ -1,0 +1,68 @@
+"""The depth and fusion stages' entry functions on an undistort artifact made from a sample scene."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import open3d as o3d
+import pytest
+
+from photogrammetry.engine.stage import StageContext
+from photogrammetry.io.depth import load_depth, load_fusion
+from photogrammetry.io.sfm import load_undistort, save_undistort
+from photogrammetry.stages import depth, fusion
+
+SETTINGS = dict(method="ncc", max_image_size=128, hypotheses=(24, 8))
+
+
+@pytest.fixture(scope="module")
+def undistorted(sample_scene_dir, tmp_path_factory) -> Path:
+    """An undistort artifact folder holding the facade scene: images, PINHOLE model, undistort.json."""
+    scene = sample_scene_dir("facade")
+    folder = tmp_path_factory.mktemp("undistort")
+    shutil.copytree(scene / "images", folder / "images")
+    shutil.copytree(scene / "gt" / "sparse", folder / "sparse")
+    save_undistort(folder, tuple(sorted(p.name for p in (folder / "images").iterdir())))
+    return folder
+
+
+def context(tmp_path: Path, name: str) -> StageContext:
+    out = tmp_path / name
+    out.mkdir()
+    return StageContext(name=name, out=out, photos=tmp_path, device_request="cpu", progress=False)
+
+
+@pytest.fixture(scope="module")
+def depth_artifact(undistorted, tmp_path_factory):
+    ctx = context(tmp_path_factory.mktemp("ws"), "depth")
+    counts = depth.run(depth.DepthConfig(**SETTINGS), ctx, undistort=load_undistort(undistorted))
+    return counts, load_depth(ctx.out)
+
+
+def test_depth_stage_writes_every_view(depth_artifact):
+    counts, result = depth_artifact
+    assert counts["views"] == 12 and counts["masked"] == 0 and 0.3 < counts["mean_kept"] <= 1
+    for label, rel in depth.STAGE.outputs.items():
+        assert (result.root / rel).is_dir(), label
+    assert all(result.depth_path(v.name).is_file() for v in result.summary.views)
+    assert result.summary.views[0].width == 128 and len(result.summary.views[0].sources) == 5
+
+
+@pytest.mark.parametrize("method", ["points", "tsdf"])
+def test_fusion_stage_writes_a_coloured_cloud_with_normals(depth_artifact, tmp_path, method):
+    _, result = depth_artifact
+    ctx = context(tmp_path, "fusion")
+    counts = fusion.run(fusion.FusionConfig(method=method), ctx, depth=result)
+    loaded = load_fusion(ctx.out)
+    cloud = o3d.io.read_point_cloud(str(ctx.out / fusion.STAGE.outputs["fused_points"]))
+    assert len(cloud.points) == counts["points"] == loaded.summary.points > 1000
+    assert cloud.has_colors() and cloud.has_normals()
+    assert np.allclose(np.linalg.norm(np.asarray(cloud.normals), axis=1), 1, atol=1e-3)
+    assert (loaded.mesh is not None) == (method == "tsdf") and (counts["triangles"] > 0) == (method == "tsdf")
+
+
+def test_the_weights_of_learned_methods_enter_the_key():
+    assert depth.fingerprint(depth.DepthConfig(method="ncc"), Path()) == {"weights": {}}
+    assert "sha256" in depth.fingerprint(depth.DepthConfig(method="lite"), Path())["weights"]

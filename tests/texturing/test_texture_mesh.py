@@ -1,0 +1,102 @@
+"""End to end: a sphere textured from eight photos, rendered into views it was not textured from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photogrammetry.errors import InputError
+from photogrammetry.evaluation.cameras import CameraPose, PinholeCamera
+from photogrammetry.evaluation.texture_metrics import psnr
+from photogrammetry.evaluation.texture_render import MeshPart, TexturedMesh, render_colors
+from photogrammetry.io.mesh import TexturedMeshData
+from photogrammetry.meshing.views import CameraView
+from photogrammetry.texturing import BlendOptions, TextureOptions, texture_mesh
+
+from .scene import Capture, render, ring, sphere
+
+OPTIONS = TextureOptions(size=512, padding=2)
+
+
+def rendered(textured: TexturedMeshData, view: CameraView) -> tuple[np.ndarray, np.ndarray]:
+    """The textured mesh rendered into ``view`` by the evaluation's renderer: (H, W, 3), hit mask."""
+    part = MeshPart(vertices=textured.vertices, faces=textured.faces, uv=textured.uv,
+                    texture=textured.texture.astype(np.float32) / 255.0)
+    return render_colors(TexturedMesh(parts=(part,)), PinholeCamera(K=view.K, width=view.width, height=view.height),
+                         CameraPose(R=view.R, t=view.t))
+
+
+@pytest.fixture(scope="module")
+def novel_views(tmp_path_factory: pytest.TempPathFactory) -> list[CameraView]:
+    """Two views between the ring's cameras, higher up."""
+    return render(sphere(subdivisions=3), ring(2, height=2.0, offset=0.3), tmp_path_factory.mktemp("novel"))
+
+
+@pytest.fixture(scope="module")
+def textured(capture: Capture) -> TexturedMeshData:
+    return texture_mesh(capture.mesh, capture.views, OPTIONS)[0]
+
+
+def test_novel_views_match_the_photos(textured: TexturedMeshData, novel_views: list[CameraView]) -> None:
+    for view in novel_views:
+        image, hit = rendered(textured, view)
+        photo = view.read_image().astype(np.float32) / 255.0
+        assert hit.mean() > 0.15
+        assert psnr(image, photo, hit) > 30.0
+
+
+def test_texture_has_no_black_texels(textured: TexturedMeshData) -> None:
+    assert textured.texture.shape == (512, 512, 3)
+    assert textured.texture.reshape(-1, 3).max(axis=1).min() > 5  # padding and unseen faces filled
+    assert np.all((textured.uv >= 0) & (textured.uv <= 1))
+
+
+def test_report_counts_views_and_unseen_faces(capture: Capture) -> None:
+    _, report = texture_mesh(capture.mesh, capture.views[:2], TextureOptions(size=256, padding=2))
+    assert 0.2 < report.unseen_faces < 0.8  # two cameras see only part of the sphere
+    assert report.views_used == 2
+    assert report.gains.shape == (2, 3)
+    assert set(report.seconds) == {"atlas", "selection", "leveling", "blending", "padding"}
+
+
+def test_exposure_differences_are_levelled(tmp_path: Path, novel_views: list[CameraView]) -> None:
+    mesh = sphere(subdivisions=3)
+    gains = [1.0, 0.7, 1.0, 0.7, 1.0, 0.7, 1.0, 0.7]
+    views = render(mesh, ring(8), tmp_path, gains=gains)
+    options = TextureOptions(size=512, padding=2, blend=BlendOptions(low_sigma=2.0))
+    _, report = texture_mesh(mesh, views, options)
+    ratio = report.gains[0] / report.gains[1]
+    np.testing.assert_allclose(ratio, 0.7, atol=0.05)
+
+
+def test_masks_keep_background_colour_out(capture: Capture, tmp_path: Path) -> None:
+    """A view whose mask excludes everything contributes no colour: the result is unchanged
+    when that view's photo is replaced by noise."""
+    import cv2
+
+    noisy, empty = tmp_path / "noise.png", tmp_path / "mask.png"
+    cv2.imwrite(str(noisy), np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    cv2.imwrite(str(empty), np.zeros((120, 160), np.uint8))
+    first = capture.views[0]
+    masked = CameraView(name=first.name, K=first.K, R=first.R, t=first.t, width=first.width, height=first.height,
+                        image_path=noisy, mask_path=empty)
+    options = TextureOptions(size=256, padding=2, level_exposure=False)
+    with_noise = texture_mesh(capture.mesh, [masked, *capture.views[1:]], options)[0]
+    without = texture_mesh(capture.mesh, capture.views[1:], options)[0]
+    difference = np.abs(with_noise.texture.astype(int) - without.texture.astype(int))
+    assert np.percentile(difference, 99) <= 2
+
+
+def test_no_views_is_an_error(capture: Capture) -> None:
+    with pytest.raises(InputError, match="at least one photo"):
+        texture_mesh(capture.mesh, [], OPTIONS)
+
+
+def test_cameras_that_see_nothing_are_an_error(capture: Capture) -> None:
+    view = capture.views[0]
+    away = CameraView(name=view.name, K=view.K, R=-view.R, t=view.t, width=view.width, height=view.height,
+                      image_path=view.image_path)
+    with pytest.raises(InputError, match="no photo sees the mesh"):
+        texture_mesh(capture.mesh, [away], OPTIONS)
