@@ -96,6 +96,72 @@ def child(args: argparse.Namespace) -> None:
     args.json.write_text(json.dumps(result, indent=2))
 
 
+CURVE_THRESHOLDS = (0.0025, 0.005, 0.01, 0.02, 0.04)
+"""Relative depth differences allowed by the consistency check, for accuracy-completeness curves."""
+
+
+def depth_curve(scene_name: str, method: str, folder: Path, args: argparse.Namespace) -> list[tuple[float, float]]:
+    """(depth within 0.5 %, completeness) of a finished run re-filtered at each of :data:`CURVE_THRESHOLDS`
+    (within 0.5 % of the extent: within 1 % is near 1 for every method on some scenes)."""
+    from dataclasses import replace
+
+    from photogrammetry.engine.items import ItemStore
+    from photogrammetry.evaluation import load_ground_truth
+    from photogrammetry.evaluation.depth_metrics import evaluate_depth, find_depth_maps
+    from photogrammetry.mvs.multiview import filter_all, working_views
+    from photogrammetry.mvs.scene import load_scene
+    from photogrammetry.mvs.selection import select_sources
+    from photogrammetry.stages.depth import DepthConfig, mvs_options
+
+    scene_dir, masks = scene_paths(scene_name, args.masks)
+    scene = load_scene(scene_dir / "images", scene_dir / "gt" / "sparse", masks)
+    gt = load_ground_truth(scene_dir)
+    options = mvs_options(DepthConfig(method=method, max_image_size=args.max_image_size))
+    views, sources = working_views(scene, options.max_image_size), select_sources(scene, options.selection)
+    points = []
+    for threshold in CURVE_THRESHOLDS:
+        out = folder / f"curve-{threshold}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        (out / ".raw").symlink_to(folder / ".raw")
+        refilter = replace(options, filtering=replace(options.filtering, max_relative_depth=threshold))
+        filter_all(scene, views, sources, refilter, out, device="cpu", items=ItemStore(folder / ".raw-items"))
+        metrics = evaluate_depth(find_depth_maps(out / "depth", scene.names), gt)
+        points.append((metrics.within[0.005], metrics.completeness))
+    return points
+
+
+def at_accuracy(curve: list[tuple[float, float]], accuracy: float) -> str:
+    """Completeness of a curve at ``accuracy``, linear in between; where every point of the curve is
+    more accurate, its largest completeness prefixed by ``>=`` (it is reached at a better accuracy)."""
+    ordered = sorted(curve)
+    for (a0, c0), (a1, c1) in zip(ordered, ordered[1:]):
+        if a0 <= accuracy <= a1:
+            return f"{c0 if a1 == a0 else c0 + (c1 - c0) * (accuracy - a0) / (a1 - a0):.3f}"
+    if ordered and ordered[0][0] > accuracy:
+        return f">={max(c for _, c in ordered):.3f}"
+    return "-"
+
+
+def print_curves(work: Path, args: argparse.Namespace) -> None:
+    """Completeness of every method at the classical method's accuracy, from the runs kept in ``work``."""
+    rows = []
+    for scene in args.scenes.split(","):
+        curves = {m: depth_curve(scene, m, work / f"{scene}-{m}", args) for m in args.methods.split(",")
+                  if (work / f"{scene}-{m}" / ".raw").is_dir()}
+        if "ncc" not in curves:
+            continue
+        accuracy = curves["ncc"][CURVE_THRESHOLDS.index(0.01)][0]
+        for method, curve in curves.items():
+            shown = " ".join(f"{a:.3f}/{c:.3f}" for a, c in curve)
+            rows.append([scene, method, f"{accuracy:.3f}", at_accuracy(curve, accuracy), shown])
+    header = ["scene", "method", "ncc <=0.5%", "completeness there",
+              "curve: <=0.5% / completeness at rel. depth " + "/".join(f"{t:g}" for t in CURVE_THRESHOLDS)]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for cells in [header, *rows]:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |")
+
+
 def run_child(scene: str, method: str, work: Path, args: argparse.Namespace) -> dict:
     """Run :func:`child` in a fresh process; its JSON plus wall time and peak RSS."""
     folder = work / f"{scene}-{method}"
@@ -254,6 +320,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fusion", default="points", choices=["points", "tsdf"])
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--speed", action="store_true", help="time one 1600x1200 map instead")
+    parser.add_argument("--curves", type=Path, metavar="WORK",
+                        help="accuracy-completeness curves of the runs kept in WORK (from --work)")
     parser.add_argument("--work", type=Path, help="keep outputs here (default: a temporary folder)")
     parser.add_argument("--out", type=Path, help="write all results as JSON here")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -269,6 +337,8 @@ def main() -> None:
         return child(args)
     if args.speed:
         return speed(args)
+    if args.curves:
+        return print_curves(args.curves, args)
     results, rows = [], []
     with tempfile.TemporaryDirectory(prefix="photogrammetry-mvs-bench-") as tmp:
         work = args.work or Path(tmp)

@@ -41,4 +41,27 @@ Stage artifacts:
 - ``undistort``: a COLMAP dense workspace from ``pycolmap.undistort_images``: ``images/``
   (registered images resampled to pinhole cameras), ``sparse/`` (PINHOLE model, binary),
   ``stereo/`` (patch-match configuration), ``undistort.json`` (image names).
+- ``depth`` (:mod:`photogrammetry.io.depth`): per view ``<name>`` (the image name),
+  ``depth/<name>.npy`` ((H, W) float32 z depth in model units, 0 = none; the ``depth_maps``
+  output), ``normals/<name>.npy`` ((H, W, 3) float16 camera-frame unit normals facing the
+  camera), ``confidence/<name>.npy`` ((H, W) float16 in [0, 1]); ``depth.json`` (method, and per
+  view: map size, ``K`` at that size, ``cam_from_world``, depth range, sources, fraction kept).
+  Maps may be smaller than the undistorted images (``depth.max_image_size``).
+- ``fusion``: ``fused.ply`` (the ``fused_points`` output: binary PLY, float32 ``x y z nx ny nz``,
+  uint8 ``red green blue``, world frame), ``tsdf_mesh.ply`` (TSDF method only: triangle mesh with
+  vertex colours), ``fusion.json`` (method, point count, voxel size).
+- ``mesh`` (:mod:`photogrammetry.io.mesh`): ``mesh.ply`` (the ``mesh`` output: the cleaned,
+  cropped surface at full resolution, detail level ``raw``; binary PLY, float64 ``x y z``,
+  float32 normals, uchar colours when the mesher gives them), ``levels/<level>.ply`` for
+  ``preview`` / ``reduced`` / ``medium`` / ``full`` (quadric decimation to about 25k / 50k /
+  100k / 250k triangles), ``mesh.json`` (units, mesher, triangles per level, timings, crop box).
+- ``texture``: ``model.obj`` + ``model.mtl`` + ``model.png`` (one detail level with one square
+  texture atlas; OBJ UVs have ``v = 0`` at the bottom row), ``texture.json`` (units, level,
+  texture size, triangles, photos used, fraction of faces no photo saw, timings).
+- ``export``: ``model.glb`` (the ``textured_model`` output: glTF 2.0, one mesh, texture
+  embedded as PNG or JPEG in a PBR material with no ``baseColorFactor``; ``asset.extras``
+  holds ``units``), ``obj/model.obj`` + ``.mtl`` + texture, ``model.ply`` (vertex colours
+  sampled from the texture, UVs as ``s``, ``t``), ``export.json`` (units, files, triangles).
+  Vertices stay in the reconstruction's frame (no change of up axis), so models line up with
+  the cameras; ``units`` is ``metres`` when an upstream stage knows the scale, else ``sfm``.
 """

@@ -28,7 +28,7 @@ class CascadeOptions:
 
     hypotheses: tuple[int, ...] = (48, 16, 8)
     """Hypotheses per level, coarse to fine; level ``k`` of ``L`` works at scale ``2^(k - L + 1)``."""
-    search_radius: float = 2.0
+    search_radius: float = 4.0
     """Finer levels search this many previous-level intervals to each side of the upsampled estimate."""
     memory_budget_mb: int = 1024
     """Working memory of the sweep; tiles and hypothesis chunks shrink to fit it."""
@@ -133,10 +133,11 @@ class Sweep:
     """
 
     def __init__(self, ref: MVSView, sources: Sequence[MVSView], ref_feat: Any, src_feats: Sequence[Any],
-                 cost: MatchCost, memory_budget_mb: int) -> None:
+                 cost: MatchCost, memory_budget_mb: int, kind: str | None = None) -> None:
         import torch
 
         self.ref_feat, self.cost, self.budget_mb = ref_feat, cost, memory_budget_mb
+        self.kind = kind or cost.similarity
         self.height, self.width = ref_feat.shape[-2:]
         device = ref_feat.device
         groups: dict[tuple[int, ...], list[int]] = {}
@@ -189,7 +190,7 @@ class Sweep:
             uv, z = project(A, b, pixels, depth[d0: d0 + chunk])
             warped, inside = sample(feats, uv)
             warped = warped.reshape(count, feats.shape[1], -1, rows, self.width)
-            score = similarity(ref, warped, self.cost.similarity, self.cost.window_radius)
+            score = similarity(ref, warped, self.kind, self.cost.window_radius, self.cost.grey_channel)
             valid = ((z > 0) & inside).reshape(count, -1, rows, self.width)
             out.append(torch.where(valid, score, INVALID))
         return torch.cat(out, dim=1)
@@ -217,8 +218,9 @@ def estimate_depth(ref: MVSView, sources: Sequence[MVSView], depth_range: tuple[
         for k, (count, size) in enumerate(zip(options.hypotheses, sizes, strict=True)):
             level = (_first_level(near, far, count, bank.device) if k == 0 else
                      _next_level(inv, level, count, options.search_radius, near, far, size))
+            kind = cost.refine_similarity if k > 0 and cost.refine_similarity else cost.similarity
             sweep = Sweep(ref.resized(*size), [s.resized(*size) for s in sources], bank.get(ref.name, k),
-                          [bank.get(s.name, k) for s in sources], cost, options.memory_budget_mb)
+                          [bank.get(s.name, k) for s in sources], cost, options.memory_budget_mb, kind)
             index, score, confidence = sweep.run(level)
             inv = level.start - index * level.interval
             first_confidence = confidence if k == 0 else first_confidence

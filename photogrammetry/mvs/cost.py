@@ -1,9 +1,10 @@
 """Matching costs of depth hypotheses: similarity per source, robust mean over sources, winner.
 
-Two similarities share one code path: ``ncc``, the zero-mean normalised cross-correlation of
-feature channels over a square window (the classical cost on grey levels), and ``dot``, the
-window mean of dot products of L2-normalised learned descriptors. Both lie in ``[-1, 1]``,
-higher is better; a source sample outside the image or behind the camera scores ``-1``.
+The similarities share one code path: ``ncc``, the zero-mean normalised cross-correlation of
+feature channels over a square window (the classical cost on grey levels), ``dot``, the window
+mean of dot products of L2-normalised learned descriptors, and ``dot+ncc``, their mean, for
+feature maps that carry a grey level as their last channel. All lie in ``[-1, 1]``, higher is
+better; a source sample outside the image or behind the camera scores ``-1``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ class MatchCost:
     """How hypotheses are scored (fixed by the MVS method; see :mod:`photogrammetry.mvs.methods`)."""
 
     similarity: str = "ncc"
-    """``ncc`` or ``dot``."""
+    """``ncc``, ``dot`` or ``dot+ncc`` of the coarsest level (the sweep over the whole range), and of
+    the finer levels unless ``refine_similarity`` is set."""
+    refine_similarity: str | None = None
+    """Similarity of the finer (refining) levels, if it differs."""
+    grey_channel: bool = False
+    """The feature maps end with a grey-level channel: ``dot`` leaves it out, ``ncc`` uses only it."""
     window_radius: int = 4
     """Radius of the similarity window in pixels of each level."""
     temperature: float = 0.1
@@ -31,27 +37,27 @@ class MatchCost:
     """Sources averaged per hypothesis: the best-matching ones (occlusion-robust)."""
 
 
-def similarity(ref: Any, warped: Any, kind: str, radius: int) -> Any:
+def similarity(ref: Any, warped: Any, kind: str, radius: int, grey_channel: bool = False) -> Any:
     """Similarity of a reference tile with warped source features, per hypothesis.
 
     Args:
         ref: (C, h, W) reference features.
         warped: ([S,] C, D, h, W) features of one or S sources sampled at each hypothesis.
-        kind: ``ncc``, ``dot`` or ``dot+ncc`` (the mean of ``dot`` over all channels but the last
-            and ``ncc`` of the last one, a grey level).
+        kind: ``ncc``, ``dot`` or ``dot+ncc`` (see the module docstring).
         radius: window radius in pixels.
+        grey_channel: the last channel is a grey level (``dot`` skips it, ``ncc`` uses only it).
 
     Returns:
         ([S,] D, h, W) similarity in ``[-1, 1]``.
     """
-    if kind == "dot":
-        return box_filter((ref[:, None] * warped).sum(dim=-4), radius)
+    if kind not in ("ncc", "dot", "dot+ncc") or (kind == "dot+ncc" and not grey_channel):
+        raise ValueError(f"unknown similarity {kind!r} (grey channel: {grey_channel}); use ncc, dot or dot+ncc")
+    learned = slice(0, -1) if grey_channel else slice(None)
+    grey = slice(-1, None) if grey_channel else slice(None)
     if kind == "ncc":
-        return _ncc(ref, warped, radius)
-    if kind == "dot+ncc":
-        learned = box_filter((ref[:-1, None] * warped[..., :-1, :, :, :]).sum(dim=-4), radius)
-        return 0.5 * (learned + _ncc(ref[-1:], warped[..., -1:, :, :, :], radius))
-    raise ValueError(f"unknown similarity {kind!r}; use ncc, dot or dot+ncc")
+        return _ncc(ref[grey], warped[..., grey, :, :, :], radius)
+    dot = box_filter((ref[learned, None] * warped[..., learned, :, :, :]).sum(dim=-4), radius)
+    return dot if kind == "dot" else 0.5 * (dot + _ncc(ref[grey], warped[..., grey, :, :, :], radius))
 
 
 def _ncc(ref: Any, warped: Any, radius: int) -> Any:

@@ -31,7 +31,11 @@ class MVSMethod:
     learned: bool
     """Whether the cost uses learned weights."""
     similarity: str
-    """``ncc`` or ``dot`` (see :mod:`photogrammetry.mvs.cost`)."""
+    """``ncc``, ``dot`` or ``dot+ncc`` (see :mod:`photogrammetry.mvs.cost`)."""
+    refine_similarity: str | None = None
+    """Similarity of the finer (refining) levels, when it differs from the coarsest's."""
+    grey_channel: bool = False
+    """The features end with a grey-level channel (see :class:`~photogrammetry.mvs.cost.MatchCost`)."""
     window_radius: int
     """Default radius of the similarity window, pixels of each level."""
     temperature: float
@@ -66,8 +70,11 @@ METHODS: dict[str, MVSMethod] = {m.name: m for m in (
               learned=True, similarity="dot", window_radius=1, temperature=0.05,
               build=features.LiteFeatures, weights=_lite_weights),
     MVSMethod(name="lite-ncc", summary="lite features and grey-level NCC, averaged (learned + classical)",
-              learned=True, similarity="dot+ncc", window_radius=2, temperature=0.05,
+              learned=True, similarity="dot+ncc", grey_channel=True, window_radius=2, temperature=0.05,
               build=features.LiteGreyFeatures, weights=_lite_weights),
+    MVSMethod(name="lite-refine", summary="lite features for the coarse sweep, grey-level NCC to refine",
+              learned=True, similarity="dot", refine_similarity="ncc", grey_channel=True, window_radius=2,
+              temperature=0.05, build=features.LiteGreyFeatures, weights=_lite_weights),
     MVSMethod(name="ncc", summary="classical NCC of grey levels over a 9x9 window (no learned weights)",
               learned=False, similarity="ncc", window_radius=4, temperature=0.1,
               build=lambda weights, device, fp16: features.GreyFeatures(), weights=_no_weights),

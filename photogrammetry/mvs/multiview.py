@@ -93,7 +93,8 @@ def read_mask(view: MVSView) -> np.ndarray | None:
 def match_cost(options: MVSOptions, extractor: Any) -> MatchCost:
     """The cost of ``options.method``, with the network's learned temperature when it has one."""
     method = method_spec(options.method)
-    return MatchCost(similarity=method.similarity, window_radius=options.window_radius or method.window_radius,
+    return MatchCost(similarity=method.similarity, refine_similarity=method.refine_similarity,
+                     grey_channel=method.grey_channel, window_radius=options.window_radius or method.window_radius,
                      temperature=getattr(extractor, "temperature", None) or method.temperature,
                      best_sources=options.best_sources)
 

@@ -8,10 +8,11 @@ them, so that ``photogrammetry status`` and ``--help`` stay fast.
 from __future__ import annotations
 
 from photogrammetry.engine.stage import StageSpec
-from photogrammetry.stages import features, ingest, matches, pairs, sfm, undistort
+from photogrammetry.stages import depth, export, features, fusion, ingest, matches, mesh, pairs, sfm, texture, undistort
 
 PIPELINE: tuple[StageSpec, ...] = (ingest.STAGE, features.STAGE, pairs.STAGE, matches.STAGE, sfm.STAGE,
-                                   undistort.STAGE)
+                                   undistort.STAGE, depth.STAGE, fusion.STAGE, mesh.STAGE, texture.STAGE,
+                                   export.STAGE)
 """All stages, in the order they run."""
 
 

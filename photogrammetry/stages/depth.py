@@ -40,7 +40,7 @@ class DepthConfig:
     """Source views per view."""
     hypotheses: tuple[int, ...] = (48, 16, 8)
     """Depth hypotheses per cascade level, coarse to fine; each level doubles the resolution."""
-    search_radius: float = 2.0
+    search_radius: float = 4.0
     """Finer levels search this many coarser intervals to each side of the coarser estimate."""
     window_radius: int = 0
     """Radius of the matching window; 0: the method's default."""
