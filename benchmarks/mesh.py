@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is 
 
 from benchmarks.sets import available_sets  # noqa: E402
 from photogrammetry.evaluation import Estimate, GroundTruth, Sim3, evaluate, load_ground_truth  # noqa: E402
-from photogrammetry.io.mesh import LEVEL_NAMES, MeshData, TexturedMeshData, write_glb, write_ply  # noqa: E402
+from photogrammetry.io.gltf import write_glb  # noqa: E402
+from photogrammetry.io.mesh import LEVEL_NAMES, MeshData, TexturedMeshData, write_ply  # noqa: E402
 from photogrammetry.meshing import CameraView, OrientedCloud, colmap_points  # noqa: E402
 from photogrammetry.stages.mesh import MeshConfig, build_mesh  # noqa: E402
 from photogrammetry.stages.texture import TextureConfig, texture_options  # noqa: E402

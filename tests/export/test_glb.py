@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from photogrammetry.evaluation.texture_render import load_textured_mesh
-from photogrammetry.io.mesh import TexturedMeshData, glb_bytes, write_glb
+from photogrammetry.io.gltf import glb_bytes, write_glb
+from photogrammetry.io.mesh import TexturedMeshData
 
 from .gltf_check import check_glb, split_glb
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from photogrammetry.evaluation import Estimate, Sim3, evaluate, load_ground_truth
-from photogrammetry.io.mesh import MeshData, write_glb, write_ply
+from photogrammetry.io.gltf import write_glb
+from photogrammetry.io.mesh import MeshData, write_ply
 from photogrammetry.meshing.cloud import OrientedCloud
 from photogrammetry.stages.mesh import MeshConfig, build_mesh
 from photogrammetry.stages.texture import TextureConfig, texture_options
