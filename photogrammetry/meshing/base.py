@@ -23,8 +23,8 @@ class SurfaceOptions:
     density_quantile: float = 0.03
     """Poisson: vertices whose density is below this quantile of all densities are trimmed."""
     max_distance: float = 2.0
-    """Poisson and TSDF: vertices farther than this many spacings from every point are trimmed
-    (0 keeps them)."""
+    """Poisson and TSDF: vertices farther than this many local spacings (distance from the
+    nearest point to its 8th neighbour) from the points are trimmed (0 keeps them)."""
     voxel_size: float = 0.0
     """TSDF: voxel side in world units; 0 means 1.5 point spacings."""
     truncation: float = 4.0

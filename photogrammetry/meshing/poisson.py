@@ -22,14 +22,26 @@ def auto_depth(points: np.ndarray, spacing: float) -> int:
     return int(np.clip(math.ceil(math.log2(extent / (2.0 * spacing))), 5, 11))
 
 
-def far_vertices(vertices: np.ndarray, points: np.ndarray, max_distance: float) -> np.ndarray:
-    """(V,) bool: vertices (V, 3) farther than ``max_distance`` from every point (N, 3)."""
+def far_vertices(vertices: np.ndarray, points: np.ndarray, max_distance: float, *,
+                 neighbours: int = 8) -> np.ndarray:
+    """(V,) bool: vertices (V, 3) farther from the cloud (N, 3) than ``max_distance`` local spacings.
+
+    The local spacing at a vertex is the distance from its nearest point to that point's
+    ``neighbours``-th nearest neighbour: it grows where the cloud is sparse (far walls) and
+    with the thickness of a noisy layer of points, so that the trim removes the surfaces
+    Poisson invents away from the points but not the surface through a noisy layer (a
+    global spacing cuts that one to shreds).
+    """
     from scipy.spatial import cKDTree
 
     if max_distance <= 0:
         return np.zeros(len(vertices), dtype=bool)
-    distances = cKDTree(points).query(vertices, k=1, distance_upper_bound=max_distance, workers=-1)[0]
-    return ~np.isfinite(distances)
+    tree = cKDTree(points)
+    distance, nearest = tree.query(vertices, k=1, workers=-1)
+    anchors, inverse = np.unique(nearest, return_inverse=True)
+    k = min(neighbours, len(points) - 1) + 1
+    local = tree.query(points[anchors], k=k, workers=-1)[0][:, -1]
+    return distance > max_distance * local[inverse.reshape(-1)]
 
 
 def remove_vertices(mesh: MeshData, drop: np.ndarray) -> MeshData:
@@ -48,8 +60,8 @@ def poisson(cloud: OrientedCloud, views: Sequence[CameraView], options: SurfaceO
     """Screened Poisson surface of an oriented cloud, trimmed where the points are sparse.
 
     Trimming drops vertices whose Poisson density (how deep the octree went there) is in the
-    lowest ``density_quantile``, and vertices farther than ``max_distance`` spacings from every
-    point: the surfaces Poisson invents to close the shape where nothing was seen.
+    lowest ``density_quantile``, and vertices farther than ``max_distance`` local spacings
+    from the points (:func:`far_vertices`): the surfaces Poisson invents to close the shape where nothing was seen.
 
     Args:
         cloud: Oriented points, cropped to the region to mesh.
@@ -76,5 +88,5 @@ def poisson(cloud: OrientedCloud, views: Sequence[CameraView], options: SurfaceO
     drop = outside | ~np.all(np.isfinite(mesh.vertices), axis=1)
     if options.density_quantile > 0:
         drop |= densities < np.quantile(densities, options.density_quantile)
-    drop = drop | far_vertices(mesh.vertices, cloud.points, options.max_distance * options.spacing)
+    drop = drop | far_vertices(mesh.vertices, cloud.points, options.max_distance)
     return remove_vertices(mesh, drop)

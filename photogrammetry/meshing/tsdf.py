@@ -79,7 +79,7 @@ def tsdf(cloud: OrientedCloud, views: Sequence[CameraView], options: SurfaceOpti
     if len(legacy.triangles) == 0:
         raise InputError("TSDF fusion produced no surface; check the cameras and the point cloud")
     mesh = MeshData(vertices=np.asarray(legacy.vertices), faces=np.asarray(legacy.triangles))
-    return remove_vertices(mesh, far_vertices(mesh.vertices, cloud.points, options.max_distance * options.spacing))
+    return remove_vertices(mesh, far_vertices(mesh.vertices, cloud.points, options.max_distance))
 
 
 def _extrinsic(view: CameraView) -> np.ndarray:

@@ -54,7 +54,8 @@ class MeshConfig:
     density_quantile: float = 0.03
     """Poisson trimming: vertices in this lowest quantile of density are removed (0..0.5)."""
     max_distance: float = 2.0
-    """Vertices farther than this many point spacings from the cloud are removed (0: keep)."""
+    """Vertices farther from the cloud than this many local spacings (distance from the nearest
+    point to its 8th neighbour, which grows with sparsity and noise) are removed (0: keep)."""
     voxel_size: float = 0.0
     """TSDF voxel size in scene units; 0 means 1.5 point spacings."""
     crop: Literal["auto", "masks", "box", "none"] = "auto"
@@ -192,7 +193,7 @@ def run(config: MeshConfig, ctx: StageContext, *, fusion: FusionResult, undistor
 
 STAGE = StageSpec(
     name="mesh",
-    version=1,
+    version=2,
     config=MeshConfig,
     run=run,
     load=load_mesh_result,
