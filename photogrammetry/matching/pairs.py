@@ -2,7 +2,8 @@
 
 Methods: ``exhaustive`` (every pair; small sets), ``sequential`` (each image with the next
 ``window`` ones in name order, plus loop closure: wrapping around for turntables and orbits, or
-retrieval neighbours for videos that revisit a place), ``retrieval`` (each image with its ``k``
+retrieval neighbours for videos that revisit a place), ``turntable`` (rings of a turntable: see
+:func:`turntable_pairs`), ``retrieval`` (each image with its ``k``
 most similar by a VLAD descriptor of its own local features, see
 :mod:`photogrammetry.matching.retrieval`) and ``file`` (pairs listed in a text file).
 
@@ -42,6 +43,16 @@ class PairRequest:
     """Retrieval: also pair each image with this many following images."""
     vocabulary_size: int = 64
     """Retrieval: visual words of the VLAD vocabulary."""
+    ring_size: int = 0
+    """Turntable: views per ring (platform steps per turn); 0: all images form one ring."""
+    flip_after: int = 0
+    """Turntable: number of images taken before the object was flipped over; 0: no flip."""
+    cross_window: int = 1
+    """Turntable: an image is paired with the views of the neighbouring rings whose step differs by
+    at most this much (modulo the ring)."""
+    flip_partners: int = 8
+    """Turntable: each image of the first ring after a flip is paired with this many evenly
+    spread images of the last ring before it (the flip breaks the step correspondence)."""
     pairs_text: str | None = None
     """File method: the content of the pairs file."""
     pairs_source: str = "pairs file"
@@ -77,6 +88,50 @@ def sequential_pairs(request: PairRequest) -> list[Pair]:
         from photogrammetry.matching.retrieval import retrieval_index_pairs
 
         pairs += retrieval_index_pairs(_features(request), request.names, request.k, request.vocabulary_size)
+    return canonical(pairs, request.names)
+
+
+def turntable_rings(n: int, ring_size: int, flip_after: int) -> list[list[list[int]]]:
+    """Image indices grouped into passes (before / after a flip), each a list of rings in order.
+
+    Images are in capture order: ring after ring, each ring ``ring_size`` consecutive views (the
+    last ring of a pass may be shorter); a flip after ``flip_after`` images starts a new pass.
+    """
+    size = ring_size if ring_size > 0 else max(1, flip_after if 0 < flip_after < n else n)
+    bounds = [(0, flip_after), (flip_after, n)] if 0 < flip_after < n else [(0, n)]
+    return [[list(range(s, min(s + size, e))) for s in range(a, e, size)] for a, e in bounds]
+
+
+def _ring_neighbours(ring: list[int], other: list[int], window: int) -> list[tuple[int, int]]:
+    """Pairs between two rings: view ``a`` with the views of ``other`` at steps ``a +- window``."""
+    pairs = []
+    for a, i in enumerate(ring):
+        b0 = round(a * len(other) / len(ring))
+        pairs += [(i, other[(b0 + d) % len(other)]) for d in range(-window, window + 1)]
+    return pairs
+
+
+def turntable_pairs(request: PairRequest) -> list[Pair]:
+    """Ring-aware pairs of a turntable capture.
+
+    Within a ring, view ``i`` with ``i +- 1..window`` modulo the ring's length; between
+    neighbouring rings of a pass, views whose steps differ by at most ``cross_window``; across a
+    flip, each view of the first ring after it with ``flip_partners`` views spread over the last
+    ring before it.
+    """
+    n = len(request.names)
+    pairs: list[tuple[int, int]] = []
+    passes = turntable_rings(n, request.ring_size, request.flip_after)
+    for rings in passes:
+        for ring in rings:
+            pairs += [(ring[i], ring[j]) for i, j in window_pairs(len(ring), request.window, wrap=True)]
+        for ring, above in zip(rings, rings[1:]):
+            pairs += _ring_neighbours(ring, above, request.cross_window)
+    if len(passes) == 2:
+        before, after = passes[0][-1], passes[1][0]
+        stride = max(1, len(before) // max(1, request.flip_partners))
+        pairs += [(i, before[(k * stride + a) % len(before)]) for a, i in enumerate(after)
+                  for k in range(min(request.flip_partners, len(before)))]
     return canonical(pairs, request.names)
 
 
@@ -140,6 +195,8 @@ class PairMethod:
 PAIR_METHODS: dict[str, PairMethod] = {m.name: m for m in (
     PairMethod(name="exhaustive", summary="every pair (small sets)", select=exhaustive_pairs),
     PairMethod(name="sequential", summary="window in name order, with loop closure", select=sequential_pairs),
+    PairMethod(name="turntable", summary="rings of a turntable: neighbours within and across rings and a flip",
+               select=turntable_pairs),
     PairMethod(name="retrieval", summary="k nearest by a VLAD descriptor of the local features",
                select=retrieval_pairs),
     PairMethod(name="file", summary="pairs listed in a text file", select=file_pairs),

@@ -8,10 +8,11 @@ them, so that ``photogrammetry status`` and ``--help`` stay fast.
 from __future__ import annotations
 
 from photogrammetry.engine.stage import StageSpec
-from photogrammetry.stages import depth, export, features, fusion, ingest, matches, mesh, pairs, sfm, texture, undistort
+from photogrammetry.stages import (depth, export, features, fusion, ingest, masks, matches, mesh, pairs, scale, sfm,
+                                   texture, undistort)
 
-PIPELINE: tuple[StageSpec, ...] = (ingest.STAGE, features.STAGE, pairs.STAGE, matches.STAGE, sfm.STAGE,
-                                   undistort.STAGE, depth.STAGE, fusion.STAGE, mesh.STAGE, texture.STAGE,
+PIPELINE: tuple[StageSpec, ...] = (ingest.STAGE, masks.STAGE, features.STAGE, pairs.STAGE, matches.STAGE, sfm.STAGE,
+                                   scale.STAGE, undistort.STAGE, depth.STAGE, fusion.STAGE, mesh.STAGE, texture.STAGE,
                                    export.STAGE)
 """All stages, in the order they run."""
 

@@ -2,7 +2,7 @@
 
 Each image is read, resized so that its longest side is ``resize_max`` and given to the
 extractor (DISK, ALIKED or SIFT, see :mod:`photogrammetry.features`); keypoints are mapped back
-to the prepared image's pixels and those outside the image's mask are dropped (a mask also
+to the prepared image's pixels and those outside the image's mask (``masks`` stage) are dropped (a mask also
 steers detection, so the keypoint budget goes to the object). On CUDA, images of one size run
 in batches. Each image's result is a scratch file as soon as it is done, so an interrupted run
 resumes image by image; ``features.h5`` (:mod:`photogrammetry.io.features`) is written at the end.
@@ -25,6 +25,7 @@ from photogrammetry.features.weights import WEIGHT_FILES, weights_identity
 from photogrammetry.io.features import (FeatureSet, feature_set, item_key, load_features_scratch,
                                         save_features_scratch, write_features)
 from photogrammetry.io.ingest import ImageRecord, IngestResult
+from photogrammetry.masking import MaskSet
 
 SCRATCH = ".features"
 """Folder of per-image scratch results inside the artifact."""
@@ -91,7 +92,7 @@ def _batches(images: Iterator[tuple[ImageRecord, ExtractionImage]], size: int) -
             yield batch
 
 
-def _extract_missing(config: FeaturesConfig, ctx: StageContext, ingest: IngestResult,
+def _extract_missing(config: FeaturesConfig, ctx: StageContext, ingest: IngestResult, masks: MaskSet,
                      todo: Sequence[ImageRecord]) -> None:
     """Extract the features of ``todo``, writing each image's scratch file as it is done."""
     device = ctx.device
@@ -101,7 +102,7 @@ def _extract_missing(config: FeaturesConfig, ctx: StageContext, ingest: IngestRe
     batch_size = config.batch_size if device == "cuda" else 1
 
     def load(record: ImageRecord) -> tuple[ImageRecord, ExtractionImage]:
-        return record, load_for_extraction(ingest.image_path(record), ingest.mask_path(record), config.resize_max)
+        return record, load_for_extraction(ingest.image_path(record), masks.mask_path(record.name), config.resize_max)
 
     loaded = prefetch(load, todo, workers=ctx.workers, ahead=2 * batch_size + ctx.workers)
     finished = (record for batch in _batches(loaded, batch_size) for record in _run_batch(extractor, batch, ctx.out))
@@ -116,13 +117,13 @@ def _run_batch(extractor: Any, batch: list[tuple[ImageRecord, ExtractionImage]],
     return [record for record, _ in batch]
 
 
-def run(config: FeaturesConfig, ctx: StageContext, *, ingest: IngestResult) -> dict[str, int | float]:
-    """Extract features of every image of ``ingest`` into ``ctx.out/features.h5``."""
+def run(config: FeaturesConfig, ctx: StageContext, *, ingest: IngestResult, masks: MaskSet) -> dict[str, int | float]:
+    """Extract features of every image of ``ingest``, inside its ``masks``, into ``ctx.out/features.h5``."""
     todo = [r for r in ingest.images if not scratch_path(ctx.out, r.name).is_file()]
     if len(todo) < len(ingest.images):
         ctx.log.info("%d of %d images already done", len(ingest.images) - len(todo), len(ingest.images))
     if todo:
-        _extract_missing(config, ctx, ingest, todo)
+        _extract_missing(config, ctx, ingest, masks, todo)
     per_image: list[int] = []
 
     def items() -> Iterator:
@@ -144,11 +145,11 @@ def load(folder: Path) -> FeatureSet:
 
 STAGE = StageSpec(
     name="features",
-    version=1,
+    version=2,
     config=FeaturesConfig,
     run=run,
     load=load,
-    requires=("ingest",),
+    requires=("ingest", "masks"),
     fingerprint=fingerprint,
     outputs={"features": "features.h5"},
     summary="Local features: ALIKED / DISK (kornia, learned) or SIFT, per image.",

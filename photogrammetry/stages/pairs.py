@@ -26,7 +26,7 @@ class PairsConfig:
 
     method: str = "auto"
     """``auto``, or one of :data:`~photogrammetry.matching.pairs.PAIR_METHODS`: ``exhaustive``,
-    ``sequential`` (videos, turntables), ``retrieval`` (large unordered sets) or ``file``."""
+    ``sequential`` (videos), ``turntable`` (rings of a turntable, flips), ``retrieval`` (large unordered sets) or ``file``."""
     auto_threshold: int = 50
     """``auto``: exhaustive up to this many images, retrieval above."""
     window: int = 10
@@ -42,6 +42,16 @@ class PairsConfig:
     """Retrieval: also pair each image with this many following images in name order."""
     vocabulary_size: int = 64
     """Retrieval: visual words of the VLAD vocabulary learnt from the scene's descriptors."""
+    ring_size: int = 0
+    """Turntable: views per ring (the platform's steps per turn); 0: all images are one ring.
+    Images are taken in name order, ring after ring."""
+    flip_after: int = 0
+    """Turntable: number of images taken before the object was flipped over (0: no flip)."""
+    cross_window: int = 1
+    """Turntable: each view is paired with the views of the ring above and below whose step
+    differs by at most this much."""
+    flip_partners: int = 8
+    """Turntable: partners of each view of the first ring after a flip in the last ring before it."""
     pairs_file: str = field(default="", metadata={"cache": False})
     """File method: text file with one pair of image names a line (tab or space between), a
     path absolute or relative to the working folder. Its content, not its path, is in the key."""
@@ -50,7 +60,8 @@ class PairsConfig:
         if self.method != "auto" and self.method not in PAIR_METHODS:
             raise ConfigError(f"pairs.method: unknown {self.method!r}; choose auto or one of: "
                               + ", ".join(PAIR_METHODS))
-        for name in ("auto_threshold", "window", "k", "retrieval_window"):
+        for name in ("auto_threshold", "window", "k", "retrieval_window", "ring_size", "flip_after", "cross_window",
+                     "flip_partners"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"pairs.{name} must be >= 0, got {getattr(self, name)}")
         if self.vocabulary_size < 1:
@@ -83,6 +94,8 @@ def run(config: PairsConfig, ctx: StageContext, *, ingest: IngestResult, feature
     request = PairRequest(
         names=names, features=features.path, window=config.window, loop_closure=config.loop_closure, k=config.k,
         retrieval_window=config.retrieval_window, vocabulary_size=config.vocabulary_size,
+        ring_size=config.ring_size, flip_after=config.flip_after, cross_window=config.cross_window,
+        flip_partners=config.flip_partners,
         pairs_text=read_pairs_file(config), pairs_source=f"pairs file {config.pairs_file}",
     )
     pairs = select_pairs(method, request)
@@ -108,5 +121,5 @@ STAGE = StageSpec(
     requires=("ingest", "features"),
     fingerprint=fingerprint,
     outputs={"pairs": "pairs.json"},
-    summary="Image pairs to match: exhaustive, sequential, retrieval (VLAD) or from a file.",
+    summary="Image pairs to match: exhaustive, sequential, turntable rings, retrieval (VLAD) or from a file.",
 )

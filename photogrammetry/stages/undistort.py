@@ -1,20 +1,30 @@
 """Undistort: the sfm model's images resampled to pinhole cameras, as a COLMAP dense workspace.
 
-Runs ``pycolmap.undistort_images`` on the chosen sfm model: ``images/`` (the registered
-images undistorted), ``sparse/`` (the PINHOLE model that goes with them) and ``stereo/``
-(COLMAP's patch-match configuration), which multi-view stereo reads. See
-:mod:`photogrammetry.io.sfm`.
+Runs ``pycolmap.undistort_images`` on the chosen sfm model as the scale stage left it (in
+metres when a scale is known): ``images/`` (the registered images undistorted), ``sparse/``
+(the PINHOLE model that goes with them), ``stereo/`` (COLMAP's patch-match configuration),
+which multi-view stereo reads, and ``masks/<image name>.png`` (the object masks warped by the
+same undistortion, nearest neighbour, 255 = object; only for images with a mask), which depth,
+fusion, mesh and texture honour. ``undistort.json`` holds the image names and the ``units``
+(``metres`` or ``sfm``). See :mod:`photogrammetry.io.sfm`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.io.ingest import IngestResult
-from photogrammetry.io.sfm import SfmResult, load_undistort, save_undistort
+from photogrammetry.io.jsonio import read_json, write_json
+from photogrammetry.io.sfm import SfmResult, UndistortResult
+from photogrammetry.masking import MaskSet
+from photogrammetry.masking.result import read_mask, write_mask
+from photogrammetry.scale.result import ScaleResult
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,8 +57,53 @@ def _options(config: UndistortConfig) -> Any:
     return options
 
 
-def run(config: UndistortConfig, ctx: StageContext, *, ingest: IngestResult, sfm: SfmResult) -> dict[str, Any]:
-    """Undistort the registered images of the chosen sfm model into ``ctx.out``."""
+@dataclass(frozen=True)
+class UndistortedScene(UndistortResult):
+    """The undistort artifact with the units of its model."""
+
+    units: str = field(default="sfm")
+    """``metres`` when the scale stage knew the scale, else ``sfm``."""
+
+
+def load(folder: Path) -> UndistortedScene:
+    """Read an undistort artifact folder."""
+    raw = read_json(folder / "undistort.json")
+    return UndistortedScene(root=folder, images=tuple(raw["images"]), units=raw.get("units", "sfm"))
+
+
+def pixel_map(source: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
+    """For every pixel of camera ``target``, where it samples camera ``source`` (both pycolmap).
+
+    Returns:
+        ``(map_x, map_y)``, each (H, W) float32 in OpenCV's pixel convention (for ``cv2.remap``).
+    """
+    cols, rows = np.meshgrid(np.arange(target.width) + 0.5, np.arange(target.height) + 0.5)
+    rays = target.cam_from_img(np.stack([cols.ravel(), rows.ravel()], axis=1))
+    pixels = source.img_from_cam(np.column_stack([rays, np.ones(len(rays))]), check_cheirality=False) - 0.5
+    shape = (target.height, target.width)
+    return pixels[:, 0].reshape(shape).astype(np.float32), pixels[:, 1].reshape(shape).astype(np.float32)
+
+
+def warp_masks(masks: MaskSet, distorted: Any, undistorted: Any, out: Path) -> int:
+    """Warp each registered image's mask into the undistorted image (nearest); returns how many."""
+    import cv2
+
+    done = 0
+    for image in undistorted.images.values():
+        source = masks.mask_path(image.name)
+        if source is None:
+            continue
+        original = next(im for im in distorted.images.values() if im.name == image.name)
+        map_x, map_y = pixel_map(distorted.cameras[original.camera_id], undistorted.cameras[image.camera_id])
+        mask = read_mask(source).astype(np.uint8)
+        write_mask(out, image.name, cv2.remap(mask, map_x, map_y, cv2.INTER_NEAREST, borderValue=0))
+        done += 1
+    return done
+
+
+def run(config: UndistortConfig, ctx: StageContext, *, ingest: IngestResult, masks: MaskSet, sfm: SfmResult,
+        scale: ScaleResult) -> dict[str, Any]:
+    """Undistort the registered images of the chosen (scaled) sfm model, and their masks, into ``ctx.out``."""
     import pycolmap
 
     from photogrammetry.sfm.colmap import colmap_errors, image_folder, quiet_colmap
@@ -57,25 +112,26 @@ def run(config: UndistortConfig, ctx: StageContext, *, ingest: IngestResult, sfm
     names = list(sfm.summary.registered)
     with quiet_colmap(), colmap_errors("undistortion", "check that the ingest images are still in the workspace "
                                        "(rerun with --force ingest)"):
-        pycolmap.undistort_images(ctx.out, sfm.model, images, image_names=names, output_type="COLMAP",
+        pycolmap.undistort_images(ctx.out, scale.model, images, image_names=names, output_type="COLMAP",
                                   undistort_options=_options(config), jpeg_quality=config.jpeg_quality,
                                   num_threads=ctx.workers)
     missing = [n for n in names if not (ctx.out / "images" / n).is_file()]
     if missing:
         raise StageError(f"undistortion wrote no image for {len(missing)} of {len(names)} images "
                          f"(e.g. {missing[0]}); check that the ingest images are readable")
-    save_undistort(ctx.out, tuple(names))
     model = pycolmap.Reconstruction(ctx.out / "sparse")
-    return {"images": len(names), "cameras": model.num_cameras()}
+    masked = warp_masks(masks, pycolmap.Reconstruction(scale.model), model, ctx.out)
+    write_json(ctx.out / "undistort.json", {"images": tuple(names), "units": scale.units})
+    return {"images": len(names), "cameras": model.num_cameras(), "masks": masked, "units": scale.units}
 
 
 STAGE = StageSpec(
     name="undistort",
-    version=1,
+    version=2,
     config=UndistortConfig,
     run=run,
-    load=load_undistort,
-    requires=("ingest", "sfm"),
-    outputs={"images": "images", "model": "sparse"},
+    load=load,
+    requires=("ingest", "masks", "sfm", "scale"),
+    outputs={"images": "images", "model": "sparse", "masks": "masks"},
     summary="Undistort the registered images to pinhole cameras for multi-view stereo.",
 )

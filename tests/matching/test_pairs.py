@@ -82,9 +82,9 @@ def test_names_with_spaces_need_tabs() -> None:
 def test_auto_switches_at_the_threshold() -> None:
     assert resolve_method("auto", 50, 50) == "exhaustive"
     assert resolve_method("auto", 51, 50) == "retrieval"
-    with pytest.raises(ConfigError, match="exhaustive, sequential, retrieval, file"):
+    with pytest.raises(ConfigError, match="exhaustive, sequential, turntable, retrieval, file"):
         resolve_method("vocab_tree", 10, 50)
-    assert set(PAIR_METHODS) == {"exhaustive", "sequential", "retrieval", "file"}
+    assert set(PAIR_METHODS) == {"exhaustive", "sequential", "turntable", "retrieval", "file"}
 
 
 def test_file_method_without_a_file_is_a_config_error() -> None:
@@ -130,3 +130,34 @@ def test_retrieval_pairs_images_of_the_same_place(tmp_path: Path) -> None:
     assert {tuple(sorted(p)) for p in pairs} == {(0, 1), (2, 3), (4, 5), (6, 7)}
     assert _indices(select_pairs("retrieval", PairRequest(names=NAMES, features=path, k=1, vocabulary_size=16,
                                                           retrieval_window=1))) >= {(0, 1), (1, 2), (6, 7)}
+
+
+def _turntable(n: int, **kwargs) -> set[tuple[int, int]]:
+    names = tuple(f"v{i:03d}.jpg" for i in range(n))
+    return {(names.index(a), names.index(b)) for a, b in select_pairs("turntable", PairRequest(names=names, **kwargs))}
+
+
+def test_turntable_single_ring_wraps_within_window() -> None:
+    pairs = _turntable(12, ring_size=12, window=2)
+    assert pairs == {tuple(sorted((i, (i + d) % 12))) for i in range(12) for d in (1, 2)}
+    assert (0, 11) in pairs and (0, 10) in pairs and (0, 3) not in pairs
+
+
+def test_turntable_rings_pair_within_and_across_neighbouring_rings() -> None:
+    pairs = _turntable(24, ring_size=8, window=1, cross_window=1)  # three rings of 8
+    assert (0, 7) in pairs and (8, 15) in pairs  # each ring closes on itself
+    assert {(0, 8), (0, 9), (0, 15)} <= pairs  # step 0 of ring 0 with steps 7, 0, 1 of ring 1
+    assert not any(a < 8 and b >= 16 for a, b in pairs)  # rings 0 and 2 are not neighbours
+    per_image = {i: sum(i in p for p in pairs) for i in range(24)}
+    assert per_image[0] == 2 + 3 and per_image[8] == 2 + 3 + 3
+
+
+def test_turntable_flip_links_the_two_passes() -> None:
+    pairs = _turntable(16, ring_size=8, window=1, flip_after=8, flip_partners=4)
+    across = {(a, b) for a, b in pairs if a < 8 <= b}
+    assert len(across) == 8 * 4  # every view after the flip with 4 views before it
+    assert {b for _, b in across} == set(range(8, 16)) and len({a for a, _ in across}) == 8
+
+
+def test_turntable_is_in_the_registry() -> None:
+    assert "turntable" in PAIR_METHODS

@@ -1,0 +1,132 @@
+"""Scale: the SfM model in metres, from a known length, with the scale's uncertainty.
+
+Methods in :data:`photogrammetry.scale.SCALE_METHODS`: ``none`` (the default: the model is
+copied unchanged, units stay ``sfm``), ``radius`` (camera-to-axis distance of a turntable),
+``marker`` (ArUco markers or a ChArUco board on the platform) and ``points`` (two marked
+points a known distance apart). Writes ``model/`` (COLMAP binary, the ``sparse_model`` that
+``eval`` reads) and ``scale.json`` (:class:`~photogrammetry.scale.result.ScaleInfo`); the
+undistort stage starts from this model, so depth, fusion, mesh and export come out in metres.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from photogrammetry.engine.stage import StageContext, StageSpec
+from photogrammetry.errors import ConfigError, InputError, StageError
+from photogrammetry.io.ingest import IngestResult
+from photogrammetry.io.sfm import SfmResult
+from photogrammetry.scale import SCALE_METHODS
+from photogrammetry.scale.result import ScaleInfo, load_scale, save_scale
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScaleConfig:
+    """Settings of the scale stage."""
+
+    method: str = "none"
+    """One of :data:`~photogrammetry.scale.SCALE_METHODS`: ``none``, ``radius``, ``marker`` or ``points``."""
+    radius_mm: float = 0.0
+    """Radius method: horizontal distance from the camera (lens) to the turntable's axis, mm."""
+    ring_size: int = 0
+    """Radius method: views of the first ring (the first images in name order); 0: all images."""
+    target: str = "aruco"
+    """Marker method: ``aruco`` (single markers) or ``charuco`` (a ChArUco board)."""
+    dictionary: str = "DICT_4X4_50"
+    """Marker method: OpenCV's predefined ArUco dictionary of the printed markers."""
+    marker_mm: float = 0.0
+    """Marker method: side of a marker's black square, millimetres."""
+    square_mm: float = 0.0
+    """Marker method, ChArUco: side of a chessboard square, millimetres."""
+    board_squares: tuple[int, int] = (5, 7)
+    """Marker method, ChArUco: squares of the board in x and y."""
+    distance_mm: float = 0.0
+    """Points method: distance between the two marked points, millimetres."""
+    points_file: str = field(default="", metadata={"cache": False})
+    """Points method: text file, one observation a line: ``label image_name x y`` (pixels, the
+    top-left pixel's centre at 0.5, 0.5), two labels. Its content, not its path, is in the key."""
+
+    def __post_init__(self) -> None:
+        if self.method not in SCALE_METHODS:
+            raise ConfigError(f"scale.method: unknown {self.method!r}; choose one of: {', '.join(SCALE_METHODS)}")
+        needs = {"radius": ("radius_mm",), "marker": ("marker_mm",), "points": ("distance_mm",)}.get(self.method, ())
+        for name in needs + (("square_mm",) if self.method == "marker" and self.target == "charuco" else ()):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"scale.method={self.method} needs scale.{name} > 0")
+        if self.target not in ("aruco", "charuco"):
+            raise ConfigError(f"scale.target must be aruco or charuco, got {self.target!r}")
+        if self.method == "points" and not self.points_file:
+            raise ConfigError("scale.method=points needs scale.points_file=PATH ('label image x y' lines)")
+        if self.ring_size < 0:
+            raise ConfigError(f"scale.ring_size must be >= 0, got {self.ring_size}")
+
+
+def _points_text(config: ScaleConfig) -> str:
+    path = Path(config.points_file).expanduser()
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read points file {path.resolve()}: {e}") from None
+
+
+def fingerprint(config: ScaleConfig, photos: Path) -> dict[str, Any] | None:
+    """The points file's content hash (points method only)."""
+    if config.method != "points":
+        return None
+    return {"points_sha256": hashlib.sha256(_points_text(config).encode("utf-8")).hexdigest()}
+
+
+def estimate(config: ScaleConfig, model: Any, ingest: IngestResult) -> Any:
+    """The :class:`~photogrammetry.scale.ScaleEstimate` of ``model`` asked for by ``config``."""
+    from photogrammetry.scale import TargetSpec, marker_scale, points_scale, radius_scale
+
+    if config.method == "radius":
+        names = [r.name for r in ingest.images]
+        return radius_scale(model, names[:config.ring_size or len(names)], config.radius_mm / 1000.0)
+    if config.method == "points":
+        return points_scale(model, _points_text(config), config.distance_mm / 1000.0)
+    spec = TargetSpec(kind=config.target, dictionary=config.dictionary, marker_mm=config.marker_mm,
+                      square_mm=config.square_mm, board=tuple(config.board_squares))
+    by_name = {r.name: r for r in ingest.images}
+    return marker_scale(model, lambda name: ingest.image_path(by_name[name]), spec)
+
+
+def run(config: ScaleConfig, ctx: StageContext, *, ingest: IngestResult, sfm: SfmResult) -> dict[str, Any]:
+    """Scale ``sfm``'s chosen model to metres (or copy it) into ``ctx.out/model``."""
+    import numpy as np
+    import pycolmap
+
+    model = pycolmap.Reconstruction(sfm.model)
+    info = ScaleInfo(method="none", units="sfm", scale=1.0, relative_uncertainty=None, samples=0)
+    if config.method != "none":
+        try:
+            found = estimate(config, model, ingest)
+        except ValueError as e:
+            raise StageError(f"scale ({config.method}): {e}") from e
+        model.transform(pycolmap.Sim3d(found.scale, pycolmap.Rotation3d(), np.zeros(3)))
+        info = ScaleInfo(method=found.method, units="metres", scale=found.scale,
+                         relative_uncertainty=found.relative_uncertainty, samples=found.samples)
+        ctx.log.info("scale from %s: %.6g m per SfM unit +- %.3f %% (%d samples)", found.method, found.scale,
+                     100 * found.relative_uncertainty, found.samples)
+    (ctx.out / "model").mkdir(parents=True, exist_ok=True)
+    model.write_binary(str(ctx.out / "model"))
+    save_scale(ctx.out, info)
+    uncertainty = None if info.relative_uncertainty is None else round(100 * info.relative_uncertainty, 4)
+    return {"method": info.method, "units": info.units, "scale": info.scale,
+            "uncertainty_percent": -1 if uncertainty is None else uncertainty, "samples": info.samples}
+
+
+STAGE = StageSpec(
+    name="scale",
+    version=1,
+    config=ScaleConfig,
+    run=run,
+    load=load_scale,
+    requires=("ingest", "sfm"),
+    fingerprint=fingerprint,
+    outputs={"sparse_model": "model", "scale": "scale.json"},
+    summary="Metric scale: the SfM model in metres from a turntable radius, ArUco/ChArUco markers or two points.",
+)
