@@ -135,7 +135,8 @@ def points_scale(model: Any, text: str, distance_m: float, *, noise_px: float = 
     def distance(noise: float) -> float:
         ends = []
         for label, observations in marked.items():
-            obs = [_observation(model, by_name[n], p + rng.normal(0.0, noise, 2)) for n, p in observations if n in by_name]
+            obs = [_observation(model, by_name[n], p + rng.normal(0.0, noise, 2))
+                   for n, p in observations if n in by_name]
             found = triangulate(obs)
             if found is None:
                 raise ValueError(f"point {label!r} is not marked in two registered photos")

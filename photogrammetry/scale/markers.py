@@ -53,7 +53,9 @@ def detect(image_path: Path, spec: TargetSpec) -> dict[PointId, np.ndarray]:
     if grey is None:
         raise OSError(f"cannot read {image_path}")
     params = cv2.aruco.DetectorParameters()
-    params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_SUBPIX
+    # AprilTag refinement fits the edges: on 20-40 px markers it measured 0.15 % of scale bias,
+    # against 1.5 % for SUBPIX and 3 % for none or CONTOUR (the detected square shrinks).
+    params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_APRILTAG
     if spec.kind == "charuco":
         detector = cv2.aruco.CharucoDetector(charuco_board(spec), detectorParams=params)
         corners, ids, _, _ = detector.detectBoard(grey)

@@ -26,11 +26,13 @@ class PairsConfig:
 
     method: str = "auto"
     """``auto``, or one of :data:`~photogrammetry.matching.pairs.PAIR_METHODS`: ``exhaustive``,
-    ``sequential`` (videos), ``turntable`` (rings of a turntable, flips), ``retrieval`` (large unordered sets) or ``file``."""
+    ``sequential`` (videos), ``turntable`` (rings of a turntable, flips), ``retrieval`` (large
+    unordered sets) or ``file``."""
     auto_threshold: int = 50
     """``auto``: exhaustive up to this many images, retrieval above."""
     window: int = 10
-    """Sequential: each image is paired with the next ``window`` images in name order."""
+    """Sequential: each image is paired with the next ``window`` images in name order;
+    turntable: with the ``window`` views on each side within its ring."""
     loop_closure: LoopClosure = "wrap"
     """Sequential: ``wrap`` also pairs the last images with the first (closed rings: turntables,
     orbits); ``retrieval`` adds each image's ``k`` retrieval neighbours (videos that revisit);

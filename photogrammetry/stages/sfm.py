@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from photogrammetry.engine.stage import StageContext, StageSpec
-from photogrammetry.errors import ConfigError, StageError
+from photogrammetry.errors import ConfigError, InputError, StageError
 from photogrammetry.io.features import FeatureSet, MatchSet
 from photogrammetry.io.ingest import IngestResult
 from photogrammetry.io.sfm import ModelInfo, SfmSummary, load_sfm, save_sfm_summary
@@ -93,6 +94,11 @@ class SfmConfig:
     """Smallest model kept, in images."""
     seed: int = 0
     """Seed of COLMAP's random sampling (RANSAC, mapping)."""
+    calibration: str = field(default="", metadata={"cache": False})
+    """A COLMAP model folder of an earlier reconstruction with the same camera (e.g. the first
+    object of a turntable batch): each camera of the same image size starts from its model and
+    parameters (keep them fixed with ``refine_focal_length`` / ``refine_extra_params`` false and
+    ``refine_principal_point`` never). Its cameras' content, not the path, is in the key."""
 
     def __post_init__(self) -> None:
         positive = ("global_above_images", "principal_point_min_images", "verify_min_inliers", "min_num_matches",
@@ -107,6 +113,42 @@ class SfmConfig:
             raise ConfigError(f"sfm.verify_max_error must be > 0 pixels, got {self.verify_max_error}")
         if not 0.0 < self.init_min_tri_angle < 90.0:
             raise ConfigError(f"sfm.init_min_tri_angle must be within (0, 90) degrees, got {self.init_min_tri_angle}")
+
+
+def _calibration_cameras(config: SfmConfig) -> list[Any]:
+    """The cameras of ``config.calibration`` (pycolmap), or an error naming the folder."""
+    import pycolmap
+
+    folder = Path(config.calibration).expanduser()
+    try:
+        return list(pycolmap.Reconstruction(folder).cameras.values())
+    except (RuntimeError, ValueError, OSError) as e:
+        raise InputError(f"sfm.calibration: cannot read a COLMAP model in {folder.resolve()}: {e}") from None
+
+
+def fingerprint(config: SfmConfig, photos: Path) -> dict[str, Any] | None:
+    """The calibration cameras (model, size, parameters), when one is given."""
+    if not config.calibration:
+        return None
+    cameras = sorted((c.model.name, c.width, c.height, [round(float(p), 9) for p in c.params])
+                     for c in _calibration_cameras(config))
+    return {"calibration_sha256": hashlib.sha256(repr(cameras).encode("utf-8")).hexdigest()}
+
+
+def _apply_calibration(database: Path, config: SfmConfig) -> int:
+    """Give the database's cameras the calibration's model and parameters (matched by size)."""
+    import pycolmap
+
+    known = {(c.width, c.height): c for c in _calibration_cameras(config)}
+    applied = 0
+    with pycolmap.Database.open(database) as db:
+        for camera in db.read_all_cameras():
+            match = known.get((camera.width, camera.height))
+            if match is not None:
+                camera.model, camera.params, camera.has_prior_focal_length = match.model, match.params, True
+                db.update_camera(camera)
+                applied += 1
+    return applied
 
 
 def _model_infos(models: Iterable[Any]) -> tuple[ModelInfo, ...]:
@@ -142,6 +184,9 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
     with colmap.quiet_colmap():
         stats = database.write_database(db, ingest, features.path, matches.path, camera_model=config.camera_model,
                                         shared_intrinsics=config.shared_intrinsics)
+        if config.calibration:
+            ctx.log.info("calibration from %s applied to %d camera(s)", config.calibration,
+                         _apply_calibration(db, config))
         if config.sift_assist:
             added = sift.add_sift_matches(db, images, max_features=config.sift_max_features, num_threads=ctx.workers)
             ctx.log.info("added %d COLMAP SIFT matches", added)
@@ -191,6 +236,7 @@ STAGE = StageSpec(
     run=run,
     load=load_sfm,
     requires=("ingest", "features", "matches"),
+    fingerprint=fingerprint,
     outputs={"sparse_model": "model", "model_text": "model_text", "sparse_points": "points.ply",
              "transforms": "transforms.json", "summary": "sfm.json"},
     summary="Structure from motion with pycolmap: cameras, poses, sparse points; COLMAP, PLY and nerfstudio exports.",
