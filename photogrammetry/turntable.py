@@ -73,6 +73,8 @@ class TurntableSpec:
         """Pipeline overrides (``stage.option=value``) for this capture."""
         out = ["pairs.method=turntable", f"pairs.ring_size={self.steps}", f"pairs.flip_after={self.flip_after}",
                f"pairs.window={self.window}"]
+        if self.flip_after:
+            out.append("undistort.remove_platform=false")  # the flipped pass has another platform plane
         if self.masks in ("background", "ingest", "none"):
             out.append(f"masks.method={self.masks}")
         else:

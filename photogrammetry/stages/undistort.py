@@ -38,6 +38,13 @@ class UndistortConfig:
     1 keeps the whole distorted field of view."""
     jpeg_quality: int = 95
     """Quality of the JPEGs written (other formats stay lossless)."""
+    remove_platform: bool = False
+    """Turntables (one pass, no flip): cut the platform, which turns with the object, out of the
+    warped masks, found from the cameras' circle, the sparse points and photo-consistency (see
+    :mod:`photogrammetry.masking.platform`)."""
+    platform_tolerance: float = 10.0
+    """Grey difference (0-255) within which neighbouring views, warped through the platform's
+    plane, agree with a pixel (it is then platform)."""
 
     def __post_init__(self) -> None:
         if self.max_image_size < 0 or 0 < self.max_image_size < 64:
@@ -46,6 +53,8 @@ class UndistortConfig:
             raise ConfigError(f"undistort.blank_pixels must be within [0, 1], got {self.blank_pixels}")
         if not 50 <= self.jpeg_quality <= 100:
             raise ConfigError(f"undistort.jpeg_quality must be within 50..100, got {self.jpeg_quality}")
+        if self.platform_tolerance <= 0:
+            raise ConfigError(f"undistort.platform_tolerance must be > 0, got {self.platform_tolerance}")
 
 
 def _options(config: UndistortConfig) -> Any:
@@ -121,8 +130,16 @@ def run(config: UndistortConfig, ctx: StageContext, *, ingest: IngestResult, mas
                          f"(e.g. {missing[0]}); check that the ingest images are readable")
     model = pycolmap.Reconstruction(ctx.out / "sparse")
     masked = warp_masks(masks, pycolmap.Reconstruction(scale.model), model, ctx.out)
+    counts: dict[str, Any] = {"images": len(names), "cameras": model.num_cameras(), "masks": masked,
+                              "units": scale.units}
+    if config.remove_platform and masked:
+        from photogrammetry.masking.platform import cut_platform
+
+        counts["platform_removed"] = round(cut_platform(model, ctx.out / "images", ctx.out / "masks",
+                                                        tolerance=config.platform_tolerance), 4)
+        ctx.log.info("platform cut out of the masks: %.1f %% of masked pixels", 100 * counts["platform_removed"])
     write_json(ctx.out / "undistort.json", {"images": tuple(names), "units": scale.units})
-    return {"images": len(names), "cameras": model.num_cameras(), "masks": masked, "units": scale.units}
+    return counts
 
 
 STAGE = StageSpec(

@@ -1,0 +1,186 @@
+"""The turntable's platform, cut out of the object masks once the cameras are known.
+
+The platform turns with the object, so the sequence alone cannot tell them apart (see
+:mod:`photogrammetry.masking.background`). The reconstruction can:
+
+1. the cameras orbit the turntable's axis in the object frame: the axis is the normal of the
+   plane through the camera centres (smallest singular vector), through the centre of the
+   circle they lie on;
+2. the platform's top is the lowest dense layer of sparse points across that axis (the mode
+   of their heights below the median), its radius the 98th percentile of their distances to
+   the axis;
+3. in each view, a masked pixel whose ray meets that plane inside the disc shows either the
+   platform or the object standing in front of it: it is platform where the neighbouring
+   views, warped through the plane, agree with it (photo-consistency); a pixel whose ray meets
+   the plane just outside the disc on the camera's side shows the platform's rim or below it.
+
+Only for single-pass captures (a flipped object has another platform plane in the object frame).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from photogrammetry.scale.geometry import fit_circle
+
+
+@dataclass(frozen=True)
+class PlatformGeometry:
+    """The turntable in the model's frame."""
+
+    centre: np.ndarray
+    """(3,) where the axis crosses the platform's top."""
+    axis: np.ndarray
+    """(3,) unit axis, pointing from the platform towards the cameras."""
+    radius: float
+    """Radius of the platform's top."""
+
+
+@dataclass(frozen=True)
+class View:
+    """An undistorted (pinhole) view."""
+
+    K: np.ndarray
+    """(3, 3) intrinsics."""
+    cam_from_world: np.ndarray
+    """(3, 4) pose."""
+    grey: np.ndarray
+    """(H, W) float32 blurred grey image."""
+
+    @property
+    def centre(self) -> np.ndarray:
+        """(3,) camera centre in the world."""
+        return -self.cam_from_world[:, :3].T @ self.cam_from_world[:, 3]
+
+
+def estimate_platform(centres: np.ndarray, points: np.ndarray, *, bin_fraction: float = 0.01) -> PlatformGeometry:
+    """The platform from (N, 3) camera centres (N >= 3) and (M, 3) sparse points.
+
+    Heights along the axis are binned (``bin_fraction`` of the cameras' circle radius) and
+    smoothed; of the peaks holding at least half the largest count, the lowest is the top.
+    """
+    circle = fit_circle(centres)
+    axis = circle.normal if (centres - circle.centre).mean(axis=0) @ circle.normal >= 0 else -circle.normal
+    offsets = points - circle.centre
+    heights = offsets @ axis
+    width = bin_fraction * circle.radius
+    counts, edges = np.histogram(heights, bins=max(1, int(np.ptp(heights) / width)))
+    smooth = np.convolve(counts, [1, 2, 1], mode="same")
+    peaks = [i for i in range(len(smooth)) if smooth[i] >= 0.5 * smooth.max()
+             and smooth[i] >= smooth[max(0, i - 1)] and smooth[i] >= smooth[min(len(smooth) - 1, i + 1)]]
+    peak = (edges[peaks[0]] + edges[peaks[0] + 1]) / 2
+    layer = np.abs(heights - peak) < 1.5 * (edges[1] - edges[0])
+    top = float(np.median(heights[layer]))
+    radial = np.linalg.norm(offsets[layer] - np.outer(heights[layer], axis), axis=1)
+    return PlatformGeometry(centre=circle.centre + top * axis, axis=axis, radius=float(np.percentile(radial, 98)))
+
+
+def _rays(view: View) -> np.ndarray:
+    """(H, W, 3) world directions of the view's pixel centres."""
+    h, w = view.grey.shape
+    cols, rows = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+    pixels = np.stack([cols, rows, np.ones_like(cols)], axis=-1)
+    return pixels @ np.linalg.inv(view.K).T @ view.cam_from_world[:, :3]
+
+
+def plane_hits(view: View, platform: PlatformGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each pixel's ray meets the platform's plane.
+
+    Returns:
+        ``(points, radial, near)``: (H, W, 3) points (NaN where the ray runs away from the
+        plane), (H, W) their distance to the axis, (H, W) bool: on the camera's side of the axis.
+    """
+    rays = _rays(view)
+    origin = view.centre
+    denominator = rays @ platform.axis
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = ((platform.centre - origin) @ platform.axis) / denominator
+    s = np.where(s > 0, s, np.nan)
+    points = origin + s[..., None] * rays
+    offsets = points - platform.centre
+    radial = np.linalg.norm(offsets, axis=-1)
+    near = offsets @ (origin - platform.centre) > 0
+    return points, radial, near
+
+
+def _warped(view: View, points: np.ndarray) -> np.ndarray:
+    """(H, W) grey values of ``view`` at the (H, W, 3) world points (NaN outside it)."""
+    cam = points @ view.cam_from_world[:, :3].T + view.cam_from_world[:, 3]
+    pix = cam @ view.K.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x, y = pix[..., 0] / pix[..., 2] - 0.5, pix[..., 1] / pix[..., 2] - 0.5
+    x = np.where(np.isfinite(x) & (cam[..., 2] > 0), x, -1e6).astype(np.float32)
+    y = np.where(np.isfinite(y) & (cam[..., 2] > 0), y, -1e6).astype(np.float32)
+    return cv2.remap(view.grey, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
+
+
+def platform_pixels(view: View, neighbours: Sequence[View], platform: PlatformGeometry, *,
+                    tolerance: float = 10.0, rim: float = 1.0) -> np.ndarray:
+    """(H, W) bool: pixels of ``view`` that show the platform (top or rim), not the object.
+
+    Args:
+        view: The view.
+        neighbours: Nearby views (two or more) that see the platform too.
+        platform: The platform.
+        tolerance: Grey difference (0-255) within which a warped neighbour agrees.
+        rim: Pixels whose ray meets the plane, on the camera's side, within ``1 + rim`` times
+            the radius but outside the disc, are the platform's rim or what lies below it.
+    """
+    points, radial, near = plane_hits(view, platform)
+    inside = radial <= platform.radius * 1.02
+    agree = np.zeros(view.grey.shape, np.int32)
+    for other in neighbours:
+        agree += np.abs(_warped(other, points) - view.grey) < tolerance  # NaN compares False
+    top = inside & (agree >= max(2, (len(neighbours) + 1) // 2))
+    top = cv2.morphologyEx(top.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+    below = near & (radial > platform.radius * 1.02) & (radial < platform.radius * (1 + rim))
+    return top | below
+
+
+def _load_view(model: Any, image: Any, image_dir: Path) -> View:
+    grey = cv2.imread(str(image_dir / image.name), cv2.IMREAD_GRAYSCALE)
+    if grey is None:
+        raise OSError(f"cannot read {image_dir / image.name}")
+    return View(K=model.cameras[image.camera_id].calibration_matrix(), cam_from_world=image.cam_from_world().matrix(),
+                grey=cv2.GaussianBlur(grey.astype(np.float32), (5, 5), 0))
+
+
+def cut_platform(model: Any, image_dir: Path, mask_dir: Path, *, neighbours: int = 4,
+                 tolerance: float = 10.0) -> float:
+    """Remove the platform from the masks of an undistorted dense workspace, in place.
+
+    Args:
+        model: The undistorted (pinhole) ``pycolmap.Reconstruction``.
+        image_dir: Its undistorted images.
+        mask_dir: Its masks (``<image name>.png``, 255 = object); images without one are skipped.
+        neighbours: Nearest cameras whose warped images vote on each pixel.
+        tolerance: Grey difference (0-255) within which a warped neighbour agrees.
+
+    Returns:
+        The mean fraction of masked pixels removed.
+    """
+    from photogrammetry.masking.background import clean_mask
+    from photogrammetry.masking.result import read_mask, write_mask
+
+    images = sorted((im for im in model.images.values() if im.has_pose), key=lambda im: im.name)
+    centres = np.array([im.projection_center() for im in images])
+    platform = estimate_platform(centres, np.array([p.xyz for p in model.points3D.values()]))
+    views = {im.name: _load_view(model, im, image_dir) for im in images}
+    removed = []
+    for i, image in enumerate(images):
+        if not (mask_dir / f"{image.name}.png").is_file():
+            continue
+        nearest = np.argsort(np.linalg.norm(centres - centres[i], axis=1))[1:neighbours + 1]
+        mask = read_mask(mask_dir / f"{image.name}.png")
+        cut = platform_pixels(views[image.name], [views[images[j].name] for j in nearest], platform,
+                              tolerance=tolerance)
+        kept = clean_mask(mask & ~cut, 0.05)
+        removed.append(1.0 - kept.sum() / max(1, mask.sum()))
+        write_mask(mask_dir.parent, image.name, kept)
+    return float(np.mean(removed)) if removed else 0.0
