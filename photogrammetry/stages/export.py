@@ -17,7 +17,14 @@ from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError
 from photogrammetry.io.gltf import write_glb
 from photogrammetry.io.jsonio import write_json
-from photogrammetry.io.mesh import ExportInfo, TextureResult, load_export_result, read_obj, write_obj, write_textured_ply
+from photogrammetry.io.mesh import (
+    ExportInfo,
+    TextureResult,
+    load_export_result,
+    read_obj,
+    write_obj,
+    write_textured_ply,
+)
 
 _FORMATS = ("glb", "obj", "ply")
 _UNIT_WORDS = {"metres": "metres", "sfm": "SfM units (the scale is unknown)"}

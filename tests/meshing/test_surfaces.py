@@ -74,3 +74,17 @@ def test_too_few_points_is_an_error() -> None:
 def test_tsdf_needs_cameras(cloud: OrientedCloud) -> None:
     with pytest.raises(InputError, match="cameras"):
         mesher_spec("tsdf").build(cloud, [], SurfaceOptions(spacing=0.02))
+
+
+def test_distance_trim_keeps_sparse_parts_of_an_unevenly_dense_cloud() -> None:
+    # An MVS cloud is dense where many photos overlap and sparse elsewhere: its median spacing
+    # is that of the dense part, and a trim by global spacings cut the rest to shreds.
+    sparse, dense = sphere_cloud(count=3000, noise=0.005, seed=1), sphere_cloud(count=40000, noise=0.005, seed=2)
+    cap = dense.points[:, 2] > 0.5
+    cloud = OrientedCloud(points=np.concatenate([sparse.points, dense.points[cap]]),
+                          normals=np.concatenate([sparse.normals, dense.normals[cap]]))
+    spacing = median_spacing(cloud.points)
+    untrimmed = poisson(cloud, [], SurfaceOptions(spacing=spacing, density_quantile=0.0, max_distance=0.0))
+    trimmed = poisson(cloud, [], SurfaceOptions(spacing=spacing, density_quantile=0.0))
+    assert len(trimmed.faces) > 0.98 * len(untrimmed.faces)
+    assert np.abs(radii(trimmed.vertices) - 1.0).max() < 0.05
