@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from photogrammetry.mvs.cost import INVALID, MatchCost, aggregate_sources, similarity, winner_take_all
 from photogrammetry.mvs.geometry import pixel_grid, project, relative_projection, sample
+from photogrammetry.mvs.regularize import SGMOptions, semi_global
 from photogrammetry.mvs.scene import MVSView
 
 
@@ -28,10 +29,12 @@ class CascadeOptions:
 
     hypotheses: tuple[int, ...] = (48, 16, 8)
     """Hypotheses per level, coarse to fine; level ``k`` of ``L`` works at scale ``2^(k - L + 1)``."""
-    search_radius: float = 4.0
+    search_radius: float = 2.0
     """Finer levels search this many previous-level intervals to each side of the upsampled estimate."""
     memory_budget_mb: int = 1024
     """Working memory of the sweep; tiles and hypothesis chunks shrink to fit it."""
+    sgm: SGMOptions | None = field(default_factory=SGMOptions)
+    """Semi-global regularisation of every level's volume; ``None``: winner takes all per pixel."""
 
 
 @dataclass(frozen=True)
@@ -151,19 +154,26 @@ class Sweep:
                                 torch.as_tensor(np.stack(b), dtype=torch.float32, device=device)))
         self.num_sources = len(src_feats)
 
-    def run(self, level: _Level) -> tuple[Any, Any, Any]:
-        """Fractional winner index, score and confidence, each (H, W)."""
+    def run(self, level: _Level, sgm: SGMOptions | None = None) -> tuple[Any, Any, Any]:
+        """Fractional winner index, score and confidence, each (H, W).
+
+        The aggregated volume is built tile by tile, regularised as a whole when ``sgm`` is given
+        (its scanlines cross tiles), then its winners are taken.
+        """
         import torch
 
         channels = self.ref_feat.shape[0]
         budget = self.budget_mb * 2**20 // 4  # float32 elements
         per_row = self.width * level.count * (self.num_sources + 4)
         rows = int(max(1, min(self.height, budget // 2 // max(per_row, 1))))
-        outputs = [self._tile(level, r0, min(r0 + rows, self.height), budget // (8 * channels))
-                   for r0 in range(0, self.height, rows)]
-        return tuple(torch.cat(parts, dim=0) for parts in zip(*outputs, strict=True))
+        volume = torch.cat([self._tile(level, r0, min(r0 + rows, self.height), budget // (8 * channels))
+                            for r0 in range(0, self.height, rows)], dim=1)
+        if sgm is not None:
+            volume = semi_global(volume, sgm)
+        won = winner_take_all(volume, self.cost.temperature)
+        return won.index, won.score, won.confidence
 
-    def _tile(self, level: _Level, r0: int, r1: int, warp_budget: int) -> tuple[Any, Any, Any]:
+    def _tile(self, level: _Level, r0: int, r1: int, warp_budget: int) -> Any:
         import torch
 
         rad = self.cost.window_radius
@@ -174,9 +184,7 @@ class Sweep:
         depth = 1.0 / (start - steps * level.interval).clamp(min=1e-9)  # (D, n) or (D, 1)
         ref = self.ref_feat[:, h0:h1]
         scores = torch.cat([self._group_scores(ref, pixels, group, depth, warp_budget) for group in self.groups])
-        volume = aggregate_sources(scores[:, :, r0 - h0: r1 - h0], self.cost.best_sources)
-        won = winner_take_all(volume, self.cost.temperature)
-        return won.index, won.score, won.confidence
+        return aggregate_sources(scores[:, :, r0 - h0: r1 - h0], self.cost.best_sources)
 
     def _group_scores(self, ref: Any, pixels: Any, group: tuple[Any, Any, Any], depth: Any, budget: int) -> Any:
         """(S, D, h, W) similarities of a batch of S sources, a chunk of hypotheses at a time."""
@@ -221,7 +229,7 @@ def estimate_depth(ref: MVSView, sources: Sequence[MVSView], depth_range: tuple[
             kind = cost.refine_similarity if k > 0 and cost.refine_similarity else cost.similarity
             sweep = Sweep(ref.resized(*size), [s.resized(*size) for s in sources], bank.get(ref.name, k),
                           [bank.get(s.name, k) for s in sources], cost, options.memory_budget_mb, kind)
-            index, score, confidence = sweep.run(level)
+            index, score, confidence = sweep.run(level, options.sgm)
             inv = level.start - index * level.interval
             first_confidence = confidence if k == 0 else first_confidence
         first_confidence = F.interpolate(first_confidence[None, None], size=inv.shape, mode="bilinear",

@@ -21,6 +21,7 @@ from photogrammetry.io.sfm import UndistortResult
 from photogrammetry.mvs.cascade import CascadeOptions
 from photogrammetry.mvs.filtering import FilterOptions
 from photogrammetry.mvs.methods import METHODS, method_spec
+from photogrammetry.mvs.regularize import SGMOptions
 from photogrammetry.mvs.selection import SelectionOptions
 
 _NO_CACHE = {"cache": False}
@@ -40,8 +41,17 @@ class DepthConfig:
     """Source views per view."""
     hypotheses: tuple[int, ...] = (48, 16, 8)
     """Depth hypotheses per cascade level, coarse to fine; each level doubles the resolution."""
-    search_radius: float = 4.0
+    search_radius: float = 2.0
     """Finer levels search this many coarser intervals to each side of the coarser estimate."""
+    sgm: bool = True
+    """Regularise every level's cost volume by semi-global aggregation (smooth surfaces win over
+    isolated matches in weak texture); off: each pixel takes its own best hypothesis."""
+    sgm_p1: float = 0.06
+    """Semi-global penalty of a one-hypothesis step between neighbouring pixels (cost units)."""
+    sgm_p2: float = 0.3
+    """Semi-global penalty of a larger jump between neighbouring pixels (a depth edge)."""
+    sgm_paths: int = 4
+    """Scanline directions of the semi-global aggregation: 4 or 8."""
     window_radius: int = 0
     """Radius of the matching window; 0: the method's default."""
     best_sources: int = 2
@@ -71,6 +81,9 @@ class DepthConfig:
             raise ConfigError(f"depth.hypotheses needs at least one level of >= 2, got {self.hypotheses}")
         if self.max_image_size < 0 or 0 < self.max_image_size < 32:
             raise ConfigError(f"depth.max_image_size must be 0 or >= 32, got {self.max_image_size}")
+        if self.sgm_paths not in (4, 8) or not 0 <= self.sgm_p1 <= self.sgm_p2:
+            raise ConfigError(f"depth.sgm_paths must be 4 or 8 and 0 <= depth.sgm_p1 <= depth.sgm_p2; got "
+                              f"{self.sgm_paths}, {self.sgm_p1}, {self.sgm_p2}")
         if self.num_sources < 1 or self.best_sources < 1 or self.min_consistent_views < 0:
             raise ConfigError("depth.num_sources and depth.best_sources must be >= 1, "
                               "depth.min_consistent_views >= 0")
@@ -86,7 +99,9 @@ def mvs_options(config: DepthConfig) -> Any:
         fp16=config.fp16, feature_cache_mb=config.feature_cache_mb,
         selection=SelectionOptions(num_sources=config.num_sources, depth_margin=config.depth_margin),
         cascade=CascadeOptions(hypotheses=tuple(config.hypotheses), search_radius=config.search_radius,
-                               memory_budget_mb=config.memory_budget_mb),
+                               memory_budget_mb=config.memory_budget_mb,
+                               sgm=SGMOptions(p1=config.sgm_p1, p2=config.sgm_p2, paths=config.sgm_paths)
+                               if config.sgm else None),
         filtering=FilterOptions(min_consistent_views=config.min_consistent_views,
                                 max_reprojection_px=config.max_reprojection_px,
                                 max_relative_depth=config.max_relative_depth, min_confidence=config.min_confidence))
@@ -119,7 +134,7 @@ def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -
 
 STAGE = StageSpec(
     name="depth",
-    version=1,
+    version=2,
     config=DepthConfig,
     run=run,
     load=load_depth,
