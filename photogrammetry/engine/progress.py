@@ -16,6 +16,13 @@ LOG_EVERY_S = 10.0
 """Seconds between plain progress lines when output is not a terminal."""
 
 
+def format_rate(rate: float, unit: str) -> str:
+    """``2.5 image/s`` for fast rates, ``12.3 s/image`` for slow ones."""
+    if rate >= 1.0 or rate <= 0:
+        return f"{rate:.1f} {unit}/s"
+    return f"{1.0 / rate:.1f} s/{unit}"
+
+
 def _format_seconds(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
@@ -55,4 +62,4 @@ def track(
             rate = done / (now - start)
             eta = f", ETA {_format_seconds((total - done) / rate)}" if total and rate > 0 else ""
             of_total = f"/{total}" if total else ""
-            log.info("%s: %d%s %ss, %.1f %s/s%s", desc, done, of_total, unit, rate, unit, eta)
+            log.info("%s: %d%s %ss, %s%s", desc, done, of_total, unit, format_rate(rate, unit), eta)

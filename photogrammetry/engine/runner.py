@@ -150,6 +150,14 @@ def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunO
     return RunResult(workspace=workspace, stages=outcomes)
 
 
+def _limit_torch_threads(workers: int) -> None:
+    """Cap torch's CPU thread pool at ``workers`` (``--workers``), before a stage uses it."""
+    import torch
+
+    if torch.get_num_threads() != workers:
+        torch.set_num_threads(workers)
+
+
 class _Executor:
     """Walks the selected stages once, loading upstream results only when a stage must run."""
 
@@ -187,6 +195,8 @@ class _Executor:
 
     def _execute(self, spec: StageSpec, key: str, *, fresh: bool) -> Artifact:
         upstream = {name: self._result(name) for name in spec.requires}
+        if self.options.workers:
+            _limit_torch_threads(self.options.workers)
         out = self.store.begin(spec.name, key, fresh=fresh)
         resumed = any(out.iterdir())
         log.info("%s: running (%s)%s", spec.name, key, ", resuming an interrupted run" if resumed else "")
