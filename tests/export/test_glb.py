@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +99,23 @@ def test_uv_orientation_survives_the_round_trip(glb: Path, uv: tuple[float, floa
     bary = np.linalg.solve(matrix, np.asarray(uv) - corners[0, :2])
     shaded = part.shade(np.array([face]), bary[None])
     np.testing.assert_allclose(shaded[0], colour, atol=0.02)
+
+
+_VALIDATOR_DIR = os.environ.get("GLTF_VALIDATOR_DIR", "")
+_VALIDATE_JS = """
+const validator = require('gltf-validator');
+const bytes = new Uint8Array(require('fs').readFileSync(process.argv[1]));
+validator.validateBytes(bytes).then((r) => console.log(JSON.stringify(r.issues)));
+"""
+
+
+@pytest.mark.skipif(not (shutil.which("node") and (Path(_VALIDATOR_DIR) / "node_modules" / "gltf-validator").is_dir()),
+                    reason="set GLTF_VALIDATOR_DIR to a folder with `npm install gltf-validator` done in it")
+@pytest.mark.parametrize("image_format", ["png", "jpeg"])
+def test_khronos_validator_finds_no_issue(quad: TexturedMeshData, image_format: str, tmp_path: Path) -> None:
+    path = tmp_path / "model.glb"
+    write_glb(path, quad, extras={"units": "sfm"}, generator="test", image_format=image_format)
+    run = subprocess.run(["node", "-e", _VALIDATE_JS, str(path)], cwd=_VALIDATOR_DIR, capture_output=True,
+                         text=True, timeout=60, check=True)
+    issues = json.loads(run.stdout)
+    assert (issues["numErrors"], issues["numWarnings"]) == (0, 0), issues["messages"]
