@@ -34,7 +34,9 @@ class CascadeOptions:
     memory_budget_mb: int = 1024
     """Working memory of the sweep; tiles and hypothesis chunks shrink to fit it."""
     sgm: SGMOptions | None = field(default_factory=SGMOptions)
-    """Semi-global regularisation of every level's volume; ``None``: winner takes all per pixel."""
+    """Semi-global regularisation of the levels' volumes; ``None``: winner takes all per pixel."""
+    sgm_levels: int = 0
+    """Regularise only this many of the coarsest levels (0: all levels)."""
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,8 @@ def estimate_depth(ref: MVSView, sources: Sequence[MVSView], depth_range: tuple[
             kind = cost.refine_similarity if k > 0 and cost.refine_similarity else cost.similarity
             sweep = Sweep(ref.resized(*size), [s.resized(*size) for s in sources], bank.get(ref.name, k),
                           [bank.get(s.name, k) for s in sources], cost, options.memory_budget_mb, kind)
-            index, score, confidence = sweep.run(level, options.sgm)
+            regularise = options.sgm if options.sgm_levels <= 0 or k < options.sgm_levels else None
+            index, score, confidence = sweep.run(level, regularise)
             inv = level.start - index * level.interval
             first_confidence = confidence if k == 0 else first_confidence
         first_confidence = F.interpolate(first_confidence[None, None], size=inv.shape, mode="bilinear",

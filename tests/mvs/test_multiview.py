@@ -9,7 +9,6 @@ from photogrammetry.evaluation import Estimate, Sim3, evaluate, load_ground_trut
 from photogrammetry.evaluation.depth_metrics import evaluate_depth, find_depth_maps
 from photogrammetry.io.depth import load_depth, save_depth_summary
 from photogrammetry.mvs.multiview import compute_depth
-from photogrammetry.mvs.network import WEIGHTS_FILE
 from photogrammetry.mvs.scene import load_scene
 from photogrammetry.stages.depth import DepthConfig, mvs_options
 from photogrammetry.stages.fusion import FusionConfig, fuse
@@ -65,7 +64,6 @@ def test_a_second_run_resumes_instead_of_sweeping_again(facade, facade_ncc):
     assert len(raw) == 12 and all(p.stat().st_mtime_ns == before[p] for p in raw)
 
 
-@pytest.mark.skipif(not WEIGHTS_FILE.is_file(), reason="lite weights not trained yet")
 def test_learned_beats_classical_in_the_cluttered_room(sample_scene_dir, tmp_path):
     """orbit: walls and a slanted floor seen from 20 degrees apart, where NCC windows struggle."""
     folder = sample_scene_dir("orbit")
