@@ -180,6 +180,31 @@ def align_cameras(
     return sim, int(inliers.sum())
 
 
+def align_by_orientations(est: Mapping[str, CameraPose], gt: GroundTruth, names: Sequence[str]) -> Sim3:
+    """Sim3 whose rotation comes from the cameras' orientations, for rigs whose centres are collinear.
+
+    With ``R_est = R_gt Q`` for every camera, ``Q`` is the chordal mean of ``R_gt^T R_est``
+    (projected onto the rotations by SVD); scale and translation then follow from the centres
+    by least squares, which a line of centres determines.
+
+    Raises:
+        ValueError: when the centres coincide or the fitted scale is not positive.
+    """
+    total = sum(gt.views[n].pose.R.T @ est[n].R for n in names)
+    u, _, vt = np.linalg.svd(total)
+    rotation = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
+    src = np.stack([rotation @ est[n].center for n in names])
+    dst = gt.centers(list(names))
+    src_c, dst_c = src - src.mean(axis=0), dst - dst.mean(axis=0)
+    spread = float((src_c**2).sum())
+    if spread <= 1e-18:
+        raise ValueError("the estimated camera centres coincide")
+    scale = float((src_c * dst_c).sum() / spread)
+    if scale <= 0:
+        raise ValueError("orientation-based alignment gives a negative scale")
+    return Sim3(scale=scale, R=rotation, t=dst.mean(axis=0) - scale * src.mean(axis=0))
+
+
 def _per_image_errors(
     est: Mapping[str, CameraPose], gt: GroundTruth, names: Sequence[str], sim: Sim3
 ) -> dict[str, ImagePoseError]:
@@ -229,8 +254,12 @@ def evaluate_poses(
     try:
         sim, num_inliers = align_cameras(estimate, gt, registered, config)
     except ValueError as err:  # collinear or coincident estimated centres
-        logger.warning("cannot align the estimate to the ground truth: %s", err)
-        return PoseMetrics(**metrics)
+        try:
+            sim, num_inliers = align_by_orientations(estimate, gt, registered), len(registered)
+        except ValueError as second:
+            logger.warning("cannot align the estimate to the ground truth: %s; %s", err, second)
+            return PoseMetrics(**metrics)
+        logger.info("camera centres are collinear (%s): aligned by the cameras' orientations", err)
     per_image = _per_image_errors(estimate, gt, registered, sim)
     return PoseMetrics(
         **metrics,
