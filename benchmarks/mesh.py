@@ -45,7 +45,7 @@ from photogrammetry.evaluation import Estimate, GroundTruth, Sim3, evaluate, loa
 from photogrammetry.io.gltf import write_glb  # noqa: E402
 from photogrammetry.io.mesh import LEVEL_NAMES, MeshData, TexturedMeshData, write_ply  # noqa: E402
 from photogrammetry.meshing import CameraView, OrientedCloud, colmap_points  # noqa: E402
-from photogrammetry.stages.mesh import MeshConfig, build_mesh  # noqa: E402
+from photogrammetry.stages.mesh import MeshBuild, MeshConfig, build_mesh  # noqa: E402
 from photogrammetry.stages.texture import TextureConfig, texture_options  # noqa: E402
 from photogrammetry.texturing import texture_mesh  # noqa: E402
 from photogrammetry.texturing.bake import sample  # noqa: E402
@@ -229,8 +229,9 @@ def run_set(name: str, gt_path: Path, args: argparse.Namespace, work: Path) -> d
         from photogrammetry.meshing import clean, detail_levels
 
         raw = clean(hull, min_component_fraction=0.05, max_components=0, hole_radius=0.0)
-        build = type("Build", (), {"raw": raw, "levels": {k: m for k, (m, _) in detail_levels(raw).items()},
-                                   "seconds": {}})()
+        levels = detail_levels(raw)
+        build = MeshBuild(raw=raw, levels={k: m for k, (m, _) in levels.items()}, box=None,
+                          seconds={f"level_{k}": round(took, 3) for k, (_, took) in levels.items()})
     result["mesh_seconds"] = round(time.perf_counter() - start, 2)
     result["levels"] = {}
     for level in LEVEL_NAMES:
