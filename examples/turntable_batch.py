@@ -13,7 +13,7 @@ interruption or a failure: finished stages are reused.
 The same for a single object from the command line::
 
     photogrammetry run SHOOTS_FOLDER/mug -w WORK_FOLDER/mug --preset turntable \\
-        --set pairs.ring_size=36 --set scale.method=radius --set scale.radius_mm=612 --set scale.ring_size=36
+        --set pairs.ring_size=36 --set scale.method=platform --set scale.radius_mm=150
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ CAPTURE = Turntable.template(
     steps=36,  # photos per turn of the platform (10 degree steps)
     rings=1,  # camera heights, shot one after the other
     flip_after=0,  # photos before the object was flipped over for a second pass (0: no flip)
-    radius_mm=0.0,  # lens-to-axis distance, measured horizontally, for a model in metres (0: none)
+    radius_mm=0.0,  # radius of the platform's top, for a model in metres (0: none)
     marker_mm=0.0,  # or: side of ArUco markers (DICT_4X4_50) lying on the platform
+    camera_distance_mm=0.0,  # or: lens-to-axis distance, measured horizontally (less accurate)
     masks="background",  # "background", "ingest" (alpha channels), "none" or a folder of masks
 )
 

@@ -4,17 +4,17 @@ A turntable capture is a fixed camera filming an object that turns on a platform
 a static background, in one or more rings (camera heights) of ``steps`` photos each, possibly
 followed by a second pass with the object flipped over. :class:`Turntable` describes such a
 capture and turns it into pipeline settings (the ``turntable`` preset plus overrides: masks
-from the static background, ring-aware pairs, metric scale from the camera's distance to the
-axis or from markers on the platform)::
+from the static background, ring-aware pairs, metric scale from the platform's radius, the
+camera's distance to the axis or markers on the platform)::
 
     from photogrammetry.turntable import Turntable, run_batch
 
-    shoe = Turntable("shoots/shoe", steps=36, rings=2, radius_mm=612.0)
+    shoe = Turntable("shoots/shoe", steps=36, rings=2, radius_mm=150.0)
     result = shoe.run("work/shoe")
     print(result.folder("export"))
 
     # a folder per object; the first object's camera calibration is reused for the others
-    for item in run_batch("shoots/", "work/", Turntable.template(steps=36, rings=2, radius_mm=612.0)):
+    for item in run_batch("shoots/", "work/", Turntable.template(steps=36, rings=2, radius_mm=150.0)):
         print(item.name, item.ok, item.error)
 """
 
@@ -45,8 +45,11 @@ class TurntableSpec:
     flip_after: int = 0
     """Photos taken before the object was flipped over for a second pass; 0: no flip."""
     radius_mm: float = 0.0
-    """Horizontal distance from the camera's lens to the platform's axis (first ring), for a
-    metric model; 0: no scale from it."""
+    """Radius of the platform's top, for a metric model (the platform must be textured to its
+    rim and kept by the masks, as ``background`` masks do); 0: no scale from it."""
+    camera_distance_mm: float = 0.0
+    """Or: horizontal distance from the camera's lens to the platform's axis (first ring). Less
+    accurate: SfM's focal length error goes straight into the object's scale."""
     marker_mm: float = 0.0
     """Side of the ArUco markers on the platform, for a metric model; 0: no markers."""
     marker_dictionary: str = "DICT_4X4_50"
@@ -64,10 +67,15 @@ class TurntableSpec:
     def __post_init__(self) -> None:
         if self.steps < 0 or self.rings < 1 or self.flip_after < 0 or self.window < 1:
             raise ConfigError("turntable: steps and flip_after must be >= 0, rings and window >= 1")
-        if self.radius_mm < 0 or self.marker_mm < 0:
-            raise ConfigError("turntable: radius_mm and marker_mm must be >= 0")
-        if self.radius_mm and self.marker_mm:
-            raise ConfigError("turntable: give radius_mm or marker_mm, not both")
+        sources = {"radius_mm": self.radius_mm, "camera_distance_mm": self.camera_distance_mm,
+                   "marker_mm": self.marker_mm}
+        if any(v < 0 for v in sources.values()):
+            raise ConfigError("turntable: radius_mm, camera_distance_mm and marker_mm must be >= 0")
+        if sum(1 for v in sources.values() if v) > 1:
+            raise ConfigError("turntable: give one of radius_mm, camera_distance_mm or marker_mm, not several")
+        if self.flip_after and (self.radius_mm or self.camera_distance_mm):
+            raise ConfigError("turntable: with a flip, the platform and the cameras' circle differ between the "
+                              "passes; give marker_mm for the scale instead")
 
     def overrides(self) -> list[str]:
         """Pipeline overrides (``stage.option=value``) for this capture."""
@@ -80,7 +88,10 @@ class TurntableSpec:
         else:
             out += ["masks.method=folder", f"masks.folder={Path(self.masks).expanduser().resolve()}"]
         if self.radius_mm:
-            out += ["scale.method=radius", f"scale.radius_mm={self.radius_mm}", f"scale.ring_size={self.steps}"]
+            out += ["scale.method=platform", f"scale.radius_mm={self.radius_mm}"]
+        elif self.camera_distance_mm:
+            out += ["scale.method=radius", f"scale.radius_mm={self.camera_distance_mm}",
+                    f"scale.ring_size={self.steps}"]
         elif self.marker_mm:
             out += ["scale.method=marker", f"scale.marker_mm={self.marker_mm}",
                     f"scale.dictionary={self.marker_dictionary}"]

@@ -39,7 +39,9 @@ class PlatformGeometry:
     axis: np.ndarray
     """(3,) unit axis, pointing from the platform towards the cameras."""
     radius: float
-    """Radius of the platform's top."""
+    """Radius of the platform's top (98th percentile of ``radial``)."""
+    radial: np.ndarray
+    """(K,) distances from the axis of the sparse points on the platform's top."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def estimate_platform(centres: np.ndarray, points: np.ndarray, *, bin_fraction: 
     layer = np.abs(heights - peak) < 1.5 * (edges[1] - edges[0])
     top = float(np.median(heights[layer]))
     radial = np.linalg.norm(offsets[layer] - np.outer(heights[layer], axis), axis=1)
-    return PlatformGeometry(centre=circle.centre + top * axis, axis=axis, radius=float(np.percentile(radial, 98)))
+    return PlatformGeometry(centre=circle.centre + top * axis, axis=axis, radius=float(np.percentile(radial, 98)),
+                            radial=radial)
 
 
 def _rays(view: View) -> np.ndarray:

@@ -1,11 +1,18 @@
 """Metric scale of an SfM model: metres per model unit, with its relative uncertainty.
 
-Three sources, each a function returning a :class:`ScaleEstimate`:
+Four sources, each a function returning a :class:`ScaleEstimate`:
 
+- :func:`platform_scale`: the radius of the turntable's platform. Its top is found among the
+  sparse points (see :func:`photogrammetry.masking.platform.estimate_platform`: the lowest
+  dense layer across the axis of the cameras' circle) and its radius, the 98th percentile of
+  their distances to the axis, against the measured one gives the scale; the uncertainty is the
+  bootstrap spread of that percentile. It measures the object's frame itself.
 - :func:`radius_scale`: the horizontal distance from the camera to the turntable's axis. The
   cameras of one ring lie on a circle around the axis in the object frame; the fitted circle's
   radius in model units against the measured one gives the scale; the uncertainty is the
-  standard error of the circle's radius from the centres' scatter around it.
+  standard error of the circle's radius from the centres' scatter around it. The cameras'
+  distance trades off against the focal length, which SfM may get wrong by a percent or two
+  when the object fills little of the photos: the object's scale is then off as much.
 - :func:`marker_scale`: ArUco markers or a ChArUco board on the platform. Corners are detected
   in every registered photo and triangulated; every pair of corners of one target with a known
   distance gives a ratio; the scale is their median and the uncertainty its standard error
@@ -75,6 +82,30 @@ def radius_scale(model: Any, names: Sequence[str], radius_m: float) -> ScaleEsti
     spread = float(np.std(circle.residuals, ddof=1)) / np.sqrt(len(centres))
     return ScaleEstimate(method="radius", scale=radius_m / circle.radius,
                          relative_uncertainty=spread / circle.radius, samples=len(centres))
+
+
+def platform_scale(model: Any, radius_m: float, *, seed: int = 0) -> ScaleEstimate:
+    """Scale from the measured radius ``radius_m`` of the turntable's platform (its top).
+
+    Args:
+        model: The SfM model (``pycolmap.Reconstruction``) of a single-pass turntable capture
+            whose masks kept the platform (the ``background`` method does).
+        radius_m: The platform's radius, metres.
+        seed: Seed of the bootstrap.
+    """
+    from photogrammetry.masking.platform import estimate_platform
+
+    images = [im for im in model.images.values() if im.has_pose]
+    if len(images) < 5:
+        raise ValueError(f"the platform needs at least 5 registered views, got {len(images)}")
+    platform = estimate_platform(np.array([im.projection_center() for im in images]),
+                                 np.array([p.xyz for p in model.points3D.values()]))
+    if len(platform.radial) < 20:
+        raise ValueError(f"only {len(platform.radial)} sparse points on the platform's top; is it in the masks?")
+    rng = np.random.default_rng(seed)
+    resampled = [np.percentile(rng.choice(platform.radial, len(platform.radial)), 98) for _ in range(200)]
+    return ScaleEstimate(method="platform", scale=radius_m / platform.radius,
+                         relative_uncertainty=float(np.std(resampled) / platform.radius), samples=len(platform.radial))
 
 
 def _marker_points(model: Any, image_path: Callable[[str], Path], spec: TargetSpec) -> dict[PointId, np.ndarray]:

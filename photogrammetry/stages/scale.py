@@ -1,7 +1,8 @@
 """Scale: the SfM model in metres, from a known length, with the scale's uncertainty.
 
 Methods in :data:`photogrammetry.scale.SCALE_METHODS`: ``none`` (the default: the model is
-copied unchanged, units stay ``sfm``), ``radius`` (camera-to-axis distance of a turntable),
+copied unchanged, units stay ``sfm``), ``platform`` (the radius of a turntable's platform),
+``radius`` (camera-to-axis distance of a turntable),
 ``marker`` (ArUco markers or a ChArUco board on the platform) and ``points`` (two marked
 points a known distance apart). Writes ``model/`` (COLMAP binary, the ``sparse_model`` that
 ``eval`` reads) and ``scale.json`` (:class:`~photogrammetry.scale.result.ScaleInfo`); the
@@ -28,9 +29,11 @@ class ScaleConfig:
     """Settings of the scale stage."""
 
     method: str = "none"
-    """One of :data:`~photogrammetry.scale.SCALE_METHODS`: ``none``, ``radius``, ``marker`` or ``points``."""
+    """One of :data:`~photogrammetry.scale.SCALE_METHODS`: ``none``, ``platform``, ``radius``,
+    ``marker`` or ``points``."""
     radius_mm: float = 0.0
-    """Radius method: horizontal distance from the camera (lens) to the turntable's axis, mm."""
+    """Platform method: radius of the platform's top, mm. Radius method: horizontal distance
+    from the camera (lens) to the turntable's axis, mm."""
     ring_size: int = 0
     """Radius method: views of the first ring (the first images in name order); 0: all images."""
     target: str = "aruco"
@@ -52,7 +55,8 @@ class ScaleConfig:
     def __post_init__(self) -> None:
         if self.method not in SCALE_METHODS:
             raise ConfigError(f"scale.method: unknown {self.method!r}; choose one of: {', '.join(SCALE_METHODS)}")
-        needs = {"radius": ("radius_mm",), "marker": ("marker_mm",), "points": ("distance_mm",)}.get(self.method, ())
+        needs = {"platform": ("radius_mm",), "radius": ("radius_mm",), "marker": ("marker_mm",),
+                 "points": ("distance_mm",)}.get(self.method, ())
         for name in needs + (("square_mm",) if self.method == "marker" and self.target == "charuco" else ()):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"scale.method={self.method} needs scale.{name} > 0")
@@ -81,8 +85,10 @@ def fingerprint(config: ScaleConfig, photos: Path) -> dict[str, Any] | None:
 
 def estimate(config: ScaleConfig, model: Any, ingest: IngestResult) -> Any:
     """The :class:`~photogrammetry.scale.ScaleEstimate` of ``model`` asked for by ``config``."""
-    from photogrammetry.scale import TargetSpec, marker_scale, points_scale, radius_scale
+    from photogrammetry.scale import TargetSpec, marker_scale, platform_scale, points_scale, radius_scale
 
+    if config.method == "platform":
+        return platform_scale(model, config.radius_mm / 1000.0)
     if config.method == "radius":
         names = [r.name for r in ingest.images]
         return radius_scale(model, names[:config.ring_size or len(names)], config.radius_mm / 1000.0)
@@ -128,5 +134,6 @@ STAGE = StageSpec(
     requires=("ingest", "sfm"),
     fingerprint=fingerprint,
     outputs={"sparse_model": "model", "scale": "scale.json"},
-    summary="Metric scale: the SfM model in metres from a turntable radius, ArUco/ChArUco markers or two points.",
+    summary="Metric scale: the SfM model in metres from a turntable's platform or radius, ArUco/ChArUco markers "
+            "or two points.",
 )

@@ -16,12 +16,17 @@ from photogrammetry.turntable import Turntable, run_batch
 
 
 def test_overrides_make_a_valid_configuration(tmp_path: Path) -> None:
-    capture = Turntable(tmp_path, steps=36, rings=2, flip_after=72, radius_mm=612.5)
+    capture = Turntable(tmp_path, steps=36, rings=2, flip_after=72, marker_mm=40.0)
     config = resolve_config(PIPELINE, preset=capture.preset, overrides=capture.overrides())
-    assert config["masks"].method == "background"
+    assert config["masks"].method == "background" and not config["undistort"].remove_platform  # flipped
     assert (config["pairs"].method, config["pairs"].ring_size, config["pairs"].flip_after) == ("turntable", 36, 72)
-    assert (config["scale"].method, config["scale"].radius_mm, config["scale"].ring_size) == ("radius", 612.5, 36)
     assert capture.expected_photos() == 144
+    camera = Turntable(tmp_path, steps=36, camera_distance_mm=612.5)
+    config = resolve_config(PIPELINE, preset="turntable", overrides=camera.overrides())
+    assert (config["scale"].method, config["scale"].radius_mm, config["scale"].ring_size) == ("radius", 612.5, 36)
+    platform = resolve_config(PIPELINE, preset="turntable", overrides=Turntable(tmp_path, radius_mm=150).overrides())
+    assert (platform["scale"].method, platform["scale"].radius_mm) == ("platform", 150.0)
+    assert platform["undistort"].remove_platform
 
 
 def test_markers_and_user_masks(tmp_path: Path) -> None:
@@ -32,8 +37,10 @@ def test_markers_and_user_masks(tmp_path: Path) -> None:
 
 
 def test_bad_descriptions_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not both"):
-        Turntable(tmp_path, radius_mm=600.0, marker_mm=40.0)
+    with pytest.raises(ConfigError, match="not several"):
+        Turntable(tmp_path, radius_mm=150.0, marker_mm=40.0)
+    with pytest.raises(ConfigError, match="give marker_mm"):
+        Turntable(tmp_path, steps=24, flip_after=24, radius_mm=150.0)
     with pytest.raises(ConfigError, match="rings and window >= 1"):
         Turntable(tmp_path, rings=0)
 

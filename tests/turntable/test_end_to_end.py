@@ -9,24 +9,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import photogrammetry.api as api
 from photogrammetry.errors import StageError
+from photogrammetry.scale.result import load_scale
 from photogrammetry.turntable import Turntable
 
 SCENE = Path(__file__).resolve().parents[2] / "sample_scenes" / "turntable"
-RADIUS_MM = 650.0 * np.cos(np.radians(20.0))
+PLATFORM_RADIUS_MM = 136.33
 
 
 def test_masks_make_the_turntable_work_and_none_does_not(tmp_path: Path) -> None:
-    capture = Turntable(SCENE / "images", steps=24, radius_mm=RADIUS_MM)
-    capture.run(tmp_path / "masked", until="scale", device="cpu", workers=1, progress=False)
+    capture = Turntable(SCENE / "images", steps=24, radius_mm=PLATFORM_RADIUS_MM)
+    result = capture.run(tmp_path / "masked", until="scale", device="cpu", workers=1, progress=False)
     poses = api.evaluate(tmp_path / "masked", SCENE).poses
     assert poses.num_registered == 24
     assert poses.rotation_error_median_deg < 0.3
-    assert poses.alignment.scale == pytest.approx(1.0, rel=0.01)  # metres: the cameras' circle
+    scale = load_scale(result.folder("scale")).info
+    assert scale.units == "metres" and scale.relative_uncertainty < 0.01
+    # in metres; the cameras' circle may be off by SfM's focal length error (the object is not)
+    assert poses.alignment.scale == pytest.approx(1.0, rel=0.03)
 
     unmasked = Turntable(SCENE / "images", steps=24, masks="none")
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photogrammetry.scale import TargetSpec, marker_scale, points_scale, radius_scale
+from photogrammetry.scale import TargetSpec, marker_scale, platform_scale, points_scale, radius_scale
 from photogrammetry.scale.geometry import Observation, fit_circle, triangulate
 from photogrammetry.scale.markers import known_distances
 from tests.turntable.markers import paint_scene, ring_of_markers
@@ -56,6 +56,12 @@ def test_radius_scale(model) -> None:
     found = radius_scale(model, names, RADIUS_M)
     assert found.scale == pytest.approx(1 / FACTOR, rel=1e-3)
     assert found.relative_uncertainty < 1e-3 and found.samples == 24
+
+
+def test_platform_scale(model) -> None:
+    found = platform_scale(model, 0.13633)  # the sample scene's platform: 0.1363 m radius
+    assert found.scale == pytest.approx(1 / FACTOR, rel=5e-3)
+    assert 0 < found.relative_uncertainty < 0.01 and found.samples > 50
 
 
 def test_marker_scale(model, tmp_path: Path) -> None:
