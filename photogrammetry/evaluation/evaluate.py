@@ -13,7 +13,6 @@ from photogrammetry.evaluation.depth_metrics import DepthEvalConfig, DepthMetric
 from photogrammetry.evaluation.geometry_metrics import (
     GeometryEvalConfig,
     GeometryMetrics,
-    crop_to_box,
     evaluate_geometry,
     read_points,
 )
@@ -108,12 +107,13 @@ def _geometry(path: Path | None, gt: GroundTruth, to_gt: Sim3, config: GeometryE
         logger.warning("ground truth has no mesh: %s not evaluated", path)
         return None
     vertices, faces = read_mesh(gt_mesh)
-    points = to_gt.apply(read_points(path, mesh_samples=config.max_points, seed=config.seed))
     if gt.object_mesh_path is None:
+        points = read_points(path, mesh_samples=config.max_points, seed=config.seed, transform=to_gt.apply)
         return evaluate_geometry(points, vertices, faces, extent=gt.extent, target="scene", config=config)
     bbox = np.stack([vertices.min(axis=0), vertices.max(axis=0)])
     extent = bbox_diagonal(bbox)
-    points = crop_to_box(points, bbox, config.crop_margin * extent)
+    points = read_points(path, mesh_samples=config.max_points, seed=config.seed, transform=to_gt.apply,
+                         box=(bbox, config.crop_margin * extent))
     if len(points) == 0:
         logger.warning("%s: no point lies near the object; not evaluated", path)
         return None

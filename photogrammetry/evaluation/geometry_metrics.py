@@ -8,6 +8,7 @@ Both sides are subsampled to bounded counts so that an evaluation takes seconds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,11 +91,22 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, count: int, *, seed:
     return np.einsum("nk,nkd->nd", weights, corners[face])
 
 
-def read_points(path: Path, *, mesh_samples: int = 300_000, seed: int = 0) -> np.ndarray:
+def read_points(path: Path, *, mesh_samples: int = 300_000, seed: int = 0,
+                transform: Callable[[np.ndarray], np.ndarray] | None = None,
+                box: tuple[np.ndarray, float] | None = None) -> np.ndarray:
     """Points of a point cloud file, or points sampled on a mesh file.
 
     A file with triangles (PLY, OBJ, GLB, ...) is treated as a mesh and sampled; otherwise
     its vertices are the points.
+
+    Args:
+        path: The file.
+        mesh_samples: Points sampled on a mesh.
+        seed: Seed of the sampling.
+        transform: Maps (N, 3) points into the frame the result is wanted in (e.g. the GT's).
+        box: ``(bbox (2, 3), margin)`` in that frame: only points inside the grown box are kept,
+            and a mesh is sampled only on its faces that touch the box, so that all samples
+            land where they are evaluated (a room-sized mesh around a small object).
 
     Returns:
         (N, 3) float64 points.
@@ -102,14 +114,26 @@ def read_points(path: Path, *, mesh_samples: int = 300_000, seed: int = 0) -> np
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
+    move = transform or (lambda x: x)
     with o3d.utility.VerbosityContextManager(o3d.utility.VerbosityLevel.Error):  # point clouds warn
         mesh = o3d.io.read_triangle_mesh(str(path))
     if len(mesh.triangles) > 0:
-        return sample_surface(np.asarray(mesh.vertices), np.asarray(mesh.triangles), mesh_samples, seed=seed)
-    points = np.asarray(o3d.io.read_point_cloud(str(path)).points, dtype=np.float64)
-    if len(points) == 0:
-        raise InputError(f"{path}: no points could be read")
-    return points
+        vertices, faces = move(np.asarray(mesh.vertices, dtype=np.float64)), np.asarray(mesh.triangles)
+        if box is not None:
+            faces = faces[_inside(vertices, *box)[faces].any(axis=1)]
+            if len(faces) == 0:
+                return np.zeros((0, 3))
+        points = sample_surface(vertices, faces, mesh_samples, seed=seed)
+    else:
+        points = move(np.asarray(o3d.io.read_point_cloud(str(path)).points, dtype=np.float64))
+        if len(points) == 0:
+            raise InputError(f"{path}: no points could be read")
+    return points if box is None else points[_inside(points, *box)]
+
+
+def _inside(points: np.ndarray, bbox: np.ndarray, margin: float) -> np.ndarray:
+    """(N,) whether points (N, 3) lie inside the box (2, 3) grown by ``margin``."""
+    return np.all((points >= bbox[0] - margin) & (points <= bbox[1] + margin), axis=1)
 
 
 def _subsample(points: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -129,8 +153,7 @@ def _distances_to_mesh(points: np.ndarray, vertices: np.ndarray, faces: np.ndarr
 
 def crop_to_box(points: np.ndarray, bbox: np.ndarray, margin: float) -> np.ndarray:
     """Points (N, 3) inside the box (2, 3) grown by ``margin`` on every side."""
-    inside = np.all((points >= bbox[0] - margin) & (points <= bbox[1] + margin), axis=1)
-    return points[inside]
+    return points[_inside(points, bbox, margin)]
 
 
 def evaluate_geometry(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,24 @@ def test_crop_to_box_keeps_margin() -> None:
 def test_no_points_is_an_error(synthetic: Synthetic) -> None:
     with pytest.raises(ValueError):
         evaluate_geometry(np.zeros((0, 3)), synthetic.vertices, synthetic.faces, extent=1.0)
+
+
+def test_mesh_samples_land_in_the_box(tmp_path: Path) -> None:
+    """A room-sized mesh around a small object: every sample is spent inside the object's box."""
+    import open3d as o3d
+
+    from photogrammetry.evaluation.geometry_metrics import read_points
+
+    small = np.array([[0.0, 0, 0], [0.1, 0, 0], [0, 0.1, 0]])
+    room = np.array([[-50.0, -50, -1], [50, -50, -1], [0, 50, -1]])
+    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.concatenate([small, room])),
+                                     o3d.utility.Vector3iVector(np.array([[0, 1, 2], [3, 4, 5]])))
+    path = tmp_path / "room.ply"
+    o3d.io.write_triangle_mesh(str(path), mesh)
+    box = np.array([[-0.01, -0.01, -0.01], [0.11, 0.11, 0.01]])
+    shift = np.array([5.0, 0, 0])
+    points = read_points(path, mesh_samples=1000, transform=lambda x: x - shift, box=(box - shift, 0.0))
+    assert len(points) == 1000  # a plain sample would put about 1 of 1000 on the small triangle
+    assert np.all(points[:, 2] > -0.02)
+    everywhere = read_points(path, mesh_samples=1000)
+    assert (everywhere[:, 2] > -0.5).sum() < 20
