@@ -58,7 +58,8 @@ Stage artifacts:
 - ``texture``: ``model.obj`` + ``model.mtl`` + ``model.png`` (one detail level with one square
   texture atlas; OBJ UVs have ``v = 0`` at the bottom row), ``texture.json`` (units, level,
   texture size, triangles, photos used, fraction of faces no photo saw, timings).
-- ``export``: ``model.glb`` (the ``textured_model`` output: glTF 2.0, one mesh, texture
+- ``export`` (GLB writer in :mod:`photogrammetry.io.gltf`): ``model.glb`` (the ``textured_model``
+  output: glTF 2.0, one mesh, texture
   embedded as PNG or JPEG in a PBR material with no ``baseColorFactor``; ``asset.extras``
   holds ``units``), ``obj/model.obj`` + ``.mtl`` + texture, ``model.ply`` (vertex colours
   sampled from the texture, UVs as ``s``, ``t``), ``export.json`` (units, files, triangles).
