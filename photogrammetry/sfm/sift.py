@@ -24,15 +24,19 @@ _HINT = "try --set sfm.sift_assist=false"
 
 
 def _extract_and_match(scratch: Path, images: Path, names: list[str], pairs: list[tuple[str, str]],
-                       max_features: int, num_threads: int) -> None:
-    """COLMAP SIFT features of ``names`` and raw matches of ``pairs`` into the database ``scratch``."""
+                       max_features: int, num_threads: int, masks: Path | None = None) -> None:
+    """COLMAP SIFT features of ``names`` and raw matches of ``pairs`` into the database ``scratch``;
+    with ``masks``, a folder of ``<image name>.png`` (non-zero = object), no feature outside them."""
     import pycolmap
 
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.num_threads = num_threads
     extraction.sift.max_num_features = max_features
+    reader = pycolmap.ImageReaderOptions()
+    if masks is not None:
+        reader.mask_path = str(masks)
     pycolmap.extract_features(scratch, images, image_names=names, camera_mode=pycolmap.CameraMode.PER_IMAGE,
-                              extraction_options=extraction, device=pycolmap.Device.cpu)
+                              reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
     pair_list = scratch.with_suffix(".pairs.txt")
     pair_list.write_text("".join(f"{a} {b}\n" for a, b in pairs), encoding="utf-8")
     matching = pycolmap.FeatureMatchingOptions()
@@ -43,7 +47,8 @@ def _extract_and_match(scratch: Path, images: Path, names: list[str], pairs: lis
                                device=pycolmap.Device.cpu)
 
 
-def add_sift_matches(database: Path, images: Path, *, max_features: int, num_threads: int) -> int:
+def add_sift_matches(database: Path, images: Path, *, max_features: int, num_threads: int,
+                     masks: Path | None = None) -> int:
     """Append COLMAP SIFT keypoints and raw matches to every image and matched pair of ``database``.
 
     Args:
@@ -51,6 +56,7 @@ def add_sift_matches(database: Path, images: Path, *, max_features: int, num_thr
         images: Folder where each image is found under its name.
         max_features: Most SIFT features per image.
         num_threads: Threads COLMAP may use.
+        masks: Folder holding a mask ``<image name>.png`` for every image, or ``None``.
 
     Returns:
         The number of SIFT matches added (0 when an image name holds whitespace, which COLMAP's
@@ -69,7 +75,7 @@ def add_sift_matches(database: Path, images: Path, *, max_features: int, num_thr
             log.warning("image names with spaces: COLMAP SIFT matches are not added (rename the photos to use them)")
             return 0
         _extract_and_match(scratch, images, sorted(ours), [(by_id[a], by_id[b]) for a, b in pairs],
-                           max_features, num_threads)
+                           max_features, num_threads, masks)
         with pycolmap.Database.open(scratch) as sift:
             return _merge(db, sift, ours)
 

@@ -13,9 +13,10 @@ exported. See :mod:`photogrammetry.io.sfm` for the files.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import shutil
 from collections.abc import Iterable
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +26,7 @@ from photogrammetry.errors import ConfigError, InputError, StageError
 from photogrammetry.io.features import FeatureSet, MatchSet
 from photogrammetry.io.ingest import IngestResult
 from photogrammetry.io.sfm import ModelInfo, SfmSummary, load_sfm, save_sfm_summary
+from photogrammetry.masking.result import MaskSet
 
 CameraModel = Literal["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"]
 
@@ -174,8 +176,19 @@ def _write_models(models: list[Any], ingest: IngestResult, out: Path) -> None:
     export.export_model(models[0], out, lambda name: ingest.image_path(by_name[name]))
 
 
+def sift_masks(masks: MaskSet | None, log: logging.Logger) -> Path | None:
+    """The masks folder COLMAP's SIFT reads (``<image name>.png``), when every image has a mask."""
+    if masks is None or masks.count == 0:
+        return None
+    if masks.count < len(masks.files):
+        log.warning("%d of %d images have masks: the COLMAP SIFT assist uses every pixel of every image",
+                    masks.count, len(masks.files))
+        return None
+    return masks.root / "masks"
+
+
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
-        matches: MatchSet) -> dict[str, Any]:
+        matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
     from photogrammetry.sfm import colmap, database, mapping, refine, sift, verification
 
@@ -188,7 +201,8 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
             ctx.log.info("calibration from %s applied to %d camera(s)", config.calibration,
                          _apply_calibration(db, config))
         if config.sift_assist:
-            added = sift.add_sift_matches(db, images, max_features=config.sift_max_features, num_threads=ctx.workers)
+            added = sift.add_sift_matches(db, images, max_features=config.sift_max_features, num_threads=ctx.workers,
+                                          masks=sift_masks(masks, ctx.log))
             ctx.log.info("added %d COLMAP SIFT matches", added)
         verified = verification.verify(db, config, num_threads=ctx.workers)
         connected = _connected_images(db, config.min_num_matches)
@@ -235,7 +249,7 @@ STAGE = StageSpec(
     config=SfmConfig,
     run=run,
     load=load_sfm,
-    requires=("ingest", "features", "matches"),
+    requires=("ingest", "masks", "features", "matches"),
     fingerprint=fingerprint,
     outputs={"sparse_model": "model", "model_text": "model_text", "sparse_points": "points.ply",
              "transforms": "transforms.json", "summary": "sfm.json"},
