@@ -31,6 +31,10 @@ Stage artifacts:
   ``<image name>.png``, 255 = keep), ``images.json`` (:class:`~photogrammetry.io.ingest.ImageRecord`
   list), ``cameras.json`` (:class:`~photogrammetry.io.ingest.CameraGroup` list), ``report.json``
   (skipped files with reasons, exact duplicates).
+- ``masks`` (:mod:`photogrammetry.masking.result`): ``masks/<image name>.png`` (8-bit, 255 =
+  object, the image's size) and ``masks.json`` (method; per image name the mask's path relative
+  to the artifact folder, or ``null``: every pixel is used). Features, the COLMAP SIFT assist
+  and undistort read it; the later stages read the undistorted masks.
 - ``sfm``: ``model/`` (the chosen, largest model: COLMAP binary), ``model_text/`` (the same as
   text), ``models/<i>/`` (every model found, binary, largest first: ``0`` is the chosen one),
   ``points.ply`` (its sparse points, coloured), ``transforms.json`` (nerfstudio cameras:
@@ -38,9 +42,15 @@ Stage artifacts:
   ``database.db`` (COLMAP database: keypoints, raw matches, two-view geometries), ``sfm.json``
   (:class:`~photogrammetry.io.sfm.SfmSummary`: mapper, attempts, models with sizes,
   registered and unregistered images). Poses are COLMAP's ``cam_from_world`` in arbitrary units.
+- ``scale`` (:mod:`photogrammetry.scale.result`): ``model/`` (the sfm model multiplied by the
+  scale, COLMAP binary; the ``sparse_model`` output) and ``scale.json`` (method, ``units``:
+  ``metres`` or ``sfm``, ``scale`` in metres per SfM unit, ``relative_uncertainty`` (one
+  standard deviation), ``samples``). With ``method = none`` the model is copied unchanged.
 - ``undistort``: a COLMAP dense workspace from ``pycolmap.undistort_images``: ``images/``
   (registered images resampled to pinhole cameras), ``sparse/`` (PINHOLE model, binary),
-  ``stereo/`` (patch-match configuration), ``undistort.json`` (image names).
+  ``stereo/`` (patch-match configuration), ``masks/<image name>.png`` (the object masks
+  warped like the images, 255 = object; only when the photos have masks), ``undistort.json``
+  (image names, and ``units`` of the model: ``metres`` or ``sfm``).
 - ``depth`` (:mod:`photogrammetry.io.depth`): per view ``<name>`` (the image name),
   ``depth/<name>.npy`` ((H, W) float32 z depth in model units, 0 = none; the ``depth_maps``
   output), ``normals/<name>.npy`` ((H, W, 3) float16 camera-frame unit normals facing the
