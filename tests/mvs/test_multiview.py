@@ -65,16 +65,19 @@ def test_a_second_run_resumes_instead_of_sweeping_again(facade, facade_ncc):
 
 
 def test_learned_beats_classical_in_the_cluttered_room(sample_scene_dir, tmp_path):
-    """orbit: walls and a slanted floor seen from 20 degrees apart, where NCC windows struggle."""
+    """orbit: walls and a slanted floor seen from 20 degrees apart, where NCC windows struggle;
+    and the semi-global aggregation completes the learned maps in weak texture."""
     folder = sample_scene_dir("orbit")
     scene = load_scene(folder / "images", folder / "gt" / "sparse")
     gt = load_ground_truth(folder)
     metrics = {}
-    for method in ("lite", "ncc"):
-        compute_depth(scene, mvs_options(DepthConfig(method=method, **SMALL)), tmp_path / method)
-        metrics[method] = evaluate_depth(find_depth_maps(tmp_path / method / "depth", scene.names), gt)
+    for label, method, sgm in (("lite", "lite", True), ("ncc", "ncc", True), ("lite-wta", "lite", False)):
+        compute_depth(scene, mvs_options(DepthConfig(method=method, sgm=sgm, **SMALL)), tmp_path / label)
+        metrics[label] = evaluate_depth(find_depth_maps(tmp_path / label / "depth", scene.names), gt)
     assert metrics["lite"].within[0.01] >= metrics["ncc"].within[0.01] - 0.005
-    assert metrics["lite"].completeness > metrics["ncc"].completeness + 0.02
+    assert metrics["lite"].completeness > metrics["ncc"].completeness + 0.1  # measured: 0.57 vs 0.33
+    assert metrics["lite"].within[0.01] >= metrics["lite-wta"].within[0.01] - 0.01
+    assert metrics["lite"].completeness > metrics["lite-wta"].completeness + 0.04  # measured: 0.57 vs 0.49
 
 
 def test_masks_are_honoured(sample_scene_dir, tmp_path):
