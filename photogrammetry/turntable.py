@@ -57,16 +57,20 @@ class TurntableSpec:
     masks: str = "background"
     """``background`` (estimated from the sequence), ``ingest`` (alpha channels), ``none``, or
     a folder of the user's masks."""
-    window: int = 3
-    """Neighbours on each side within a ring that each photo is matched with."""
+    window: int = 0
+    """0: match every pair of photos (``pairs.method=auto``: exhaustive up to 50 photos, retrieval
+    above; on a 16-view real ring all views registered this way and 6 with ring pairs of 3
+    neighbours, on our 24-view sample 0.13 deg median rotation error against 0.20); > 0: ring-aware pairs, each photo matched with
+    this many neighbours on each side within its ring, across rings and across a flip (large
+    captures)."""
     preset: str = "turntable"
     """Preset the settings start from."""
     extra: tuple[str, ...] = ()
     """Further ``stage.option=value`` overrides, applied last."""
 
     def __post_init__(self) -> None:
-        if self.steps < 0 or self.rings < 1 or self.flip_after < 0 or self.window < 1:
-            raise ConfigError("turntable: steps and flip_after must be >= 0, rings and window >= 1")
+        if self.steps < 0 or self.rings < 1 or self.flip_after < 0 or self.window < 0:
+            raise ConfigError("turntable: steps, flip_after and window must be >= 0, rings >= 1")
         sources = {"radius_mm": self.radius_mm, "camera_distance_mm": self.camera_distance_mm,
                    "marker_mm": self.marker_mm}
         if any(v < 0 for v in sources.values()):
@@ -79,8 +83,10 @@ class TurntableSpec:
 
     def overrides(self) -> list[str]:
         """Pipeline overrides (``stage.option=value``) for this capture."""
-        out = ["pairs.method=turntable", f"pairs.ring_size={self.steps}", f"pairs.flip_after={self.flip_after}",
-               f"pairs.window={self.window}"]
+        out = ["pairs.method=auto"]
+        if self.window:
+            out = ["pairs.method=turntable", f"pairs.ring_size={self.steps}", f"pairs.flip_after={self.flip_after}",
+                   f"pairs.window={self.window}"]
         if self.flip_after:
             out.append("undistort.remove_platform=false")  # the flipped pass has another platform plane
         if self.masks in ("background", "ingest", "none"):
