@@ -13,7 +13,7 @@ interruption or a failure: finished stages are reused.
 The same for a single object from the command line::
 
     photogrammetry run SHOOTS_FOLDER/mug -w WORK_FOLDER/mug --preset turntable \\
-        --set pairs.ring_size=36 --set scale.method=platform --set scale.radius_mm=150
+        --set scale.method=platform --set scale.radius_mm=150
 """
 
 from __future__ import annotations
