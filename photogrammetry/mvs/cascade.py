@@ -8,7 +8,7 @@ aggregation (:mod:`photogrammetry.mvs.regularize`), then each pixel takes its be
 refined with a parabola through its neighbours' costs (sub-hypothesis precision). Warping and
 scoring run over tiles of rows and chunks of hypotheses under a memory budget; what stays whole
 is the aggregated (D, H, W) volume of one level and the aggregation's path costs, about
-``5 * D * H * W`` floats (0.25 GB for a 1600x1200 level of 8 hypotheses).
+``5 * D * H * W`` floats (0.3 GB for a 1600x1200 level of 8 hypotheses).
 """
 
 from __future__ import annotations
