@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from photogrammetry.errors import InputError
+from photogrammetry.masking.result import read_mask
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,6 @@ def read_rgb(path: Path) -> np.ndarray:
     if bgr is None:
         raise InputError(f"cannot read image {path}; rerun the ingest stage (--force ingest)")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def read_mask(path: Path) -> np.ndarray:
-    """``(H, W)`` bool mask (true: object) of a mask file."""
-    grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if grey is None:
-        raise InputError(f"cannot read mask {path}; rerun the ingest stage (--force ingest)")
-    return grey >= 128
 
 
 def load_for_extraction(image: Path, mask: Path | None, resize_max: int) -> ExtractionImage:

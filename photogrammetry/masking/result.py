@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from photogrammetry.errors import InputError
 from photogrammetry.io.jsonio import read_json, write_bytes_atomic, write_json
 
 INDEX_FILE = "masks.json"
@@ -59,7 +60,7 @@ def read_mask(path: Path) -> np.ndarray:
     """A mask file as a (H, W) bool array (pixels >= 128 are the object)."""
     image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if image is None:
-        raise OSError(f"cannot read mask {path}")
+        raise InputError(f"cannot read mask {path}; rerun the masks stage (--force masks)")
     return image >= 128
 
 
