@@ -10,6 +10,7 @@ kornia are imported inside the functions.
 from __future__ import annotations
 
 import contextlib
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,15 +38,15 @@ class GreyFeatures:
         return (images * weights).sum(dim=1, keepdim=True) - 0.5
 
 
-class _NetworkFeatures:
+class _NetworkFeatures(ABC):
     """Runs a network under inference mode and optional fp16, returns float32 normalised maps."""
 
     def __init__(self, model: Any, device: str, fp16: bool, multiple: int) -> None:
         self.model, self.device, self.fp16, self.multiple = model.eval().to(device), device, fp16, multiple
 
+    @abstractmethod
     def dense(self, images: Any) -> Any:
-        """The network's raw dense map for padded images (overridden)."""
-        raise NotImplementedError
+        """The network's raw dense map for padded images."""
 
     def __call__(self, images: Any) -> Any:
         import torch
