@@ -8,9 +8,10 @@ Runs on the ground-truth cameras of the scenes (``gt/sparse``, PINHOLE), so MVS 
 apart from SfM, and evaluates with :mod:`photogrammetry.evaluation` in the GT frame. Each
 (scene, method) runs in a child process, so that wall time and peak memory are its own.
 Turntable scenes use their object masks (the static background turns relative to the object:
-a real turntable capture comes with masks); the other scenes use none. Besides the evaluation's
-F-score, which counts GT surface that no camera sees as missed, the table gives the F-score of
-the ground truth's own depth maps fused the same way ("oracle"), the ceiling on that scene.
+a real turntable capture comes with masks); the other scenes use none. The fused cloud's
+recall counts the GT surface that at least two cameras see ("observed": its fraction of the GT
+mesh; :mod:`photogrammetry.evaluation.observability`); the table also gives the F-score of the
+ground truth's own depth maps fused the same way ("oracle"), the ceiling on that scene.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is 
 from benchmarks.measure import run_measured  # noqa: E402
 
 SCENES = ROOT / "sample_scenes"
-HEADER = ["scene", "method", "masks", "<=0.5%", "<=1%", "<=2%", "compl", "F@1%", "P@1%", "R@1%", "oracle F@1%",
-          "s/view", "fusion s", "peak RSS MB", "GPU MB"]
+HEADER = ["scene", "method", "masks", "<=0.5%", "<=1%", "<=2%", "compl", "F@0.5%", "F@1%", "P@1%", "R@1%",
+          "oracle F@1%", "observed", "s/view", "fusion s", "peak RSS MB", "GPU MB"]
 
 
 def scene_paths(name: str, masks: str) -> tuple[Path, Path | None]:
@@ -184,14 +185,15 @@ def _f(value, spec: str = ".3f") -> str:
 def row(result: dict, oracle: dict | None) -> list[str]:
     """One table row."""
     if "error" in result:
-        return [result["scene"], result["method"], "", "error: " + result["error"][-80:]] + [""] * 11
+        return [result["scene"], result["method"], "", "error: " + result["error"][-80:]] + [""] * (len(HEADER) - 4)
     depth, points = result["metrics"].get("depth") or {}, result["metrics"].get("points") or {}
     within = depth.get("within", {})
     oracle_f = ((oracle or {}).get("metrics", {}).get("points") or {}).get("fscore", {}).get("1%")
     return [result["scene"], result["method"], "yes" if result["masks"] else "no", _f(within.get("0.5%")),
             _f(within.get("1%")), _f(within.get("2%")), _f(depth.get("completeness")),
-            _f(points.get("fscore", {}).get("1%")), _f(points.get("precision", {}).get("1%")),
-            _f(points.get("recall", {}).get("1%")), _f(oracle_f), _f(result["seconds_per_view"], ".2f"),
+            _f(points.get("fscore", {}).get("0.5%")), _f(points.get("fscore", {}).get("1%")),
+            _f(points.get("precision", {}).get("1%")), _f(points.get("recall", {}).get("1%")), _f(oracle_f),
+            _f(points.get("observed_fraction")), _f(result["seconds_per_view"], ".2f"),
             _f(result["fusion_seconds"], ".1f"), _f(result["peak_rss_mb"], ".0f"), _f(result["gpu_peak_mb"], ".0f")]
 
 

@@ -17,6 +17,7 @@ from photogrammetry.evaluation.geometry_metrics import (
     read_points,
 )
 from photogrammetry.evaluation.ground_truth import GroundTruth, bbox_diagonal
+from photogrammetry.evaluation.observability import Observers
 from photogrammetry.evaluation.pose_metrics import (
     PoseEvalConfig,
     PoseLike,
@@ -94,11 +95,15 @@ def _depth(
     return evaluate_depth(maps, gt, scale=scale, config=config)
 
 
-def _geometry(path: Path | None, gt: GroundTruth, to_gt: Sim3, config: GeometryEvalConfig) -> GeometryMetrics | None:
+def _geometry(
+    path: Path | None, gt: GroundTruth, to_gt: Sim3, holdout: Sequence[str], config: GeometryEvalConfig
+) -> GeometryMetrics | None:
     """Point cloud or mesh metrics.
 
     Object scenes: against the object mesh, points cropped to the object's box, thresholds
-    relative to the object's extent. Otherwise: against the scene mesh and the scene extent.
+    relative to the object's extent; points on the scene around the object (the table under it)
+    count as accurate, not as errors. Otherwise: against the scene mesh and the scene extent.
+    Completeness counts the GT surface that the views not held out observed.
     """
     if path is None:
         return None
@@ -107,9 +112,11 @@ def _geometry(path: Path | None, gt: GroundTruth, to_gt: Sim3, config: GeometryE
         logger.warning("ground truth has no mesh: %s not evaluated", path)
         return None
     vertices, faces = read_mesh(gt_mesh)
+    observers = Observers.from_ground_truth(gt, exclude=holdout) if config.min_views > 0 else None
     if gt.object_mesh_path is None:
         points = read_points(path, mesh_samples=config.max_points, seed=config.seed, transform=to_gt.apply)
-        return evaluate_geometry(points, vertices, faces, extent=gt.extent, target="scene", config=config)
+        return evaluate_geometry(points, vertices, faces, extent=gt.extent, target="scene", config=config,
+                                 observers=observers)
     bbox = np.stack([vertices.min(axis=0), vertices.max(axis=0)])
     extent = bbox_diagonal(bbox)
     points = read_points(path, mesh_samples=config.max_points, seed=config.seed, transform=to_gt.apply,
@@ -117,7 +124,9 @@ def _geometry(path: Path | None, gt: GroundTruth, to_gt: Sim3, config: GeometryE
     if len(points) == 0:
         logger.warning("%s: no point lies near the object; not evaluated", path)
         return None
-    return evaluate_geometry(points, vertices, faces, extent=extent, target="object", config=config)
+    surroundings = read_mesh(gt.scene_mesh_path) if gt.scene_mesh_path is not None else None
+    return evaluate_geometry(points, vertices, faces, extent=extent, target="object", config=config,
+                             observers=observers, surroundings=surroundings)
 
 
 def _texture(
@@ -168,7 +177,7 @@ def evaluate(
         holdout=tuple(holdout),
         poses=poses,
         depth=_depth(estimate, gt, holdout, to_gt.scale, config.depth),
-        points=_geometry(estimate.points_path, gt, to_gt, config.geometry),
-        mesh=_geometry(estimate.mesh_path, gt, to_gt, config.geometry),
+        points=_geometry(estimate.points_path, gt, to_gt, holdout, config.geometry),
+        mesh=_geometry(estimate.mesh_path, gt, to_gt, holdout, config.geometry),
         texture=_texture(estimate, gt, holdout, to_gt, config.texture),
     )

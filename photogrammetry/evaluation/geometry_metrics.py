@@ -17,6 +17,7 @@ import open3d as o3d
 from scipy.spatial import cKDTree
 
 from photogrammetry.errors import InputError
+from photogrammetry.evaluation.observability import Observers, observation_counts
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,10 @@ class GeometryEvalConfig:
     outside the object's bounding box are dropped before the evaluation."""
     seed: int = 0
     """Seed of the subsampling and surface sampling."""
+    min_views: int = 2
+    """Completeness counts only GT surface that at least this many views saw (in frame,
+    unoccluded; :mod:`~photogrammetry.evaluation.observability`), when the views are given:
+    multi-view stereo needs two. 0 counts the whole GT surface."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +70,9 @@ class GeometryMetrics:
     num_points: int
     """Estimated points evaluated (after cropping and subsampling)."""
     num_gt_samples: int
-    """GT surface samples."""
+    """GT surface samples that completeness counts (the observed ones)."""
+    observed_fraction: float = 1.0
+    """Fraction of the GT surface (by area) that enough views observed; 1 when not tested."""
 
 
 def sample_surface(vertices: np.ndarray, faces: np.ndarray, count: int, *, seed: int = 0) -> np.ndarray:
@@ -164,6 +171,8 @@ def evaluate_geometry(
     extent: float,
     target: str = "scene",
     config: GeometryEvalConfig | None = None,
+    observers: Observers | None = None,
+    surroundings: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> GeometryMetrics:
     """Compare estimated points, already in the GT frame, with the GT mesh.
 
@@ -174,6 +183,14 @@ def evaluate_geometry(
         extent: reference extent; thresholds and distances are relative to it.
         target: what the GT mesh is (``"object"`` or ``"scene"``), recorded in the result.
         config: settings (default: :class:`GeometryEvalConfig`).
+        observers: the views that photographed the scene: completeness then counts only the
+            GT surface that ``config.min_views`` of them observed.
+        surroundings: GT surfaces around the target (vertices, faces), e.g. the scene around
+            an object: an estimated point on them is accurate too (the table top under a vase
+            is not an error), though completeness counts only the target.
+
+    Raises:
+        ValueError: without estimated points, or when no GT sample is observed.
     """
     config = config or GeometryEvalConfig()
     points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
@@ -181,7 +198,15 @@ def evaluate_geometry(
         raise ValueError("no estimated points to evaluate")
     points = _subsample(points, config.max_points, config.seed)
     gt_points = sample_surface(gt_vertices, gt_faces, config.gt_samples, seed=config.seed + 1)
+    observed_fraction = 1.0
+    if observers is not None and config.min_views > 0:
+        observed = observation_counts(gt_points, observers) >= config.min_views
+        if not observed.any():
+            raise ValueError(f"no GT surface is seen by {config.min_views} views")
+        observed_fraction, gt_points = float(observed.mean()), gt_points[observed]
     accuracy = _distances_to_mesh(points, gt_vertices, gt_faces) / extent
+    if surroundings is not None:
+        accuracy = np.minimum(accuracy, _distances_to_mesh(points, *surroundings) / extent)
     completeness = cKDTree(points).query(gt_points, workers=-1)[0] / extent
     precision = {t: float(np.mean(accuracy <= t)) for t in config.thresholds}
     recall = {t: float(np.mean(completeness <= t)) for t in config.thresholds}
@@ -201,4 +226,5 @@ def evaluate_geometry(
         completeness_median=float(np.median(completeness)),
         num_points=len(points),
         num_gt_samples=len(gt_points),
+        observed_fraction=observed_fraction,
     )

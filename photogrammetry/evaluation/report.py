@@ -85,6 +85,7 @@ def _geometry_dict(m: GeometryMetrics) -> dict:
         "completeness_median": _num(m.completeness_median),
         "num_points": m.num_points,
         "num_gt_samples": m.num_gt_samples,
+        "observed_fraction": _num(m.observed_fraction),
     }
 
 
@@ -150,6 +151,7 @@ def _geometry_rows(section: str, g: GeometryMetrics) -> list[Row]:
         (section, f"recall @ {_thresholds(g.recall, 100)} {of}", _series(g.recall)),
         (section, f"F-score @ {_thresholds(g.fscore, 100)} {of}", _series(g.fscore)),
         (section, "accuracy / completeness, median", medians),
+        (section, "GT surface observed (recall counts it)", _fmt(g.observed_fraction)),
     ]
 
 

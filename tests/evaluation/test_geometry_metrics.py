@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import open3d as o3d
 
 from photogrammetry.evaluation.geometry_metrics import (
     GeometryEvalConfig,
@@ -86,3 +87,19 @@ def test_mesh_samples_land_in_the_box(tmp_path: Path) -> None:
     assert np.all(points[:, 2] > -0.02)
     everywhere = read_points(path, mesh_samples=1000)
     assert (everywhere[:, 2] > -0.5).sum() < 20
+
+
+def test_points_on_the_surroundings_are_accurate_but_not_counted_as_recall() -> None:
+    box = o3d.geometry.TriangleMesh.create_box(1.0, 1.0, 1.0)
+    table = o3d.geometry.TriangleMesh.create_box(3.0, 3.0, 0.1).translate((-1.0, -1.0, -0.1))
+    vertices, faces = np.asarray(box.vertices), np.asarray(box.triangles)
+    surroundings = np.asarray(table.vertices), np.asarray(table.triangles)
+    on_object = sample_surface(vertices, faces, 20_000, seed=1)
+    on_table = sample_surface(*surroundings, 5_000, seed=2)
+    points = np.concatenate([on_object, on_table[on_table[:, 2] > -1e-9]])
+    config = GeometryEvalConfig(max_points=50_000, gt_samples=20_000)
+    alone = evaluate_geometry(points, vertices, faces, extent=np.sqrt(3), config=config)
+    around = evaluate_geometry(points, vertices, faces, extent=np.sqrt(3), config=config, surroundings=surroundings)
+    assert alone.precision[0.01] < 0.95
+    assert around.precision[0.01] == 1.0
+    assert around.recall == alone.recall
