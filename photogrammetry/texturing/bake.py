@@ -43,6 +43,9 @@ class BlendOptions:
     selection_boost: float = 1.0
     """The face's selected view weighs ``1 + selection_boost`` times its usual weight in the
     blend, so that one coherent photo dominates each region (0: plain weighted blending)."""
+    mask_erosion: int = 0
+    """Pixels by which the photos' masks are eroded before they give colour (for loose masks;
+    the weights already ramp up over ``edge_margin`` from every mask border)."""
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -99,7 +102,7 @@ def _accumulate(target: BakeInput, views: Sequence[CameraView], gains: np.ndarra
     high_score = np.full(count, -1.0, np.float32)
     for index, view in enumerate(views):
         image = view.read_image().astype(np.float32) * (gains[index] / 255.0).astype(np.float32)
-        maps = view_maps(scene, view, view.read_mask())
+        maps = view_maps(scene, view, view.read_mask(), erode_px=options.mask_erosion)
         candidates = np.flatnonzero(target.seen[target.face_ids, index])
         pix, _, seen = visible(view, maps, target.points[candidates])
         idx, pix = candidates[seen], pix[seen]

@@ -24,8 +24,9 @@ _MIN_VALUE = 4.0 / 255.0
 
 
 def observe(points: np.ndarray, views: Sequence[CameraView], scene: MeshScene,
-            *, sigma: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Low-passed colours of surface points (P, 3) in every view that sees them.
+            *, sigma: float = 2.0, erode_px: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Low-passed colours of surface points (P, 3) in every view that sees them (masks eroded by
+    ``erode_px`` pixels).
 
     Returns:
         Point index (M,), view index (M,) and RGB colour (M, 3) float64 in [0, 1] per observation.
@@ -34,7 +35,7 @@ def observe(points: np.ndarray, views: Sequence[CameraView], scene: MeshScene,
 
     point_ids, view_ids, colors = [], [], []
     for index, view in enumerate(views):
-        maps = view_maps(scene, view, view.read_mask())
+        maps = view_maps(scene, view, view.read_mask(), erode_px=erode_px)
         pix, _, seen = visible(view, maps, points)
         idx = np.flatnonzero(seen)
         image = cv2.GaussianBlur(view.read_image().astype(np.float32) / 255.0, (0, 0), sigma)
@@ -66,7 +67,7 @@ def _solve(point_ids: np.ndarray, view_ids: np.ndarray, values: np.ndarray, num_
 
 
 def exposure_gains(points: np.ndarray, views: Sequence[CameraView], scene: MeshScene, *,
-                   prior: float = 0.1, max_gain: float = 2.0) -> np.ndarray:
+                   prior: float = 0.1, max_gain: float = 2.0, erode_px: int = 0) -> np.ndarray:
     """(V, 3) gains that level the photos' exposure and white balance (1 where undetermined).
 
     Args:
@@ -75,8 +76,9 @@ def exposure_gains(points: np.ndarray, views: Sequence[CameraView], scene: MeshS
         scene: The mesh, for depth tests.
         prior: Weight pulling each log gain to 0, relative to one observation.
         max_gain: Gains are clipped to ``[1 / max_gain, max_gain]``.
+        erode_px: Pixels by which the views' masks are eroded.
     """
-    point_ids, view_ids, colors = observe(points, views, scene)
+    point_ids, view_ids, colors = observe(points, views, scene, erode_px=erode_px)
     gains = np.ones((len(views), 3))
     for channel in range(3):
         keep = colors[:, channel] > _MIN_VALUE

@@ -54,11 +54,12 @@ class TextureReport:
     """Time of each step."""
 
 
-def _qualities(mesh: MeshData, views: Sequence[CameraView], scene: MeshScene) -> np.ndarray:
-    """(F, V) float32 quality of every face in every view."""
+def _qualities(mesh: MeshData, views: Sequence[CameraView], scene: MeshScene, erode_px: int) -> np.ndarray:
+    """(F, V) float32 quality of every face in every view (masks eroded by ``erode_px`` pixels)."""
     quality = np.zeros((len(mesh.faces), len(views)), np.float32)
     for index, view in enumerate(views):
-        quality[:, index] = face_quality(view, view_maps(scene, view, view.read_mask()), mesh.vertices, mesh.faces)
+        maps = view_maps(scene, view, view.read_mask(), erode_px=erode_px)
+        quality[:, index] = face_quality(view, maps, mesh.vertices, mesh.faces)
     return quality
 
 
@@ -120,13 +121,14 @@ def texture_mesh(mesh: MeshData, views: Sequence[CameraView],
     texels = rasterize(atlas, options.size)
     lap("atlas")
     scene = MeshScene(mesh.vertices, mesh.faces)
-    quality = _qualities(mesh, views, scene)
+    erode_px = options.blend.mask_erosion
+    quality = _qualities(mesh, views, scene, erode_px)
     if not (quality > 0).any():
         raise InputError("no photo sees the mesh; check that the cameras and the mesh share a frame")
     labels = select_views(quality, face_adjacency(mesh.faces), smoothness=options.smoothness)
     lap("selection")
-    gains = exposure_gains(_level_points(mesh, quality), views, scene) if options.level_exposure \
-        else np.ones((len(views), 3))
+    gains = exposure_gains(_level_points(mesh, quality), views, scene, erode_px=erode_px) \
+        if options.level_exposure else np.ones((len(views), 3))
     lap("leveling")
     normals, _ = face_normals(mesh.vertices, mesh.faces)
     target = BakeInput(points=texels.positions(atlas.vertices, atlas.faces), normals=normals[texels.face_ids],

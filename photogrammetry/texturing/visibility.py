@@ -76,8 +76,8 @@ def depth_edges(depth: np.ndarray, focal: float, *, max_slope: float = 8.0) -> n
     return near_miss | jump
 
 
-def view_maps(scene: MeshScene, view: CameraView, mask: np.ndarray | None, *, erode_px: int = 2) -> ViewMaps:
-    """Depth map and usable region of one view (mask eroded by ``erode_px`` pixels)."""
+def view_maps(scene: MeshScene, view: CameraView, mask: np.ndarray | None, *, erode_px: int = 0) -> ViewMaps:
+    """Depth map and usable region of one view (mask eroded by ``erode_px`` pixels, for loose masks)."""
     depth, _ = scene.render(view)
     usable = np.isfinite(depth) & ~depth_edges(depth, float(view.K[0, 0]))
     if mask is not None:

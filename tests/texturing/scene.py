@@ -67,8 +67,14 @@ class Capture:
 
 
 def render(mesh: MeshData, poses: list[tuple[np.ndarray, np.ndarray]], folder: Path, *,
-           gains: list[float] | None = None, prefix: str = "view") -> list[CameraView]:
-    """Ray cast ``mesh`` coloured by :func:`pattern` into PNG photos; returns the views."""
+           gains: list[float] | None = None, prefix: str = "view", noise: float = 0.0,
+           background: tuple[float, float, float] = (0.05, 0.05, 0.05),
+           mask_dilation: int | None = None) -> list[CameraView]:
+    """Ray cast ``mesh`` coloured by :func:`pattern` into PNG photos; returns the views.
+
+    ``noise`` adds Gaussian sensor noise of that standard deviation (seeded per view); with
+    ``mask_dilation`` each view gets a mask of the mesh grown by that many pixels (a loose mask).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     K = np.array([[FOCAL, 0, WIDTH / 2], [0, FOCAL, HEIGHT / 2], [0, 0, 1]])
     scene = MeshScene(mesh.vertices, mesh.faces)
@@ -81,9 +87,16 @@ def render(mesh: MeshData, poses: list[tuple[np.ndarray, np.ndarray]], folder: P
         rays = np.stack([cols + 0.5, rows + 0.5, np.ones_like(rows)], axis=-1).reshape(-1, 3) @ np.linalg.inv(K).T
         hit = np.isfinite(depth).reshape(-1)
         points = (rays[hit] * depth.reshape(-1, 1)[hit] - t) @ R  # camera -> world
-        rgb = np.full((HEIGHT * WIDTH, 3), 0.05)
+        rgb = np.tile(np.asarray(background, np.float64), (HEIGHT * WIDTH, 1))
         rgb[hit] = pattern(points) * (gains[index] if gains else 1.0)
+        rgb += np.random.default_rng(index).normal(0.0, noise, rgb.shape) if noise > 0 else 0.0
         image = np.clip(np.round(rgb.reshape(HEIGHT, WIDTH, 3) * 255), 0, 255).astype(np.uint8)
         cv2.imwrite(str(view.image_path), image[..., ::-1])
+        if mask_dilation is not None:
+            mask = cv2.dilate(hit.reshape(HEIGHT, WIDTH).astype(np.uint8) * 255, np.ones((3, 3), np.uint8),
+                              iterations=mask_dilation)
+            view = CameraView(name=name, K=K, R=R, t=t, width=WIDTH, height=HEIGHT, image_path=view.image_path,
+                              mask_path=folder / f"{prefix}_{index:02d}_mask.png")
+            cv2.imwrite(str(view.mask_path), mask)
         views.append(view)
     return views

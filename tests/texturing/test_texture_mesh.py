@@ -100,3 +100,29 @@ def test_cameras_that_see_nothing_are_an_error(capture: Capture) -> None:
                       image_path=view.image_path)
     with pytest.raises(InputError, match="no photo sees the mesh"):
         texture_mesh(capture.mesh, [away], OPTIONS)
+
+
+def _novel_psnr(textured: TexturedMeshData, views: list[CameraView], region_of: list[CameraView] | None = None) -> float:
+    """Mean PSNR of ``textured`` in ``views`` over the pixels the mesh covers (or, with
+    ``region_of``, over the pixels those views' photos show the object: value above the background)."""
+    values = []
+    for index, view in enumerate(views):
+        image, hit = rendered(textured, view)
+        photo = view.read_image().astype(np.float32) / 255.0
+        region = hit if region_of is None else region_of[index].read_image().max(axis=2) > 20
+        values.append(psnr(image, photo, region))
+    return float(np.mean(values))
+
+
+def test_eroded_masks_keep_background_out(tmp_path: Path, novel_views: list[CameraView]) -> None:
+    """A mesh a little larger than the object and loose masks (2 px wider than the object): the
+    photos' red background reaches the texture along the silhouettes unless the masks are eroded."""
+    views = render(sphere(subdivisions=3), ring(8), tmp_path, background=(1.0, 0.0, 0.0), mask_dilation=2)
+    larger = sphere(radius=1.05, subdivisions=3)
+    red = {}
+    for erosion in (0, 4):
+        options = TextureOptions(size=512, padding=2, level_exposure=False,
+                                 blend=BlendOptions(mask_erosion=erosion))
+        texture = texture_mesh(larger, views, options)[0].texture.astype(int)
+        red[erosion] = np.mean(texture[..., 0] - texture[..., 1:].max(axis=2) > 100)  # red texels
+    assert red[0] > 0.1 and red[4] < 0.3 * red[0]
