@@ -9,7 +9,7 @@ Gaussian. The texel's colour is
 
 (two-band blending, Burt and Adelson 1983; Allene et al. 2008 for texture atlases). Weights
 favour views that see the point frontally, from close, and far from occlusion edges, and the
-face's selected view counts more, so that one photo dominates each region. With no low-pass
+face's selected view counts a little more, so that one photo leads each region. With no low-pass
 (``low_sigma = 0``, the default) every band is blended: on held-out photos this predicts the
 colours best, as no single photo's noise, shading or misregistration is copied.
 """
@@ -34,15 +34,18 @@ class BlendOptions:
     """Standard deviation in photo pixels of the Gaussian separating the two bands; 0 blends
     every band (the most faithful colours in new views), larger values take the detail from
     the selected view only (sharper, a little less faithful)."""
-    angle_power: float = 2.0
-    """Low-band weights grow with cos(viewing angle) to this power."""
+    angle_power: float = 1.0
+    """Low-band weights grow with cos(viewing angle) to this power. With 1 a view weighs by
+    the pixels it gives the point (cos / distance^2, its projected area): the weighted mean is
+    then the colour a new view is expected to see, averaging out noise and misregistration."""
     edge_margin: float = 6.0
     """Photo pixels over which weights ramp up from an occlusion edge or mask border."""
     min_cos: float = 0.1
     """Views seeing the surface more obliquely than this cosine give no colour."""
-    selection_boost: float = 1.0
+    selection_boost: float = 0.5
     """The face's selected view weighs ``1 + selection_boost`` times its usual weight in the
-    blend, so that one coherent photo dominates each region (0: plain weighted blending)."""
+    blend, so that one coherent photo dominates each region (0: plain weighted blending;
+    larger values copy more of one photo's noise and misregistration into new views)."""
     mask_erosion: int = 0
     """Pixels by which the photos' masks are eroded before they give colour (for loose masks;
     the weights already ramp up over ``edge_margin`` from every mask border)."""

@@ -114,6 +114,18 @@ def _novel_psnr(textured: TexturedMeshData, views: list[CameraView], region_of: 
     return float(np.mean(values))
 
 
+def test_blending_predicts_new_views_better_than_one_photo(tmp_path: Path, novel_views: list[CameraView]) -> None:
+    """With noisy photos, the weighted blend of every view that sees a point predicts views it was
+    not made from better than the colour of each face's single selected photo."""
+    mesh = sphere(subdivisions=3)
+    views = render(mesh, ring(8), tmp_path, noise=0.04)
+    scores = {}
+    for boost in (0.0, 1e4):  # 1e4: the selected photo alone
+        options = TextureOptions(size=512, padding=2, blend=BlendOptions(selection_boost=boost))
+        scores[boost] = _novel_psnr(texture_mesh(mesh, views, options)[0], novel_views)
+    assert scores[0.0] > scores[1e4] + 1.5
+
+
 def test_eroded_masks_keep_background_out(tmp_path: Path, novel_views: list[CameraView]) -> None:
     """A mesh a little larger than the object and loose masks (2 px wider than the object): the
     photos' red background reaches the texture along the silhouettes unless the masks are eroded."""
