@@ -34,12 +34,16 @@ class ExtractionImage:
         return self.rgb.shape[1], self.rgb.shape[0]
 
 
-def extraction_size(width: int, height: int, resize_max: int) -> tuple[int, int]:
-    """``(width, height)`` with the longest side at most ``resize_max`` (0: unchanged)."""
+def extraction_size(width: int, height: int, resize_max: int, resize_min: int = 0) -> tuple[int, int]:
+    """``(width, height)`` with the longest side at most ``resize_max`` and at least ``resize_min``
+    (0: no limit)."""
     longest = max(width, height)
-    if resize_max <= 0 or longest <= resize_max:
+    if resize_max > 0 and longest > resize_max:
+        scale = resize_max / longest
+    elif resize_min > 0 and longest < resize_min:
+        scale = resize_min / longest
+    else:
         return width, height
-    scale = resize_max / longest
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
@@ -51,13 +55,15 @@ def read_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def load_for_extraction(image: Path, mask: Path | None, resize_max: int) -> ExtractionImage:
-    """Read an image (and its mask) and resize it so that its longest side is ``resize_max``."""
+def load_for_extraction(image: Path, mask: Path | None, resize_max: int, resize_min: int = 0) -> ExtractionImage:
+    """Read an image (and its mask) and resize it so that its longest side lies in
+    ``[resize_min, resize_max]`` (see :func:`extraction_size`)."""
     rgb = read_rgb(image)
     height, width = rgb.shape[:2]
-    size = extraction_size(width, height, resize_max)
+    size = extraction_size(width, height, resize_max, resize_min)
     if size != (width, height):
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        shrink = size[0] < width
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
     keep = None
     if mask is not None:
         keep = read_mask(mask)

@@ -43,6 +43,10 @@ class FeaturesConfig:
     resize_max: int = 1600
     """Longest image side for extraction, in pixels; 0 uses the prepared images as they are.
     Keypoints are always stored in the prepared images' pixels."""
+    resize_min: int = 0
+    """Images whose longest side is shorter are upsampled to it for extraction (0: never), as
+    COLMAP's SIFT doubles small images: keypoints on small photos are then localised to a
+    finer fraction of their pixels."""
     detection_threshold: float = 0.0
     """Score a keypoint must exceed, in the extractor's own units (ALIKED: score in (0, 1);
     DISK: heatmap logit; SIFT: OpenCV contrast threshold). 0 keeps the ``max_keypoints``
@@ -63,6 +67,9 @@ class FeaturesConfig:
             raise ConfigError(f"features.max_keypoints must be >= 1, got {self.max_keypoints}")
         if self.resize_max < 0 or 0 < self.resize_max < 64:
             raise ConfigError(f"features.resize_max must be 0 (no resizing) or >= 64, got {self.resize_max}")
+        if self.resize_min < 0 or (self.resize_max > 0 and self.resize_min > self.resize_max):
+            raise ConfigError(f"features.resize_min must be between 0 and resize_max ({self.resize_max}), "
+                              f"got {self.resize_min}")
         if self.batch_size < 1:
             raise ConfigError(f"features.batch_size must be >= 1, got {self.batch_size}")
 
@@ -102,7 +109,8 @@ def _extract_missing(config: FeaturesConfig, ctx: StageContext, ingest: IngestRe
     batch_size = config.batch_size if device == "cuda" else 1
 
     def load(record: ImageRecord) -> tuple[ImageRecord, ExtractionImage]:
-        return record, load_for_extraction(ingest.image_path(record), masks.mask_path(record.name), config.resize_max)
+        return record, load_for_extraction(ingest.image_path(record), masks.mask_path(record.name), config.resize_max,
+                                          config.resize_min)
 
     loaded = prefetch(load, todo, workers=ctx.workers, ahead=2 * batch_size + ctx.workers)
     finished = (record for batch in _batches(loaded, batch_size) for record in _run_batch(extractor, batch, ctx.out))

@@ -25,6 +25,14 @@ def test_extraction_size(size, resize_max, expected) -> None:
     assert extraction_size(*size, resize_max) == expected
 
 
+@pytest.mark.parametrize("size, resize_min, expected", [
+    ((640, 480), 1280, (1280, 960)), ((480, 640), 1280, (960, 1280)), ((2000, 1000), 1280, (1600, 800)),
+    ((1400, 700), 1280, (1400, 700)), ((640, 480), 0, (640, 480)),
+])
+def test_small_images_are_upsampled_to_resize_min(size, resize_min, expected) -> None:
+    assert extraction_size(*size, 1600, resize_min) == expected
+
+
 def test_rescale_is_exact_in_colmap_convention() -> None:
     corners = np.array([[0, 0], [320, 240], [160.5, 0.25]], np.float32)
     np.testing.assert_allclose(rescale_keypoints(corners, (320, 240), (640, 480)), [[0, 0], [640, 480], [321, 0.5]])

@@ -72,6 +72,15 @@ def test_resize_max_maps_keypoints_back(photos: Path, tmp_path: Path) -> None:
         assert f.image_size == (320, 240) and f.keypoints[:, 0].max() > 250
 
 
+def test_resize_min_upsamples_and_maps_keypoints_back(photos: Path, tmp_path: Path) -> None:
+    small = read_all(run(photos, tmp_path / "a", "features.extractor=sift").folder("features") / "features.h5")
+    result = run(photos, tmp_path / "b", "features.resize_min=640", "features.extractor=sift")
+    for name, f in read_all(result.folder("features") / "features.h5").items():
+        assert f.image_size == (320, 240)
+        assert f.keypoints[:, 0].max() > 250 and (f.keypoints < [320, 240]).all()
+        assert not np.array_equal(f.keypoints, small[name].keypoints)  # extracted at 640 x 480
+
+
 def test_masks_from_alpha_are_honoured(tmp_path: Path) -> None:
     images, _ = plane_views(2, 320, 240, seed=2)
     folder = tmp_path / "photos"
@@ -128,6 +137,7 @@ def test_resumes_image_by_image(photos: Path, reference, tmp_path: Path, monkeyp
     ("features.extractor=superpoint", "aliked-n16, aliked-n32, disk, sift"),
     ("features.max_keypoints=0", "max_keypoints must be >= 1"),
     ("features.resize_max=10", "resize_max must be 0"),
+    ("features.resize_min=2000", "resize_min must be between 0 and resize_max"),
 ])
 def test_bad_settings_are_config_errors(photos: Path, tmp_path: Path, override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
