@@ -4,7 +4,8 @@ Steps: read the fused cloud (normals estimated when missing); crop it to the obj
 carve it; else a box around the SfM points); build the surface with a mesher of
 :data:`photogrammetry.meshing.MESHERS` (screened Poisson with density trimming, or TSDF
 marching cubes); crop the surface the same way; keep the main components (floaters and
-small islands go), fill small holes; decimate to the detail levels ``preview`` / ``reduced``
+small islands go), fill small holes; with masks, move the contours onto the masks' outlines
+(:mod:`photogrammetry.meshing.silhouette`); decimate to the detail levels ``preview`` / ``reduced``
 / ``medium`` / ``full`` (about 25k / 50k / 100k / 250k triangles) besides ``raw``.
 """
 
@@ -39,6 +40,7 @@ from photogrammetry.meshing import (
 )
 from photogrammetry.meshing.crop import carve, inside_box, robust_box
 from photogrammetry.meshing.poisson import remove_vertices
+from photogrammetry.meshing.silhouette import SilhouetteOptions, fit_silhouettes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +74,12 @@ class MeshConfig:
     """Keep at most this many of the largest pieces; 0 keeps every piece big enough."""
     hole_radius: float = 0.03
     """Holes up to this radius, relative to the mesh's bounding-box diagonal, are filled."""
+    silhouette_band: float = 2.0
+    """With masks: the mesh's contour vertices projecting up to this many pixels inside a mask's
+    outline are moved onto it (Poisson rounds sharp edges, MVS thins out at grazing angles:
+    new views would show a line of background along the object); 0 leaves the mesh as is."""
+    silhouette_iterations: int = 3
+    """Passes of the silhouette fit (each finds the contours again)."""
 
     def __post_init__(self) -> None:
         if self.method not in MESHERS:
@@ -80,7 +88,8 @@ class MeshConfig:
             raise ConfigError(f"mesh.poisson_depth must be 0 (auto) or within 5..12, got {self.poisson_depth}")
         if not 0 <= self.density_quantile < 0.5:
             raise ConfigError(f"mesh.density_quantile must be within [0, 0.5), got {self.density_quantile}")
-        if min(self.max_distance, self.voxel_size, self.box_margin, self.min_component, self.hole_radius) < 0:
+        if min(self.max_distance, self.voxel_size, self.box_margin, self.min_component, self.hole_radius,
+               self.silhouette_band, self.silhouette_iterations) < 0:
             raise ConfigError("mesh distances, margins and fractions must not be negative")
 
 
@@ -149,6 +158,11 @@ def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraV
     raw = clean(surface, min_component_fraction=config.min_component, max_components=config.max_components,
                 hole_radius=config.hole_radius * diagonal)
     seconds["cleanup"] = time.perf_counter() - start
+    if mode == "masks" and config.silhouette_band > 0 and config.silhouette_iterations > 0:
+        start = time.perf_counter()
+        options = SilhouetteOptions(band=config.silhouette_band, iterations=config.silhouette_iterations)
+        raw = fit_silhouettes(raw, views, spacing, options)
+        seconds["silhouette"] = time.perf_counter() - start
     if log is not None:
         log.info("%s surface: %d points (spacing %.3g) -> %d triangles after cleanup", config.method,
                  len(cloud), spacing, len(raw.faces))
@@ -193,7 +207,7 @@ def run(config: MeshConfig, ctx: StageContext, *, fusion: FusionResult, undistor
 
 STAGE = StageSpec(
     name="mesh",
-    version=2,
+    version=3,
     config=MeshConfig,
     run=run,
     load=load_mesh_result,
