@@ -1,8 +1,10 @@
 """Dense geometry accuracy: points or a mesh against the GT mesh (precision, recall, F-score).
 
 Accuracy is the exact distance from each estimated point to the GT surface; completeness is
-the distance from points sampled uniformly on the GT surface to the nearest estimated point.
-Both sides are subsampled to bounded counts so that an evaluation takes seconds.
+the distance from points sampled uniformly on the GT surface to the nearest estimated point,
+counted where at least two views observe that surface when the views are given
+(:mod:`~photogrammetry.evaluation.observability`). Both sides are subsampled to bounded
+counts so that an evaluation takes seconds.
 """
 
 from __future__ import annotations
