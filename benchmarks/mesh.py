@@ -48,7 +48,7 @@ from photogrammetry.meshing import CameraView, OrientedCloud, colmap_points  # n
 from photogrammetry.stages.mesh import MeshBuild, MeshConfig, build_mesh  # noqa: E402
 from photogrammetry.stages.texture import TextureConfig, texture_options  # noqa: E402
 from photogrammetry.texturing import texture_mesh  # noqa: E402
-from photogrammetry.texturing.bake import sample  # noqa: E402
+from photogrammetry.meshing.views import sample_image  # noqa: E402
 
 
 def gt_views(gt: GroundTruth, names: list[str], mask_dir: Path | None) -> list[CameraView]:
@@ -154,7 +154,7 @@ def visual_hull(views: list[CameraView], box: np.ndarray, voxels: int = 192) -> 
     for view in views:
         mask = cv2.GaussianBlur(view.read_mask().astype(np.float32), (0, 0), 1.0)
         pix, z = view.project(grid)
-        value = sample(mask, np.nan_to_num(pix, nan=-1.0, posinf=-1.0, neginf=-1.0))[:, 0]
+        value = sample_image(mask, np.nan_to_num(pix, nan=-1.0, posinf=-1.0, neginf=-1.0))[:, 0]
         inside = np.minimum(inside, np.where(z > 0, value, 0))
     volume = inside.reshape(len(axes[0]), len(axes[1]), len(axes[2])).transpose(2, 1, 0) - 0.5
     mesh = o3d.t.geometry.TriangleMesh.create_isosurfaces(o3d.core.Tensor(np.ascontiguousarray(volume)))

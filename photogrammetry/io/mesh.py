@@ -27,6 +27,28 @@ LEVEL_NAMES: tuple[str, ...] = (*DETAIL_LEVELS, "raw")
 """Every level a mesh artifact holds, coarsest first."""
 
 
+def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals.
+
+    Args:
+        vertices: Shape ``(V, 3)``.
+        triangles: Shape ``(F, 3)``.
+
+    Returns:
+        Unit normals, shape ``(V, 3)`` (``+z`` for vertices in no triangle).
+    """
+    a, b, c = (vertices[triangles[:, i]] for i in range(3))
+    face = np.cross(b - a, c - a)
+    acc = np.zeros_like(vertices)
+    for i in range(3):
+        np.add.at(acc, triangles[:, i], face)
+    length = np.sqrt(np.sum(acc * acc, axis=1, keepdims=True))
+    unused = length[:, 0] == 0.0
+    acc[unused] = (0.0, 0.0, 1.0)
+    length[unused] = 1.0
+    return acc / length
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class MeshData:
     """A triangle mesh in memory."""

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from photogrammetry.io.mesh import MeshData
-from photogrammetry.meshing.views import CameraView
+from photogrammetry.io.mesh import MeshData, vertex_normals
+from photogrammetry.meshing.views import CameraView, sample_image
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,29 +43,6 @@ def signed_outline_distance(mask: np.ndarray) -> np.ndarray:
     to_outside = cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     to_inside = cv2.distanceTransform(1 - inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     return np.where(inside > 0, to_outside - 0.5, 0.5 - to_inside).astype(np.float32)
-
-
-def bilinear(image: np.ndarray, pix: np.ndarray) -> np.ndarray:
-    """(N,) bilinear samples of an (H, W) float32 image at pixel coordinates (N, 2) (centres at +0.5)."""
-    if len(pix) == 0:
-        return np.zeros(0, np.float32)
-    width = 4096  # remap's maps must stay below 32767 columns
-    rows = -(-len(pix) // width)
-    maps = np.zeros((rows * width, 2), np.float32)
-    maps[:len(pix)] = pix - 0.5  # OpenCV samples pixel centres at integers
-    out = cv2.remap(image, maps.reshape(rows, width, 2), None, interpolation=cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape(-1)[:len(pix)]
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (V, 3)."""
-    corners = vertices[faces]
-    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], cross)
-    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
 
 
 def _visible(scene, view: CameraView, points: np.ndarray, tolerance: float) -> np.ndarray:
@@ -133,8 +110,8 @@ def _contour_moves(mesh: MeshData, pairs: np.ndarray, normals: np.ndarray, view:
     pix, z = view.project(mesh.vertices[candidates])
     inside = (z > 0) & np.all((pix >= 0) & (pix < [view.width, view.height]), axis=1)
     candidates, pix, z = candidates[inside], pix[inside], z[inside]
-    own = bilinear(signed_outline_distance(rendered_silhouette(scene, view)), pix)
-    shift = bilinear(outline, pix) - own
+    own = sample_image(signed_outline_distance(rendered_silhouette(scene, view)), pix)[:, 0]
+    shift = sample_image(outline, pix)[:, 0] - own
     near = (np.abs(own) <= 1.0) & (shift > 0) & (shift <= options.band)
     candidates, shift, z = candidates[near], shift[near], z[near]
     seen = _visible(scene, view, mesh.vertices[candidates], tolerance)

@@ -74,6 +74,21 @@ class CameraView:
         return mask > 127
 
 
+def sample_image(image: np.ndarray, pix: np.ndarray) -> np.ndarray:
+    """Bilinear samples (N, C) float32 of an (H, W, C) or (H, W) float32 image at COLMAP pixel
+    coordinates (N, 2), borders replicated."""
+    count = len(pix)
+    if count == 0:
+        return np.zeros((0, image.shape[2] if image.ndim == 3 else 1), np.float32)
+    width = 4096  # remap's maps must stay below 32767 columns
+    rows = -(-count // width)
+    maps = np.zeros((rows * width, 2), np.float32)
+    maps[:count] = pix - 0.5  # OpenCV samples pixel centres at integers
+    out = cv2.remap(image, maps[:, 0].reshape(rows, width), maps[:, 1].reshape(rows, width),
+                    interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(rows * width, -1)[:count]
+
+
 def _mask_file(masks_dir: Path, name: str) -> Path | None:
     """The mask of image ``name``: ``<name>.png`` (ingest's naming) or ``<stem>.png``, if present."""
     for candidate in (masks_dir / f"{name}.png", (masks_dir / name).with_suffix(".png")):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from photogrammetry.io.mesh import vertex_normals
 from photogrammetry.synthetic.geometry import Pose, cos_sin, normalize, rotate
 
 
@@ -32,28 +33,6 @@ class Mesh:
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Axis-aligned bounding box ``(min, max)``, each shape ``(3,)``."""
         return self.vertices.min(axis=0), self.vertices.max(axis=0)
-
-
-def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals.
-
-    Args:
-        vertices: Shape ``(V, 3)``.
-        triangles: Shape ``(F, 3)``.
-
-    Returns:
-        Unit normals, shape ``(V, 3)`` (``+z`` for vertices in no triangle).
-    """
-    a, b, c = (vertices[triangles[:, i]] for i in range(3))
-    face = np.cross(b - a, c - a)
-    acc = np.zeros_like(vertices)
-    for i in range(3):
-        np.add.at(acc, triangles[:, i], face)
-    length = np.sqrt(np.sum(acc * acc, axis=1, keepdims=True))
-    unused = length[:, 0] == 0.0
-    acc[unused] = (0.0, 0.0, 1.0)
-    length[unused] = 1.0
-    return acc / length
 
 
 def make_mesh(vertices: np.ndarray, triangles: np.ndarray, normals: np.ndarray | None = None) -> Mesh:

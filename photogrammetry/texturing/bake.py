@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from photogrammetry.meshing.views import CameraView
+from photogrammetry.meshing.views import CameraView, sample_image
 from photogrammetry.texturing.visibility import MeshScene, view_maps, visible
 
 
@@ -67,20 +67,6 @@ class BakeInput:
     """(F, V) bool: faces each view sees at least partly (texels of other faces are skipped)."""
 
 
-def sample(image: np.ndarray, pix: np.ndarray) -> np.ndarray:
-    """Bilinear samples (N, C) float32 of an (H, W, C) float32 image at COLMAP pixel coordinates (N, 2)."""
-    count = len(pix)
-    if count == 0:
-        return np.zeros((0, image.shape[2] if image.ndim == 3 else 1), np.float32)
-    width = 4096
-    rows = -(-count // width)
-    maps = np.zeros((rows * width, 2), np.float32)
-    maps[:count] = pix - 0.5  # OpenCV samples pixel centres at integers
-    out = cv2.remap(image, maps[:, 0].reshape(rows, width), maps[:, 1].reshape(rows, width),
-                    interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape(rows * width, -1)[:count]
-
-
 def _weights(view: CameraView, points: np.ndarray, normals: np.ndarray, pix: np.ndarray,
              edge_distance: np.ndarray, options: BlendOptions) -> np.ndarray:
     """(M,) low-band weights of the view at the points it sees."""
@@ -112,7 +98,7 @@ def _accumulate(target: BakeInput, views: Sequence[CameraView], gains: np.ndarra
         weight = _weights(view, target.points[idx], target.normals[idx], pix, maps.edge_distance, options)
         idx, weight, where = idx[weight > 0], weight[weight > 0], pix[weight > 0]
         blurred = cv2.GaussianBlur(image, (0, 0), options.low_sigma) if options.low_sigma > 0 else image
-        low = sample(blurred, where)
+        low = sample_image(blurred, where)
         weight = weight * (1.0 + options.selection_boost * (target.labels[idx] == index))
         low_sum[idx] += weight[:, None] * low
         low_weight[idx] += weight
@@ -121,7 +107,7 @@ def _accumulate(target: BakeInput, views: Sequence[CameraView], gains: np.ndarra
         score = weight + np.float32(1e30) * (target.labels[idx] == index)  # the selected view first
         better = score > high_score[idx]
         chosen = idx[better]
-        high[chosen] = sample(image, where[better]) - low[better]
+        high[chosen] = sample_image(image, where[better]) - low[better]
         high_score[chosen] = score[better]
     return low_sum, low_weight, high
 

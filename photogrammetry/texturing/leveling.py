@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from photogrammetry.meshing.views import CameraView
+from photogrammetry.meshing.views import CameraView, sample_image
 from photogrammetry.texturing.visibility import MeshScene, view_maps, visible
 
 _MIN_VALUE = 4.0 / 255.0
@@ -31,7 +31,6 @@ def observe(points: np.ndarray, views: Sequence[CameraView], scene: MeshScene,
     Returns:
         Point index (M,), view index (M,) and RGB colour (M, 3) float64 in [0, 1] per observation.
     """
-    from photogrammetry.texturing.bake import sample
 
     point_ids, view_ids, colors = [], [], []
     for index, view in enumerate(views):
@@ -41,7 +40,7 @@ def observe(points: np.ndarray, views: Sequence[CameraView], scene: MeshScene,
         image = cv2.GaussianBlur(view.read_image().astype(np.float32) / 255.0, (0, 0), sigma)
         point_ids.append(idx)
         view_ids.append(np.full(len(idx), index))
-        colors.append(sample(image, pix[idx]).astype(np.float64))
+        colors.append(sample_image(image, pix[idx]).astype(np.float64))
     return np.concatenate(point_ids), np.concatenate(view_ids), np.concatenate(colors)
 
 
