@@ -95,9 +95,33 @@ def _depth(
     return evaluate_depth(maps, gt, scale=scale, config=config)
 
 
-def _geometry(
-    path: Path | None, gt: GroundTruth, to_gt: Sim3, holdout: Sequence[str], config: GeometryEvalConfig
-) -> GeometryMetrics | None:
+@dataclass(frozen=True, kw_only=True, eq=False)
+class _GTSurfaces:
+    """The GT meshes of the geometry metrics, read once for both the points and the mesh."""
+
+    target: tuple[np.ndarray, np.ndarray]
+    """Vertices and faces evaluated against: the object's mesh on object scenes, else the scene's."""
+    scene: tuple[np.ndarray, np.ndarray] | None
+    """The whole scene's mesh, when there is one."""
+    is_object: bool
+    """Whether ``target`` is an object's mesh."""
+    observers: Observers | None
+    """The views not held out, for completeness over the observed surface (``None``: all of it)."""
+
+
+def _gt_surfaces(gt: GroundTruth, holdout: Sequence[str], config: GeometryEvalConfig) -> _GTSurfaces | None:
+    """The GT meshes, or ``None`` when the ground truth has none."""
+    if gt.object_mesh_path is None and gt.scene_mesh_path is None:
+        return None
+    scene = read_mesh(gt.scene_mesh_path) if gt.scene_mesh_path is not None else None
+    target = read_mesh(gt.object_mesh_path) if gt.object_mesh_path is not None else scene
+    occluders = scene if scene is not None else target  # the mesh that renders GT depth
+    observers = Observers.from_ground_truth(gt, occluders, exclude=holdout) if config.min_views > 0 else None
+    return _GTSurfaces(target=target, scene=scene, is_object=gt.object_mesh_path is not None, observers=observers)
+
+
+def _geometry(path: Path | None, gt: GroundTruth, surfaces: _GTSurfaces | None, to_gt: Sim3,
+              config: GeometryEvalConfig) -> GeometryMetrics | None:
     """Point cloud or mesh metrics.
 
     Object scenes: against the object mesh, points cropped to the object's box, thresholds
@@ -107,16 +131,14 @@ def _geometry(
     """
     if path is None:
         return None
-    gt_mesh = gt.object_mesh_path or gt.scene_mesh_path
-    if gt_mesh is None:
+    if surfaces is None:
         logger.warning("ground truth has no mesh: %s not evaluated", path)
         return None
-    vertices, faces = read_mesh(gt_mesh)
-    observers = Observers.from_ground_truth(gt, exclude=holdout) if config.min_views > 0 else None
-    if gt.object_mesh_path is None:
+    vertices, faces = surfaces.target
+    if not surfaces.is_object:
         points = read_points(path, mesh_samples=config.max_points, seed=config.seed, transform=to_gt.apply)
         return evaluate_geometry(points, vertices, faces, extent=gt.extent, target="scene", config=config,
-                                 observers=observers)
+                                 observers=surfaces.observers)
     bbox = np.stack([vertices.min(axis=0), vertices.max(axis=0)])
     extent = bbox_diagonal(bbox)
     points = read_points(path, mesh_samples=config.max_points, seed=config.seed, transform=to_gt.apply,
@@ -124,9 +146,8 @@ def _geometry(
     if len(points) == 0:
         logger.warning("%s: no point lies near the object; not evaluated", path)
         return None
-    surroundings = read_mesh(gt.scene_mesh_path) if gt.scene_mesh_path is not None else None
     return evaluate_geometry(points, vertices, faces, extent=extent, target="object", config=config,
-                             observers=observers, surroundings=surroundings)
+                             observers=surfaces.observers, surroundings=surfaces.scene)
 
 
 def _texture(
@@ -171,13 +192,15 @@ def evaluate(
     if to_gt is None:
         logger.warning("no transform to the GT frame: the estimate is assumed to be in it")
         to_gt = Sim3()
+    has_geometry = estimate.points_path is not None or estimate.mesh_path is not None
+    surfaces = _gt_surfaces(gt, holdout, config.geometry) if has_geometry else None
     return EvalReport(
         gt_kind=gt.kind,
         extent=gt.extent,
         holdout=tuple(holdout),
         poses=poses,
         depth=_depth(estimate, gt, holdout, to_gt.scale, config.depth),
-        points=_geometry(estimate.points_path, gt, to_gt, holdout, config.geometry),
-        mesh=_geometry(estimate.mesh_path, gt, to_gt, holdout, config.geometry),
+        points=_geometry(estimate.points_path, gt, surfaces, to_gt, config.geometry),
+        mesh=_geometry(estimate.mesh_path, gt, surfaces, to_gt, config.geometry),
         texture=_texture(estimate, gt, holdout, to_gt, config.texture),
     )

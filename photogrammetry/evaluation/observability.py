@@ -17,7 +17,6 @@ import open3d as o3d
 
 from photogrammetry.evaluation.cameras import CameraPose, PinholeCamera
 from photogrammetry.evaluation.ground_truth import GroundTruth
-from photogrammetry.evaluation.raycast import read_mesh
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -33,13 +32,13 @@ class Observers:
     must not hide it)."""
 
     @classmethod
-    def from_ground_truth(cls, gt: GroundTruth, *, exclude: Sequence[str] = ()) -> Observers | None:
-        """The GT views (but ``exclude``, e.g. held-out views) and the GT scene mesh; ``None``
-        without a mesh."""
-        if gt.mesh_path is None:
-            return None
-        views = [(v.camera, v.pose) for name, v in sorted(gt.views.items()) if name not in set(exclude)]
-        return cls(views=views, occluders=read_mesh(gt.mesh_path), offset=1e-4 * gt.extent)
+    def from_ground_truth(cls, gt: GroundTruth, occluders: tuple[np.ndarray, np.ndarray], *,
+                          exclude: Sequence[str] = ()) -> Observers:
+        """The GT views but ``exclude`` (e.g. held-out views), hidden by ``occluders`` (the GT
+        mesh that renders depth, already read)."""
+        excluded = set(exclude)
+        views = [(v.camera, v.pose) for name, v in sorted(gt.views.items()) if name not in excluded]
+        return cls(views=views, occluders=occluders, offset=1e-4 * gt.extent)
 
 
 def observation_counts(points: np.ndarray, observers: Observers) -> np.ndarray:
