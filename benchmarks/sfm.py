@@ -8,8 +8,8 @@ For each set it runs our pipeline up to ``sfm`` (``photogrammetry.run``) and the
 (:mod:`photogrammetry.evaluation`): registered images, pairwise relative-pose AUC at 1/2/5/10
 degrees (unregistered images fail their pairs), median rotation and camera-centre error after a
 Sim3 alignment, and wall time (ours: all stages from the photos; ``sfm s``: the sfm stage alone).
-Where the camera centres are collinear (a sideways walk) no Sim3 exists; the rotation error is
-then measured after the best rotation-only alignment and marked with ``*``.
+Where the camera centres are collinear (a sideways walk) no Sim3 fits the centres alone; the
+evaluation then takes the rotation from the cameras' orientations, and the error is marked with ``*``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
@@ -47,17 +46,6 @@ class Row:
     error: str | None = None
 
 
-def rotation_only_errors(est: dict, gt) -> np.ndarray:
-    """Rotation errors (degrees) after the best common rotation of the world frames (no Sim3 needed)."""
-    from photogrammetry.evaluation.cameras import rotation_angle_deg
-
-    names = [n for n in gt.names if n in est]
-    # cam_from_world: R_est = R_gt @ W for one world rotation W; average W on SO(3) (chordal mean).
-    u, _, vt = np.linalg.svd(sum(gt.views[n].pose.R.T @ est[n].R for n in names))
-    w = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
-    return np.array([float(rotation_angle_deg(est[n].R @ w.T @ gt.views[n].pose.R.T)) for n in names])
-
-
 def evaluate(model: Path | None, bset: BenchmarkSet, images: int, method: str, wall: float,
              sfm_s: float | None) -> Row:
     """Pose metrics of ``model`` (a COLMAP model folder) against the set's ground truth."""
@@ -72,8 +60,7 @@ def evaluate(model: Path | None, bset: BenchmarkSet, images: int, method: str, w
     m = evaluate_poses(est, gt)
     row.registered, row.auc = m.num_registered, {f"{k:g}": round(v, 3) for k, v in m.auc.items()}
     row.rotation_median_deg, row.center_median = m.rotation_error_median_deg, m.center_error_median
-    if row.rotation_median_deg is None and len(est) >= 2:
-        row.rotation_median_deg, row.rotation_only_alignment = float(np.median(rotation_only_errors(est, gt))), True
+    row.rotation_only_alignment = m.aligned_by_orientations
     return row
 
 

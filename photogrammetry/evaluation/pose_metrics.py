@@ -66,6 +66,9 @@ class PoseMetrics:
     """Cameras the Sim3 was fitted on (RANSAC inliers, or all)."""
     alignment: Sim3 | None = None
     """The Sim3 from the estimate's frame to the GT frame."""
+    aligned_by_orientations: bool = False
+    """The camera centres were collinear: the alignment's rotation comes from the cameras'
+    orientations (:func:`align_by_orientations`)."""
     per_image: dict[str, ImagePoseError] = field(default_factory=dict)
     """Errors of each registered image after alignment."""
 
@@ -251,6 +254,7 @@ def evaluate_poses(
     if len(registered) < 3:
         logger.warning("only %d GT images registered: no Sim3 alignment", len(registered))
         return PoseMetrics(**metrics)
+    by_orientations = False
     try:
         sim, num_inliers = align_cameras(estimate, gt, registered, config)
     except ValueError as err:  # collinear or coincident estimated centres
@@ -260,6 +264,7 @@ def evaluate_poses(
             logger.warning("cannot align the estimate to the ground truth: %s; %s", err, second)
             return PoseMetrics(**metrics)
         logger.info("camera centres are collinear (%s): aligned by the cameras' orientations", err)
+        by_orientations = True
     per_image = _per_image_errors(estimate, gt, registered, sim)
     return PoseMetrics(
         **metrics,
@@ -267,5 +272,6 @@ def evaluate_poses(
         center_error_median=float(np.median([e.center_error for e in per_image.values()])),
         num_inliers=num_inliers,
         alignment=sim,
+        aligned_by_orientations=by_orientations,
         per_image=per_image,
     )

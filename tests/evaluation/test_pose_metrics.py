@@ -136,7 +136,7 @@ def test_collinear_rig_is_aligned_by_orientations() -> None:
     with pytest.raises(ValueError):
         align_cameras(estimate, gt, gt.names, config)  # the premise: centres alone do not do
     metrics = evaluate_poses(estimate, gt, config=config)
-    assert metrics.alignment is not None
+    assert metrics.alignment is not None and metrics.aligned_by_orientations
     assert 0.1 < metrics.rotation_error_median_deg < 0.3
     assert metrics.center_error_median < 1e-3
     assert metrics.alignment.scale == pytest.approx(1 / sim.scale, rel=1e-4)
