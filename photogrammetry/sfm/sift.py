@@ -48,7 +48,7 @@ def _extract_and_match(scratch: Path, images: Path, names: list[str], pairs: lis
 
 
 def add_sift_matches(database: Path, images: Path, *, max_features: int, num_threads: int,
-                     masks: Path | None = None) -> int:
+                     masks: Path | None = None) -> tuple[int, dict[int, int]]:
     """Append COLMAP SIFT keypoints and raw matches to every image and matched pair of ``database``.
 
     Args:
@@ -60,7 +60,8 @@ def add_sift_matches(database: Path, images: Path, *, max_features: int, num_thr
 
     Returns:
         The number of SIFT matches added (0 when an image name holds whitespace, which COLMAP's
-        pair lists cannot express; a warning says so).
+        pair lists cannot express; a warning says so), and per image id that got SIFT keypoints
+        the index of its first one (the count of its own keypoints before them).
     """
     import pycolmap
 
@@ -73,15 +74,16 @@ def add_sift_matches(database: Path, images: Path, *, max_features: int, num_thr
         by_id = {i: n for n, i in ours.items()}
         if any(len(name.split()) != 1 for name in ours):
             log.warning("image names with spaces: COLMAP SIFT matches are not added (rename the photos to use them)")
-            return 0
+            return 0, {}
         _extract_and_match(scratch, images, sorted(ours), [(by_id[a], by_id[b]) for a, b in pairs],
                            max_features, num_threads, masks)
         with pycolmap.Database.open(scratch) as sift:
             return _merge(db, sift, ours)
 
 
-def _merge(db, sift, ours: dict[str, int]) -> int:
-    """Append ``sift``'s keypoints and matches to ``db`` (image ids mapped by name)."""
+def _merge(db, sift, ours: dict[str, int]) -> tuple[int, dict[int, int]]:
+    """Append ``sift``'s keypoints and matches to ``db`` (image ids mapped by name); the matches
+    added and the index of each image's first SIFT keypoint."""
     import pycolmap
 
     theirs = {im.image_id: ours[im.name] for im in sift.read_all_images() if im.name in ours}
@@ -101,4 +103,4 @@ def _merge(db, sift, ours: dict[str, int]) -> int:
             db.delete_matches(a, b)
         db.write_matches(a, b, np.ascontiguousarray(merged, dtype=np.uint32))
         added += len(m)
-    return added
+    return added, offsets

@@ -61,9 +61,20 @@ class SfmConfig:
     max_principal_point_offset: float = 0.1
     """A refined principal point farther than this fraction of the image size from the centre
     is rejected (the refinement is redone with it fixed)."""
+    principal_point_min_offset: float = 0.003
+    """A refined principal point nearer than this fraction of the image size to the centre is
+    not kept: so small a shift is within what feature bias alone causes (ALIKED moved the
+    centred one of the orbit scene by 0.8 px of 640 and tilted every camera by 0.06 degrees),
+    while real lenses that need it are off by more (temple 2-3 %, fountain 1 %)."""
     final_refinement: bool = True
     """Complete and merge tracks, re-triangulate and run a robust global bundle adjustment on
     the chosen model."""
+    final_sift_adjustment: bool = True
+    """With ``sift_assist``: adjust the cameras once more on the SIFT points alone, which are
+    located more precisely than learned ones, then re-triangulate every point (see
+    :mod:`photogrammetry.sfm.precision`)."""
+    final_sift_min_points: int = 100
+    """Images with fewer SIFT points keep their learned points in that last adjustment."""
     verify_max_error: float = 4.0
     """RANSAC inlier threshold of the geometric verification, pixels."""
     verify_max_trials: int = 2000
@@ -104,11 +115,13 @@ class SfmConfig:
 
     def __post_init__(self) -> None:
         positive = ("global_above_images", "principal_point_min_images", "verify_min_inliers", "min_num_matches",
-                    "init_min_num_inliers", "abs_pose_min_num_inliers", "verify_max_trials", "sift_max_features", "max_reg_trials", "min_model_size")
+                    "init_min_num_inliers", "abs_pose_min_num_inliers", "verify_max_trials", "sift_max_features",
+                    "max_reg_trials", "min_model_size", "final_sift_min_points")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"sfm.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("verify_min_inlier_ratio", "abs_pose_min_inlier_ratio", "max_principal_point_offset"):
+        for name in ("verify_min_inlier_ratio", "abs_pose_min_inlier_ratio", "max_principal_point_offset",
+                     "principal_point_min_offset"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"sfm.{name} must be within [0, 1), got {getattr(self, name)}")
         if self.verify_max_error <= 0:
@@ -190,7 +203,7 @@ def sift_masks(masks: MaskSet | None, log: logging.Logger) -> Path | None:
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, mapping, refine, sift, verification
+    from photogrammetry.sfm import colmap, database, mapping, precision, refine, sift, verification
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
@@ -200,9 +213,10 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         if config.calibration:
             ctx.log.info("calibration from %s applied to %d camera(s)", config.calibration,
                          _apply_calibration(db, config))
+        first_sift: dict[int, int] = {}
         if config.sift_assist:
-            added = sift.add_sift_matches(db, images, max_features=config.sift_max_features, num_threads=ctx.workers,
-                                          masks=sift_masks(masks, ctx.log))
+            added, first_sift = sift.add_sift_matches(db, images, max_features=config.sift_max_features,
+                                                      num_threads=ctx.workers, masks=sift_masks(masks, ctx.log))
             ctx.log.info("added %d COLMAP SIFT matches", added)
         verified = verification.verify(db, config, num_threads=ctx.workers)
         connected = _connected_images(db, config.min_num_matches)
@@ -216,6 +230,8 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         chosen, pp = outcome.models[0], config.refine_principal_point == "always"
         if config.final_refinement:
             chosen, pp = refine.refine_model(chosen, db, config, num_threads=ctx.workers)
+            if config.final_sift_adjustment and first_sift and features.extractor != "sift":
+                chosen, _ = precision.sift_adjustment(chosen, first_sift, config, num_threads=ctx.workers)
         models = [chosen, *outcome.models[1:]]
         _write_models(models, ingest, ctx.out)
     shutil.rmtree(ctx.out / ".mapping", ignore_errors=True)

@@ -89,7 +89,7 @@ def test_sift_matches_are_appended_with_offset_keypoint_indices(tmp_path):
 
     ours = database(tmp_path / "ours.db", {"a": 3, "b": 2}, {(1, 2): [[0, 1]]})
     sift = database(tmp_path / "sift.db", {"b": 4, "a": 5}, {(1, 2): [[3, 4], [0, 0]]})  # ids swapped: b=1, a=2
-    assert _merge(ours, sift, {"a": 1, "b": 2}) == 2
+    assert _merge(ours, sift, {"a": 1, "b": 2}) == (2, {1: 3, 2: 2})  # added, first SIFT keypoint per image
     assert len(ours.read_keypoints(1)) == 3 + 5 and len(ours.read_keypoints(2)) == 2 + 4
     assert ours.read_matches(1, 2).tolist() == [[0, 1], [4 + 3, 3 + 2], [0 + 3, 0 + 2]]
     ours.close()
