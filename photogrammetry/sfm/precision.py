@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from photogrammetry.sfm.colmap import colmap_errors
+from photogrammetry.sfm.refine import bundle_options
 
 if TYPE_CHECKING:
     import pycolmap
@@ -87,17 +88,10 @@ def sift_model(model: pycolmap.Reconstruction, first_sift: Mapping[int, int],
 
 
 def _options(config: SfmConfig, *, cameras: bool, num_threads: int) -> pycolmap.BundleAdjustmentOptions:
-    """Robust (Cauchy) adjustment options: cameras and points, or points alone."""
-    import pycolmap
-
-    ba = pycolmap.BundleAdjustmentOptions()
-    ba.print_summary = False
-    ba.refine_focal_length = cameras and config.refine_focal_length
-    ba.refine_extra_params = cameras and config.refine_extra_params
-    ba.refine_principal_point = False
-    ba.refine_rig_from_world = cameras
-    ba.ceres.loss_function_type = pycolmap.LossFunctionType.CAUCHY
-    ba.ceres.solver_options.num_threads = num_threads
+    """The final refinement's options with the principal point fixed: cameras and points, or points alone."""
+    ba = bundle_options(config, principal_point=False, num_threads=num_threads)
+    if not cameras:
+        ba.refine_focal_length = ba.refine_extra_params = ba.refine_rig_from_world = False
     return ba
 
 

@@ -47,7 +47,8 @@ def principal_points_plausible(model: pycolmap.Reconstruction, max_offset: float
     return principal_point_offset(model) <= max_offset
 
 
-def _bundle_options(config: SfmConfig, principal_point: bool, num_threads: int) -> pycolmap.BundleAdjustmentOptions:
+def bundle_options(config: SfmConfig, principal_point: bool, num_threads: int) -> pycolmap.BundleAdjustmentOptions:
+    """Robust (Cauchy) global adjustment options: intrinsics refined as ``config`` says."""
     import pycolmap
 
     ba = pycolmap.BundleAdjustmentOptions()
@@ -75,7 +76,7 @@ def _refine_once(model: pycolmap.Reconstruction, database: Path, config: SfmConf
     mapper.complete_and_merge_tracks(triangulation)
     mapper.retriangulate(triangulation)
     mapper.iterative_global_refinement(2, 0.0005, mapper_options,
-                                       _bundle_options(config, principal_point, num_threads), triangulation,
+                                       bundle_options(config, principal_point, num_threads), triangulation,
                                        normalize_reconstruction=False)
     mapper.filter_points(mapper_options)
     mapper.end_reconstruction(False)
@@ -120,9 +121,10 @@ def refine_model(model: pycolmap.Reconstruction, database: Path, config: SfmConf
     if not principal_points_plausible(free, config.max_principal_point_offset):
         log.warning("the refined principal point left the image centre region; keeping it fixed")
         return fixed, False
-    if principal_point_offset(free) < config.principal_point_min_offset:
+    offset = principal_point_offset(free)
+    if offset < config.principal_point_min_offset:
         log.info("principal point kept at the image centre: the refined one is %.2f %% of the image away",
-                 100 * principal_point_offset(free))
+                 100 * offset)
         return fixed, False
     keep = principal_point_significant(fixed, free)
     log.info("principal point %s: reprojection error %.4f px fixed, %.4f px refined",
