@@ -30,8 +30,8 @@ class MatcherOptions:
     """LightGlue: stop at a layer when this fraction of points is confident (-1: all layers)."""
     width_confidence: float = 0.99
     """LightGlue: prune points confidently unmatchable at this level (-1: no pruning)."""
-    filter_threshold: float = 0.1
-    """LightGlue: smallest match confidence kept."""
+    filter_threshold: float = 0.5
+    """LightGlue: smallest match confidence kept (see the ``matches`` stage's setting)."""
     ratio: float = 0.8
     """Nearest neighbours: largest nearest / second-nearest distance ratio."""
     device: str = "cpu"
