@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from photogrammetry.meshing.views import CameraView, sample_image
+from photogrammetry.texturing.leveling import Levelling
 from photogrammetry.texturing.visibility import MeshScene, view_maps, visible
 
 
@@ -81,7 +82,7 @@ def _weights(view: CameraView, points: np.ndarray, normals: np.ndarray, pix: np.
     return np.where(cos > options.min_cos, weight, 0.0)
 
 
-def _accumulate(target: BakeInput, views: Sequence[CameraView], gains: np.ndarray, scene: MeshScene,
+def _accumulate(target: BakeInput, views: Sequence[CameraView], levelling: Levelling, scene: MeshScene,
                 options: BlendOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One pass over the views: low-band weighted sums (N, 3), weights (N,) and the high band (N, 3)."""
     count = len(target.points)
@@ -90,7 +91,7 @@ def _accumulate(target: BakeInput, views: Sequence[CameraView], gains: np.ndarra
     high = np.zeros((count, 3), np.float32)
     high_score = np.full(count, -1.0, np.float32)
     for index, view in enumerate(views):
-        image = view.read_image().astype(np.float32) * (gains[index] / 255.0).astype(np.float32)
+        image = levelling.correct(index, view, view.read_image())
         maps = view_maps(scene, view, view.read_mask(), erode_px=options.mask_erosion)
         candidates = np.flatnonzero(target.seen[target.face_ids, index])
         pix, _, seen = visible(view, maps, target.points[candidates])
@@ -112,20 +113,20 @@ def _accumulate(target: BakeInput, views: Sequence[CameraView], gains: np.ndarra
     return low_sum, low_weight, high
 
 
-def bake(target: BakeInput, views: Sequence[CameraView], gains: np.ndarray, scene: MeshScene,
+def bake(target: BakeInput, views: Sequence[CameraView], levelling: Levelling, scene: MeshScene,
          options: BlendOptions) -> tuple[np.ndarray, np.ndarray]:
     """Colours of the texels from the photos.
 
     Args:
         target: Texel positions, normals and selected views.
         views: The views, in the order of ``labels``; their photos and masks are read one at a time.
-        gains: (V, 3) colour gains levelling the photos' exposure.
+        levelling: The photos' exposure gains and vignetting.
         scene: The mesh, for depth tests.
         options: Blending settings.
 
     Returns:
         (N, 3) float32 colours and (N,) float32 total weight (0 where no view sees the texel).
     """
-    low_sum, low_weight, high = _accumulate(target, views, gains, scene, options)
+    low_sum, low_weight, high = _accumulate(target, views, levelling, scene, options)
     colors = low_sum / np.maximum(low_weight, 1e-30)[:, None] + high
     return np.clip(colors, 0.0, 1.0), low_weight

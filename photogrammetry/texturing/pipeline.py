@@ -15,7 +15,7 @@ from photogrammetry.texturing.atlas import AtlasMethod, Texels, UVAtlas, compute
 from photogrammetry.texturing.bake import BakeInput, BlendOptions, bake
 from photogrammetry.texturing.charts import face_normals
 from photogrammetry.texturing.fill import diffuse, pad, vertex_colors
-from photogrammetry.texturing.leveling import exposure_gains
+from photogrammetry.texturing.leveling import Levelling, level_photos
 from photogrammetry.texturing.selection import face_adjacency, select_views
 from photogrammetry.texturing.visibility import MeshScene, face_quality, view_maps
 
@@ -34,6 +34,8 @@ class TextureOptions:
     """Weight of neighbouring faces' agreement in the per-face view selection."""
     level_exposure: bool = True
     """Level the photos' exposure and white balance with per-photo gains."""
+    vignetting: bool = False
+    """With ``level_exposure``, also fit each camera's radial brightness fall-off and remove it."""
     blend: BlendOptions = field(default_factory=BlendOptions)
     """Two-band blending settings."""
     workers: int = 1
@@ -50,6 +52,9 @@ class TextureReport:
     """Fraction of faces that no view sees."""
     gains: np.ndarray
     """(V, 3) exposure gains applied to the photos."""
+    corner_falloff: np.ndarray | None
+    """(C,) brightness at the image corners relative to the centre, per camera, that was removed
+    (None: vignetting not estimated)."""
     seconds: dict[str, float]
     """Time of each step."""
 
@@ -94,7 +99,7 @@ def texture_mesh(mesh: MeshData, views: Sequence[CameraView],
 
     Steps: UV atlas; per-face quality in every view (visible projected area, depth test
     against the mesh, masks); per-face view selection smoothed over neighbours; exposure
-    gains; two-band blending of the texels; colours diffused onto unseen faces; padding.
+    gains and vignetting; two-band blending of the texels; colours diffused onto unseen faces; padding.
 
     Args:
         mesh: The mesh; faces wind counter-clockwise seen from outside.
@@ -127,19 +132,21 @@ def texture_mesh(mesh: MeshData, views: Sequence[CameraView],
         raise InputError("no photo sees the mesh; check that the cameras and the mesh share a frame")
     labels = select_views(quality, face_adjacency(mesh.faces), smoothness=options.smoothness)
     lap("selection")
-    gains = exposure_gains(_level_points(mesh, quality), views, scene, erode_px=erode_px) \
-        if options.level_exposure else np.ones((len(views), 3))
+    levelling = level_photos(_level_points(mesh, quality), views, scene, erode_px=erode_px,
+                             vignetting=options.vignetting) \
+        if options.level_exposure else Levelling(gains=np.ones((len(views), 3)), vignetting=None)
     lap("leveling")
     normals, _ = face_normals(mesh.vertices, mesh.faces)
     target = BakeInput(points=texels.positions(atlas.vertices, atlas.faces), normals=normals[texels.face_ids],
                        labels=labels[texels.face_ids], face_ids=texels.face_ids, seen=quality > 0)
-    colors, weight = bake(target, views, gains, scene, options.blend)
+    colors, weight = bake(target, views, levelling, scene, options.blend)
     lap("blending")
     texture = _image(atlas, texels, mesh, colors, weight > 0, options.padding)
     lap("padding")
     textured = TexturedMeshData(vertices=atlas.vertices, faces=atlas.faces, uv=atlas.uv, texture=texture,
                                 normals=None if mesh.normals is None else mesh.normals[atlas.source_vertex])
     used = np.unique(labels[labels >= 0])
-    report = TextureReport(views_used=len(used), unseen_faces=float(np.mean(labels < 0)), gains=gains,
-                           seconds=seconds)
+    falloff = None if levelling.vignetting is None else levelling.vignetting.corner_falloff()
+    report = TextureReport(views_used=len(used), unseen_faces=float(np.mean(labels < 0)), gains=levelling.gains,
+                           corner_falloff=falloff, seconds=seconds)
     return textured, report

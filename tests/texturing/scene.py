@@ -69,11 +69,13 @@ class Capture:
 def render(mesh: MeshData, poses: list[tuple[np.ndarray, np.ndarray]], folder: Path, *,
            gains: list[float] | None = None, prefix: str = "view", noise: float = 0.0,
            background: tuple[float, float, float] = (0.05, 0.05, 0.05),
-           mask_dilation: int | None = None) -> list[CameraView]:
+           mask_dilation: int | None = None, vignetting: float = 0.0) -> list[CameraView]:
     """Ray cast ``mesh`` coloured by :func:`pattern` into PNG photos; returns the views.
 
     ``noise`` adds Gaussian sensor noise of that standard deviation (seeded per view); with
-    ``mask_dilation`` each view gets a mask of the mesh grown by that many pixels (a loose mask).
+    ``mask_dilation`` each view gets a mask of the mesh grown by that many pixels (a loose mask);
+    ``vignetting`` darkens the photos by ``1 - vignetting * r^2`` (``r``: distance from the image
+    centre over the half diagonal).
     """
     folder.mkdir(parents=True, exist_ok=True)
     K = np.array([[FOCAL, 0, WIDTH / 2], [0, FOCAL, HEIGHT / 2], [0, 0, 1]])
@@ -89,6 +91,8 @@ def render(mesh: MeshData, poses: list[tuple[np.ndarray, np.ndarray]], folder: P
         points = (rays[hit] * depth.reshape(-1, 1)[hit] - t) @ R  # camera -> world
         rgb = np.tile(np.asarray(background, np.float64), (HEIGHT * WIDTH, 1))
         rgb[hit] = pattern(points) * (gains[index] if gains else 1.0)
+        r2 = ((cols + 0.5 - WIDTH / 2) ** 2 + (rows + 0.5 - HEIGHT / 2) ** 2) / ((WIDTH**2 + HEIGHT**2) / 4)
+        rgb *= (1.0 - vignetting * r2).reshape(-1, 1)
         rgb += np.random.default_rng(index).normal(0.0, noise, rgb.shape) if noise > 0 else 0.0
         image = np.clip(np.round(rgb.reshape(HEIGHT, WIDTH, 3) * 255), 0, 255).astype(np.uint8)
         cv2.imwrite(str(view.image_path), image[..., ::-1])

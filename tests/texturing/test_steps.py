@@ -8,7 +8,7 @@ import numpy as np
 
 from photogrammetry.io.mesh import MeshData
 from photogrammetry.texturing.fill import diffuse, pad
-from photogrammetry.texturing.leveling import exposure_gains
+from photogrammetry.texturing.leveling import exposure_gains, level_photos
 from photogrammetry.texturing.selection import face_adjacency, select_views
 from photogrammetry.texturing.visibility import MeshScene, depth_edges, face_quality, view_maps
 
@@ -79,6 +79,29 @@ def test_gains_recover_an_exposure_change(tmp_path: Path) -> None:
     points = mesh.vertices[mesh.faces].mean(axis=1) * 1.0
     gains = exposure_gains(points, views, scene)
     np.testing.assert_allclose(gains[3:] / gains[:3], 1 / 0.8, rtol=0.03)
+
+
+def test_levelling_recovers_vignetting_and_exposure(tmp_path: Path) -> None:
+    mesh = sphere(subdivisions=6)
+    poses = ring(8, radius=2.6)  # close: the sphere fills the photos up to half the half diagonal
+    scene = MeshScene(mesh.vertices, mesh.faces)
+    points = mesh.vertices[mesh.faces].mean(axis=1)
+    views = render(mesh, poses, tmp_path / "dark", gains=[1.0] * 4 + [0.8] * 4, vignetting=0.3)
+    levelling = level_photos(points, views, scene)
+    np.testing.assert_allclose(levelling.gains[4:] / levelling.gains[:4], 1 / 0.8, rtol=0.03)
+    radii = np.linspace(0.0, 0.45, 7)  # the sphere's face centres lie within 0.49
+    pix = np.stack([views[0].K[0, 2] + radii * np.hypot(views[0].width, views[0].height) / 2,
+                    np.full(7, views[0].K[1, 2])], axis=1)
+    falloff = np.exp(levelling.vignetting.log_falloff(0, views[0], pix))
+    np.testing.assert_allclose(falloff, 1.0 - 0.3 * radii**2, atol=0.015)
+    flat = level_photos(points, render(mesh, poses, tmp_path / "flat"), scene).vignetting
+    np.testing.assert_allclose(np.exp(flat.log_falloff(0, views[0], pix)), 1.0, atol=0.015)
+    field = levelling.vignetting.flat_field(0, views[0])
+    centre = field[views[0].height // 2, views[0].width // 2]
+    # corners brightened, by the fall-off at the largest radius observed (0.49): not extrapolated
+    np.testing.assert_allclose(field[0, 0] / centre, 1.0 / (1.0 - 0.3 * 0.49**2), rtol=0.02)
+    # the sphere keeps the brightness it has where the photos show it: 0.95 to 1 of the centre's
+    assert 0.95 < centre < 0.99
 
 
 def test_diffusion_interpolates_along_the_mesh() -> None:

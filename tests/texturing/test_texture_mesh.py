@@ -102,7 +102,8 @@ def test_cameras_that_see_nothing_are_an_error(capture: Capture) -> None:
         texture_mesh(capture.mesh, [away], OPTIONS)
 
 
-def _novel_psnr(textured: TexturedMeshData, views: list[CameraView], region_of: list[CameraView] | None = None) -> float:
+def _novel_psnr(textured: TexturedMeshData, views: list[CameraView],
+                region_of: list[CameraView] | None = None) -> float:
     """Mean PSNR of ``textured`` in ``views`` over the pixels the mesh covers (or, with
     ``region_of``, over the pixels those views' photos show the object: value above the background)."""
     values = []
@@ -138,3 +139,24 @@ def test_eroded_masks_keep_background_out(tmp_path: Path, novel_views: list[Came
         texture = texture_mesh(larger, views, options)[0].texture.astype(int)
         red[erosion] = np.mean(texture[..., 0] - texture[..., 1:].max(axis=2) > 100)  # red texels
     assert red[0] > 0.1 and red[4] < 0.3 * red[0]
+
+
+def test_vignetting_is_removed_from_the_texture(tmp_path: Path) -> None:
+    """Photos darkened towards their corners: with the fall-off fitted and removed, a new view
+    without vignetting sees the sphere uniformly as much darker or brighter than its photo
+    (no blotches where the blended photos saw a point near their corners)."""
+    mesh = sphere(subdivisions=6)
+    views = render(mesh, ring(8, radius=2.6), tmp_path / "train", vignetting=0.4)
+    novel = render(mesh, ring(2, radius=2.6, height=2.0, offset=0.3), tmp_path / "novel")
+    spread = {}
+    for vignetting in (False, True):
+        textured = texture_mesh(mesh, views, TextureOptions(size=512, padding=2, vignetting=vignetting))[0]
+        ratios = []
+        for view in novel:
+            image, hit = rendered(textured, view)
+            photo = view.read_image().astype(np.float32) / 255.0
+            region = hit & (photo.min(axis=2) > 0.1)
+            ratios.append(image[region] / photo[region])
+        ratio = np.concatenate(ratios)
+        spread[vignetting] = float(np.std(ratio) / np.mean(ratio))
+    assert spread[True] < 0.7 * spread[False]
