@@ -251,7 +251,7 @@ def _texture(mesh: MeshData, views: list[CameraView], gt: GroundTruth, holdout: 
              args: argparse.Namespace, out: Path, *, baseline: bool) -> dict:
     """Texture one level with our stage (and the baseline) and score both in the held-out views."""
     out.mkdir(parents=True, exist_ok=True)
-    config = TextureConfig(texture_size=args.texture_size, blend_sigma=args.blend_sigma)
+    config = TextureConfig(texture_size=args.texture_size, blend_sigma=args.blend_sigma, vignetting=args.vignetting)
     start = time.perf_counter()
     ours, report = texture_mesh(mesh, views, texture_options(config))
     entry = {"texture_s": round(time.perf_counter() - start, 2), "texture_steps": report.seconds}
@@ -313,6 +313,7 @@ def main() -> None:
     parser.add_argument("--level", default="medium", choices=LEVEL_NAMES, help="detail level to texture")
     parser.add_argument("--texture-size", type=int, default=2048)
     parser.add_argument("--blend-sigma", type=float, default=TextureConfig().blend_sigma)
+    parser.add_argument("--vignetting", action="store_true", help="our texture fits and removes the vignetting")
     parser.add_argument("--method", default="poisson", help="mesher")
     parser.add_argument("--all-levels", action="store_true", help="texture and score every level")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
