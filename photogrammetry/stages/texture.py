@@ -97,7 +97,8 @@ def run(config: TextureConfig, ctx: StageContext, *, mesh: MeshResult, undistort
                  len(model.faces), len(views), config.texture_size)
     textured, report = texture_mesh(model, views, texture_options(config, ctx.workers))
     if report.corner_falloff is not None:
-        ctx.log.info("vignetting removed: image corners at %s of the centre's brightness",
+        ctx.log.info("vignetting removed: brightness falling to %s of the centre's (image corners, or the "
+                     "farthest a surface point was seen from the centre)",
                      ", ".join(f"{100 * v:.0f} %" for v in report.corner_falloff))
     write_obj(ctx.out, textured, name="model")
     info = TextureInfo(units=mesh.info.units, level=config.level, texture_size=config.texture_size,

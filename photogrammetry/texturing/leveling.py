@@ -93,11 +93,11 @@ def _radii2(obs: Observations, views: Sequence[CameraView]) -> np.ndarray:
 
 
 def _system(obs: Observations, num_views: int, groups: np.ndarray | None, basis: np.ndarray,
-            num_points: int) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray, np.ndarray]:
+            num_points: int) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
     """Rows of the channels' usable observations: point incidence (R, 3P), the other unknowns
-    (R, 3V [+ C * DEGREE]) (log gains, then fall-off), log colours (R,) and channel (R,)."""
+    (R, 3V [+ C * DEGREE]) (log gains, then fall-off) and log colours (R,)."""
     num_cols = 3 * num_views + (0 if groups is None else (groups.max() + 1) * DEGREE)
-    point_blocks, other_blocks, values, channels = [], [], [], []
+    point_blocks, other_blocks, values = [], [], []
     for channel in range(3):
         keep = np.flatnonzero(obs.colors[:, channel] > _MIN_VALUE)
         if len(keep) < 10 * num_views:
@@ -114,11 +114,9 @@ def _system(obs: Observations, num_views: int, groups: np.ndarray | None, basis:
         other_blocks.append(sp.csr_matrix((np.concatenate(data), (np.tile(row, len(cols)), np.concatenate(cols))),
                                           shape=(n, num_cols)))
         values.append(np.log(obs.colors[keep, channel]))
-        channels.append(np.full(n, channel))
     if not values:
-        return sp.csr_matrix((0, 3 * num_points)), sp.csr_matrix((0, num_cols)), np.zeros(0), np.zeros(0, np.int64)
-    return sp.vstack(point_blocks).tocsr(), sp.vstack(other_blocks).tocsr(), np.concatenate(values), \
-        np.concatenate(channels)
+        return sp.csr_matrix((0, 3 * num_points)), sp.csr_matrix((0, num_cols)), np.zeros(0)
+    return sp.vstack(point_blocks).tocsr(), sp.vstack(other_blocks).tocsr(), np.concatenate(values)
 
 
 def _solve(points: sp.csr_matrix, other: sp.csr_matrix, values: np.ndarray, weights: np.ndarray,
@@ -155,7 +153,7 @@ def level_photos(points: np.ndarray, views: Sequence[CameraView], scene: MeshSce
     obs = observe(points, views, scene, erode_px=erode_px)
     groups = camera_groups(views) if vignetting else None
     r2 = _radii2(obs, views)
-    point_rows, other, values, _ = _system(obs, len(views), groups, radius_basis(r2), len(points))
+    point_rows, other, values = _system(obs, len(views), groups, radius_basis(r2), len(points))
     gains = np.ones((len(views), 3))
     if not len(values):
         return Levelling(gains=gains, vignetting=None)

@@ -53,8 +53,8 @@ class TextureReport:
     gains: np.ndarray
     """(V, 3) exposure gains applied to the photos."""
     corner_falloff: np.ndarray | None
-    """(C,) brightness at the image corners relative to the centre, per camera, that was removed
-    (None: vignetting not estimated)."""
+    """(C,) brightness at the image corners (or the largest radius observed) relative to the
+    centre, per camera, that was removed (None: vignetting not estimated)."""
     seconds: dict[str, float]
     """Time of each step."""
 

@@ -68,10 +68,13 @@ class Vignetting:
 
     def flat_field(self, index: int, view: CameraView) -> np.ndarray:
         """(H, W) float32 gains ``V_ref / V`` that remove the fall-off of view ``index``."""
-        rows, cols = np.mgrid[0 : view.height, 0 : view.width]
-        pix = np.stack([cols.ravel() + 0.5, rows.ravel() + 0.5], axis=1)
-        falloff = np.exp(self.log_falloff(index, view, pix)).reshape(view.height, view.width)
-        return (self.reference[self.groups[index]] / falloff).astype(np.float32)
+        group = self.groups[index]
+        half_diagonal2 = (view.width**2 + view.height**2) / 4.0
+        across = (np.arange(view.width) + 0.5 - view.K[0, 2]) ** 2 / half_diagonal2
+        down = (np.arange(view.height) + 0.5 - view.K[1, 2]) ** 2 / half_diagonal2
+        r2 = np.minimum(down[:, None] + across[None, :], self.max_radius2[group])
+        log_falloff = sum(c * r2 ** (k + 1) for k, c in enumerate(self.coefficients[group]))
+        return (self.reference[group] * np.exp(-log_falloff)).astype(np.float32)
 
     def corner_falloff(self) -> np.ndarray:
         """(C,) ``V`` at the image corners (``r = 1``, or the largest radius observed) relative to the
