@@ -16,7 +16,8 @@ For each set:
   against the GT mesh).
 - Texture: every fourth view is held out; the ``--level`` mesh is textured from the rest by
   our texture stage and by open3d's ``project_images_to_albedo`` on the same mesh, atlas and
-  texture size; both GLBs are rendered into the held-out views (PSNR, SSIM). The oracle
+  texture size; both GLBs are rendered into the held-out views (PSNR, SSIM; also split between
+  the pixels on the outline of the compared region and the rest). The oracle
   column bakes each held-out photo onto the mesh and scores it in that same view: no texture
   of this mesh can do much better, since the mesh's errors and the resampling remain.
 
@@ -42,6 +43,8 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is 
 
 from benchmarks.sets import available_sets  # noqa: E402
 from photogrammetry.evaluation import Estimate, GroundTruth, Sim3, evaluate, load_ground_truth  # noqa: E402
+from photogrammetry.evaluation.texture_metrics import TextureEvalConfig, view_inputs  # noqa: E402
+from photogrammetry.evaluation.texture_render import load_textured_mesh, render_colors  # noqa: E402
 from photogrammetry.io.gltf import write_glb  # noqa: E402
 from photogrammetry.io.mesh import LEVEL_NAMES, MeshData, TexturedMeshData, write_ply  # noqa: E402
 from photogrammetry.meshing import CameraView, OrientedCloud, colmap_points  # noqa: E402
@@ -192,6 +195,30 @@ def _scores(path: Path, gt: GroundTruth, holdout: list[str], key: str) -> dict:
     return {str(k): round(v, 4) for k, v in geometry.fscore.items()} if geometry else {}
 
 
+def outline_split(path: Path, gt: GroundTruth, holdout: list[str], band: float = 2.5) -> dict:
+    """PSNR of a textured mesh pooled over the held-out views' pixels within ``band`` pixels of the
+    compared region's outline, where each photo's lens blur mixes in the background (which no
+    texture holds), and over the rest of the region; and the outline's share of the pixels."""
+    mesh = load_textured_mesh(path)
+    raycaster = mesh.raycaster()
+    sums = {"outline": [0.0, 0], "inside": [0.0, 0]}
+    for name in holdout:
+        view = gt.views[name]
+        photo, mask = view_inputs(view, TextureEvalConfig().max_size)
+        camera = view.camera.scaled_to(photo.shape[1], photo.shape[0])
+        rendered, hit = render_colors(mesh, camera, view.pose, raycaster=raycaster)
+        region = hit if mask is None else mask
+        distance = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
+        error = ((rendered - photo) ** 2).mean(axis=2)
+        for key, part in (("outline", region & (distance < band)), ("inside", region & (distance >= band))):
+            sums[key][0] += float(error[part].sum())
+            sums[key][1] += int(part.sum())
+    result = {key: round(float(10 * np.log10(count / total)), 3) if total > 0 else None
+              for key, (total, count) in sums.items()}
+    result["outline_pixels"] = round(sums["outline"][1] / max(sums["outline"][1] + sums["inside"][1], 1), 4)
+    return result
+
+
 def prepare(name: str, gt: GroundTruth, train: list[str], work: Path) -> tuple[list[CameraView], OrientedCloud | None,
                                                                           MeshData | None, np.ndarray | None]:
     """Views (with masks), the input cloud (sample scenes) or hull mesh (temple), SfM-like points."""
@@ -257,12 +284,14 @@ def _texture(mesh: MeshData, views: list[CameraView], gt: GroundTruth, holdout: 
     entry = {"texture_s": round(time.perf_counter() - start, 2), "texture_steps": report.seconds}
     write_glb(out / "ours.glb", ours, extras={"units": "metres"}, generator="benchmark")
     entry["ours"] = _scores(out / "ours.glb", gt, holdout, "textured_mesh_path")
+    entry["ours"]["split"] = outline_split(out / "ours.glb", gt, holdout)
     if baseline:
         start = time.perf_counter()
         base = baseline_texture(ours, views, args.texture_size)
         entry["baseline_s"] = round(time.perf_counter() - start, 2)
         write_glb(out / "baseline.glb", base, extras={"units": "metres"}, generator="benchmark")
         entry["baseline"] = _scores(out / "baseline.glb", gt, holdout, "textured_mesh_path")
+        entry["baseline"]["split"] = outline_split(out / "baseline.glb", gt, holdout)
         entry["oracle_psnr"] = oracle_psnr(mesh, gt, holdout, views, config, out)
     return entry
 
@@ -293,6 +322,13 @@ def print_table(results: list[dict], level: str) -> None:
         print(f"{r['set']:<12}{ours['psnr']:>10.2f}{base['psnr']:>10.2f}{ours['psnr'] - base['psnr']:>9.2f}"
               f"{ours['ssim']:>10.3f}{base['ssim']:>10.3f}{entry.get('oracle_psnr', float('nan')):>12.2f}")
     print("(oracle: texture baked from the held-out photo itself, a bound for any texture of this mesh)")
+    print("\nThe same PSNR split: pixels within 2 px of the compared region's outline (where the photos' lens blur")
+    print("mixes in the background) and the rest")
+    print(f"{'set':<12}{'outline px':>11}{'outline ours':>13}{'o3d':>7}{'inside ours':>12}{'o3d':>7}{'gain dB':>9}")
+    for r in results:
+        ours, base = r["levels"][level]["ours"]["split"], r["levels"][level]["baseline"]["split"]
+        print(f"{r['set']:<12}{ours['outline_pixels']:>11.3f}{ours['outline']:>13.2f}{base['outline']:>7.2f}"
+              f"{ours['inside']:>12.2f}{base['inside']:>7.2f}{ours['inside'] - base['inside']:>9.2f}")
     print("\nF-score against the GT mesh (thresholds relative to the extent)")
     for r in results:
         if "fscore_cloud" in r:

@@ -96,7 +96,7 @@ def ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray, *, sigma: float = 1.5
     return float(ssim_map.reshape(*region.shape, -1)[region].mean())
 
 
-def _view_inputs(view: GTView, max_size: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+def view_inputs(view: GTView, max_size: int | None) -> tuple[np.ndarray, np.ndarray | None]:
     """The photo (H, W, 3), the mask (H, W) or None, resized so the longest side <= max_size."""
     photo = read_photo(view.image_path)
     mask = read_mask_png(view.mask_path) if view.mask_path is not None else None
@@ -114,7 +114,7 @@ def texture_view_metrics(
     mesh: TexturedMesh, view: GTView, *, config: TextureEvalConfig, raycaster: MeshRaycaster
 ) -> TextureViewMetrics:
     """Render ``mesh`` (in the GT frame) into ``view`` and compare with its photo."""
-    photo, mask = _view_inputs(view, config.max_size)
+    photo, mask = view_inputs(view, config.max_size)
     camera = view.camera.scaled_to(photo.shape[1], photo.shape[0])
     if mask is not None and mask.shape != photo.shape[:2]:
         raise InputError(f"{view.mask_path}: mask size {mask.shape} differs from the photo's {photo.shape[:2]}")
