@@ -10,7 +10,9 @@ For each set:
   photos see them, coloured from the photos, with Gaussian noise of half a pixel's footprint
   along the normal (0.15 across), 1 % outliers and three floater clusters (a stand-in for
   the ``fusion`` stage's output).
-  Temple (no GT mesh): the visual hull of the photos' silhouettes (dark background).
+  Temple (no GT mesh): the visual hull of the photos' silhouettes (dark background); with
+  ``--real-mesh mvs``, our depth (``--real-mvs``, GT cameras) and fusion stages' cloud instead
+  (see :mod:`benchmarks.mvs_cloud`), meshed like the sample scenes' clouds.
 - Mesh: :func:`photogrammetry.stages.mesh.build_mesh` (time and triangles per detail
   level; F-score of the cloud, of the cloud without its scattered outliers and of the mesh
   against the GT mesh).
@@ -22,7 +24,8 @@ For each set:
   of this mesh can do much better, since the mesh's errors and the resampling remain.
 
 Object scenes use their object masks as the photos' masks (as ingest makes them from alpha
-channels); the temple uses silhouettes thresholded from its dark background.
+channels); the temple uses silhouettes thresholded from its dark background (``--no-texture-masks``:
+the textures use no masks).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
 
+from benchmarks.mvs_cloud import mvs_cloud  # noqa: E402
 from benchmarks.sets import available_sets  # noqa: E402
 from photogrammetry.evaluation import Estimate, GroundTruth, Sim3, evaluate, load_ground_truth  # noqa: E402
 from photogrammetry.evaluation.texture_metrics import TextureEvalConfig, view_inputs  # noqa: E402
@@ -219,16 +223,23 @@ def outline_split(path: Path, gt: GroundTruth, holdout: list[str], band: float =
     return result
 
 
-def prepare(name: str, gt: GroundTruth, train: list[str], work: Path) -> tuple[list[CameraView], OrientedCloud | None,
-                                                                          MeshData | None, np.ndarray | None]:
-    """Views (with masks), the input cloud (sample scenes) or hull mesh (temple), SfM-like points."""
+def prepare(name: str, gt: GroundTruth, train: list[str], work: Path,
+            args: argparse.Namespace) -> tuple[list[CameraView], OrientedCloud | None, MeshData | None,
+                                               np.ndarray | None]:
+    """Views (with masks), the input cloud (sample scenes; real sets with ``--real-mesh mvs``) or the
+    hull mesh (real sets), SfM-like points."""
     if gt.scene_mesh_path is None and gt.object_mesh_path is None:  # a real set: visual hull
         views = silhouettes(gt_views(gt, train, None), work / "masks")
         box = gt.object_bbox if gt.object_bbox is not None else None
         if box is None:
             raise SystemExit(f"{name}: no GT mesh and no object box: cannot make a visual hull")
         grow = 0.1 * (box[1] - box[0])
-        return views, None, visual_hull(views, np.stack([box[0] - grow, box[1] + grow])), None
+        hull = visual_hull(views, np.stack([box[0] - grow, box[1] + grow]))
+        if args.real_mesh == "hull":
+            return views, None, hull, None
+        cloud, points, seconds = mvs_cloud(views, hull, work / "depth", args.real_mvs)
+        print(f"{name}: {args.real_mvs} depth and fusion of {len(views)} views in {seconds:.0f} s", flush=True)
+        return views, cloud, None, points
     mask_dir = Path(gt.source) / "gt" / "masks"
     views = gt_views(gt, train, mask_dir if mask_dir.is_dir() else None)
     points = colmap_points(Path(gt.source) / "gt" / "sparse")
@@ -240,7 +251,7 @@ def run_set(name: str, gt_path: Path, args: argparse.Namespace, work: Path) -> d
     gt = load_ground_truth(gt_path)
     holdout = gt.names[::4]
     train = [n for n in gt.names if n not in holdout]
-    views, cloud, hull, points = prepare(name, gt, train, work)
+    views, cloud, hull, points = prepare(name, gt, train, work, args)
     leaked = sorted({v.name for v in views} & set(holdout))
     if leaked:  # the texture must never see the photos it is scored on
         raise SystemExit(f"{name}: held-out views among the texture's inputs: {leaked}")
@@ -249,9 +260,10 @@ def run_set(name: str, gt_path: Path, args: argparse.Namespace, work: Path) -> d
     if cloud is not None:
         write_ply(work / "cloud.ply", MeshData(vertices=cloud.points, faces=np.zeros((0, 3)), colors=cloud.colors))
         build = build_mesh(MeshConfig(method=args.method), cloud, views, points)
-        result["fscore_cloud"] = _scores(work / "cloud.ply", gt, [], "points_path")
-        write_ply(work / "cloud_inliers.ply", MeshData(vertices=inliers(cloud.points), faces=np.zeros((0, 3))))
-        result["fscore_cloud_inliers"] = _scores(work / "cloud_inliers.ply", gt, [], "points_path")
+        if gt.scene_mesh_path is not None or gt.object_mesh_path is not None:
+            result["fscore_cloud"] = _scores(work / "cloud.ply", gt, [], "points_path")
+            write_ply(work / "cloud_inliers.ply", MeshData(vertices=inliers(cloud.points), faces=np.zeros((0, 3))))
+            result["fscore_cloud_inliers"] = _scores(work / "cloud_inliers.ply", gt, [], "points_path")
     else:
         from photogrammetry.meshing import clean, detail_levels
 
@@ -266,10 +278,11 @@ def run_set(name: str, gt_path: Path, args: argparse.Namespace, work: Path) -> d
         path = work / f"mesh_{level}.ply"
         write_ply(path, mesh)
         entry = {"triangles": len(mesh.faces), "decimate_s": build.seconds.get(f"level_{level}", 0.0)}
-        if cloud is not None and (level == "raw" or args.all_levels):
+        if "fscore_cloud" in result and (level == "raw" or args.all_levels):
             entry["fscore"] = _scores(path, gt, [], "mesh_path")
         if level == args.level or args.all_levels:
-            entry.update(_texture(mesh, views, gt, holdout, args, work / level, baseline=level == args.level))
+            texture_views = [replace(v, mask_path=None) for v in views] if args.no_texture_masks else views
+            entry.update(_texture(mesh, texture_views, gt, holdout, args, work / level, baseline=level == args.level))
         result["levels"][level] = entry
     return result
 
@@ -351,6 +364,10 @@ def main() -> None:
     parser.add_argument("--blend-sigma", type=float, default=TextureConfig().blend_sigma)
     parser.add_argument("--vignetting", action="store_true", help="our texture fits and removes the vignetting")
     parser.add_argument("--method", default="poisson", help="mesher")
+    parser.add_argument("--real-mesh", choices=("hull", "mvs"), default="hull",
+                        help="mesh of real sets (no GT mesh): their visual hull, or our MVS + fusion + mesh stages")
+    parser.add_argument("--real-mvs", default="ncc", help="MVS method for --real-mesh mvs")
+    parser.add_argument("--no-texture-masks", action="store_true", help="texture without the photos' masks")
     parser.add_argument("--all-levels", action="store_true", help="texture and score every level")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     parser.add_argument("--keep", type=Path, default=None, help="keep the meshes and GLBs in this folder")
