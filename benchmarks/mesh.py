@@ -273,6 +273,7 @@ def run_set(name: str, gt_path: Path, args: argparse.Namespace, work: Path) -> d
                           seconds={f"level_{k}": round(took, 3) for k, (_, took) in levels.items()})
     result["mesh_seconds"] = round(time.perf_counter() - start, 2)
     result["levels"] = {}
+    texture_views = [replace(v, mask_path=None) for v in views] if args.no_texture_masks else views
     for level in LEVEL_NAMES:
         mesh = build.raw if level == "raw" else build.levels[level]
         path = work / f"mesh_{level}.ply"
@@ -281,7 +282,6 @@ def run_set(name: str, gt_path: Path, args: argparse.Namespace, work: Path) -> d
         if "fscore_cloud" in result and (level == "raw" or args.all_levels):
             entry["fscore"] = _scores(path, gt, [], "mesh_path")
         if level == args.level or args.all_levels:
-            texture_views = [replace(v, mask_path=None) for v in views] if args.no_texture_masks else views
             entry.update(_texture(mesh, texture_views, gt, holdout, args, work / level, baseline=level == args.level))
         result["levels"][level] = entry
     return result

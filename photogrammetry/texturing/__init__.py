@@ -8,8 +8,9 @@ Typical use::
 
 Modules: :mod:`.atlas` (UV atlas, texel rasterisation), :mod:`.charts` (the fast chart atlas),
 :mod:`.visibility` (depth tests, per-face quality), :mod:`.selection` (per-face labels),
-:mod:`.leveling` (exposure gains), :mod:`.bake` (two-band blending), :mod:`.fill` (unseen
-faces, padding), :mod:`.pipeline` (all steps). open3d is imported inside functions.
+:mod:`.leveling` (exposure gains and, with :mod:`.vignetting`, the cameras' fall-off),
+:mod:`.bake` (two-band blending), :mod:`.fill` (unseen faces, padding), :mod:`.pipeline` (all steps).
+open3d is imported inside functions.
 """
 
 from __future__ import annotations

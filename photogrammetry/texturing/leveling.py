@@ -180,10 +180,3 @@ def _vignetting(groups: np.ndarray, camera: np.ndarray, r2: np.ndarray, coeffici
     np.maximum.at(max_radius2, camera, r2)
     return Vignetting(groups=groups, coefficients=coefficients, reference=np.where(reference > 0, reference, 1.0),
                       max_radius2=max_radius2)
-
-
-def exposure_gains(points: np.ndarray, views: Sequence[CameraView], scene: MeshScene, *,
-                   prior: float = 0.1, max_gain: float = 2.0, erode_px: int = 0) -> np.ndarray:
-    """(V, 3) gains that level the photos' exposure and white balance (1 where undetermined)."""
-    return level_photos(points, views, scene, prior=prior, max_gain=max_gain, erode_px=erode_px,
-                        vignetting=False).gains

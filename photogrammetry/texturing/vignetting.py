@@ -35,15 +35,25 @@ def camera_groups(views: Sequence[CameraView]) -> np.ndarray:
     return np.array([lookup.setdefault(key, len(lookup)) for key in keys], np.int64)
 
 
+def _half_diagonal2(view: CameraView) -> float:
+    """Squared half diagonal of the image: ``r = 1`` at its corners."""
+    return (view.width**2 + view.height**2) / 4.0
+
+
 def radius2(view: CameraView, pix: np.ndarray) -> np.ndarray:
     """(N,) squared distances of pixels (N, 2) of ``view`` from its principal point over the half diagonal."""
-    half_diagonal2 = (view.width**2 + view.height**2) / 4.0
-    return ((pix[:, 0] - view.K[0, 2]) ** 2 + (pix[:, 1] - view.K[1, 2]) ** 2) / half_diagonal2
+    return ((pix[:, 0] - view.K[0, 2]) ** 2 + (pix[:, 1] - view.K[1, 2]) ** 2) / _half_diagonal2(view)
 
 
 def radius_basis(r2: np.ndarray) -> np.ndarray:
-    """(N, DEGREE) powers r^2, r^4, ... of squared radii (N,)."""
-    return np.stack([r2 ** (k + 1) for k in range(DEGREE)], axis=1)
+    """(..., DEGREE) powers r^2, r^4, ... of squared radii (...)."""
+    return np.stack([r2 ** (k + 1) for k in range(DEGREE)], axis=-1)
+
+
+def log_falloff(r2: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
+    """``log V`` at squared radii of any shape, for one camera's coefficients (DEGREE,), summed term
+    by term (no (..., DEGREE) array for whole images)."""
+    return sum(c * r2 ** (k + 1) for k, c in enumerate(coefficients))
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -63,18 +73,15 @@ class Vignetting:
     def log_falloff(self, index: int, view: CameraView, pix: np.ndarray) -> np.ndarray:
         """(N,) ``log V`` at pixels (N, 2) of view ``index``."""
         group = self.groups[index]
-        r2 = np.minimum(radius2(view, pix), self.max_radius2[group])
-        return radius_basis(r2) @ self.coefficients[group]
+        return log_falloff(np.minimum(radius2(view, pix), self.max_radius2[group]), self.coefficients[group])
 
     def flat_field(self, index: int, view: CameraView) -> np.ndarray:
         """(H, W) float32 gains ``V_ref / V`` that remove the fall-off of view ``index``."""
         group = self.groups[index]
-        half_diagonal2 = (view.width**2 + view.height**2) / 4.0
-        across = (np.arange(view.width) + 0.5 - view.K[0, 2]) ** 2 / half_diagonal2
-        down = (np.arange(view.height) + 0.5 - view.K[1, 2]) ** 2 / half_diagonal2
-        r2 = np.minimum(down[:, None] + across[None, :], self.max_radius2[group])
-        log_falloff = sum(c * r2 ** (k + 1) for k, c in enumerate(self.coefficients[group]))
-        return (self.reference[group] * np.exp(-log_falloff)).astype(np.float32)
+        across = (np.arange(view.width) + 0.5 - view.K[0, 2]) ** 2 / _half_diagonal2(view)
+        down = (np.arange(view.height) + 0.5 - view.K[1, 2]) ** 2 / _half_diagonal2(view)
+        r2 = np.minimum(down[:, None] + across[None, :], self.max_radius2[group])  # separable: no pixel grid
+        return (self.reference[group] * np.exp(-log_falloff(r2, self.coefficients[group]))).astype(np.float32)
 
     def corner_falloff(self) -> np.ndarray:
         """(C,) ``V`` at the image corners (``r = 1``, or the largest radius observed) relative to the
