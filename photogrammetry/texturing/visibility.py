@@ -1,8 +1,9 @@
 """What each photo sees of the mesh: depth maps by ray casting, per-face quality per view.
 
 A face's quality in a view is its visible projected area in pixels (which grows with the
-resolution at which the photo saw it and falls with the viewing angle), times the fraction
-of its sample points that pass the depth test against the mesh and lie inside the view's mask.
+resolution at which the photo saw it and falls with the viewing angle): the usable pixels
+that see it first for faces of many pixels, else the projected area times the fraction of its
+sample points that pass the depth test against the mesh and lie inside the view's mask.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class ViewMaps:
     """(H, W) bool: inside the (eroded) mask and away from the mesh's silhouette edges."""
     edge_distance: np.ndarray
     """(H, W) float32 distance in pixels to the nearest depth discontinuity or unusable pixel."""
+    face_ids: np.ndarray
+    """(H, W) int64 face seen through each pixel's centre, -1 on misses."""
 
 
 def depth_edges(depth: np.ndarray, focal: float, *, max_slope: float = 8.0) -> np.ndarray:
@@ -78,13 +81,13 @@ def depth_edges(depth: np.ndarray, focal: float, *, max_slope: float = 8.0) -> n
 
 def view_maps(scene: MeshScene, view: CameraView, mask: np.ndarray | None, *, erode_px: int = 0) -> ViewMaps:
     """Depth map and usable region of one view (mask eroded by ``erode_px`` pixels, for loose masks)."""
-    depth, _ = scene.render(view)
+    depth, face_ids = scene.render(view)
     usable = np.isfinite(depth) & ~depth_edges(depth, float(view.K[0, 0]))
     if mask is not None:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1, 2 * erode_px + 1))
         usable &= cv2.erode(mask.astype(np.uint8), kernel) > 0
     distance = cv2.distanceTransform(usable.astype(np.uint8), cv2.DIST_L2, 3)
-    return ViewMaps(depth=depth, usable=usable, edge_distance=distance)
+    return ViewMaps(depth=depth, usable=usable, edge_distance=distance, face_ids=face_ids)
 
 
 def visible(view: CameraView, maps: ViewMaps, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -100,13 +103,16 @@ def visible(view: CameraView, maps: ViewMaps, points: np.ndarray) -> tuple[np.nd
     return pix, z, ok
 
 
-def face_quality(view: CameraView, maps: ViewMaps, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+def face_quality(view: CameraView, maps: ViewMaps, vertices: np.ndarray, faces: np.ndarray,
+                 *, min_pixels: float = 16.0) -> np.ndarray:
     """(F,) float32 quality of every face in one view: visible projected area in pixels.
 
-    The area is that of the projected triangle, zero for faces turned away from the camera
-    (faces must wind counter-clockwise seen from outside),
-    scaled by the fraction of four sample points per face that the view sees (depth test,
-    mask and silhouette margin).
+    Faces projecting to at least ``min_pixels`` pixels count the usable pixels (mask, away
+    from silhouettes) whose ray hits them first: the exact visible area, however large the
+    face and however much of it lies outside the photo. Smaller faces take the projected
+    triangle's area scaled by the fraction of four sample points per face that the view sees
+    (depth test, mask and silhouette margin). Faces turned away from the camera score zero
+    (faces must wind counter-clockwise seen from outside).
     """
     corners = vertices[faces]  # (F, 3, 3)
     pix, z = view.project(corners.reshape(-1, 3))
@@ -115,6 +121,10 @@ def face_quality(view: CameraView, maps: ViewMaps, vertices: np.ndarray, faces: 
     signed_area = 0.5 * (edge1[:, 0] * edge2[:, 1] - edge1[:, 1] * edge2[:, 0])
     # Outward faces (counter-clockwise seen from outside) turn clockwise in an image whose y points down.
     front = (signed_area < 0) & np.all(z.reshape(-1, 3) > 0, axis=1)
+    area = -np.nan_to_num(signed_area)
     samples = np.einsum("sk,fkd->fsd", _SAMPLE_WEIGHTS, corners).reshape(-1, 3)
     seen = visible(view, maps, samples)[2].reshape(-1, len(_SAMPLE_WEIGHTS)).mean(axis=1)
-    return np.where(front, -np.nan_to_num(signed_area) * seen, 0.0).astype(np.float32)
+    hits = maps.face_ids[maps.usable]
+    pixels = np.bincount(hits[hits >= 0], minlength=len(faces))[: len(faces)]
+    quality = np.where(area >= min_pixels, pixels, area * seen)
+    return np.where(front, quality, 0.0).astype(np.float32)

@@ -12,7 +12,7 @@ from photogrammetry.texturing.leveling import level_photos
 from photogrammetry.texturing.selection import face_adjacency, select_views
 from photogrammetry.texturing.visibility import MeshScene, depth_edges, face_quality, view_maps
 
-from .scene import Capture, render, ring, sphere
+from .scene import Capture, look_at, render, ring, sphere
 
 STRIP = np.array([[i, i + 1, i + 2] if i % 2 == 0 else [i + 1, i, i + 2] for i in range(8)])
 """Eight triangles in a row, each sharing an edge with the next."""
@@ -45,6 +45,17 @@ def test_face_quality_sees_front_faces_only(capture: Capture) -> None:
     towards = np.einsum("nd,d->n", centres, view.center) > 0.7 * np.linalg.norm(view.center)
     away = np.einsum("nd,d->n", centres, view.center) < 0
     assert np.all(quality[away] == 0) and np.mean(quality[towards] > 0) > 0.9
+
+
+def test_faces_larger_than_the_photo_count_their_visible_pixels(tmp_path: Path) -> None:
+    # Two triangles of a wall 40 units wide, 4 in front of the camera: every corner and every
+    # sample point of both lies outside the photo, yet the wall fills it.
+    wall = MeshData(vertices=np.array([[-20.0, 0.0, -20.0], [20.0, 0.0, -20.0], [20.0, 0.0, 20.0], [-20.0, 0.0, 20.0]]),
+                    faces=np.array([[0, 1, 2], [0, 2, 3]]))  # facing -y
+    view = render(wall, [look_at(np.array([0.3, -4.0, 0.2]))], tmp_path)[0]
+    maps = view_maps(MeshScene(wall.vertices, wall.faces), view, None)
+    quality = face_quality(view, maps, wall.vertices, wall.faces)
+    assert np.all(quality > 0) and quality.sum() == maps.usable.sum() > 0.9 * view.width * view.height
 
 
 def test_occluded_faces_have_no_quality(tmp_path: Path) -> None:
