@@ -26,7 +26,7 @@ from photogrammetry.evaluation import GroundTruth
 from photogrammetry.evaluation.texture_metrics import view_inputs
 from photogrammetry.evaluation.texture_render import load_textured_mesh, render_colors
 from photogrammetry.synthetic.geometry import rotate
-from photogrammetry.synthetic.render import Renderer, _blur
+from photogrammetry.synthetic.render import Renderer, lens_blur_image
 from photogrammetry.synthetic.samples import SAMPLE_SCENES
 from photogrammetry.synthetic.scenes import Scene, build_scene
 
@@ -39,7 +39,7 @@ class _Scene:
         self.scene, self.renderer = scene, Renderer(scene)
         self.spec, self.camera = scene.spec.shading, scene.camera
         self.dirs = self.camera.pixel_rays(1).reshape(-1, 3)
-        self.hits = [self.renderer._trace(self.dirs, view) for view in scene.views]
+        self.hits = [self.renderer.trace(self.dirs, view) for view in scene.views]
         cam = self.camera
         u, v = np.arange(cam.width) + 0.5 - cam.cx, np.arange(cam.height) + 0.5 - cam.cy
         r2 = (u[None, :] ** 2 + v[:, None] ** 2) / (cam.cx**2 + cam.cy**2)
@@ -56,8 +56,8 @@ class _Scene:
 
     def blur_inside(self, image: np.ndarray, inside: np.ndarray) -> np.ndarray:
         """The renderer's lens blur of an (H, W, C) image over the ``inside`` (H, W) pixels only."""
-        weight = _blur(inside[..., None].astype(np.float64), self.spec.lens_blur)
-        return _blur(image * inside[..., None], self.spec.lens_blur) / np.maximum(weight, 1e-9)
+        weight = lens_blur_image(inside[..., None].astype(np.float64), self.spec.lens_blur)
+        return lens_blur_image(image * inside[..., None], self.spec.lens_blur) / np.maximum(weight, 1e-9)
 
 
 def _seen_from(s: _Scene, points: np.ndarray, normals: np.ndarray, valid: np.ndarray,
@@ -88,7 +88,7 @@ def _best_static(s: _Scene, index: int, train: list[int], region: np.ndarray) ->
     points = rotate(local - view.cam_from_world.translation, view.cam_from_world.rotation.T)
     normals = rotate(hits.normal, view.cam_from_world.rotation.T)
     facing = np.sign(-np.einsum("nd,nd->n", hits.normal, s.dirs))
-    albedo = s.renderer._colour(view, hits).reshape(-1, 3) / s.shading(hits.normal * facing[:, None], index)[:, None]
+    albedo = s.renderer.colour(view, hits).reshape(-1, 3) / s.shading(hits.normal * facing[:, None], index)[:, None]
     total, weights = np.zeros((len(points), 3)), np.zeros(len(points))
     for other in train:
         seen, pixel, shading, weight = _seen_from(s, points, normals, valid, other)
@@ -96,7 +96,7 @@ def _best_static(s: _Scene, index: int, train: list[int], region: np.ndarray) ->
             cam.height, cam.width)).reshape(-1, 3) * s.vignetting.reshape(-1)[pixel][:, None]
         total += np.where(seen, weight, 0.0)[:, None] * s.tone(shown)
         weights += np.where(seen, weight, 0.0)
-    exact = s.tone(s.blur_inside(s.renderer._colour(view, hits), region) * s.vignetting[..., None]).reshape(-1, 3)
+    exact = s.tone(s.blur_inside(s.renderer.colour(view, hits), region) * s.vignetting[..., None]).reshape(-1, 3)
     best = np.where(weights[:, None] > 0, total / np.maximum(weights, 1e-30)[:, None], exact)  # unseen: exact
     return best.reshape(cam.height, cam.width, 3)
 

@@ -141,7 +141,7 @@ class _Triangles:
         return t, origin + np.where(det != 0.0, t, 0.0)[:, None] * dirs, normal
 
 
-def _blur(image: np.ndarray, weight: float) -> np.ndarray:
+def lens_blur_image(image: np.ndarray, weight: float) -> np.ndarray:
     """Separable ``[w, 1 - 2w, w]`` blur of an ``(H, W, C)`` image with replicated borders."""
     for axis in (0, 1):
         padded = np.concatenate([image.take([0], axis), image, image.take([-1], axis)], axis=axis)
@@ -172,7 +172,7 @@ class Renderer:
                     caster.add_triangles(mesh.vertices.astype(np.float32), mesh.triangles.astype(np.uint32))
                 self._frames[frame] = (caster, indices)
 
-    def _trace(self, dirs_cam: np.ndarray, view: View) -> _Hits:
+    def trace(self, dirs_cam: np.ndarray, view: View) -> _Hits:
         """Nearest hit over all frames for camera-frame rays ``(M, 3)`` from the camera centre."""
         best = _Hits(
             np.full(len(dirs_cam), np.inf), np.full(len(dirs_cam), -1), np.zeros_like(dirs_cam), np.zeros_like(dirs_cam)
@@ -207,21 +207,21 @@ class Renderer:
             colour[sel] = albedo(hits.local[sel], part.texture) * shade[sel, None]
         return colour
 
-    def _colour(self, view: View, centre_hits: _Hits) -> np.ndarray:
+    def colour(self, view: View, centre_hits: _Hits) -> np.ndarray:
         """Supersampled linear colour, shape ``(H, W, 3)``, before vignetting and noise."""
         cam, s = self.scene.camera, self.scene.spec.shading.supersample
         if s == 1:
             return self._shade(centre_hits, view).reshape(cam.height, cam.width, 3)
         dirs = cam.pixel_rays(s).reshape(-1, 3)
         colour = np.concatenate(
-            [self._shade(self._trace(dirs[i : i + _CHUNK], view), view) for i in range(0, len(dirs), _CHUNK)]
+            [self._shade(self.trace(dirs[i : i + _CHUNK], view), view) for i in range(0, len(dirs), _CHUNK)]
         )
         return colour.reshape(cam.height, s, cam.width, s, 3).mean(axis=(1, 3))
 
     def _sensor(self, colour: np.ndarray, index: int) -> np.ndarray:
         """Lens blur, vignetting, tone curve, sensor noise and 8-bit quantisation of a ``(H, W, 3)`` image."""
         cam, spec = self.scene.camera, self.scene.spec.shading
-        colour = _blur(colour, spec.lens_blur)
+        colour = lens_blur_image(colour, spec.lens_blur)
         u, v = np.arange(cam.width) + 0.5 - cam.cx, np.arange(cam.height) + 0.5 - cam.cy
         r2 = (u[None, :] ** 2 + v[:, None] ** 2) / (cam.cx**2 + cam.cy**2)
         signal = colour * (1.0 - spec.vignetting * r2)[:, :, None]
@@ -241,14 +241,14 @@ class Renderer:
             Image, depth, normals and object mask of the view.
         """
         view, cam = self.scene.views[index], self.scene.camera
-        hits = self._trace(cam.pixel_rays(1).reshape(-1, 3), view)
+        hits = self.trace(cam.pixel_rays(1).reshape(-1, 3), view)
         # Per-part flags with a trailing False, so that part index -1 (a miss) reads False.
         world = np.array([p.frame is PartFrame.WORLD for p in self.scene.parts] + [False])
         objects = np.array([p.is_object for p in self.scene.parts] + [False])
         covered = world[hits.part]
         shape = (cam.height, cam.width)
         return ViewRender(
-            image=self._sensor(self._colour(view, hits), index),
+            image=self._sensor(self.colour(view, hits), index),
             depth=np.where(covered, hits.depth, 0.0).reshape(shape),
             normals=np.where(covered[:, None], hits.normal, 0.0).reshape(*shape, 3),
             mask=objects[hits.part].reshape(shape),
