@@ -113,7 +113,7 @@ def run(config: TextureConfig, ctx: StageContext, *, mesh: MeshResult, undistort
 
 STAGE = StageSpec(
     name="texture",
-    version=2,
+    version=3,
     config=TextureConfig,
     run=run,
     load=load_texture_result,
