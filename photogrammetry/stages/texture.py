@@ -32,8 +32,11 @@ class TextureConfig:
     """Side of the square texture atlas in pixels: 2048, 4096 or 8192 (256..1024 for previews)."""
     atlas: Literal["charts", "open3d"] = "charts"
     """UV atlas: ``charts`` (fast, any mesh) or ``open3d`` (UVAtlas: less stretch, slow, manifold only)."""
-    padding: int = 4
-    """Texels kept free around each chart against colour bleeding."""
+    padding: int = 2
+    """Texels kept free around each chart against colour bleeding (the gutters beyond are filled
+    with the charts' smoothly extended colours). Measured on the sample scenes: 4 instead of 2
+    costs 0.3-0.6 dB of held-out PSNR where texels are scarce (a 512 px atlas for 640 x 480
+    photos, as a 4096 px atlas for 20-megapixel photos is) and nothing at 2048 px."""
     smoothness: float = 0.5
     """Weight of agreement between neighbouring faces in the per-face view selection."""
     level_exposure: bool = True

@@ -73,7 +73,7 @@ def _open3d(mesh: MeshData, size: int, padding: int, workers: int) -> UVAtlas:
                    uv=unique[:, 1:].astype(np.float32), source_vertex=source)
 
 
-def compute_atlas(mesh: MeshData, *, size: int, method: AtlasMethod = "charts", padding: int = 4,
+def compute_atlas(mesh: MeshData, *, size: int, method: AtlasMethod = "charts", padding: int = 2,
                   workers: int = 1) -> UVAtlas:
     """UV atlas of ``mesh`` for a ``size`` x ``size`` texture with ``padding`` texels between charts."""
     from photogrammetry.texturing.charts import chart_atlas

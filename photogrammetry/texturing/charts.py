@@ -158,7 +158,7 @@ def pack(coords: np.ndarray, chart_of: np.ndarray, *, size: int, padding: int) -
     return np.stack([texel[:, 0] / size, 1.0 - texel[:, 1] / size], axis=1).astype(np.float32)
 
 
-def chart_atlas(mesh: MeshData, *, size: int, padding: int = 4, cells: int = 4):
+def chart_atlas(mesh: MeshData, *, size: int, padding: int = 2, cells: int = 4):
     """The direction-chart atlas of ``mesh`` for a ``size`` x ``size`` texture.
 
     Returns:

@@ -28,7 +28,7 @@ class TextureOptions:
     """Side of the square texture atlas in pixels."""
     atlas: AtlasMethod = "charts"
     """UV atlas method: ``charts`` (fast direction charts) or ``open3d`` (UVAtlas isocharts)."""
-    padding: int = 4
+    padding: int = 2
     """Texels kept free around every chart (against bleeding under filtering)."""
     smoothness: float = 0.5
     """Weight of neighbouring faces' agreement in the per-face view selection."""
