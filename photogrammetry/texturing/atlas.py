@@ -3,7 +3,8 @@
 The atlas cuts the mesh into charts, flattens each and packs them into one square texture;
 vertices on chart cuts are duplicated. Rasterising finds, for every texel centre inside a
 chart, the triangle and barycentric coordinates under it (by ray casting the flattened mesh),
-which gives every texel a 3D position to colour.
+which gives every texel a 3D position to colour. The ring of texels around each chart, which
+bilinear lookups at its border also read, gets positions on the surface continued past the border.
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ class Texels:
     """(N,) int64 triangle under each texel."""
     barycentric: np.ndarray
     """(N, 3) float32 weights of the triangle's corners."""
+
+    def __add__(self, other: Texels) -> Texels:
+        """The texels of both (same texture size)."""
+        return Texels(size=self.size, rows=np.concatenate([self.rows, other.rows]),
+                      cols=np.concatenate([self.cols, other.cols]),
+                      face_ids=np.concatenate([self.face_ids, other.face_ids]),
+                      barycentric=np.concatenate([self.barycentric, other.barycentric]))
 
     def positions(self, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
         """(N, 3) float64 surface points of the texels on a mesh with the atlas' faces."""
@@ -105,3 +113,44 @@ def rasterize(atlas: UVAtlas, size: int, *, rows_per_batch: int = 512) -> Texels
     index, face_ids, uv = (np.concatenate(p) for p in zip(*parts, strict=True))
     barycentric = np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=1).astype(np.float32)
     return Texels(size=size, rows=index // size, cols=index % size, face_ids=face_ids, barycentric=barycentric)
+
+
+_NEIGHBOURS = ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
+
+
+def ring_texels(atlas: UVAtlas, texels: Texels) -> Texels:
+    """The texels just outside the charts, with the surface continued across the charts' borders.
+
+    Bilinear lookups near a chart's border also read the ring of texels around it, whose centres
+    no triangle covers. Each such texel (an 8-neighbour of a covered one, side neighbours first)
+    takes the triangle of a covered neighbour and the barycentric coordinates of its centre in
+    that triangle's plane, extrapolated beyond the triangle: the point lies on the surface
+    continued about a texel past the border, and the photos give it the colour a lookup there
+    should blend in.
+    """
+    size = texels.size
+    taken = np.zeros((size, size), bool)
+    taken[texels.rows, texels.cols] = True
+    rows, cols, owners = [], [], []
+    for dr, dc in _NEIGHBOURS:
+        r, c = texels.rows + dr, texels.cols + dc
+        ok = np.flatnonzero((r >= 0) & (r < size) & (c >= 0) & (c < size))
+        ok = ok[~taken[r[ok], c[ok]]]
+        _, first = np.unique(r[ok] * size + c[ok], return_index=True)
+        ok = ok[first]
+        taken[r[ok], c[ok]] = True
+        rows.append(r[ok])
+        cols.append(c[ok])
+        owners.append(ok)
+    row, col, owner = (np.concatenate(x) for x in (rows, cols, owners))
+    face = texels.face_ids[owner]
+    corners = atlas.uv[atlas.faces[face]].astype(np.float64) * size  # (M, 3, 2), v up
+    point = np.stack([col + 0.5, size - row - 0.5], axis=1)
+    edges = np.stack([corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]], axis=2)  # (M, 2, 2)
+    det = edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0]
+    usable = np.abs(det) > 1e-9
+    local = np.zeros((len(row), 2))
+    local[usable] = np.linalg.solve(edges[usable], (point - corners[:, 0])[usable, :, None])[:, :, 0]
+    barycentric = np.stack([1.0 - local.sum(axis=1), local[:, 0], local[:, 1]], axis=1)
+    barycentric[~usable] = texels.barycentric[owner[~usable]]  # degenerate in UV: the neighbour's point
+    return Texels(size=size, rows=row, cols=col, face_ids=face, barycentric=barycentric.astype(np.float32))

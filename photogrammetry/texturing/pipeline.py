@@ -11,7 +11,7 @@ import numpy as np
 from photogrammetry.errors import InputError
 from photogrammetry.io.mesh import MeshData, TexturedMeshData
 from photogrammetry.meshing.views import CameraView
-from photogrammetry.texturing.atlas import AtlasMethod, Texels, UVAtlas, compute_atlas, rasterize
+from photogrammetry.texturing.atlas import AtlasMethod, Texels, UVAtlas, compute_atlas, rasterize, ring_texels
 from photogrammetry.texturing.bake import BakeInput, BlendOptions, bake
 from photogrammetry.texturing.charts import face_normals
 from photogrammetry.texturing.fill import diffuse, pad, vertex_colors
@@ -75,17 +75,20 @@ def _level_points(mesh: MeshData, quality: np.ndarray, count: int = 20_000) -> n
     return mesh.vertices[mesh.faces[np.sort(chosen)]].mean(axis=1)
 
 
-def _image(atlas: UVAtlas, texels: Texels, mesh: MeshData, colors: np.ndarray, known: np.ndarray,
+def _image(atlas: UVAtlas, texels: Texels, inside: int, mesh: MeshData, colors: np.ndarray, known: np.ndarray,
            padding: int) -> np.ndarray:
-    """(S, S, 3) uint8 atlas: photo colours, diffused colours on unseen faces, padded gutters."""
+    """(S, S, 3) uint8 atlas: photo colours, diffused colours on unseen faces, padded gutters.
+    The first ``inside`` texels lie inside the triangles, the others in the ring around the charts."""
     source_faces = atlas.source_vertex[atlas.faces]
     if not known.all():
-        values, defined = vertex_colors(source_faces, len(mesh.vertices), texels.face_ids, texels.barycentric,
-                                        colors, known)
+        values, defined = vertex_colors(source_faces, len(mesh.vertices), texels.face_ids[:inside],
+                                        texels.barycentric[:inside], colors[:inside], known[:inside])
         values = diffuse(mesh.faces, values, defined)
         corners = values[source_faces[texels.face_ids[~known]]]
+        weights = np.clip(texels.barycentric[~known], 0.0, None)  # ring texels: the nearest point of the face
+        weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
         colors = colors.copy()
-        colors[~known] = np.einsum("nk,nkc->nc", texels.barycentric[~known], corners)
+        colors[~known] = np.einsum("nk,nkc->nc", weights, corners)
     texture = np.zeros((texels.size, texels.size, 3), np.float32)
     valid = np.zeros((texels.size, texels.size), bool)
     texture[texels.rows, texels.cols], valid[texels.rows, texels.cols] = colors, True
@@ -97,9 +100,10 @@ def texture_mesh(mesh: MeshData, views: Sequence[CameraView],
                  options: TextureOptions | None = None) -> tuple[TexturedMeshData, TextureReport]:
     """Texture a mesh from undistorted, posed photos.
 
-    Steps: UV atlas; per-face quality in every view (visible projected area, depth test
-    against the mesh, masks); per-face view selection smoothed over neighbours; exposure
-    gains and vignetting; two-band blending of the texels; colours diffused onto unseen faces; padding.
+    Steps: UV atlas (its texels and the ring around each chart); per-face quality in every
+    view (visible projected area, depth test against the mesh, masks); per-face view selection
+    smoothed over neighbours; exposure gains and vignetting; two-band blending of the texels;
+    colours diffused onto unseen faces; padding.
 
     Args:
         mesh: The mesh; faces wind counter-clockwise seen from outside.
@@ -123,7 +127,8 @@ def texture_mesh(mesh: MeshData, views: Sequence[CameraView],
 
     atlas = compute_atlas(mesh, size=options.size, method=options.atlas, padding=options.padding,
                           workers=options.workers)
-    texels = rasterize(atlas, options.size)
+    inside = rasterize(atlas, options.size)
+    texels = inside + ring_texels(atlas, inside)
     lap("atlas")
     scene = MeshScene(mesh.vertices, mesh.faces)
     erode_px = options.blend.mask_erosion
@@ -141,7 +146,7 @@ def texture_mesh(mesh: MeshData, views: Sequence[CameraView],
                        labels=labels[texels.face_ids], face_ids=texels.face_ids, seen=quality > 0)
     colors, weight = bake(target, views, levelling, scene, options.blend)
     lap("blending")
-    texture = _image(atlas, texels, mesh, colors, weight > 0, options.padding)
+    texture = _image(atlas, texels, len(inside.rows), mesh, colors, weight > 0, options.padding)
     lap("padding")
     textured = TexturedMeshData(vertices=atlas.vertices, faces=atlas.faces, uv=atlas.uv, texture=texture,
                                 normals=None if mesh.normals is None else mesh.normals[atlas.source_vertex])

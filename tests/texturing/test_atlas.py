@@ -7,7 +7,7 @@ import pytest
 
 from photogrammetry.errors import InputError
 from photogrammetry.io.mesh import MeshData
-from photogrammetry.texturing.atlas import compute_atlas, rasterize
+from photogrammetry.texturing.atlas import compute_atlas, rasterize, ring_texels
 from photogrammetry.texturing.charts import chart_atlas, pack
 
 from .scene import sphere
@@ -45,6 +45,26 @@ def test_rasterised_texels_lie_on_their_faces_without_overlaps(mesh: MeshData) -
     uv = np.einsum("nk,nkd->nd", texels.barycentric, atlas.uv[atlas.faces[texels.face_ids]])
     np.testing.assert_allclose(uv[:, 0] * size, texels.cols + 0.5, atol=1e-3)
     np.testing.assert_allclose((1 - uv[:, 1]) * size, texels.rows + 0.5, atol=1e-3)
+
+
+def test_ring_texels_continue_the_surface_past_the_charts(mesh: MeshData) -> None:
+    size = 512
+    atlas = chart_atlas(mesh, size=size, padding=2)
+    inside = rasterize(atlas, size)
+    ring = ring_texels(atlas, inside)
+    covered = np.zeros((size, size), bool)
+    covered[inside.rows, inside.cols] = True
+    assert len(ring.rows) > 0.1 * len(inside.rows) and not covered[ring.rows, ring.cols].any()
+    assert len(np.unique(ring.rows * size + ring.cols)) == len(ring.rows)
+    near = np.zeros_like(covered)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            near |= np.roll(np.roll(covered, dr, axis=0), dc, axis=1)
+    assert near[ring.rows, ring.cols].all()  # each touches a chart
+    # on the planes of their triangles, about a texel past the border: still close to the sphere
+    points = ring.positions(atlas.vertices, atlas.faces)
+    np.testing.assert_allclose(np.linalg.norm(points, axis=1), 1.0, atol=0.02)
+    assert np.abs(ring.barycentric.sum(axis=1) - 1).max() < 1e-5 and ring.barycentric.min() < -0.01
 
 
 def test_packing_leaves_the_padding_free() -> None:
