@@ -52,8 +52,8 @@ from benchmarks.mvs_cloud import mvs_cloud  # noqa: E402
 from benchmarks.sets import available_sets  # noqa: E402
 from benchmarks.texture_reference import static_reference  # noqa: E402
 from photogrammetry.evaluation import Estimate, GroundTruth, Sim3, evaluate, load_ground_truth  # noqa: E402
-from photogrammetry.evaluation.texture_metrics import TextureEvalConfig, view_inputs  # noqa: E402
-from photogrammetry.evaluation.texture_render import load_textured_mesh, render_colors  # noqa: E402
+from photogrammetry.evaluation.texture_metrics import TextureEvalConfig, render_in_view  # noqa: E402
+from photogrammetry.evaluation.texture_render import load_textured_mesh  # noqa: E402
 from photogrammetry.io.gltf import write_glb  # noqa: E402
 from photogrammetry.io.mesh import LEVEL_NAMES, MeshData, TexturedMeshData, write_ply  # noqa: E402
 from photogrammetry.meshing import CameraView, OrientedCloud, colmap_points  # noqa: E402
@@ -212,11 +212,8 @@ def outline_split(path: Path, gt: GroundTruth, holdout: list[str], band: float =
     raycaster = mesh.raycaster()
     sums = {"outline": [0.0, 0], "inside": [0.0, 0]}
     for name in holdout:
-        view = gt.views[name]
-        photo, mask = view_inputs(view, TextureEvalConfig().max_size)
-        camera = view.camera.scaled_to(photo.shape[1], photo.shape[0])
-        rendered, hit = render_colors(mesh, camera, view.pose, raycaster=raycaster)
-        region = hit if mask is None else mask
+        photo, rendered, _, region = render_in_view(mesh, gt.views[name], max_size=TextureEvalConfig().max_size,
+                                                    raycaster=raycaster)
         distance = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
         error = ((rendered - photo) ** 2).mean(axis=2)
         for key, part in (("outline", region & (distance < band)), ("inside", region & (distance >= band))):

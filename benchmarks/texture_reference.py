@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from photogrammetry.evaluation import GroundTruth
-from photogrammetry.evaluation.texture_metrics import view_inputs
-from photogrammetry.evaluation.texture_render import load_textured_mesh, render_colors
+from photogrammetry.evaluation.texture_metrics import render_in_view
+from photogrammetry.evaluation.texture_render import load_textured_mesh
 from photogrammetry.synthetic.geometry import rotate
 from photogrammetry.synthetic.render import Renderer, lens_blur_image
 from photogrammetry.synthetic.samples import SAMPLE_SCENES
@@ -116,13 +116,11 @@ def static_reference(name: str, gt: GroundTruth, holdout: list[str], textured: P
     held = [index[Path(n).stem] for n in holdout]
     train = [i for i in range(len(s.scene.views)) if i not in held]
     values = []
-    for name_ in holdout:
-        view = gt.views[name_]
-        photo, mask = view_inputs(view, None)
+    for name_, held_index in zip(holdout, held, strict=True):
+        photo, _, _, region = render_in_view(mesh, gt.views[name_], max_size=None, raycaster=raycaster)
         if photo.shape[:2] != (s.camera.height, s.camera.width):
-            raise SystemExit(f"{view.image_path}: not the size the scene renders; regenerate the sample scene")
-        _, hit = render_colors(mesh, view.camera, view.pose, raycaster=raycaster)
-        region = hit if mask is None else mask
-        best = _best_static(s, index[Path(name_).stem], train, region)
+            raise SystemExit(f"{gt.views[name_].image_path}: not the size the scene renders; "
+                             "regenerate the sample scene")
+        best = _best_static(s, held_index, train, region)
         values.append(10.0 * np.log10(1.0 / float(((best - photo) ** 2).mean(axis=2)[region].mean())))
     return round(float(np.mean(values)), 3)

@@ -96,7 +96,7 @@ def ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray, *, sigma: float = 1.5
     return float(ssim_map.reshape(*region.shape, -1)[region].mean())
 
 
-def view_inputs(view: GTView, max_size: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+def _view_inputs(view: GTView, max_size: int | None) -> tuple[np.ndarray, np.ndarray | None]:
     """The photo (H, W, 3), the mask (H, W) or None, resized so the longest side <= max_size."""
     photo = read_photo(view.image_path)
     mask = read_mask_png(view.mask_path) if view.mask_path is not None else None
@@ -110,16 +110,27 @@ def view_inputs(view: GTView, max_size: int | None) -> tuple[np.ndarray, np.ndar
     return photo, mask
 
 
-def texture_view_metrics(
-    mesh: TexturedMesh, view: GTView, *, config: TextureEvalConfig, raycaster: MeshRaycaster
-) -> TextureViewMetrics:
-    """Render ``mesh`` (in the GT frame) into ``view`` and compare with its photo."""
-    photo, mask = view_inputs(view, config.max_size)
+def render_in_view(mesh: TexturedMesh, view: GTView, *, max_size: int | None,
+                   raycaster: MeshRaycaster) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Render ``mesh`` (in the GT frame) into ``view`` at the photo's compared size.
+
+    Returns:
+        The photo (H, W, 3), the rendering (H, W, 3), the (H, W) bool pixels the mesh covers
+        and the compared region (the view's mask when it has one, else the covered pixels).
+    """
+    photo, mask = _view_inputs(view, max_size)
     camera = view.camera.scaled_to(photo.shape[1], photo.shape[0])
     if mask is not None and mask.shape != photo.shape[:2]:
         raise InputError(f"{view.mask_path}: mask size {mask.shape} differs from the photo's {photo.shape[:2]}")
     rendered, hit = render_colors(mesh, camera, view.pose, raycaster=raycaster)
-    region = hit if mask is None else mask
+    return photo, rendered, hit, hit if mask is None else mask
+
+
+def texture_view_metrics(
+    mesh: TexturedMesh, view: GTView, *, config: TextureEvalConfig, raycaster: MeshRaycaster
+) -> TextureViewMetrics:
+    """Render ``mesh`` (in the GT frame) into ``view`` and compare with its photo."""
+    photo, rendered, hit, region = render_in_view(mesh, view, max_size=config.max_size, raycaster=raycaster)
     num = int(region.sum())
     if num == 0:
         return TextureViewMetrics(psnr=float("nan"), ssim=float("nan"), coverage=0.0, num_pixels=0)
