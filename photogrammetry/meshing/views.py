@@ -48,10 +48,10 @@ class CameraView:
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixel coordinates (N, 2) and camera-frame depths (N,) of world points (N, 3)."""
-        cam = np.einsum("nd,kd->nk", points, self.R) + self.t  # einsum: much faster than @ for (N, 3)
+        cam = points @ self.R.T + self.t
         z = cam[:, 2]
         with np.errstate(divide="ignore", invalid="ignore"):
-            pix = np.einsum("nd,kd->nk", cam, self.K[:2]) / z[:, None]
+            pix = (cam @ self.K[:2].T) / z[:, None]
         return pix, z
 
     def read_image(self) -> np.ndarray:
