@@ -80,7 +80,7 @@ class TextureConfig:
 
 
 def texture_options(config: TextureConfig, workers: int = 1) -> TextureOptions:
-    """The texturing library's options for a stage config (``workers``: threads for the atlas)."""
+    """The texturing library's options for a stage config (``workers``: threads for the atlas and the blending)."""
     return TextureOptions(size=config.texture_size, atlas=config.atlas, padding=config.padding,
                           smoothness=config.smoothness, level_exposure=config.level_exposure,
                           vignetting=config.vignetting,

@@ -17,6 +17,7 @@ colours best, as no single photo's noise, shading or misregistration is copied.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -24,7 +25,10 @@ import numpy as np
 
 from photogrammetry.meshing.views import CameraView, sample_image
 from photogrammetry.texturing.leveling import Levelling
-from photogrammetry.texturing.visibility import MeshScene, view_maps, visible
+from photogrammetry.texturing.visibility import DEPTH_TOLERANCE, MeshScene, ViewMaps, view_maps
+
+_CHUNK = 1 << 20
+"""Texels projected into a view at once: bounds the temporaries; a view's chunks run in parallel."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,77 +60,147 @@ class BlendOptions:
 class BakeInput:
     """The surface points to colour and what is known about them."""
 
-    points: np.ndarray
-    """(N, 3) float64 texel positions on the mesh."""
-    normals: np.ndarray
-    """(N, 3) float64 unit normals of the texels' faces."""
-    labels: np.ndarray
-    """(N,) int64 selected view of each texel's face, -1 for none."""
+    vertices: np.ndarray
+    """(V, 3) float64 mesh vertices."""
+    faces: np.ndarray
+    """(F, 3) int64 vertex indices of the faces."""
     face_ids: np.ndarray
     """(N,) int64 face of each texel."""
+    barycentric: np.ndarray
+    """(N, 3) float32 weights of the face's corners at each texel (outside [0, 1] for texels just
+    past a face's border: on its plane, continued)."""
+    face_normals: np.ndarray
+    """(F, 3) float64 unit normals of the faces."""
+    face_offsets: np.ndarray
+    """(F,) float64 ``n . x`` of the points ``x`` of each face's plane."""
+    labels: np.ndarray
+    """(F,) int64 selected view of each face, -1 for none."""
     seen: np.ndarray
     """(F, V) bool: faces each view sees at least partly (texels of other faces are skipped)."""
 
 
-def _weights(view: CameraView, points: np.ndarray, normals: np.ndarray, pix: np.ndarray,
-             edge_distance: np.ndarray, options: BlendOptions) -> np.ndarray:
-    """(M,) low-band weights of the view at the points it sees."""
-    to_camera = view.center - points
-    distance = np.linalg.norm(to_camera, axis=1)
-    cos = np.einsum("nd,nd->n", normals, to_camera) / np.maximum(distance, 1e-30)
-    resolution = (view.K[0, 0] / np.maximum(distance, 1e-30)) ** 2  # pixels per unit area, frontal
-    col = np.clip(pix[:, 0].astype(np.int64), 0, view.width - 1)
-    row = np.clip(pix[:, 1].astype(np.int64), 0, view.height - 1)
-    ramp = np.clip(edge_distance[row, col] / max(options.edge_margin, 1e-6), 0.0, 1.0)
-    weight = np.clip(cos, 0.0, None) ** options.angle_power * resolution * ramp
-    return np.where(cos > options.min_cos, weight, 0.0)
+@dataclass(frozen=True, kw_only=True, eq=False)
+class _Frame:
+    """One view prepared for projecting texels."""
+
+    index: int
+    view: CameraView
+    maps: ViewMaps
+    corners: np.ndarray
+    """(F, 3, 3) float32 camera-frame corners of the faces (texels interpolate them: the map is affine)."""
+    facing: np.ndarray
+    """(F,) float32 ``n . (C - x)`` of each face: cos(viewing angle) times the distance to the
+    camera, the same for every point of the face's plane."""
+
+
+def _frame(index: int, view: CameraView, maps: ViewMaps, target: BakeInput) -> _Frame:
+    """The view's camera-frame face corners and facing terms."""
+    return _Frame(index=index, view=view, maps=maps,
+                  corners=(target.vertices @ view.R.T + view.t).astype(np.float32)[target.faces],
+                  facing=(target.face_normals @ view.center - target.face_offsets).astype(np.float32))
+
+
+def _samples(frame: _Frame, target: BakeInput, texels: np.ndarray,
+             options: BlendOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The texels among ``texels`` (M,) that the view sees and takes colour from, their pixel
+    coordinates (K, 2) and low-band weights (K,).
+
+    A texel counts when it lies in the photo, in the usable region, passes the depth test and
+    faces the camera at a cosine above ``min_cos``. Its weight is cos^angle_power times the
+    pixels per unit area, (f / distance)^2, times the ramp away from occlusion edges and mask
+    borders: with ``angle_power`` 1, the point's projected area in the photo.
+    """
+    view, maps = frame.view, frame.maps
+    faces = target.face_ids[texels]
+    cam = np.einsum("nk,nkd->nd", target.barycentric[texels], frame.corners[faces])
+    z = cam[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        col = (np.float32(view.K[0, 0]) * cam[:, 0] + np.float32(view.K[0, 1]) * cam[:, 1]) / z \
+            + np.float32(view.K[0, 2])
+        row = np.float32(view.K[1, 1]) * cam[:, 1] / z + np.float32(view.K[1, 2])
+    ok = np.flatnonzero((z > 0) & (col >= 0) & (row >= 0) & (col < view.width) & (row < view.height))
+    c, r = col[ok].astype(np.int64), row[ok].astype(np.int64)
+    ok = ok[maps.usable[r, c] & (np.abs(maps.depth[r, c] - z[ok]) <= DEPTH_TOLERANCE * z[ok])]
+    seen = cam[ok]
+    distance2 = np.einsum("nd,nd->n", seen, seen)
+    cos = frame.facing[faces[ok]] / np.sqrt(distance2)
+    front = cos > options.min_cos
+    ok, cos, distance2 = ok[front], cos[front], distance2[front]
+    ramp = maps.edge_distance[row[ok].astype(np.int64), col[ok].astype(np.int64)]
+    ramp = np.minimum(ramp * np.float32(1.0 / max(options.edge_margin, 1e-6)), np.float32(1.0))
+    weight = cos ** np.float32(options.angle_power) * (np.float32(view.K[0, 0] ** 2) / distance2) * ramp
+    keep = weight > 0
+    ok, weight = ok[keep], weight[keep]
+    return texels[ok], np.stack([col[ok], row[ok]], axis=1), weight
+
+
+class _Sums:
+    """Running low-band sums and weights of every texel, and the high band's best sample."""
+
+    def __init__(self, count: int, high_band: bool) -> None:
+        """Zero sums for ``count`` texels (the high band only when it is used)."""
+        self.low_sum = np.zeros((count, 3), np.float32)
+        self.low_weight = np.zeros(count, np.float32)
+        self.high = np.zeros((count, 3), np.float32) if high_band else None
+        self.high_score = np.full(count, -1.0, np.float32) if high_band else None
+
+    def add(self, index: int, labels: np.ndarray, images: tuple[np.ndarray, np.ndarray], idx: np.ndarray,
+            where: np.ndarray, weight: np.ndarray, boost: float) -> None:
+        """Add view ``index``'s samples of texels ``idx`` (unique; ``labels``: their faces' selected
+        views; ``images``: the levelled photo and its low-passed copy)."""
+        low = sample_image(images[1], where)
+        selected = labels == index
+        weight = weight * (1.0 + boost * selected)
+        self.low_sum[idx] += weight[:, None] * low
+        self.low_weight[idx] += weight
+        if self.high is None or self.high_score is None:
+            return  # one band only: no detail to take from the selected view
+        score = weight + np.float32(1e30) * selected  # the selected view first
+        better = score > self.high_score[idx]
+        chosen = idx[better]
+        self.high[chosen] = sample_image(images[0], where[better]) - low[better]
+        self.high_score[chosen] = score[better]
 
 
 def _accumulate(target: BakeInput, views: Sequence[CameraView], levelling: Levelling, scene: MeshScene,
-                options: BlendOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One pass over the views: low-band weighted sums (N, 3), weights (N,) and the high band (N, 3)."""
-    count = len(target.points)
-    low_sum = np.zeros((count, 3), np.float32)
-    low_weight = np.zeros(count, np.float32)
-    high = np.zeros((count, 3), np.float32)
-    high_score = np.full(count, -1.0, np.float32)
-    for index, view in enumerate(views):
-        image = levelling.correct(index, view, view.read_image())
-        maps = view_maps(scene, view, view.read_mask(), erode_px=options.mask_erosion)
-        candidates = np.flatnonzero(target.seen[target.face_ids, index])
-        pix, _, seen = visible(view, maps, target.points[candidates])
-        idx, pix = candidates[seen], pix[seen]
-        weight = _weights(view, target.points[idx], target.normals[idx], pix, maps.edge_distance, options)
-        idx, weight, where = idx[weight > 0], weight[weight > 0], pix[weight > 0]
-        blurred = cv2.GaussianBlur(image, (0, 0), options.low_sigma) if options.low_sigma > 0 else image
-        low = sample_image(blurred, where)
-        weight = weight * (1.0 + options.selection_boost * (target.labels[idx] == index))
-        low_sum[idx] += weight[:, None] * low
-        low_weight[idx] += weight
-        if options.low_sigma <= 0:
-            continue  # one band only: no detail to take from the selected view
-        score = weight + np.float32(1e30) * (target.labels[idx] == index)  # the selected view first
-        better = score > high_score[idx]
-        chosen = idx[better]
-        high[chosen] = sample_image(image, where[better]) - low[better]
-        high_score[chosen] = score[better]
-    return low_sum, low_weight, high
+                options: BlendOptions, workers: int) -> _Sums:
+    """One pass over the views; each view's texels in chunks, on ``workers`` threads."""
+    sums = _Sums(len(target.face_ids), options.low_sigma > 0)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for index, view in enumerate(views):
+            image = levelling.correct(index, view, view.read_image())
+            blurred = cv2.GaussianBlur(image, (0, 0), options.low_sigma) if options.low_sigma > 0 else image
+            maps = view_maps(scene, view, view.read_mask(), erode_px=options.mask_erosion)
+            frame = _frame(index, view, maps, target)
+            candidates = np.flatnonzero(target.seen[:, index][target.face_ids])
+
+            def run(chunk: np.ndarray, frame: _Frame = frame, images: tuple = (image, blurred)) -> None:
+                """Project one chunk of texels and add its samples (a view's chunks never share texels)."""
+                idx, where, weight = _samples(frame, target, chunk, options)
+                sums.add(frame.index, target.labels[target.face_ids[idx]], images, idx, where, weight,
+                         options.selection_boost)
+
+            list(pool.map(run, [candidates[i:i + _CHUNK] for i in range(0, len(candidates), _CHUNK)]))
+    return sums
 
 
 def bake(target: BakeInput, views: Sequence[CameraView], levelling: Levelling, scene: MeshScene,
-         options: BlendOptions) -> tuple[np.ndarray, np.ndarray]:
+         options: BlendOptions, *, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Colours of the texels from the photos.
 
     Args:
-        target: Texel positions, normals and selected views.
+        target: The mesh, the texels on it, its faces' planes and selected views.
         views: The views, in the order of ``labels``; their photos and masks are read one at a time.
         levelling: The photos' exposure gains and vignetting.
         scene: The mesh, for depth tests.
         options: Blending settings.
+        workers: Threads projecting the texels.
 
     Returns:
         (N, 3) float32 colours and (N,) float32 total weight (0 where no view sees the texel).
     """
-    low_sum, low_weight, high = _accumulate(target, views, levelling, scene, options)
-    colors = low_sum / np.maximum(low_weight, 1e-30)[:, None] + high
-    return np.clip(colors, 0.0, 1.0), low_weight
+    sums = _accumulate(target, views, levelling, scene, options, workers)
+    colors = sums.low_sum / np.maximum(sums.low_weight, 1e-30)[:, None]
+    if sums.high is not None:
+        colors += sums.high
+    return np.clip(colors, 0.0, 1.0), sums.low_weight

@@ -142,9 +142,11 @@ def texture_mesh(mesh: MeshData, views: Sequence[CameraView],
         if options.level_exposure else Levelling(gains=np.ones((len(views), 3)), vignetting=None)
     lap("leveling")
     normals, _ = face_normals(mesh.vertices, mesh.faces)
-    target = BakeInput(points=texels.positions(atlas.vertices, atlas.faces), normals=normals[texels.face_ids],
-                       labels=labels[texels.face_ids], face_ids=texels.face_ids, seen=quality > 0)
-    colors, weight = bake(target, views, levelling, scene, options.blend)
+    target = BakeInput(vertices=atlas.vertices, faces=atlas.faces, face_ids=texels.face_ids,
+                       barycentric=texels.barycentric, face_normals=normals,
+                       face_offsets=np.einsum("fd,fd->f", normals, mesh.vertices[mesh.faces[:, 0]]),
+                       labels=labels, seen=quality > 0)
+    colors, weight = bake(target, views, levelling, scene, options.blend, workers=options.workers)
     lap("blending")
     texture = _image(atlas, texels, len(inside.rows), mesh, colors, weight > 0, options.padding)
     lap("padding")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from photogrammetry.evaluation.texture_render import MeshPart, TexturedMesh, ren
 from photogrammetry.io.mesh import TexturedMeshData
 from photogrammetry.meshing.views import CameraView
 from photogrammetry.texturing import BlendOptions, TextureOptions, texture_mesh
+from photogrammetry.texturing import bake as blending
 
 from .scene import Capture, render, ring, sphere
 
@@ -125,6 +127,17 @@ def test_blending_predicts_new_views_better_than_one_photo(tmp_path: Path, novel
         options = TextureOptions(size=512, padding=2, blend=BlendOptions(selection_boost=boost))
         scores[boost] = _novel_psnr(texture_mesh(mesh, views, options)[0], novel_views)
     assert scores[0.0] > scores[1e4] + 1.5
+
+
+@pytest.mark.parametrize("low_sigma", [0.0, 1.5])
+def test_chunked_threaded_blending_matches_one_pass(capture: Capture, monkeypatch: pytest.MonkeyPatch,
+                                                     low_sigma: float) -> None:
+    """Texels projected in many small chunks on two threads get exactly the colours of one pass."""
+    options = TextureOptions(size=256, padding=2, blend=BlendOptions(low_sigma=low_sigma))
+    whole = texture_mesh(capture.mesh, capture.views, options)[0].texture
+    monkeypatch.setattr(blending, "_CHUNK", 997)
+    chunked = texture_mesh(capture.mesh, capture.views, replace(options, workers=2))[0].texture
+    np.testing.assert_array_equal(chunked, whole)
 
 
 def test_eroded_masks_keep_background_out(tmp_path: Path, novel_views: list[CameraView]) -> None:
