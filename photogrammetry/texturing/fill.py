@@ -28,11 +28,13 @@ def vertex_colors(faces: np.ndarray, num_vertices: int, face_ids: np.ndarray, ba
         colors: (N, 3) texel colours.
         known: (N,) bool texels whose colour came from the photos.
     """
-    corners = faces[face_ids[known]].reshape(-1)
-    weights = barycentric[known].reshape(-1).astype(np.float64)
-    total = np.bincount(corners, weights, minlength=num_vertices)
-    summed = np.stack([np.bincount(corners, weights * np.repeat(colors[known, c], 3), minlength=num_vertices)
-                       for c in range(3)], axis=1)
+    total, summed = np.zeros(num_vertices), np.zeros((num_vertices, 3))
+    weights = barycentric * known[:, None]
+    for corner in range(3):  # one corner at a time: no (3N,) temporaries on 8k textures
+        vertex, weight = faces[:, corner][face_ids], weights[:, corner]
+        total += np.bincount(vertex, weight, minlength=num_vertices)
+        for channel in range(3):
+            summed[:, channel] += np.bincount(vertex, weight * colors[:, channel], minlength=num_vertices)
     defined = total > 1e-6
     return np.where(defined[:, None], summed / np.maximum(total, 1e-12)[:, None], _NEUTRAL), defined
 
@@ -61,7 +63,7 @@ def diffuse(faces: np.ndarray, values: np.ndarray, defined: np.ndarray) -> np.nd
     return out
 
 
-def pad(texture: np.ndarray, valid: np.ndarray, *, rings: int = 4) -> np.ndarray:
+def pad(texture: np.ndarray, valid: np.ndarray, *, rings: int = 4, band: int = 512) -> np.ndarray:
     """Fill the texels outside ``valid`` from the charts' borders.
 
     Args:
@@ -69,19 +71,36 @@ def pad(texture: np.ndarray, valid: np.ndarray, *, rings: int = 4) -> np.ndarray
         valid: (S, S) bool texels inside charts.
         rings: Rings of texels around the charts filled by averaging their filled neighbours;
             texels farther out are filled by push-pull (smooth, for mipmaps).
+        band: Rows grown at once (whole-texture temporaries are slow on 8k textures).
 
     Returns:
         (S, S, 3) float32 texture with every texel set.
     """
+    color = np.zeros(texture.shape, np.float32)
+    weight = np.zeros(valid.shape, np.float32)
+    height = len(valid)
+    for top in range(0, height, band):
+        low, high = max(0, top - rings), min(height, top + band + rings)
+        part_color, part_weight = _grow(texture[low:high], valid[low:high], rings)
+        rows = slice(top - low, top - low + min(band, height - top))
+        color[top:top + band], weight[top:top + band] = part_color[rows], part_weight[rows]
+    return _push_pull(color, weight)
+
+
+def _grow(texture: np.ndarray, valid: np.ndarray, rings: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rings`` rings of texels around the ``valid`` ones (H, W), each the mean of its filled
+    8-neighbours: the colours (H, W, 3) float32 and (H, W) float32 weights (1 where filled).
+    Beyond the edges there is nothing: a band's halo rows must hold ``rings`` rows of context."""
     color = np.where(valid[..., None], texture, 0).astype(np.float32)
     weight = valid.astype(np.float32)
     kernel = np.ones((3, 3), np.float32)
     for _ in range(rings):
-        summed, count = cv2.filter2D(color, -1, kernel), cv2.filter2D(weight, -1, kernel)
+        summed = cv2.filter2D(color, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+        count = cv2.filter2D(weight, -1, kernel, borderType=cv2.BORDER_CONSTANT)
         grow = (weight == 0) & (count > 0)
         color[grow] = summed[grow] / count[grow, None]
         weight[grow] = 1.0
-    return _push_pull(color, weight)
+    return color, weight
 
 
 def _push_pull(color: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -95,4 +114,5 @@ def _push_pull(color: np.ndarray, weight: np.ndarray) -> np.ndarray:
     coarse = np.where(coarse_weight[..., None] > 0, coarse_sum / np.maximum(coarse_weight, 1e-12)[..., None], 0)
     coarse = _push_pull(coarse.astype(np.float32), (coarse_weight > 0).astype(np.float32))
     up = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.where(weight[..., None] > 0, color, up)
+    np.copyto(up, color, where=weight[..., None] > 0)
+    return up

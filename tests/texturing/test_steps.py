@@ -131,3 +131,10 @@ def test_padding_fills_every_texel_from_the_charts() -> None:
     padded = pad(texture, valid, rings=2)
     np.testing.assert_allclose(padded[2:12, 2:12], np.broadcast_to((1.0, 0.5, 0.25), (10, 10, 3)), atol=1e-6)
     assert np.all(padded.max(axis=2) > 0)
+
+
+def test_padding_in_bands_equals_padding_at_once() -> None:
+    rng = np.random.default_rng(0)
+    valid = np.kron(rng.random((12, 5)) < 0.4, np.ones((9, 9), bool))  # 108 x 45 texels of blocks
+    texture = rng.random((*valid.shape, 3), dtype=np.float32)
+    np.testing.assert_array_equal(pad(texture, valid, rings=3, band=7), pad(texture, valid, rings=3, band=1000))
