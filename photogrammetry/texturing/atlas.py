@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
 import numpy as np
 
 from photogrammetry.errors import InputError
@@ -100,19 +101,23 @@ def rasterize(atlas: UVAtlas, size: int, *, rows_per_batch: int = 512) -> Texels
     flat = np.concatenate([atlas.uv * size, np.zeros((len(atlas.uv), 1), np.float32)], axis=1)
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(o3d.core.Tensor(flat.astype(np.float32)), o3d.core.Tensor(atlas.faces.astype(np.uint32)))
-    invalid = np.int64(o3d.t.geometry.RaycastingScene.INVALID_ID)
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    invalid = np.uint32(o3d.t.geometry.RaycastingScene.INVALID_ID)
+    parts: list[tuple[np.ndarray, ...]] = []
     for first in range(0, size, rows_per_batch):
-        rows, cols = np.meshgrid(np.arange(first, min(size, first + rows_per_batch)), np.arange(size), indexing="ij")
-        rays = np.zeros((rows.size, 6), np.float32)
-        rays[:, 0], rays[:, 1], rays[:, 2], rays[:, 5] = cols.ravel() + 0.5, size - rows.ravel() - 0.5, 1.0, -1.0
-        hits = scene.cast_rays(o3d.core.Tensor(rays))
-        ids = hits["primitive_ids"].numpy().astype(np.int64)
+        count = min(size, first + rows_per_batch) - first
+        rays = np.zeros((count, size, 6), np.float32)
+        rays[..., 0] = np.arange(size, dtype=np.float32) + 0.5
+        rays[..., 1] = (size - np.arange(first, first + count, dtype=np.float32) - 0.5)[:, None]
+        rays[..., 2], rays[..., 5] = 1.0, -1.0
+        hits = scene.cast_rays(o3d.core.Tensor(rays.reshape(-1, 6)))
+        ids = hits["primitive_ids"].numpy().reshape(-1)
         found = np.flatnonzero(ids != invalid)
-        parts.append((found + first * size, ids[found], hits["primitive_uvs"].numpy()[found]))
-    index, face_ids, uv = (np.concatenate(p) for p in zip(*parts, strict=True))
-    barycentric = np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=1).astype(np.float32)
-    return Texels(size=size, rows=index // size, cols=index % size, face_ids=face_ids, barycentric=barycentric)
+        uv = hits["primitive_uvs"].numpy().reshape(-1, 2)[found]
+        parts.append((first + found // size, found % size, ids[found].astype(np.int64),
+                      np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=1)))
+    rows, cols, face_ids, barycentric = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return Texels(size=size, rows=rows, cols=cols, face_ids=face_ids,
+                  barycentric=barycentric.astype(np.float32, copy=False))
 
 
 _NEIGHBOURS = ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
@@ -129,20 +134,15 @@ def ring_texels(atlas: UVAtlas, texels: Texels) -> Texels:
     should blend in.
     """
     size = texels.size
-    taken = np.zeros((size, size), bool)
-    taken[texels.rows, texels.cols] = True
-    rows, cols, owners = [], [], []
-    for dr, dc in _NEIGHBOURS:
-        r, c = texels.rows + dr, texels.cols + dc
-        ok = np.flatnonzero((r >= 0) & (r < size) & (c >= 0) & (c < size))
-        ok = ok[~taken[r[ok], c[ok]]]
-        _, first = np.unique(r[ok] * size + c[ok], return_index=True)
-        ok = ok[first]
-        taken[r[ok], c[ok]] = True
-        rows.append(r[ok])
-        cols.append(c[ok])
-        owners.append(ok)
-    row, col, owner = (np.concatenate(x) for x in (rows, cols, owners))
+    owner_map = np.full((size, size), -1, np.int32)  # texel counts stay below 2^31 up to 32k x 32k
+    owner_map[texels.rows, texels.cols] = np.arange(len(texels.rows), dtype=np.int32)
+    covered = (owner_map >= 0).astype(np.uint8)
+    row, col = np.nonzero(cv2.dilate(covered, np.ones((3, 3), np.uint8)) > covered)
+    owner = np.full(len(row), -1, np.int64)
+    for dr, dc in _NEIGHBOURS:  # side neighbours first
+        r, c = row + dr, col + dc
+        free = np.flatnonzero((owner < 0) & (r >= 0) & (r < size) & (c >= 0) & (c < size))
+        owner[free] = owner_map[r[free], c[free]]
     face = texels.face_ids[owner]
     corners = atlas.uv[atlas.faces[face]].astype(np.float64) * size  # (M, 3, 2), v up
     point = np.stack([col + 0.5, size - row - 0.5], axis=1)
