@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -296,7 +297,7 @@ def _texture(mesh: MeshData, views: list[CameraView], gt: GroundTruth, holdout: 
     out.mkdir(parents=True, exist_ok=True)
     config = TextureConfig(texture_size=args.texture_size, blend_sigma=args.blend_sigma, vignetting=args.vignetting)
     start = time.perf_counter()
-    ours, report = texture_mesh(mesh, views, texture_options(config))
+    ours, report = texture_mesh(mesh, views, texture_options(config, workers=args.workers))
     entry = {"texture_s": round(time.perf_counter() - start, 2), "texture_steps": report.seconds}
     write_glb(out / "ours.glb", ours, extras={"units": "metres"}, generator="benchmark")
     entry["ours"] = _scores(out / "ours.glb", gt, holdout, "textured_mesh_path")
@@ -369,6 +370,8 @@ def main() -> None:
     parser.add_argument("--texture-size", type=int, default=2048)
     parser.add_argument("--blend-sigma", type=float, default=TextureConfig().blend_sigma)
     parser.add_argument("--vignetting", action="store_true", help="our texture fits and removes the vignetting")
+    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                        help="threads of our texturing (the stage's default; open3d uses every core)")
     parser.add_argument("--method", default="poisson", help="mesher")
     parser.add_argument("--real-mesh", choices=("hull", "mvs"), default="hull",
                         help="mesh of real sets (no GT mesh): their visual hull, or our MVS + fusion + mesh stages")
