@@ -40,19 +40,12 @@ class _Scene:
         self.spec, self.camera = scene.spec.shading, scene.camera
         self.dirs = self.camera.pixel_rays(1).reshape(-1, 3)
         self.hits = [self.renderer.trace(self.dirs, view) for view in scene.views]
-        cam = self.camera
-        u, v = np.arange(cam.width) + 0.5 - cam.cx, np.arange(cam.height) + 0.5 - cam.cy
-        r2 = (u[None, :] ** 2 + v[:, None] ** 2) / (cam.cx**2 + cam.cy**2)
-        self.vignetting = 1.0 - self.spec.vignetting * r2
+        self.vignetting = self.renderer.vignetting()
 
     def shading(self, normals_cam: np.ndarray, index: int) -> np.ndarray:
         """Lambertian shading (M,) of camera-frame normals (M, 3) facing view ``index``."""
         light = rotate(self.scene.light, self.scene.views[index].cam_from_lab.rotation)
         return self.spec.ambient + self.spec.diffuse * np.maximum(normals_cam @ light, 0.0)
-
-    def tone(self, signal: np.ndarray) -> np.ndarray:
-        """The renderer's tone curve."""
-        return signal * (1.0 + self.spec.tone_shoulder) / (signal + self.spec.tone_shoulder)
 
     def blur_inside(self, image: np.ndarray, inside: np.ndarray) -> np.ndarray:
         """The renderer's lens blur of an (H, W, C) image over the ``inside`` (H, W) pixels only."""
@@ -94,9 +87,10 @@ def _best_static(s: _Scene, index: int, train: list[int], region: np.ndarray) ->
         seen, pixel, shading, weight = _seen_from(s, points, normals, valid, other)
         shown = s.blur_inside((albedo * shading[:, None]).reshape(cam.height, cam.width, 3), region & seen.reshape(
             cam.height, cam.width)).reshape(-1, 3) * s.vignetting.reshape(-1)[pixel][:, None]
-        total += np.where(seen, weight, 0.0)[:, None] * s.tone(shown)
+        total += np.where(seen, weight, 0.0)[:, None] * s.renderer.tone(shown)
         weights += np.where(seen, weight, 0.0)
-    exact = s.tone(s.blur_inside(s.renderer.colour(view, hits), region) * s.vignetting[..., None]).reshape(-1, 3)
+    exact = s.blur_inside(s.renderer.colour(view, hits), region) * s.vignetting[..., None]
+    exact = s.renderer.tone(exact).reshape(-1, 3)
     best = np.where(weights[:, None] > 0, total / np.maximum(weights, 1e-30)[:, None], exact)  # unseen: exact
     return best.reshape(cam.height, cam.width, 3)
 

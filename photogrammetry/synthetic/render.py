@@ -218,14 +218,23 @@ class Renderer:
         )
         return colour.reshape(cam.height, s, cam.width, s, 3).mean(axis=(1, 3))
 
-    def _sensor(self, colour: np.ndarray, index: int) -> np.ndarray:
-        """Lens blur, vignetting, tone curve, sensor noise and 8-bit quantisation of a ``(H, W, 3)`` image."""
-        cam, spec = self.scene.camera, self.scene.spec.shading
-        colour = lens_blur_image(colour, spec.lens_blur)
+    def vignetting(self) -> np.ndarray:
+        """``(H, W)`` brightness fall-off of the lens, 1 at the principal point."""
+        cam = self.scene.camera
         u, v = np.arange(cam.width) + 0.5 - cam.cx, np.arange(cam.height) + 0.5 - cam.cy
         r2 = (u[None, :] ** 2 + v[:, None] ** 2) / (cam.cx**2 + cam.cy**2)
-        signal = colour * (1.0 - spec.vignetting * r2)[:, :, None]
-        signal = signal * (1.0 + spec.tone_shoulder) / (signal + spec.tone_shoulder)
+        return 1.0 - self.scene.spec.shading.vignetting * r2
+
+    def tone(self, signal: np.ndarray) -> np.ndarray:
+        """The sensor's tone curve of a linear signal (a soft shoulder towards 1)."""
+        shoulder = self.scene.spec.shading.tone_shoulder
+        return signal * (1.0 + shoulder) / (signal + shoulder)
+
+    def _sensor(self, colour: np.ndarray, index: int) -> np.ndarray:
+        """Lens blur, vignetting, tone curve, sensor noise and 8-bit quantisation of a ``(H, W, 3)`` image."""
+        spec = self.scene.spec.shading
+        colour = lens_blur_image(colour, spec.lens_blur)
+        signal = self.tone(colour * self.vignetting()[:, :, None])
         rng = np.random.default_rng([self.scene.spec.seed, 404, index])
         sigma = np.sqrt(spec.read_noise**2 + spec.shot_noise**2 * np.maximum(signal, 0.0))
         noisy = signal + rng.standard_normal(signal.shape) * sigma
