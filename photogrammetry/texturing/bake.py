@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from photogrammetry.meshing.views import CameraView, sample_image
+from photogrammetry.texturing.charts import face_normals
 from photogrammetry.texturing.leveling import Levelling
 from photogrammetry.texturing.visibility import DEPTH_TOLERANCE, MeshScene, ViewMaps, view_maps
 
@@ -69,10 +70,6 @@ class BakeInput:
     barycentric: np.ndarray
     """(N, 3) float32 weights of the face's corners at each texel (outside [0, 1] for texels just
     past a face's border: on its plane, continued)."""
-    face_normals: np.ndarray
-    """(F, 3) float64 unit normals of the faces."""
-    face_offsets: np.ndarray
-    """(F,) float64 ``n . x`` of the points ``x`` of each face's plane."""
     labels: np.ndarray
     """(F,) int64 selected view of each face, -1 for none."""
     seen: np.ndarray
@@ -93,11 +90,12 @@ class _Frame:
     camera, the same for every point of the face's plane."""
 
 
-def _frame(index: int, view: CameraView, maps: ViewMaps, target: BakeInput) -> _Frame:
-    """The view's camera-frame face corners and facing terms."""
+def _frame(index: int, view: CameraView, maps: ViewMaps, target: BakeInput, planes: np.ndarray) -> _Frame:
+    """The view's camera-frame face corners and facing terms (``planes``: (F, 4) unit normals
+    and ``n . x`` of the faces' planes)."""
     return _Frame(index=index, view=view, maps=maps,
                   corners=(target.vertices @ view.R.T + view.t).astype(np.float32)[target.faces],
-                  facing=(target.face_normals @ view.center - target.face_offsets).astype(np.float32))
+                  facing=(planes[:, :3] @ view.center - planes[:, 3]).astype(np.float32))
 
 
 def _samples(frame: _Frame, target: BakeInput, texels: np.ndarray,
@@ -166,12 +164,14 @@ def _accumulate(target: BakeInput, views: Sequence[CameraView], levelling: Level
                 options: BlendOptions, workers: int) -> _Sums:
     """One pass over the views; each view's texels in chunks, on ``workers`` threads."""
     sums = _Sums(len(target.face_ids), options.low_sigma > 0)
+    normals, _ = face_normals(target.vertices, target.faces)
+    planes = np.column_stack([normals, np.einsum("fd,fd->f", normals, target.vertices[target.faces[:, 0]])])
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for index, view in enumerate(views):
             image = levelling.correct(index, view, view.read_image())
             blurred = cv2.GaussianBlur(image, (0, 0), options.low_sigma) if options.low_sigma > 0 else image
             maps = view_maps(scene, view, view.read_mask(), erode_px=options.mask_erosion)
-            frame = _frame(index, view, maps, target)
+            frame = _frame(index, view, maps, target, planes)
             candidates = np.flatnonzero(target.seen[:, index][target.face_ids])
 
             def run(chunk: np.ndarray, frame: _Frame = frame, images: tuple = (image, blurred)) -> None:
@@ -189,7 +189,7 @@ def bake(target: BakeInput, views: Sequence[CameraView], levelling: Levelling, s
     """Colours of the texels from the photos.
 
     Args:
-        target: The mesh, the texels on it, its faces' planes and selected views.
+        target: The mesh, the texels on it and its faces' selected views.
         views: The views, in the order of ``labels``; their photos and masks are read one at a time.
         levelling: The photos' exposure gains and vignetting.
         scene: The mesh, for depth tests.

@@ -13,7 +13,6 @@ from photogrammetry.io.mesh import MeshData, TexturedMeshData
 from photogrammetry.meshing.views import CameraView
 from photogrammetry.texturing.atlas import AtlasMethod, Texels, UVAtlas, compute_atlas, rasterize, ring_texels
 from photogrammetry.texturing.bake import BakeInput, BlendOptions, bake
-from photogrammetry.texturing.charts import face_normals
 from photogrammetry.texturing.fill import diffuse, pad, vertex_colors
 from photogrammetry.texturing.leveling import Levelling, level_photos
 from photogrammetry.texturing.selection import face_adjacency, select_views
@@ -141,11 +140,8 @@ def texture_mesh(mesh: MeshData, views: Sequence[CameraView],
                              vignetting=options.vignetting) \
         if options.level_exposure else Levelling(gains=np.ones((len(views), 3)), vignetting=None)
     lap("leveling")
-    normals, _ = face_normals(mesh.vertices, mesh.faces)
     target = BakeInput(vertices=atlas.vertices, faces=atlas.faces, face_ids=texels.face_ids,
-                       barycentric=texels.barycentric, face_normals=normals,
-                       face_offsets=np.einsum("fd,fd->f", normals, mesh.vertices[mesh.faces[:, 0]]),
-                       labels=labels, seen=quality > 0)
+                       barycentric=texels.barycentric, labels=labels, seen=quality > 0)
     colors, weight = bake(target, views, levelling, scene, options.blend, workers=options.workers)
     lap("blending")
     texture = _image(atlas, texels, len(inside.rows), mesh, colors, weight > 0, options.padding)
