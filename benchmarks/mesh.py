@@ -243,17 +243,27 @@ def prepare(name: str, gt: GroundTruth, train: list[str], work: Path,
         cloud, points, seconds = mvs_cloud(views, hull, work / "depth", args.real_mvs)
         print(f"{name}: {args.real_mvs} depth and fusion of {len(views)} views in {seconds:.0f} s", flush=True)
         return views, cloud, None, points
-    mask_dir = Path(gt.source) / "gt" / "masks"
-    views = gt_views(gt, train, mask_dir if mask_dir.is_dir() else None)
+    views = sample_views(gt, train)
     points = colmap_points(Path(gt.source) / "gt" / "sparse")
     return views, gt_cloud(gt, views), None, points
+
+
+def split(gt: GroundTruth) -> tuple[list[str], list[str]]:
+    """The training views and the held-out ones (every fourth view) of a set."""
+    holdout = gt.names[::4]
+    return [n for n in gt.names if n not in holdout], holdout
+
+
+def sample_views(gt: GroundTruth, names: list[str]) -> list[CameraView]:
+    """Views of a sample scene, with its object masks when it has them."""
+    mask_dir = Path(gt.source) / "gt" / "masks"
+    return gt_views(gt, names, mask_dir if mask_dir.is_dir() else None)
 
 
 def run_set(name: str, gt_path: Path, args: argparse.Namespace, work: Path) -> dict:
     """Mesh, texture (ours and baseline) and evaluate one set; returns its results."""
     gt = load_ground_truth(gt_path)
-    holdout = gt.names[::4]
-    train = [n for n in gt.names if n not in holdout]
+    train, holdout = split(gt)
     views, cloud, hull, points = prepare(name, gt, train, work, args)
     leaked = sorted({v.name for v in views} & set(holdout))
     if leaked:  # the texture must never see the photos it is scored on

@@ -26,30 +26,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
 
 from benchmarks.measure import run_measured  # noqa: E402
-from benchmarks.mesh import _scores, baseline_texture, gt_cloud, gt_views  # noqa: E402
+from benchmarks.mesh import _scores, baseline_texture, prepare, sample_views, split  # noqa: E402
 from benchmarks.sets import available_sets  # noqa: E402
-from photogrammetry.evaluation import GroundTruth, load_ground_truth  # noqa: E402
+from photogrammetry.evaluation import load_ground_truth  # noqa: E402
 from photogrammetry.io.gltf import write_glb  # noqa: E402
 from photogrammetry.io.mesh import LEVEL_NAMES, TexturedMeshData, read_mesh, write_ply  # noqa: E402
-from photogrammetry.meshing import CameraView, colmap_points  # noqa: E402
 from photogrammetry.stages.mesh import MeshConfig, build_mesh  # noqa: E402
 from photogrammetry.stages.texture import TextureConfig, texture_options  # noqa: E402
 from photogrammetry.texturing import texture_mesh  # noqa: E402
 from photogrammetry.texturing.atlas import compute_atlas  # noqa: E402
 
 
-def split_views(gt: GroundTruth) -> tuple[list[CameraView], list[str]]:
-    """The training views (with the set's masks, if any) and the held-out view names."""
-    holdout = gt.names[::4]
-    mask_dir = Path(gt.source) / "gt" / "masks"
-    train = [n for n in gt.names if n not in holdout]
-    return gt_views(gt, train, mask_dir if mask_dir.is_dir() else None), holdout
-
-
 def child(args: argparse.Namespace) -> None:
     """Texture the kept mesh at one size with one method; print the seconds and the PSNR as JSON."""
     gt = load_ground_truth(available_sets()[args.set].gt)
-    views, holdout = split_views(gt)
+    train, holdout = split(gt)
+    views = sample_views(gt, train)
     mesh = read_mesh(args.work / "mesh.ply")
     if args.child == "ours":
         start = time.perf_counter()
@@ -69,14 +61,14 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({"seconds": round(seconds, 2), "steps": steps, "psnr": psnr}), flush=True)
 
 
-def prepare(name: str, level: str, work: Path) -> int:
-    """Build the set's mesh at ``level`` into ``work``/mesh.ply; its triangle count."""
-    gt = load_ground_truth(available_sets()[name].gt)
+def build(args: argparse.Namespace, work: Path) -> int:
+    """Build the set's mesh at ``--level`` into ``work``/mesh.ply, as the mesh benchmark does; its triangles."""
+    gt = load_ground_truth(available_sets()[args.set].gt)
     if gt.scene_mesh_path is None and gt.object_mesh_path is None:
-        raise SystemExit(f"{name}: no GT mesh to sample a cloud from; pick a sample scene")
-    views, _ = split_views(gt)
-    build = build_mesh(MeshConfig(), gt_cloud(gt, views), views, colmap_points(Path(gt.source) / "gt" / "sparse"))
-    mesh = build.raw if level == "raw" else build.levels[level]
+        raise SystemExit(f"{args.set}: no GT mesh to sample a cloud from; pick a sample scene")
+    views, cloud, _, points = prepare(args.set, gt, split(gt)[0], work, args)
+    meshes = build_mesh(MeshConfig(), cloud, views, points)
+    mesh = meshes.raw if args.level == "raw" else meshes.levels[args.level]
     write_ply(work / "mesh.ply", mesh)
     return len(mesh.faces)
 
@@ -98,7 +90,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        triangles = prepare(args.set, args.level, work)
+        triangles = build(args, work)
         print(f"{args.set}: {args.level} mesh, {triangles} triangles", flush=True)
         rows = []
         for size in (int(s) for s in args.sizes.split(",")):
