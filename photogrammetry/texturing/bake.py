@@ -99,9 +99,9 @@ def _frame(index: int, view: CameraView, maps: ViewMaps, target: BakeInput, plan
 
 
 def _samples(frame: _Frame, target: BakeInput, texels: np.ndarray,
-             options: BlendOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The texels among ``texels`` (M,) that the view sees and takes colour from, their pixel
-    coordinates (K, 2) and low-band weights (K,).
+             options: BlendOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The texels among ``texels`` (M,) that the view sees and takes colour from, their faces
+    (K,), pixel coordinates (K, 2) and low-band weights (K,).
 
     A texel counts when it lies in the photo, in the usable region, passes the depth test and
     faces the camera at a cosine above ``min_cos``. Its weight is cos^angle_power times the
@@ -129,7 +129,7 @@ def _samples(frame: _Frame, target: BakeInput, texels: np.ndarray,
     weight = cos ** np.float32(options.angle_power) * (np.float32(view.K[0, 0] ** 2) / distance2) * ramp
     keep = weight > 0
     ok, weight = ok[keep], weight[keep]
-    return texels[ok], np.stack([col[ok], row[ok]], axis=1), weight
+    return texels[ok], faces[ok], np.stack([col[ok], row[ok]], axis=1), weight
 
 
 class _Sums:
@@ -176,9 +176,8 @@ def _accumulate(target: BakeInput, views: Sequence[CameraView], levelling: Level
 
             def run(chunk: np.ndarray, frame: _Frame = frame, images: tuple = (image, blurred)) -> None:
                 """Project one chunk of texels and add its samples (a view's chunks never share texels)."""
-                idx, where, weight = _samples(frame, target, chunk, options)
-                sums.add(frame.index, target.labels[target.face_ids[idx]], images, idx, where, weight,
-                         options.selection_boost)
+                idx, faces, where, weight = _samples(frame, target, chunk, options)
+                sums.add(frame.index, target.labels[faces], images, idx, where, weight, options.selection_boost)
 
             list(pool.map(run, [candidates[i:i + _CHUNK] for i in range(0, len(candidates), _CHUNK)]))
     return sums
