@@ -29,7 +29,7 @@ def inside_box(points: np.ndarray, box: np.ndarray) -> np.ndarray:
     return np.all((points >= box[0]) & (points <= box[1]), axis=1)
 
 
-def mask_votes(points: np.ndarray, views: Sequence[CameraView], *, dilate_px: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def mask_votes(points: np.ndarray, views: Sequence[CameraView], *, dilate_px: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """How many masked views see each point inside the image, and how many put it on the background.
 
     Args:
@@ -58,9 +58,12 @@ def mask_votes(points: np.ndarray, views: Sequence[CameraView], *, dilate_px: in
     return seen, background
 
 
-def carve(points: np.ndarray, views: Sequence[CameraView], *, tolerance: float = 0.2,
+def carve(points: np.ndarray, views: Sequence[CameraView], *, margin_px: int = 2, tolerance: float = 0.0,
           min_views: int = 1) -> np.ndarray:
     """(N,) bool: points kept by the masks: inside the image of at least ``min_views`` masked
-    views, and on the background in at most ``tolerance`` of those."""
-    seen, background = mask_votes(points, views)
+    views, and on the background (``margin_px`` or more outside the mask) in at most ``tolerance``
+    of those. With no tolerance the points kept are those inside the masks' visual hull: a
+    multi-view stereo cloud grows a few pixels past the object's outline (matching windows
+    straddle it), and a point any photo shows on the background is not the object."""
+    seen, background = mask_votes(points, views, dilate_px=margin_px)
     return (seen >= min_views) & (background <= tolerance * seen)

@@ -1,7 +1,7 @@
 """Mesh: a watertight-where-seen surface from the fused point cloud, cleaned, cropped, in detail levels.
 
 Steps: read the fused cloud (normals estimated when missing); crop it to the object (masks
-carve it; else a box around the SfM points); build the surface with a mesher of
+carve it to their visual hull; else a box around the SfM points); build the surface with a mesher of
 :data:`photogrammetry.meshing.MESHERS` (screened Poisson with density trimming, or TSDF
 marching cubes); crop the surface the same way; keep the main components (floaters and
 small islands go), fill small holes; with masks, move the contours onto the masks' outlines
@@ -63,6 +63,12 @@ class MeshConfig:
     crop: Literal["auto", "masks", "box", "none"] = "auto"
     """``masks``: carve with the photos' masks; ``box``: a box around the SfM points;
     ``auto``: masks when the photos have them, else the box; ``none``: no cropping."""
+    mask_margin: int = 2
+    """Masks carve what lies more than this many pixels outside them (calibration and mask-edge
+    tolerance)."""
+    mask_tolerance: float = 0.0
+    """Fraction of the masked photos that may show a kept point on the background; 0 keeps the
+    masks' visual hull. Raise it (0.1-0.2) when some masks miss parts of the object."""
     trim_with_masks: bool = False
     """When the masks carve the surface, also trim it by density and distance; off, the masks
     alone bound it and parts no photo sees (the base) stay closed, as in Object Capture."""
@@ -89,8 +95,10 @@ class MeshConfig:
         if not 0 <= self.density_quantile < 0.5:
             raise ConfigError(f"mesh.density_quantile must be within [0, 0.5), got {self.density_quantile}")
         if min(self.max_distance, self.voxel_size, self.box_margin, self.min_component, self.hole_radius,
-               self.silhouette_band, self.silhouette_iterations) < 0:
+               self.silhouette_band, self.silhouette_iterations, self.mask_margin, self.mask_tolerance) < 0:
             raise ConfigError("mesh distances, margins and fractions must not be negative")
+        if self.mask_tolerance > 1:
+            raise ConfigError(f"mesh.mask_tolerance is a fraction of the photos (0..1), got {self.mask_tolerance}")
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -119,7 +127,8 @@ def _crop_filter(config: MeshConfig, views: Sequence[CameraView], sparse_points:
         box = robust_box(sparse_points, margin=config.box_margin)
         return (lambda points: inside_box(points, box)), mode, box
     if mode == "masks":
-        return (lambda points: carve(points, views)), mode, None
+        return (lambda points: carve(points, views, margin_px=config.mask_margin,
+                                     tolerance=config.mask_tolerance)), mode, None
     return (lambda points: np.ones(len(points), dtype=bool)), "none", None
 
 

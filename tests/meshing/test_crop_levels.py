@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from photogrammetry.io.mesh import DETAIL_LEVELS
-from photogrammetry.meshing.crop import carve, inside_box, robust_box
+from photogrammetry.meshing.crop import carve, inside_box, mask_votes, robust_box
 from photogrammetry.meshing.levels import decimate, detail_levels
 from photogrammetry.meshing.views import CameraView
 from tests.texturing.scene import sphere
@@ -36,6 +36,33 @@ def test_carving_removes_what_the_masks_exclude(tmp_path: Path) -> None:
                                 height=view.height, mask_path=path))
     points = np.array([[0.0, 0, 0], [0.9, 0, 0], [0, 0, 1.5], [2.5, 0.3, 0]])
     np.testing.assert_array_equal(carve(points, views), [True, True, False, False])
+
+
+def test_carving_keeps_the_visual_hull_within_the_margin(tmp_path: Path) -> None:
+    # one photo's mask is a disc 5 px narrower than the others': points it shows 1 px outside stay
+    # (margin), points it alone shows 4 px outside go, unless the tolerance lets one photo disagree
+    views = ring_views(6)
+    radius = 40
+    points, expected = [], []
+    for index, view in enumerate(views):
+        pix, _ = view.project(np.zeros((1, 3)))
+        mask = np.zeros((view.height, view.width), np.uint8)
+        cv2.circle(mask, tuple(int(v) for v in pix[0]), radius - 5 * (index == 0), 255, -1)
+        cv2.imwrite(str(tmp_path / f"{view.name}.png"), mask)
+        views[index] = CameraView(name=view.name, K=view.K, R=view.R, t=view.t, width=view.width,
+                                  height=view.height, mask_path=tmp_path / f"{view.name}.png")
+    first = views[0]
+    centre, _ = first.project(np.zeros((1, 3)))
+    for offset, keep in ((radius - 5 - 3, True), (radius - 5 + 1, True), (radius - 5 + 4, False)):
+        ray = np.linalg.solve(first.K, [centre[0, 0] + offset, centre[0, 1], 1.0])
+        depth = np.linalg.norm(first.center)  # on the plane through the origin, facing the camera
+        points.append(first.R.T @ (ray / ray[2] * depth - first.t))
+        expected.append(keep)
+    points = np.array(points)
+    _, background = mask_votes(points, views, dilate_px=2)
+    assert background[-1] == 1  # only the narrow mask puts the last point on the background
+    np.testing.assert_array_equal(carve(points, views, margin_px=2), expected)
+    assert carve(points, views, margin_px=2, tolerance=0.2).all()
 
 
 def test_decimation_hits_the_budget() -> None:
