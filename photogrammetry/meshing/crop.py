@@ -1,12 +1,15 @@
-"""Cropping to the object: a box around the SfM points, or carving with the photos' masks."""
+"""Cropping to the object: a box around the SfM points, or carving with the photos' masks
+(points outside their visual hull go; a surface's vertices there are pulled back onto it)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
 
+from photogrammetry.io.mesh import MeshData, vertex_normals
+from photogrammetry.meshing.poisson import remove_vertices
 from photogrammetry.meshing.views import CameraView
 
 
@@ -67,3 +70,37 @@ def carve(points: np.ndarray, views: Sequence[CameraView], *, margin_px: int = 2
     straddle it), and a point any photo shows on the background is not the object."""
     seen, background = mask_votes(points, views, dilate_px=margin_px)
     return (seen >= min_views) & (background <= tolerance * seen)
+
+
+def pull_inside(mesh: MeshData, inside: Callable[[np.ndarray], np.ndarray], *, step: float,
+                steps: int, chunk_size: int = 65_536) -> MeshData:
+    """The surface with its vertices outside a region moved inwards onto it, along their normals.
+
+    A Poisson surface swells past the masks' visual hull where its cloud did (and between points
+    it interpolates); removing those vertices would open holes wherever the swelling runs along
+    the surface. Each vertex outside is moved against its (outward) normal to the first of
+    ``step``, ``2 step`` ... ``steps step`` that lies inside; vertices that none does (webs
+    across a gap that some photo sees through, surfaces facing inwards) are removed with their
+    faces, as plain carving does.
+
+    Args:
+        mesh: Surface with outward-facing triangles.
+        inside: (N, 3) points -> (N,) bool, e.g. :func:`carve` with the views bound.
+        step: Distance between the tried positions, in scene units.
+        steps: Number of positions tried (0: outside vertices are removed).
+        chunk_size: Outside vertices whose positions are tested at once (memory bound).
+    """
+    keep = inside(mesh.vertices)
+    outside = np.flatnonzero(~keep)
+    if len(outside) == 0 or steps == 0:
+        return remove_vertices(mesh, ~keep)
+    normals = vertex_normals(mesh.vertices, mesh.faces)
+    offsets = step * np.arange(1, steps + 1)
+    vertices, drop = mesh.vertices.copy(), np.zeros(len(mesh.vertices), dtype=bool)
+    for chunk in np.array_split(outside, -(-len(outside) // chunk_size)):
+        tried = mesh.vertices[chunk, None, :] - offsets[None, :, None] * normals[chunk, None, :]
+        fits = inside(tried.reshape(-1, 3)).reshape(len(chunk), steps)
+        moved = fits.any(axis=1)
+        vertices[chunk[moved]] = tried[moved, fits[moved].argmax(axis=1)]
+        drop[chunk[~moved]] = True
+    return remove_vertices(MeshData(vertices=vertices, faces=mesh.faces, colors=mesh.colors), drop)

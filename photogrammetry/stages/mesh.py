@@ -3,7 +3,8 @@
 Steps: read the fused cloud (normals estimated when missing); crop it to the object (masks
 carve it to their visual hull; else a box around the SfM points); build the surface with a mesher of
 :data:`photogrammetry.meshing.MESHERS` (screened Poisson with density trimming, or TSDF
-marching cubes); crop the surface the same way; keep the main components (floaters and
+marching cubes); crop the surface the same way (with masks, vertices a little outside the hull
+are pulled back onto it instead); keep the main components (floaters and
 small islands go), fill small holes; with masks, move the contours onto the masks' outlines
 (:mod:`photogrammetry.meshing.silhouette`); decimate to the detail levels ``preview`` / ``reduced``
 / ``medium`` / ``full`` (about 25k / 50k / 100k / 250k triangles) besides ``raw``.
@@ -11,6 +12,7 @@ small islands go), fill small holes; with masks, move the contours onto the mask
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,7 +40,7 @@ from photogrammetry.meshing import (
     mesher_spec,
     read_cloud,
 )
-from photogrammetry.meshing.crop import carve, inside_box, robust_box
+from photogrammetry.meshing.crop import carve, inside_box, pull_inside, robust_box
 from photogrammetry.meshing.poisson import remove_vertices
 from photogrammetry.meshing.silhouette import SilhouetteOptions, fit_silhouettes
 
@@ -69,6 +71,9 @@ class MeshConfig:
     mask_tolerance: float = 0.0
     """Fraction of the masked photos that may show a kept point on the background; 0 keeps the
     masks' visual hull. Raise it (0.1-0.2) when some masks miss parts of the object."""
+    mask_pull: float = 8.0
+    """Surface vertices outside the masks' hull are moved inwards along their normals onto it, by
+    up to this many point spacings; those farther out (or 0) are removed with their faces."""
     trim_with_masks: bool = False
     """When the masks carve the surface, also trim it by density and distance; off, the masks
     alone bound it and parts no photo sees (the base) stay closed, as in Object Capture."""
@@ -95,7 +100,8 @@ class MeshConfig:
         if not 0 <= self.density_quantile < 0.5:
             raise ConfigError(f"mesh.density_quantile must be within [0, 0.5), got {self.density_quantile}")
         if min(self.max_distance, self.voxel_size, self.box_margin, self.min_component, self.hole_radius,
-               self.silhouette_band, self.silhouette_iterations, self.mask_margin, self.mask_tolerance) < 0:
+               self.silhouette_band, self.silhouette_iterations, self.mask_margin, self.mask_tolerance,
+               self.mask_pull) < 0:
             raise ConfigError("mesh distances, margins and fractions must not be negative")
         if self.mask_tolerance > 1:
             raise ConfigError(f"mesh.mask_tolerance is a fraction of the photos (0..1), got {self.mask_tolerance}")
@@ -160,7 +166,11 @@ def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraV
     surface = mesher_spec(config.method).build(cloud, views, options)
     seconds["surface"] = time.perf_counter() - start
     start = time.perf_counter()
-    surface = remove_vertices(surface, ~keep(surface.vertices))
+    if mode == "masks":
+        steps = math.ceil(2 * config.mask_pull)  # positions half a spacing apart
+        surface = pull_inside(surface, keep, step=0.5 * spacing, steps=steps)
+    else:
+        surface = remove_vertices(surface, ~keep(surface.vertices))
     if len(surface.faces) == 0:
         raise InputError("the surface lies outside the crop region; try mesh.crop = none")
     diagonal = float(np.linalg.norm(np.ptp(surface.vertices, axis=0)))

@@ -7,8 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from photogrammetry.io.mesh import DETAIL_LEVELS
-from photogrammetry.meshing.crop import carve, inside_box, mask_votes, robust_box
+from photogrammetry.io.mesh import DETAIL_LEVELS, vertex_normals
+from photogrammetry.meshing.crop import carve, inside_box, mask_votes, pull_inside, robust_box
 from photogrammetry.meshing.levels import decimate, detail_levels
 from photogrammetry.meshing.views import CameraView
 from tests.texturing.scene import sphere
@@ -63,6 +63,45 @@ def test_carving_keeps_the_visual_hull_within_the_margin(tmp_path: Path) -> None
     assert background[-1] == 1  # only the narrow mask puts the last point on the background
     np.testing.assert_array_equal(carve(points, views, margin_px=2), expected)
     assert carve(points, views, margin_px=2, tolerance=0.2).all()
+
+
+def _sphere_masked(views: list[CameraView], folder: Path) -> list[CameraView]:
+    """The views with masks of the unit sphere: the pixels whose rays meet it."""
+    masked = []
+    for view in views:
+        cols, rows = np.meshgrid(np.arange(view.width) + 0.5, np.arange(view.height) + 0.5)
+        pixels = np.stack([cols, rows, np.ones_like(cols)], axis=-1).reshape(-1, 3)
+        rays = pixels @ np.linalg.inv(view.K).T @ view.R  # world directions (R^T K^-1 p)
+        rays /= np.linalg.norm(rays, axis=1, keepdims=True)
+        hit = np.linalg.norm(np.cross(view.center, rays), axis=1) <= 1.0
+        path = folder / f"{view.name}.png"
+        cv2.imwrite(str(path), (255 * hit.reshape(view.height, view.width)).astype(np.uint8))
+        masked.append(CameraView(name=view.name, K=view.K, R=view.R, t=view.t, width=view.width,
+                                 height=view.height, mask_path=path))
+    return masked
+
+
+def test_swollen_surface_is_pulled_onto_the_masks_hull_without_holes(tmp_path: Path) -> None:
+    views = _sphere_masked(ring_views(6), tmp_path)
+    pixel = 4.0 / views[0].K[0, 0]  # a pixel's size at the sphere
+
+    def inside(points: np.ndarray) -> np.ndarray:
+        return carve(points, views, margin_px=1)
+
+    swollen = sphere(radius=1.0 + 4 * pixel, subdivisions=8)  # 4 px past the outline all round
+    assert (~inside(swollen.vertices)).mean() > 0.5
+    pulled = pull_inside(swollen, inside, step=0.25 * pixel, steps=24)
+    assert len(pulled.faces) == len(swollen.faces)  # every vertex moved, none removed: no holes
+    assert inside(pulled.vertices).all()
+    moved = np.linalg.norm(pulled.vertices - swollen.vertices, axis=1) > 0
+    np.testing.assert_array_equal(moved, ~inside(swollen.vertices))
+    # each moved vertex stops at the first position inside: a step further out is outside again
+    normals = vertex_normals(swollen.vertices, swollen.faces)[moved]
+    assert not inside(pulled.vertices[moved] + 0.25 * pixel * normals).any()
+    assert np.linalg.norm(pulled.vertices, axis=1).min() > 1.0 - 0.5 * pixel  # the object stays whole
+    # too short a reach: the outside vertices go with their faces, as plain carving removes them
+    short = pull_inside(swollen, inside, step=0.25 * pixel, steps=4)
+    assert inside(short.vertices).all() and len(short.faces) < 0.6 * len(swollen.faces)
 
 
 def test_decimation_hits_the_budget() -> None:
