@@ -32,13 +32,13 @@ def inside_box(points: np.ndarray, box: np.ndarray) -> np.ndarray:
     return np.all((points >= box[0]) & (points <= box[1]), axis=1)
 
 
-def mask_votes(points: np.ndarray, views: Sequence[CameraView], *, dilate_px: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def mask_votes(points: np.ndarray, views: Sequence[CameraView], *, margin_px: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """How many masked views see each point inside the image, and how many put it on the background.
 
     Args:
         points: (N, 3) world points.
         views: Views; those without a mask are skipped.
-        dilate_px: Masks are dilated by this many pixels (tolerance to calibration error).
+        margin_px: Masks are grown by this many pixels (tolerance to calibration and mask-edge error).
 
     Returns:
         (N,) int counts of views with the point in the image, and (N,) int counts of those
@@ -46,12 +46,12 @@ def mask_votes(points: np.ndarray, views: Sequence[CameraView], *, dilate_px: in
     """
     seen = np.zeros(len(points), dtype=np.int64)
     background = np.zeros(len(points), dtype=np.int64)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate_px + 1, 2 * dilate_px + 1))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin_px + 1, 2 * margin_px + 1))
     for view in views:
         mask = view.read_mask()
         if mask is None:
             continue
-        mask = cv2.dilate(mask.astype(np.uint8), kernel) > 0 if dilate_px > 0 else mask
+        mask = cv2.dilate(mask.astype(np.uint8), kernel) > 0 if margin_px > 0 else mask
         pix, z = view.project(points)
         col, row = np.floor(pix[:, 0]), np.floor(pix[:, 1])
         inside = (z > 0) & (col >= 0) & (row >= 0) & (col < view.width) & (row < view.height)
@@ -68,12 +68,12 @@ def carve(points: np.ndarray, views: Sequence[CameraView], *, margin_px: int = 2
     of those. With no tolerance the points kept are those inside the masks' visual hull: a
     multi-view stereo cloud grows a few pixels past the object's outline (matching windows
     straddle it), and a point any photo shows on the background is not the object."""
-    seen, background = mask_votes(points, views, dilate_px=margin_px)
+    seen, background = mask_votes(points, views, margin_px=margin_px)
     return (seen >= min_views) & (background <= tolerance * seen)
 
 
 def pull_inside(mesh: MeshData, inside: Callable[[np.ndarray], np.ndarray], *, step: float,
-                steps: int, chunk_size: int = 65_536) -> MeshData:
+                steps: int, chunk_size: int = 262_144) -> MeshData:
     """The surface with its vertices outside a region moved inwards onto it, along their normals.
 
     A Poisson surface swells past the masks' visual hull where its cloud did (and between points

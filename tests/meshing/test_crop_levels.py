@@ -59,7 +59,7 @@ def test_carving_keeps_the_visual_hull_within_the_margin(tmp_path: Path) -> None
         points.append(first.R.T @ (ray / ray[2] * depth - first.t))
         expected.append(keep)
     points = np.array(points)
-    _, background = mask_votes(points, views, dilate_px=2)
+    _, background = mask_votes(points, views, margin_px=2)
     assert background[-1] == 1  # only the narrow mask puts the last point on the background
     np.testing.assert_array_equal(carve(points, views, margin_px=2), expected)
     assert carve(points, views, margin_px=2, tolerance=0.2).all()
