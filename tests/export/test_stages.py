@@ -126,6 +126,7 @@ def test_export_stage_logs_the_units(outputs: tuple[MeshResult, TextureResult, E
 
 @pytest.mark.parametrize(("stage", "options"), [
     (mesh.MeshConfig, {"method": "marching"}), (mesh.MeshConfig, {"density_quantile": 0.7}),
+    (mesh.MeshConfig, {"mask_tolerance": 1.5}), (mesh.MeshConfig, {"mask_pull": -1.0}),
     (texture.TextureConfig, {"texture_size": 3000}), (texture.TextureConfig, {"blend_sigma": -1.0}),
     (export.ExportConfig, {"formats": ("fbx",)}), (export.ExportConfig, {"jpeg_quality": 10})])
 def test_configs_reject_bad_values(stage: type, options: dict) -> None:
