@@ -26,7 +26,7 @@ import numpy as np
 from photogrammetry.meshing.views import CameraView, sample_image
 from photogrammetry.texturing.charts import face_normals
 from photogrammetry.texturing.leveling import Levelling
-from photogrammetry.texturing.visibility import DEPTH_TOLERANCE, MeshScene, ViewMaps, view_maps
+from photogrammetry.texturing.visibility import MeshScene, ViewMaps, sees, view_maps
 
 _CHUNK = 1 << 20
 """Texels projected into a view at once: bounds the temporaries; a view's chunks run in parallel."""
@@ -116,20 +116,20 @@ def _samples(frame: _Frame, target: BakeInput, texels: np.ndarray,
         col = (np.float32(view.K[0, 0]) * cam[:, 0] + np.float32(view.K[0, 1]) * cam[:, 1]) / z \
             + np.float32(view.K[0, 2])
         row = np.float32(view.K[1, 1]) * cam[:, 1] / z + np.float32(view.K[1, 2])
-    ok = np.flatnonzero((z > 0) & (col >= 0) & (row >= 0) & (col < view.width) & (row < view.height))
-    c, r = col[ok].astype(np.int64), row[ok].astype(np.int64)
-    ok = ok[maps.usable[r, c] & (np.abs(maps.depth[r, c] - z[ok]) <= DEPTH_TOLERANCE * z[ok])]
+    pix = np.stack([col, row], axis=1)
+    ok = np.flatnonzero(sees(view, maps, pix, z))
     seen = cam[ok]
     distance2 = np.einsum("nd,nd->n", seen, seen)
     cos = frame.facing[faces[ok]] / np.sqrt(distance2)
     front = cos > options.min_cos
     ok, cos, distance2 = ok[front], cos[front], distance2[front]
-    ramp = maps.edge_distance[row[ok].astype(np.int64), col[ok].astype(np.int64)]
+    where = pix[ok]
+    ramp = maps.edge_distance[where[:, 1].astype(np.int64), where[:, 0].astype(np.int64)]
     ramp = np.minimum(ramp * np.float32(1.0 / max(options.edge_margin, 1e-6)), np.float32(1.0))
     weight = cos ** np.float32(options.angle_power) * (np.float32(view.K[0, 0] ** 2) / distance2) * ramp
     keep = weight > 0
-    ok, weight = ok[keep], weight[keep]
-    return texels[ok], faces[ok], np.stack([col[ok], row[ok]], axis=1), weight
+    ok = ok[keep]
+    return texels[ok], faces[ok], where[keep], weight[keep]
 
 
 class _Sums:

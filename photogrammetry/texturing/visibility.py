@@ -94,13 +94,19 @@ def visible(view: CameraView, maps: ViewMaps, points: np.ndarray) -> tuple[np.nd
     """Which world points (N, 3) the view sees: pixel coordinates (N, 2), depths (N,), and (N,)
     bool true where the point is in the image, in the usable region and passes the depth test."""
     pix, z = view.project(points)
+    return pix, z, sees(view, maps, pix, z)
+
+
+def sees(view: CameraView, maps: ViewMaps, pix: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """(N,) bool: points at pixel coordinates (N, 2) and camera depths (N,) lie in the image, in
+    the usable region, and pass the depth test against the mesh's depth map."""
     col, row = np.floor(pix[:, 0]), np.floor(pix[:, 1])
     inside = (z > 0) & (col >= 0) & (row >= 0) & (col < view.width) & (row < view.height)
-    ok = np.zeros(len(points), dtype=bool)
+    ok = np.zeros(len(z), dtype=bool)
     idx = np.flatnonzero(inside)
     r, c = row[idx].astype(np.int64), col[idx].astype(np.int64)
     ok[idx] = maps.usable[r, c] & (np.abs(maps.depth[r, c] - z[idx]) <= DEPTH_TOLERANCE * z[idx])
-    return pix, z, ok
+    return ok
 
 
 def face_quality(view: CameraView, maps: ViewMaps, vertices: np.ndarray, faces: np.ndarray,
