@@ -60,7 +60,8 @@ def test_temple_texture_against_open3d(tmp_path: Path) -> None:
 
     (The hull is far from the true surface, so no view-independent texture does much better:
     see the benchmark's notes.)"""
-    from benchmarks.mesh import baseline_texture, gt_views, silhouettes, visual_hull
+    from benchmarks.hull import silhouettes, visual_hull
+    from benchmarks.mesh import baseline_texture, gt_views
     from photogrammetry.meshing import clean, decimate
 
     gt = load_ground_truth(TEMPLE / "gt" / "templeSR_par.txt")
