@@ -206,11 +206,29 @@ def upstream_inputs(fusion: FusionResult, undistort: UndistortResult) -> tuple[P
             "metres" if metric else "sfm")
 
 
+SPARSE_CLOUD = 0.01
+"""Fused points per photo pixel (per masked pixel, with masks) below which the stage warns that
+the surface will bridge large gaps. Complete depth maps fuse into 5-30 % of the pixels."""
+
+
+def warn_if_sparse(cloud: OrientedCloud, views: Sequence[CameraView], log: Any) -> None:
+    """Warn when ``cloud`` has fewer than :data:`SPARSE_CLOUD` points per pixel of the photos."""
+    pixels = sum(v.width * v.height if v.mask_path is None else int(np.count_nonzero(v.read_mask())) for v in views)
+    if len(cloud) >= SPARSE_CLOUD * pixels:
+        return
+    log.warning("the fused cloud is sparse: %d points for %d photos, %.2f %% of their %spixels (complete depth "
+                "maps give 5-30 %%). The surface bridges large gaps. The depth stage's mean_kept "
+                "(photogrammetry status) shows how much depth it found; textureless surfaces, or photos of "
+                "very different scale or light, give little.", len(cloud), len(views),
+                100.0 * len(cloud) / max(pixels, 1), "masked " if any(v.mask_path for v in views) else "")
+
+
 def run(config: MeshConfig, ctx: StageContext, *, fusion: FusionResult, undistort: UndistortResult) -> dict[str, Any]:
     """Mesh the fused cloud of ``fusion`` into ``ctx.out``."""
     points_path, model, images, masks, units = upstream_inputs(fusion, undistort)
     views = load_colmap_views(model, images, masks)
     cloud = read_cloud(points_path, views)
+    warn_if_sparse(cloud, views, ctx.log)
     build = build_mesh(config, cloud, views, colmap_points(model), workers=ctx.workers, log=ctx.log)
     write_ply(ctx.out / "mesh.ply", build.raw, comments=(f"units {units}",))
     for name, mesh in build.levels.items():

@@ -97,6 +97,28 @@ def test_mesh_stage_writes_every_level(outputs: tuple[MeshResult, TextureResult,
         meshed.level_path("huge")
 
 
+def fusion_of(root: Path, count: int) -> FusionResult:
+    """A fusion artifact in ``root`` holding ``count`` points of the unit sphere."""
+    cloud = sphere_cloud(count, noise=0.003)
+    root.mkdir(parents=True)
+    write_ply(root / "fused.ply", MeshData(vertices=cloud.points, faces=np.zeros((0, 3)), normals=cloud.normals,
+                                           colors=cloud.colors))
+    summary = FusionSummary(method="points", points=count, voxel_size=0.01)
+    write_json(root / "fusion.json", summary)
+    return FusionResult(root=root, summary=summary)
+
+
+@pytest.mark.parametrize(("count", "warned"), [(1_000, True), (2_000, False)])
+def test_mesh_stage_warns_about_a_sparse_cloud(upstream: tuple[FusionResult, UndistortResult], tmp_path: Path,
+                                               caplog: pytest.LogCaptureFixture, count: int, warned: bool) -> None:
+    """Eight photos of 160 x 120 px: 1,000 points are 0.65 % of their pixels (warned), 2,000 are 1.3 %."""
+    with caplog.at_level(logging.WARNING):
+        mesh.run(mesh.MeshConfig(), context("mesh", tmp_path), fusion=fusion_of(tmp_path / "fusion", count),
+                 undistort=upstream[1])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("fused cloud is sparse" in w and f"{count} points for 8 photos" in w for w in warnings) == warned
+
+
 def test_texture_stage_writes_a_textured_obj(outputs: tuple[MeshResult, TextureResult, ExportResult]) -> None:
     textured = outputs[1]
     model = read_obj(textured.obj_path)
