@@ -232,8 +232,10 @@ def estimate_depth(ref: MVSView, sources: Sequence[MVSView], depth_range: tuple[
             level = (_first_level(near, far, count, bank.device) if k == 0 else
                      _next_level(inv, level, count, options.search_radius, near, far, size))
             kind = cost.refine_similarity if k > 0 and cost.refine_similarity else cost.similarity
-            sweep = Sweep(ref.resized(*size), [s.resized(*size) for s in sources], bank.get(ref.name, k),
-                          [bank.get(s.name, k) for s in sources], cost, options.memory_budget_mb, kind)
+            feats = [bank.get(s.name, k) for s in sources]  # a source of another size keeps its own
+            scaled = [s.resized(f.shape[-1], f.shape[-2]) for s, f in zip(sources, feats, strict=True)]
+            sweep = Sweep(ref.resized(*size), scaled, bank.get(ref.name, k), feats, cost, options.memory_budget_mb,
+                          kind)
             regularise = options.sgm if options.sgm_levels <= 0 or k < options.sgm_levels else None
             index, score, confidence = sweep.run(level, regularise)
             inv = level.start - index * level.interval

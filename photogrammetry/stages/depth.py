@@ -137,7 +137,7 @@ def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -
 
 STAGE = StageSpec(
     name="depth",
-    version=2,
+    version=3,  # 3: sources of another size than the reference are matched at their own size
     config=DepthConfig,
     run=run,
     load=load_depth,

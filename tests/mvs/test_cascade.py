@@ -67,3 +67,21 @@ def test_confident_depths_are_close_to_the_truth(setup, sample_scene_dir):
     error = np.abs(estimate.depth - truth) / gt.extent
     assert np.mean(error[confident] < 0.01) > 0.95
     assert np.mean(error[valid] < 0.01) > 0.8
+
+
+def test_sources_of_another_size_find_the_depth(setup, sample_scene_dir):
+    """Sources photographed at another size (another camera) are matched at their own size: here
+    120 x 90 against a 160 x 120 reference."""
+    scene, views, name, sources, _ = setup
+    mixed = {**working_views(scene, 120), name: views[name]}
+    bank = FeatureBank(GreyFeatures(), lambda n: read_image(mixed[n]), 2, "cpu", 2**30)
+    near_far = depth_range(scene, scene.views[name], SelectionOptions())
+    estimate = estimate_depth(mixed[name], [mixed[s] for s in sources], near_far, bank, MatchCost(),
+                              CascadeOptions(hypotheses=(32, 8)))
+    gt = load_ground_truth(sample_scene_dir("facade"))
+    truth = gt_depth_map(gt, name, width=160, height=120)
+    valid = truth > 0
+    confident = valid & (estimate.confidence > np.quantile(estimate.confidence[valid], 0.5))
+    error = np.abs(estimate.depth - truth) / gt.extent
+    assert np.mean(error[confident] < 0.01) > 0.95
+    assert np.mean(error[valid] < 0.01) > 0.8
