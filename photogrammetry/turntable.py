@@ -160,7 +160,7 @@ class BatchItem:
 
 
 def _calibration_overrides(model: Path) -> list[str]:
-    return [f"sfm.calibration={model}", "sfm.refine_focal_length=false", "sfm.refine_extra_params=false",
+    return [f"sfm.calibration={model}", "sfm.refine_focal_length=false", "sfm.refine_extra_params=never",
             "sfm.refine_principal_point=never"]
 
 

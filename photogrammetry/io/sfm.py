@@ -43,6 +43,34 @@ class ModelInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CameraInfo:
+    """One camera of the chosen model: its final intrinsics and where its focal length came from."""
+
+    camera_id: int
+    """COLMAP camera id."""
+    model: str
+    """COLMAP camera model."""
+    width: int
+    """Image width in pixels (of the ingest's prepared images)."""
+    height: int
+    """Image height in pixels."""
+    images: int
+    """Registered images that use this camera."""
+    focal_px: float
+    """Final focal length in pixels (the mean of fx and fy for two-focal models)."""
+    focal_source: str
+    """Where its starting value came from: ``exif``, ``user`` (``sfm.focal_px`` / ``sfm.fov_deg``),
+    ``calibration`` (``sfm.calibration``) or ``estimated`` (no prior: COLMAP's guess, refined)."""
+    focal_prior_px: float | None
+    """The prior in pixels (EXIF's or the user's), ``None`` when there was none."""
+    focal_sd_px: float | None
+    """Standard deviation of the focal length from the final bundle adjustment's covariance,
+    pixels; ``None`` when it could not be computed."""
+    extra_params: tuple[float, ...]
+    """Distortion parameters in COLMAP's order for ``model`` (zeros where they were held)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SfmSummary:
     """What the sfm stage did, in ``sfm.json``."""
 
@@ -60,6 +88,10 @@ class SfmSummary:
     """Image pairs that passed geometric verification."""
     principal_point_refined: bool
     """Whether the final bundle adjustment kept a refined principal point."""
+    distortion_refined: bool = False
+    """Whether the final bundle adjustment kept refined distortion parameters."""
+    cameras: tuple[CameraInfo, ...] = ()
+    """The chosen model's cameras."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +132,8 @@ def load_sfm(folder: Path) -> SfmResult:
         models=tuple(ModelInfo(**m) for m in raw["models"]),
         registered=tuple(raw["registered"]), unregistered=tuple(raw["unregistered"]),
         verified_pairs=raw["verified_pairs"], principal_point_refined=raw["principal_point_refined"],
+        distortion_refined=raw.get("distortion_refined", False),
+        cameras=tuple(CameraInfo(**{**c, "extra_params": tuple(c["extra_params"])}) for c in raw.get("cameras", ())),
     )
     return SfmResult(root=folder, summary=summary)
 

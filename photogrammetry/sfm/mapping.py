@@ -8,6 +8,9 @@ The stage's defaults relax COLMAP's initial-pair and registration thresholds (in
 50 inliers, 8 degrees instead of 100 and 16; registration: 15 inliers at a 0.1 ratio instead
 of 30 at 0.25; 5 trials instead of 3): on the 16-view Middlebury temple ring (22.5 degrees
 apart, black background) COLMAP's own settings register 13 views, these all 16.
+
+Lens distortion is held while mapping unless ``refine_extra_params`` is ``always``: the final
+refinement decides whether the views call for it (:mod:`photogrammetry.sfm.refine`).
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def incremental_options(config: SfmConfig, num_threads: int) -> pycolmap.Increme
     o.num_threads = num_threads
     o.random_seed = config.seed
     o.ba_refine_focal_length = config.refine_focal_length
-    o.ba_refine_extra_params = config.refine_extra_params
+    o.ba_refine_extra_params = config.refine_extra_params == "always"
     o.ba_refine_principal_point = config.refine_principal_point == "always"
     o.mapper.init_min_num_inliers = config.init_min_num_inliers
     o.mapper.init_min_tri_angle = config.init_min_tri_angle
@@ -81,7 +84,7 @@ def global_options(config: SfmConfig, num_threads: int) -> pycolmap.GlobalPipeli
     o.random_seed = config.seed
     ba = o.mapper.bundle_adjustment
     ba.refine_focal_length = config.refine_focal_length
-    ba.refine_extra_params = config.refine_extra_params
+    ba.refine_extra_params = config.refine_extra_params == "always"
     ba.refine_principal_point = config.refine_principal_point == "always"
     o.mapper.global_positioning.use_gpu = False
     ba.ceres.use_gpu = False

@@ -87,9 +87,9 @@ def sift_model(model: pycolmap.Reconstruction, first_sift: Mapping[int, int],
     return out
 
 
-def _options(config: SfmConfig, *, cameras: bool, num_threads: int) -> pycolmap.BundleAdjustmentOptions:
+def _options(config: SfmConfig, *, cameras: bool, distortion: bool, num_threads: int) -> pycolmap.BundleAdjustmentOptions:
     """The final refinement's options with the principal point fixed: cameras and points, or points alone."""
-    ba = bundle_options(config, principal_point=False, num_threads=num_threads)
+    ba = bundle_options(config, principal_point=False, distortion=distortion, num_threads=num_threads)
     if not cameras:
         ba.refine_focal_length = ba.refine_extra_params = ba.refine_rig_from_world = False
     return ba
@@ -113,13 +113,14 @@ def _drop_outliers(model: pycolmap.Reconstruction) -> int:
 
 
 def sift_adjustment(model: pycolmap.Reconstruction, first_sift: Mapping[int, int], config: SfmConfig, *,
-                    num_threads: int) -> tuple[pycolmap.Reconstruction, PrecisionReport | None]:
+                    distortion: bool, num_threads: int) -> tuple[pycolmap.Reconstruction, PrecisionReport | None]:
     """``model`` with its cameras adjusted on SIFT points and every point re-triangulated.
 
     Args:
         model: The refined model; left unchanged.
         first_sift: Per image id, the index of its first SIFT keypoint.
-        config: The stage settings (``final_sift_min_points``, which intrinsics to refine).
+        config: The stage settings (``final_sift_min_points``, whether to refine the focal length).
+        distortion: Refine the distortion parameters too (as the final refinement decided).
         num_threads: Threads COLMAP may use.
 
     Returns:
@@ -134,10 +135,10 @@ def sift_adjustment(model: pycolmap.Reconstruction, first_sift: Mapping[int, int
         return model, None
     with colmap_errors("the final SIFT bundle adjustment", _HINT):
         adjusted = sift_model(model, first_sift, weak)
-        pycolmap.bundle_adjustment(adjusted, _options(config, cameras=True, num_threads=num_threads))
+        pycolmap.bundle_adjustment(adjusted, _options(config, cameras=True, distortion=distortion, num_threads=num_threads))
         out = copy.deepcopy(model)
         _take_cameras(out, adjusted)
-        pycolmap.bundle_adjustment(out, _options(config, cameras=False, num_threads=num_threads))
+        pycolmap.bundle_adjustment(out, _options(config, cameras=False, distortion=False, num_threads=num_threads))
     dropped = _drop_outliers(out)
     report = PrecisionReport(sift_images=len(counts) - len(weak), weak_images=len(weak),
                              points_used=adjusted.num_points3D())

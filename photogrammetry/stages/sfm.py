@@ -25,8 +25,9 @@ from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, InputError, StageError
 from photogrammetry.io.features import FeatureSet, MatchSet
 from photogrammetry.io.ingest import IngestResult
-from photogrammetry.io.sfm import ModelInfo, SfmSummary, load_sfm, save_sfm_summary
+from photogrammetry.io.sfm import CameraInfo, ModelInfo, SfmSummary, load_sfm, save_sfm_summary
 from photogrammetry.masking.result import MaskSet
+from photogrammetry.sfm.intrinsics import focal_warning
 
 CameraModel = Literal["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"]
 
@@ -50,8 +51,26 @@ class SfmConfig:
     """One camera per ingest camera group (same body, lens, focal, size) instead of one per image."""
     refine_focal_length: bool = True
     """Bundle adjustment refines the focal length (keep on unless the focal prior is exact)."""
-    refine_extra_params: bool = True
-    """Bundle adjustment refines the distortion parameters."""
+    refine_extra_params: Literal["never", "final", "always"] = "final"
+    """Lens distortion: ``final``: held at zero (or at the calibration's) while mapping, tried in
+    the last global bundle adjustment and kept only where it lowers the reprojection error by
+    ``distortion_min_gain`` and passes a BIC test (distortion that the views do not constrain
+    trades off against the focal length; see :mod:`photogrammetry.sfm.refine`); ``always``:
+    refined from the start, as COLMAP does (strongly distorted lenses: fisheye, action cameras);
+    ``never``: held throughout."""
+    distortion_min_gain: float = 0.03
+    """Smallest relative drop of the mean reprojection error for which ``final`` keeps refined
+    distortion (0.03: 3 %)."""
+    focal_px: float = 0.0
+    """Focal length in pixels of the photos as given (before ``ingest.max_image_size``), for every
+    camera, instead of EXIF's or an estimate; still refined unless ``refine_focal_length`` is
+    false. 0: EXIF where the photos have it, else estimated."""
+    fov_deg: float = 0.0
+    """Field of view across the photos' longest side, degrees, for every camera: the same as
+    ``focal_px`` for photos of any size (0: unset; give one of the two)."""
+    focal_warn_sd: float = field(default=0.01, metadata={"cache": False})
+    """Warn when an estimated focal length's standard deviation from the final bundle adjustment
+    exceeds this fraction of it."""
     refine_principal_point: Literal["never", "final", "always"] = "final"
     """``final``: tried in the last global bundle adjustment and kept only where it is
     plausible and significantly lowers the reprojection error (see :mod:`photogrammetry.sfm.refine`);
@@ -66,6 +85,11 @@ class SfmConfig:
     not kept: so small a shift is within what feature bias alone causes (ALIKED moved the
     centred one of the orbit scene by 0.8 px of 640 and tilted every camera by 0.06 degrees),
     while real lenses that need it are off by more (temple 2-3 %, fountain 1 %)."""
+    principal_point_min_gain: float = 0.005
+    """Smallest relative drop of the mean reprojection error for which a refined principal point is
+    kept (0.005: 0.5 %). Measured: temple and fountain (true points 6-17 px off centre) 1.2-1.6 %;
+    the turntable sample scene (centred) 0.05 %, where the BIC test alone let a point through that
+    turned every camera by 4.7 degrees."""
     final_refinement: bool = True
     """Complete and merge tracks, re-triangulate and run a robust global bundle adjustment on
     the chosen model."""
@@ -110,7 +134,7 @@ class SfmConfig:
     calibration: str = field(default="", metadata={"cache": False})
     """A COLMAP model folder of an earlier reconstruction with the same camera (e.g. the first
     object of a turntable batch): each camera of the same image size starts from its model and
-    parameters (keep them fixed with ``refine_focal_length`` / ``refine_extra_params`` false and
+    parameters (keep them fixed with ``refine_focal_length`` false and ``refine_extra_params`` /
     ``refine_principal_point`` never). Its cameras' content, not the path, is in the key."""
 
     def __post_init__(self) -> None:
@@ -126,6 +150,15 @@ class SfmConfig:
                 raise ConfigError(f"sfm.{name} must be within [0, 1), got {getattr(self, name)}")
         if self.verify_max_error <= 0:
             raise ConfigError(f"sfm.verify_max_error must be > 0 pixels, got {self.verify_max_error}")
+        if self.focal_px < 0 or not 0.0 <= self.fov_deg < 180.0:
+            raise ConfigError(f"sfm.focal_px must be >= 0 pixels and sfm.fov_deg within [0, 180) degrees, got "
+                              f"{self.focal_px} and {self.fov_deg}")
+        if self.focal_px and self.fov_deg:
+            raise ConfigError("give one of sfm.focal_px and sfm.fov_deg, not both")
+        if self.distortion_min_gain < 0 or self.principal_point_min_gain < 0 or self.focal_warn_sd <= 0:
+            raise ConfigError(f"sfm.distortion_min_gain and sfm.principal_point_min_gain must be >= 0 and "
+                              f"sfm.focal_warn_sd > 0, got {self.distortion_min_gain}, "
+                              f"{self.principal_point_min_gain} and {self.focal_warn_sd}")
         if not 0.0 < self.init_min_tri_angle < 90.0:
             raise ConfigError(f"sfm.init_min_tri_angle must be within (0, 90) degrees, got {self.init_min_tri_angle}")
 
@@ -150,19 +183,20 @@ def fingerprint(config: SfmConfig, photos: Path) -> dict[str, Any] | None:
     return {"calibration_sha256": hashlib.sha256(repr(cameras).encode("utf-8")).hexdigest()}
 
 
-def _apply_calibration(database: Path, config: SfmConfig) -> int:
-    """Give the database's cameras the calibration's model and parameters (matched by size)."""
+def _apply_calibration(database: Path, config: SfmConfig) -> set[int]:
+    """Give the database's cameras the calibration's model and parameters (matched by size); the
+    ids of those that got them."""
     import pycolmap
 
     known = {(c.width, c.height): c for c in _calibration_cameras(config)}
-    applied = 0
+    applied = set()
     with pycolmap.Database.open(database) as db:
         for camera in db.read_all_cameras():
             match = known.get((camera.width, camera.height))
             if match is not None:
                 camera.model, camera.params, camera.has_prior_focal_length = match.model, match.params, True
                 db.update_camera(camera)
-                applied += 1
+                applied.add(int(camera.camera_id))
     return applied
 
 
@@ -203,16 +237,17 @@ def sift_masks(masks: MaskSet | None, log: logging.Logger) -> Path | None:
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, mapping, precision, refine, sift, verification
+    from photogrammetry.sfm import colmap, database, intrinsics, mapping, precision, refine, sift, verification
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
+    ingest = intrinsics.with_user_focal(ingest, focal_px=config.focal_px, fov_deg=config.fov_deg)
     with colmap.quiet_colmap():
         stats = database.write_database(db, ingest, features.path, matches.path, camera_model=config.camera_model,
                                         shared_intrinsics=config.shared_intrinsics)
+        calibrated = _apply_calibration(db, config) if config.calibration else set()
         if config.calibration:
-            ctx.log.info("calibration from %s applied to %d camera(s)", config.calibration,
-                         _apply_calibration(db, config))
+            ctx.log.info("calibration from %s applied to %d camera(s)", config.calibration, len(calibrated))
         first_sift: dict[int, int] = {}
         if config.sift_assist:
             added, first_sift = sift.add_sift_matches(db, images, max_features=config.sift_max_features,
@@ -227,28 +262,48 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
                              "may not overlap: take more photos with overlap, or try another preset")
         outcome = mapping.reconstruct(db, images, ctx.out / ".mapping", config, num_images=stats.images,
                                       connected=connected, num_threads=ctx.workers)
-        chosen, pp = outcome.models[0], config.refine_principal_point == "always"
+        chosen, pp, distortion = outcome.models[0], config.refine_principal_point == "always", \
+            config.refine_extra_params == "always"
         if config.final_refinement:
-            chosen, pp = refine.refine_model(chosen, db, config, num_threads=ctx.workers)
+            refined = refine.refine_model(chosen, db, config, num_threads=ctx.workers)
+            chosen, pp, distortion = refined.model, refined.principal_point, refined.distortion
             if config.final_sift_adjustment and first_sift and features.extractor != "sift":
-                chosen, _ = precision.sift_adjustment(chosen, first_sift, config, num_threads=ctx.workers)
+                chosen, _ = precision.sift_adjustment(chosen, first_sift, config, distortion=distortion,
+                                                      num_threads=ctx.workers)
         models = [chosen, *outcome.models[1:]]
         _write_models(models, ingest, ctx.out)
+        deviations = intrinsics.focal_deviations(chosen, focal=config.refine_focal_length, principal_point=pp,
+                                                 distortion=distortion,
+                                                 num_threads=ctx.workers)
     shutil.rmtree(ctx.out / ".mapping", ignore_errors=True)
     registered = sorted(chosen.image(i).name for i in chosen.reg_image_ids())
     summary = SfmSummary(
         mapper=outcome.mapper, attempts=outcome.attempts, models=_model_infos(models), registered=tuple(registered),
         unregistered=tuple(sorted({im.name for im in ingest.images} - set(registered))), verified_pairs=verified,
-        principal_point_refined=pp)
+        principal_point_refined=pp, distortion_refined=distortion,
+        cameras=intrinsics.camera_infos(chosen, ingest, deviations, calibrated=calibrated))
     save_sfm_summary(ctx.out, summary)
-    _log_summary(ctx, summary)
+    _log_summary(ctx, summary, config)
     return {"registered": len(registered), "images": stats.images, "models": len(models),
             "model_sizes": ", ".join(str(m.num_images) for m in summary.models),
             "points": chosen.num_points3D(), "mapper": outcome.mapper,
-            "reprojection_error": summary.models[0].mean_reprojection_error}
+            "reprojection_error": summary.models[0].mean_reprojection_error,
+            "focal": "; ".join(_describe_focal(c) for c in summary.cameras)}
 
 
-def _log_summary(ctx: StageContext, summary: SfmSummary) -> None:
+def _describe_focal(camera: CameraInfo) -> str:
+    """``camera 1: 498.4 px (estimated, sd 0.4 %)``."""
+    sd = "" if camera.focal_sd_px is None else f", sd {100 * camera.focal_sd_px / camera.focal_px:.1f} %"
+    prior = f" from {camera.focal_prior_px:.1f}" if camera.focal_prior_px and camera.focal_source != "estimated" else ""
+    return f"camera {camera.camera_id}: {camera.focal_px:.1f} px ({camera.focal_source}{prior}{sd})"
+
+
+def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> None:
+    for camera in summary.cameras:
+        ctx.log.info("focal length, %s", _describe_focal(camera))
+        warning = focal_warning(camera, config.focal_warn_sd)
+        if warning:
+            ctx.log.warning("%s", warning)
     for attempt in summary.attempts:
         ctx.log.info("mapping attempt: %s", attempt)
     for i, m in enumerate(summary.models):
@@ -261,7 +316,7 @@ def _log_summary(ctx: StageContext, summary: SfmSummary) -> None:
 
 STAGE = StageSpec(
     name="sfm",
-    version=1,
+    version=2,
     config=SfmConfig,
     run=run,
     load=load_sfm,

@@ -93,6 +93,25 @@ def pixel_map(source: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
     return pixels[:, 0].reshape(shape).astype(np.float32), pixels[:, 1].reshape(shape).astype(np.float32)
 
 
+def as_pinhole(model: Any) -> int:
+    """Turn the cameras COLMAP's undistorter left in their own model, as it does when their
+    distortion is zero, into the ``PINHOLE`` cameras they are; how many it changed."""
+    import pycolmap
+
+    changed = 0
+    for camera in model.cameras.values():
+        if camera.model.name in ("PINHOLE", "SIMPLE_PINHOLE"):
+            continue
+        if any(float(camera.params[i]) != 0.0 for i in camera.extra_params_idxs()):
+            raise StageError(f"undistortion left camera {camera.camera_id} with distortion ({camera.model.name}); "
+                             "report the photos that cause it")
+        params = [camera.focal_length_x, camera.focal_length_y, camera.principal_point_x, camera.principal_point_y]
+        camera.model = pycolmap.CameraModelId.PINHOLE
+        camera.params = params
+        changed += 1
+    return changed
+
+
 def warp_masks(masks: MaskSet, distorted: Any, undistorted: Any, out: Path) -> int:
     """Warp each registered image's mask into the undistorted image (nearest); returns how many."""
     import cv2
@@ -129,6 +148,8 @@ def run(config: UndistortConfig, ctx: StageContext, *, ingest: IngestResult, mas
         raise StageError(f"undistortion wrote no image for {len(missing)} of {len(names)} images "
                          f"(e.g. {missing[0]}); check that the ingest images are readable")
     model = pycolmap.Reconstruction(ctx.out / "sparse")
+    if as_pinhole(model):
+        model.write(ctx.out / "sparse")
     masked = warp_masks(masks, pycolmap.Reconstruction(scale.model), model, ctx.out)
     counts: dict[str, Any] = {"images": len(names), "cameras": model.num_cameras(), "masks": masked,
                               "units": scale.units}
@@ -144,7 +165,7 @@ def run(config: UndistortConfig, ctx: StageContext, *, ingest: IngestResult, mas
 
 STAGE = StageSpec(
     name="undistort",
-    version=2,
+    version=3,
     config=UndistortConfig,
     run=run,
     load=load,

@@ -11,7 +11,7 @@ from photogrammetry.evaluation.pose_metrics import estimated_poses, evaluate_pos
 from photogrammetry.evaluation.ground_truth import GroundTruth
 from photogrammetry.evaluation.loaders import colmap_views
 from photogrammetry.sfm.mapping import choose_mapper
-from photogrammetry.sfm.refine import principal_point_significant, principal_points_plausible
+from photogrammetry.sfm.refine import principal_points_plausible, significant
 from photogrammetry.stages.sfm import SfmConfig
 from tests.sfm.conftest import run_sfm
 
@@ -90,10 +90,10 @@ def test_implausible_principal_point_is_detected():
 def test_principal_point_is_kept_only_when_it_explains_the_data_better(synthetic_sfm):
     model = pycolmap.Reconstruction(synthetic_sfm.model)
     assert not synthetic_sfm.summary.principal_point_refined  # synthetic cameras: centred principal point
-    assert not principal_point_significant(model, model)
+    assert not significant(model, model, 2)
     worse = pycolmap.Reconstruction(model)
     camera = worse.cameras[next(iter(worse.cameras))]
     camera.params = [camera.params[0], camera.params[1] + 3.0, camera.params[2], camera.params[3]]
     worse.update_point_3d_errors()
     assert worse.compute_mean_reprojection_error() > model.compute_mean_reprojection_error()
-    assert principal_point_significant(worse, model)
+    assert significant(worse, model, 2)

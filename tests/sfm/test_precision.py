@@ -81,7 +81,7 @@ def test_learned_observations_stay_only_for_weak_images(scene):
 def test_adjustment_on_sift_points_is_more_accurate(scene):
     truth, model, first_sift = scene
     before = np.median(_rotation_errors(model, truth))
-    adjusted, report = sift_adjustment(model, first_sift, SfmConfig(), num_threads=2)
+    adjusted, report = sift_adjustment(model, first_sift, SfmConfig(), distortion=True, num_threads=2)
     after = np.median(_rotation_errors(adjusted, truth))
     assert report is not None and report.weak_images == 0
     assert after < 0.5 * before, (before, after)
@@ -92,5 +92,5 @@ def test_adjustment_on_sift_points_is_more_accurate(scene):
 
 def test_nothing_changes_without_enough_sift_points(scene):
     _, model, first_sift = scene
-    same, report = sift_adjustment(model, first_sift, SfmConfig(final_sift_min_points=10_000), num_threads=2)
+    same, report = sift_adjustment(model, first_sift, SfmConfig(final_sift_min_points=10_000), distortion=True, num_threads=2)
     assert same is model and report is None

@@ -82,7 +82,7 @@ def test_sfm_calibration_overwrites_the_database_cameras(tmp_path: Path) -> None
     with pycolmap.Database.open(tmp_path / "db.db") as db:
         db.write_camera(pycolmap.Camera(model="SIMPLE_RADIAL", width=64, height=48, params=[80.0, 32.0, 24.0, 0.0]))
     config = SfmConfig(calibration=str(tmp_path / "calib"))
-    assert _apply_calibration(tmp_path / "db.db", config) == 1
+    assert _apply_calibration(tmp_path / "db.db", config) == {1}
     with pycolmap.Database.open(tmp_path / "db.db") as db:
         camera = db.read_all_cameras()[0]
     assert np.allclose(camera.params, [70.0, 31.0, 23.0, 0.02]) and camera.has_prior_focal_length

@@ -1,0 +1,146 @@
+"""Where each camera's focal length comes from and how well the views constrain it.
+
+Without a prior (photos without EXIF: video frames, screenshots, scans, messaging apps) the
+focal length starts at COLMAP's guess, 1.2 x the longest side, and bundle adjustment finds it;
+with the distortion held while mapping (:mod:`photogrammetry.sfm.refine`) it converges from
+any start on the captures measured (a long lens at 5 x the image width, a forward walk). A
+user's focal length (``sfm.focal_px`` or ``sfm.fov_deg``) replaces EXIF's for every camera.
+
+After the final adjustment each camera's focal length gets a standard deviation from the
+adjustment's covariance (pycolmap's ``estimate_ba_covariance``), scaled by the observed
+reprojection noise: forward motion, narrow fields of view and few views leave it large.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from photogrammetry.io.ingest import IngestResult
+from photogrammetry.io.sfm import CameraInfo
+
+if TYPE_CHECKING:
+    import pycolmap
+
+SOURCES = {"exif_focal_plane": "exif", "exif_35mm": "exif", "user": "user", "none": "estimated"}
+"""Ingest's ``focal_source`` -> the source a camera reports."""
+
+
+def user_focal(width: int, height: int, scale: float, *, focal_px: float, fov_deg: float) -> float | None:
+    """A user's focal length in pixels of a prepared image (``scale`` = prepared / original size).
+
+    Args:
+        width: Prepared image width.
+        height: Prepared image height.
+        scale: Ingest's downscaling factor of the image.
+        focal_px: Focal length in pixels of the original photo (0: not given).
+        fov_deg: Field of view across the longest side, degrees (0: not given).
+    """
+    if focal_px > 0:
+        return focal_px * scale
+    if fov_deg > 0:
+        return 0.5 * max(width, height) / math.tan(math.radians(fov_deg) / 2.0)
+    return None
+
+
+def with_user_focal(ingest: IngestResult, *, focal_px: float, fov_deg: float) -> IngestResult:
+    """``ingest`` with every image and camera group given the user's focal length (source ``user``)."""
+    if focal_px <= 0 and fov_deg <= 0:
+        return ingest
+    images = tuple(dataclasses.replace(im, focal_px=user_focal(im.width, im.height, im.scale, focal_px=focal_px,
+                                                               fov_deg=fov_deg), focal_source="user")
+                   for im in ingest.images)
+    scale = {im.camera_id: im.scale for im in ingest.images}
+    groups = tuple(dataclasses.replace(g, focal_px=user_focal(g.width, g.height, scale.get(g.camera_id, 1.0),
+                                                              focal_px=focal_px, fov_deg=fov_deg), focal_source="user")
+                   for g in ingest.cameras)
+    return dataclasses.replace(ingest, images=images, cameras=groups)
+
+
+def focal_deviations(model: pycolmap.Reconstruction, *, focal: bool, principal_point: bool, distortion: bool,
+                     num_threads: int) -> dict[int, float]:
+    """Standard deviation in pixels of each camera's focal length, by camera id.
+
+    One more (plain least-squares) adjustment of a copy of ``model`` with the focal lengths, and
+    the principal points and distortion where they were refined, free; its covariance is scaled
+    by the reprojection noise (per axis: the mean error over sqrt(pi / 2)). Cameras whose
+    covariance cannot be had are left out; none when the focal lengths were held (``focal`` false).
+    """
+    import pycolmap
+
+    if not focal:
+        return {}
+    work = copy.deepcopy(model)
+    options = pycolmap.BundleAdjustmentOptions()
+    options.print_summary = False
+    options.refine_focal_length = True
+    options.refine_principal_point = principal_point
+    options.refine_extra_params = distortion
+    options.ceres.solver_options.num_threads = num_threads
+    config = pycolmap.BundleAdjustmentConfig()
+    for image_id in work.reg_image_ids():
+        config.add_image(image_id)
+    config.fix_gauge(pycolmap.BundleAdjustmentGauge.THREE_POINTS)
+    adjuster = pycolmap.create_default_ceres_bundle_adjuster(options, config, work)
+    adjuster.solve()
+    covariance = pycolmap.estimate_ba_covariance(pycolmap.BACovarianceOptions(), work, adjuster)
+    if covariance is None:
+        return {}
+    noise = work.compute_mean_reprojection_error() / math.sqrt(math.pi / 2.0)
+    deviations = {}
+    for camera_id, camera in work.cameras.items():
+        block = covariance.get_other_params_cov(camera.params)
+        n = len(camera.focal_length_idxs())
+        if block is None or block.shape[0] < n:
+            continue
+        variance = float(np.sum(np.asarray(block)[:n, :n])) / n**2  # of the mean of the focal entries
+        deviations[int(camera_id)] = noise * math.sqrt(max(variance, 0.0))
+    return deviations
+
+
+def camera_infos(model: pycolmap.Reconstruction, ingest: IngestResult, deviations: Mapping[int, float], *,
+                 calibrated: set[int]) -> tuple[CameraInfo, ...]:
+    """What each camera of ``model`` ended with, and where its focal length came from.
+
+    Args:
+        model: The final model.
+        ingest: The ingest result the model was made from (after :func:`with_user_focal`).
+        deviations: Focal standard deviations by camera id (:func:`focal_deviations`).
+        calibrated: Ids of the cameras that started from ``sfm.calibration``.
+    """
+    records = {im.name: im for im in ingest.images}
+    members: dict[int, list[str]] = {}
+    for image_id in model.reg_image_ids():
+        image = model.image(image_id)
+        members.setdefault(int(image.camera_id), []).append(image.name)
+    infos = []
+    for camera_id, names in sorted(members.items()):
+        camera, first = model.camera(camera_id), records.get(names[0])
+        source = "calibration" if camera_id in calibrated else SOURCES.get(first.focal_source if first else "none",
+                                                                           "estimated")
+        sd = deviations.get(camera_id)
+        infos.append(CameraInfo(
+            camera_id=camera_id, model=camera.model.name, width=camera.width, height=camera.height, images=len(names),
+            focal_px=round(float(camera.mean_focal_length()), 3), focal_source=source,
+            focal_prior_px=round(first.focal_px, 3) if first and first.focal_px else None,
+            focal_sd_px=None if sd is None else round(sd, 3),
+            extra_params=tuple(round(float(camera.params[i]), 6) for i in camera.extra_params_idxs())))
+    return tuple(infos)
+
+
+def focal_warning(camera: CameraInfo, limit: float) -> str | None:
+    """A warning for an estimated focal length whose standard deviation exceeds ``limit`` x itself,
+    with what to do; ``None`` when there is nothing to warn about."""
+    sd = camera.focal_sd_px
+    if camera.focal_source != "estimated" or sd is None or sd <= limit * camera.focal_px:
+        return None
+    return (f"the focal length of camera {camera.camera_id} ({camera.width} x {camera.height}, {camera.images} images) "
+            f"is poorly constrained: {camera.focal_px:.1f} +- {sd:.1f} px ({100 * sd / camera.focal_px:.1f} %), "
+            "estimated without EXIF; depths and sizes scale with it. Typical causes: a camera moving straight ahead, a "
+            "narrow field of view, few views. Give it with --set sfm.focal_px=PIXELS (of the photos as given) or "
+            "--set sfm.fov_deg=DEGREES (across the longest side), or add photos taken from more directions")
