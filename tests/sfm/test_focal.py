@@ -1,0 +1,99 @@
+"""Focal lengths without EXIF: captures that make them hard, a user's prior, and the diagnosis."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import pycolmap
+import pytest
+
+from photogrammetry.errors import ConfigError
+from photogrammetry.io.sfm import CameraInfo
+from photogrammetry.sfm.intrinsics import focal_warning, user_focal, with_user_focal
+from photogrammetry.stages.sfm import SfmConfig
+from tests.sfm.conftest import run_sfm
+from tests.sfm.rigs import forward_video, narrow_ring, write_rig
+from tests.sfm.synthetic import SyntheticScene
+
+
+def _scene(rig, folder) -> SyntheticScene:
+    ingest, features, matches = write_rig(rig, folder)
+    return SyntheticScene(ingest=ingest, features=features, matches=matches, truth=None)
+
+
+def _focal(result) -> float:
+    return next(iter(pycolmap.Reconstruction(result.model).cameras.values())).focal_length
+
+
+@pytest.fixture(scope="module")
+def narrow(tmp_path_factory):
+    rig = narrow_ring()
+    return rig, _scene(rig, tmp_path_factory.mktemp("narrow"))
+
+
+def test_a_long_lens_registers_every_view_with_its_focal_length(narrow, tmp_path):
+    # 3,000 px on 640 x 480 images, starting from COLMAP's guess of 768 px: with the distortion
+    # refined while mapping this ring broke into pieces of 2-6 views
+    rig, scene = narrow
+    result = run_sfm(scene, tmp_path)
+    assert len(result.summary.registered) == 16
+    assert _focal(result) == pytest.approx(rig.focal, rel=0.02)
+    camera = result.summary.cameras[0]
+    assert camera.focal_source == "estimated" and camera.focal_prior_px is None
+    assert camera.focal_px == pytest.approx(_focal(result), rel=1e-6)
+    assert 0 < camera.focal_sd_px < 0.02 * camera.focal_px
+    assert camera.extra_params == (0.0,) and not result.summary.distortion_refined
+
+
+def test_a_forward_walk_without_exif_finds_its_focal_length(tmp_path):
+    rig = forward_video()
+    result = run_sfm(_scene(rig, tmp_path / "in"), tmp_path / "out")
+    assert len(result.summary.registered) == len(rig.rotations)
+    assert _focal(result) == pytest.approx(rig.focal, rel=0.02)
+
+
+def test_a_user_focal_length_is_the_prior_and_is_reported(narrow, tmp_path, caplog):
+    _, scene = narrow
+    with caplog.at_level(logging.INFO, logger="photogrammetry"):
+        result = run_sfm(scene, tmp_path, focal_px=2900.0, refine_focal_length=False, focal_warn_sd=1e-9)
+    camera = result.summary.cameras[0]
+    assert camera.focal_source == "user" and camera.focal_prior_px == 2900.0
+    assert _focal(result) == pytest.approx(2900.0)
+    assert camera.focal_sd_px is None  # held: no standard deviation
+    assert not any("poorly constrained" in r.message for r in caplog.records)  # warns for estimates only
+
+
+def test_a_poorly_constrained_estimate_is_warned_about_with_what_to_do():
+    camera = CameraInfo(camera_id=1, model="SIMPLE_RADIAL", width=640, height=480, images=16, focal_px=500.0,
+                        focal_source="estimated", focal_prior_px=None, focal_sd_px=10.0, extra_params=(0.0,))
+    warning = focal_warning(camera, 0.01)
+    assert "500.0 +- 10.0 px (2.0 %)" in warning and "camera 1 (640 x 480, 16 images)" in warning
+    assert "sfm.focal_px" in warning and "sfm.fov_deg" in warning
+    assert focal_warning(camera, 0.03) is None
+    assert focal_warning(dataclasses.replace(camera, focal_source="exif"), 0.01) is None  # a prior is not warned about
+    assert focal_warning(dataclasses.replace(camera, focal_sd_px=None), 0.01) is None
+
+
+def test_user_focal_is_in_pixels_of_the_photos_as_given_or_a_field_of_view():
+    assert user_focal(800, 600, 0.5, focal_px=2000.0, fov_deg=0.0) == pytest.approx(1000.0)
+    assert user_focal(800, 600, 0.5, focal_px=0.0, fov_deg=90.0) == pytest.approx(400.0)
+    assert user_focal(600, 800, 1.0, focal_px=0.0, fov_deg=60.0) == pytest.approx(400.0 / 0.5773503, rel=1e-6)
+    assert user_focal(800, 600, 1.0, focal_px=0.0, fov_deg=0.0) is None
+
+
+def test_with_user_focal_replaces_every_prior(narrow):
+    _, scene = narrow
+    ingest = dataclasses.replace(scene.ingest, images=tuple(
+        dataclasses.replace(im, scale=0.5, focal_px=123.0, focal_source="exif_35mm") for im in scene.ingest.images))
+    given = with_user_focal(ingest, focal_px=4000.0, fov_deg=0.0)
+    assert {(im.focal_px, im.focal_source) for im in given.images} == {(2000.0, "user")}
+    assert [(g.focal_px, g.focal_source) for g in given.cameras] == [(2000.0, "user")]
+    assert with_user_focal(ingest, focal_px=0.0, fov_deg=0.0) is ingest
+
+
+@pytest.mark.parametrize("settings", [{"focal_px": -1.0}, {"fov_deg": 180.0}, {"focal_px": 500.0, "fov_deg": 60.0},
+                                      {"distortion_min_gain": -0.1}, {"focal_warn_sd": 0.0}])
+def test_bad_focal_settings_are_refused_by_name(settings):
+    with pytest.raises(ConfigError, match=next(iter(settings))):
+        SfmConfig(**settings)
