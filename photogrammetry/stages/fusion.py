@@ -82,7 +82,7 @@ def fuse(config: FusionConfig, depth: DepthResult, out: Path, device: str = "cpu
                                 device=device)
     if len(cloud) == 0:
         raise StageError("fusion produced no point: no depth survived filtering; check the depth stage's "
-                         "mean_kept count, or loosen depth.min_consistent_views")
+                         "mean_kept count, or loosen depth.filtering.min_consistent_views")
     write_point_ply(out / "fused.ply", cloud.points, cloud.normals, cloud.colors)
     return summary
 
