@@ -25,8 +25,8 @@ class MVSOptions:
     """Everything that decides the depth maps of a scene."""
 
     method: str = field(default="lite", metadata={"choices": tuple(METHODS)})
-    """MVS method, a name in :data:`photogrammetry.mvs.methods.METHODS`: ``lite`` (learned, default),
-    ``ncc`` (classical), ``lite-ncc``, ``lite-refine``, ``disk``, ``aliked``."""
+    """MVS method, a name in :data:`photogrammetry.mvs.methods.METHODS` (``photogrammetry options``
+    lists them): ``lite`` (learned, the default) or ``ncc`` (the classical baseline), among others."""
     weights: str = ""
     """Weight file of a learned method; empty: the method's own (committed or shipped)."""
     max_image_size: int = 1600
