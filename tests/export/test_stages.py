@@ -25,6 +25,8 @@ from photogrammetry.io.mesh import (
     write_ply,
 )
 from photogrammetry.io.sfm import UndistortResult, load_undistort, save_undistort
+from photogrammetry.meshing import SurfaceOptions
+from photogrammetry.meshing.crop import CropOptions
 from photogrammetry.meshing.views import CameraView
 from photogrammetry.stages import export, mesh, texture
 from photogrammetry.texturing import BlendOptions
@@ -148,8 +150,8 @@ def test_export_stage_logs_the_units(outputs: tuple[MeshResult, TextureResult, E
 
 
 @pytest.mark.parametrize(("stage", "options"), [
-    (mesh.MeshConfig, {"method": "marching"}), (mesh.MeshConfig, {"density_quantile": 0.7}),
-    (mesh.MeshConfig, {"mask_tolerance": 1.5}), (mesh.MeshConfig, {"mask_pull": -1.0}),
+    (mesh.MeshConfig, {"method": "marching"}), (SurfaceOptions, {"density_quantile": 0.7}),
+    (CropOptions, {"mask_tolerance": 1.5}), (CropOptions, {"mask_pull": -1.0}),
     (texture.TextureConfig, {"size": 3000}), (BlendOptions, {"low_sigma": -1.0}),
     (export.ExportConfig, {"formats": ("fbx",)}), (export.ExportConfig, {"jpeg_quality": 10})])
 def test_configs_reject_bad_values(stage: type, options: dict) -> None:

@@ -11,6 +11,7 @@ from photogrammetry.evaluation import Estimate, Sim3, evaluate, load_ground_trut
 from photogrammetry.io.gltf import write_glb
 from photogrammetry.io.mesh import MeshData, write_ply
 from photogrammetry.meshing.cloud import OrientedCloud
+from photogrammetry.meshing.crop import CropOptions
 from photogrammetry.stages.mesh import MeshConfig, build_mesh
 from photogrammetry.stages.texture import TextureConfig
 from photogrammetry.texturing import texture_mesh
@@ -43,7 +44,7 @@ def test_turntable_mesh_and_texture(tmp_path: Path) -> None:
     gt = load_ground_truth(TURNTABLE)
     holdout = gt.names[::4]
     views = gt_views(gt, [n for n in gt.names if n not in holdout], TURNTABLE / "gt" / "masks")
-    build = build_mesh(MeshConfig(crop="masks"), object_cloud(gt, 60_000), views, None)
+    build = build_mesh(MeshConfig(crop=CropOptions(mode="masks")), object_cloud(gt, 60_000), views, None)
     write_ply(tmp_path / "mesh.ply", build.raw)
     geometry = evaluate(Estimate(mesh_path=tmp_path / "mesh.ply", to_gt=Sim3()), gt).mesh
     assert geometry.fscore[0.01] > 0.9
