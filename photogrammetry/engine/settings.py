@@ -165,9 +165,20 @@ def _apply(config: Any, overrides: Mapping[str, Any], where: str, source: str) -
 
 
 def _legacy(cls: type, overrides: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Settings recorded before options were nested, under their flat ``KEY_NAMES``, moved to their paths."""
+    """Settings recorded before options were nested, under their flat ``KEY_NAMES``, moved to their paths.
+
+    A flat name that is now a group's name (``mesh.crop``, now ``mesh.crop.mode``) is moved only when its
+    value is not a table (a record written since holds the group's table there).
+    """
     paths = {old: path for path, old in (key_names(cls) or {}).items()}
-    return unflatten({paths.get(k, k): v for k, v in overrides.items()}) if paths else overrides
+    if not paths:
+        return overrides
+    hints = type_hints(cls)
+
+    def moved(name: str, value: Any) -> bool:
+        return name in paths and (name not in hints or (is_group(hints[name]) and not isinstance(value, Mapping)))
+
+    return unflatten({paths[k] if moved(k, v) else k: v for k, v in overrides.items()})
 
 
 def apply_overrides(spec: StageSpec, config: Any, overrides: Mapping[str, Any], source: str,

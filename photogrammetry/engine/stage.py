@@ -63,8 +63,9 @@ def output_affecting_settings(config: Any) -> dict[str, Any]:
     A config class whose options were once flat fields may declare ``KEY_NAMES``, a class
     variable mapping dotted paths to the flat names they had: those enter under the old name, and
     options that are not listed (added since) enter only when they differ from the config's
-    default, so that the keys of existing caches stay the same. Drop the table when the stage's
-    version is next bumped.
+    default, so that the keys of existing caches stay the same. Options out of the key may be
+    listed too (run records of earlier versions are read through the same table). Drop the table
+    when the stage's version is next bumped.
     """
     names = key_names(type(config))
     default = type(config)() if names is not None else None

@@ -22,8 +22,9 @@ from photogrammetry.mvs.options import MVSOptions
 
 _FORMERLY_FLAT = ("method", "weights", "max_image_size", "window_radius", "best_sources", "use_masks", "fp16",
                   "selection.num_sources", "selection.depth_margin", "cascade.hypotheses", "cascade.search_radius",
-                  "cascade.sgm_levels", "filtering.min_consistent_views", "filtering.max_reprojection_px",
-                  "filtering.max_relative_depth", "filtering.min_confidence")
+                  "cascade.sgm_levels", "cascade.memory_budget_mb", "filtering.min_consistent_views",
+                  "filtering.max_reprojection_px", "filtering.max_relative_depth", "filtering.min_confidence",
+                  "feature_cache_mb")
 
 
 @dataclass(frozen=True, kw_only=True)

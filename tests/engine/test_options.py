@@ -1,5 +1,6 @@
 """Stage configs that nest option groups: loading, typing, cache keys, documentation."""
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -11,6 +12,7 @@ from photogrammetry.engine.settings import apply_overrides, resolve_config
 from photogrammetry.engine.stage import StageSpec, output_affecting_settings
 from photogrammetry.engine.store import derive_key
 from photogrammetry.errors import ConfigError
+from photogrammetry.io.jsonio import to_jsonable
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +57,8 @@ class NestedConfig:
 class FormerlyFlatConfig(NestedConfig):
     """The same options, whose key must stay the one they had as flat fields."""
 
-    KEY_NAMES: ClassVar[dict[str, str]] = {"size": "size", "search.levels": "levels", "search.inner.penalty": "p1"}
+    KEY_NAMES: ClassVar[dict[str, str]] = {"size": "size", "search.levels": "levels", "search.inner.penalty": "p1",
+                                           "search.mode": "search"}  # a flat name that is now a group's
 
 
 STAGES = (StageSpec(name="nested", version=1, config=NestedConfig, run=lambda *a, **k: {}, load=lambda f: None),
@@ -107,15 +110,20 @@ def test_nested_options_enter_the_key_under_their_path() -> None:
 
 
 def test_key_names_keep_the_flat_layout_and_options_added_since_enter_when_changed() -> None:
-    assert output_affecting_settings(FormerlyFlatConfig()) == {"size": 100, "levels": (32, 8), "p1": 0.5}
-    exact = resolve_config(STAGES, preset=None, overrides=["flat.search.mode=exact"])["flat"]
-    assert output_affecting_settings(exact) == {"size": 100, "levels": (32, 8), "p1": 0.5, "search.mode": "exact"}
+    assert output_affecting_settings(FormerlyFlatConfig()) == {"size": 100, "levels": (32, 8), "p1": 0.5,
+                                                               "search": "fast"}
+    eight = resolve_config(STAGES, preset=None, overrides=["flat.search.inner.paths=8"])["flat"]
+    assert output_affecting_settings(eight) == {"size": 100, "levels": (32, 8), "p1": 0.5, "search": "fast",
+                                                "search.inner.paths": 8}
 
 
 def test_run_records_with_flat_names_are_read() -> None:
-    config = apply_overrides(STAGES[1], FormerlyFlatConfig(), {"size": 7, "levels": [16], "p1": 0.25}, "run.json",
-                             legacy=True)
-    assert (config.size, config.search.levels, config.search.inner.penalty) == (7, (16,), 0.25)
+    old = {"size": 7, "levels": [16], "p1": 0.25, "search": "exact"}
+    config = apply_overrides(STAGES[1], FormerlyFlatConfig(), old, "run.json", legacy=True)
+    assert (config.size, config.search.levels, config.search.inner.penalty, config.search.mode) == (
+        7, (16,), 0.25, "exact")
+    new = to_jsonable(config)  # as run.json records it now
+    assert apply_overrides(STAGES[1], FormerlyFlatConfig(), new, "run.json", legacy=True) == config
 
 
 def test_every_leaf_has_its_path_default_and_docstring() -> None:
@@ -125,3 +133,17 @@ def test_every_leaf_has_its_path_default_and_docstring() -> None:
     assert options["size"].doc == "A top-level option." and options["search.inner.paths"].doc == "Paths: 4 or 8."
     assert not options["search.budget_mb"].cache and options["search.mode"].cache
     assert field_docs(FormerlyFlatConfig)["search"] == "The search's options."
+
+
+def test_settings_recorded_before_nesting_keep_their_keys() -> None:
+    """``flat_settings.json``: per stage, the settings of the turntable and high presets as ``run.json``
+    recorded them before the options were nested, with the settings their keys hashed (written by that
+    version; sfm left out: its options move next). ``status`` reads old records through ``KEY_NAMES``;
+    the keys must come out the same."""
+    from photogrammetry.stages import PIPELINE
+
+    recorded = json.loads((Path(__file__).parent / "flat_settings.json").read_text())
+    for spec in PIPELINE:
+        for record in recorded.get(spec.name, []):
+            config = apply_overrides(spec, spec.config(), record["settings"], "run.json", legacy=True)
+            assert to_jsonable(output_affecting_settings(config)) == record["key_settings"], spec.name
