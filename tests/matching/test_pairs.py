@@ -135,7 +135,8 @@ def test_retrieval_pairs_images_of_the_same_place(tmp_path: Path) -> None:
 
 def _turntable(n: int, **kwargs) -> set[tuple[int, int]]:
     names = tuple(f"v{i:03d}.jpg" for i in range(n))
-    return {(names.index(a), names.index(b)) for a, b in select_pairs("turntable", PairRequest(names=names, options=PairOptions(**kwargs)))}
+    pairs = select_pairs("turntable", PairRequest(names=names, options=PairOptions(**kwargs)))
+    return {(names.index(a), names.index(b)) for a, b in pairs}
 
 
 def test_turntable_single_ring_wraps_within_window() -> None:
