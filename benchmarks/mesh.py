@@ -67,8 +67,8 @@ from photogrammetry.io.gltf import write_glb  # noqa: E402
 from photogrammetry.io.mesh import LEVEL_NAMES, MeshData, TexturedMeshData, write_ply  # noqa: E402
 from photogrammetry.meshing import CameraView, OrientedCloud, colmap_points  # noqa: E402
 from photogrammetry.stages.mesh import MeshBuild, MeshConfig, build_mesh  # noqa: E402
-from photogrammetry.stages.texture import TextureConfig, texture_options  # noqa: E402
-from photogrammetry.texturing import texture_mesh  # noqa: E402
+from photogrammetry.stages.texture import TextureConfig  # noqa: E402
+from photogrammetry.texturing import BlendOptions, texture_mesh  # noqa: E402
 
 
 def gt_views(gt: GroundTruth, names: list[str], mask_dir: Path | None) -> list[CameraView]:
@@ -277,9 +277,10 @@ def _texture(mesh: MeshData, views: list[CameraView], gt: GroundTruth, holdout: 
              args: argparse.Namespace, out: Path, *, baseline: bool) -> dict:
     """Texture one level with our stage (and the baseline) and score both in the held-out views."""
     out.mkdir(parents=True, exist_ok=True)
-    config = TextureConfig(texture_size=args.texture_size, blend_sigma=args.blend_sigma, vignetting=args.vignetting)
+    config = TextureConfig(size=args.texture_size, vignetting=args.vignetting,
+                           blend=BlendOptions(low_sigma=args.blend_sigma))
     start = time.perf_counter()
-    ours, report = texture_mesh(mesh, views, texture_options(config, workers=args.workers))
+    ours, report = texture_mesh(mesh, views, config, workers=args.workers)
     entry = {"texture_s": round(time.perf_counter() - start, 2), "texture_steps": report.seconds}
     write_glb(out / "ours.glb", ours, extras={"units": "metres"}, generator="benchmark")
     entry["ours"] = _scores(out / "ours.glb", gt, holdout, "textured_mesh_path")
@@ -309,7 +310,7 @@ def oracle_psnr(mesh: MeshData, gt: GroundTruth, holdout: list[str], views: list
     values = []
     for name in holdout:
         own = _heldout_views(gt, [name], views)
-        textured, _ = texture_mesh(mesh, own, texture_options(replace(config, level_exposure=False)))
+        textured, _ = texture_mesh(mesh, own, replace(config, level_exposure=False))
         write_glb(out / "oracle.glb", textured, extras={"units": "metres"}, generator="benchmark")
         values.append(_scores(out / "oracle.glb", gt, [name], "textured_mesh_path")["psnr"])
     return round(float(np.mean(values)), 3)
@@ -320,7 +321,7 @@ def ceiling_psnr(mesh: MeshData, gt: GroundTruth, holdout: list[str], views: lis
     """Mean PSNR in the held-out views of one texture baked from all of them at once (see the
     module docstring): plain projected-area weights (no ramps at edges, no selected view, every
     angle), no levelling."""
-    options = texture_options(replace(config, level_exposure=False))
+    options = replace(config, level_exposure=False)
     options = replace(options, blend=replace(options.blend, edge_margin=0.0, min_cos=0.0, selection_boost=0.0))
     textured, _ = texture_mesh(mesh, _heldout_views(gt, holdout, views), options)
     write_glb(out / "ceiling.glb", textured, extras={"units": "metres"}, generator="benchmark")
@@ -370,7 +371,7 @@ def main() -> None:
     parser.add_argument("--sets", default="", help="comma-separated set names (default: sample scenes + temple)")
     parser.add_argument("--level", default="medium", choices=LEVEL_NAMES, help="detail level to texture")
     parser.add_argument("--texture-size", type=int, default=2048)
-    parser.add_argument("--blend-sigma", type=float, default=TextureConfig().blend_sigma)
+    parser.add_argument("--blend-sigma", type=float, default=TextureConfig().blend.low_sigma)
     parser.add_argument("--vignetting", action="store_true", help="our texture fits and removes the vignetting")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                         help="threads of our texturing (the stage's default; open3d uses every core)")

@@ -70,7 +70,7 @@ def child(args: argparse.Namespace) -> None:
     from photogrammetry.io.depth import load_depth, save_depth_summary
     from photogrammetry.mvs.multiview import compute_depth
     from photogrammetry.mvs.scene import load_scene
-    from photogrammetry.stages.depth import DepthConfig, mvs_options
+    from photogrammetry.stages.depth import DepthConfig
     from photogrammetry.stages.fusion import FusionConfig, fuse
 
     if args.threads:
@@ -85,7 +85,7 @@ def child(args: argparse.Namespace) -> None:
         oracle_maps(scene, gt, out, args.max_image_size)
     else:
         config = DepthConfig(method=args.method, max_image_size=args.max_image_size)
-        save_depth_summary(out, compute_depth(scene, mvs_options(config), out, device=device))
+        save_depth_summary(out, compute_depth(scene, config, out, device=device))
     t1 = time.perf_counter()
     fuse(FusionConfig(method=args.fusion), load_depth(out), out, device)
     t2 = time.perf_counter()
@@ -112,12 +112,12 @@ def depth_curve(scene_name: str, method: str, folder: Path, args: argparse.Names
     from photogrammetry.mvs.multiview import filter_all, working_views
     from photogrammetry.mvs.scene import load_scene
     from photogrammetry.mvs.selection import select_sources
-    from photogrammetry.stages.depth import DepthConfig, mvs_options
+    from photogrammetry.stages.depth import DepthConfig
 
     scene_dir, masks = scene_paths(scene_name, args.masks)
     scene = load_scene(scene_dir / "images", scene_dir / "gt" / "sparse", masks)
     gt = load_ground_truth(scene_dir)
-    options = mvs_options(DepthConfig(method=method, max_image_size=args.max_image_size))
+    options = DepthConfig(method=method, max_image_size=args.max_image_size)
     views, sources = working_views(scene, options.max_image_size), select_sources(scene, options.selection)
     points = []
     for threshold in CURVE_THRESHOLDS:
@@ -231,7 +231,8 @@ def time_method(method: str, device: str, setup, repeats: int = 3) -> tuple[floa
     """Seconds to extract the 6 views' features, and median seconds of the sweep (after a warm-up)."""
     from photogrammetry.mvs.cascade import CascadeOptions, FeatureBank, estimate_depth
     from photogrammetry.mvs.methods import method_spec
-    from photogrammetry.mvs.multiview import MVSOptions, match_cost, read_image
+    from photogrammetry.mvs.multiview import match_cost, read_image
+    from photogrammetry.mvs.options import MVSOptions
 
     _, _, views, name, sources, near_far = setup
     extractor = method_spec(method).build(None, device, True)

@@ -18,7 +18,7 @@ from photogrammetry.io.mesh import MeshData
 from photogrammetry.meshing import CameraView, OrientedCloud, read_cloud
 from photogrammetry.mvs.multiview import compute_depth
 from photogrammetry.mvs.scene import MVSScene, MVSView
-from photogrammetry.stages.depth import DepthConfig, mvs_options
+from photogrammetry.stages.depth import DepthConfig
 from photogrammetry.stages.fusion import FusionConfig, fuse
 from photogrammetry.texturing.visibility import MeshScene, view_maps, visible
 
@@ -44,6 +44,6 @@ def mvs_cloud(views: list[CameraView], hull: MeshData, out: Path, method: str,
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     config = DepthConfig(method=method, max_image_size=max_image_size)
-    save_depth_summary(out, compute_depth(scene, mvs_options(config), out))
+    save_depth_summary(out, compute_depth(scene, config, out))
     fuse(FusionConfig(), load_depth(out), out)
     return read_cloud(out / "fused.ply", views), points, time.perf_counter() - start

@@ -32,7 +32,7 @@ from photogrammetry.evaluation import load_ground_truth  # noqa: E402
 from photogrammetry.io.gltf import write_glb  # noqa: E402
 from photogrammetry.io.mesh import LEVEL_NAMES, TexturedMeshData, read_mesh, write_ply  # noqa: E402
 from photogrammetry.stages.mesh import MeshConfig, build_mesh  # noqa: E402
-from photogrammetry.stages.texture import TextureConfig, texture_options  # noqa: E402
+from photogrammetry.stages.texture import TextureConfig  # noqa: E402
 from photogrammetry.texturing import texture_mesh  # noqa: E402
 from photogrammetry.texturing.atlas import compute_atlas  # noqa: E402
 
@@ -45,8 +45,7 @@ def child(args: argparse.Namespace) -> None:
     mesh = read_mesh(args.work / "mesh.ply")
     if args.child == "ours":
         start = time.perf_counter()
-        textured, report = texture_mesh(mesh, views, texture_options(TextureConfig(texture_size=args.size),
-                                                                     workers=args.workers))
+        textured, report = texture_mesh(mesh, views, TextureConfig(size=args.size), workers=args.workers)
         seconds, steps = time.perf_counter() - start, report.seconds
     else:
         atlas = compute_atlas(mesh, size=args.size)

@@ -7,11 +7,14 @@ Logging is configured here and only here. Errors meant for the user are printed 
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import logging
 import sys
+import textwrap
 import time
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,9 @@ import click
 
 from photogrammetry import api
 from photogrammetry._version import __version__
+from photogrammetry.engine.options import choices, leaves
 from photogrammetry.engine.settings import available_presets
+from photogrammetry.engine.stage import StageSpec
 from photogrammetry.errors import PhotogrammetryError
 from photogrammetry.stages import PIPELINE, stage_names
 
@@ -170,6 +175,53 @@ def evaluate(workspace: Path, gt: Path, holdout: tuple[str, ...], json_out: Path
     click.echo(report.format_table())
     if json_out is not None:
         json_out.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def _toml(value: Any) -> str:
+    """``value`` as it is written in a preset or after ``--set``."""
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return repr(value)
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is typing.Literal:
+        return type(typing.get_args(tp)[0]).__name__
+    return tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
+
+
+def describe_options(spec: StageSpec) -> list[str]:
+    """Lines describing every option of a stage, nested ones included: path, default, type, choices, doc."""
+    lines = [f"[{spec.name}] {spec.summary}"]
+    for option in leaves(spec.config()):
+        notes = [_type_name(option.type)]
+        values = choices(option.type, option.field)
+        if values:
+            notes.append("one of " + ", ".join(_toml(v) for v in values))
+        if not option.cache:
+            notes.append("not in the cache key")
+        lines.append(f"{spec.name}.{option.path} = {_toml(option.value)}  ({'; '.join(notes)})")
+        doc = " ".join(option.doc.split())
+        lines += textwrap.wrap(doc, width=100, initial_indent="    ", subsequent_indent="    ") if doc else []
+    return lines
+
+
+@main.command("options")
+@click.argument("stage", required=False, type=click.Choice(stage_names()))
+def options(stage: str | None) -> None:
+    """Print every option of STAGE (default: all stages) with its default, type, choices and doc.
+
+    Set one with --set STAGE.PATH=VALUE or in a preset's [STAGE] table (PATH = VALUE; nested
+    groups as dotted keys or sub-tables).
+    """
+    specs = [s for s in PIPELINE if stage in (None, s.name)]
+    click.echo("\n\n".join("\n".join(describe_options(spec)) for spec in specs))
 
 
 @main.command("sample-scene")

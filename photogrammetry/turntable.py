@@ -99,8 +99,8 @@ class TurntableSpec:
             out += ["scale.method=radius", f"scale.radius_mm={self.camera_distance_mm}",
                     f"scale.ring_size={self.steps}"]
         elif self.marker_mm:
-            out += ["scale.method=marker", f"scale.marker_mm={self.marker_mm}",
-                    f"scale.dictionary={self.marker_dictionary}"]
+            out += ["scale.method=marker", f"scale.marker.marker_mm={self.marker_mm}",
+                    f"scale.marker.dictionary={self.marker_dictionary}"]
         return [*out, *self.extra]
 
 

@@ -2,6 +2,13 @@
 
 A preset is a TOML file in ``pipelines/`` with a ``description`` line and one table per
 stage; it only overrides defaults. Unknown stages or keys are errors that list the valid ones.
+
+Options of nested groups (see :mod:`photogrammetry.engine.options`) have one spelling, their
+dotted path below the stage, everywhere: ``--set depth.cascade.hypotheses=[64,16,8]``, and in
+TOML a sub-table ``[depth.cascade]`` or a dotted key ``cascade.hypotheses = [64, 16, 8]`` inside
+``[depth]`` (TOML reads both as the same nested table). There are no flat aliases: a setting has
+one name, the one ``photogrammetry options`` prints. A name a setting had before it was nested is
+an error that gives the new one (run records of earlier versions are translated).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from photogrammetry.engine.options import is_group, key_names, type_hints, unflatten
 from photogrammetry.engine.stage import StageSpec
 from photogrammetry.errors import ConfigError
 
@@ -71,7 +79,10 @@ def load_preset(name: str) -> Preset:
 
 
 def parse_assignment(text: str) -> tuple[str, str, Any]:
-    """Split ``stage.option=value`` into its parts; the value is read as TOML when it parses."""
+    """Split ``stage.option=value`` into its parts; the value is read as TOML when it parses.
+
+    ``option`` may be a dotted path into nested groups (``depth.cascade.hypotheses=[32,8]``).
+    """
     key, sep, raw = text.partition("=")
     stage, dot, option = key.strip().partition(".")
     if not sep or not dot or not stage or not option:
@@ -120,19 +131,64 @@ def coerce(tp: Any, value: Any, where: str) -> Any:
     raise ConfigError(f"{where}: {value!r} is not a {_type_name(tp)}")
 
 
-def apply_overrides(spec: StageSpec, config: Any, overrides: Mapping[str, Any], source: str) -> Any:
-    """A copy of ``config`` with ``overrides`` applied, each checked against its field's type."""
-    hints = typing.get_type_hints(spec.config)
-    valid = [f.name for f in dataclasses.fields(spec.config)]
+def _unknown(cls: type, option: str, where: str, source: str) -> ConfigError:
+    """The error for an unknown option: the valid ones at that level, or the new name of an old one."""
+    names = {old: path for path, old in (key_names(cls) or {}).items()}
+    if not where.count(".") and option in names:
+        return ConfigError(f"{source}: {where}.{option} is now {where}.{names[option]}")
+    valid = [f.name + (".*" if is_group(type_hints(cls)[f.name]) else "") for f in dataclasses.fields(cls)]
+    return ConfigError(f"{source}: unknown option {where}.{option}; valid options of {where}: " + ", ".join(valid))
+
+
+def _apply(config: Any, overrides: Mapping[str, Any], where: str, source: str) -> Any:
+    """``config`` with ``overrides`` (option -> value or, for a group, a table) applied, recursively."""
+    cls = type(config)
+    hints, fields = type_hints(cls), {f.name for f in dataclasses.fields(cls)}
     changes = {}
     for option, value in overrides.items():
-        if option not in valid:
-            raise ConfigError(
-                f"{source}: unknown option {spec.name}.{option}; valid options of {spec.name}: "
-                + ", ".join(valid)
-            )
-        changes[option] = coerce(hints[option], value, f"{source}: {spec.name}.{option}")
-    return dataclasses.replace(config, **changes)
+        if option not in fields:
+            raise _unknown(cls, option, where, source)
+        if is_group(hints[option]):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{source}: {where}.{option} is a group of options; give a table, "
+                                  f"e.g. {where}.{option}.<name>=value")
+            changes[option] = _apply(getattr(config, option), value, f"{where}.{option}", source)
+        elif isinstance(value, Mapping) and value:
+            raise ConfigError(f"{source}: unknown option {where}.{option}.{next(iter(value))}; "
+                              f"{where}.{option} is an option, not a group of options")
+        else:
+            changes[option] = coerce(hints[option], value, f"{source}: {where}.{option}")
+    try:
+        return dataclasses.replace(config, **changes)
+    except (ValueError, TypeError) as e:  # a library's own checks
+        raise ConfigError(f"{source}: {where}: {e}") from None
+
+
+def _legacy(cls: type, overrides: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Settings recorded before options were nested, under their flat ``KEY_NAMES``, moved to their paths.
+
+    A flat name that is now a group's name (``mesh.crop``, now ``mesh.crop.mode``) is moved only when its
+    value is not a table (a record written since holds the group's table there).
+    """
+    paths = {old: path for path, old in (key_names(cls) or {}).items()}
+    if not paths:
+        return overrides
+    hints = type_hints(cls)
+
+    def moved(name: str, value: Any) -> bool:
+        return name in paths and (name not in hints or (is_group(hints[name]) and not isinstance(value, Mapping)))
+
+    return unflatten({paths[k] if moved(k, v) else k: v for k, v in overrides.items()})
+
+
+def apply_overrides(spec: StageSpec, config: Any, overrides: Mapping[str, Any], source: str,
+                    *, legacy: bool = False) -> Any:
+    """A copy of ``config`` with ``overrides`` applied, each checked against its field's type.
+
+    ``overrides`` maps option names to values and group names to tables of the same form.
+    ``legacy``: also accept the flat names of a config's ``KEY_NAMES`` (for old run records).
+    """
+    return _apply(config, _legacy(spec.config, overrides) if legacy else overrides, spec.name, source)
 
 
 def resolve_config(
@@ -154,7 +210,7 @@ def resolve_config(
     for text in overrides:
         stage, option, value = parse_assignment(text)
         assignments.setdefault(stage, {})[option] = value
-    layers.append(("--set", assignments))
+    layers.append(("--set", {stage: unflatten(flat) for stage, flat in assignments.items()}))
 
     by_name = {spec.name: spec for spec in stages}
     config = {spec.name: spec.config() for spec in stages}

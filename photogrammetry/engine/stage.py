@@ -13,7 +13,6 @@ each other; the engine decides what runs.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from photogrammetry.engine.items import ItemStore
+from photogrammetry.engine.options import key_names, leaves, lookup
 from photogrammetry.engine.progress import track
 
 T = TypeVar("T")
@@ -53,16 +53,33 @@ class StageSpec:
 
 
 def output_affecting_settings(config: Any) -> dict[str, Any]:
-    """The settings of a stage config that enter its cache key.
+    """The settings of a stage config that enter its cache key, flat: dotted path -> value.
 
     A field declared with ``field(metadata={"cache": False})`` changes how a stage runs
-    (batch size, tiling) but not what it writes, and is left out of the key.
+    (batch size, tiling) but not what it writes, and is left out of the key (with everything
+    below it, for a group). Options of nested groups enter under their dotted path
+    (``cascade.hypotheses``), top-level ones under their name.
+
+    A config class whose options were once flat fields may declare ``KEY_NAMES``, a class
+    variable mapping dotted paths to the flat names they had: those enter under the old name, and
+    options that are not listed (added since) enter only when they differ from the config's
+    default, so that the keys of existing caches stay the same. Options out of the key may be
+    listed too (run records of earlier versions are read through the same table). Drop the table
+    when the stage's version is next bumped.
     """
-    return {
-        f.name: getattr(config, f.name)
-        for f in dataclasses.fields(config)
-        if f.metadata.get("cache", True)
-    }
+    names = key_names(type(config))
+    default = type(config)() if names is not None else None
+    settings = {}
+    for option in leaves(config):
+        if not option.cache:
+            continue
+        if names is None:
+            settings[option.path] = option.value
+        elif option.path in names:
+            settings[names[option.path]] = option.value
+        elif option.value != lookup(default, option.path):
+            settings[option.path] = option.value
+    return settings
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -114,7 +114,8 @@ def _current_keys(stages: Sequence[StageSpec], record: RunRecord) -> tuple[dict[
     from photogrammetry.engine.settings import apply_overrides
 
     try:
-        config = {s.name: apply_overrides(s, s.config(), record.settings.get(s.name, {}), RUN_RECORD)
+        config = {s.name: apply_overrides(s, s.config(), record.settings.get(s.name, {}), RUN_RECORD,
+                                          legacy=True)
                   for s in stages}
         return plan_keys(stages, config, Path(record.photos)), ""
     except (PhotogrammetryError, OSError) as e:

@@ -2,7 +2,7 @@
 
 Typical use::
 
-    extractor = load_extractor("aliked-n16", ExtractorOptions(max_keypoints=2048, device="cuda"))
+    extractor = load_extractor("aliked-n16", ExtractorOptions(max_keypoints=2048), device="cuda")
     images = [load_for_extraction(path, None, resize_max=1600) for path in paths]
     features = extract(extractor, images)  # one Features per image, in the prepared images' pixels
 
@@ -37,7 +37,7 @@ class ExtractorSpec:
     """The matcher ``matches.matcher = "auto"`` picks for these features."""
     lightglue: str | None
     """LightGlue weights trained for these features (``disk``, ``aliked``), if any."""
-    build: Callable[[str, ExtractorOptions], Extractor]
+    build: Callable[[str, ExtractorOptions, str], Extractor]
     """``build(name, options)`` -> a loaded extractor (imports torch when it needs it)."""
 
 
@@ -61,11 +61,9 @@ def extractor_spec(name: str) -> ExtractorSpec:
     return EXTRACTORS[name]
 
 
-def load_extractor(name: str, options: ExtractorOptions) -> Extractor:
-    """Build the extractor called ``name`` with its weights (found locally, never downloaded)."""
-    if options.max_keypoints < 1:
-        raise ConfigError(f"max_keypoints must be >= 1, got {options.max_keypoints}")
-    return extractor_spec(name).build(name, options)
+def load_extractor(name: str, options: ExtractorOptions, device: str = "cpu") -> Extractor:
+    """Build the extractor called ``name`` on torch ``device`` with its weights (found locally, never downloaded)."""
+    return extractor_spec(name).build(name, options, device)
 
 
 def to_prepared_image(features: Features, image: ExtractionImage) -> Features:

@@ -81,13 +81,13 @@ def to_features(keypoints: Any, scores: Any, descriptors: Any, size: tuple[int, 
 class DiskExtractor:
     """DISK (depth checkpoint) with kornia's heatmap NMS."""
 
-    def __init__(self, options: ExtractorOptions) -> None:
+    def __init__(self, options: ExtractorOptions, device: str) -> None:
         from kornia.feature import DISK
 
-        self.options = options
+        self.options, self.device = options, device
         model = DISK()
-        load_state_dict(model, resolve_weights("disk", options.weights), nested="extractor")
-        self.model = model.eval().to(options.device)
+        load_state_dict(model, resolve_weights("disk", options.weights or None), nested="extractor")
+        self.model = model.eval().to(device)
 
     def extract(self, images: Sequence[ExtractionImage]) -> list[Features]:
         """Features of a batch of images of one size (see the module docstring)."""
@@ -95,10 +95,10 @@ class DiskExtractor:
         import torch.nn.functional as F
         from kornia.feature.disk.detector import heatmap_to_keypoints
 
-        batch, masks = to_batch(images, self.options.device)
+        batch, masks = to_batch(images, self.device)
         height, width = batch.shape[-2:]
         padded = F.pad(batch, (0, -width % 16, 0, -height % 16))
-        with torch.inference_mode(), autocast(self.options.device, self.options.fp16):
+        with torch.inference_mode(), autocast(self.device, self.options.fp16):
             heatmaps, dense = self.model.heatmap_and_dense_descriptors(padded)
         heatmaps = heatmaps[..., :height, :width].float()
         dense = dense[..., :height, :width].float()
@@ -115,22 +115,22 @@ class DiskExtractor:
 class AlikedExtractor:
     """ALIKED (N16 or N32) with kornia's DKD detector and SDDH descriptor head."""
 
-    def __init__(self, name: str, options: ExtractorOptions) -> None:
+    def __init__(self, name: str, options: ExtractorOptions, device: str) -> None:
         from kornia.feature import ALIKED
 
-        self.options = options
+        self.options, self.device = options, device
         threshold = options.detection_threshold
         model = ALIKED(name, max_num_keypoints=options.max_keypoints, detection_threshold=threshold)
-        load_state_dict(model, resolve_weights(name, options.weights))
-        self.model = model.eval().to(options.device)
+        load_state_dict(model, resolve_weights(name, options.weights or None))
+        self.model = model.eval().to(device)
 
     def extract(self, images: Sequence[ExtractionImage]) -> list[Features]:
         """Features of a batch of images of one size (see the module docstring)."""
         import torch
 
-        batch, masks = to_batch(images, self.options.device)
+        batch, masks = to_batch(images, self.device)
         height, width = batch.shape[-2:]
-        with torch.inference_mode(), autocast(self.options.device, self.options.fp16):
+        with torch.inference_mode(), autocast(self.device, self.options.fp16):
             feature_map, score_map = self.model.extract_dense_map(batch)
             score_map = score_map.float()
             if masks is not None:
@@ -143,11 +143,11 @@ class AlikedExtractor:
                 for k, s, d in zip(keypoints, scores, descriptors, strict=True)]
 
 
-def build_disk(name: str, options: ExtractorOptions) -> DiskExtractor:
+def build_disk(name: str, options: ExtractorOptions, device: str) -> DiskExtractor:
     """Registry entry point for ``disk``."""
-    return DiskExtractor(options)
+    return DiskExtractor(options, device)
 
 
-def build_aliked(name: str, options: ExtractorOptions) -> AlikedExtractor:
+def build_aliked(name: str, options: ExtractorOptions, device: str) -> AlikedExtractor:
     """Registry entry point for ``aliked-n16`` and ``aliked-n32``."""
-    return AlikedExtractor(name, options)
+    return AlikedExtractor(name, options, device)

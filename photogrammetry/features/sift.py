@@ -52,6 +52,6 @@ class SiftExtractor:
         return [self.extract_one(image) for image in images]
 
 
-def build_sift(name: str, options: ExtractorOptions) -> SiftExtractor:
-    """Registry entry point for ``sift``."""
+def build_sift(name: str, options: ExtractorOptions, device: str) -> SiftExtractor:
+    """Registry entry point for ``sift`` (OpenCV: the CPU whatever ``device``)."""
     return SiftExtractor(options)

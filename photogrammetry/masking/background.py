@@ -26,17 +26,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from photogrammetry.errors import ConfigError
+
 
 @dataclass(frozen=True, kw_only=True)
 class BackgroundOptions:
-    """Settings of the background method (the ``masks`` stage fills them from its config)."""
+    """Settings of the background method (turntables: a fixed camera in front of a static background)."""
 
     work_size: int = 640
     """Longest side, in pixels, the frames are shrunk to for the estimate."""
     tolerance: float = 20.0
     """Colour difference (0-255, largest over channels) within which a frame agrees with the median."""
     stable_fraction: float = 0.6
-    """A pixel is background-like when at least this fraction of frames agree with the median."""
+    """A pixel is background-like when at least this fraction of frames agree with the median; where
+    fewer do, the object covers it in most frames and it counts as object in all."""
     max_frames: int = 48
     """Most frames (evenly spread) used for the background estimate."""
     threshold: float = 30.0
@@ -45,6 +48,14 @@ class BackgroundOptions:
     """Connected parts smaller than this fraction of the largest part are dropped."""
     grabcut_iterations: int = 3
     """GrabCut iterations refining each mask; 0 skips GrabCut."""
+
+    def __post_init__(self) -> None:
+        if self.work_size < 64 or self.max_frames < 3:
+            raise ConfigError(f"work_size must be >= 64 and max_frames >= 3, got {self.work_size}, {self.max_frames}")
+        if not 0.0 < self.stable_fraction <= 1.0 or not 0.0 <= self.min_area <= 1.0:
+            raise ConfigError("stable_fraction must be within (0, 1] and min_area within [0, 1]")
+        if self.tolerance <= 0 or self.threshold <= 0 or self.grabcut_iterations < 0:
+            raise ConfigError("tolerance and threshold must be > 0, grabcut_iterations >= 0")
 
 
 @dataclass(frozen=True)

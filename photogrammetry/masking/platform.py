@@ -154,16 +154,29 @@ def _load_view(model: Any, image: Any, image_dir: Path) -> View:
                 grey=cv2.GaussianBlur(grey.astype(np.float32), (5, 5), 0))
 
 
-def cut_platform(model: Any, image_dir: Path, mask_dir: Path, *, neighbours: int = 4,
-                 tolerance: float = 10.0) -> float:
+@dataclass(frozen=True, kw_only=True)
+class PlatformOptions:
+    """How :func:`cut_platform` tells the platform's pixels apart."""
+
+    tolerance: float = 10.0
+    """Grey difference (0-255) within which neighbouring views, warped through the platform's
+    plane, agree with a pixel (it is then platform)."""
+    neighbours: int = 4
+    """Nearest cameras whose warped images vote on each pixel."""
+
+    def __post_init__(self) -> None:
+        if self.tolerance <= 0 or self.neighbours < 1:
+            raise ValueError(f"tolerance must be > 0 and neighbours >= 1, got {self.tolerance}, {self.neighbours}")
+
+
+def cut_platform(model: Any, image_dir: Path, mask_dir: Path, options: PlatformOptions | None = None) -> float:
     """Remove the platform from the masks of an undistorted dense workspace, in place.
 
     Args:
         model: The undistorted (pinhole) ``pycolmap.Reconstruction``.
         image_dir: Its undistorted images.
         mask_dir: Its masks (``<image name>.png``, 255 = object); images without one are skipped.
-        neighbours: Nearest cameras whose warped images vote on each pixel.
-        tolerance: Grey difference (0-255) within which a warped neighbour agrees.
+        options: Tolerance and voting neighbours (default: :class:`PlatformOptions`).
 
     Returns:
         The mean fraction of masked pixels removed.
@@ -171,6 +184,7 @@ def cut_platform(model: Any, image_dir: Path, mask_dir: Path, *, neighbours: int
     from photogrammetry.masking.background import clean_mask
     from photogrammetry.masking.result import read_mask, write_mask
 
+    options = options or PlatformOptions()
     images = sorted((im for im in model.images.values() if im.has_pose), key=lambda im: im.name)
     centres = np.array([im.projection_center() for im in images])
     platform = estimate_platform(centres, np.array([p.xyz for p in model.points3D.values()]))
@@ -179,10 +193,10 @@ def cut_platform(model: Any, image_dir: Path, mask_dir: Path, *, neighbours: int
     for i, image in enumerate(images):
         if not (mask_dir / f"{image.name}.png").is_file():
             continue
-        nearest = np.argsort(np.linalg.norm(centres - centres[i], axis=1))[1:neighbours + 1]
+        nearest = np.argsort(np.linalg.norm(centres - centres[i], axis=1))[1:options.neighbours + 1]
         mask = read_mask(mask_dir / f"{image.name}.png")
         cut = platform_pixels(views[image.name], [views[images[j].name] for j in nearest], platform,
-                              tolerance=tolerance)
+                              tolerance=options.tolerance)
         kept = clean_mask(mask & ~cut, 0.05)
         removed.append(1.0 - kept.sum() / max(1, mask.sum()))
         write_mask(mask_dir.parent, image.name, kept)

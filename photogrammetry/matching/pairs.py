@@ -14,7 +14,7 @@ Pairs are returned sorted and without repeats, each as ``(name0, name1)`` with `
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -25,34 +25,53 @@ LoopClosure = Literal["none", "wrap", "retrieval"]
 
 
 @dataclass(frozen=True, kw_only=True)
+class PairOptions:
+    """How the pair-selection methods choose (each option names the methods it concerns)."""
+
+    window: int = 10
+    """Sequential: each image is paired with the next ``window`` images in name order;
+    turntable: with the ``window`` views on each side within its ring."""
+    loop_closure: LoopClosure = "wrap"
+    """Sequential: ``wrap`` also pairs the last images with the first (closed rings: turntables,
+    orbits); ``retrieval`` adds each image's ``k`` retrieval neighbours (videos that revisit);
+    ``none`` adds nothing."""
+    k: int = 10
+    """Retrieval: neighbours per image by global descriptor (a pair is kept if either image
+    has the other among its ``k``)."""
+    retrieval_window: int = 0
+    """Retrieval: also pair each image with this many following images in name order."""
+    vocabulary_size: int = 64
+    """Retrieval: visual words of the VLAD vocabulary learnt from the scene's descriptors."""
+    ring_size: int = 0
+    """Turntable: views per ring (the platform's steps per turn); 0: all images are one ring.
+    Images are taken in name order, ring after ring."""
+    flip_after: int = 0
+    """Turntable: number of images taken before the object was flipped over (0: no flip)."""
+    cross_window: int = 1
+    """Turntable: each view is paired with the views of the ring above and below whose step
+    differs by at most this much (modulo the ring)."""
+    flip_partners: int = 8
+    """Turntable: each view of the first ring after a flip is paired with this many evenly spread
+    views of the last ring before it (the flip breaks the step correspondence)."""
+
+    def __post_init__(self) -> None:
+        for name in ("window", "k", "retrieval_window", "ring_size", "flip_after", "cross_window", "flip_partners"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.vocabulary_size < 1:
+            raise ConfigError(f"vocabulary_size must be >= 1, got {self.vocabulary_size}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class PairRequest:
-    """What a pair-selection method may use; the ``pairs`` stage fills it from its config."""
+    """What a pair-selection method may use: the images, their features, the options."""
 
     names: tuple[str, ...]
     """Image names in their order (sorted by name: capture order for videos and turntables)."""
     features: Path | None = None
     """``features.h5``, for retrieval."""
-    window: int = 10
-    """Sequential: how many following images each image is paired with."""
-    loop_closure: LoopClosure = "wrap"
-    """Sequential: ``wrap`` pairs the last images with the first ones; ``retrieval`` adds each
-    image's ``k`` retrieval neighbours; ``none`` adds nothing."""
-    k: int = 10
-    """Retrieval: neighbours per image."""
-    retrieval_window: int = 0
-    """Retrieval: also pair each image with this many following images."""
-    vocabulary_size: int = 64
-    """Retrieval: visual words of the VLAD vocabulary."""
-    ring_size: int = 0
-    """Turntable: views per ring (platform steps per turn); 0: all images form one ring."""
-    flip_after: int = 0
-    """Turntable: number of images taken before the object was flipped over; 0: no flip."""
-    cross_window: int = 1
-    """Turntable: an image is paired with the views of the neighbouring rings whose step differs by
-    at most this much (modulo the ring)."""
-    flip_partners: int = 8
-    """Turntable: each image of the first ring after a flip is paired with this many evenly
-    spread images of the last ring before it (the flip breaks the step correspondence)."""
+    options: PairOptions = field(default_factory=PairOptions)
+    """How to choose."""
     pairs_text: str | None = None
     """File method: the content of the pairs file."""
     pairs_source: str = "pairs file"
@@ -82,12 +101,12 @@ def window_pairs(n: int, window: int, *, wrap: bool) -> list[tuple[int, int]]:
 
 def sequential_pairs(request: PairRequest) -> list[Pair]:
     """Each image with the next ``window`` ones, plus loop-closure pairs."""
-    n = len(request.names)
-    pairs = window_pairs(n, request.window, wrap=request.loop_closure == "wrap")
-    if request.loop_closure == "retrieval":
+    options = request.options
+    pairs = window_pairs(len(request.names), options.window, wrap=options.loop_closure == "wrap")
+    if options.loop_closure == "retrieval":
         from photogrammetry.matching.retrieval import retrieval_index_pairs
 
-        pairs += retrieval_index_pairs(_features(request), request.names, request.k, request.vocabulary_size)
+        pairs += retrieval_index_pairs(_features(request), request.names, options.k, options.vocabulary_size)
     return canonical(pairs, request.names)
 
 
@@ -119,19 +138,19 @@ def turntable_pairs(request: PairRequest) -> list[Pair]:
     flip, each view of the first ring after it with ``flip_partners`` views spread over the last
     ring before it.
     """
-    n = len(request.names)
+    options = request.options
     pairs: list[tuple[int, int]] = []
-    passes = turntable_rings(n, request.ring_size, request.flip_after)
+    passes = turntable_rings(len(request.names), options.ring_size, options.flip_after)
     for rings in passes:
         for ring in rings:
-            pairs += [(ring[i], ring[j]) for i, j in window_pairs(len(ring), request.window, wrap=True)]
+            pairs += [(ring[i], ring[j]) for i, j in window_pairs(len(ring), options.window, wrap=True)]
         for ring, above in zip(rings, rings[1:]):
-            pairs += _ring_neighbours(ring, above, request.cross_window)
+            pairs += _ring_neighbours(ring, above, options.cross_window)
     if len(passes) == 2:
         before, after = passes[0][-1], passes[1][0]
-        stride = max(1, len(before) // max(1, request.flip_partners))
+        stride = max(1, len(before) // max(1, options.flip_partners))
         pairs += [(i, before[(k * stride + a) % len(before)]) for a, i in enumerate(after)
-                  for k in range(min(request.flip_partners, len(before)))]
+                  for k in range(min(options.flip_partners, len(before)))]
     return canonical(pairs, request.names)
 
 
@@ -139,8 +158,9 @@ def retrieval_pairs(request: PairRequest) -> list[Pair]:
     """Each image with its ``k`` nearest images by global descriptor, plus optional sequential ones."""
     from photogrammetry.matching.retrieval import retrieval_index_pairs
 
-    pairs = retrieval_index_pairs(_features(request), request.names, request.k, request.vocabulary_size)
-    pairs += window_pairs(len(request.names), request.retrieval_window, wrap=False)
+    options = request.options
+    pairs = retrieval_index_pairs(_features(request), request.names, options.k, options.vocabulary_size)
+    pairs += window_pairs(len(request.names), options.retrieval_window, wrap=False)
     return canonical(pairs, request.names)
 
 

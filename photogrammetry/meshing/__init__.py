@@ -3,9 +3,8 @@
 Typical use::
 
     cloud = read_cloud(Path("fused.ply"), views)
-    options = SurfaceOptions(spacing=median_spacing(cloud.points))
-    mesh = mesher_spec("poisson").build(cloud, views, options)
-    mesh = clean(mesh, min_component_fraction=0.1, max_components=0, hole_radius=0.01)
+    mesh = mesher_spec("poisson").build(cloud, views, SurfaceOptions(), spacing=median_spacing(cloud.points))
+    mesh = clean_mesh(mesh, CleanupOptions())
     levels = detail_levels(mesh)          # preview / reduced / medium / full
 
 Modules: :mod:`.cloud` (input clouds), :mod:`.views` (cameras and masks), :mod:`.poisson`,
@@ -18,7 +17,7 @@ from __future__ import annotations
 
 from photogrammetry.errors import ConfigError
 from photogrammetry.meshing.base import MesherSpec, SurfaceOptions
-from photogrammetry.meshing.cleanup import clean
+from photogrammetry.meshing.cleanup import CleanupOptions, clean, clean_mesh
 from photogrammetry.meshing.cloud import OrientedCloud, median_spacing, read_cloud
 from photogrammetry.meshing.levels import decimate, detail_levels
 from photogrammetry.meshing.poisson import poisson
@@ -44,10 +43,12 @@ def mesher_spec(name: str) -> MesherSpec:
 __all__ = [
     "MESHERS",
     "CameraView",
+    "CleanupOptions",
     "MesherSpec",
     "OrientedCloud",
     "SurfaceOptions",
     "clean",
+    "clean_mesh",
     "colmap_points",
     "decimate",
     "detail_levels",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from photogrammetry.errors import ConfigError
 from photogrammetry.io.mesh import MeshData
 from photogrammetry.meshing.cloud import OrientedCloud
 from photogrammetry.meshing.views import CameraView
@@ -12,25 +13,30 @@ from photogrammetry.meshing.views import CameraView
 
 @dataclass(frozen=True, kw_only=True)
 class SurfaceOptions:
-    """Settings of the surface reconstruction; each mesher reads the ones it uses."""
+    """Settings of the surface reconstruction; each mesher reads the ones it uses (the cloud's point
+    spacing and the threads are given to the mesher's ``build``)."""
 
-    spacing: float
-    """Typical distance between neighbouring points of the cloud (world units)."""
     poisson_depth: int = 0
-    """Poisson: octree depth; 0 picks it so that the finest cells are about 2 point spacings."""
-    poisson_point_weight: float = 4.0
-    """Poisson: screening weight pulling the surface towards the points (0 = unscreened)."""
+    """Poisson octree depth (5..12); 0 picks it so that the finest cells are about 2 point spacings."""
+    point_weight: float = 4.0
+    """Poisson screening weight: how closely the surface follows the points (0 = unscreened)."""
     density_quantile: float = 0.03
-    """Poisson: vertices whose density is below this quantile of all densities are trimmed."""
+    """Poisson trimming: vertices in this lowest quantile of density are removed (0..0.5)."""
     max_distance: float = 2.0
-    """Poisson and TSDF: vertices farther than this many local spacings (distance from the
-    nearest point to its 8th neighbour) from the points are trimmed (0 keeps them)."""
+    """Vertices farther from the cloud than this many local spacings (distance from the nearest
+    point to its 8th neighbour, which grows with sparsity and noise) are removed (0: keep)."""
     voxel_size: float = 0.0
-    """TSDF: voxel side in world units; 0 means 1.5 point spacings."""
+    """TSDF voxel size in scene units; 0 means 1.5 point spacings."""
     truncation: float = 4.0
-    """TSDF: truncation distance in voxels."""
-    workers: int = 1
-    """Threads a mesher may use."""
+    """TSDF truncation distance in voxels."""
+
+    def __post_init__(self) -> None:
+        if self.poisson_depth and not 5 <= self.poisson_depth <= 12:
+            raise ConfigError(f"poisson_depth must be 0 (auto) or within 5..12, got {self.poisson_depth}")
+        if not 0 <= self.density_quantile < 0.5:
+            raise ConfigError(f"density_quantile must be within [0, 0.5), got {self.density_quantile}")
+        if min(self.point_weight, self.max_distance, self.voxel_size) < 0 or self.truncation <= 0:
+            raise ConfigError("point_weight, max_distance and voxel_size must not be negative, truncation > 0")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,5 +47,6 @@ class MesherSpec:
     """Registry name, as given to ``mesh.method``."""
     summary: str
     """One line for help texts."""
-    build: Callable[[OrientedCloud, Sequence[CameraView], SurfaceOptions], MeshData]
-    """``build(cloud, views, options)`` -> the surface (views give TSDF its depth maps)."""
+    build: Callable[..., MeshData]
+    """``build(cloud, views, options, *, spacing, workers=1)`` -> the surface (views give TSDF its depth
+    maps; ``spacing``: the cloud's typical distance between neighbouring points, world units)."""

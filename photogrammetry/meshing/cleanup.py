@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from photogrammetry.errors import ConfigError
 from photogrammetry.io.mesh import MeshData
 
 
@@ -112,6 +115,29 @@ def fill_small_holes(mesh: MeshData, max_radius: float) -> MeshData:
         return mesh
     return MeshData(vertices=np.concatenate(vertices), faces=np.concatenate(faces),
                     colors=None if colors is None else np.concatenate(colors))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CleanupOptions:
+    """What :func:`clean_mesh` keeps and fills."""
+
+    min_component: float = 0.05
+    """Connected pieces smaller than this fraction of the largest one's area are removed."""
+    max_components: int = 0
+    """Keep at most this many of the largest pieces; 0 keeps every piece big enough."""
+    hole_radius: float = 0.03
+    """Holes up to this radius, relative to the mesh's bounding-box diagonal, are filled."""
+
+    def __post_init__(self) -> None:
+        if self.min_component < 0 or self.max_components < 0 or self.hole_radius < 0:
+            raise ConfigError("min_component, max_components and hole_radius must not be negative")
+
+
+def clean_mesh(mesh: MeshData, options: CleanupOptions) -> MeshData:
+    """:func:`clean` with ``options``, the hole radius taken relative to the mesh's bounding-box diagonal."""
+    diagonal = float(np.linalg.norm(np.ptp(mesh.vertices, axis=0))) if len(mesh.vertices) else 0.0
+    return clean(mesh, min_component_fraction=options.min_component, max_components=options.max_components,
+                 hole_radius=options.hole_radius * diagonal)
 
 
 def clean(mesh: MeshData, *, min_component_fraction: float, max_components: int,

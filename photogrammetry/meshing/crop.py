@@ -4,13 +4,67 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
 
+from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.mesh import MeshData, vertex_normals
 from photogrammetry.meshing.poisson import remove_vertices
 from photogrammetry.meshing.views import CameraView
+
+
+@dataclass(frozen=True, kw_only=True)
+class CropOptions:
+    """How the cloud and the surface are cropped to the object (see :func:`crop_filter`)."""
+
+    mode: Literal["auto", "masks", "box", "none"] = "auto"
+    """``masks``: carve with the photos' masks; ``box``: a box around the SfM points;
+    ``auto``: masks when the photos have them, else the box; ``none``: no cropping."""
+    box_margin: float = 0.1
+    """Growth of the SfM-point box on every side, relative to its diagonal."""
+    mask_margin: int = 2
+    """Masks carve what lies more than this many pixels outside them (calibration and mask-edge
+    tolerance)."""
+    mask_tolerance: float = 0.0
+    """Fraction of the masked photos that may show a kept point on the background; 0 keeps the
+    masks' visual hull. Raise it (0.1-0.2) when some masks miss parts of the object."""
+    mask_pull: float = 8.0
+    """Surface vertices outside the masks' hull are moved inwards along their normals onto it, by
+    up to this many point spacings; those farther out (or 0) are removed with their faces."""
+    trim_with_masks: bool = False
+    """When the masks carve the surface, also trim it by density and distance; off, the masks
+    alone bound it and parts no photo sees (the base) stay closed, as in Object Capture."""
+
+    def __post_init__(self) -> None:
+        if min(self.box_margin, self.mask_margin, self.mask_tolerance, self.mask_pull) < 0:
+            raise ConfigError("box_margin, mask_margin, mask_tolerance and mask_pull must not be negative")
+        if self.mask_tolerance > 1:
+            raise ConfigError(f"mask_tolerance is a fraction of the photos (0..1), got {self.mask_tolerance}")
+
+
+Keep = Callable[[np.ndarray], np.ndarray]
+"""(N, 3) points -> (N,) bool: inside the crop region."""
+
+
+def crop_filter(options: CropOptions, views: Sequence[CameraView],
+                sparse_points: np.ndarray | None) -> tuple[Keep, str, np.ndarray | None]:
+    """The crop region's test, the mode used (``masks``, ``box`` or ``none``) and its box (or ``None``)."""
+    has_masks = any(v.mask_path is not None for v in views)
+    mode = options.mode
+    if mode == "masks" and not has_masks:
+        raise InputError("mesh.crop.mode = masks, but the photos have no masks; use auto or box")
+    if mode == "auto":
+        mode = "masks" if has_masks else "box"
+    if mode == "box" and sparse_points is not None and len(sparse_points) >= 10:
+        box = robust_box(sparse_points, margin=options.box_margin)
+        return (lambda points: inside_box(points, box)), mode, box
+    if mode == "masks":
+        return (lambda points: carve(points, views, margin_px=options.mask_margin,
+                                     tolerance=options.mask_tolerance)), mode, None
+    return (lambda points: np.ones(len(points), dtype=bool)), "none", None
 
 
 def robust_box(points: np.ndarray, *, percentile: float = 1.0, margin: float = 0.1) -> np.ndarray:

@@ -56,7 +56,8 @@ def remove_vertices(mesh: MeshData, drop: np.ndarray) -> MeshData:
                     colors=None if mesh.colors is None else mesh.colors[used])
 
 
-def poisson(cloud: OrientedCloud, views: Sequence[CameraView], options: SurfaceOptions) -> MeshData:
+def poisson(cloud: OrientedCloud, views: Sequence[CameraView], options: SurfaceOptions, *, spacing: float,
+            workers: int = 1) -> MeshData:
     """Screened Poisson surface of an oriented cloud, trimmed where the points are sparse.
 
     Trimming drops vertices whose Poisson density (how deep the octree went there) is in the
@@ -67,16 +68,18 @@ def poisson(cloud: OrientedCloud, views: Sequence[CameraView], options: SurfaceO
         cloud: Oriented points, cropped to the region to mesh.
         views: Unused (Poisson needs only the points).
         options: Depth, screening and trimming settings.
+        spacing: Typical distance between neighbouring points (world units), for the automatic depth.
+        workers: Threads.
     """
     import open3d as o3d
 
     if len(cloud) < 100:
         raise InputError(f"only {len(cloud)} points to mesh; at least 100 are needed")
-    depth = options.poisson_depth or auto_depth(cloud.points, options.spacing)
+    depth = options.poisson_depth or auto_depth(cloud.points, spacing)
     with o3d.utility.VerbosityContextManager(o3d.utility.VerbosityLevel.Error):
         legacy, densities = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
-            cloud.to_open3d(), depth=depth, point_weight=options.poisson_point_weight,
-            n_threads=max(1, options.workers))
+            cloud.to_open3d(), depth=depth, point_weight=options.point_weight,
+            n_threads=max(1, workers))
     if len(legacy.triangles) == 0:
         raise InputError("Poisson reconstruction produced no surface; check the point cloud's normals")
     mesh = MeshData(vertices=np.asarray(legacy.vertices), faces=np.asarray(legacy.triangles),

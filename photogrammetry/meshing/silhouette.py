@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from photogrammetry.errors import ConfigError
 from photogrammetry.io.mesh import MeshData, vertex_normals
 from photogrammetry.meshing.views import CameraView, sample_image
 
@@ -29,11 +30,17 @@ class SilhouetteOptions:
     """Settings of :func:`fit_silhouettes`."""
 
     band: float = 2.0
-    """Contour vertices projecting up to this many pixels inside a mask's outline are moved onto it."""
+    """With masks: the mesh's contour vertices projecting up to this many pixels inside a mask's
+    outline are moved onto it (Poisson rounds sharp edges, MVS thins out at grazing angles:
+    new views would show a line of background along the object); 0 leaves the mesh as is."""
     iterations: int = 3
-    """Passes; each recomputes normals and contours after the previous one's moves."""
+    """Passes of the fit; each recomputes normals and contours after the previous one's moves (0: none)."""
     spread: int = 2
     """Rings of neighbours the moves are averaged over (0: contour vertices only)."""
+
+    def __post_init__(self) -> None:
+        if self.band < 0 or self.iterations < 0 or self.spread < 0:
+            raise ConfigError("band, iterations and spread must not be negative")
 
 
 def signed_outline_distance(mask: np.ndarray) -> np.ndarray:

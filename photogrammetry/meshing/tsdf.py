@@ -50,26 +50,29 @@ def splat_depth(points: np.ndarray, view: CameraView, spacing: float) -> tuple[n
     return np.where(np.isfinite(depth), depth, 0.0).astype(np.float32), K
 
 
-def tsdf(cloud: OrientedCloud, views: Sequence[CameraView], options: SurfaceOptions) -> MeshData:
+def tsdf(cloud: OrientedCloud, views: Sequence[CameraView], options: SurfaceOptions, *, spacing: float,
+         workers: int = 1) -> MeshData:
     """Marching-cubes surface of the TSDF fused from the cloud's depth maps in ``views``.
 
     Args:
         cloud: Points (normals unused), cropped to the region to mesh.
         views: Cameras to render depth maps from (the photos' cameras).
         options: Voxel size, truncation and trimming settings.
+        spacing: Typical distance between neighbouring points (world units).
+        workers: Unused (open3d's TSDF integration threads itself).
     """
     import open3d as o3d
     import open3d.core as o3c
 
     if not views:
         raise InputError("TSDF meshing needs the cameras of the photos")
-    voxel = options.voxel_size or 1.5 * options.spacing
+    voxel = options.voxel_size or 1.5 * spacing
     grid = o3d.t.geometry.VoxelBlockGrid(attr_names=("tsdf", "weight"), attr_dtypes=(o3c.float32, o3c.float32),
                                          attr_channels=((1,), (1,)), voxel_size=voxel, block_resolution=8,
                                          block_count=max(1000, len(cloud) // 8))
     depth_max = float(max(np.linalg.norm(cloud.points - v.center, axis=1).max() for v in views)) * 1.01
     for view in views:
-        depth, K = splat_depth(cloud.points, view, options.spacing)
+        depth, K = splat_depth(cloud.points, view, spacing)
         image = o3d.t.geometry.Image(o3c.Tensor(depth))
         intrinsic, extrinsic = o3c.Tensor(K, o3c.float64), o3c.Tensor(_extrinsic(view), o3c.float64)
         blocks = grid.compute_unique_block_coordinates(image, intrinsic, extrinsic, 1.0, depth_max,

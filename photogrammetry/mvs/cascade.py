@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from photogrammetry.errors import ConfigError
 from photogrammetry.mvs.cost import INVALID, MatchCost, aggregate_sources, similarity, winner_take_all
 from photogrammetry.mvs.geometry import pixel_grid, project, relative_projection, sample
 from photogrammetry.mvs.regularize import SGMOptions, semi_global
@@ -31,15 +32,22 @@ class CascadeOptions:
     """How one depth map is searched."""
 
     hypotheses: tuple[int, ...] = (48, 16, 8)
-    """Hypotheses per level, coarse to fine; level ``k`` of ``L`` works at scale ``2^(k - L + 1)``."""
+    """Depth hypotheses per level, coarse to fine; level ``k`` of ``L`` works at scale ``2^(k - L + 1)``
+    (each level doubles the resolution)."""
     search_radius: float = 2.0
     """Finer levels search this many previous-level intervals to each side of the upsampled estimate."""
-    memory_budget_mb: int = 1024
-    """Working memory of the sweep; tiles and hypothesis chunks shrink to fit it."""
-    sgm: SGMOptions | None = field(default_factory=SGMOptions)
-    """Semi-global regularisation of the levels' volumes; ``None``: winner takes all per pixel."""
+    memory_budget_mb: int = field(default=2048, metadata={"cache": False})
+    """Working memory of one sweep; tiles and hypothesis chunks shrink to fit it (does not change results)."""
+    sgm: SGMOptions = field(default_factory=SGMOptions)
+    """Semi-global regularisation of the levels' cost volumes (smooth surfaces win over isolated matches
+    in weak texture)."""
     sgm_levels: int = 0
-    """Regularise only this many of the coarsest levels (0: all levels)."""
+    """Regularise only this many of the coarsest levels (0: all; fewer is faster and less complete: on
+    the orbit scene one level keeps 0.68 of the pixels, all three 0.74)."""
+
+    def __post_init__(self) -> None:
+        if not self.hypotheses or min(self.hypotheses) < 2:
+            raise ConfigError(f"hypotheses needs at least one level of >= 2, got {self.hypotheses}")
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,13 @@ class DepthEstimate:
     """(H, W) float32 depth along the camera z axis (never 0: filtering decides validity)."""
     confidence: np.ndarray
     """(H, W) float32 in [0, 1]: coarse-level probability mass times the final similarity."""
+
+
+
+def _aggregation(options: CascadeOptions, level: int) -> SGMOptions | None:
+    """The semi-global aggregation of cascade level ``level``, or ``None`` where winner takes all."""
+    sgm = options.sgm
+    return sgm if sgm.enabled and (options.sgm_levels <= 0 or level < options.sgm_levels) else None
 
 
 def level_sizes(width: int, height: int, levels: int) -> list[tuple[int, int]]:
@@ -236,8 +251,7 @@ def estimate_depth(ref: MVSView, sources: Sequence[MVSView], depth_range: tuple[
             scaled = [s.resized(f.shape[-1], f.shape[-2]) for s, f in zip(sources, feats, strict=True)]
             sweep = Sweep(ref.resized(*size), scaled, bank.get(ref.name, k), feats, cost, options.memory_budget_mb,
                           kind)
-            regularise = options.sgm if options.sgm_levels <= 0 or k < options.sgm_levels else None
-            index, score, confidence = sweep.run(level, regularise)
+            index, score, confidence = sweep.run(level, _aggregation(options, k))
             inv = level.start - index * level.interval
             first_confidence = confidence if k == 0 else first_confidence
         first_confidence = F.interpolate(first_confidence[None, None], size=inv.shape, mode="bilinear",

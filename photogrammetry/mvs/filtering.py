@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from photogrammetry.errors import ConfigError
 from photogrammetry.mvs.geometry import pixel_grid, project, relative_projection, sample
 from photogrammetry.mvs.scene import MVSView
 
@@ -34,6 +35,10 @@ class FilterOptions:
     """Pixels below this confidence are dropped before the consistency check."""
     average_depths: bool = True
     """Replace each kept depth by the mean of its own and its agreeing sources' depths."""
+
+    def __post_init__(self) -> None:
+        if self.min_consistent_views < 0:
+            raise ConfigError(f"min_consistent_views must be >= 0, got {self.min_consistent_views}")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,46 +21,17 @@ import numpy as np
 from photogrammetry.engine.items import ItemStore
 from photogrammetry.errors import InputError
 from photogrammetry.io.depth import DepthSummary, DepthView, load_array, save_array, save_maps
-from photogrammetry.mvs.cascade import CascadeOptions, FeatureBank, estimate_depth
+from photogrammetry.mvs.cascade import FeatureBank, estimate_depth
 from photogrammetry.mvs.cost import MatchCost
-from photogrammetry.mvs.filtering import FilterOptions, filter_depth
+from photogrammetry.mvs.filtering import filter_depth
 from photogrammetry.mvs.geometry import normals_from_depth
 from photogrammetry.mvs.methods import method_spec
 from photogrammetry.mvs.scene import MVSScene, MVSView, fit_size
-from photogrammetry.mvs.selection import SelectionOptions, depth_range, select_sources
+from photogrammetry.mvs.options import MVSOptions
+from photogrammetry.mvs.selection import depth_range, select_sources
 
 Track = Callable[[Iterable[Any]], Iterator[Any]]
 """Wraps an iterable with progress reporting (``StageContext.track`` or ``iter``)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class MVSOptions:
-    """Everything that decides the depth maps of a scene."""
-
-    method: str = "lite"
-    """Name in :data:`photogrammetry.mvs.methods.METHODS`."""
-    weights: str | None = None
-    """Explicit weight file of a learned method (default: the method's own)."""
-    max_image_size: int = 1600
-    """Longest side of the depth maps; larger images are downscaled (0: full size)."""
-    window_radius: int = 0
-    """Similarity window radius; 0 uses the method's default."""
-    best_sources: int = 2
-    """Sources averaged per hypothesis (the best-matching ones)."""
-    use_masks: bool = True
-    """Drop depths outside the views' object masks, when they have masks."""
-    fp16: bool = True
-    """Half-precision features on CUDA (ignored on the CPU)."""
-    normal_smoothing: int = 2
-    """Radius of the point averaging before normals are derived from depth."""
-    selection: SelectionOptions = field(default_factory=SelectionOptions)
-    """Source views and depth ranges."""
-    cascade: CascadeOptions = field(default_factory=CascadeOptions)
-    """Coarse-to-fine search."""
-    filtering: FilterOptions = field(default_factory=FilterOptions)
-    """Confidence and geometric-consistency filtering."""
-    feature_cache_mb: int = 4096
-    """Feature maps kept in (device) memory across views."""
 
 
 def working_views(scene: MVSScene, max_image_size: int) -> dict[str, MVSView]:
@@ -109,7 +79,7 @@ def sweep_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, lis
     todo = [n for n in scene.names if items.get(n) is None]
     if not todo:
         return
-    extractor = method_spec(options.method).build(options.weights, device, options.fp16)
+    extractor = method_spec(options.method).build(options.weights or None, device, options.fp16)
     cost = match_cost(options, extractor)
     bank = FeatureBank(extractor, lambda n: read_image(views[n]), len(options.cascade.hypotheses), device,
                        options.feature_cache_mb * 2**20)

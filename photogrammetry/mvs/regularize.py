@@ -20,14 +20,16 @@ from typing import Any
 
 @dataclass(frozen=True, kw_only=True)
 class SGMOptions:
-    """Penalties and paths of the semi-global aggregation."""
+    """Whether, and with what penalties and paths, the semi-global aggregation runs."""
 
+    enabled: bool = True
+    """Regularise the cost volumes; off: each pixel takes its own best hypothesis (winner takes all)."""
     p1: float = 0.06
-    """Penalty of a one-hypothesis step between neighbours (cost units: ``(1 - s) / 2``)."""
+    """Penalty of a one-hypothesis step between neighbouring pixels (cost units: ``(1 - s) / 2``)."""
     p2: float = 0.3
-    """Penalty of a larger jump (a depth edge)."""
+    """Penalty of a larger jump between neighbouring pixels (a depth edge)."""
     paths: int = 4
-    """4 (rows and columns, both ways) or 8 (also the diagonals)."""
+    """Scanline directions: 4 (rows and columns, both ways) or 8 (also the diagonals)."""
 
     def __post_init__(self) -> None:
         if self.paths not in (4, 8):

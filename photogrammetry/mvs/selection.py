@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from photogrammetry.errors import InputError
+from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.mvs.scene import MVSScene, MVSView
 
 
@@ -36,6 +36,10 @@ class SelectionOptions:
     depth_margin: float = 0.2
     """The range grows by this fraction of its length in inverse depth on each side (the far end at
     most to twice its depth)."""
+
+    def __post_init__(self) -> None:
+        if self.num_sources < 1:
+            raise ConfigError(f"num_sources must be >= 1, got {self.num_sources}")
 
 
 def angle_score(angles_deg: np.ndarray, options: SelectionOptions) -> np.ndarray:

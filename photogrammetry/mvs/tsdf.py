@@ -10,7 +10,7 @@ space carving honest. open3d is imported inside the functions.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,18 +20,14 @@ from photogrammetry.mvs.fusion import PointCloud, ViewMaps
 
 @dataclass(frozen=True, kw_only=True)
 class TSDFOptions:
-    """Settings of the TSDF volume."""
+    """Settings of the TSDF volume (its voxel size and device are given to :func:`integrate`)."""
 
-    voxel_size: float
-    """Voxel edge in world units."""
     truncation_voxels: float = 4.0
     """Truncation distance in voxels."""
-    weight_threshold: float = 2.0
-    """Surface extracted where at least this many views observed the voxel."""
-    block_count: int = 40_000
-    """Initial number of 16^3 voxel blocks (the grid grows when needed)."""
-    device: str = "cpu"
-    """``cpu`` or ``cuda`` (CUDA only when open3d was built with it)."""
+    min_views: float = 2.0
+    """Surface only where at least this many views integrated the voxel (open3d's weight threshold)."""
+    block_count: int = field(default=40_000, metadata={"cache": False})
+    """Initial number of 16^3 voxel blocks (the grid grows when needed; does not change results)."""
 
 
 @dataclass(frozen=True)
@@ -59,20 +55,22 @@ def open3d_device(device: str) -> Any:
     return o3d.core.Device("CPU:0")
 
 
-def integrate(views: Iterable[ViewMaps], options: TSDFOptions) -> TSDFResult:
+def integrate(views: Iterable[ViewMaps], options: TSDFOptions, voxel_size: float, device: str = "cpu") -> TSDFResult:
     """Integrate views and extract their surface.
 
     Args:
         views: The views' filtered maps (consumed once).
         options: Volume settings.
+        voxel_size: Voxel edge in world units.
+        device: ``cpu`` or ``cuda`` (CUDA only when open3d was built with it).
     """
     import open3d as o3d
     import open3d.core as o3c
 
-    device = open3d_device(options.device)
+    device = open3d_device(device)
     grid = o3d.t.geometry.VoxelBlockGrid(
         attr_names=("tsdf", "weight", "color"), attr_dtypes=(o3c.float32, o3c.float32, o3c.float32),
-        attr_channels=((1,), (1,), (3,)), voxel_size=options.voxel_size, block_resolution=16,
+        attr_channels=((1,), (1,), (3,)), voxel_size=voxel_size, block_resolution=16,
         block_count=options.block_count, device=device)
     for view in views:
         _integrate_view(grid, view, options, device)
@@ -100,8 +98,8 @@ def _integrate_view(grid: Any, view: ViewMaps, options: TSDFOptions, device: Any
 
 
 def _extract(grid: Any, options: TSDFOptions, device: str) -> TSDFResult:
-    cloud = grid.extract_point_cloud(weight_threshold=options.weight_threshold)
-    mesh = grid.extract_triangle_mesh(weight_threshold=options.weight_threshold)
+    cloud = grid.extract_point_cloud(weight_threshold=options.min_views)
+    mesh = grid.extract_triangle_mesh(weight_threshold=options.min_views)
     if "positions" not in cloud.point or len(cloud.point.positions) == 0:
         empty = np.zeros((0, 3))
         return TSDFResult(PointCloud(empty, empty.astype(np.float32), empty.astype(np.uint8)), empty,

@@ -13,7 +13,7 @@ SCALE_METHODS: dict[str, str] = {
     "none": "no metric scale: the model stays in SfM units",
     "platform": "radius of the turntable's platform (scale.radius_mm), found among the sparse points",
     "radius": "horizontal distance from the camera's lens to the turntable's axis (scale.radius_mm)",
-    "marker": "ArUco markers or a ChArUco board of known size on the platform (scale.marker_mm)",
+    "marker": "ArUco markers or a ChArUco board of known size on the platform (scale.marker.marker_mm)",
     "points": "two points marked in the photos, a known distance apart (scale.points_file, scale.distance_mm)",
 }
 """Scale methods by name, with a one-line summary each."""

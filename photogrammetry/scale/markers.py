@@ -12,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
+
+from photogrammetry.errors import ConfigError
 
 PointId = tuple[int, int]
 
@@ -23,16 +26,20 @@ PointId = tuple[int, int]
 class TargetSpec:
     """The printed target on the platform."""
 
-    kind: str = "aruco"
+    kind: Literal["aruco", "charuco"] = "aruco"
     """``aruco`` (single markers, any layout) or ``charuco`` (a ChArUco board)."""
     dictionary: str = "DICT_4X4_50"
-    """OpenCV predefined dictionary name, e.g. ``DICT_4X4_50``, ``DICT_6X6_250``."""
+    """OpenCV's predefined ArUco dictionary of the printed markers, e.g. ``DICT_4X4_50``, ``DICT_6X6_250``."""
     marker_mm: float = 0.0
     """Side of one marker's black square, millimetres."""
     square_mm: float = 0.0
     """ChArUco: side of a chessboard square, millimetres."""
     board: tuple[int, int] = (5, 7)
     """ChArUco: squares in x and y."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("aruco", "charuco"):
+            raise ConfigError(f"kind must be aruco or charuco, got {self.kind!r}")
 
 
 def _dictionary(name: str) -> cv2.aruco.Dictionary:

@@ -32,14 +32,13 @@ SCRATCH = ".features"
 
 
 @dataclass(frozen=True, kw_only=True)
-class FeaturesConfig:
-    """Settings of the features stage."""
+class FeaturesConfig(ExtractorOptions):
+    """Settings of the features stage: which extractor, at what image size, with the extractors'
+    :class:`~photogrammetry.features.ExtractorOptions` (declared there)."""
 
-    extractor: str = "aliked-n16"
+    extractor: str = field(default="aliked-n16", metadata={"choices": EXTRACTORS})
     """Extractor, from the registry :data:`photogrammetry.features.EXTRACTORS`: ``aliked-n16``,
     ``aliked-n32``, ``disk`` (learned, matched by LightGlue) or ``sift`` (fast on the CPU)."""
-    max_keypoints: int = 2048
-    """Most keypoints kept per image (the strongest)."""
     resize_max: int = 1600
     """Longest image side for extraction, in pixels; 0 uses the prepared images as they are.
     Keypoints are always stored in the prepared images' pixels."""
@@ -47,24 +46,13 @@ class FeaturesConfig:
     """Images whose longest side is shorter are upsampled to it for extraction (0: never), as
     COLMAP's SIFT doubles small images: keypoints on small photos are then localised to a
     finer fraction of their pixels."""
-    detection_threshold: float = 0.0
-    """Score a keypoint must exceed, in the extractor's own units (ALIKED: score in (0, 1);
-    DISK: heatmap logit; SIFT: OpenCV contrast threshold). 0 keeps the ``max_keypoints``
-    strongest (DISK: logits above 0, SIFT: contrast threshold 0.01)."""
-    fp16: bool = True
-    """Half precision (autocast) for learned extractors on CUDA; the CPU always uses float32.
-    Part of the key: it changes keypoints slightly."""
-    weights: str = field(default="", metadata={"cache": False})
-    """Weight file or folder of the learned extractor; empty: found as described in
-    :mod:`photogrammetry.features.weights`. Which file is used enters the key by name and size."""
     batch_size: int = field(default=4, metadata={"cache": False})
     """Images per batch on CUDA (the CPU runs one at a time); does not change the output."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.extractor not in EXTRACTORS:
             raise ConfigError(f"features.extractor: unknown {self.extractor!r}; choose one of: {', '.join(EXTRACTORS)}")
-        if self.max_keypoints < 1:
-            raise ConfigError(f"features.max_keypoints must be >= 1, got {self.max_keypoints}")
         if self.resize_max < 0 or 0 < self.resize_max < 64:
             raise ConfigError(f"features.resize_max must be 0 (no resizing) or >= 64, got {self.resize_max}")
         if self.resize_min < 0 or (self.resize_max > 0 and self.resize_min > self.resize_max):
@@ -103,9 +91,7 @@ def _extract_missing(config: FeaturesConfig, ctx: StageContext, ingest: IngestRe
                      todo: Sequence[ImageRecord]) -> None:
     """Extract the features of ``todo``, writing each image's scratch file as it is done."""
     device = ctx.device
-    extractor = load_extractor(config.extractor, ExtractorOptions(
-        max_keypoints=config.max_keypoints, detection_threshold=config.detection_threshold,
-        device=device, fp16=config.fp16, weights=config.weights or None))
+    extractor = load_extractor(config.extractor, config, device)
     batch_size = config.batch_size if device == "cuda" else 1
 
     def load(record: ImageRecord) -> tuple[ImageRecord, ExtractionImage]:

@@ -9,9 +9,9 @@ surface points plus ``tsdf_mesh.ply``. Layout in :mod:`photogrammetry.io.depth`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.io.depth import (DepthResult, FusionSummary, load_array, load_fusion, save_fusion_summary,
                                      write_point_ply)
+from photogrammetry.mvs.tsdf import TSDFOptions
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,10 +33,13 @@ class FusionConfig:
     voxel_factor: float = 1.0
     """``points``: the derived voxel is this many pixel footprints at the median depth;
     ``tsdf``: this many times 1.5 footprints."""
-    tsdf_truncation_voxels: float = 4.0
-    """``tsdf``: truncation distance in voxels."""
-    tsdf_min_views: float = 2.0
-    """``tsdf``: surface only where at least this many views integrated the voxel."""
+    tsdf: TSDFOptions = field(default_factory=TSDFOptions)
+    """``tsdf``: the volume's settings."""
+
+    KEY_NAMES: ClassVar[dict[str, str]] = {
+        "method": "method", "voxel_size": "voxel_size", "voxel_factor": "voxel_factor",
+        "tsdf.truncation_voxels": "tsdf_truncation_voxels", "tsdf.min_views": "tsdf_min_views"}
+    """The flat names these options had in the cache key before they were nested (stage version 1)."""
 
     def __post_init__(self) -> None:
         if self.voxel_size < 0 or self.voxel_factor <= 0:
@@ -82,19 +86,17 @@ def fuse(config: FusionConfig, depth: DepthResult, out: Path, device: str = "cpu
                                 device=device)
     if len(cloud) == 0:
         raise StageError("fusion produced no point: no depth survived filtering; check the depth stage's "
-                         "mean_kept count, or loosen depth.min_consistent_views")
+                         "mean_kept count, or loosen depth.filtering.min_consistent_views")
     write_point_ply(out / "fused.ply", cloud.points, cloud.normals, cloud.colors)
     return summary
 
 
 def _tsdf(config: FusionConfig, depth: DepthResult, out: Path, voxel: float, device: str) -> tuple[Any, int]:
-    from photogrammetry.mvs.tsdf import TSDFOptions, integrate
+    from photogrammetry.mvs.tsdf import integrate
 
     if voxel <= 0:
-        return integrate([], TSDFOptions(voxel_size=1.0)).cloud, 0
-    options = TSDFOptions(voxel_size=voxel, truncation_voxels=config.tsdf_truncation_voxels,
-                          weight_threshold=config.tsdf_min_views, device=device)
-    result = integrate(view_maps(depth), options)
+        return integrate([], config.tsdf, voxel_size=1.0).cloud, 0
+    result = integrate(view_maps(depth), config.tsdf, voxel, device)
     if len(result.triangles):
         _write_mesh(out / "tsdf_mesh.ply", result.vertices, result.triangles, result.vertex_colors)
     return result.cloud, len(result.triangles)

@@ -13,7 +13,7 @@ import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.ingest import ImageRecord, IngestResult
 from photogrammetry.masking import MASK_METHODS, load_mask_set, save_mask_set
+from photogrammetry.masking.background import BackgroundOptions
 from photogrammetry.masking.result import mask_file, read_mask, write_mask
 
 
@@ -28,37 +29,25 @@ from photogrammetry.masking.result import mask_file, read_mask, write_mask
 class MasksConfig:
     """Settings of the masks stage."""
 
-    method: str = "ingest"
+    method: str = field(default="ingest", metadata={"choices": MASK_METHODS})
     """One of :data:`~photogrammetry.masking.MASK_METHODS`: ``ingest`` (alpha channels),
     ``folder`` (``masks.folder``), ``background`` (turntables: static background) or ``none``."""
     folder: str = field(default="", metadata={"cache": False})
     """Folder method: where the user's masks are (``<name>.png``, ``<stem>.png`` or
     ``<stem>_mask.png``, white = object). Their content, not the path, enters the key."""
-    work_size: int = 640
-    """Background method: longest side of the frames for the estimate, pixels."""
-    tolerance: float = 20.0
-    """Background method: colour difference (0-255) within which a frame matches the median."""
-    stable_fraction: float = 0.6
-    """Background method: pixels where fewer frames than this fraction match the median are
-    covered by the object in most frames and count as object in all."""
-    threshold: float = 30.0
-    """Background method: colour difference to the median above which a pixel is object."""
-    min_area: float = 0.05
-    """Background method: parts smaller than this fraction of the largest are dropped."""
-    grabcut_iterations: int = 3
-    """Background method: GrabCut iterations refining each mask (0: none)."""
+    background: BackgroundOptions = field(default_factory=BackgroundOptions)
+    """Background method: how the static background and the object are told apart."""
+
+    KEY_NAMES: ClassVar[dict[str, str]] = {
+        "method": "method", **{f"background.{name}": name for name in (
+            "work_size", "tolerance", "stable_fraction", "threshold", "min_area", "grabcut_iterations")}}
+    """The flat names these options had in the cache key before they were nested (stage version 1)."""
 
     def __post_init__(self) -> None:
         if self.method not in MASK_METHODS:
             raise ConfigError(f"masks.method: unknown {self.method!r}; choose one of: {', '.join(MASK_METHODS)}")
         if self.method == "folder" and not self.folder:
             raise ConfigError("masks.method=folder needs masks.folder=PATH (a folder of <image name>.png masks)")
-        if self.work_size < 64:
-            raise ConfigError(f"masks.work_size must be >= 64, got {self.work_size}")
-        if not 0.0 < self.stable_fraction <= 1.0 or not 0.0 <= self.min_area <= 1.0:
-            raise ConfigError("masks.stable_fraction must be within (0, 1] and masks.min_area within [0, 1]")
-        if self.tolerance <= 0 or self.threshold <= 0 or self.grabcut_iterations < 0:
-            raise ConfigError("masks.tolerance and masks.threshold must be > 0, masks.grabcut_iterations >= 0")
 
 
 def fingerprint(config: MasksConfig, photos: Path) -> dict[str, Any] | None:
@@ -101,11 +90,8 @@ def _from_folder(config: MasksConfig, ingest: IngestResult, ctx: StageContext) -
 
 
 def _from_background(config: MasksConfig, ingest: IngestResult, ctx: StageContext) -> dict[str, str | None]:
-    from photogrammetry.masking.background import BackgroundOptions, background_masks
+    from photogrammetry.masking.background import background_masks
 
-    options = BackgroundOptions(work_size=config.work_size, tolerance=config.tolerance,
-                                stable_fraction=config.stable_fraction, threshold=config.threshold,
-                                min_area=config.min_area, grabcut_iterations=config.grabcut_iterations)
     groups: dict[tuple[int, int, int], list[ImageRecord]] = defaultdict(list)
     for record in ingest.images:
         groups[(record.camera_id, record.width, record.height)].append(record)
@@ -116,7 +102,7 @@ def _from_background(config: MasksConfig, ingest: IngestResult, ctx: StageContex
                              f"{records[0].camera_id} has {len(records)}; use masks.method=folder or none")
         todo = [r for r in records if not (ctx.out / mask_file(r.name)).is_file()]
         if todo:
-            masks = background_masks([ingest.image_path(r) for r in records], options)
+            masks = background_masks([ingest.image_path(r) for r in records], config.background)
             for record, mask in zip(records, masks, strict=True):
                 write_mask(ctx.out, record.name, mask)
         files.update({r.name: mask_file(r.name) for r in records})

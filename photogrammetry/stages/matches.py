@@ -29,42 +29,21 @@ SCRATCH = ".matches"
 
 
 @dataclass(frozen=True, kw_only=True)
-class MatchesConfig:
-    """Settings of the matches stage."""
+class MatchesConfig(MatcherOptions):
+    """Settings of the matches stage: which matcher, with the matchers'
+    :class:`~photogrammetry.matching.MatcherOptions` (declared there)."""
 
-    matcher: str = "auto"
+    matcher: str = field(default="auto", metadata={"choices": ("auto", *MATCHERS)})
     """``auto`` (LightGlue for DISK / ALIKED, ``nn-ratio`` for SIFT) or one of
     :data:`~photogrammetry.matching.MATCHERS`: ``lightglue``, ``nn-ratio``."""
-    depth_confidence: float = 0.95
-    """LightGlue: stop after the layer where this fraction of points is confident; -1 runs all layers."""
-    width_confidence: float = 0.99
-    """LightGlue: drop points confidently unmatchable at this level after each layer; -1 keeps all."""
-    filter_threshold: float = 0.5
-    """LightGlue: smallest match confidence kept. LightGlue's own default, 0.1, lets through
-    consistent false matches between views of repeated or symmetric structure from different
-    sides, which pass RANSAC: on the Middlebury temple ring, 60 of 99 verified pairs were such
-    (median inlier confidence 0.11-0.31, against 0.38-1.0 for true pairs) and the default preset's
-    AUC@5 varied from 0.26 to 0.81 with the mapper's seed; at 0.5, one false pair is left and three
-    seeds give 0.86 (0.3: 0.81 and 0.92). Orbit, facade, fountain and sacre_coeur register the
-    same images with equal or lower errors."""
-    ratio: float = 0.8
-    """``nn-ratio``: largest nearest / second-nearest descriptor distance ratio (1 disables the test)."""
-    fp16: bool = True
-    """LightGlue's mixed precision on CUDA; the CPU always uses float32. Part of the key."""
-    weights: str = field(default="", metadata={"cache": False})
-    """LightGlue weight file or folder; empty: found as described in
-    :mod:`photogrammetry.features.weights`. Which files exist enters the key by name and size."""
     cache_images: int = field(default=512, metadata={"cache": False})
     """Images whose features are kept on the device between pairs (bounds memory)."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.matcher != "auto" and self.matcher not in MATCHERS:
             raise ConfigError(f"matches.matcher: unknown {self.matcher!r}; choose auto or one of: "
                               + ", ".join(MATCHERS))
-        if not 0.0 < self.ratio <= 1.0:
-            raise ConfigError(f"matches.ratio must be within (0, 1], got {self.ratio}")
-        if not 0.0 <= self.filter_threshold < 1.0:
-            raise ConfigError(f"matches.filter_threshold must be within [0, 1), got {self.filter_threshold}")
         if self.cache_images < 2:
             raise ConfigError(f"matches.cache_images must be >= 2, got {self.cache_images}")
 
@@ -103,10 +82,7 @@ def _match_missing(config: MatchesConfig, ctx: StageContext, features: FeatureSe
     """Match the pairs of ``todo``, writing each pair's scratch file as it is done."""
     name = resolve_matcher(config.matcher, features.extractor)
     ctx.log.info("matching %d pairs with %s on %s", len(todo), name, ctx.device)
-    matcher = load_matcher(name, features.extractor, MatcherOptions(
-        depth_confidence=config.depth_confidence, width_confidence=config.width_confidence,
-        filter_threshold=config.filter_threshold, ratio=config.ratio, device=ctx.device, fp16=config.fp16,
-        weights=config.weights or None))
+    matcher = load_matcher(name, features.extractor, config, ctx.device)
     with FeatureFile(features.path) as ff:
         missing = sorted({n for pair in todo for n in pair if n not in ff})
         if missing:

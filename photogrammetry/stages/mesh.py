@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -30,9 +30,10 @@ from photogrammetry.io.sfm import UndistortResult
 from photogrammetry.meshing import (
     MESHERS,
     CameraView,
+    CleanupOptions,
     OrientedCloud,
     SurfaceOptions,
-    clean,
+    clean_mesh,
     colmap_points,
     detail_levels,
     load_colmap_views,
@@ -40,71 +41,43 @@ from photogrammetry.meshing import (
     mesher_spec,
     read_cloud,
 )
-from photogrammetry.meshing.crop import carve, inside_box, pull_inside, robust_box
+from photogrammetry.meshing.crop import CropOptions, crop_filter, pull_inside
 from photogrammetry.meshing.poisson import remove_vertices
 from photogrammetry.meshing.silhouette import SilhouetteOptions, fit_silhouettes
 
 
+_FORMERLY = {"method": "method", "surface.poisson_depth": "poisson_depth", "surface.point_weight": "point_weight",
+             "surface.density_quantile": "density_quantile", "surface.max_distance": "max_distance",
+             "surface.voxel_size": "voxel_size", "crop.mode": "crop", "crop.mask_margin": "mask_margin",
+             "crop.mask_tolerance": "mask_tolerance", "crop.mask_pull": "mask_pull",
+             "crop.trim_with_masks": "trim_with_masks", "crop.box_margin": "box_margin",
+             "cleanup.min_component": "min_component", "cleanup.max_components": "max_components",
+             "cleanup.hole_radius": "hole_radius", "silhouette.band": "silhouette_band",
+             "silhouette.iterations": "silhouette_iterations"}
+
+
 @dataclass(frozen=True, kw_only=True)
 class MeshConfig:
-    """Settings of the mesh stage."""
+    """Settings of the mesh stage: the mesher and the options of each step, declared in
+    :mod:`photogrammetry.meshing` beside the code they configure."""
 
-    method: str = "poisson"
+    method: str = field(default="poisson", metadata={"choices": MESHERS})
     """Mesher, one of :data:`photogrammetry.meshing.MESHERS`: ``poisson`` or ``tsdf``."""
-    poisson_depth: int = 0
-    """Poisson octree depth (5..12); 0 picks it from the point spacing."""
-    point_weight: float = 4.0
-    """Poisson screening weight: how closely the surface follows the points."""
-    density_quantile: float = 0.03
-    """Poisson trimming: vertices in this lowest quantile of density are removed (0..0.5)."""
-    max_distance: float = 2.0
-    """Vertices farther from the cloud than this many local spacings (distance from the nearest
-    point to its 8th neighbour, which grows with sparsity and noise) are removed (0: keep)."""
-    voxel_size: float = 0.0
-    """TSDF voxel size in scene units; 0 means 1.5 point spacings."""
-    crop: Literal["auto", "masks", "box", "none"] = "auto"
-    """``masks``: carve with the photos' masks; ``box``: a box around the SfM points;
-    ``auto``: masks when the photos have them, else the box; ``none``: no cropping."""
-    mask_margin: int = 2
-    """Masks carve what lies more than this many pixels outside them (calibration and mask-edge
-    tolerance)."""
-    mask_tolerance: float = 0.0
-    """Fraction of the masked photos that may show a kept point on the background; 0 keeps the
-    masks' visual hull. Raise it (0.1-0.2) when some masks miss parts of the object."""
-    mask_pull: float = 8.0
-    """Surface vertices outside the masks' hull are moved inwards along their normals onto it, by
-    up to this many point spacings; those farther out (or 0) are removed with their faces."""
-    trim_with_masks: bool = False
-    """When the masks carve the surface, also trim it by density and distance; off, the masks
-    alone bound it and parts no photo sees (the base) stay closed, as in Object Capture."""
-    box_margin: float = 0.1
-    """Growth of the SfM-point box on every side, relative to its diagonal."""
-    min_component: float = 0.05
-    """Connected pieces smaller than this fraction of the largest one's area are removed."""
-    max_components: int = 0
-    """Keep at most this many of the largest pieces; 0 keeps every piece big enough."""
-    hole_radius: float = 0.03
-    """Holes up to this radius, relative to the mesh's bounding-box diagonal, are filled."""
-    silhouette_band: float = 2.0
-    """With masks: the mesh's contour vertices projecting up to this many pixels inside a mask's
-    outline are moved onto it (Poisson rounds sharp edges, MVS thins out at grazing angles:
-    new views would show a line of background along the object); 0 leaves the mesh as is."""
-    silhouette_iterations: int = 3
-    """Passes of the silhouette fit (each finds the contours again)."""
+    surface: SurfaceOptions = field(default_factory=SurfaceOptions)
+    """The meshers' settings: Poisson depth and screening, trimming, TSDF voxels."""
+    crop: CropOptions = field(default_factory=CropOptions)
+    """Cropping the cloud and the surface to the object: masks or a box around the SfM points."""
+    cleanup: CleanupOptions = field(default_factory=CleanupOptions)
+    """Which pieces are kept and which holes filled."""
+    silhouette: SilhouetteOptions = field(default_factory=SilhouetteOptions)
+    """With masks: moving the mesh's contours onto the masks' outlines."""
+
+    KEY_NAMES: ClassVar[dict[str, str]] = _FORMERLY
+    """The flat names these options had in the cache key before they were nested (stage version 3)."""
 
     def __post_init__(self) -> None:
         if self.method not in MESHERS:
             raise ConfigError(f"mesh.method must be one of {', '.join(MESHERS)}, got {self.method!r}")
-        if self.poisson_depth and not 5 <= self.poisson_depth <= 12:
-            raise ConfigError(f"mesh.poisson_depth must be 0 (auto) or within 5..12, got {self.poisson_depth}")
-        if not 0 <= self.density_quantile < 0.5:
-            raise ConfigError(f"mesh.density_quantile must be within [0, 0.5), got {self.density_quantile}")
-        if min(self.max_distance, self.voxel_size, self.box_margin, self.min_component, self.hole_radius,
-               self.silhouette_band, self.silhouette_iterations, self.mask_margin, self.mask_tolerance,
-               self.mask_pull) < 0:
-            raise ConfigError("mesh distances, margins and fractions must not be negative")
-        if self.mask_tolerance > 1:
-            raise ConfigError(f"mesh.mask_tolerance is a fraction of the photos (0..1), got {self.mask_tolerance}")
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -121,23 +94,6 @@ class MeshBuild:
     """(2, 3) crop box, if the box was used."""
 
 
-def _crop_filter(config: MeshConfig, views: Sequence[CameraView], sparse_points: np.ndarray | None):
-    """A function (N, 3) points -> (N,) bool keep, the crop mode used and its box (or ``None``)."""
-    has_masks = any(v.mask_path is not None for v in views)
-    mode = config.crop
-    if mode == "masks" and not has_masks:
-        raise InputError("mesh.crop = masks, but the photos have no masks; use auto or box")
-    if mode == "auto":
-        mode = "masks" if has_masks else "box"
-    if mode == "box" and sparse_points is not None and len(sparse_points) >= 10:
-        box = robust_box(sparse_points, margin=config.box_margin)
-        return (lambda points: inside_box(points, box)), mode, box
-    if mode == "masks":
-        return (lambda points: carve(points, views, margin_px=config.mask_margin,
-                                     tolerance=config.mask_tolerance)), mode, None
-    return (lambda points: np.ones(len(points), dtype=bool)), "none", None
-
-
 def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraView],
                sparse_points: np.ndarray | None, *, workers: int = 1, log: Any = None) -> MeshBuild:
     """Crop, mesh, crop, clean and decimate (see the module docstring).
@@ -152,35 +108,28 @@ def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraV
     """
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    keep, mode, box = _crop_filter(config, views, sparse_points)
+    keep, mode, box = crop_filter(config.crop, views, sparse_points)
     cloud = cloud.subset(keep(cloud.points))
     if len(cloud) < 100:
-        raise InputError(f"only {len(cloud)} fused points lie in the crop region; try mesh.crop = none")
+        raise InputError(f"only {len(cloud)} fused points lie in the crop region; try mesh.crop.mode = none")
     spacing = median_spacing(cloud.points)
-    trim = mode != "masks" or config.trim_with_masks
-    options = SurfaceOptions(spacing=spacing, poisson_depth=config.poisson_depth,
-                             poisson_point_weight=config.point_weight,
-                             density_quantile=config.density_quantile if trim else 0.0,
-                             max_distance=config.max_distance if trim else 0.0, voxel_size=config.voxel_size,
-                             workers=workers)
-    surface = mesher_spec(config.method).build(cloud, views, options)
+    trim = mode != "masks" or config.crop.trim_with_masks
+    options = config.surface if trim else replace(config.surface, density_quantile=0.0, max_distance=0.0)
+    surface = mesher_spec(config.method).build(cloud, views, options, spacing=spacing, workers=workers)
     seconds["surface"] = time.perf_counter() - start
     start = time.perf_counter()
     if mode == "masks":
-        steps = math.ceil(2 * config.mask_pull)  # positions half a spacing apart
+        steps = math.ceil(2 * config.crop.mask_pull)  # positions half a spacing apart
         surface = pull_inside(surface, keep, step=0.5 * spacing, steps=steps)
     else:
         surface = remove_vertices(surface, ~keep(surface.vertices))
     if len(surface.faces) == 0:
-        raise InputError("the surface lies outside the crop region; try mesh.crop = none")
-    diagonal = float(np.linalg.norm(np.ptp(surface.vertices, axis=0)))
-    raw = clean(surface, min_component_fraction=config.min_component, max_components=config.max_components,
-                hole_radius=config.hole_radius * diagonal)
+        raise InputError("the surface lies outside the crop region; try mesh.crop.mode = none")
+    raw = clean_mesh(surface, config.cleanup)
     seconds["cleanup"] = time.perf_counter() - start
-    if mode == "masks" and config.silhouette_band > 0 and config.silhouette_iterations > 0:
+    if mode == "masks" and config.silhouette.band > 0 and config.silhouette.iterations > 0:
         start = time.perf_counter()
-        options = SilhouetteOptions(band=config.silhouette_band, iterations=config.silhouette_iterations)
-        raw = fit_silhouettes(raw, views, spacing, options)
+        raw = fit_silhouettes(raw, views, spacing, config.silhouette)
         seconds["silhouette"] = time.perf_counter() - start
     if log is not None:
         log.info("%s surface: %d points (spacing %.3g) -> %d triangles after cleanup", config.method,

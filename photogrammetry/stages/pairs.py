@@ -17,57 +17,31 @@ from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.features import FeatureSet, PairSet
 from photogrammetry.io.ingest import IngestResult
 from photogrammetry.io.jsonio import read_json, write_json
-from photogrammetry.matching.pairs import PAIR_METHODS, LoopClosure, PairRequest, resolve_method, select_pairs
+from photogrammetry.matching.pairs import PAIR_METHODS, PairOptions, PairRequest, resolve_method, select_pairs
 
 
 @dataclass(frozen=True, kw_only=True)
-class PairsConfig:
-    """Settings of the pairs stage."""
+class PairsConfig(PairOptions):
+    """Settings of the pairs stage: which method, with the methods'
+    :class:`~photogrammetry.matching.pairs.PairOptions` (declared there)."""
 
-    method: str = "auto"
+    method: str = field(default="auto", metadata={"choices": ("auto", *PAIR_METHODS)})
     """``auto``, or one of :data:`~photogrammetry.matching.pairs.PAIR_METHODS`: ``exhaustive``,
     ``sequential`` (videos), ``turntable`` (rings of a turntable, flips), ``retrieval`` (large
     unordered sets) or ``file``."""
     auto_threshold: int = 50
     """``auto``: exhaustive up to this many images, retrieval above."""
-    window: int = 10
-    """Sequential: each image is paired with the next ``window`` images in name order;
-    turntable: with the ``window`` views on each side within its ring."""
-    loop_closure: LoopClosure = "wrap"
-    """Sequential: ``wrap`` also pairs the last images with the first (closed rings: turntables,
-    orbits); ``retrieval`` adds each image's ``k`` retrieval neighbours (videos that revisit);
-    ``none`` adds nothing."""
-    k: int = 10
-    """Retrieval: neighbours per image by global descriptor (a pair is kept if either image
-    has the other among its ``k``)."""
-    retrieval_window: int = 0
-    """Retrieval: also pair each image with this many following images in name order."""
-    vocabulary_size: int = 64
-    """Retrieval: visual words of the VLAD vocabulary learnt from the scene's descriptors."""
-    ring_size: int = 0
-    """Turntable: views per ring (the platform's steps per turn); 0: all images are one ring.
-    Images are taken in name order, ring after ring."""
-    flip_after: int = 0
-    """Turntable: number of images taken before the object was flipped over (0: no flip)."""
-    cross_window: int = 1
-    """Turntable: each view is paired with the views of the ring above and below whose step
-    differs by at most this much."""
-    flip_partners: int = 8
-    """Turntable: partners of each view of the first ring after a flip in the last ring before it."""
     pairs_file: str = field(default="", metadata={"cache": False})
     """File method: text file with one pair of image names a line (tab or space between), a
     path absolute or relative to the working folder. Its content, not its path, is in the key."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.method != "auto" and self.method not in PAIR_METHODS:
             raise ConfigError(f"pairs.method: unknown {self.method!r}; choose auto or one of: "
                               + ", ".join(PAIR_METHODS))
-        for name in ("auto_threshold", "window", "k", "retrieval_window", "ring_size", "flip_after", "cross_window",
-                     "flip_partners"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"pairs.{name} must be >= 0, got {getattr(self, name)}")
-        if self.vocabulary_size < 1:
-            raise ConfigError(f"pairs.vocabulary_size must be >= 1, got {self.vocabulary_size}")
+        if self.auto_threshold < 0:
+            raise ConfigError(f"pairs.auto_threshold must be >= 0, got {self.auto_threshold}")
 
 
 def read_pairs_file(config: PairsConfig) -> str | None:
@@ -93,13 +67,8 @@ def run(config: PairsConfig, ctx: StageContext, *, ingest: IngestResult, feature
     """Select the pairs of ``ingest``'s images and write ``pairs.json``."""
     names = tuple(record.name for record in ingest.images)
     method = resolve_method(config.method, len(names), config.auto_threshold)
-    request = PairRequest(
-        names=names, features=features.path, window=config.window, loop_closure=config.loop_closure, k=config.k,
-        retrieval_window=config.retrieval_window, vocabulary_size=config.vocabulary_size,
-        ring_size=config.ring_size, flip_after=config.flip_after, cross_window=config.cross_window,
-        flip_partners=config.flip_partners,
-        pairs_text=read_pairs_file(config), pairs_source=f"pairs file {config.pairs_file}",
-    )
+    request = PairRequest(names=names, features=features.path, options=config, pairs_text=read_pairs_file(config),
+                          pairs_source=f"pairs file {config.pairs_file}")
     pairs = select_pairs(method, request)
     if not pairs:
         raise ConfigError(f"pairs: method {method} selected no pairs among {len(names)} images; "

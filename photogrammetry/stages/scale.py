@@ -14,13 +14,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from photogrammetry.engine.options import lookup
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, InputError, StageError
 from photogrammetry.io.ingest import IngestResult
 from photogrammetry.io.sfm import SfmResult
 from photogrammetry.scale import SCALE_METHODS
+from photogrammetry.scale.markers import TargetSpec
 from photogrammetry.scale.result import ScaleInfo, load_scale, save_scale
 
 
@@ -28,7 +30,7 @@ from photogrammetry.scale.result import ScaleInfo, load_scale, save_scale
 class ScaleConfig:
     """Settings of the scale stage."""
 
-    method: str = "none"
+    method: str = field(default="none", metadata={"choices": SCALE_METHODS})
     """One of :data:`~photogrammetry.scale.SCALE_METHODS`: ``none``, ``platform``, ``radius``,
     ``marker`` or ``points``."""
     radius_mm: float = 0.0
@@ -36,32 +38,29 @@ class ScaleConfig:
     from the camera (lens) to the turntable's axis, mm."""
     ring_size: int = 0
     """Radius method: views of the first ring (the first images in name order); 0: all images."""
-    target: str = "aruco"
-    """Marker method: ``aruco`` (single markers) or ``charuco`` (a ChArUco board)."""
-    dictionary: str = "DICT_4X4_50"
-    """Marker method: OpenCV's predefined ArUco dictionary of the printed markers."""
-    marker_mm: float = 0.0
-    """Marker method: side of a marker's black square, millimetres."""
-    square_mm: float = 0.0
-    """Marker method, ChArUco: side of a chessboard square, millimetres."""
-    board_squares: tuple[int, int] = (5, 7)
-    """Marker method, ChArUco: squares of the board in x and y."""
+    marker: TargetSpec = field(default_factory=TargetSpec)
+    """Marker method: the printed markers or ChArUco board on the platform."""
     distance_mm: float = 0.0
     """Points method: distance between the two marked points, millimetres."""
     points_file: str = field(default="", metadata={"cache": False})
     """Points method: text file, one observation a line: ``label image_name x y`` (pixels, the
     top-left pixel's centre at 0.5, 0.5), two labels. Its content, not its path, is in the key."""
 
+    KEY_NAMES: ClassVar[dict[str, str]] = {
+        **{name: name for name in ("method", "radius_mm", "ring_size", "distance_mm")},
+        "marker.kind": "target", "marker.dictionary": "dictionary", "marker.marker_mm": "marker_mm",
+        "marker.square_mm": "square_mm", "marker.board": "board_squares"}
+    """The flat names these options had in the cache key before they were nested (stage version 1)."""
+
     def __post_init__(self) -> None:
         if self.method not in SCALE_METHODS:
             raise ConfigError(f"scale.method: unknown {self.method!r}; choose one of: {', '.join(SCALE_METHODS)}")
-        needs = {"platform": ("radius_mm",), "radius": ("radius_mm",), "marker": ("marker_mm",),
+        needs = {"platform": ("radius_mm",), "radius": ("radius_mm",), "marker": ("marker.marker_mm",),
                  "points": ("distance_mm",)}.get(self.method, ())
-        for name in needs + (("square_mm",) if self.method == "marker" and self.target == "charuco" else ()):
-            if getattr(self, name) <= 0:
+        for name in needs + (("marker.square_mm",) if self.method == "marker" and self.marker.kind == "charuco"
+                             else ()):
+            if lookup(self, name) <= 0:
                 raise ConfigError(f"scale.method={self.method} needs scale.{name} > 0")
-        if self.target not in ("aruco", "charuco"):
-            raise ConfigError(f"scale.target must be aruco or charuco, got {self.target!r}")
         if self.method == "points" and not self.points_file:
             raise ConfigError("scale.method=points needs scale.points_file=PATH ('label image x y' lines)")
         if self.ring_size < 0:
@@ -85,7 +84,7 @@ def fingerprint(config: ScaleConfig, photos: Path) -> dict[str, Any] | None:
 
 def estimate(config: ScaleConfig, model: Any, ingest: IngestResult) -> Any:
     """The :class:`~photogrammetry.scale.ScaleEstimate` of ``model`` asked for by ``config``."""
-    from photogrammetry.scale import TargetSpec, marker_scale, platform_scale, points_scale, radius_scale
+    from photogrammetry.scale import marker_scale, platform_scale, points_scale, radius_scale
 
     if config.method == "platform":
         return platform_scale(model, config.radius_mm / 1000.0)
@@ -94,10 +93,8 @@ def estimate(config: ScaleConfig, model: Any, ingest: IngestResult) -> Any:
         return radius_scale(model, names[:config.ring_size or len(names)], config.radius_mm / 1000.0)
     if config.method == "points":
         return points_scale(model, _points_text(config), config.distance_mm / 1000.0)
-    spec = TargetSpec(kind=config.target, dictionary=config.dictionary, marker_mm=config.marker_mm,
-                      square_mm=config.square_mm, board=tuple(config.board_squares))
     by_name = {r.name: r for r in ingest.images}
-    return marker_scale(model, lambda name: ingest.image_path(by_name[name]), spec)
+    return marker_scale(model, lambda name: ingest.image_path(by_name[name]), config.marker)
 
 
 def run(config: ScaleConfig, ctx: StageContext, *, ingest: IngestResult, sfm: SfmResult) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from photogrammetry.io.ingest import IngestResult
 from photogrammetry.io.jsonio import read_json, write_json
 from photogrammetry.io.sfm import SfmResult, UndistortResult
 from photogrammetry.masking import MaskSet
+from photogrammetry.masking.platform import PlatformOptions
 from photogrammetry.masking.result import read_mask, write_mask
 from photogrammetry.scale.result import ScaleResult
 
@@ -42,9 +43,13 @@ class UndistortConfig:
     """Turntables (one pass, no flip): cut the platform, which turns with the object, out of the
     warped masks, found from the cameras' circle, the sparse points and photo-consistency (see
     :mod:`photogrammetry.masking.platform`)."""
-    platform_tolerance: float = 10.0
-    """Grey difference (0-255) within which neighbouring views, warped through the platform's
-    plane, agree with a pixel (it is then platform)."""
+    platform: PlatformOptions = field(default_factory=PlatformOptions)
+    """With ``remove_platform``: how the platform's pixels are told apart."""
+
+    KEY_NAMES: ClassVar[dict[str, str]] = {
+        **{name: name for name in ("max_image_size", "blank_pixels", "jpeg_quality", "remove_platform")},
+        "platform.tolerance": "platform_tolerance"}
+    """The flat names these options had in the cache key before they were nested (stage version 2)."""
 
     def __post_init__(self) -> None:
         if self.max_image_size < 0 or 0 < self.max_image_size < 64:
@@ -53,8 +58,6 @@ class UndistortConfig:
             raise ConfigError(f"undistort.blank_pixels must be within [0, 1], got {self.blank_pixels}")
         if not 50 <= self.jpeg_quality <= 100:
             raise ConfigError(f"undistort.jpeg_quality must be within 50..100, got {self.jpeg_quality}")
-        if self.platform_tolerance <= 0:
-            raise ConfigError(f"undistort.platform_tolerance must be > 0, got {self.platform_tolerance}")
 
 
 def _options(config: UndistortConfig) -> Any:
@@ -157,7 +160,7 @@ def run(config: UndistortConfig, ctx: StageContext, *, ingest: IngestResult, mas
         from photogrammetry.masking.platform import cut_platform
 
         counts["platform_removed"] = round(cut_platform(model, ctx.out / "images", ctx.out / "masks",
-                                                        tolerance=config.platform_tolerance), 4)
+                                                        config.platform), 4)
         ctx.log.info("platform cut out of the masks: %.1f %% of masked pixels", 100 * counts["platform_removed"])
     write_json(ctx.out / "undistort.json", {"images": tuple(names), "units": scale.units})
     return counts

@@ -95,3 +95,26 @@ def test_kill_during_ingest_then_rerun_equals_uninterrupted(tmp_path: Path) -> N
     rerun = cli("run", photos, "-w", workspace, "--until", "ingest")
     assert "resuming an interrupted run" in rerun.stderr
     assert artifacts(workspace) == artifacts(tmp_path / "reference")
+
+
+def test_options_lists_every_option_of_a_stage_with_default_type_choices_and_doc() -> None:
+    from photogrammetry.engine.options import leaves
+    from photogrammetry.stages import depth
+
+    out = cli("options", "depth").stdout
+    assert out.startswith("[depth] ")
+    for option in leaves(depth.DepthConfig()):
+        assert f"\ndepth.{option.path} = " in out, option.path
+    assert 'depth.method = "lite"  (str; one of "lite", ' in out and '"ncc"' in out
+    assert "depth.cascade.hypotheses = [48, 16, 8]  (tuple[int, ...])\n    Depth hypotheses per level" in out
+    assert "depth.cascade.memory_budget_mb = 2048  (int; not in the cache key)" in out
+    assert "depth.cascade.sgm.enabled = true  (bool)" in out
+
+
+def test_options_without_a_stage_covers_all_stages_and_rejects_unknown_ones() -> None:
+    from photogrammetry.stages import stage_names
+
+    out = cli("options").stdout
+    assert [line.split("]")[0][1:] for line in out.splitlines() if line.startswith("[")] == list(stage_names())
+    assert 'texture.atlas = "charts"  (str; one of "charts", "open3d")' in out
+    assert cli("options", "dpeth", check=False).returncode == 2

@@ -68,3 +68,25 @@ def test_value_parsing() -> None:
 def test_config_validation_runs_on_override() -> None:
     with pytest.raises(ConfigError, match="max_image_size must be 0"):
         resolve_config(PIPELINE, overrides=["ingest.max_image_size=-5"])
+
+
+def _flat(table: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in table.items():
+        out.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value})
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(available_presets()))
+def test_presets_only_override_defaults(name: str) -> None:
+    from photogrammetry.engine.options import leaves, lookup
+    from photogrammetry.io.jsonio import to_jsonable
+
+    specs = {spec.name: spec for spec in PIPELINE}
+    for stage, table in available_presets()[name].overrides.items():
+        if stage == "sfm":
+            continue  # its options are being moved into photogrammetry/sfm; trimmed with them
+        default = specs[stage].config()
+        assert {o.path for o in leaves(default)} >= set(_flat(table)), stage
+        restated = [path for path, value in _flat(table).items() if to_jsonable(lookup(default, path)) == value]
+        assert not restated, f"{name}: [{stage}] restates the defaults of {restated}"

@@ -25,8 +25,11 @@ from photogrammetry.io.mesh import (
     write_ply,
 )
 from photogrammetry.io.sfm import UndistortResult, load_undistort, save_undistort
+from photogrammetry.meshing import SurfaceOptions
+from photogrammetry.meshing.crop import CropOptions
 from photogrammetry.meshing.views import CameraView
 from photogrammetry.stages import export, mesh, texture
+from photogrammetry.texturing import BlendOptions
 from tests.meshing.conftest import sphere_cloud
 from tests.texturing.scene import render, ring, sphere
 
@@ -78,7 +81,7 @@ def outputs(upstream: tuple[FusionResult, UndistortResult],
     counts = mesh.run(mesh.MeshConfig(), context("mesh", root), fusion=fusion, undistort=undistort)
     assert counts["triangles"] > 1000
     meshed = load_mesh_result(root / "mesh")
-    texture.run(texture.TextureConfig(level="reduced", texture_size=512), context("texture", root), mesh=meshed,
+    texture.run(texture.TextureConfig(level="reduced", size=512), context("texture", root), mesh=meshed,
                 undistort=undistort)
     textured = load_texture_result(root / "texture")
     export.run(export.ExportConfig(), context("export", root), texture=textured)
@@ -147,9 +150,9 @@ def test_export_stage_logs_the_units(outputs: tuple[MeshResult, TextureResult, E
 
 
 @pytest.mark.parametrize(("stage", "options"), [
-    (mesh.MeshConfig, {"method": "marching"}), (mesh.MeshConfig, {"density_quantile": 0.7}),
-    (mesh.MeshConfig, {"mask_tolerance": 1.5}), (mesh.MeshConfig, {"mask_pull": -1.0}),
-    (texture.TextureConfig, {"texture_size": 3000}), (texture.TextureConfig, {"blend_sigma": -1.0}),
+    (mesh.MeshConfig, {"method": "marching"}), (SurfaceOptions, {"density_quantile": 0.7}),
+    (CropOptions, {"mask_tolerance": 1.5}), (CropOptions, {"mask_pull": -1.0}),
+    (texture.TextureConfig, {"size": 3000}), (BlendOptions, {"low_sigma": -1.0}),
     (export.ExportConfig, {"formats": ("fbx",)}), (export.ExportConfig, {"jpeg_quality": 10})])
 def test_configs_reject_bad_values(stage: type, options: dict) -> None:
     with pytest.raises(ConfigError):

@@ -31,8 +31,8 @@ def cuda() -> None:
 def test_float32_on_cuda_matches_the_cpu(extractor: str) -> None:
     images, _ = plane_views(2, 640, 480, seed=3)
     image = ExtractionImage(images[1], None, (640, 480))
-    cpu = extract(load_extractor(extractor, ExtractorOptions(max_keypoints=1024)), [image])[0]
-    gpu = extract(load_extractor(extractor, ExtractorOptions(max_keypoints=1024, device="cuda")), [image])[0]
+    cpu = extract(load_extractor(extractor, ExtractorOptions(max_keypoints=1024, fp16=False)), [image])[0]
+    gpu = extract(load_extractor(extractor, ExtractorOptions(max_keypoints=1024, fp16=False), "cuda"), [image])[0]
     near = np.linalg.norm(cpu.keypoints[:, None] - gpu.keypoints[None], axis=2).min(axis=1) < 0.1
     assert near.mean() > 0.95
 
@@ -40,9 +40,9 @@ def test_float32_on_cuda_matches_the_cpu(extractor: str) -> None:
 @pytest.mark.parametrize("extractor", ["aliked-n16", "disk"])
 def test_half_precision_matches_are_precise(extractor: str) -> None:
     images, homographies = plane_views(2, 640, 480, seed=5)
-    ex = load_extractor(extractor, ExtractorOptions(max_keypoints=2048, device="cuda", fp16=True))
+    ex = load_extractor(extractor, ExtractorOptions(max_keypoints=2048, fp16=True), "cuda")
     f0, f1 = (extract(ex, [ExtractionImage(rgb, None, (640, 480))])[0] for rgb in images)
-    matcher = load_matcher("auto", extractor, MatcherOptions(device="cuda", fp16=True))
+    matcher = load_matcher("auto", extractor, MatcherOptions(fp16=True), "cuda")
     m = matcher.match(matcher.prepare(f0), matcher.prepare(f1))
     errors = np.linalg.norm(apply_homography(homographies[1], f0.keypoints[m.indices[:, 0]])
                             - f1.keypoints[m.indices[:, 1]], axis=1)
@@ -52,10 +52,10 @@ def test_half_precision_matches_are_precise(extractor: str) -> None:
 def test_lightglue_pairs_per_second_at_2048_keypoints() -> None:
     """The H100 target: 100 pairs/s at 2048 keypoints (matcher only, features already on the GPU)."""
     images, _ = plane_views(12, 1024, 768, seed=1)
-    ex = load_extractor("aliked-n16", ExtractorOptions(max_keypoints=2048, detection_threshold=0.0, device="cuda"))
+    ex = load_extractor("aliked-n16", ExtractorOptions(max_keypoints=2048, detection_threshold=0.0, fp16=False), "cuda")
     feats = [extract(ex, [ExtractionImage(rgb, None, (1024, 768))])[0] for rgb in images]
     assert min(len(f.keypoints) for f in feats) == 2048
-    matcher = load_matcher("lightglue", "aliked-n16", MatcherOptions(device="cuda", fp16=True))
+    matcher = load_matcher("lightglue", "aliked-n16", MatcherOptions(fp16=True), "cuda")
     prepared = [matcher.prepare(f) for f in feats]
     pairs = [(i, j) for i in range(12) for j in range(i + 1, 12)]
     for i, j in pairs[:5]:

@@ -9,7 +9,7 @@ import pytest
 
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.features import Features, write_features
-from photogrammetry.matching.pairs import (PAIR_METHODS, PairRequest, parse_pairs_text, resolve_method,
+from photogrammetry.matching.pairs import (PAIR_METHODS, PairOptions, PairRequest, parse_pairs_text, resolve_method,
                                            select_pairs, window_pairs)
 from photogrammetry.matching.retrieval import kmeans, nearest_images, retrieval_index_pairs, vlad
 
@@ -17,7 +17,7 @@ NAMES = tuple(f"img_{i:02d}.jpg" for i in range(8))
 
 
 def _select(method: str, **kwargs) -> list[tuple[str, str]]:
-    return select_pairs(method, PairRequest(names=NAMES, **kwargs))
+    return select_pairs(method, PairRequest(names=NAMES, options=PairOptions(**kwargs)))
 
 
 def _indices(pairs: list[tuple[str, str]]) -> set[tuple[int, int]]:
@@ -49,8 +49,8 @@ def test_sequential_with_retrieval_loop_closure_adds_revisits(tmp_path: Path) ->
     places = rng.normal(size=(4, 300, 32)).astype(np.float32)
     visits = [0, 1, 2, 3, 3, 2, 1, 0]  # image i shows place visits[i]
     write_features(path, [(NAMES[i], _noisy(places[p], rng)) for i, p in enumerate(visits)], "disk")
-    pairs = _indices(select_pairs("sequential", PairRequest(names=NAMES, features=path, window=1,
-                                                            loop_closure="retrieval", k=1, vocabulary_size=8)))
+    options = PairOptions(window=1, loop_closure="retrieval", k=1, vocabulary_size=8)
+    pairs = _indices(select_pairs("sequential", PairRequest(names=NAMES, features=path, options=options)))
     assert {(0, 7), (1, 6), (2, 5)} <= pairs
 
 
@@ -128,13 +128,15 @@ def test_retrieval_pairs_images_of_the_same_place(tmp_path: Path) -> None:
     write_features(path, [(NAMES[i], _noisy(places[i // 2], rng)) for i in range(8)], "aliked-n16")
     pairs = retrieval_index_pairs(path, NAMES, k=1, vocabulary_size=16)
     assert {tuple(sorted(p)) for p in pairs} == {(0, 1), (2, 3), (4, 5), (6, 7)}
-    assert _indices(select_pairs("retrieval", PairRequest(names=NAMES, features=path, k=1, vocabulary_size=16,
-                                                          retrieval_window=1))) >= {(0, 1), (1, 2), (6, 7)}
+    options = PairOptions(k=1, vocabulary_size=16, retrieval_window=1)
+    assert _indices(select_pairs("retrieval", PairRequest(names=NAMES, features=path, options=options))) >= {
+        (0, 1), (1, 2), (6, 7)}
 
 
 def _turntable(n: int, **kwargs) -> set[tuple[int, int]]:
     names = tuple(f"v{i:03d}.jpg" for i in range(n))
-    return {(names.index(a), names.index(b)) for a, b in select_pairs("turntable", PairRequest(names=names, **kwargs))}
+    pairs = select_pairs("turntable", PairRequest(names=names, options=PairOptions(**kwargs)))
+    return {(names.index(a), names.index(b)) for a, b in pairs}
 
 
 def test_turntable_single_ring_wraps_within_window() -> None:

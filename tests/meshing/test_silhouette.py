@@ -11,6 +11,7 @@ import pytest
 from photogrammetry.io.mesh import MeshData
 from photogrammetry.meshing.cloud import OrientedCloud
 from photogrammetry.meshing.silhouette import (
+    SilhouetteOptions,
     contour_vertices,
     edge_faces,
     rendered_silhouette,
@@ -85,7 +86,7 @@ def outline_scores(mesh: MeshData, views: list[CameraView]) -> tuple[float, floa
 def test_new_views_see_the_whole_outline(capture, noise: float) -> None:
     train, new = capture
     cloud = cube_cloud(noise=noise)
-    rounded = build_mesh(MeshConfig(silhouette_band=0.0), cloud, train, None).raw
+    rounded = build_mesh(MeshConfig(silhouette=SilhouetteOptions(band=0.0)), cloud, train, None).raw
     fitted = build_mesh(MeshConfig(), cloud, train, None).raw
     before, _ = outline_scores(rounded, new)
     after, extra = outline_scores(fitted, new)

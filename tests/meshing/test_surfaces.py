@@ -20,7 +20,7 @@ def radii(vertices: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("name", sorted(MESHERS))
 def test_meshers_recover_a_sphere(name: str, cloud: OrientedCloud) -> None:
     views = ring_views(12, height=2.0) + ring_views(6, height=-2.0)
-    mesh = mesher_spec(name).build(cloud, views, SurfaceOptions(spacing=median_spacing(cloud.points)))
+    mesh = mesher_spec(name).build(cloud, views, SurfaceOptions(), spacing=median_spacing(cloud.points))
     assert len(mesh.faces) > 1000
     error = np.abs(radii(mesh.vertices) - 1.0)
     tolerance = {"poisson": 0.05, "tsdf": 0.1}[name]  # TSDF of splatted sparse points is coarser
@@ -38,17 +38,17 @@ def test_unknown_mesher_lists_the_choices() -> None:
 
 def test_poisson_trims_the_invented_cap_of_a_half_sphere() -> None:
     half = sphere_cloud(upper_only=True)
-    options = SurfaceOptions(spacing=median_spacing(half.points), density_quantile=0.0, max_distance=0.6)
-    mesh = poisson(half, [], options)
+    spacing = median_spacing(half.points)
+    mesh = poisson(half, [], SurfaceOptions(density_quantile=0.0, max_distance=0.6), spacing=spacing)
     assert np.mean(mesh.vertices[:, 2] < -0.03) < 0.001  # Poisson closes the shape below; trimming removes it
-    untrimmed = poisson(half, [], SurfaceOptions(spacing=options.spacing, density_quantile=0.0, max_distance=0.0))
+    untrimmed = poisson(half, [], SurfaceOptions(density_quantile=0.0, max_distance=0.0), spacing=spacing)
     assert np.mean(untrimmed.vertices[:, 2] < -0.03) > 0.01
 
 
 def test_density_trimming_removes_the_sparsest_vertices(cloud: OrientedCloud) -> None:
     spacing = median_spacing(cloud.points)
-    full = poisson(cloud, [], SurfaceOptions(spacing=spacing, density_quantile=0.0, max_distance=0.0))
-    trimmed = poisson(cloud, [], SurfaceOptions(spacing=spacing, density_quantile=0.2, max_distance=0.0))
+    full = poisson(cloud, [], SurfaceOptions(density_quantile=0.0, max_distance=0.0), spacing=spacing)
+    trimmed = poisson(cloud, [], SurfaceOptions(density_quantile=0.2, max_distance=0.0), spacing=spacing)
     assert 0.6 * len(full.vertices) < len(trimmed.vertices) < 0.9 * len(full.vertices)
 
 
@@ -56,7 +56,7 @@ def test_zero_normals_do_not_make_surfaces_far_away(cloud: OrientedCloud) -> Non
     normals = cloud.normals.copy()
     normals[::10] = 0.0
     broken = OrientedCloud(points=cloud.points, normals=normals)
-    mesh = poisson(broken, [], SurfaceOptions(spacing=median_spacing(cloud.points)))
+    mesh = poisson(broken, [], SurfaceOptions(), spacing=median_spacing(cloud.points))
     assert np.all(np.isfinite(mesh.vertices)) and radii(mesh.vertices).max() < 1.2
 
 
@@ -68,12 +68,12 @@ def test_auto_depth_follows_the_spacing() -> None:
 
 def test_too_few_points_is_an_error() -> None:
     with pytest.raises(InputError, match="at least 100"):
-        poisson(sphere_cloud(50), [], SurfaceOptions(spacing=0.1))
+        poisson(sphere_cloud(50), [], SurfaceOptions(), spacing=0.1)
 
 
 def test_tsdf_needs_cameras(cloud: OrientedCloud) -> None:
     with pytest.raises(InputError, match="cameras"):
-        mesher_spec("tsdf").build(cloud, [], SurfaceOptions(spacing=0.02))
+        mesher_spec("tsdf").build(cloud, [], SurfaceOptions(), spacing=0.02)
 
 
 def test_distance_trim_keeps_sparse_parts_of_an_unevenly_dense_cloud() -> None:
@@ -84,7 +84,7 @@ def test_distance_trim_keeps_sparse_parts_of_an_unevenly_dense_cloud() -> None:
     cloud = OrientedCloud(points=np.concatenate([sparse.points, dense.points[cap]]),
                           normals=np.concatenate([sparse.normals, dense.normals[cap]]))
     spacing = median_spacing(cloud.points)
-    untrimmed = poisson(cloud, [], SurfaceOptions(spacing=spacing, density_quantile=0.0, max_distance=0.0))
-    trimmed = poisson(cloud, [], SurfaceOptions(spacing=spacing, density_quantile=0.0))
+    untrimmed = poisson(cloud, [], SurfaceOptions(density_quantile=0.0, max_distance=0.0), spacing=spacing)
+    trimmed = poisson(cloud, [], SurfaceOptions(density_quantile=0.0), spacing=spacing)
     assert len(trimmed.faces) > 0.98 * len(untrimmed.faces)
     assert np.abs(radii(trimmed.vertices) - 1.0).max() < 0.05

@@ -5,12 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from photogrammetry.engine.settings import resolve_config
 from photogrammetry.errors import ConfigError
 from photogrammetry.evaluation.depth_metrics import find_depth_maps, read_depth_map
 from photogrammetry.io.depth import (DepthSummary, DepthView, FusionSummary, load_array, load_depth, load_fusion,
                                      save_depth_summary, save_fusion_summary, save_maps)
+from photogrammetry.mvs.cascade import CascadeOptions
 from photogrammetry.mvs.methods import METHODS, method_spec
-from photogrammetry.stages.depth import DepthConfig, mvs_options
+from photogrammetry.mvs.options import MVSOptions
+from photogrammetry.stages import PIPELINE
+from photogrammetry.stages.depth import DepthConfig
 from photogrammetry.stages.fusion import FusionConfig
 
 
@@ -44,12 +48,15 @@ def test_registry_and_configs_reject_what_they_do_not_know():
     with pytest.raises(ConfigError):
         DepthConfig(method="patchmatch")
     with pytest.raises(ConfigError):
-        DepthConfig(hypotheses=(48, 1))
+        CascadeOptions(hypotheses=(48, 1))
     with pytest.raises(ConfigError):
         FusionConfig(voxel_factor=0)
 
 
-def test_stage_config_maps_onto_the_mvs_options():
-    options = mvs_options(DepthConfig(method="ncc", hypotheses=(16, 4), num_sources=3, max_relative_depth=0.02))
-    assert options.cascade.hypotheses == (16, 4) and options.selection.num_sources == 3
-    assert options.filtering.max_relative_depth == 0.02 and options.weights is None
+def test_stage_config_is_the_mvs_options_nested_once():
+    config = resolve_config(PIPELINE, overrides=["depth.method=ncc", "depth.cascade.hypotheses=[16, 4]",
+                                                 "depth.selection.num_sources=3",
+                                                 "depth.filtering.max_relative_depth=0.02"])["depth"]
+    assert isinstance(config, MVSOptions) and config.method == "ncc" and config.weights == ""
+    assert config.cascade.hypotheses == (16, 4) and config.selection.num_sources == 3
+    assert config.filtering.max_relative_depth == 0.02 and config.cascade.sgm.enabled

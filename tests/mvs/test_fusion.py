@@ -41,7 +41,7 @@ def test_merging_averages_points_in_a_voxel():
 
 
 def test_tsdf_surface_is_the_plane(ring_views):
-    result = integrate(maps(ring_views[:4]), TSDFOptions(voxel_size=0.05, weight_threshold=1.0))
+    result = integrate(maps(ring_views[:4]), TSDFOptions(min_views=1.0), voxel_size=0.05)
     assert len(result.cloud) > 100 and len(result.triangles) > 100
     for points in (result.cloud.points, result.vertices):  # the frontier of what was seen is rougher
         error = np.abs(points[:, 2] + 0.5)

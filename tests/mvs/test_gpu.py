@@ -13,7 +13,8 @@ import torch
 
 from photogrammetry.mvs.cascade import CascadeOptions, FeatureBank, estimate_depth
 from photogrammetry.mvs.methods import method_spec
-from photogrammetry.mvs.multiview import MVSOptions, match_cost, read_image, working_views
+from photogrammetry.mvs.multiview import match_cost, read_image, working_views
+from photogrammetry.mvs.options import MVSOptions
 from photogrammetry.mvs.network import WEIGHTS_FILE
 from photogrammetry.mvs.selection import SelectionOptions, depth_range, select_sources
 

@@ -10,15 +10,17 @@ from photogrammetry.evaluation.depth_metrics import evaluate_depth, find_depth_m
 from photogrammetry.io.depth import load_depth, save_depth_summary
 from photogrammetry.mvs.multiview import compute_depth
 from photogrammetry.mvs.scene import load_scene
-from photogrammetry.stages.depth import DepthConfig, mvs_options
+from photogrammetry.mvs.cascade import CascadeOptions
+from photogrammetry.mvs.regularize import SGMOptions
+from photogrammetry.stages.depth import DepthConfig
 from photogrammetry.stages.fusion import FusionConfig, fuse
 
-SMALL = dict(max_image_size=160, hypotheses=(32, 8))
+SMALL = dict(max_image_size=160, cascade=CascadeOptions(hypotheses=(32, 8)))
 """Settings of the CPU tests: 160x120 maps, two cascade levels."""
 
 
 def reconstruct(scene, folder, method: str, **settings):
-    summary = compute_depth(scene, mvs_options(DepthConfig(method=method, **{**SMALL, **settings})), folder)
+    summary = compute_depth(scene, DepthConfig(method=method, **{**SMALL, **settings}), folder)
     save_depth_summary(folder, summary)
     fuse(FusionConfig(), load_depth(folder), folder)
     return summary
@@ -60,7 +62,7 @@ def test_a_second_run_resumes_instead_of_sweeping_again(facade, facade_ncc):
     _, _, folder = facade_ncc
     raw = sorted((folder / ".raw").rglob("*.depth.npy"))
     before = {p: p.stat().st_mtime_ns for p in raw}
-    compute_depth(facade, mvs_options(DepthConfig(method="ncc", **SMALL)), folder)
+    compute_depth(facade, DepthConfig(method="ncc", **SMALL), folder)
     assert len(raw) == 12 and all(p.stat().st_mtime_ns == before[p] for p in raw)
 
 
@@ -72,7 +74,8 @@ def test_learned_beats_classical_in_the_cluttered_room(sample_scene_dir, tmp_pat
     gt = load_ground_truth(folder)
     metrics = {}
     for label, method, sgm in (("lite", "lite", True), ("ncc", "ncc", True), ("lite-wta", "lite", False)):
-        compute_depth(scene, mvs_options(DepthConfig(method=method, sgm=sgm, **SMALL)), tmp_path / label)
+        cascade = CascadeOptions(hypotheses=(32, 8), sgm=SGMOptions(enabled=sgm))
+        compute_depth(scene, DepthConfig(method=method, **{**SMALL, "cascade": cascade}), tmp_path / label)
         metrics[label] = evaluate_depth(find_depth_maps(tmp_path / label / "depth", scene.names), gt)
     assert metrics["lite"].within[0.01] >= metrics["ncc"].within[0.01] - 0.005
     assert metrics["lite"].completeness > metrics["ncc"].completeness + 0.1  # measured: 0.57 vs 0.33
@@ -86,7 +89,7 @@ def test_masks_are_honoured(sample_scene_dir, tmp_path):
     subset = sorted(scene.views)[:6]
     scene = type(scene)(views={n: scene.views[n] for n in subset}, points=scene.points,
                         observations={n: scene.observations[n] for n in subset})
-    summary = compute_depth(scene, mvs_options(DepthConfig(method="ncc", **SMALL)), tmp_path)
+    summary = compute_depth(scene, DepthConfig(method="ncc", **SMALL), tmp_path)
     from photogrammetry.mvs.multiview import read_mask, working_views
 
     views = working_views(scene, SMALL["max_image_size"])

@@ -12,9 +12,10 @@ import pytest
 from photogrammetry.engine.stage import StageContext
 from photogrammetry.io.depth import load_depth, load_fusion
 from photogrammetry.io.sfm import load_undistort, save_undistort
+from photogrammetry.mvs.cascade import CascadeOptions
 from photogrammetry.stages import depth, fusion
 
-SETTINGS = dict(method="ncc", max_image_size=128, hypotheses=(24, 8))
+SETTINGS = dict(method="ncc", max_image_size=128, cascade=CascadeOptions(hypotheses=(24, 8)))
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from photogrammetry.engine.stage import StageContext
 from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.io.ingest import IngestResult
 from photogrammetry.io.sfm import SfmResult, SfmSummary
+from photogrammetry.scale.markers import TargetSpec
 from photogrammetry.stages import scale as scale_stage
 from photogrammetry.stages.undistort import pixel_map
 
@@ -69,11 +70,11 @@ def test_none_copies_the_model_in_sfm_units(sfm: SfmResult, tmp_path: Path) -> N
 
 def test_failures_and_settings(sfm: SfmResult, tmp_path: Path) -> None:
     with pytest.raises(StageError, match="no aruco target"):
-        _run(scale_stage.ScaleConfig(method="marker", marker_mm=40.0), sfm, tmp_path / "out")
+        _run(scale_stage.ScaleConfig(method="marker", marker=TargetSpec(marker_mm=40.0)), sfm, tmp_path / "out")
     with pytest.raises(ConfigError, match="needs scale.radius_mm"):
         scale_stage.ScaleConfig(method="radius")
-    with pytest.raises(ConfigError, match="needs scale.square_mm"):
-        scale_stage.ScaleConfig(method="marker", target="charuco", marker_mm=20.0)
+    with pytest.raises(ConfigError, match="needs scale.marker.square_mm"):
+        scale_stage.ScaleConfig(method="marker", marker=TargetSpec(kind="charuco", marker_mm=20.0))
 
 
 def test_pixel_map_follows_the_distortion() -> None:

@@ -11,8 +11,9 @@ from photogrammetry.evaluation import Estimate, Sim3, evaluate, load_ground_trut
 from photogrammetry.io.gltf import write_glb
 from photogrammetry.io.mesh import MeshData, write_ply
 from photogrammetry.meshing.cloud import OrientedCloud
+from photogrammetry.meshing.crop import CropOptions
 from photogrammetry.stages.mesh import MeshConfig, build_mesh
-from photogrammetry.stages.texture import TextureConfig, texture_options
+from photogrammetry.stages.texture import TextureConfig
 from photogrammetry.texturing import texture_mesh
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,11 +44,11 @@ def test_turntable_mesh_and_texture(tmp_path: Path) -> None:
     gt = load_ground_truth(TURNTABLE)
     holdout = gt.names[::4]
     views = gt_views(gt, [n for n in gt.names if n not in holdout], TURNTABLE / "gt" / "masks")
-    build = build_mesh(MeshConfig(crop="masks"), object_cloud(gt, 60_000), views, None)
+    build = build_mesh(MeshConfig(crop=CropOptions(mode="masks")), object_cloud(gt, 60_000), views, None)
     write_ply(tmp_path / "mesh.ply", build.raw)
     geometry = evaluate(Estimate(mesh_path=tmp_path / "mesh.ply", to_gt=Sim3()), gt).mesh
     assert geometry.fscore[0.01] > 0.9
-    textured, _ = texture_mesh(build.levels["reduced"], views, texture_options(TextureConfig(texture_size=1024)))
+    textured, _ = texture_mesh(build.levels["reduced"], views, TextureConfig(size=1024))
     write_glb(tmp_path / "model.glb", textured, extras={"units": "metres"}, generator="test")
     quality = evaluate(Estimate(textured_mesh_path=tmp_path / "model.glb", to_gt=Sim3()), gt, holdout=holdout)
     assert quality.texture.psnr > 19.5 and quality.texture.coverage > 0.98
@@ -70,7 +71,7 @@ def test_temple_texture_against_open3d(tmp_path: Path) -> None:
     grow = 0.1 * (gt.object_bbox[1] - gt.object_bbox[0])
     hull = visual_hull(views, np.stack([gt.object_bbox[0] - grow, gt.object_bbox[1] + grow]), voxels=128)
     mesh: MeshData = decimate(clean(hull, min_component_fraction=0.05, max_components=0, hole_radius=0.0), 50_000)
-    ours, _ = texture_mesh(mesh, views, texture_options(TextureConfig(texture_size=1024)))
+    ours, _ = texture_mesh(mesh, views, TextureConfig(size=1024))
     scores = {}
     for name, model in (("ours", ours), ("open3d", baseline_texture(ours, views, 1024))):
         write_glb(tmp_path / f"{name}.glb", model, extras={}, generator="test")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -136,7 +135,7 @@ def test_chunked_threaded_blending_matches_one_pass(capture: Capture, monkeypatc
     options = TextureOptions(size=256, padding=2, blend=BlendOptions(low_sigma=low_sigma))
     whole = texture_mesh(capture.mesh, capture.views, options)[0].texture
     monkeypatch.setattr(blending, "_CHUNK", 997)
-    chunked = texture_mesh(capture.mesh, capture.views, replace(options, workers=2))[0].texture
+    chunked = texture_mesh(capture.mesh, capture.views, options, workers=2)[0].texture
     np.testing.assert_array_equal(chunked, whole)
 
 

@@ -33,7 +33,7 @@ def test_overrides_make_a_valid_configuration(tmp_path: Path) -> None:
 def test_markers_and_user_masks(tmp_path: Path) -> None:
     capture = Turntable(tmp_path, steps=24, marker_mm=40.0, masks=str(tmp_path / "masks"))
     config = resolve_config(PIPELINE, preset="turntable", overrides=capture.overrides())
-    assert (config["scale"].method, config["scale"].marker_mm) == ("marker", 40.0)
+    assert (config["scale"].method, config["scale"].marker.marker_mm) == ("marker", 40.0)
     assert config["masks"].method == "folder" and config["masks"].folder == str(tmp_path / "masks")
 
 

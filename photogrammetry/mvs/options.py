@@ -1,0 +1,59 @@
+"""The options of multi-view stereo: one tree, declared once, nested by the depth stage's config.
+
+:class:`MVSOptions` holds what concerns every view (method, size, masks) and nests the options of
+each part next to the code they configure: source selection
+(:class:`~photogrammetry.mvs.selection.SelectionOptions`), the coarse-to-fine sweep
+(:class:`~photogrammetry.mvs.cascade.CascadeOptions`, with its semi-global aggregation
+:class:`~photogrammetry.mvs.regularize.SGMOptions`) and the consistency filter
+(:class:`~photogrammetry.mvs.filtering.FilterOptions`). Options that change how the maps are
+computed but not the maps carry ``metadata={"cache": False}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from photogrammetry.errors import ConfigError
+from photogrammetry.mvs.cascade import CascadeOptions
+from photogrammetry.mvs.filtering import FilterOptions
+from photogrammetry.mvs.methods import METHODS, method_spec
+from photogrammetry.mvs.selection import SelectionOptions
+
+
+@dataclass(frozen=True, kw_only=True)
+class MVSOptions:
+    """Everything that decides the depth maps of a scene."""
+
+    method: str = field(default="lite", metadata={"choices": tuple(METHODS)})
+    """MVS method, a name in :data:`photogrammetry.mvs.methods.METHODS` (``photogrammetry options``
+    lists them): ``lite`` (learned, the default) or ``ncc`` (the classical baseline), among others."""
+    weights: str = ""
+    """Weight file of a learned method; empty: the method's own (committed or shipped)."""
+    max_image_size: int = 1600
+    """Longest side of the depth maps in pixels (images are downscaled); 0: full size."""
+    window_radius: int = 0
+    """Radius of the matching window; 0: the method's default."""
+    best_sources: int = 2
+    """Sources whose similarities are averaged per hypothesis (the best ones: occlusions)."""
+    use_masks: bool = True
+    """Keep depths only inside the object masks of views that have one."""
+    fp16: bool = True
+    """Half-precision features on CUDA (the CPU always computes in float32)."""
+    normal_smoothing: int = 2
+    """Radius of the point averaging before normals are derived from depth."""
+    selection: SelectionOptions = field(default_factory=SelectionOptions)
+    """Source views and depth ranges."""
+    cascade: CascadeOptions = field(default_factory=CascadeOptions)
+    """Coarse-to-fine search."""
+    filtering: FilterOptions = field(default_factory=FilterOptions)
+    """Confidence and geometric-consistency filtering."""
+    feature_cache_mb: int = field(default=4096, metadata={"cache": False})
+    """Feature maps kept in memory across views (does not change results)."""
+
+    def __post_init__(self) -> None:
+        method_spec(self.method)
+        if self.max_image_size < 0 or 0 < self.max_image_size < 32:
+            raise ConfigError(f"max_image_size must be 0 or >= 32, got {self.max_image_size}")
+        if self.best_sources < 1 or self.window_radius < 0:
+            raise ConfigError(f"best_sources must be >= 1 and window_radius >= 0, got {self.best_sources}, "
+                              f"{self.window_radius}")
