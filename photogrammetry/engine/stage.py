@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from photogrammetry.engine.items import ItemStore
+from photogrammetry.engine.device import resolve_device
 from photogrammetry.engine.progress import track
+from photogrammetry.io.items import ItemStore
 
 T = TypeVar("T")
 
@@ -85,8 +86,6 @@ class StageContext:
     @property
     def device(self) -> str:
         """Torch device to use, ``cpu`` or ``cuda``; resolved on first use (it imports torch)."""
-        from photogrammetry.engine.runner import resolve_device
-
         return resolve_device(self.device_request)
 
     @property
