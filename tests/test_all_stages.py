@@ -27,7 +27,7 @@ from photogrammetry import api
 from photogrammetry.engine.runner import RunResult
 from photogrammetry.evaluation import EvalReport
 from photogrammetry.stages import PIPELINE
-from tests.export.gltf_check import check_glb
+from tests.io.gltf_check import check_glb
 
 SCENE = Path(__file__).resolve().parents[1] / "sample_scenes" / "facade"
 VIEWS = [f"view_{i:03d}.jpg" for i in range(12)]

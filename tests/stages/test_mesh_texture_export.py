@@ -28,10 +28,9 @@ from photogrammetry.io.mesh import (
 from photogrammetry.io.sfm import UndistortResult, load_undistort, save_undistort
 from photogrammetry.meshing.views import CameraView
 from photogrammetry.stages import export, mesh, texture
+from tests.io.gltf_check import check_glb
 from tests.meshing.conftest import sphere_cloud
 from tests.texturing.scene import render, ring, sphere
-
-from .gltf_check import check_glb
 
 
 def write_colmap(folder: Path, views: list[CameraView]) -> None:
