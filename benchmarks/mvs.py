@@ -106,7 +106,7 @@ def depth_curve(scene_name: str, method: str, folder: Path, args: argparse.Names
     (within 0.5 % of the extent: within 1 % is near 1 for every method on some scenes)."""
     from dataclasses import replace
 
-    from photogrammetry.engine.items import ItemStore
+    from photogrammetry.io.items import ItemStore
     from photogrammetry.evaluation import load_ground_truth
     from photogrammetry.evaluation.depth_metrics import evaluate_depth, find_depth_maps
     from photogrammetry.mvs.multiview import filter_all, working_views

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import platform
 import time
@@ -12,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from photogrammetry._version import __version__
+from photogrammetry.engine.device import resolve_device
 from photogrammetry.engine.lock import WorkspaceLock
+from photogrammetry.engine.plan import plan_keys
 from photogrammetry.engine.stage import StageContext, StageSpec
-from photogrammetry.engine.store import Artifact, ArtifactStore, derive_key
+from photogrammetry.engine.store import Artifact, ArtifactStore
 from photogrammetry.engine.workspace import WORKSPACE_MARKER, RunRecord, write_run_record
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.jsonio import to_jsonable
@@ -100,32 +101,6 @@ def select_stages(stages: Sequence[StageSpec], until: str | None, force: Sequenc
     return list(stages[: names.index(until) + 1]) if until else list(stages)
 
 
-def plan_keys(stages: Sequence[StageSpec], config: Mapping[str, Any], photos: Path) -> dict[str, str]:
-    """Cache keys of ``stages``; they depend on settings and inputs only, never on outputs."""
-    keys: dict[str, str] = {}
-    for spec in stages:
-        missing = [u for u in spec.requires if u not in keys]
-        if missing:
-            raise ConfigError(f"stage {spec.name} needs {', '.join(missing)}, which come later or are absent")
-        inputs = spec.fingerprint(config[spec.name], photos) if spec.fingerprint else None
-        keys[spec.name] = derive_key(spec, config[spec.name], {u: keys[u] for u in spec.requires}, inputs)
-    return keys
-
-
-@functools.cache
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without one is an error."""
-    if device == "cpu":
-        return device
-    import torch  # deferred: importing torch takes a second or two
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if device == "cuda":
-        raise ConfigError("--device cuda was asked for, but torch sees no CUDA device; use --device cpu")
-    return "cpu"
-
-
 def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunOptions = RunOptions()) -> RunResult:
     """Run ``stages`` for ``request``: reuse cached artifacts, compute the rest, in order."""
     if not request.photos.is_dir():
@@ -142,12 +117,19 @@ def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunO
         store = ArtifactStore(workspace)
         store.empty_trash()
         keys = plan_keys(selected, request.config, request.photos)
-        write_run_record(workspace, RunRecord.from_request(request, keys))
+        write_run_record(workspace, _run_record(request, keys))
         executor = _Executor(selected, request, options, store, keys)
         outcomes = tuple(executor.run_all())
     if not any(o.action == "ran" for o in outcomes):
         log.info("Nothing to do: all %d stages are up to date in %s", len(outcomes), workspace)
     return RunResult(workspace=workspace, stages=outcomes)
+
+
+def _run_record(request: RunRequest, keys: Mapping[str, str]) -> RunRecord:
+    """What ``status`` needs to know of this run."""
+    return RunRecord(photos=str(request.photos.resolve()), preset=request.preset,
+                     overrides=tuple(request.overrides), until=request.until,
+                     settings=to_jsonable(dict(request.config)), keys=dict(keys))
 
 
 def _limit_torch_threads(workers: int) -> None:

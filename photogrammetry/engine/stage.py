@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from photogrammetry.engine.items import ItemStore
+from photogrammetry.engine.device import resolve_device
 from photogrammetry.engine.options import key_names, leaves, lookup
 from photogrammetry.engine.progress import track
+from photogrammetry.io.items import ItemStore
 
 T = TypeVar("T")
 
@@ -102,8 +103,6 @@ class StageContext:
     @property
     def device(self) -> str:
         """Torch device to use, ``cpu`` or ``cuda``; resolved on first use (it imports torch)."""
-        from photogrammetry.engine.runner import resolve_device
-
         return resolve_device(self.device_request)
 
     @property

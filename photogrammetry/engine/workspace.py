@@ -8,16 +8,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from photogrammetry.engine.lock import WorkspaceLock
+from photogrammetry.engine.plan import plan_keys
+from photogrammetry.engine.settings import apply_overrides
 from photogrammetry.engine.stage import StageSpec
 from photogrammetry.engine.store import PARTIAL_SUFFIX, ArtifactStore, folder_size
 from photogrammetry.errors import InputError, PhotogrammetryError
 from photogrammetry.io.jsonio import read_json, to_jsonable, write_json
-
-if TYPE_CHECKING:
-    from photogrammetry.engine.runner import RunRequest
 
 RUN_RECORD = "run.json"
 WORKSPACE_MARKER = ".photogrammetry-workspace"
@@ -43,12 +42,6 @@ class RunRecord:
     """Cache key of each stage of that run."""
     started: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
     """When the run started."""
-
-    @classmethod
-    def from_request(cls, request: RunRequest, keys: Mapping[str, str]) -> RunRecord:
-        return cls(photos=str(request.photos.resolve()), preset=request.preset,
-                   overrides=tuple(request.overrides), until=request.until,
-                   settings=to_jsonable(dict(request.config)), keys=dict(keys))
 
 
 def write_run_record(workspace: Path, record: RunRecord) -> None:
@@ -110,9 +103,6 @@ class WorkspaceStatus:
 
 
 def _current_keys(stages: Sequence[StageSpec], record: RunRecord) -> tuple[dict[str, str], str]:
-    from photogrammetry.engine.runner import plan_keys
-    from photogrammetry.engine.settings import apply_overrides
-
     try:
         config = {s.name: apply_overrides(s, s.config(), record.settings.get(s.name, {}), RUN_RECORD,
                                           legacy=True)

@@ -8,7 +8,7 @@ The platform turns with the object, so the sequence alone cannot tell them apart
    circle they lie on;
 2. the platform's top is the lowest dense layer of sparse points across that axis (the mode
    of their heights below the median), its radius the 98th percentile of their distances to
-   the axis;
+   the axis (:func:`photogrammetry.scale.geometry.estimate_platform`);
 3. in each view, a masked pixel whose ray meets that plane inside the disc shows either the
    platform or the object standing in front of it: it is platform where the neighbouring
    views, warped through the plane, agree with it (photo-consistency); a pixel whose ray meets
@@ -27,21 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from photogrammetry.scale.geometry import fit_circle
-
-
-@dataclass(frozen=True)
-class PlatformGeometry:
-    """The turntable in the model's frame."""
-
-    centre: np.ndarray
-    """(3,) where the axis crosses the platform's top."""
-    axis: np.ndarray
-    """(3,) unit axis, pointing from the platform towards the cameras."""
-    radius: float
-    """Radius of the platform's top (98th percentile of ``radial``)."""
-    radial: np.ndarray
-    """(K,) distances from the axis of the sparse points on the platform's top."""
+from photogrammetry.scale.geometry import PlatformGeometry, estimate_platform
 
 
 @dataclass(frozen=True)
@@ -59,29 +45,6 @@ class View:
     def centre(self) -> np.ndarray:
         """(3,) camera centre in the world."""
         return -self.cam_from_world[:, :3].T @ self.cam_from_world[:, 3]
-
-
-def estimate_platform(centres: np.ndarray, points: np.ndarray, *, bin_fraction: float = 0.01) -> PlatformGeometry:
-    """The platform from (N, 3) camera centres (N >= 3) and (M, 3) sparse points.
-
-    Heights along the axis are binned (``bin_fraction`` of the cameras' circle radius) and
-    smoothed; of the peaks holding at least half the largest count, the lowest is the top.
-    """
-    circle = fit_circle(centres)
-    axis = circle.normal if (centres - circle.centre).mean(axis=0) @ circle.normal >= 0 else -circle.normal
-    offsets = points - circle.centre
-    heights = offsets @ axis
-    width = bin_fraction * circle.radius
-    counts, edges = np.histogram(heights, bins=max(1, int(np.ptp(heights) / width)))
-    smooth = np.convolve(counts, [1, 2, 1], mode="same")
-    peaks = [i for i in range(len(smooth)) if smooth[i] >= 0.5 * smooth.max()
-             and smooth[i] >= smooth[max(0, i - 1)] and smooth[i] >= smooth[min(len(smooth) - 1, i + 1)]]
-    peak = (edges[peaks[0]] + edges[peaks[0] + 1]) / 2
-    layer = np.abs(heights - peak) < 1.5 * (edges[1] - edges[0])
-    top = float(np.median(heights[layer]))
-    radial = np.linalg.norm(offsets[layer] - np.outer(heights[layer], axis), axis=1)
-    return PlatformGeometry(centre=circle.centre + top * axis, axis=axis, radius=float(np.percentile(radial, 98)),
-                            radial=radial)
 
 
 def _rays(view: View) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from photogrammetry.engine.items import ItemStore
+from photogrammetry.io.items import ItemStore
 from photogrammetry.errors import InputError
 from photogrammetry.io.depth import DepthSummary, DepthView, load_array, save_array, save_maps
 from photogrammetry.mvs.cascade import FeatureBank, estimate_depth

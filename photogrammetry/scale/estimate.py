@@ -3,7 +3,7 @@
 Four sources, each a function returning a :class:`ScaleEstimate`:
 
 - :func:`platform_scale`: the radius of the turntable's platform. Its top is found among the
-  sparse points (see :func:`photogrammetry.masking.platform.estimate_platform`: the lowest
+  sparse points (see :func:`photogrammetry.scale.geometry.estimate_platform`: the lowest
   dense layer across the axis of the cameras' circle) and its radius, the 98th percentile of
   their distances to the axis, against the measured one gives the scale; the uncertainty is the
   bootstrap spread of that percentile. It measures the object's frame itself.
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from photogrammetry.scale.geometry import Observation, fit_circle, triangulate
+from photogrammetry.scale.geometry import Observation, estimate_platform, fit_circle, triangulate
 from photogrammetry.scale.markers import PointId, TargetSpec, detect, known_distances
 
 MAX_RAY_ERROR = 0.005
@@ -93,8 +93,6 @@ def platform_scale(model: Any, radius_m: float, *, seed: int = 0) -> ScaleEstima
         radius_m: The platform's radius, metres.
         seed: Seed of the bootstrap.
     """
-    from photogrammetry.masking.platform import estimate_platform
-
     images = [im for im in model.images.values() if im.has_pose]
     if len(images) < 5:
         raise ValueError(f"the platform needs at least 5 registered views, got {len(images)}")

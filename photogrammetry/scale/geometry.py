@@ -1,4 +1,4 @@
-"""Geometry for metric scale: multi-view triangulation and circles through camera centres."""
+"""Geometry for metric scale: multi-view triangulation, circles through camera centres, the turntable's platform."""
 
 from __future__ import annotations
 
@@ -73,3 +73,40 @@ def fit_circle(points: np.ndarray) -> Circle:
     offsets = points - centre
     in_plane = offsets - np.outer(offsets @ normal, normal)
     return Circle(centre=centre, normal=normal, radius=radius, residuals=np.linalg.norm(in_plane, axis=1) - radius)
+
+
+@dataclass(frozen=True)
+class PlatformGeometry:
+    """The turntable in the model's frame."""
+
+    centre: np.ndarray
+    """(3,) where the axis crosses the platform's top."""
+    axis: np.ndarray
+    """(3,) unit axis, pointing from the platform towards the cameras."""
+    radius: float
+    """Radius of the platform's top (98th percentile of ``radial``)."""
+    radial: np.ndarray
+    """(K,) distances from the axis of the sparse points on the platform's top."""
+
+
+def estimate_platform(centres: np.ndarray, points: np.ndarray, *, bin_fraction: float = 0.01) -> PlatformGeometry:
+    """The platform from (N, 3) camera centres (N >= 3) and (M, 3) sparse points.
+
+    Heights along the axis are binned (``bin_fraction`` of the cameras' circle radius) and
+    smoothed; of the peaks holding at least half the largest count, the lowest is the top.
+    """
+    circle = fit_circle(centres)
+    axis = circle.normal if (centres - circle.centre).mean(axis=0) @ circle.normal >= 0 else -circle.normal
+    offsets = points - circle.centre
+    heights = offsets @ axis
+    width = bin_fraction * circle.radius
+    counts, edges = np.histogram(heights, bins=max(1, int(np.ptp(heights) / width)))
+    smooth = np.convolve(counts, [1, 2, 1], mode="same")
+    peaks = [i for i in range(len(smooth)) if smooth[i] >= 0.5 * smooth.max()
+             and smooth[i] >= smooth[max(0, i - 1)] and smooth[i] >= smooth[min(len(smooth) - 1, i + 1)]]
+    peak = (edges[peaks[0]] + edges[peaks[0] + 1]) / 2
+    layer = np.abs(heights - peak) < 1.5 * (edges[1] - edges[0])
+    top = float(np.median(heights[layer]))
+    radial = np.linalg.norm(offsets[layer] - np.outer(heights[layer], axis), axis=1)
+    return PlatformGeometry(centre=circle.centre + top * axis, axis=axis, radius=float(np.percentile(radial, 98)),
+                            radial=radial)

@@ -22,7 +22,6 @@ from photogrammetry.synthetic.layouts import (
     turntable_parts,
 )
 from photogrammetry.synthetic.mesh import Mesh, merge_meshes
-from photogrammetry.synthetic.render import ShadingSpec
 from photogrammetry.synthetic.rigs import (
     FacadeRig,
     OrbitRig,
@@ -69,6 +68,35 @@ class CameraSpec:
             cx=self.width / 2.0 + self.principal_offset[0],
             cy=self.height / 2.0 + self.principal_offset[1],
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShadingSpec:
+    """Lighting, anti-aliasing and sensor model of the renderer."""
+
+    supersample: int = 1
+    """Colour samples per pixel along each axis (ground truth uses the single ray through the pixel centre)."""
+    lens_blur: float = 0.2
+    """Weight ``a`` of the separable optical blur kernel ``[a, 1 - 2a, a]`` (0 disables it; at most 0.5)."""
+    ambient: float = 0.45
+    """Ambient light level (fraction of full scale for a white surface)."""
+    diffuse: float = 0.65
+    """Directional light level for a white surface facing the light."""
+    tone_shoulder: float = 0.6
+    """Tone curve ``x (1 + k) / (x + k)`` lifting dark tones without clipping (0 disables it)."""
+    vignetting: float = 0.3
+    """Relative brightness loss in the image corners (quadratic fall-off from the principal point)."""
+    read_noise: float = 0.006
+    """Standard deviation of the signal-independent sensor noise, fraction of full scale."""
+    shot_noise: float = 0.015
+    """Standard deviation of the signal-dependent noise at full scale (grows with the square root of the signal)."""
+    sky: tuple[float, float, float] = (0.72, 0.8, 0.9)
+    """Colour of rays that hit nothing (RGB in ``[0, 1]``)."""
+
+    def __post_init__(self) -> None:
+        """Reject settings the renderer cannot honour."""
+        if self.supersample < 1 or not 0.0 <= self.lens_blur <= 0.5:
+            raise ValueError(f"need supersample >= 1 and 0 <= lens_blur <= 0.5, got {self}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,6 +17,8 @@ import numpy as np
 
 from photogrammetry.errors import InputError
 from photogrammetry.io.mesh import MeshData
+from photogrammetry.texturing.charts import flatten, pack, segment
+from photogrammetry.texturing.selection import face_adjacency
 
 AtlasMethod = Literal["charts", "open3d"]
 """UV atlas generators: ``charts`` (:mod:`.charts`, seconds for a million faces) or ``open3d``
@@ -65,6 +67,14 @@ class Texels:
         return np.einsum("nk,nkd->nd", self.barycentric.astype(np.float64), corners)
 
 
+def chart_atlas(mesh: MeshData, *, size: int, padding: int = 2, cells: int = 4) -> UVAtlas:
+    """The direction-chart atlas of ``mesh`` (:mod:`.charts`) for a ``size`` x ``size`` texture."""
+    charts, directions = segment(mesh, face_adjacency(mesh.faces), cells=cells)
+    source, faces, chart_of, coords = flatten(mesh.vertices, mesh.faces, charts, directions)
+    uv = pack(coords, chart_of, size=size, padding=padding)
+    return UVAtlas(vertices=mesh.vertices[source], faces=faces, uv=uv, source_vertex=source)
+
+
 def _open3d(mesh: MeshData, size: int, padding: int, workers: int) -> UVAtlas:
     """Isochart atlas by open3d's UVAtlas (the mesh should be manifold)."""
     import open3d as o3d
@@ -85,8 +95,6 @@ def _open3d(mesh: MeshData, size: int, padding: int, workers: int) -> UVAtlas:
 def compute_atlas(mesh: MeshData, *, size: int, method: AtlasMethod = "charts", padding: int = 2,
                   workers: int = 1) -> UVAtlas:
     """UV atlas of ``mesh`` for a ``size`` x ``size`` texture with ``padding`` texels between charts."""
-    from photogrammetry.texturing.charts import chart_atlas
-
     if len(mesh.faces) == 0:
         raise InputError("cannot build a UV atlas for a mesh without triangles")
     if method == "charts":

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from photogrammetry.io.mesh import MeshData
-from photogrammetry.texturing.selection import face_adjacency, select_views
+from photogrammetry.texturing.selection import select_views
 
 _DIRECTIONS = np.array([d for d in itertools.product((-1, 0, 1), repeat=3) if any(d)], dtype=np.float64)
 _DIRECTIONS /= np.linalg.norm(_DIRECTIONS, axis=1, keepdims=True)
@@ -156,17 +156,3 @@ def pack(coords: np.ndarray, chart_of: np.ndarray, *, size: int, padding: int) -
     flipped = np.stack([coords[:, 0], extent[chart_of, 1] - coords[:, 1]], axis=1)
     texel = corners[chart_of] + padding + 0.5 + flipped * low
     return np.stack([texel[:, 0] / size, 1.0 - texel[:, 1] / size], axis=1).astype(np.float32)
-
-
-def chart_atlas(mesh: MeshData, *, size: int, padding: int = 2, cells: int = 4):
-    """The direction-chart atlas of ``mesh`` for a ``size`` x ``size`` texture.
-
-    Returns:
-        A :class:`~photogrammetry.texturing.atlas.UVAtlas`.
-    """
-    from photogrammetry.texturing.atlas import UVAtlas
-
-    charts, directions = segment(mesh, face_adjacency(mesh.faces), cells=cells)
-    source, faces, chart_of, coords = flatten(mesh.vertices, mesh.faces, charts, directions)
-    uv = pack(coords, chart_of, size=size, padding=padding)
-    return UVAtlas(vertices=mesh.vertices[source], faces=faces, uv=uv, source_vertex=source)

@@ -1,6 +1,8 @@
 """Presets, config files and --set overrides are merged strictly and typed."""
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,8 +20,23 @@ def test_every_preset_loads_and_has_a_description() -> None:
         resolve_config(PIPELINE, preset=name)  # strict: raises on unknown keys
 
 
-def test_fast_preset_overrides_defaults() -> None:
-    assert resolve_config(PIPELINE, preset="fast")["ingest"].max_image_size == 1600
+def _assert_set(config: object, options: Mapping[str, Any], where: str) -> None:
+    for key, value in options.items():
+        actual = getattr(config, key)
+        if isinstance(value, Mapping):
+            _assert_set(actual, value, f"{where}.{key}")
+        else:
+            assert actual == (tuple(value) if isinstance(value, list) else value), f"{where}.{key}"
+
+
+def test_every_value_of_every_preset_reaches_the_config() -> None:
+    defaults = resolve_config(PIPELINE, preset=None)
+    for name, preset in available_presets().items():
+        config = resolve_config(PIPELINE, preset=name)
+        for stage, options in preset.overrides.items():
+            _assert_set(config[stage], options, f"{name}: {stage}")
+        if name != "default":
+            assert config != defaults, f"preset {name} changes nothing"
 
 
 def test_overrides_are_typed() -> None:

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from photogrammetry.masking.platform import View, estimate_platform, platform_pixels
+from photogrammetry.masking.platform import View, platform_pixels
+from photogrammetry.scale.geometry import estimate_platform
 
 SCENE = Path(__file__).resolve().parents[2] / "sample_scenes" / "turntable"
 

@@ -161,5 +161,15 @@ def test_turntable_flip_links_the_two_passes() -> None:
     assert {b for _, b in across} == set(range(8, 16)) and len({a for a, _ in across}) == 8
 
 
-def test_turntable_is_in_the_registry() -> None:
-    assert "turntable" in PAIR_METHODS
+@pytest.mark.parametrize("method", sorted(PAIR_METHODS))
+def test_every_registered_method_gives_canonical_pairs(method: str, tmp_path: Path) -> None:
+    """Unique name pairs, the earlier name first, in order, none with itself: what the matches stage expects."""
+    rng = np.random.default_rng(1)
+    path = tmp_path / "features.h5"
+    write_features(path, [(name, _noisy(rng.normal(size=(50, 8)).astype(np.float32), rng)) for name in NAMES], "disk")
+    backwards = [f"{NAMES[i + 1]} {NAMES[i]}" for i in range(len(NAMES) - 1)] + [f"{NAMES[1]} {NAMES[0]}"]
+    request = PairRequest(names=NAMES, features=path, window=3, k=2, vocabulary_size=4, ring_size=4,
+                          pairs_text="\n".join(backwards))
+    pairs = PAIR_METHODS[method].select(request)
+    assert pairs and pairs == sorted(set(pairs), key=lambda p: (NAMES.index(p[0]), NAMES.index(p[1])))
+    assert all(NAMES.index(a) < NAMES.index(b) for a, b in pairs)

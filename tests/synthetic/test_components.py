@@ -14,8 +14,9 @@ from photogrammetry.synthetic.geometry import Pose, look_at, matmul3, rotate, ro
 from photogrammetry.synthetic.io import load_depth, load_mask, load_normals, write_depth, write_mask, write_normals
 from photogrammetry.synthetic.mesh import Mesh, box, cylinder, icosphere, lathe, tube
 from photogrammetry.synthetic.noise import fbm, value_noise
-from photogrammetry.synthetic.render import Renderer, ShadingSpec
+from photogrammetry.synthetic.render import Renderer
 from photogrammetry.synthetic.rigs import FacadeRig, TurntableRig
+from photogrammetry.synthetic.scenes import ShadingSpec
 from photogrammetry.synthetic.shapes import make_shape
 from photogrammetry.synthetic.texture import TextureSpec, albedo
 

@@ -7,8 +7,8 @@ import pytest
 
 from photogrammetry.errors import InputError
 from photogrammetry.io.mesh import MeshData
-from photogrammetry.texturing.atlas import compute_atlas, rasterize, ring_texels
-from photogrammetry.texturing.charts import chart_atlas, pack
+from photogrammetry.texturing.atlas import chart_atlas, compute_atlas, rasterize, ring_texels
+from photogrammetry.texturing.charts import pack
 
 from .scene import sphere
 

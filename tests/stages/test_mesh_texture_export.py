@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
 
@@ -30,10 +31,9 @@ from photogrammetry.meshing.crop import CropOptions
 from photogrammetry.meshing.views import CameraView
 from photogrammetry.stages import export, mesh, texture
 from photogrammetry.texturing import BlendOptions
+from tests.io.gltf_check import check_glb
 from tests.meshing.conftest import sphere_cloud
 from tests.texturing.scene import render, ring, sphere
-
-from .gltf_check import check_glb
 
 
 def write_colmap(folder: Path, views: list[CameraView]) -> None:
@@ -159,10 +159,13 @@ def test_configs_reject_bad_values(stage: type, options: dict) -> None:
         stage(**options)
 
 
-def test_stage_specs_name_their_outputs() -> None:
-    assert mesh.STAGE.outputs["mesh"] == "mesh.ply" and mesh.STAGE.requires == ("fusion", "undistort")
-    assert export.STAGE.outputs["textured_model"] == "model.glb"
-    assert texture.STAGE.requires == ("mesh", "undistort")
+def test_stages_write_the_outputs_they_name_and_take_what_they_require(
+        outputs: tuple[MeshResult, TextureResult, ExportResult]) -> None:
+    for stage, result in zip((mesh, texture, export), outputs, strict=True):
+        spec = stage.STAGE
+        assert spec.outputs and [o for o in spec.outputs.values() if not (result.root / o).exists()] == []
+        keyword_only = [n for n, p in inspect.signature(spec.run).parameters.items() if p.kind is p.KEYWORD_ONLY]
+        assert tuple(keyword_only) == spec.requires, spec.name
 
 
 def test_texture_levels_match_the_mesh_levels() -> None:

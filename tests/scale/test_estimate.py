@@ -11,7 +11,7 @@ import pytest
 from photogrammetry.scale import TargetSpec, marker_scale, platform_scale, points_scale, radius_scale
 from photogrammetry.scale.geometry import Observation, fit_circle, triangulate
 from photogrammetry.scale.markers import known_distances
-from tests.turntable.markers import paint_scene, ring_of_markers
+from tests.scale.markers import paint_scene, ring_of_markers
 
 SCENE = Path(__file__).resolve().parents[2] / "sample_scenes" / "turntable"
 FACTOR = 3.7
