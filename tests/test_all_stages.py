@@ -36,7 +36,7 @@ OVERRIDES = [
     "depth.max_image_size=320",  # 4x fewer pixels than the photos: depth is most of the run time
     "mesh.poisson_depth=8",
     "texture.level=preview",
-    "texture.texture_size=1024",
+    "texture.size=1024",
     'export.formats=["glb"]',
     "scale.method=points",
 ]
