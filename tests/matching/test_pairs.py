@@ -168,8 +168,8 @@ def test_every_registered_method_gives_canonical_pairs(method: str, tmp_path: Pa
     path = tmp_path / "features.h5"
     write_features(path, [(name, _noisy(rng.normal(size=(50, 8)).astype(np.float32), rng)) for name in NAMES], "disk")
     backwards = [f"{NAMES[i + 1]} {NAMES[i]}" for i in range(len(NAMES) - 1)] + [f"{NAMES[1]} {NAMES[0]}"]
-    request = PairRequest(names=NAMES, features=path, window=3, k=2, vocabulary_size=4, ring_size=4,
-                          pairs_text="\n".join(backwards))
+    options = PairOptions(window=3, k=2, vocabulary_size=4, ring_size=4)
+    request = PairRequest(names=NAMES, features=path, options=options, pairs_text="\n".join(backwards))
     pairs = PAIR_METHODS[method].select(request)
     assert pairs and pairs == sorted(set(pairs), key=lambda p: (NAMES.index(p[0]), NAMES.index(p[1])))
     assert all(NAMES.index(a) < NAMES.index(b) for a, b in pairs)
