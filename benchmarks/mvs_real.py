@@ -1,0 +1,290 @@
+"""Depth maps of a real set scored against its sensor depth, with the true cameras and with ours.
+
+    python benchmarks/mvs.py --real office --frames 20 --cameras true,fast --methods lite,ncc
+    python benchmarks/mvs.py --real office --frames 60 --check-gt --cameras "" --scenes ""
+
+Cameras (``--cameras``):
+
+- ``true``: the set's true cameras (PINHOLE), with sparse points lifted from the sensor depth and
+  tracks by a depth test, as the sample scenes' ``gt/sparse`` (MVS measured apart from SfM);
+- a preset name (``fast``, ``default``): our pipeline up to ``undistort`` on the frames; its cameras
+  are aligned to the true ones by a Sim3 fitted on the camera centres (robustly), and its depths
+  multiplied by the Sim3's scale into metres. Camera drift is then depth error.
+
+Every camera source gets the depth stage's default settings (``DepthConfig``) at
+``--max-image-size``. Sources and depth ranges come from the sparse points, as in the pipeline.
+Scores (:mod:`photogrammetry.evaluation.sensor_depth`, by reprojection into the true camera): kept
+fraction, kept depths within 1/2/5 % of the sensor, median relative error, sensor pixels given a
+depth within 5 %, the same within 2/5 % after dividing out each view's median ratio, and the
+per-view median ratio along the sequence (its spread around its median: camera drift). Sample
+scenes (``--scenes``) get the same scores against their exact GT depth, with their GT cameras.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.sets import available_sets, first_frames, set_ground_truth
+from photogrammetry.evaluation import GroundTruth, Sim3, gt_depth_map, load_ground_truth
+from photogrammetry.evaluation.cameras import CameraPose, PinholeCamera
+from photogrammetry.evaluation.pose_metrics import evaluate_poses
+from photogrammetry.evaluation.sensor_depth import (
+    PosedDepth,
+    SensorComparison,
+    compare_with_sensor,
+    lift,
+    sample,
+    sensor_metrics,
+)
+from photogrammetry.mvs.scene import MVSScene, MVSView
+
+
+@dataclass
+class CameraSource:
+    """Cameras to run MVS with, and how they map into the ground truth's frame."""
+
+    label: str
+    """``true``, a preset name or ``GT`` (sample scenes)."""
+    scene: MVSScene
+    """Views, poses and sparse points MVS works on."""
+    to_gt: Sim3
+    """From the cameras' frame to the ground truth's (identity for true cameras)."""
+    centre_errors: dict[str, float] = field(default_factory=dict)
+    """Camera-centre error after alignment, GT units, per view."""
+    camera_note: str = ""
+    """The intrinsics the cameras use, in words."""
+
+
+def sensor_posed(gt: GroundTruth, name: str) -> PosedDepth:
+    """The sensor (GT) depth of a view with its true camera."""
+    view = gt.views[name]
+    return PosedDepth(depth=gt_depth_map(gt, name), camera=view.camera, pose=view.pose)
+
+
+def true_scene(gt: GroundTruth, names: list[str], per_view: int = 300, tolerance: float = 0.02,
+               seed: int = 0) -> MVSScene:
+    """The true cameras with sparse points: ``per_view`` sensor pixels of each view lifted to 3D,
+    seen by every view whose sensor depth agrees within ``tolerance`` where they project."""
+    rng = np.random.default_rng(seed)
+    sensors = {n: sensor_posed(gt, n) for n in names}
+    lifted = [lift(sensors[n])[0] for n in names]
+    points = np.concatenate([p[rng.choice(len(p), size=min(per_view, len(p)), replace=False)] for p in lifted])
+    observations = {}
+    for name in names:
+        z, found = sample(sensors[name], points)
+        observations[name] = np.flatnonzero((found > 0) & (np.abs(z / np.maximum(found, 1e-12) - 1) <= tolerance))
+    views = {}
+    for name in names:
+        v = gt.views[name]
+        views[name] = MVSView(name=name, image_path=v.image_path, mask_path=None, K=v.camera.K, R=v.pose.R,
+                              t=v.pose.t, width=v.camera.width, height=v.camera.height)
+    return MVSScene(views=views, points=points, observations=observations)
+
+
+def sfm_cameras(images: Path, gt: GroundTruth, preset: str, work: Path, device: str) -> CameraSource:
+    """Our pipeline up to ``undistort`` on ``images`` with ``preset``, aligned to ``gt``."""
+    import pycolmap
+
+    import photogrammetry
+    from photogrammetry.io.sfm import load_undistort
+    from photogrammetry.mvs.scene import load_scene
+
+    result = photogrammetry.run(images, work / f"workspace-{preset}", preset=preset, until="undistort",
+                                device=device, progress=False)
+    undistorted = load_undistort(result.folder("undistort"))
+    scene = load_scene(undistorted.image_dir, undistorted.model)
+    poses = {n: CameraPose(R=v.R, t=v.t) for n, v in scene.views.items()}
+    metrics = evaluate_poses(poses, gt)
+    if metrics.alignment is None:
+        raise RuntimeError(f"{preset}: {len(poses)} registered views; cannot align them to the true cameras")
+    errors = {n: e.center_error * gt.extent for n, e in metrics.per_image.items()}
+    cameras = pycolmap.Reconstruction(str(result.folder("sfm") / "model")).cameras.values()
+    note = "; ".join(f"{c.model.name} {np.array2string(np.asarray(c.params), precision=4)}" for c in cameras)
+    return CameraSource(label=preset, scene=scene, to_gt=metrics.alignment, centre_errors=errors, camera_note=note)
+
+
+def run_depth(scene: MVSScene, method: str, out: Path, args: argparse.Namespace, device: str) -> float:
+    """Depth maps of every view into ``out`` with the depth stage's defaults; seconds per view."""
+    from photogrammetry.io.depth import save_depth_summary
+    from photogrammetry.mvs.multiview import compute_depth
+    from photogrammetry.stages.depth import DepthConfig, mvs_options
+
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    options = mvs_options(DepthConfig(method=method, max_image_size=args.max_image_size))
+    save_depth_summary(out, compute_depth(scene, options, out, device=device))
+    return (time.perf_counter() - start) / len(scene.views)
+
+
+def score(out: Path, gt: GroundTruth, to_gt: Sim3) -> dict[str, SensorComparison]:
+    """Every depth map of ``out`` (a depth artifact), moved into the GT frame, against the sensor."""
+    from photogrammetry.io.depth import load_array, load_depth
+
+    comparisons = {}
+    for view in load_depth(out).summary.views:
+        if view.name not in gt.views:
+            continue
+        camera = PinholeCamera(K=np.array(view.K), width=view.width, height=view.height)
+        pose = to_gt.apply_to_pose(CameraPose(R=np.array(view.R), t=np.array(view.t)))
+        depth = load_array(out / "depth" / f"{view.name}.npy").astype(np.float64) * to_gt.scale
+        comparisons[view.name] = compare_with_sensor(PosedDepth(depth=depth, camera=camera, pose=pose),
+                                                     sensor_posed(gt, view.name))
+    return comparisons
+
+
+def source_gap(out: Path, order: list[str]) -> float:
+    """Median distance in frames between each view and its sources (a video's overlap is local)."""
+    from photogrammetry.io.depth import load_depth
+
+    index = {n: i for i, n in enumerate(order)}
+    gaps = [abs(index[s] - index[v.name]) for v in load_depth(out).summary.views for s in v.sources
+            if v.name in index and s in index]
+    return float(np.median(gaps)) if gaps else float("nan")
+
+
+def check_pairs(gt: GroundTruth, names: list[str], gaps: tuple[int, ...]) -> dict:
+    """The true cameras checked: the sensor depth of frame i reprojected into frame i + gap."""
+    sensors = {n: sensor_posed(gt, n) for n in names}
+    ratios, overlaps = [], []
+    for i, name in enumerate(names):
+        for gap in gaps:
+            if i + gap < len(names):
+                comparison = compare_with_sensor(sensors[name], sensors[names[i + gap]])
+                ratios.append(comparison.ratios)
+                overlaps.append(len(comparison.ratios) / max(int((sensors[name].depth > 0).sum()), 1))
+    if not ratios:
+        return {"gaps": list(gaps), "pairs": 0}
+    error = np.abs(np.concatenate(ratios) - 1)
+    return {"gaps": list(gaps), "pairs": len(ratios), "overlap": float(np.mean(overlaps)),
+            "within_1%": float(np.mean(error <= 0.01)), "within_5%": float(np.mean(error <= 0.05)),
+            "median_error": float(np.median(error))}
+
+
+def row(set_name: str, source: CameraSource, method: str, comparisons: dict, seconds: float, gap: float) -> dict:
+    """One result: the sensor metrics, the per-view ratios, the cameras' errors."""
+    metrics = sensor_metrics(comparisons)
+    ratios = np.array(list(metrics.view_ratios.values()))
+    spread = np.abs(ratios / np.median(ratios) - 1) if len(ratios) else np.zeros(0)
+    return {"set": set_name, "cameras": source.label, "method": method, "kept": metrics.kept,
+            "within": {f"{t:g}": v for t, v in metrics.within.items()}, "median_error": metrics.median_error,
+            "covered_5%": metrics.covered,
+            "within_per_view_ratio": {f"{t:g}": v for t, v in metrics.within_per_view_ratio.items()},
+            "view_ratios": metrics.view_ratios, "ratio_median": float(np.median(ratios)) if len(ratios) else None,
+            "ratio_spread_max": float(spread.max()) if len(spread) else None,
+            "centre_errors": source.centre_errors, "seconds_per_view": seconds, "source_gap": gap}
+
+
+def real_sources(args: argparse.Namespace, work: Path, device: str) -> tuple[str, GroundTruth, list[CameraSource]]:
+    """The real set cut to ``--frames``, its ground truth and the camera sources of ``--cameras``."""
+    bset = available_sets()[args.real]
+    if args.frames:
+        bset = first_frames(bset, args.frames, work / "photos")
+    gt = set_ground_truth(bset)
+    sources = []
+    for label in [c for c in args.cameras.split(",") if c]:
+        if label == "true":
+            sources.append(CameraSource(label="true", scene=true_scene(gt, gt.names), to_gt=Sim3(),
+                                        camera_note="true PINHOLE " + np.array2string(
+                                            gt.views[gt.names[0]].camera.K[[0, 1, 0, 1], [0, 1, 2, 2]])))
+        else:
+            sources.append(sfm_cameras(bset.images, gt, label, work / bset.name, device))
+    return bset.name, gt, sources
+
+
+def sample_source(name: str, masks: str) -> tuple[GroundTruth, CameraSource]:
+    """A sample scene with its GT cameras (its ``gt/sparse``) and exact GT depth."""
+    from benchmarks.mvs import scene_paths
+    from photogrammetry.mvs.scene import load_scene
+
+    folder, masks_dir = scene_paths(name, masks)
+    scene = load_scene(folder / "images", folder / "gt" / "sparse", masks_dir)
+    return load_ground_truth(folder), CameraSource(label="GT", scene=scene, to_gt=Sim3())
+
+
+def run_all(args: argparse.Namespace, work: Path, device: str) -> dict:
+    """Every (set, cameras, method): depth maps scored against the sensor; the GT check."""
+    jobs = [(n, *sample_source(n, args.masks)) for n in args.scenes.split(",") if n]
+    name, gt, sources = real_sources(args, work, device)
+    jobs += [(name, gt, s) for s in sources]
+    rows = []
+    for set_name, truth, source in jobs:
+        for method in args.methods.split(","):
+            print(f"[{set_name}] {source.label} cameras, {method} ...", flush=True)
+            out = work / set_name / f"depth-{source.label}-{method}"
+            seconds = run_depth(source.scene, method, out, args, device)
+            result = row(set_name, source, method, score(out, truth, source.to_gt), seconds,
+                         source_gap(out, source.scene.names))
+            rows.append(result)
+    checks = [check_pairs(gt, gt.names, g) for g in ((3, 4, 5), (20, 30, 40, 50))] if args.check_gt else []
+    notes = {s.label: s.camera_note for s in sources}
+    return {"set": name, "frames": len(gt.views), "rows": rows, "checks": checks, "cameras": notes,
+            "order": gt.names}
+
+
+def _f(value, spec: str = ".3f") -> str:
+    return "-" if value is None or (isinstance(value, float) and np.isnan(value)) else format(value, spec)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    print(line(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for cells in rows:
+        print(line(cells))
+
+
+def print_results(results: dict) -> None:
+    """The accuracy table, the drift table along the sequence, the cameras and the GT check."""
+    header = ["set", "cameras", "method", "kept", "<=1%", "<=2%", "<=5%", "med err", "sensor <=5%",
+              "own ratio <=2%/<=5%", "ratio med", "ratio spread max", "src gap", "s/view"]
+    _table(header, [[r["set"], r["cameras"], r["method"], _f(r["kept"]), _f(r["within"]["0.01"]),
+                     _f(r["within"]["0.02"]), _f(r["within"]["0.05"]), _f(r["median_error"], ".4f"),
+                     _f(r["covered_5%"]), f"{_f(r['within_per_view_ratio']['0.02'])}/"
+                     f"{_f(r['within_per_view_ratio']['0.05'])}", _f(r["ratio_median"], ".4f"),
+                     _f(r["ratio_spread_max"], ".4f"), _f(r["source_gap"], ".1f"), _f(r["seconds_per_view"], ".2f")]
+                    for r in results["rows"]])
+    print_drift(results)
+    for label, note in results["cameras"].items():
+        print(f"cameras {label}: {note}")
+    for check in results["checks"]:
+        print(f"true cameras checked: sensor depth of frame i in frame i+{check['gaps']}: {check['pairs']} pairs, "
+              f"overlap {_f(check.get('overlap'))}, within 1 % {_f(check.get('within_1%'))}, within 5 % "
+              f"{_f(check.get('within_5%'))}, median difference {_f(check.get('median_error'), '.4f')}")
+
+
+def print_drift(results: dict) -> None:
+    """Per view of the real set: median depth ratio (ours / sensor) per run, centre error per cameras."""
+    real = [r for r in results["rows"] if r["set"] == results["set"]]
+    if not real:
+        return
+    cameras = {r["cameras"]: r["centre_errors"] for r in real if r["centre_errors"]}
+    header = ["frame", "view"] + [f"ratio {r['cameras']}/{r['method']}" for r in real]
+    header += [f"centre err cm ({c})" for c in cameras]
+    rows = []
+    for index, name in enumerate(results["order"]):
+        cells = [str(index), name] + [_f(r["view_ratios"].get(name), ".4f") for r in real]
+        rows.append(cells + [_f(100 * e[name], ".1f") if name in e else "-" for e in cameras.values()])
+    print()
+    _table(header, rows)
+    print()
+
+
+def main(args: argparse.Namespace, work: Path) -> None:
+    """Run, print, write the JSON (``--out``)."""
+    from photogrammetry.engine.runner import resolve_device
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    results = run_all(args, work, resolve_device(args.device))
+    print_results(results)
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
