@@ -162,8 +162,60 @@ def check_pairs(gt: GroundTruth, names: list[str], gaps: tuple[int, ...]) -> dic
         return {"gaps": list(gaps), "pairs": 0}
     error = np.abs(np.concatenate(ratios) - 1)
     return {"gaps": list(gaps), "pairs": len(ratios), "overlap": float(np.mean(overlaps)),
+            "median_ratio": float(np.median(np.concatenate(ratios))),
             "within_1%": float(np.mean(error <= 0.01)), "within_5%": float(np.mean(error <= 0.05)),
             "median_error": float(np.median(error))}
+
+
+def _zncc(a: np.ndarray, b: np.ndarray, valid: np.ndarray, radius: int = 3) -> np.ndarray:
+    """(H, W) zero-mean normalised cross-correlation of ``a`` and ``b`` in windows over ``valid`` pixels."""
+    import cv2
+
+    size, weight = (2 * radius + 1,) * 2, valid.astype(np.float32)
+    box = lambda x: cv2.boxFilter(x * weight, -1, size, normalize=False)  # noqa: E731
+    n = box(np.ones_like(a)) + 1e-6
+    ma, mb = box(a) / n, box(b) / n
+    cov, va, vb = box(a * b) / n - ma * mb, box(a * a) / n - ma**2, box(b * b) / n - mb**2
+    return cov / np.sqrt(np.maximum(va * vb, 1e-6))
+
+
+def photo_scale(gt: GroundTruth, a: str, b: str, scales: np.ndarray) -> tuple[float, float]:
+    """The factor on frame ``a``'s sensor depth that lines photo ``b`` up with photo ``a`` best through
+    the true cameras (median 7x7 ZNCC over textured pixels), and the ZNCC at factor 1."""
+    import cv2
+
+    grey = {n: cv2.cvtColor(cv2.imread(str(gt.views[n].image_path)), cv2.COLOR_BGR2GRAY).astype(np.float32)
+            for n in (a, b)}
+    sensor, other = sensor_posed(gt, a), gt.views[b]
+    texture = np.hypot(cv2.Sobel(grey[a], cv2.CV_32F, 1, 0), cv2.Sobel(grey[a], cv2.CV_32F, 0, 1)) > 30
+    points, pixels = lift(sensor)
+    centre = sensor.pose.center
+    scores = []
+    for factor in scales:
+        moved = centre + (points - centre) * factor
+        uvw = (moved @ other.pose.R.T + other.pose.t) @ other.camera.K.T
+        maps = [np.full(sensor.depth.shape, -10, np.float32) for _ in range(2)]
+        for k in range(2):
+            maps[k].flat[pixels] = uvw[:, k] / uvw[:, 2] - 0.5
+        warped = cv2.remap(grey[b], maps[0], maps[1], cv2.INTER_LINEAR, borderValue=-1)
+        valid = warped >= 0
+        zncc = _zncc(grey[a], warped, valid)[valid & texture & (sensor.depth > 0)]
+        scores.append(float(np.median(zncc)) if len(zncc) > 100 else float("nan"))
+    scores = np.array(scores)
+    if np.all(np.isnan(scores)):
+        return float("nan"), float("nan")
+    return float(scales[int(np.nanargmax(scores))]), float(scores[int(np.argmin(np.abs(scales - 1)))])
+
+
+def photo_check(gt: GroundTruth, names: list[str], gap: int = 3, step: int = 4) -> list[dict]:
+    """Photos against the true cameras along the sequence: for frames ``step`` apart, the sensor-depth
+    factor that lines up the photo ``gap`` frames on best (1 for consistent photos, depth and poses)."""
+    scales = np.round(np.arange(0.90, 1.1001, 0.01), 2)
+    out = []
+    for i in range(0, len(names) - gap, step):
+        best, at_one = photo_scale(gt, names[i], names[i + gap], scales)
+        out.append({"frame": i, "view": names[i], "other": names[i + gap], "best_factor": best, "zncc_at_1": at_one})
+    return out
 
 
 def row(set_name: str, source: CameraSource, method: str, comparisons: dict, seconds: float, gap: float) -> dict:
@@ -222,9 +274,10 @@ def run_all(args: argparse.Namespace, work: Path, device: str) -> dict:
                          source_gap(out, source.scene.names))
             rows.append(result)
     checks = [check_pairs(gt, gt.names, g) for g in ((3, 4, 5), (20, 30, 40, 50))] if args.check_gt else []
+    photo = photo_check(gt, gt.names) if args.check_gt else []
     notes = {s.label: s.camera_note for s in sources}
-    return {"set": name, "frames": len(gt.views), "rows": rows, "checks": checks, "cameras": notes,
-            "order": gt.names}
+    return {"set": name, "frames": len(gt.views), "rows": rows, "checks": checks, "photo_check": photo,
+            "cameras": notes, "order": gt.names}
 
 
 def _f(value, spec: str = ".3f") -> str:
@@ -256,7 +309,13 @@ def print_results(results: dict) -> None:
     for check in results["checks"]:
         print(f"true cameras checked: sensor depth of frame i in frame i+{check['gaps']}: {check['pairs']} pairs, "
               f"overlap {_f(check.get('overlap'))}, within 1 % {_f(check.get('within_1%'))}, within 5 % "
-              f"{_f(check.get('within_5%'))}, median difference {_f(check.get('median_error'), '.4f')}")
+              f"{_f(check.get('within_5%'))}, median difference {_f(check.get('median_error'), '.4f')}, "
+              f"median ratio {_f(check.get('median_ratio'), '.4f')}")
+    if results["photo_check"]:
+        print("photos against the true cameras: sensor-depth factor that lines up the photo 3 frames on best "
+              "(1 = consistent; ZNCC at 1):")
+        print("  " + ", ".join(f"{p['frame']}: {_f(p['best_factor'], '.2f')} ({_f(p['zncc_at_1'], '.2f')})"
+                               for p in results["photo_check"]))
 
 
 def print_drift(results: dict) -> None:
