@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,12 +140,14 @@ def align(poses: dict[str, CameraPose], gt: GroundTruth) -> tuple[Sim3, dict[str
 
 
 def run_depth(scene: MVSScene, method: str, out: Path, args: argparse.Namespace, device: str) -> float:
-    """Depth maps of every view into ``out`` with the depth stage's defaults; seconds per view."""
+    """Depth maps of every view into ``out`` (emptied first: no view is resumed, so the time is the
+    whole computation's) with the depth stage's defaults; seconds per view."""
     from photogrammetry.io.depth import save_depth_summary
     from photogrammetry.mvs.multiview import compute_depth
     from photogrammetry.stages.depth import DepthConfig, mvs_options
 
-    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
     start = time.perf_counter()
     options = mvs_options(DepthConfig(method=method, max_image_size=args.max_image_size))
     save_depth_summary(out, compute_depth(scene, options, out, device=device))
