@@ -3,6 +3,7 @@
     python benchmarks/mvs.py                                   # lite and ncc on every sample scene
     python benchmarks/mvs.py --methods lite,ncc,disk --scenes turntable --device cuda
     python benchmarks/mvs.py --speed --device cuda             # one 1600x1200 map, 5 sources (+ COLMAP)
+    python benchmarks/mvs.py --real office --frames 20 --cameras true,fast --scenes facade  # vs the sensor
 
 Runs on the ground-truth cameras of the scenes (``gt/sparse``, PINHOLE), so MVS is measured
 apart from SfM, and evaluates with :mod:`photogrammetry.evaluation` in the GT frame. Each
@@ -327,6 +328,12 @@ def parse_args() -> argparse.Namespace:
                         help="accuracy-completeness curves of the runs kept in WORK (from --work)")
     parser.add_argument("--work", type=Path, help="keep outputs here (default: a temporary folder)")
     parser.add_argument("--out", type=Path, help="write all results as JSON here")
+    parser.add_argument("--real", choices=["office"], help="score against the sensor depth of this real set")
+    parser.add_argument("--frames", type=int, default=0, help="--real: its first N frames only (0: all)")
+    parser.add_argument("--cameras", default="true,fast",
+                        help="--real: comma-separated: true (the true cameras) and/or pipeline presets (ours)")
+    parser.add_argument("--check-gt", action="store_true",
+                        help="--real: also check the true cameras (sensor depth reprojected 3-5 and 20-50 frames on)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scene", help=argparse.SUPPRESS)
     parser.add_argument("--method", help=argparse.SUPPRESS)
@@ -342,6 +349,11 @@ def main() -> None:
         return speed(args)
     if args.curves:
         return print_curves(args.curves, args)
+    if args.real:
+        from benchmarks import mvs_real
+
+        with tempfile.TemporaryDirectory(prefix="photogrammetry-mvs-real-") as tmp:
+            return mvs_real.main(args, args.work or Path(tmp))
     results, rows = [], []
     with tempfile.TemporaryDirectory(prefix="photogrammetry-mvs-bench-") as tmp:
         work = args.work or Path(tmp)

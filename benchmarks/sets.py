@@ -1,9 +1,18 @@
-"""The photo sets benchmarks run on: our rendered sample scenes and the real sets in ../shared/data."""
+"""The photo sets benchmarks run on: our rendered sample scenes and the real sets in ../shared/data.
+
+A real set can be cut to its first photos (:func:`first_frames`), e.g. the office video's first 20
+frames; :func:`set_ground_truth` then gives the ground truth of those photos only.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from photogrammetry.evaluation import GroundTruth
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -27,6 +36,7 @@ _REAL = {
     "temple": ("middlebury_templeSparseRing", "gt/templeSR_par.txt"),
     "fountain": ("strecha_fountain-P11", "gt/cameras"),
     "sacre_coeur": ("hloc_sacre_coeur", None),
+    "office": ("deepvideomvs_hololens_office", "."),  # true cameras and sensor depth (an RGB-D sequence)
 }
 
 
@@ -41,3 +51,30 @@ def available_sets() -> dict[str, BenchmarkSet]:
             sets[name] = BenchmarkSet(name, SHARED_DATA / folder / "images",
                                       SHARED_DATA / folder / gt if gt else None, "real")
     return sets
+
+
+def first_frames(bset: BenchmarkSet, count: int, folder: Path) -> BenchmarkSet:
+    """``bset`` cut to its first ``count`` photos in name order (a video's first frames): links to
+    them in ``folder/images`` (made afresh), named ``<set>-<count>``."""
+    photos = sorted(p for p in bset.images.iterdir() if p.is_file())
+    if not 2 <= count <= len(photos):
+        raise ValueError(f"{bset.name} has {len(photos)} photos; cannot take the first {count}")
+    images = folder / "images"
+    if images.exists():
+        shutil.rmtree(images)
+    images.mkdir(parents=True)
+    for photo in photos[:count]:
+        (images / photo.name).symlink_to(photo)
+    return BenchmarkSet(f"{bset.name}-{count}", images, bset.gt, bset.kind)
+
+
+def set_ground_truth(bset: BenchmarkSet) -> GroundTruth:
+    """The set's ground truth restricted to the photos in its images folder (all views when none matches)."""
+    from photogrammetry.evaluation import load_ground_truth
+
+    if bset.gt is None:
+        raise ValueError(f"{bset.name} has no ground truth")
+    gt = load_ground_truth(bset.gt)
+    names = {p.relative_to(bset.images).as_posix() for p in bset.images.rglob("*") if p.is_file()}
+    views = {n: v for n, v in gt.views.items() if n in names}
+    return replace(gt, views=views) if views else gt

@@ -85,8 +85,9 @@ def evaluate(workspace: str | os.PathLike, gt: str | os.PathLike, *, holdout: Se
 
     Args:
         workspace: A workspace that ``run`` has filled.
-        gt: Ground truth: a sample scene folder, a COLMAP model, a Middlebury ``*_par.txt`` or a
-            folder of Strecha ``*.camera`` files (see :func:`photogrammetry.evaluation.load_ground_truth`).
+        gt: Ground truth: a sample scene folder, an RGB-D sequence folder (true cameras and sensor
+            depth), a COLMAP model, a Middlebury ``*_par.txt`` or a folder of Strecha ``*.camera``
+            files (see :func:`photogrammetry.evaluation.load_ground_truth`).
         holdout: Views kept out of the reconstruction (texture is evaluated in them).
     """
     from photogrammetry.evaluation import Estimate, load_ground_truth

@@ -164,7 +164,8 @@ def clean(workspace: Path, keep_latest: bool) -> None:
 @main.command("eval")
 @click.argument("workspace", type=click.Path(path_type=Path))
 @click.option("--gt", type=click.Path(exists=True, path_type=Path), required=True,
-              help="Ground truth: sample scene folder, COLMAP model, Middlebury *_par.txt or Strecha cameras folder.")
+              help="Ground truth: sample scene folder, RGB-D sequence folder (gt/cams/poses_c2w.txt + sensor depth), "
+              "COLMAP model, Middlebury *_par.txt or Strecha cameras folder.")
 @click.option("--holdout", multiple=True, help="A view kept out of the reconstruction; repeatable.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write the metrics as JSON here.")
 @_handle_errors

@@ -1,7 +1,9 @@
-"""Readers of classic MVS benchmark calibrations: Middlebury ``*_par.txt``, Strecha ``*.camera``.
+"""Readers of benchmark calibrations: Middlebury ``*_par.txt``, Strecha ``*.camera``, RGB-D sequences.
 
-Both formats give ``K`` in pixels with a top-left origin and do not say where the centre of a
-pixel lies; the values are taken as COLMAP-convention intrinsics (a half-pixel ambiguity).
+Middlebury and Strecha give ``K`` in pixels with a top-left origin and do not say where the
+centre of a pixel lies; the values are taken as COLMAP-convention intrinsics (a half-pixel
+ambiguity). RGB-D sequences (``gt/cams/K.txt`` + ``gt/cams/poses_c2w.txt``, e.g. the DeepVideoMVS
+office) state OpenCV's convention, which is converted.
 """
 
 from __future__ import annotations
@@ -179,3 +181,44 @@ def read_strecha_folder(cameras_dir: Path, *, images_dir: Path | None, scale: fl
     if not views:
         raise GroundTruthFormatError(f"{cameras_dir}: no .camera files")
     return views
+
+
+def read_rgbd_intrinsics(path: Path) -> np.ndarray:
+    """Read ``K.txt``: a 3x3 pinhole matrix in OpenCV's pixel convention (top-left pixel centre at (0, 0)).
+
+    Returns:
+        (3, 3) K in the COLMAP convention used here (principal point moved by +0.5 px).
+    """
+    rows = [ln for ln in path.read_text(encoding="utf-8", errors="replace").splitlines()
+            if ln.strip() and not ln.lstrip().startswith("#")]
+    if len(rows) != 3:
+        raise GroundTruthFormatError(f"{path}: expected 3 rows of K, got {len(rows)}")
+    K = np.stack([_floats(row, 3, f"{path}: row {i + 1}") for i, row in enumerate(rows)])
+    if K[0, 0] <= 0 or K[1, 1] <= 0 or np.any(K[2] != [0, 0, 1]) or K[1, 0] != 0:
+        raise GroundTruthFormatError(f"{path}: not a pinhole calibration matrix")
+    return K + np.array([[0, 0, 0.5], [0, 0, 0.5], [0, 0, 0]])
+
+
+def read_rgbd_poses(path: Path) -> dict[str, CameraPose]:
+    """Read ``poses_c2w.txt``: per line ``<image name>`` and a row-major 4x4 camera-to-world matrix
+    (16 numbers; OpenCV camera axes: +x right, +y down, +z forward); ``#`` starts a comment line.
+
+    Returns:
+        ``cam_from_world`` poses by image name, in the file's order.
+    """
+    poses = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, _, numbers = line.strip().partition(" ")
+        where = f"{path}: line {number}"
+        matrix = _floats(numbers, 16, where).reshape(4, 4)
+        if np.abs(matrix[3] - [0, 0, 0, 1]).max() > 1e-6:
+            raise GroundTruthFormatError(f"{where}: last row must be 0 0 0 1")
+        if name in poses:
+            raise GroundTruthFormatError(f"{where}: image {name!r} given twice")
+        world_from_cam = checked_rotation(matrix[:3, :3], where)
+        poses[name] = CameraPose.from_center(R=world_from_cam.T, center=matrix[:3, 3])
+    if not poses:
+        raise GroundTruthFormatError(f"{path}: no poses")
+    return poses

@@ -1,4 +1,4 @@
-"""Ground-truth loaders: COLMAP models, sample scenes, Middlebury and Strecha; format detection.
+"""Ground-truth loaders: COLMAP models, sample scenes, Middlebury, Strecha, RGB-D sequences; format detection.
 
 Sample-scene layout (``load_sample_scene``)::
 
@@ -9,6 +9,13 @@ Sample-scene layout (``load_sample_scene``)::
     <scene>/gt/normals/<view>.png   camera-frame normal n = rgb / 255 * 2 - 1
     <scene>/gt/masks/<view>.png     255 = object
     <scene>/gt/scene.json           "depth_scale", "extent", "kind", "object_bbox", ...
+
+RGB-D sequence layout (``load_rgbd``; e.g. the DeepVideoMVS office set)::
+
+    <set>/images/<name>                   the photos, undistorted
+    <set>/gt/cams/K.txt                   3x3 pinhole K shared by every view (OpenCV pixel convention)
+    <set>/gt/cams/poses_c2w.txt           per line: <name> and a row-major 4x4 camera-to-world, metres
+    <set>/gt/depth/<stem>.png             sensor z depth, uint16 millimetres, 0 = none
 """
 
 from __future__ import annotations
@@ -22,12 +29,21 @@ import pycolmap
 
 from photogrammetry.evaluation.benchmark_formats import (
     find_images_dir,
+    image_size,
     read_middlebury_bbox,
     read_middlebury_par,
+    read_rgbd_intrinsics,
+    read_rgbd_poses,
     read_strecha_folder,
 )
 from photogrammetry.evaluation.cameras import CameraPose, PinholeCamera
-from photogrammetry.evaluation.ground_truth import GroundTruth, GroundTruthFormatError, GTView, bbox_diagonal
+from photogrammetry.evaluation.ground_truth import (
+    GroundTruth,
+    GroundTruthFormatError,
+    GTView,
+    bbox_diagonal,
+    read_depth_png,
+)
 from photogrammetry.evaluation.raycast import read_mesh
 
 logger = logging.getLogger(__name__)
@@ -217,6 +233,58 @@ def load_strecha(cameras_dir: Path, *, images_dir: Path | None = None, scale: fl
     )
 
 
+RGBD_DEPTH_SCALE = 1e-3
+"""Metres per unit of an RGB-D sequence's depth PNGs (millimetres)."""
+
+
+def _rgbd_view(name: str, K: np.ndarray, pose: CameraPose, folder: Path) -> GTView:
+    """One view of an RGB-D sequence: size from its photo (else its depth map), depth PNG if any."""
+    image, depth = folder / "images" / name, folder / "gt" / "depth" / Path(name).with_suffix(".png")
+    sized = image if image.is_file() else depth if depth.is_file() else None
+    if sized is None:
+        raise GroundTruthFormatError(f"{folder}: neither the photo nor the depth map of {name!r} found")
+    width, height = image_size(sized)
+    return GTView(name=name, camera=PinholeCamera(K=K, width=width, height=height), pose=pose,
+                  image_path=image if image.is_file() else None, depth_path=depth if depth.is_file() else None)
+
+
+def sensor_extent(views: dict[str, GTView], *, stride: int = 8, percentile: float = 1.0) -> float | None:
+    """Bounding-box diagonal of the sensor depth lifted to world, between the ``percentile`` and
+    ``100 - percentile`` of each axis (sparse outliers left out); ``None`` without depth maps."""
+    points = []
+    for view in views.values():
+        if view.depth_path is None:
+            continue
+        depth = read_depth_png(view.depth_path, RGBD_DEPTH_SCALE)[::stride, ::stride]
+        rows, cols = np.nonzero(depth > 0)
+        pixels = np.stack([cols * stride + 0.5, rows * stride + 0.5, np.ones(len(rows))])
+        in_camera = (np.linalg.inv(view.camera.K) @ pixels) * depth[rows, cols]
+        points.append((view.pose.R.T @ (in_camera - view.pose.t[:, None])).T)
+    if not points or not sum(len(p) for p in points):
+        return None
+    stacked = np.concatenate(points)
+    low, high = np.percentile(stacked, [percentile, 100 - percentile], axis=0)
+    return float(np.linalg.norm(high - low))
+
+
+def load_rgbd(folder: Path) -> GroundTruth:
+    """Ground truth of an RGB-D sequence (layout in the module docstring): true cameras, sensor depth.
+
+    The scene extent is that of the sensor's points (:func:`sensor_extent`), else of the cameras.
+    """
+    folder = Path(folder)
+    cams = folder / "gt" / "cams"
+    K = read_rgbd_intrinsics(cams / "K.txt")
+    views = {name: _rgbd_view(name, K, pose, folder) for name, pose in read_rgbd_poses(cams / "poses_c2w.txt").items()}
+    return GroundTruth(
+        views=views,
+        extent=_extent(folder, views, given=sensor_extent(views), mesh=None, bbox=None),
+        source=folder,
+        kind="rgbd",
+        depth_scale=RGBD_DEPTH_SCALE,
+    )
+
+
 def _is_colmap_model(folder: Path) -> bool:
     """Whether ``folder`` holds a COLMAP model (``cameras`` and ``images``, text or binary)."""
     return any((folder / f"cameras{ext}").is_file() and (folder / f"images{ext}").is_file() for ext in (".txt", ".bin"))
@@ -228,6 +296,9 @@ def _detect_in_folder(path: Path) -> tuple[str, Path] | None:
         return "sample_scene", path
     if path.name == "gt" and (path / "scene.json").is_file():
         return "sample_scene", path.parent
+    for folder, name in ((path, path.name), (path.parent, "gt"), (path.parent.parent, "cams")):
+        if path.name == name and (folder / "gt" / "cams" / "poses_c2w.txt").is_file():
+            return "rgbd", folder
     for folder in (path, path / "sparse", path / "sparse" / "0"):
         if _is_colmap_model(folder):
             return "colmap", folder
@@ -247,8 +318,8 @@ def detect_format(path: Path) -> tuple[str, Path]:
     """Which ground-truth format ``path`` holds.
 
     Returns:
-        The format (``"sample_scene"``, ``"colmap"``, ``"middlebury"`` or ``"strecha"``) and
-        the file or folder its loader takes.
+        The format (``"sample_scene"``, ``"rgbd"``, ``"colmap"``, ``"middlebury"`` or
+        ``"strecha"``) and the file or folder its loader takes.
 
     Raises:
         GroundTruthFormatError: when the path is missing or no format is recognised.
@@ -261,6 +332,8 @@ def detect_format(path: Path) -> tuple[str, Path]:
             return "strecha", path.parent
         if path.name == "scene.json":
             return "sample_scene", path.parent.parent
+        if path.name == "poses_c2w.txt":
+            return "rgbd", path.parents[2]
     elif path.is_dir():
         found = _detect_in_folder(path)
         if found is not None:
@@ -268,7 +341,8 @@ def detect_format(path: Path) -> tuple[str, Path]:
     else:
         raise GroundTruthFormatError(f"{path}: ground truth not found")
     raise GroundTruthFormatError(
-        f"{path}: unknown ground-truth format; expected a folder with gt/scene.json, a COLMAP model "
+        f"{path}: unknown ground-truth format; expected a folder with gt/scene.json or gt/cams/poses_c2w.txt, "
+        "a COLMAP model "
         "(cameras and images .txt or .bin), a *_par.txt file or a folder of *.camera files"
     )
 
@@ -277,8 +351,9 @@ def load_ground_truth(path: Path, *, images_dir: Path | None = None, scale: floa
     """Load ground truth of any supported format, detected from ``path`` (see :func:`detect_format`).
 
     Args:
-        path: a sample scene folder, a COLMAP model folder, a Middlebury ``*_par.txt`` (or a
-            folder holding one) or a folder of Strecha ``*.camera`` files.
+        path: a sample scene folder, an RGB-D sequence folder (``gt/cams/poses_c2w.txt``), a COLMAP
+            model folder, a Middlebury ``*_par.txt`` (or a folder holding one) or a folder of
+            Strecha ``*.camera`` files.
         images_dir: folder of the photos, where the format does not fix it.
         scale: Strecha only: image size / calibrated size where the images cannot be found.
 
@@ -292,6 +367,8 @@ def load_ground_truth(path: Path, *, images_dir: Path | None = None, scale: floa
     logger.debug("loading %s ground truth from %s", kind, target)
     if kind == "sample_scene":
         return load_sample_scene(target)
+    if kind == "rgbd":
+        return load_rgbd(target)
     if kind == "colmap":
         return load_colmap(target, images_dir=images_dir)
     if kind == "middlebury":

@@ -1,9 +1,11 @@
-"""Ground-truth loaders: sample scenes, COLMAP, Middlebury and Strecha (real files when present)."""
+"""Ground-truth loaders: sample scenes, COLMAP, Middlebury, Strecha, RGB-D sequences (real files when present)."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+
+import cv2
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from photogrammetry.evaluation.loaders import detect_format, load_ground_truth, 
 from photogrammetry.evaluation.pose_metrics import evaluate_poses
 from photogrammetry.evaluation.raycast import gt_depth_map
 
-from .synthetic import Synthetic, write_colmap_model
+from .synthetic import Synthetic, random_sim3, write_colmap_model
 
 STRECHA_K = np.array([[2759.48, 0, 1520.69], [0, 2764.16, 1006.81], [0, 0, 1]])
 
@@ -133,3 +135,75 @@ def test_strecha_fountain(shared_data: Path, tmp_path: Path) -> None:
     assert (scaled.views["0000.jpg"].camera.width, scaled.views["0000.jpg"].camera.height) == (1024, 682)
     full = load_ground_truth(cameras_only)
     np.testing.assert_allclose(full.views["0000.jpg"].camera.K, STRECHA_K)
+
+
+def write_rgbd(synthetic: Synthetic, gt_depths: dict[str, np.ndarray], folder: Path) -> Path:
+    """The synthetic scene in the RGB-D sequence layout: OpenCV K, camera-to-world poses, depth in mm."""
+    (folder / "gt" / "cams").mkdir(parents=True)
+    (folder / "gt" / "depth").mkdir()
+    shutil.copytree(synthetic.folder / "images", folder / "images")
+    K = synthetic.gt.views[synthetic.gt.names[0]].camera.K - np.array([[0, 0, 0.5], [0, 0, 0.5], [0, 0, 0]])
+    np.savetxt(folder / "gt" / "cams" / "K.txt", K, fmt="%.12g")
+    lines = ["# image  camera-to-world 4x4, row-major"]
+    for name in reversed(synthetic.gt.names):  # file order is not name order
+        world_from_cam = np.linalg.inv(synthetic.gt.views[name].pose.matrix)
+        lines.append(name + " " + " ".join(f"{x:.12g}" for x in world_from_cam.ravel()))
+        cv2.imwrite(str(folder / "gt" / "depth" / name), np.round(gt_depths[name] * 1000).astype(np.uint16))
+    (folder / "gt" / "cams" / "poses_c2w.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_rgbd_sequence(synthetic: Synthetic, gt_depths: dict[str, np.ndarray], tmp_path: Path) -> None:
+    folder = write_rgbd(synthetic, gt_depths, tmp_path / "set")
+    for path in (folder, folder / "gt", folder / "gt" / "cams", folder / "gt" / "cams" / "poses_c2w.txt"):
+        assert detect_format(path) == ("rgbd", folder)
+    gt = load_ground_truth(folder)
+    assert gt.kind == "rgbd" and gt.depth_scale == 1e-3
+    _assert_same_views(gt, synthetic.gt)  # K back in the COLMAP convention, poses inverted
+    name = gt.names[1]
+    assert gt.views[name].image_path == folder / "images" / name
+    depth = gt_depth_map(gt, name)
+    np.testing.assert_allclose(depth, gt_depths[name], atol=5.1e-4)  # millimetre rounding
+    assert depth.max() > 0 and gt.extent == pytest.approx(synthetic.gt.extent, rel=0.3)  # from the sensor points
+    sim = random_sim3()
+    moved = {n: sim.inverse().apply_to_pose(v.pose) for n, v in gt.views.items()}
+    metrics = evaluate_poses(moved, gt)  # poses in another frame are aligned back
+    assert metrics.alignment.scale == pytest.approx(sim.scale) and metrics.center_error_median < 1e-6
+
+
+def test_malformed_rgbd_names_file_and_line(synthetic: Synthetic, gt_depths: dict[str, np.ndarray],
+                                            tmp_path: Path) -> None:
+    folder = write_rgbd(synthetic, gt_depths, tmp_path / "set")
+    poses = folder / "gt" / "cams" / "poses_c2w.txt"
+    good = poses.read_text(encoding="utf-8").splitlines()
+    poses.write_text("\n".join([*good[:2], good[2].rsplit(" ", 1)[0] + " 2"]), encoding="utf-8")
+    with pytest.raises(GroundTruthFormatError, match=r"poses_c2w.txt: line 3: last row must be 0 0 0 1"):
+        load_ground_truth(folder)
+    poses.write_text("\n".join([*good[:2], good[1]]), encoding="utf-8")
+    with pytest.raises(GroundTruthFormatError, match=r"line 3: image .* given twice"):
+        load_ground_truth(folder)
+    poses.write_text("a.png 1 2 3\n", encoding="utf-8")
+    with pytest.raises(GroundTruthFormatError, match=r"line 1: expected 16 numbers"):
+        load_ground_truth(folder)
+    poses.write_text("a.png 2 0 0 0 0 1 0 0 0 0 1 0 0 0 0 1\n", encoding="utf-8")
+    with pytest.raises(GroundTruthFormatError, match=r"line 1: matrix is not a rotation"):
+        load_ground_truth(folder)
+    poses.write_text("a.png 1 0 0 0 0 1 0 0 0 0 1 0 0 0 0 1\n", encoding="utf-8")
+    with pytest.raises(GroundTruthFormatError, match=r"neither the photo nor the depth map of 'a.png'"):
+        load_ground_truth(folder)
+    (folder / "gt" / "cams" / "K.txt").write_text("1 0 0\n0 1 0\n", encoding="utf-8")
+    with pytest.raises(GroundTruthFormatError, match=r"K.txt: expected 3 rows of K"):
+        load_ground_truth(folder)
+
+
+def test_office_set(shared_data: Path) -> None:
+    gt = load_ground_truth(shared_data / "deepvideomvs_hololens_office")
+    assert gt.kind == "rgbd" and len(gt.views) == 60
+    view = gt.views["00150.png"]
+    np.testing.assert_allclose(view.camera.K, [[495.567757, 0, 270.0028972], [0, 495.4819626, 169.6941121],
+                                               [0, 0, 1]])
+    assert (view.camera.width, view.camera.height) == (540, 360)
+    np.testing.assert_allclose(view.pose.center, [-3.85502, 0.159878, -0.362007])
+    depth = gt_depth_map(gt, "00150.png")
+    assert 0.3 < np.median(depth[depth > 0]) < 10  # metres
+    assert 3 < gt.extent < 30  # a room, in metres
