@@ -144,13 +144,13 @@ def run_depth(scene: MVSScene, method: str, out: Path, args: argparse.Namespace,
     whole computation's) with the depth stage's defaults; seconds per view."""
     from photogrammetry.io.depth import save_depth_summary
     from photogrammetry.mvs.multiview import compute_depth
-    from photogrammetry.stages.depth import DepthConfig, mvs_options
+    from photogrammetry.stages.depth import DepthConfig
 
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     start = time.perf_counter()
-    options = mvs_options(DepthConfig(method=method, max_image_size=args.max_image_size))
-    save_depth_summary(out, compute_depth(scene, options, out, device=device))
+    config = DepthConfig(method=method, max_image_size=args.max_image_size)
+    save_depth_summary(out, compute_depth(scene, config, out, device=device))
     return (time.perf_counter() - start) / len(scene.views)
 
 
