@@ -2,9 +2,11 @@
 
     python benchmarks/focal.py                                  # every set with cameras, preset fast
     python benchmarks/focal.py --sets temple office --preset default --json focal.json
+    python benchmarks/focal.py --sets office --frames 20         # the office video's first 20 frames
 
 Every set with ground-truth cameras, its photos copied without EXIF (the sample scenes carry
-EXIF focal lengths, the real sets none), reconstructed up to ``sfm`` three ways in one run:
+EXIF focal lengths, the real sets none), reconstructed up to ``sfm`` three ways in one run (the
+turntable sample scene with the ``turntable`` preset, whose masks it needs):
 
 - ``ours``: no prior, the focal length estimated;
 - ``ours, true f``: the true focal length given (``sfm.focal_px``, still refined), the reference
@@ -33,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
 
-from benchmarks.sets import BenchmarkSet, available_sets  # noqa: E402
+from benchmarks.sets import BenchmarkSet, available_sets, first_frames, set_ground_truth  # noqa: E402
 
 
 @dataclass
@@ -122,10 +124,9 @@ def model_focal(model_dir: Path, gt) -> tuple[float | None, float]:
 def score(bset: BenchmarkSet, method: str, model_dir: Path | None, wall: float, sd: float | None = None,
           error: str | None = None) -> Row:
     """Focal and pose metrics of ``model_dir`` against the set's ground truth."""
-    from photogrammetry.evaluation import load_ground_truth
     from photogrammetry.evaluation.pose_metrics import estimated_poses, evaluate_poses
 
-    gt = load_ground_truth(bset.gt)
+    gt = set_ground_truth(bset)
     if model_dir is None or not model_dir.is_dir():
         return Row(bset.name, method, None, true_focal(gt), None, f"0/{len(gt.views)}", None, None, wall, error)
     focal, truth = model_focal(model_dir, gt)
@@ -161,6 +162,16 @@ def run_colmap(bset: BenchmarkSet, photos: Path, work: Path) -> Row:
     return score(bset, "colmap sift", work / "sparse" / "best", time.perf_counter() - t0)
 
 
+def preset_for(bset: BenchmarkSet, preset: str) -> str:
+    """``turntable`` for a turntable sample scene (its static background needs the preset's masks),
+    else ``preset``."""
+    scene = bset.gt / "gt" / "scene.json" if bset.gt is not None and bset.gt.is_dir() else None
+    if bset.kind == "sample" and scene is not None and scene.is_file():
+        if json.loads(scene.read_text(encoding="utf-8")).get("kind") == "turntable":
+            return "turntable"
+    return preset
+
+
 def _f(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -186,6 +197,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", choices=sorted(sets), default=sorted(sets))
     parser.add_argument("--preset", default="fast", help="our preset (default: fast, CPU-friendly)")
+    parser.add_argument("--frames", type=int, default=0, help="sets of more photos: their first N only (0: all)")
     parser.add_argument("--no-baseline", action="store_true", help="skip COLMAP's pipeline")
     parser.add_argument("--no-reference", action="store_true", help="skip our run given the true focal length")
     parser.add_argument("--work", type=Path, default=None, help="workspaces (default: a temporary folder)")
@@ -195,13 +207,15 @@ def main() -> None:
     rows = []
     for name in args.sets:
         bset = sets[name]
+        count = sum(1 for p in bset.images.iterdir() if p.is_file())
+        if args.frames and count > args.frames:
+            bset = first_frames(bset, args.frames, work / name / "cut")
         photos = stripped_copy(bset, work / name / "photos")
-        new = [run_ours(bset, photos, work / name / "ours", args.preset, None)]
+        preset = preset_for(bset, args.preset)
+        new = [run_ours(bset, photos, work / name / "ours", preset, None)]
         if not args.no_reference:
-            from photogrammetry.evaluation import load_ground_truth
-
-            given = true_focal(load_ground_truth(bset.gt), photos)
-            new.append(run_ours(bset, photos, work / name / "ours-true", args.preset, given))
+            given = true_focal(set_ground_truth(bset), photos)
+            new.append(run_ours(bset, photos, work / name / "ours-true", preset, given))
         if not args.no_baseline:
             new.append(run_colmap(bset, photos, work / name / "colmap"))
         print_table(new)
