@@ -13,6 +13,7 @@ exported. See :mod:`photogrammetry.io.sfm` for the files.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import shutil
@@ -189,7 +190,7 @@ def _apply_calibration(database: Path, config: SfmConfig) -> set[int]:
     import pycolmap
 
     known = {(c.width, c.height): c for c in _calibration_cameras(config)}
-    applied = set()
+    applied: set[int] = set()
     with pycolmap.Database.open(database) as db:
         for camera in db.read_all_cameras():
             match = known.get((camera.width, camera.height))
@@ -234,10 +235,27 @@ def sift_masks(masks: MaskSet | None, log: logging.Logger) -> Path | None:
     return masks.root / "masks"
 
 
+def _final_refinement(model: Any, db: Path, config: SfmConfig, first_sift: dict[int, int], extractor: str,
+                      workers: int) -> Any:
+    """The chosen model refined (:mod:`photogrammetry.sfm.refine`), then adjusted on its SIFT points
+    (with the SIFT assist and learned features): a ``Refinement``."""
+    from photogrammetry.sfm import precision, refine
+
+    if not config.final_refinement:
+        return refine.Refinement(model, config.refine_principal_point == "always",
+                                 config.refine_extra_params == "always")
+    refined = refine.refine_model(model, db, config, num_threads=workers)
+    if config.final_sift_adjustment and first_sift and extractor != "sift":
+        adjusted, _ = precision.sift_adjustment(refined.model, first_sift, config, distortion=refined.distortion,
+                                                num_threads=workers)
+        refined = dataclasses.replace(refined, model=adjusted)
+    return refined
+
+
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, intrinsics, mapping, precision, refine, sift, verification
+    from photogrammetry.sfm import colmap, database, intrinsics, mapping, sift, verification
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
@@ -262,19 +280,12 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
                              "may not overlap: take more photos with overlap, or try another preset")
         outcome = mapping.reconstruct(db, images, ctx.out / ".mapping", config, num_images=stats.images,
                                       connected=connected, num_threads=ctx.workers)
-        chosen, pp, distortion = outcome.models[0], config.refine_principal_point == "always", \
-            config.refine_extra_params == "always"
-        if config.final_refinement:
-            refined = refine.refine_model(chosen, db, config, num_threads=ctx.workers)
-            chosen, pp, distortion = refined.model, refined.principal_point, refined.distortion
-            if config.final_sift_adjustment and first_sift and features.extractor != "sift":
-                chosen, _ = precision.sift_adjustment(chosen, first_sift, config, distortion=distortion,
-                                                      num_threads=ctx.workers)
+        final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers)
+        chosen, pp, distortion = final.model, final.principal_point, final.distortion
         models = [chosen, *outcome.models[1:]]
         _write_models(models, ingest, ctx.out)
         deviations = intrinsics.focal_deviations(chosen, focal=config.refine_focal_length, principal_point=pp,
-                                                 distortion=distortion,
-                                                 num_threads=ctx.workers)
+                                                 distortion=distortion, num_threads=ctx.workers)
     shutil.rmtree(ctx.out / ".mapping", ignore_errors=True)
     registered = sorted(chosen.image(i).name for i in chosen.reg_image_ids())
     summary = SfmSummary(
