@@ -92,6 +92,9 @@ class SfmSummary:
     """Whether the final bundle adjustment kept refined distortion parameters."""
     cameras: tuple[CameraInfo, ...] = ()
     """The chosen model's cameras."""
+    forward_motion: float | None = None
+    """How much the cameras move along their viewing direction, 0 (sideways) to 1 (straight ahead):
+    the median ``|cos|`` of the angle between each optical axis and the step to the nearest camera."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ def load_sfm(folder: Path) -> SfmResult:
         verified_pairs=raw["verified_pairs"], principal_point_refined=raw["principal_point_refined"],
         distortion_refined=raw.get("distortion_refined", False),
         cameras=tuple(CameraInfo(**{**c, "extra_params": tuple(c["extra_params"])}) for c in raw.get("cameras", ())),
+        forward_motion=raw.get("forward_motion"),
     )
     return SfmResult(root=folder, summary=summary)
 

@@ -292,14 +292,15 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         mapper=outcome.mapper, attempts=outcome.attempts, models=_model_infos(models), registered=tuple(registered),
         unregistered=tuple(sorted({im.name for im in ingest.images} - set(registered))), verified_pairs=verified,
         principal_point_refined=pp, distortion_refined=distortion,
-        cameras=intrinsics.camera_infos(chosen, ingest, deviations, calibrated=calibrated))
+        cameras=intrinsics.camera_infos(chosen, ingest, deviations, calibrated=calibrated),
+        forward_motion=intrinsics.forward_motion(chosen))
     save_sfm_summary(ctx.out, summary)
     _log_summary(ctx, summary, config)
     return {"registered": len(registered), "images": stats.images, "models": len(models),
             "model_sizes": ", ".join(str(m.num_images) for m in summary.models),
             "points": chosen.num_points3D(), "mapper": outcome.mapper,
             "reprojection_error": summary.models[0].mean_reprojection_error,
-            "focal": "; ".join(_describe_focal(c) for c in summary.cameras)}
+            "focal": "; ".join(_describe_focal(c) for c in summary.cameras), "forward_motion": summary.forward_motion}
 
 
 def _describe_focal(camera: CameraInfo) -> str:
@@ -312,7 +313,7 @@ def _describe_focal(camera: CameraInfo) -> str:
 def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> None:
     for camera in summary.cameras:
         ctx.log.info("focal length, %s", _describe_focal(camera))
-        warning = focal_warning(camera, config.focal_warn_sd)
+        warning = focal_warning(camera, config.focal_warn_sd, summary.forward_motion)
         if warning:
             ctx.log.warning("%s", warning)
     for attempt in summary.attempts:

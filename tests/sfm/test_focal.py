@@ -44,13 +44,18 @@ def test_a_long_lens_registers_every_view_with_its_focal_length(narrow, tmp_path
     assert camera.focal_px == pytest.approx(_focal(result), rel=1e-6)
     assert 0 < camera.focal_sd_px < 0.02 * camera.focal_px
     assert camera.extra_params == (0.0,) and not result.summary.distortion_refined
+    assert result.summary.forward_motion < 0.3  # around the object, 22.5 degrees apart: steps nearly sideways
 
 
-def test_a_forward_walk_without_exif_finds_its_focal_length(tmp_path):
+def test_a_forward_walk_without_exif_finds_its_focal_length_and_is_warned_about(tmp_path, caplog):
     rig = forward_video()
-    result = run_sfm(_scene(rig, tmp_path / "in"), tmp_path / "out")
+    with caplog.at_level(logging.WARNING, logger="photogrammetry"):
+        result = run_sfm(_scene(rig, tmp_path / "in"), tmp_path / "out")
     assert len(result.summary.registered) == len(rig.rotations)
     assert _focal(result) == pytest.approx(rig.focal, rel=0.02)
+    assert result.summary.forward_motion > 0.9
+    warning = next(r.message for r in caplog.records if "poorly constrained" in r.message)
+    assert "a walk straight ahead" in warning and "sfm.focal_px" in warning
 
 
 def test_a_user_focal_length_is_the_prior_and_is_reported(narrow, tmp_path, caplog):
@@ -71,6 +76,8 @@ def test_a_poorly_constrained_estimate_is_warned_about_with_what_to_do():
     assert "500.0 +- 10.0 px (2.0 %)" in warning and "camera 1 (640 x 480, 16 images)" in warning
     assert "sfm.focal_px" in warning and "sfm.fov_deg" in warning
     assert focal_warning(camera, 0.03) is None
+    assert focal_warning(camera, 0.03, forward=0.2) is None
+    assert "a walk straight ahead" in focal_warning(camera, 0.03, forward=0.5)
     assert focal_warning(dataclasses.replace(camera, focal_source="exif"), 0.01) is None  # a prior is not warned about
     assert focal_warning(dataclasses.replace(camera, focal_sd_px=None), 0.01) is None
 
