@@ -197,7 +197,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", choices=sorted(sets), default=sorted(sets))
     parser.add_argument("--preset", default="fast", help="our preset (default: fast, CPU-friendly)")
-    parser.add_argument("--frames", type=int, default=0, help="sets of more photos: their first N only (0: all)")
+    parser.add_argument("--frames", type=int, default=0, help="real sets of more photos: their first N only (0: all)")
     parser.add_argument("--no-baseline", action="store_true", help="skip COLMAP's pipeline")
     parser.add_argument("--no-reference", action="store_true", help="skip our run given the true focal length")
     parser.add_argument("--work", type=Path, default=None, help="workspaces (default: a temporary folder)")
@@ -208,7 +208,7 @@ def main() -> None:
     for name in args.sets:
         bset = sets[name]
         count = sum(1 for p in bset.images.iterdir() if p.is_file())
-        if args.frames and count > args.frames:
+        if args.frames and bset.kind == "real" and count > args.frames:
             bset = first_frames(bset, args.frames, work / name / "cut")
         photos = stripped_copy(bset, work / name / "photos")
         preset = preset_for(bset, args.preset)

@@ -173,6 +173,6 @@ def focal_warning(camera: CameraInfo, limit: float, forward: float | None = None
              "and the depths trade off" if ahead else
              "typical causes: a camera moving straight ahead, a narrow field of view, few views")
     return (f"the focal length of camera {camera.camera_id} ({camera.width} x {camera.height}, {camera.images} images) "
-            f"is poorly constrained: {camera.focal_px:.1f}{spread} px, estimated without EXIF; depths and sizes scale "
+            f"is poorly constrained: {camera.focal_px:.1f} px{spread}, estimated without EXIF; depths and sizes scale "
             f"with it. {cause[0].upper() + cause[1:]}. Give it with --set sfm.focal_px=PIXELS (of the photos as "
             "given) or --set sfm.fov_deg=DEGREES (across the longest side), or add photos taken from more directions")

@@ -9,8 +9,12 @@ The stage's defaults relax COLMAP's initial-pair and registration thresholds (in
 of 30 at 0.25; 5 trials instead of 3): on the 16-view Middlebury temple ring (22.5 degrees
 apart, black background) COLMAP's own settings register 13 views, these all 16.
 
-Lens distortion is held while mapping unless ``refine_extra_params`` is ``always``: the final
-refinement decides whether the views call for it (:mod:`photogrammetry.sfm.refine`).
+Lens distortion is refined while mapping, as COLMAP does, unless ``refine_extra_params`` is
+``never``; with ``final`` (the default) an incremental run that breaks into pieces is tried again
+with it held at its starting value, and the run that registers more is kept: distortion that the
+views do not constrain (a long lens: 3,000 px on 640 x 480) sent a synthetic ring into pieces of
+2-6 views, held every view registered. The final refinement decides whether to keep it
+(:mod:`photogrammetry.sfm.refine`).
 """
 
 from __future__ import annotations
@@ -53,8 +57,10 @@ def choose_mapper(config: SfmConfig, num_images: int) -> str:
     return "global" if num_images > config.global_above_images else "incremental"
 
 
-def incremental_options(config: SfmConfig, num_threads: int) -> pycolmap.IncrementalPipelineOptions:
-    """pycolmap's incremental pipeline options for ``config``."""
+def incremental_options(config: SfmConfig, num_threads: int, *,
+                        distortion: bool = True) -> pycolmap.IncrementalPipelineOptions:
+    """pycolmap's incremental pipeline options for ``config``; ``distortion``: refine the distortion
+    parameters (unless ``refine_extra_params`` is ``never``)."""
     import pycolmap
 
     o = pycolmap.IncrementalPipelineOptions()
@@ -63,7 +69,7 @@ def incremental_options(config: SfmConfig, num_threads: int) -> pycolmap.Increme
     o.num_threads = num_threads
     o.random_seed = config.seed
     o.ba_refine_focal_length = config.refine_focal_length
-    o.ba_refine_extra_params = config.refine_extra_params == "always"
+    o.ba_refine_extra_params = distortion and config.refine_extra_params != "never"
     o.ba_refine_principal_point = config.refine_principal_point == "always"
     o.mapper.init_min_num_inliers = config.init_min_num_inliers
     o.mapper.init_min_tri_angle = config.init_min_tri_angle
@@ -84,7 +90,7 @@ def global_options(config: SfmConfig, num_threads: int) -> pycolmap.GlobalPipeli
     o.random_seed = config.seed
     ba = o.mapper.bundle_adjustment
     ba.refine_focal_length = config.refine_focal_length
-    ba.refine_extra_params = config.refine_extra_params == "always"
+    ba.refine_extra_params = config.refine_extra_params != "never"
     ba.refine_principal_point = config.refine_principal_point == "always"
     o.mapper.global_positioning.use_gpu = False
     ba.ceres.use_gpu = False
@@ -92,8 +98,9 @@ def global_options(config: SfmConfig, num_threads: int) -> pycolmap.GlobalPipeli
 
 
 def run_mapper(mapper: str, database: Path, images: Path, out: Path, config: SfmConfig,
-               num_threads: int) -> list[pycolmap.Reconstruction]:
-    """Run one mapper; its models, most registered images first (empty when none was found)."""
+               num_threads: int, *, distortion: bool = True) -> list[pycolmap.Reconstruction]:
+    """Run one mapper; its models, most registered images first (empty when none was found).
+    ``distortion`` false holds the distortion parameters (incremental mapper)."""
     import pycolmap
 
     out.mkdir(parents=True, exist_ok=True)
@@ -101,7 +108,8 @@ def run_mapper(mapper: str, database: Path, images: Path, out: Path, config: Sfm
         if mapper == "global":
             found = pycolmap.global_mapping(database, images, out, global_options(config, num_threads))
         else:
-            found = pycolmap.incremental_mapping(database, images, out, incremental_options(config, num_threads))
+            found = pycolmap.incremental_mapping(database, images, out,
+                                                 incremental_options(config, num_threads, distortion=distortion))
     models = [m for m in found.values() if m.num_reg_images() > 0]
     return sorted(models, key=lambda m: (-m.num_reg_images(), -m.num_points3D()))
 
@@ -131,6 +139,14 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmConfig, 
     models = run_mapper(first, database, images, scratch / first, config, num_threads)
     attempts, chosen = [_describe(first, models)], first
     largest = models[0].num_reg_images() if models else 0
+    if first == "incremental" and config.refine_extra_params == "final" and largest < connected:
+        log.info("incremental mapping registered %d of %d connected images; retrying with the lens distortion held",
+                 largest, connected)
+        held = run_mapper(first, database, images, scratch / "incremental-held", config, num_threads,
+                          distortion=False)
+        attempts.append(_describe("incremental, distortion held", held))
+        if held and held[0].num_reg_images() > largest:
+            models, largest = held, held[0].num_reg_images()
     if first == "incremental" and config.retry_global and largest < connected:
         log.info("incremental mapping registered %d of %d connected images; retrying with the global mapper",
                  largest, connected)

@@ -53,15 +53,21 @@ class SfmConfig:
     refine_focal_length: bool = True
     """Bundle adjustment refines the focal length (keep on unless the focal prior is exact)."""
     refine_extra_params: Literal["never", "final", "always"] = "final"
-    """Lens distortion: ``final``: held at zero (or at the calibration's) while mapping, tried in
-    the last global bundle adjustment and kept only where it lowers the reprojection error by
-    ``distortion_min_gain`` and passes a BIC test (distortion that the views do not constrain
-    trades off against the focal length; see :mod:`photogrammetry.sfm.refine`); ``always``:
-    refined from the start, as COLMAP does (strongly distorted lenses: fisheye, action cameras);
-    ``never``: held throughout."""
+    """Lens distortion: ``final``: refined while mapping (held in a retry when the incremental
+    mapper breaks into pieces), then in the last global bundle adjustment kept where it moves the
+    image corners by at most ``distortion_free_px``, or lowers the reprojection error by
+    ``distortion_min_gain`` against the same adjustment with it held at zero (or at the
+    calibration's) and passes a BIC test: large distortion that the views do not constrain trades
+    off against the focal length (see :mod:`photogrammetry.sfm.refine`);
+    ``always``: refined throughout, as COLMAP does (strongly distorted lenses: fisheye, action
+    cameras); ``never``: held throughout."""
     distortion_min_gain: float = 0.03
     """Smallest relative drop of the mean reprojection error for which ``final`` keeps refined
-    distortion (0.03: 3 %)."""
+    distortion that moves the image corners by more than ``distortion_free_px`` (0.03: 3 %)."""
+    distortion_free_px: float = 4.0
+    """Refined distortion that moves the image corners by at most this many pixels is kept by
+    ``final`` without the error test (the office walk's default-preset models: 1.7-2.1 px, where the
+    free fit is the better one)."""
     focal_px: float = 0.0
     """Focal length in pixels of the photos as given (before ``ingest.max_image_size``), for every
     camera, instead of EXIF's or an estimate; still refined unless ``refine_focal_length`` is
@@ -156,10 +162,11 @@ class SfmConfig:
                               f"{self.focal_px} and {self.fov_deg}")
         if self.focal_px and self.fov_deg:
             raise ConfigError("give one of sfm.focal_px and sfm.fov_deg, not both")
-        if self.distortion_min_gain < 0 or self.principal_point_min_gain < 0 or self.focal_warn_sd <= 0:
-            raise ConfigError(f"sfm.distortion_min_gain and sfm.principal_point_min_gain must be >= 0 and "
-                              f"sfm.focal_warn_sd > 0, got {self.distortion_min_gain}, "
-                              f"{self.principal_point_min_gain} and {self.focal_warn_sd}")
+        if min(self.distortion_min_gain, self.distortion_free_px, self.principal_point_min_gain) < 0 or \
+                self.focal_warn_sd <= 0:
+            raise ConfigError(f"sfm.distortion_min_gain, sfm.distortion_free_px and sfm.principal_point_min_gain "
+                              f"must be >= 0 and sfm.focal_warn_sd > 0, got {self.distortion_min_gain}, "
+                              f"{self.distortion_free_px}, {self.principal_point_min_gain} and {self.focal_warn_sd}")
         if not 0.0 < self.init_min_tri_angle < 90.0:
             raise ConfigError(f"sfm.init_min_tri_angle must be within (0, 90) degrees, got {self.init_min_tri_angle}")
 
@@ -328,7 +335,7 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=2,
+    version=4,
     config=SfmConfig,
     run=run,
     load=load_sfm,

@@ -11,6 +11,7 @@ import pytest
 from photogrammetry.errors import ConfigError
 from photogrammetry.io.sfm import CameraInfo
 from photogrammetry.sfm.intrinsics import focal_warning, user_focal, with_user_focal
+from photogrammetry.sfm.refine import corner_shift_px
 from photogrammetry.stages.sfm import SfmConfig
 from tests.sfm.conftest import run_sfm
 from tests.sfm.rigs import forward_video, narrow_ring, write_rig
@@ -34,16 +35,18 @@ def narrow(tmp_path_factory):
 
 def test_a_long_lens_registers_every_view_with_its_focal_length(narrow, tmp_path):
     # 3,000 px on 640 x 480 images, starting from COLMAP's guess of 768 px: with the distortion
-    # refined while mapping this ring broke into pieces of 2-6 views
+    # refined while mapping this ring breaks into pieces of 2-6 views; the retry with it held does not
     rig, scene = narrow
     result = run_sfm(scene, tmp_path)
     assert len(result.summary.registered) == 16
+    assert "incremental, distortion held: 1 model(s), registered images 16" in result.summary.attempts
     assert _focal(result) == pytest.approx(rig.focal, rel=0.02)
     camera = result.summary.cameras[0]
     assert camera.focal_source == "estimated" and camera.focal_prior_px is None
     assert camera.focal_px == pytest.approx(_focal(result), rel=1e-6)
-    assert 0 < camera.focal_sd_px < 0.02 * camera.focal_px
-    assert camera.extra_params == (0.0,) and not result.summary.distortion_refined
+    assert 0 < camera.focal_sd_px < 0.05 * camera.focal_px  # a long lens pins its distortion down poorly
+    model = pycolmap.Reconstruction(result.model)
+    assert corner_shift_px(next(iter(model.cameras.values()))) <= SfmConfig().distortion_free_px
     assert result.summary.forward_motion < 0.3  # around the object, 22.5 degrees apart: steps nearly sideways
 
 
@@ -73,7 +76,7 @@ def test_a_poorly_constrained_estimate_is_warned_about_with_what_to_do():
     camera = CameraInfo(camera_id=1, model="SIMPLE_RADIAL", width=640, height=480, images=16, focal_px=500.0,
                         focal_source="estimated", focal_prior_px=None, focal_sd_px=10.0, extra_params=(0.0,))
     warning = focal_warning(camera, 0.01)
-    assert "500.0 +- 10.0 px (2.0 %)" in warning and "camera 1 (640 x 480, 16 images)" in warning
+    assert "500.0 px +- 10.0 px (2.0 %)" in warning and "camera 1 (640 x 480, 16 images)" in warning
     assert "sfm.focal_px" in warning and "sfm.fov_deg" in warning
     assert focal_warning(camera, 0.03) is None
     assert focal_warning(camera, 0.03, forward=0.2) is None
