@@ -210,6 +210,8 @@ def refine_model(model: pycolmap.Reconstruction, database: Path, config: SfmConf
                 fixed, config.principal_point_min_images):
             return Refinement(fixed, always, distortion)
         free = copy.deepcopy(model)  # same start and passes as ``fixed``: only the principal point differs
+        if not distortion:
+            reset_distortion(free, database)
         _refine_once(free, database, config, principal_point=True, distortion=distortion, num_threads=num_threads)
     if not principal_points_plausible(free, config.max_principal_point_offset):
         log.warning("the refined principal point left the image centre region; keeping it fixed")
