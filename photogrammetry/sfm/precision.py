@@ -87,7 +87,8 @@ def sift_model(model: pycolmap.Reconstruction, first_sift: Mapping[int, int],
     return out
 
 
-def _options(config: SfmConfig, *, cameras: bool, distortion: bool, num_threads: int) -> pycolmap.BundleAdjustmentOptions:
+def _options(config: SfmConfig, *, cameras: bool, distortion: bool,
+             num_threads: int) -> pycolmap.BundleAdjustmentOptions:
     """The final refinement's options with the principal point fixed: cameras and points, or points alone."""
     ba = bundle_options(config, principal_point=False, distortion=distortion, num_threads=num_threads)
     if not cameras:
@@ -135,7 +136,8 @@ def sift_adjustment(model: pycolmap.Reconstruction, first_sift: Mapping[int, int
         return model, None
     with colmap_errors("the final SIFT bundle adjustment", _HINT):
         adjusted = sift_model(model, first_sift, weak)
-        pycolmap.bundle_adjustment(adjusted, _options(config, cameras=True, distortion=distortion, num_threads=num_threads))
+        pycolmap.bundle_adjustment(adjusted, _options(config, cameras=True, distortion=distortion,
+                                                      num_threads=num_threads))
         out = copy.deepcopy(model)
         _take_cameras(out, adjusted)
         pycolmap.bundle_adjustment(out, _options(config, cameras=False, distortion=False, num_threads=num_threads))

@@ -92,5 +92,6 @@ def test_adjustment_on_sift_points_is_more_accurate(scene):
 
 def test_nothing_changes_without_enough_sift_points(scene):
     _, model, first_sift = scene
-    same, report = sift_adjustment(model, first_sift, SfmConfig(final_sift_min_points=10_000), distortion=True, num_threads=2)
+    same, report = sift_adjustment(model, first_sift, SfmConfig(final_sift_min_points=10_000), distortion=True,
+                                   num_threads=2)
     assert same is model and report is None
