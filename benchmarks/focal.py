@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
 
 from benchmarks.sets import BenchmarkSet, available_sets, first_frames, set_ground_truth  # noqa: E402
+from benchmarks.table import fmt, print_markdown  # noqa: E402
 
 
 @dataclass
@@ -172,24 +173,19 @@ def preset_for(bset: BenchmarkSet, preset: str) -> str:
     return preset
 
 
-def _f(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
 def print_table(rows: list[Row]) -> None:
-    """One line per set and method."""
+    """One line per set and method (Markdown)."""
     header = ["set", "method", "focal px", "true px", "error %", "sd %", "registered", "AUC@5", "rot med deg", "wall s"]
-    lines = [header]
+    lines = []
     for r in rows:
         error = None if r.focal_error is None else 100 * r.focal_error
-        lines.append([r.set, r.method, _f(r.focal, ".1f"), f"{r.true_focal:.1f}", _f(error, "+.2f"),
-                      _f(None if r.sd is None else 100 * r.sd, ".2f"), r.registered, _f(r.auc5, ".3f"),
-                      _f(r.rotation_median_deg, ".3f"), f"{r.wall_s:.1f}"])
+        lines.append([r.set, r.method, fmt(r.focal, ".1f"), f"{r.true_focal:.1f}", fmt(error, "+.2f"),
+                      fmt(None if r.sd is None else 100 * r.sd, ".2f"), r.registered, fmt(r.auc5, ".3f"),
+                      fmt(r.rotation_median_deg, ".3f"), f"{r.wall_s:.1f}"])
         if r.error:
             lines.append(["", f"error: {r.error[:100]}"] + [""] * (len(header) - 2))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    for line in lines:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)), flush=True)
+    print_markdown(header, lines)
+    sys.stdout.flush()
 
 
 def main() -> None:

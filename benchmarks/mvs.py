@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
 
 from benchmarks.measure import run_measured  # noqa: E402
+from benchmarks.table import print_markdown  # noqa: E402
 
 SCENES = ROOT / "sample_scenes"
 HEADER = ["scene", "method", "masks", "<=0.5%", "<=1%", "<=2%", "compl", "F@0.5%", "F@1%", "P@1%", "R@1%",
@@ -200,12 +201,7 @@ def row(result: dict, oracle: dict | None) -> list[str]:
 
 def print_table(rows: list[list[str]]) -> None:
     """A Markdown table."""
-    widths = [max(len(str(x)) for x in col) for col in zip(HEADER, *rows)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    print(line(HEADER))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for cells in rows:
-        print(line(cells))
+    print_markdown(HEADER, rows)
 
 
 def _speed_setup(args: argparse.Namespace):

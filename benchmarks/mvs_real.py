@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.sets import available_sets, first_frames, set_ground_truth
+from benchmarks.table import print_markdown
 from photogrammetry.errors import InputError
 from photogrammetry.evaluation import GroundTruth, Sim3, gt_depth_map, load_ground_truth
 from photogrammetry.evaluation.cameras import CameraPose, PinholeCamera, rotation_angle_deg
@@ -320,15 +321,6 @@ def _f(value, spec: str = ".3f") -> str:
     return "-" if value is None or (isinstance(value, float) and np.isnan(value)) else format(value, spec)
 
 
-def _table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for cells in rows:
-        print(line(cells))
-
-
 HEADER = ["set", "cameras", "method", "kept", "<=1%", "<=2%", "<=5%", "med err", "sensor <=5%",
           "own ratio <=2%/<=5%", "ratio med", "ratio spread max", "src gap", "s/view"]
 
@@ -346,7 +338,7 @@ def _cells(r: dict) -> list[str]:
 
 def print_results(results: dict) -> None:
     """The accuracy table, the drift table along the sequence, the cameras and the GT check."""
-    _table(HEADER, [_cells(r) for r in results["rows"]])
+    print_markdown(HEADER, [_cells(r) for r in results["rows"]])
     print_drift(results)
     for label, note in results["cameras"].items():
         print(f"cameras {label}: {note}")
@@ -375,7 +367,7 @@ def print_drift(results: dict) -> None:
         cells = [str(index), name] + [_f(r["view_ratios"].get(name), ".4f") for r in real]
         rows.append(cells + [_f(100 * e[name], ".1f") if name in e else "-" for e in cameras.values()])
     print()
-    _table(header, rows)
+    print_markdown(header, rows)
     print()
 
 

@@ -14,7 +14,8 @@ def _get(metrics: dict | None, *path: str) -> Any:
     return metrics
 
 
-def _f(value: float | None, spec: str = ".2f") -> str:
+def fmt(value: float | None, spec: str = ".2f") -> str:
+    """``value`` formatted by ``spec``, ``-`` when there is none."""
     return "-" if value is None else format(value, spec)
 
 
@@ -23,11 +24,11 @@ def _accuracy_row(r) -> list[str]:
     poses = _get(m, "poses")
     reg = f"{_get(poses, 'num_registered')}/{_get(poses, 'num_gt_images')}" if poses else (
         str(r.registered) if r.registered is not None else "-")
-    auc = " ".join(_f(_get(poses, "auc", k)) for k in ("1deg", "2deg", "5deg", "10deg"))
-    return [r.set, r.method, reg, auc if poses else "-", _f(_get(poses, "rotation_error_median_deg"), ".3f"),
-            _f(_get(poses, "center_error_median"), ".4f"), _f(_get(m, "depth", "within", "1%"), ".3f"),
-            _f(_get(m, "points", "fscore", "1%"), ".3f"), _f(_get(m, "mesh", "fscore", "1%"), ".3f"),
-            _f(_get(m, "texture", "psnr"), ".1f")]
+    auc = " ".join(fmt(_get(poses, "auc", k)) for k in ("1deg", "2deg", "5deg", "10deg"))
+    return [r.set, r.method, reg, auc if poses else "-", fmt(_get(poses, "rotation_error_median_deg"), ".3f"),
+            fmt(_get(poses, "center_error_median"), ".4f"), fmt(_get(m, "depth", "within", "1%"), ".3f"),
+            fmt(_get(m, "points", "fscore", "1%"), ".3f"), fmt(_get(m, "mesh", "fscore", "1%"), ".3f"),
+            fmt(_get(m, "texture", "psnr"), ".1f")]
 
 
 def _time_row(r) -> list[str]:
@@ -35,7 +36,8 @@ def _time_row(r) -> list[str]:
     return [r.set, r.method, f"{r.seconds:.1f}", f"{r.peak_rss_mb:.0f}", steps or "-", (r.error or "")[:60]]
 
 
-def _print(header: Sequence[str], rows: list[list[str]]) -> None:
+def print_markdown(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print ``rows`` under ``header`` as a Markdown table, columns padded to their widest cell."""
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     print(line(header))
@@ -46,8 +48,8 @@ def _print(header: Sequence[str], rows: list[list[str]]) -> None:
 
 def print_tables(results: Sequence) -> None:
     """Print the accuracy table and the time/memory table (Markdown)."""
-    _print(["set", "method", "registered", "AUC@1/2/5/10", "rot med (deg)", "centre med (rel)",
+    print_markdown(["set", "method", "registered", "AUC@1/2/5/10", "rot med (deg)", "centre med (rel)",
             "depth <=1%", "points F@1%", "mesh F@1%", "PSNR (dB)"], [_accuracy_row(r) for r in results])
     print()
-    _print(["set", "method", "wall (s)", "peak RSS (MB)", "seconds per stage", "error"],
+    print_markdown(["set", "method", "wall (s)", "peak RSS (MB)", "seconds per stage", "error"],
            [_time_row(r) for r in results])
