@@ -28,7 +28,7 @@ from photogrammetry.io.features import FeatureSet, MatchSet
 from photogrammetry.io.ingest import IngestResult
 from photogrammetry.io.sfm import CameraInfo, ModelInfo, SfmSummary, load_sfm, save_sfm_summary
 from photogrammetry.masking.result import MaskSet
-from photogrammetry.sfm.intrinsics import focal_warning
+from photogrammetry.sfm import intrinsics
 
 CameraModel = Literal["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"]
 
@@ -262,7 +262,7 @@ def _final_refinement(model: Any, db: Path, config: SfmConfig, first_sift: dict[
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, intrinsics, mapping, sift, verification
+    from photogrammetry.sfm import colmap, database, mapping, sift, verification
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
@@ -320,7 +320,7 @@ def _describe_focal(camera: CameraInfo) -> str:
 def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> None:
     for camera in summary.cameras:
         ctx.log.info("focal length, %s", _describe_focal(camera))
-        warning = focal_warning(camera, config.focal_warn_sd, summary.forward_motion)
+        warning = intrinsics.focal_warning(camera, config.focal_warn_sd, summary.forward_motion)
         if warning:
             ctx.log.warning("%s", warning)
     for attempt in summary.attempts:
