@@ -34,6 +34,9 @@ class PoseEvalConfig:
     """Random camera triples tried by the robust alignment."""
     seed: int = 0
     """Seed of the robust alignment's sampler."""
+    orientation_fallback_deg: float = 5.0
+    """Median rotation error, in degrees, above which the alignment by the cameras' orientations is
+    tried instead of the centres' one (nearly collinear centres, e.g. a walk)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,6 +225,51 @@ def _per_image_errors(
     return out
 
 
+def _median_rotation_deg(
+    est: Mapping[str, CameraPose], gt: GroundTruth, names: Sequence[str], sim: Sim3
+) -> float:
+    return float(np.median([e.rotation_deg for e in _per_image_errors(est, gt, names, sim).values()]))
+
+
+def _best_alignment(
+    est: Mapping[str, CameraPose], gt: GroundTruth, names: Sequence[str], config: PoseEvalConfig
+) -> tuple[Sim3, int, bool] | None:
+    """The centres' Sim3, or the orientations' one where the centres leave a rotation free.
+
+    Centres on a line leave the roll about it free; centres *nearly* on a line (a walk, a video)
+    fix it by noise and can give a rotation turned by up to 180 degrees. The orientations' fit is
+    taken when the centres' one fails, or when its median rotation error is above
+    ``config.orientation_fallback_deg`` and the orientations' fit at least halves it.
+
+    Returns:
+        ``(sim, cameras it was fitted on, by orientations)``, or ``None`` when neither fits.
+    """
+    reasons = []
+    try:
+        centres = align_cameras(est, gt, names, config)
+    except ValueError as err:  # collinear or coincident estimated centres
+        centres, reasons = None, [str(err)]
+    try:
+        orientations = align_by_orientations(est, gt, names)
+    except ValueError as err:
+        orientations = None
+        reasons.append(str(err))
+    if centres is None and orientations is None:
+        logger.warning("cannot align the estimate to the ground truth: %s", "; ".join(reasons))
+        return None
+    if centres is None:
+        logger.info("camera centres are collinear (%s): aligned by the cameras' orientations", reasons[0])
+        return orientations, len(names), True
+    if orientations is not None:
+        by_centres = _median_rotation_deg(est, gt, names, centres[0])
+        by_axes = _median_rotation_deg(est, gt, names, orientations)
+        if by_centres > config.orientation_fallback_deg and by_axes < 0.5 * by_centres:
+            logger.info("camera centres nearly collinear: their alignment leaves %.1f deg of rotation error, "
+                        "the cameras' orientations %.1f deg; aligned by the orientations", by_centres, by_axes)
+            return orientations, len(names), True
+    return centres[0], centres[1], False
+
+
 def evaluate_poses(
     estimate: Mapping[str, CameraPose],
     gt: GroundTruth,
@@ -254,17 +302,10 @@ def evaluate_poses(
     if len(registered) < 3:
         logger.warning("only %d GT images registered: no Sim3 alignment", len(registered))
         return PoseMetrics(**metrics)
-    by_orientations = False
-    try:
-        sim, num_inliers = align_cameras(estimate, gt, registered, config)
-    except ValueError as err:  # collinear or coincident estimated centres
-        try:
-            sim, num_inliers = align_by_orientations(estimate, gt, registered), len(registered)
-        except ValueError as second:
-            logger.warning("cannot align the estimate to the ground truth: %s; %s", err, second)
-            return PoseMetrics(**metrics)
-        logger.info("camera centres are collinear (%s): aligned by the cameras' orientations", err)
-        by_orientations = True
+    chosen = _best_alignment(estimate, gt, registered, config)
+    if chosen is None:
+        return PoseMetrics(**metrics)
+    sim, num_inliers, by_orientations = chosen
     per_image = _per_image_errors(estimate, gt, registered, sim)
     return PoseMetrics(
         **metrics,
