@@ -9,6 +9,7 @@ maps (:mod:`photogrammetry.mvs.filtering`), derives normals and writes the artif
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
@@ -32,6 +33,8 @@ from photogrammetry.mvs.selection import depth_range, select_sources
 
 Track = Callable[[Iterable[Any]], Iterator[Any]]
 """Wraps an iterable with progress reporting (``StageContext.track`` or ``iter``)."""
+
+logger = logging.getLogger(__name__)
 
 
 def working_views(scene: MVSScene, max_image_size: int) -> dict[str, MVSView]:
@@ -84,9 +87,13 @@ def sweep_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, lis
     bank = FeatureBank(extractor, lambda n: read_image(views[n]), len(options.cascade.hypotheses), device,
                        options.feature_cache_mb * 2**20)
     for name in track(todo):
-        near, far = depth_range(scene, scene.views[name], options.selection)
+        bounds = depth_range(scene, scene.views[name], options.selection)
         view = views[name]
-        if sources[name]:
+        if bounds is None:
+            logger.warning("view %s: no sparse point lies in front of it, so its depth cannot be bounded; "
+                           "it gets no depth map", name)
+        near, far = bounds or (0.0, 0.0)
+        if sources[name] and bounds is not None:
             estimate = estimate_depth(view, [views[s] for s in sources[name]], (near, far), bank, cost,
                                       options.cascade)
             depth, confidence = estimate.depth, estimate.confidence

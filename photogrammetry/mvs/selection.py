@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from photogrammetry.errors import ConfigError, InputError
+from photogrammetry.errors import ConfigError
 from photogrammetry.mvs.scene import MVSScene, MVSView
 
 
@@ -95,17 +95,16 @@ def select_sources(scene: MVSScene, options: SelectionOptions) -> dict[str, list
     return sources
 
 
-def depth_range(scene: MVSScene, view: MVSView, options: SelectionOptions) -> tuple[float, float]:
-    """Near and far depth of ``view`` from the sparse points it sees (all points in front if none).
-
-    Raises:
-        InputError: When no sparse point lies in front of the camera.
-    """
-    seen = scene.observations[view.name]
-    depths = view_depths(view, scene.points[seen] if len(seen) >= 3 else scene.points)
+def depth_range(scene: MVSScene, view: MVSView, options: SelectionOptions) -> tuple[float, float] | None:
+    """Near and far depth of ``view`` from the sparse points it sees in front of it (from all the
+    points in front when it sees fewer than 3 there); ``None`` when no sparse point lies in front."""
+    depths = view_depths(view, scene.points[scene.observations[view.name]])
     depths = depths[depths > 0]
+    if len(depths) < 3:
+        depths = view_depths(view, scene.points)
+        depths = depths[depths > 0]
     if len(depths) == 0:
-        raise InputError(f"view {view.name}: no sparse point lies in front of it; cannot bound its depth")
+        return None
     near, far = np.percentile(depths, options.depth_percentiles)
     inv_near, inv_far = 1.0 / near, 1.0 / max(far, near * 1.05)
     grow = options.depth_margin * (inv_near - inv_far)

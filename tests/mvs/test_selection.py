@@ -40,3 +40,25 @@ def test_depth_range_brackets_the_points(ring_views):
     assert abs(far - depths.max()) < 1e-9
     wide = depth_range(scene, ring_views[0], SelectionOptions())
     assert wide[0] < near and wide[1] > far
+
+
+def test_depth_range_falls_back_to_every_point_in_front(ring_views):
+    """A view whose own points all lie behind it (a bad track) is bounded by the points in front of it."""
+    scene = ring_scene(ring_views)
+    view = ring_views[0]
+    behind = np.flatnonzero(scene.points @ view.R[2] + view.t[2] < 0)
+    assert len(behind) == 0  # every point of the ring scene is in front: move three behind the camera
+    points = scene.points.copy()
+    points[:3] = view.center + 2 * (view.center - points[:3])
+    moved = MVSScene(views=scene.views, points=points, observations={**scene.observations, view.name: np.arange(3)})
+    near, far = depth_range(moved, view, SelectionOptions(depth_margin=0.0, depth_percentiles=(0, 100)))
+    depths = points[3:] @ view.R[2] + view.t[2]
+    assert abs(near - depths.min()) < 1e-9 and abs(far - depths.max()) < 1e-9
+
+
+def test_depth_range_is_none_with_nothing_in_front(ring_views):
+    scene = ring_scene(ring_views)
+    view = ring_views[0]
+    behind = view.center + 3 * (view.center - scene.points)  # every point mirrored behind the camera
+    assert depth_range(MVSScene(views=scene.views, points=behind, observations=scene.observations), view,
+                       SelectionOptions()) is None
