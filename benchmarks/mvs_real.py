@@ -35,8 +35,8 @@ from benchmarks.sets import available_sets, first_frames, set_ground_truth
 from benchmarks.table import print_markdown
 from photogrammetry.errors import InputError
 from photogrammetry.evaluation import GroundTruth, Sim3, gt_depth_map, load_ground_truth
-from photogrammetry.evaluation.cameras import CameraPose, PinholeCamera, rotation_angle_deg
-from photogrammetry.evaluation.pose_metrics import align_by_orientations, evaluate_poses
+from photogrammetry.evaluation.cameras import CameraPose, PinholeCamera
+from photogrammetry.evaluation.pose_metrics import evaluate_poses
 from photogrammetry.evaluation.sensor_depth import (
     PosedDepth,
     SensorComparison,
@@ -111,33 +111,17 @@ def sfm_cameras(images: Path, gt: GroundTruth, preset: str, work: Path, device: 
 
 
 def align(poses: dict[str, CameraPose], gt: GroundTruth) -> tuple[Sim3, dict[str, float], str]:
-    """The Sim3 from our cameras to the true ones, per-view centre errors (GT units) and how it was fitted.
-
-    Two fits: on the camera centres (robust, as ``photogrammetry eval``) and with the rotation from
-    the cameras' orientations; the one with the smaller median rotation error wins. A walk along a
-    nearly straight path leaves the rotation about the path free in the first fit (seen: every
-    camera turned by 176 degrees on the office's first 20 frames)."""
+    """The Sim3 from our cameras to the true ones (as ``photogrammetry eval`` fits it: by the camera
+    centres, or by the cameras' orientations along a nearly straight walk), per-view centre errors
+    (GT units) and how it was fitted."""
     names = [n for n in gt.names if n in poses]
     metrics = evaluate_poses(poses, gt)
-    candidates = {"by camera centres": metrics.alignment}
-    try:
-        candidates["by orientations"] = align_by_orientations(poses, gt, names)
-    except ValueError:
-        pass
-    candidates = {k: v for k, v in candidates.items() if v is not None}
-    if not candidates:
+    if metrics.alignment is None:
         raise RuntimeError(f"{len(poses)} registered views; cannot align them to the true cameras")
-
-    def rotation_error(sim: Sim3) -> float:
-        return float(np.median([rotation_angle_deg(sim.apply_to_pose(poses[n]).R @ gt.views[n].pose.R.T)
-                                for n in names]))
-
-    errors = {k: rotation_error(v) for k, v in candidates.items()}
-    how = min(errors, key=errors.get)
-    sim = candidates[how]
+    sim = metrics.alignment
     centres = {n: float(np.linalg.norm(sim.apply(poses[n].center) - gt.views[n].pose.center)) for n in names}
-    return sim, centres, f"{how} (median rotation error {errors[how]:.2f} deg; " + ", ".join(
-        f"{k} {v:.1f} deg" for k, v in errors.items() if k != how) + ")"
+    how = "by orientations" if metrics.aligned_by_orientations else "by camera centres"
+    return sim, centres, f"{how} (median rotation error {metrics.rotation_error_median_deg:.2f} deg)"
 
 
 def run_depth(scene: MVSScene, method: str, out: Path, args: argparse.Namespace, device: str) -> float:
