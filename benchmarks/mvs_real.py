@@ -338,20 +338,42 @@ def print_results(results: dict) -> None:
                                for p in results["photo_check"]))
 
 
+def _against_true(real: list[dict]) -> dict[tuple[str, str], dict[str, float]]:
+    """Per run on our own cameras: each view's depth ratio over the true cameras' ratio with the same
+    method. The sensor's own errors cancel; what is left is what our cameras add (their drift)."""
+    true = {r["method"]: r["view_ratios"] for r in real if r["cameras"] == "true"}
+    out = {}
+    for r in real:
+        if r["cameras"] != "true" and r["method"] in true:
+            out[(r["cameras"], r["method"])] = {n: v / true[r["method"]][n] for n, v in r["view_ratios"].items()
+                                                if true[r["method"]].get(n)}
+    return out
+
+
 def print_drift(results: dict) -> None:
-    """Per view of the real set: median depth ratio (ours / sensor) per run, centre error per cameras."""
+    """Per view of the real set: median depth ratio (ours / sensor) per run, the ratio of our cameras'
+    maps over the true cameras' ones, centre error per cameras; then the spread of that ratio."""
     real = [r for r in results["rows"] if r["set"] == results["set"]]
     if not real:
         return
     cameras = {r["cameras"]: r["centre_errors"] for r in real if r["centre_errors"]}
+    relative = _against_true(real)
     header = ["frame", "view"] + [f"ratio {r['cameras']}/{r['method']}" for r in real]
-    header += [f"centre err cm ({c})" for c in cameras]
+    header += [f"{c}/true ({m})" for c, m in relative] + [f"centre err cm ({c})" for c in cameras]
     rows = []
     for index, name in enumerate(results["order"]):
         cells = [str(index), name] + [_f(r["view_ratios"].get(name), ".4f") for r in real]
+        cells += [_f(v.get(name), ".4f") for v in relative.values()]
         rows.append(cells + [_f(100 * e[name], ".1f") if name in e else "-" for e in cameras.values()])
     print()
     print_markdown(header, rows)
+    for (label, method), ratios in relative.items():
+        values = np.array(list(ratios.values()))
+        if len(values):
+            spread = np.abs(values / np.median(values) - 1)
+            print(f"{label} cameras against the true ones ({method}): depth ratio median {np.median(values):.4f}, "
+                  f"within 1 % of it for {np.mean(spread <= 0.01):.0%} of the views, largest departure "
+                  f"{spread.max():.1%}")
     print()
 
 
