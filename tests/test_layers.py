@@ -22,13 +22,7 @@ PACKAGE = Path(photogrammetry.__file__).resolve().parent
 NAME = PACKAGE.name
 FRONT = {NAME, f"{NAME}.api", f"{NAME}.cli", f"{NAME}.__main__", f"{NAME}.turntable"}
 
-KNOWN_UPWARD = {
-    # The remaining work of issue 22: SfmConfig moves into sfm (sfm/options.py) and these go.
-    (f"{NAME}.sfm.mapping", f"{NAME}.stages.sfm"),
-    (f"{NAME}.sfm.precision", f"{NAME}.stages.sfm"),
-    (f"{NAME}.sfm.refine", f"{NAME}.stages.sfm"),
-    (f"{NAME}.sfm.verification", f"{NAME}.stages.sfm"),
-}
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 """(importer, imported) pairs tolerated for now; delete each once it is gone."""
 
 

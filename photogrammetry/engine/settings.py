@@ -160,8 +160,9 @@ def _apply(config: Any, overrides: Mapping[str, Any], where: str, source: str) -
             changes[option] = coerce(hints[option], value, f"{source}: {where}.{option}")
     try:
         return dataclasses.replace(config, **changes)
-    except (ValueError, TypeError) as e:  # a library's own checks
-        raise ConfigError(f"{source}: {where}: {e}") from None
+    except (ValueError, TypeError, ConfigError) as e:  # the config's or a library's own checks
+        named = isinstance(e, ConfigError) and str(e).startswith(where.partition(".")[0] + ".")
+        raise ConfigError(f"{source}: {e}" if named else f"{source}: {where}: {e}") from None
 
 
 def _legacy(cls: type, overrides: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -1,6 +1,7 @@
 """Object masks: which pixels of each photo show the object (255) and which the background (0).
 
-Methods (the ``masks`` stage's ``method``), one registry, :data:`MASK_METHODS`:
+Methods (the ``masks`` stage's ``method``), one registry, :data:`MASK_METHODS`
+(:mod:`photogrammetry.masking.methods`):
 
 - ``none``: no masks; every pixel is used.
 - ``ingest``: the masks ingest made from the photos' alpha channels (photos without alpha get none).
@@ -14,14 +15,7 @@ The result of the stage is a :class:`~photogrammetry.masking.result.MaskSet`.
 
 from __future__ import annotations
 
+from photogrammetry.masking.methods import MASK_METHODS, MaskMethod, MaskRequest, mask_method
 from photogrammetry.masking.result import MaskSet, load_mask_set, save_mask_set
 
-MASK_METHODS: dict[str, str] = {
-    "none": "no masks: every pixel is used",
-    "ingest": "masks from the photos' alpha channels (as ingest wrote them)",
-    "folder": "the user's masks from a folder (<name>.png, <stem>.png or <stem>_mask.png; white = object)",
-    "background": "moving object in front of a static background, estimated from the sequence (turntables)",
-}
-"""Mask methods by name, with a one-line summary each."""
-
-__all__ = ["MASK_METHODS", "MaskSet", "load_mask_set", "save_mask_set"]
+__all__ = ["MASK_METHODS", "MaskMethod", "MaskRequest", "MaskSet", "load_mask_set", "mask_method", "save_mask_set"]

@@ -5,5 +5,6 @@ Modules: :mod:`.database` (a COLMAP database from our features and matches), :mo
 (two-view geometries), :mod:`.mapping` (incremental / global mapping and the retry),
 :mod:`.refine` (re-triangulation and the final bundle adjustment), :mod:`.export` (COLMAP
 binary and text, PLY, nerfstudio ``transforms.json``), :mod:`.colmap` (calling pycolmap
-safely). pycolmap is imported inside functions.
+safely), :mod:`.options` (the options of them all, nested by the stage's config). pycolmap is
+imported inside functions.
 """

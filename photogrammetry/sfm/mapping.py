@@ -30,12 +30,12 @@ from photogrammetry.sfm.colmap import colmap_errors
 if TYPE_CHECKING:
     import pycolmap
 
-    from photogrammetry.stages.sfm import SfmConfig
+    from photogrammetry.sfm.options import SfmOptions
 
 log = logging.getLogger("photogrammetry.sfm")
 
 _HINT = ("try more overlap between photos, another preset (e.g. --preset high), or "
-         "--set sfm.mapper=global")
+         "--set sfm.mapping.mapper=global")
 
 
 @dataclass(frozen=True)
@@ -50,42 +50,42 @@ class MappingOutcome:
     """One line per mapping run: mapper and model sizes."""
 
 
-def choose_mapper(config: SfmConfig, num_images: int) -> str:
-    """``incremental`` or ``global`` for ``config.mapper`` (``auto`` decides by image count)."""
-    if config.mapper != "auto":
-        return config.mapper
-    return "global" if num_images > config.global_above_images else "incremental"
+def choose_mapper(config: SfmOptions, num_images: int) -> str:
+    """``incremental`` or ``global`` for ``config.mapping.mapper`` (``auto`` decides by image count)."""
+    if config.mapping.mapper != "auto":
+        return config.mapping.mapper
+    return "global" if num_images > config.mapping.global_above_images else "incremental"
 
 
-def incremental_options(config: SfmConfig, num_threads: int, *,
+def incremental_options(config: SfmOptions, num_threads: int, *,
                         distortion: bool = True) -> pycolmap.IncrementalPipelineOptions:
     """pycolmap's incremental pipeline options for ``config``; ``distortion``: refine the distortion
     parameters (unless ``refine_extra_params`` is ``never``)."""
     import pycolmap
 
     o = pycolmap.IncrementalPipelineOptions()
-    o.min_num_matches = config.min_num_matches
-    o.min_model_size = config.min_model_size
+    o.min_num_matches = config.mapping.min_num_matches
+    o.min_model_size = config.mapping.min_model_size
     o.num_threads = num_threads
     o.random_seed = config.seed
     o.ba_refine_focal_length = config.refine_focal_length
     o.ba_refine_extra_params = distortion and config.refine_extra_params != "never"
     o.ba_refine_principal_point = config.refine_principal_point == "always"
-    o.mapper.init_min_num_inliers = config.init_min_num_inliers
-    o.mapper.init_min_tri_angle = config.init_min_tri_angle
-    o.mapper.abs_pose_min_num_inliers = config.abs_pose_min_num_inliers
-    o.mapper.abs_pose_min_inlier_ratio = config.abs_pose_min_inlier_ratio
-    o.mapper.max_reg_trials = config.max_reg_trials
+    o.mapper.init_min_num_inliers = config.mapping.init_min_num_inliers
+    o.mapper.init_min_tri_angle = config.mapping.init_min_tri_angle
+    o.mapper.abs_pose_min_num_inliers = config.mapping.abs_pose_min_num_inliers
+    o.mapper.abs_pose_min_inlier_ratio = config.mapping.abs_pose_min_inlier_ratio
+    o.mapper.max_reg_trials = config.mapping.max_reg_trials
     return o
 
 
-def global_options(config: SfmConfig, num_threads: int) -> pycolmap.GlobalPipelineOptions:
+def global_options(config: SfmOptions, num_threads: int) -> pycolmap.GlobalPipelineOptions:
     """pycolmap's global (GLOMAP) pipeline options for ``config``."""
     import pycolmap
 
     o = pycolmap.GlobalPipelineOptions()
-    o.min_num_matches = config.min_num_matches
-    o.min_model_size = config.min_model_size
+    o.min_num_matches = config.mapping.min_num_matches
+    o.min_model_size = config.mapping.min_model_size
     o.num_threads = num_threads
     o.random_seed = config.seed
     ba = o.mapper.bundle_adjustment
@@ -97,7 +97,7 @@ def global_options(config: SfmConfig, num_threads: int) -> pycolmap.GlobalPipeli
     return o
 
 
-def run_mapper(mapper: str, database: Path, images: Path, out: Path, config: SfmConfig,
+def run_mapper(mapper: str, database: Path, images: Path, out: Path, config: SfmOptions,
                num_threads: int, *, distortion: bool = True) -> list[pycolmap.Reconstruction]:
     """Run one mapper; its models, most registered images first (empty when none was found).
     ``distortion`` false holds the distortion parameters (incremental mapper)."""
@@ -119,7 +119,7 @@ def _describe(mapper: str, models: list) -> str:
     return f"{mapper}: {len(models)} model(s), registered images {sizes}"
 
 
-def reconstruct(database: Path, images: Path, scratch: Path, config: SfmConfig, *,
+def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions, *,
                 num_images: int, connected: int, num_threads: int) -> MappingOutcome:
     """Map with the configured strategy; retry with the global mapper when the result is fragmented.
 
@@ -127,7 +127,7 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmConfig, 
         database: Verified COLMAP database.
         images: Folder of the images by name (colours of the points are read there).
         scratch: Folder for the runs' outputs (``<mapper>/<i>``).
-        config: The stage settings.
+        config: The sfm options.
         num_images: Images in the database.
         connected: Images with at least one verified pair (the most any model can register).
         num_threads: Threads COLMAP may use.
@@ -147,7 +147,7 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmConfig, 
         attempts.append(_describe("incremental, distortion held", held))
         if held and held[0].num_reg_images() > largest:
             models, largest = held, held[0].num_reg_images()
-    if first == "incremental" and config.retry_global and largest < connected:
+    if first == "incremental" and config.mapping.retry_global and largest < connected:
         log.info("incremental mapping registered %d of %d connected images; retrying with the global mapper",
                  largest, connected)
         retry = run_mapper("global", database, images, scratch / "global", config, num_threads)

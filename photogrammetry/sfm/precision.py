@@ -8,10 +8,10 @@ bias. A model adjusted on both is pulled by the learned ones: on the four benchm
 final adjustment on SIFT alone lowered the median rotation error (orbit 0.032 -> 0.010, facade
 0.011 -> 0.005, temple 0.29 -> 0.23, fountain 0.102 -> 0.097 degrees).
 
-So with ``sfm.sift_assist`` the chosen model is adjusted once more on its SIFT points alone
+So with ``sfm.sift.assist`` the chosen model is adjusted once more on its SIFT points alone
 (tracks of COLMAP SIFT keypoints; with SIFT assist each image's SIFT keypoints follow its own),
 keeping the learned points only where they are needed: those seen by an image with fewer than
-``sfm.final_sift_min_points`` SIFT points (dark, plain or rolled photos) stay in. Then every
+``sfm.refinement.sift_min_points`` SIFT points (dark, plain or rolled photos) stay in. Then every
 point, learned ones included, is re-triangulated with the cameras held fixed, so the exported
 model keeps all its points.
 """
@@ -30,11 +30,11 @@ from photogrammetry.sfm.refine import bundle_options
 if TYPE_CHECKING:
     import pycolmap
 
-    from photogrammetry.stages.sfm import SfmConfig
+    from photogrammetry.sfm.options import SfmOptions
 
 log = logging.getLogger("photogrammetry.sfm")
 
-_HINT = "try --set sfm.final_sift_adjustment=false, or report the photos that cause it"
+_HINT = "try --set sfm.refinement.sift_adjustment=false, or report the photos that cause it"
 _MAX_REPROJECTION_ERROR = 4.0
 """Points re-triangulated farther than this from their observations (mean, pixels) are dropped
 (COLMAP's ``filter_max_reproj_error``)."""
@@ -87,7 +87,7 @@ def sift_model(model: pycolmap.Reconstruction, first_sift: Mapping[int, int],
     return out
 
 
-def _options(config: SfmConfig, *, cameras: bool, distortion: bool,
+def _options(config: SfmOptions, *, cameras: bool, distortion: bool,
              num_threads: int) -> pycolmap.BundleAdjustmentOptions:
     """The final refinement's options with the principal point fixed: cameras and points, or points alone."""
     ba = bundle_options(config, principal_point=False, distortion=distortion, num_threads=num_threads)
@@ -113,14 +113,14 @@ def _drop_outliers(model: pycolmap.Reconstruction) -> int:
     return len(bad)
 
 
-def sift_adjustment(model: pycolmap.Reconstruction, first_sift: Mapping[int, int], config: SfmConfig, *,
+def sift_adjustment(model: pycolmap.Reconstruction, first_sift: Mapping[int, int], config: SfmOptions, *,
                     distortion: bool, num_threads: int) -> tuple[pycolmap.Reconstruction, PrecisionReport | None]:
     """``model`` with its cameras adjusted on SIFT points and every point re-triangulated.
 
     Args:
         model: The refined model; left unchanged.
         first_sift: Per image id, the index of its first SIFT keypoint.
-        config: The stage settings (``final_sift_min_points``, whether to refine the focal length).
+        config: The sfm options (``refinement.sift_min_points``, whether to refine the focal length).
         distortion: Refine the distortion parameters too (as the final refinement decided).
         num_threads: Threads COLMAP may use.
 
@@ -131,7 +131,7 @@ def sift_adjustment(model: pycolmap.Reconstruction, first_sift: Mapping[int, int
     import pycolmap
 
     counts = sift_point_counts(model, first_sift)
-    weak = {i for i, n in counts.items() if n < config.final_sift_min_points}
+    weak = {i for i, n in counts.items() if n < config.refinement.sift_min_points}
     if len(weak) == len(counts):
         return model, None
     with colmap_errors("the final SIFT bundle adjustment", _HINT):

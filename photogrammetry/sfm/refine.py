@@ -4,8 +4,8 @@ enough views constrain it.
 
 Lens distortion (with ``refine_extra_params = "final"``) is refined twice from the mapped model:
 held at its starting value (zero, or a calibration's) and free. The free one is kept when its
-distortion moves the image corners by at most ``distortion_free_px``, or when it lowers the mean
-reprojection error by at least ``distortion_min_gain`` and passes the same BIC test as below:
+distortion moves the image corners by at most ``refinement.distortion_free_px``, or when it lowers the mean
+reprojection error by at least ``refinement.distortion_min_gain`` and passes the same BIC test as below:
 large distortion that the views do not constrain trades off against the focal length. Measured
 on the real office walk (undistorted, true focal 495.5 px, 20 frames): with the default preset k
 stays near 0.009 (1.7-2.1 px at the corners) and the focal length at 492 px free against 483 px
@@ -20,11 +20,11 @@ The principal point is weakly constrained: refining it where the data do not cal
 moves it by a pixel or two and tilts every camera by as much (the image centre is usually
 right within that). So the model is refined twice from the same start, with it fixed and
 with it free, and the free one is kept only when (1) every camera in use has
-``principal_point_min_images`` registered images, (2) the refined points stay within
-``max_principal_point_offset`` of the image centre, (3) one moves at least
-``principal_point_min_offset`` from it and (4) the fit improves significantly: a BIC test on the
+``refinement.principal_point_min_images`` registered images, (2) the refined points stay within
+``refinement.max_principal_point_offset`` of the image centre, (3) one moves at least
+``refinement.principal_point_min_offset`` from it and (4) the fit improves significantly: a BIC test on the
 reprojection errors, ``2 n ln(e_fixed / e_free) > k ln n`` with ``n`` residuals and ``k`` = 2
-parameters per camera, and the error at least ``principal_point_min_gain`` lower (with thousands
+parameters per camera, and the error at least ``refinement.principal_point_min_gain`` lower (with thousands
 of observations the BIC alone passes gains of 0.02 %: on the turntable sample scene such a point
 turned every camera by 4.7 degrees). Measured: temple and fountain (true principal points 6-17 px
 off centre) gain 1.2-1.6 % in error and pass; a synthetic orbit with a centred principal point
@@ -47,11 +47,11 @@ from photogrammetry.sfm.colmap import colmap_errors
 if TYPE_CHECKING:
     import pycolmap
 
-    from photogrammetry.stages.sfm import SfmConfig
+    from photogrammetry.sfm.options import SfmOptions
 
 log = logging.getLogger("photogrammetry.sfm")
 
-_HINT = "try --set sfm.final_refinement=false, or report the photos that cause it"
+_HINT = "try --set sfm.refinement.enabled=false, or report the photos that cause it"
 
 
 def principal_point_constrained(model: pycolmap.Reconstruction, min_images: int) -> bool:
@@ -65,7 +65,7 @@ def principal_points_plausible(model: pycolmap.Reconstruction, max_offset: float
     return principal_point_offset(model) <= max_offset
 
 
-def bundle_options(config: SfmConfig, *, principal_point: bool, distortion: bool,
+def bundle_options(config: SfmOptions, *, principal_point: bool, distortion: bool,
                    num_threads: int) -> pycolmap.BundleAdjustmentOptions:
     """Robust (Cauchy) global adjustment options: the focal length as ``config`` says, the principal
     point and the distortion parameters as asked."""
@@ -81,7 +81,7 @@ def bundle_options(config: SfmConfig, *, principal_point: bool, distortion: bool
     return ba
 
 
-def _refine_once(model: pycolmap.Reconstruction, database: Path, config: SfmConfig, *,
+def _refine_once(model: pycolmap.Reconstruction, database: Path, config: SfmOptions, *,
                  principal_point: bool, distortion: bool, num_threads: int) -> None:
     """Complete and merge tracks, re-triangulate, then iterate global BA and filtering, in place."""
     import pycolmap
@@ -165,7 +165,7 @@ def reset_distortion(model: pycolmap.Reconstruction, database: Path) -> None:
             camera.params = params
 
 
-def _choose_distortion(model: pycolmap.Reconstruction, database: Path, config: SfmConfig, *,
+def _choose_distortion(model: pycolmap.Reconstruction, database: Path, config: SfmOptions, *,
                        principal_point: bool, num_threads: int) -> tuple[pycolmap.Reconstruction, bool]:
     """``model`` refined with the distortion held at its starting value or free (``final``:
     whichever the test prefers)."""
@@ -180,7 +180,8 @@ def _choose_distortion(model: pycolmap.Reconstruction, database: Path, config: S
     free = copy.deepcopy(model)  # the mapped distortion, refined: only the distortion differs from ``held``
     _refine_once(free, database, config, principal_point=principal_point, distortion=True, num_threads=num_threads)
     shift = max(corner_shift_px(c) for c in free.cameras.values())
-    keep = shift <= config.distortion_free_px or significant(held, free, extra, config.distortion_min_gain)
+    options = config.refinement
+    keep = shift <= options.distortion_free_px or significant(held, free, extra, options.distortion_min_gain)
     log.info("lens distortion %s: reprojection error %.4f px held, %.4f px refined (moving the corners by %.1f px); "
              "focal length %s px held, %s px refined", "refined" if keep else "held at its starting value",
              held.compute_mean_reprojection_error(), free.compute_mean_reprojection_error(), shift,
@@ -192,14 +193,14 @@ def _focals(model: pycolmap.Reconstruction) -> str:
     return ", ".join(f"{c.mean_focal_length():.1f}" for c in model.cameras.values())
 
 
-def refine_model(model: pycolmap.Reconstruction, database: Path, config: SfmConfig, *,
+def refine_model(model: pycolmap.Reconstruction, database: Path, config: SfmOptions, *,
                  num_threads: int) -> Refinement:
     """The refined model and which intrinsics it refined.
 
     Args:
         model: A model whose image ids are those of ``database``; left unchanged.
         database: The verified COLMAP database the model was made from.
-        config: The stage settings.
+        config: The sfm options.
         num_threads: Threads COLMAP may use.
     """
     always = config.refine_principal_point == "always"
@@ -207,21 +208,21 @@ def refine_model(model: pycolmap.Reconstruction, database: Path, config: SfmConf
         fixed, distortion = _choose_distortion(model, database, config, principal_point=always,
                                                num_threads=num_threads)
         if always or config.refine_principal_point == "never" or not principal_point_constrained(
-                fixed, config.principal_point_min_images):
+                fixed, config.refinement.principal_point_min_images):
             return Refinement(fixed, always, distortion)
         free = copy.deepcopy(model)  # same start and passes as ``fixed``: only the principal point differs
         if not distortion:
             reset_distortion(free, database)
         _refine_once(free, database, config, principal_point=True, distortion=distortion, num_threads=num_threads)
-    if not principal_points_plausible(free, config.max_principal_point_offset):
+    if not principal_points_plausible(free, config.refinement.max_principal_point_offset):
         log.warning("the refined principal point left the image centre region; keeping it fixed")
         return Refinement(fixed, False, distortion)
     offset = principal_point_offset(free)
-    if offset < config.principal_point_min_offset:
+    if offset < config.refinement.principal_point_min_offset:
         log.info("principal point kept at the image centre: the refined one is %.2f %% of the image away",
                  100 * offset)
         return Refinement(fixed, False, distortion)
-    keep = significant(fixed, free, 2, config.principal_point_min_gain)
+    keep = significant(fixed, free, 2, config.refinement.principal_point_min_gain)
     log.info("principal point %s: reprojection error %.4f px fixed, %.4f px refined",
              "refined" if keep else "kept at the image centre", fixed.compute_mean_reprojection_error(),
              free.compute_mean_reprojection_error())

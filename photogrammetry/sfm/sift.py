@@ -3,7 +3,7 @@
 Learned features miss what SIFT finds and the reverse: SIFT is rotation invariant (a photo
 rolled by 180 degrees without EXIF orientation still matches) and COLMAP's SIFT upsamples small
 images (first octave -1), so it finds more points on 640 x 480 photos. With
-``sfm.sift_assist`` COLMAP extracts SIFT on the ingest images into a scratch database,
+``sfm.sift.assist`` COLMAP extracts SIFT on the ingest images into a scratch database,
 matches the pairs already in ours (mutual nearest neighbours, ratio 0.8, no verification),
 and appends them: each image's SIFT keypoints follow its own ones, and SIFT matches are
 offset to match. Geometric verification then sees both kinds of matches together.
@@ -20,7 +20,7 @@ from photogrammetry.sfm.colmap import colmap_errors
 
 log = logging.getLogger("photogrammetry.sfm")
 
-_HINT = "try --set sfm.sift_assist=false"
+_HINT = "try --set sfm.sift.assist=false"
 
 
 def _extract_and_match(scratch: Path, images: Path, names: list[str], pairs: list[tuple[str, str]],

@@ -15,32 +15,32 @@ from photogrammetry.sfm.colmap import colmap_errors
 if TYPE_CHECKING:
     import pycolmap
 
-    from photogrammetry.stages.sfm import SfmConfig
+    from photogrammetry.sfm.options import SfmOptions
 
 
-def two_view_options(config: SfmConfig) -> pycolmap.TwoViewGeometryOptions:
-    """``pycolmap.TwoViewGeometryOptions`` for the stage settings."""
+def two_view_options(config: SfmOptions) -> pycolmap.TwoViewGeometryOptions:
+    """``pycolmap.TwoViewGeometryOptions`` for the sfm options."""
     import pycolmap
 
     options = pycolmap.TwoViewGeometryOptions()
-    options.min_num_inliers = config.verify_min_inliers
-    options.min_inlier_ratio = config.verify_min_inlier_ratio
-    options.ransac.max_error = config.verify_max_error
-    options.ransac.max_num_trials = config.verify_max_trials
+    options.min_num_inliers = config.verification.min_inliers
+    options.min_inlier_ratio = config.verification.min_inlier_ratio
+    options.ransac.max_error = config.verification.max_error
+    options.ransac.max_num_trials = config.verification.max_trials
     options.ransac.random_seed = config.seed
     return options
 
 
-def verify(database: Path, config: SfmConfig, *, num_threads: int = -1) -> int:
+def verify(database: Path, config: SfmOptions, *, num_threads: int = -1) -> int:
     """Estimate a two-view geometry for every matched pair of ``database``, replacing earlier ones.
 
     Args:
         database: A database with keypoints and raw matches.
-        config: The stage settings (``verify_*`` and ``seed``).
+        config: The sfm options (``verification`` and ``seed``).
         num_threads: Threads COLMAP may use (-1: all).
 
     Returns:
-        Number of pairs with at least ``verify_min_inliers`` inliers.
+        Number of pairs with at least ``verification.min_inliers`` inliers.
     """
     import pycolmap
 
@@ -53,4 +53,4 @@ def verify(database: Path, config: SfmConfig, *, num_threads: int = -1) -> int:
                                         two_view_geometry_options=two_view_options(config))
         with pycolmap.Database.open(database) as db:
             _, inliers = db.read_two_view_geometry_num_inliers()
-    return sum(1 for n in inliers if n >= config.verify_min_inliers)
+    return sum(1 for n in inliers if n >= config.verification.min_inliers)

@@ -1,8 +1,8 @@
 """Scale: the SfM model in metres, from a known length, with the scale's uncertainty.
 
-Methods in :data:`photogrammetry.scale.SCALE_METHODS`: ``none`` (the default: the model is
-copied unchanged, units stay ``sfm``), ``platform`` (the radius of a turntable's platform),
-``radius`` (camera-to-axis distance of a turntable),
+Methods are the registry :data:`photogrammetry.scale.SCALE_METHODS` (:mod:`photogrammetry.scale.methods`):
+``none`` (the default: the model is copied unchanged, units stay ``sfm``), ``platform`` (the radius
+of a turntable's platform), ``radius`` (camera-to-axis distance of a turntable),
 ``marker`` (ArUco markers or a ChArUco board on the platform) and ``points`` (two marked
 points a known distance apart). Writes ``model/`` (COLMAP binary, the ``sparse_model`` that
 ``eval`` reads) and ``scale.json`` (:class:`~photogrammetry.scale.result.ScaleInfo`); the
@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from photogrammetry.engine.options import lookup
 from photogrammetry.engine.stage import StageContext, StageSpec
-from photogrammetry.errors import ConfigError, InputError, StageError
+from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.io.ingest import IngestResult
 from photogrammetry.io.sfm import SfmResult
-from photogrammetry.scale import SCALE_METHODS
 from photogrammetry.scale.markers import TargetSpec
+from photogrammetry.scale.methods import SCALE_METHODS, ScaleRequest, read_points, scale_method
 from photogrammetry.scale.result import ScaleInfo, load_scale, save_scale
 
 
@@ -30,7 +29,7 @@ from photogrammetry.scale.result import ScaleInfo, load_scale, save_scale
 class ScaleConfig:
     """Settings of the scale stage."""
 
-    method: str = field(default="none", metadata={"choices": SCALE_METHODS})
+    method: str = field(default="none", metadata={"choices": tuple(SCALE_METHODS)})
     """One of :data:`~photogrammetry.scale.SCALE_METHODS`: ``none``, ``platform``, ``radius``,
     ``marker`` or ``points``."""
     radius_mm: float = 0.0
@@ -53,48 +52,21 @@ class ScaleConfig:
     """The flat names these options had in the cache key before they were nested (stage version 1)."""
 
     def __post_init__(self) -> None:
-        if self.method not in SCALE_METHODS:
-            raise ConfigError(f"scale.method: unknown {self.method!r}; choose one of: {', '.join(SCALE_METHODS)}")
-        needs = {"platform": ("radius_mm",), "radius": ("radius_mm",), "marker": ("marker.marker_mm",),
-                 "points": ("distance_mm",)}.get(self.method, ())
-        for name in needs + (("marker.square_mm",) if self.method == "marker" and self.marker.kind == "charuco"
-                             else ()):
-            if lookup(self, name) <= 0:
-                raise ConfigError(f"scale.method={self.method} needs scale.{name} > 0")
-        if self.method == "points" and not self.points_file:
-            raise ConfigError("scale.method=points needs scale.points_file=PATH ('label image x y' lines)")
+        missing = scale_method(self.method).missing(self)
+        if self.method == "marker" and self.marker.kind == "charuco" and self.marker.square_mm <= 0:
+            missing.append("marker.square_mm")
+        if missing:
+            what = "=PATH ('label image x y' lines)" if missing[0] == "points_file" else " > 0"
+            raise ConfigError(f"scale.method={self.method} needs scale.{missing[0]}{what}")
         if self.ring_size < 0:
             raise ConfigError(f"scale.ring_size must be >= 0, got {self.ring_size}")
-
-
-def _points_text(config: ScaleConfig) -> str:
-    path = Path(config.points_file).expanduser()
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read points file {path.resolve()}: {e}") from None
 
 
 def fingerprint(config: ScaleConfig, photos: Path) -> dict[str, Any] | None:
     """The points file's content hash (points method only)."""
     if config.method != "points":
         return None
-    return {"points_sha256": hashlib.sha256(_points_text(config).encode("utf-8")).hexdigest()}
-
-
-def estimate(config: ScaleConfig, model: Any, ingest: IngestResult) -> Any:
-    """The :class:`~photogrammetry.scale.ScaleEstimate` of ``model`` asked for by ``config``."""
-    from photogrammetry.scale import marker_scale, platform_scale, points_scale, radius_scale
-
-    if config.method == "platform":
-        return platform_scale(model, config.radius_mm / 1000.0)
-    if config.method == "radius":
-        names = [r.name for r in ingest.images]
-        return radius_scale(model, names[:config.ring_size or len(names)], config.radius_mm / 1000.0)
-    if config.method == "points":
-        return points_scale(model, _points_text(config), config.distance_mm / 1000.0)
-    by_name = {r.name: r for r in ingest.images}
-    return marker_scale(model, lambda name: ingest.image_path(by_name[name]), config.marker)
+    return {"points_sha256": hashlib.sha256(read_points(config.points_file).encode("utf-8")).hexdigest()}
 
 
 def run(config: ScaleConfig, ctx: StageContext, *, ingest: IngestResult, sfm: SfmResult) -> dict[str, Any]:
@@ -104,9 +76,13 @@ def run(config: ScaleConfig, ctx: StageContext, *, ingest: IngestResult, sfm: Sf
 
     model = pycolmap.Reconstruction(sfm.model)
     info = ScaleInfo(method="none", units="sfm", scale=1.0, relative_uncertainty=None, samples=0)
-    if config.method != "none":
+    method = scale_method(config.method)
+    if method.estimate is not None:
+        by_name = {r.name: r for r in ingest.images}
+        request = ScaleRequest(model=model, names=list(by_name), settings=config,
+                               image_path=lambda name: ingest.image_path(by_name[name]))
         try:
-            found = estimate(config, model, ingest)
+            found = method.estimate(request)
         except ValueError as e:
             raise StageError(f"scale ({config.method}): {e}") from e
         model.transform(pycolmap.Sim3d(found.scale, pycolmap.Rotation3d(), np.zeros(3)))

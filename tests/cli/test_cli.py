@@ -111,6 +111,19 @@ def test_options_lists_every_option_of_a_stage_with_default_type_choices_and_doc
     assert "depth.cascade.sgm.enabled = true  (bool)" in out
 
 
+def test_options_of_sfm_show_its_nested_groups_with_their_docs() -> None:
+    from photogrammetry.engine.options import leaves
+    from photogrammetry.stages import sfm
+
+    out = cli("options", "sfm").stdout
+    for option in leaves(sfm.SfmConfig()):
+        assert f"\nsfm.{option.path} = " in out and option.doc, option.path
+    assert "sfm.verification.max_trials = 2000  (int)\n    Most RANSAC iterations per pair" in out
+    assert 'sfm.mapping.mapper = "auto"  (str; one of "auto", "incremental", "global")' in out
+    assert "sfm.refinement.distortion_free_px = 4.0  (float)\n    Refined distortion" in out
+    assert "sfm.calibration = \"\"  (str; not in the cache key)" in out
+
+
 def test_options_without_a_stage_covers_all_stages_and_rejects_unknown_ones() -> None:
     from photogrammetry.stages import stage_names
 

@@ -138,8 +138,8 @@ def test_every_leaf_has_its_path_default_and_docstring() -> None:
 def test_settings_recorded_before_nesting_keep_their_keys() -> None:
     """``flat_settings.json``: per stage, the settings of the turntable and high presets as ``run.json``
     recorded them before the options were nested, with the settings their keys hashed (written by that
-    version; sfm left out: its options move next). ``status`` reads old records through ``KEY_NAMES``;
-    the keys must come out the same."""
+    version; sfm has a third record, with a calibration and a changed option of every group).
+    ``status`` reads old records through ``KEY_NAMES``; the keys must come out the same."""
     from photogrammetry.stages import PIPELINE
 
     recorded = json.loads((Path(__file__).parent / "flat_settings.json").read_text())

@@ -101,8 +101,6 @@ def test_presets_only_override_defaults(name: str) -> None:
 
     specs = {spec.name: spec for spec in PIPELINE}
     for stage, table in available_presets()[name].overrides.items():
-        if stage == "sfm":
-            continue  # its options are being moved into photogrammetry/sfm; trimmed with them
         default = specs[stage].config()
         assert {o.path for o in leaves(default)} >= set(_flat(table)), stage
         restated = [path for path, value in _flat(table).items() if to_jsonable(lookup(default, path)) == value]

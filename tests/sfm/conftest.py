@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from photogrammetry.engine.settings import resolve_config
 from photogrammetry.engine.stage import StageContext
 from photogrammetry.io.sfm import SfmResult, load_sfm
 from photogrammetry.stages import sfm
@@ -16,11 +17,13 @@ from tests.sfm.synthetic import SyntheticScene, make_scene
 SAMPLE_SCENES = Path(__file__).resolve().parents[2] / "sample_scenes"
 
 
-def run_sfm(scene: SyntheticScene, out: Path, **settings) -> SfmResult:
-    """Run the sfm stage's entry function on ``scene`` into ``out`` and load its result."""
+def run_sfm(scene: SyntheticScene, out: Path, *settings: str) -> SfmResult:
+    """Run the sfm stage's entry function on ``scene`` into ``out`` and load its result; ``settings``:
+    ``option=value`` as ``--set sfm.option=value`` takes them (``mapping.mapper=global``)."""
     out.mkdir(parents=True, exist_ok=True)
     ctx = StageContext(name="sfm", out=out, photos=out, workers=2, progress=False)
-    sfm.run(sfm.SfmConfig(**settings), ctx, ingest=scene.ingest, features=scene.features, matches=scene.matches)
+    config = resolve_config([sfm.STAGE], preset=None, overrides=[f"sfm.{s}" for s in settings])["sfm"]
+    sfm.run(config, ctx, ingest=scene.ingest, features=scene.features, matches=scene.matches)
     return load_sfm(out)
 
 

@@ -105,7 +105,7 @@ def test_learned_features_with_sift_assist_are_as_precise_as_sift(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name, gt, min_auc5, preset, overrides", [
     ("middlebury_templeSparseRing", "gt/templeSR_par.txt", 0.8, "fast", ()),
-    ("middlebury_templeSparseRing", "gt/templeSR_par.txt", 0.85, "fast", ("sfm.sift_assist=true",)),
+    ("middlebury_templeSparseRing", "gt/templeSR_par.txt", 0.85, "fast", ("sfm.sift.assist=true",)),
     ("middlebury_templeSparseRing", "gt/templeSR_par.txt", 0.8, "default", ()),
     ("strecha_fountain-P11", "gt/cameras", 0.93, "fast", ()),
 ])

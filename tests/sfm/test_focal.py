@@ -12,7 +12,7 @@ from photogrammetry.errors import ConfigError
 from photogrammetry.io.sfm import CameraInfo
 from photogrammetry.sfm.intrinsics import focal_warning, user_focal, with_user_focal
 from photogrammetry.sfm.refine import corner_shift_px
-from photogrammetry.stages.sfm import SfmConfig
+from photogrammetry.sfm.options import RefinementOptions, SfmOptions
 from tests.sfm.conftest import run_sfm
 from tests.sfm.rigs import forward_video, narrow_ring, write_rig
 from tests.sfm.synthetic import SyntheticScene
@@ -46,7 +46,7 @@ def test_a_long_lens_registers_every_view_with_its_focal_length(narrow, tmp_path
     assert camera.focal_px == pytest.approx(_focal(result), rel=1e-6)
     assert 0 < camera.focal_sd_px < 0.05 * camera.focal_px  # a long lens pins its distortion down poorly
     model = pycolmap.Reconstruction(result.model)
-    assert corner_shift_px(next(iter(model.cameras.values()))) <= SfmConfig().distortion_free_px
+    assert corner_shift_px(next(iter(model.cameras.values()))) <= RefinementOptions().distortion_free_px
     assert result.summary.forward_motion < 0.3  # around the object, 22.5 degrees apart: steps nearly sideways
 
 
@@ -64,7 +64,7 @@ def test_a_forward_walk_without_exif_finds_its_focal_length_and_is_warned_about(
 def test_a_user_focal_length_is_the_prior_and_is_reported(narrow, tmp_path, caplog):
     _, scene = narrow
     with caplog.at_level(logging.INFO, logger="photogrammetry"):
-        result = run_sfm(scene, tmp_path, focal_px=2900.0, refine_focal_length=False, focal_warn_sd=1e-9)
+        result = run_sfm(scene, tmp_path, "focal_px=2900.0", "refine_focal_length=false", "focal_warn_sd=1e-9")
     camera = result.summary.cameras[0]
     assert camera.focal_source == "user" and camera.focal_prior_px == 2900.0
     assert _focal(result) == pytest.approx(2900.0)
@@ -103,7 +103,9 @@ def test_with_user_focal_replaces_every_prior(narrow):
 
 
 @pytest.mark.parametrize("settings", [{"focal_px": -1.0}, {"fov_deg": 180.0}, {"focal_px": 500.0, "fov_deg": 60.0},
-                                      {"distortion_min_gain": -0.1}, {"focal_warn_sd": 0.0}])
+                                      {"focal_warn_sd": 0.0}])
 def test_bad_focal_settings_are_refused_by_name(settings):
     with pytest.raises(ConfigError, match=next(iter(settings))):
-        SfmConfig(**settings)
+        SfmOptions(**settings)
+    with pytest.raises(ConfigError, match="distortion_min_gain"):
+        RefinementOptions(distortion_min_gain=-0.1)

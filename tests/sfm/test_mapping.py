@@ -6,13 +6,15 @@ import numpy as np
 import pycolmap
 import pytest
 
+from photogrammetry.engine.settings import resolve_config
 from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.evaluation.pose_metrics import estimated_poses, evaluate_poses
 from photogrammetry.evaluation.ground_truth import GroundTruth
 from photogrammetry.evaluation.loaders import colmap_views
 from photogrammetry.sfm.mapping import choose_mapper
 from photogrammetry.sfm.refine import principal_points_plausible, significant
-from photogrammetry.stages.sfm import SfmConfig
+from photogrammetry.sfm.options import MappingOptions, SfmOptions
+from photogrammetry.stages import PIPELINE
 from tests.sfm.conftest import run_sfm
 
 
@@ -41,7 +43,7 @@ def test_focal_length_is_recovered_without_a_prior(synthetic_sfm):
 
 
 def test_global_mapper_reconstructs_the_scene(synthetic_scene, tmp_path):
-    result = run_sfm(synthetic_scene, tmp_path / "out", mapper="global", final_refinement=False)
+    result = run_sfm(synthetic_scene, tmp_path / "out", "mapping.mapper=global", "refinement.enabled=false")
     assert result.summary.mapper == "global"
     assert len(result.summary.registered) == 8
 
@@ -49,7 +51,7 @@ def test_global_mapper_reconstructs_the_scene(synthetic_scene, tmp_path):
 def test_two_disconnected_groups_give_two_models_largest_first(scene_factory, tmp_path):
     groups = {f"camera000001_frame00000{i}.png": i < 5 for i in range(8)}
     scene = scene_factory(num_images=8, drop_pairs=lambda a, b: groups[a] != groups[b])
-    result = run_sfm(scene, tmp_path / "out", min_model_size=2)
+    result = run_sfm(scene, tmp_path / "out", "mapping.min_model_size=2")
     sizes = [m.num_images for m in result.summary.models]
     assert sizes[0] == 5 and sorted(sizes, reverse=True) == sizes and sum(sizes) == 8
     assert any(a.startswith("global") for a in result.summary.attempts)
@@ -65,17 +67,26 @@ def test_unmatched_photos_raise_a_stage_error_with_advice(scene_factory, tmp_pat
 
 
 def test_auto_mapper_switches_to_global_above_the_threshold():
-    config = SfmConfig(global_above_images=10)
+    config = SfmOptions(mapping=MappingOptions(global_above_images=10))
     assert choose_mapper(config, 10) == "incremental"
     assert choose_mapper(config, 11) == "global"
-    assert choose_mapper(SfmConfig(mapper="incremental", global_above_images=1), 99) == "incremental"
+    assert choose_mapper(SfmOptions(mapping=MappingOptions(mapper="incremental", global_above_images=1)),
+                         99) == "incremental"
 
 
-@pytest.mark.parametrize("settings", [dict(min_num_matches=0), dict(verify_min_inlier_ratio=1.5),
-                                      dict(verify_max_error=0.0), dict(init_min_tri_angle=95.0)])
-def test_invalid_settings_are_config_errors(settings):
-    with pytest.raises(ConfigError, match="sfm."):
-        SfmConfig(**settings)
+@pytest.mark.parametrize("setting", ["mapping.min_num_matches=0", "verification.min_inlier_ratio=1.5",
+                                     "verification.max_error=0.0", "mapping.init_min_tri_angle=95.0",
+                                     "sift.max_features=0", "refinement.sift_min_points=0"])
+def test_invalid_settings_are_config_errors_naming_the_option(setting):
+    path, _, _ = setting.partition("=")
+    group, _, name = path.partition(".")
+    with pytest.raises(ConfigError, match=rf"sfm\.{group}: {name} must be"):
+        resolve_config(PIPELINE, preset=None, overrides=[f"sfm.{setting}"])
+
+
+def test_former_flat_names_give_their_new_path():
+    with pytest.raises(ConfigError, match=r"sfm\.verify_max_trials is now sfm\.verification\.max_trials"):
+        resolve_config(PIPELINE, preset=None, overrides=["sfm.verify_max_trials=10"])
 
 
 def test_implausible_principal_point_is_detected():

@@ -7,7 +7,7 @@ import pycolmap
 import pytest
 
 from photogrammetry.sfm.precision import is_sift, sift_adjustment, sift_model, sift_point_counts
-from photogrammetry.stages.sfm import SfmConfig
+from photogrammetry.sfm.options import RefinementOptions, SfmOptions
 
 WIDTH, HEIGHT, FOCAL = 800, 600, 700.0
 
@@ -81,7 +81,7 @@ def test_learned_observations_stay_only_for_weak_images(scene):
 def test_adjustment_on_sift_points_is_more_accurate(scene):
     truth, model, first_sift = scene
     before = np.median(_rotation_errors(model, truth))
-    adjusted, report = sift_adjustment(model, first_sift, SfmConfig(), distortion=True, num_threads=2)
+    adjusted, report = sift_adjustment(model, first_sift, SfmOptions(), distortion=True, num_threads=2)
     after = np.median(_rotation_errors(adjusted, truth))
     assert report is not None and report.weak_images == 0
     assert after < 0.5 * before, (before, after)
@@ -92,6 +92,6 @@ def test_adjustment_on_sift_points_is_more_accurate(scene):
 
 def test_nothing_changes_without_enough_sift_points(scene):
     _, model, first_sift = scene
-    same, report = sift_adjustment(model, first_sift, SfmConfig(final_sift_min_points=10_000), distortion=True,
-                                   num_threads=2)
+    config = SfmOptions(refinement=RefinementOptions(sift_min_points=10_000))
+    same, report = sift_adjustment(model, first_sift, config, distortion=True, num_threads=2)
     assert same is model and report is None

@@ -1,4 +1,4 @@
-"""The scale stage on the turntable sample scene's ground-truth model, and undistortion of masks."""
+"""The scale stage on the turntable sample scene's ground-truth model."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from photogrammetry.io.ingest import IngestResult
 from photogrammetry.io.sfm import SfmResult, SfmSummary
 from photogrammetry.scale.markers import TargetSpec
 from photogrammetry.stages import scale as scale_stage
-from photogrammetry.stages.undistort import pixel_map
 
 SCENE = Path(__file__).resolve().parents[2] / "sample_scenes" / "turntable"
 RADIUS_MM = 650.0 * np.cos(np.radians(20.0))
@@ -75,15 +74,3 @@ def test_failures_and_settings(sfm: SfmResult, tmp_path: Path) -> None:
         scale_stage.ScaleConfig(method="radius")
     with pytest.raises(ConfigError, match="needs scale.marker.square_mm"):
         scale_stage.ScaleConfig(method="marker", marker=TargetSpec(kind="charuco", marker_mm=20.0))
-
-
-def test_pixel_map_follows_the_distortion() -> None:
-    import pycolmap
-
-    pinhole = pycolmap.Camera(model="PINHOLE", width=64, height=48, params=[50.0, 50.0, 32.0, 24.0])
-    same = pixel_map(pinhole, pinhole)
-    assert np.allclose(same[0][0, :3], [0, 1, 2], atol=1e-4) and np.allclose(same[1][:3, 0], [0, 1, 2], atol=1e-4)
-    radial = pycolmap.Camera(model="SIMPLE_RADIAL", width=64, height=48, params=[50.0, 32.0, 24.0, 0.1])
-    map_x, map_y = pixel_map(radial, pinhole)
-    assert map_x[24, 32] == pytest.approx(32.0, abs=1e-3)  # the centre stays
-    assert map_x[24, 0] < 0.0 and map_x[24, 63] > 63.0  # positive k pushes the edges outwards

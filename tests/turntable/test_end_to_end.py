@@ -32,7 +32,7 @@ def test_masks_make_the_turntable_work_and_none_does_not(tmp_path: Path) -> None
     assert poses.alignment.scale == pytest.approx(1.0, rel=0.03)
 
     # Without masks the COLMAP SIFT assist would only lock onto the same background, at length.
-    unmasked = Turntable(SCENE / "images", steps=24, masks="none", extra=("sfm.sift_assist=false",))
+    unmasked = Turntable(SCENE / "images", steps=24, masks="none", extra=("sfm.sift.assist=false",))
     try:
         unmasked.run(tmp_path / "unmasked", until="sfm", device="cpu", workers=1, progress=False)
     except StageError:

@@ -14,6 +14,7 @@ from photogrammetry.io.depth import load_depth, load_fusion
 from photogrammetry.io.sfm import load_undistort, save_undistort
 from photogrammetry.mvs.cascade import CascadeOptions
 from photogrammetry.stages import depth, fusion
+from tests.mvs.conftest import one_torch_thread, sample_scene_dir  # noqa: F401 (fixtures of the MVS tests)
 
 SETTINGS = dict(method="ncc", max_image_size=128, cascade=CascadeOptions(hypotheses=(24, 8)))
 

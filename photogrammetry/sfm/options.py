@@ -1,0 +1,214 @@
+"""The options of structure from motion: one tree, declared once, nested by the sfm stage's config.
+
+:class:`SfmOptions` holds what concerns every camera (model, focal length, which intrinsics
+bundle adjustment refines, a calibration) and the random seed, and nests the options of each
+step: the SIFT assist (:class:`SiftOptions`, :mod:`photogrammetry.sfm.sift`), geometric
+verification (:class:`VerificationOptions`, :mod:`photogrammetry.sfm.verification`), mapping
+(:class:`MappingOptions`, :mod:`photogrammetry.sfm.mapping`) and the final refinement of the
+chosen model (:class:`RefinementOptions`, :mod:`photogrammetry.sfm.refine` and
+:mod:`photogrammetry.sfm.precision`). Options that change how the stage runs but not what it
+writes carry ``metadata={"cache": False}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from photogrammetry.errors import ConfigError
+
+CameraModel = Literal["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"]
+"""COLMAP camera models the stage offers."""
+
+Refine = Literal["never", "final", "always"]
+"""When bundle adjustment refines a group of intrinsics."""
+
+
+def _at_least_one(options: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        if getattr(options, name) < 1:
+            raise ConfigError(f"{name} must be >= 1, got {getattr(options, name)}")
+
+
+def _fraction(options: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        if not 0.0 <= getattr(options, name) < 1.0:
+            raise ConfigError(f"{name} must be within [0, 1), got {getattr(options, name)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiftOptions:
+    """COLMAP's SIFT added to our features (:mod:`photogrammetry.sfm.sift`)."""
+
+    assist: bool = True
+    """Add COLMAP's SIFT keypoints and matches to ours on the same pairs before verification
+    (rotation invariant, dense on small photos; see :mod:`photogrammetry.sfm.sift`). Costs a
+    SIFT extraction and matching on the CPU (about what COLMAP alone spends on them); measured
+    with the fast preset: temple AUC@5 0.87 -> 0.91, fountain median rotation error 0.13 -> 0.06
+    degrees, orbit 0.017 -> 0.008 degrees."""
+    max_features: int = 8192
+    """Most SIFT features per image with ``assist``."""
+
+    def __post_init__(self) -> None:
+        _at_least_one(self, ("max_features",))
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerificationOptions:
+    """Geometric verification of the raw matches (:mod:`photogrammetry.sfm.verification`)."""
+
+    max_error: float = 4.0
+    """RANSAC inlier threshold of the geometric verification, pixels."""
+    max_trials: int = 2000
+    """Most RANSAC iterations per pair and model; pairs that do not overlap always use them all."""
+    min_inliers: int = 15
+    """Pairs with fewer verified inliers are dropped."""
+    min_inlier_ratio: float = 0.1
+    """Pairs whose verified fraction of raw matches is lower are dropped."""
+
+    def __post_init__(self) -> None:
+        _at_least_one(self, ("max_trials", "min_inliers"))
+        _fraction(self, ("min_inlier_ratio",))
+        if self.max_error <= 0:
+            raise ConfigError(f"max_error must be > 0 pixels, got {self.max_error}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MappingOptions:
+    """Incremental or global mapping (:mod:`photogrammetry.sfm.mapping`)."""
+
+    mapper: Literal["auto", "incremental", "global"] = "auto"
+    """``incremental`` (COLMAP), ``global`` (GLOMAP) or ``auto``: global above
+    ``global_above_images`` images, incremental otherwise."""
+    global_above_images: int = 300
+    """Image count above which ``auto`` picks the global mapper."""
+    retry_global: bool = True
+    """When the incremental mapper leaves connected images out (the scene broke into pieces),
+    run the global mapper too and keep whichever registers more images."""
+    min_num_matches: int = 15
+    """Verified inliers a pair needs to be used by the mappers."""
+    init_min_num_inliers: int = 50
+    """Inliers the initial image pair needs (COLMAP: 100; lower helps wide baselines)."""
+    init_min_tri_angle: float = 8.0
+    """Smallest median triangulation angle of the initial pair, degrees (COLMAP: 16)."""
+    abs_pose_min_num_inliers: int = 15
+    """2D-3D inliers a new image needs to register (COLMAP: 30)."""
+    abs_pose_min_inlier_ratio: float = 0.1
+    """Inlier fraction a new image needs to register (COLMAP: 0.25)."""
+    max_reg_trials: int = 5
+    """Times the incremental mapper tries to register an image (COLMAP: 3)."""
+    min_model_size: int = 3
+    """Smallest model kept, in images."""
+
+    def __post_init__(self) -> None:
+        _at_least_one(self, ("global_above_images", "min_num_matches", "init_min_num_inliers",
+                             "abs_pose_min_num_inliers", "max_reg_trials", "min_model_size"))
+        _fraction(self, ("abs_pose_min_inlier_ratio",))
+        if not 0.0 < self.init_min_tri_angle < 90.0:
+            raise ConfigError(f"init_min_tri_angle must be within (0, 90) degrees, got {self.init_min_tri_angle}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefinementOptions:
+    """The final refinement of the chosen model (:mod:`photogrammetry.sfm.refine`,
+    :mod:`photogrammetry.sfm.precision`)."""
+
+    enabled: bool = True
+    """Complete and merge tracks, re-triangulate and run a robust global bundle adjustment on
+    the chosen model."""
+    distortion_min_gain: float = 0.03
+    """Smallest relative drop of the mean reprojection error for which ``refine_extra_params``
+    ``final`` keeps refined distortion that moves the image corners by more than
+    ``distortion_free_px`` (0.03: 3 %)."""
+    distortion_free_px: float = 4.0
+    """Refined distortion that moves the image corners by at most this many pixels is kept by
+    ``refine_extra_params`` ``final`` without the error test (the office walk's default-preset
+    models: 1.7-2.1 px, where the free fit is the better one)."""
+    principal_point_min_images: int = 8
+    """Registered images a camera needs before its principal point is refined."""
+    max_principal_point_offset: float = 0.1
+    """A refined principal point farther than this fraction of the image size from the centre
+    is rejected (the refinement is redone with it fixed)."""
+    principal_point_min_offset: float = 0.003
+    """A refined principal point nearer than this fraction of the image size to the centre is
+    not kept: so small a shift is within what feature bias alone causes (ALIKED moved the
+    centred one of the orbit scene by 0.8 px of 640 and tilted every camera by 0.06 degrees),
+    while real lenses that need it are off by more (temple 2-3 %, fountain 1 %)."""
+    principal_point_min_gain: float = 0.005
+    """Smallest relative drop of the mean reprojection error for which a refined principal point is
+    kept (0.005: 0.5 %). Measured: temple and fountain (true points 6-17 px off centre) 1.2-1.6 %;
+    the turntable sample scene (centred) 0.05 %, where the BIC test alone let a point through that
+    turned every camera by 4.7 degrees."""
+    sift_adjustment: bool = True
+    """With ``sift.assist``: adjust the cameras once more on the SIFT points alone, which are
+    located more precisely than learned ones, then re-triangulate every point (see
+    :mod:`photogrammetry.sfm.precision`)."""
+    sift_min_points: int = 100
+    """Images with fewer SIFT points keep their learned points in that last adjustment."""
+
+    def __post_init__(self) -> None:
+        _at_least_one(self, ("principal_point_min_images", "sift_min_points"))
+        _fraction(self, ("max_principal_point_offset", "principal_point_min_offset"))
+        for name in ("distortion_min_gain", "distortion_free_px", "principal_point_min_gain"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SfmOptions:
+    """Everything that decides the cameras, poses and sparse points of a scene."""
+
+    camera_model: CameraModel = "SIMPLE_RADIAL"
+    """COLMAP camera model; ``SIMPLE_RADIAL`` (focal, principal point, one radial term) suits
+    most photos; ``OPENCV`` for strong distortion; ``PINHOLE`` for undistorted images."""
+    shared_intrinsics: bool = True
+    """One camera per ingest camera group (same body, lens, focal, size) instead of one per image."""
+    refine_focal_length: bool = True
+    """Bundle adjustment refines the focal length (keep on unless the focal prior is exact)."""
+    refine_extra_params: Refine = "final"
+    """Lens distortion: ``final``: refined while mapping (held in a retry when the incremental
+    mapper breaks into pieces), then in the last global bundle adjustment kept where it moves the
+    image corners by at most ``refinement.distortion_free_px``, or lowers the reprojection error by
+    ``refinement.distortion_min_gain`` against the same adjustment with it held at zero (or at the
+    calibration's) and passes a BIC test: large distortion that the views do not constrain trades
+    off against the focal length (see :mod:`photogrammetry.sfm.refine`);
+    ``always``: refined throughout, as COLMAP does (strongly distorted lenses: fisheye, action
+    cameras); ``never``: held throughout."""
+    focal_px: float = 0.0
+    """Focal length in pixels of the photos as given (before ``ingest.max_image_size``), for every
+    camera, instead of EXIF's or an estimate; still refined unless ``refine_focal_length`` is
+    false. 0: EXIF where the photos have it, else estimated."""
+    fov_deg: float = 0.0
+    """Field of view across the photos' longest side, degrees, for every camera: the same as
+    ``focal_px`` for photos of any size (0: unset; give one of the two)."""
+    focal_warn_sd: float = field(default=0.01, metadata={"cache": False})
+    """Warn when an estimated focal length's standard deviation from the final bundle adjustment
+    exceeds this fraction of it."""
+    refine_principal_point: Refine = "final"
+    """``final``: tried in the last global bundle adjustment and kept only where it is
+    plausible and significantly lowers the reprojection error (see :mod:`photogrammetry.sfm.refine`);
+    ``always``: refined during mapping too, unconditionally; ``never``: the image centre."""
+    seed: int = 0
+    """Seed of COLMAP's random sampling (RANSAC, mapping)."""
+    calibration: str = field(default="", metadata={"cache": False})
+    """A COLMAP model folder of an earlier reconstruction with the same camera (e.g. the first
+    object of a turntable batch): each camera of the same image size starts from its model and
+    parameters (keep them fixed with ``refine_focal_length`` false and ``refine_extra_params`` /
+    ``refine_principal_point`` never). Its cameras' content, not the path, is in the key."""
+    sift: SiftOptions = field(default_factory=SiftOptions)
+    """COLMAP's SIFT on top of our features."""
+    verification: VerificationOptions = field(default_factory=VerificationOptions)
+    """Geometric verification of the raw matches."""
+    mapping: MappingOptions = field(default_factory=MappingOptions)
+    """Incremental or global mapping."""
+    refinement: RefinementOptions = field(default_factory=RefinementOptions)
+    """The final refinement of the chosen model."""
+
+    def __post_init__(self) -> None:
+        if self.focal_px < 0 or not 0.0 <= self.fov_deg < 180.0:
+            raise ConfigError(f"focal_px must be >= 0 pixels and fov_deg within [0, 180) degrees, got "
+                              f"{self.focal_px} and {self.fov_deg}")
+        if self.focal_px and self.fov_deg:
+            raise ConfigError("give one of focal_px and fov_deg, not both")
+        if self.focal_warn_sd <= 0:
+            raise ConfigError(f"focal_warn_sd must be > 0, got {self.focal_warn_sd}")
