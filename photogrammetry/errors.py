@@ -42,6 +42,12 @@ class StageError(PhotogrammetryError):
     exit_code = 4
 
 
+class DamagedWorkspaceError(PhotogrammetryError):
+    """``verify`` found cached results whose files differ from their manifests."""
+
+    exit_code = 5
+
+
 class ResourceError(PhotogrammetryError):
     """The system refused a file operation: read-only, no space, no permission, path too long, too many files."""
 
