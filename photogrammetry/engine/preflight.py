@@ -93,7 +93,7 @@ def check_file_options(stages: Sequence[StageSpec], config: Mapping[str, Any]) -
 
 
 def _check_path(name: str, path: Path, kind: str) -> None:
-    noun = "folder" if kind == "dir" else "file"
+    noun = {"dir": "folder", "file": "file"}.get(kind, "file or folder")
     if not path.exists():
         raise ConfigError(f"{name} = {str(path)!r}: no such {noun}; give the path of an existing {noun} "
                           "(relative paths are read from the current folder)")
