@@ -119,3 +119,32 @@ def test_store_reports_each_kind_of_damage(numbers: Path, tmp_path: Path, damage
     problems = store.problems(artifact, checksums=True)
     assert len(problems) == 1 and problems[0].startswith(f"square/{artifact.key}/values/n20.txt.out: ")
     assert store.problems(artifact, checksums=False) == ([] if damage == "flip" else problems)
+
+
+def test_resume_redoes_kept_items_whose_files_are_damaged(numbers: Path, tmp_path: Path, caplog) -> None:
+    from tests.engine.test_resume import _kill_when, _start, artifacts
+
+    run_toy(numbers, tmp_path / "reference")
+    workspace = tmp_path / "ws"
+    proc = _start(numbers, workspace, "square.delay=0.05")
+    _kill_when(proc, lambda: len(list(workspace.glob("square/*.partial/.items/*.json"))) >= 8)
+    values = next(workspace.glob("square/*.partial/values"))
+    (values / "n05.txt.out").write_text("2")  # "25" cut short
+    _flip_byte(values / "n07.txt.out")  # "49" -> "59": same size
+    (values / "n03.txt.out").unlink()
+    with caplog.at_level(logging.WARNING):
+        resumed = run_toy(numbers, workspace)
+    assert resumed.ran == ("square", "total")
+    assert "redoing n05.txt" in caplog.text and "redoing n07.txt" in caplog.text and "redoing n03.txt" in caplog.text
+    assert artifacts(workspace) == artifacts(tmp_path / "reference")
+
+
+def test_item_store_checks_the_files_of_a_record(tmp_path: Path) -> None:
+    from photogrammetry.io.items import ItemStore
+
+    (tmp_path / "out" / "data").mkdir(parents=True)
+    (tmp_path / "out" / "data" / "a.bin").write_bytes(b"abcdef")
+    ItemStore(tmp_path / "out" / ".items").put("a", {"n": 1}, files=["data/a.bin"])
+    assert ItemStore(tmp_path / "out" / ".items").get("a") == {"n": 1}
+    (tmp_path / "out" / "data" / "a.bin").write_bytes(b"abcdeF")
+    assert ItemStore(tmp_path / "out" / ".items").get("a") is None
