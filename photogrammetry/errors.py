@@ -114,6 +114,8 @@ def resource_error(error: OSError, *, where: str | os.PathLike | None = None,
         numbers += [free] if (free := _free_mb(path)) else []
         what = f"{what} ({', '.join(numbers)})" if numbers else what
     if error.errno == errno.ENAMETOOLONG and error.filename is not None:
-        what = f"{what} ({len(os.fsencode(error.filename))} bytes)"
+        encoded = os.fsencode(error.filename)
+        longest = max(len(part) for part in encoded.split(b"/"))
+        what = f"{what} (its longest name has {longest} bytes, the whole path {len(encoded)})"
     subject = f"{path}: " if path is not None else ""
     return ResourceError(f"{context}{subject}{what}; {todo.format(limit=_open_files_limit())}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -130,9 +131,9 @@ def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunO
         InputError, ConfigError: Before anything is written (see :func:`check_request`).
         ResourceError: The system refused a write (read-only, no space, permissions, ...).
     """
-    selected = check_request(stages, request, options)
     workspace = request.workspace
     try:
+        selected = check_request(stages, request, options)
         workspace.mkdir(parents=True, exist_ok=True)
         (workspace / WORKSPACE_MARKER).touch()
         with WorkspaceLock(workspace, command="run"):
@@ -186,6 +187,14 @@ class _Executor:
         sizes = [a.manifest.get("size_bytes") or 0 for key in self.store.keys(name)
                  if (a := self.store.find(name, key)) is not None]
         return max(sizes) if sizes and max(sizes) > 0 else None
+
+    def _warn_if_short_of_space(self, name: str, out: Path) -> None:
+        """Warn before a stage runs when less space is free than its earlier results took."""
+        needed = self._size_estimate(name)
+        free = shutil.disk_usage(out).free
+        if needed and free < needed:
+            log.warning("%s: %.1f MB free on the workspace's disk, and this stage's earlier results took up to "
+                        "%.1f MB; it may run out of space", name, free / 1e6, needed / 1e6)
 
     def _checked(self, name: str, *, checksums: bool) -> Artifact | None:
         """The stage's finished artifact if its files are intact; a damaged one is moved aside."""
@@ -252,6 +261,7 @@ class _Executor:
         if self.options.workers:
             _limit_torch_threads(self.options.workers)
         out = self.store.begin(spec.name, key, fresh=fresh)
+        self._warn_if_short_of_space(spec.name, out)
         resumed = any(out.iterdir())
         log.info("%s: running (%s)%s", spec.name, key, ", resuming an interrupted run" if resumed else "")
         started, t0 = time.strftime("%Y-%m-%dT%H:%M:%S"), time.perf_counter()

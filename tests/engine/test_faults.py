@@ -1,11 +1,13 @@
 """A full disk and a read-only workspace: a clear ResourceError (exit 2), then an identical resume."""
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from photogrammetry.errors import ResourceError
+from photogrammetry.errors import ResourceError, resource_error
 from tests.engine.toy_stages import run_toy
 from tests.mounts import fill, remount, tmpfs
 
@@ -44,3 +46,31 @@ def test_read_only_workspace_is_refused_before_any_stage(numbers: Path, tmp_path
         finally:
             remount(mnt, "rw")
         assert json.loads((first.folder("total") / "total.json").read_text()) == total
+
+
+@pytest.mark.parametrize("code, words", [
+    (errno.EROFS, "read-only file system"),
+    (errno.ENOSPC, "no space left on the device (about 3.1 MB needed, "),
+    (errno.EACCES, "permission denied; check the permissions"),
+    (errno.ENAMETOOLONG, "path too long (its longest name has 8 bytes, the whole path 12); use a shorter"),
+    (errno.EMFILE, "too many open files; raise the limit (ulimit -n"),
+])
+def test_os_errors_become_resource_errors_naming_the_path(tmp_path: Path, code: int, words: str) -> None:
+    error = resource_error(OSError(code, os.strerror(code), "/ws/file.bin"), needed_bytes=3_100_000)
+    assert isinstance(error, ResourceError) and error.exit_code == 2
+    assert str(error).startswith("/ws/file.bin: ") and words in str(error)
+
+
+def test_other_os_errors_are_not_mapped() -> None:
+    assert resource_error(OSError(errno.EIO, "I/O error")) is None
+
+
+def test_path_too_long_is_refused_before_anything_is_written(numbers: Path, tmp_path: Path) -> None:
+    with pytest.raises(ResourceError, match="path too long"):
+        run_toy(numbers, tmp_path / ("w" * 300) / "ws")
+
+
+def test_force_leaves_no_trash_folder(numbers: Path, tmp_path: Path) -> None:
+    run_toy(numbers, tmp_path / "ws")
+    run_toy(numbers, tmp_path / "ws", force=("square",))
+    assert not (tmp_path / "ws" / ".trash").exists()
