@@ -90,3 +90,19 @@ def test_read_only_workspace_is_exit_2_not_an_internal_error(photos: Path, tmp_p
     assert proc.returncode == 2, proc.stderr
     assert "read-only file system" in proc.stderr and "internal error" not in proc.stderr
     assert json.loads(status.stdout)["stages"][0]["state"] == "done"
+
+
+def test_truncated_features_file_is_recomputed_to_the_same_bytes(photos: Path, tmp_path: Path, caplog) -> None:
+    import logging
+
+    import photogrammetry
+
+    first = photogrammetry.run(photos, tmp_path / "ws", preset="fast", until="features", progress=False)
+    h5 = first.folder("features") / "features.h5"
+    original = h5.read_bytes()
+    h5.write_bytes(original[: len(original) // 2])
+    with caplog.at_level(logging.WARNING, logger="photogrammetry"):
+        again = photogrammetry.run(photos, tmp_path / "ws", preset="fast", until="features", progress=False)
+    assert again.ran == ("features",)
+    assert f"features/{first.stages[-1].key}/features.h5: " in caplog.text and "expected" in caplog.text
+    assert h5.read_bytes() == original
