@@ -169,6 +169,8 @@ def status(workspace: Path, as_json: bool) -> None:
         click.echo(f"{s.name:<10} {s.state:<8} {s.key or '-':<17} {seconds:>8} {_human_size(s.size_bytes):>9}  {counts}")
         for label, path in s.outputs.items():
             click.echo(f"{'':<10} {label}: {path}")
+        for problem in s.problems:
+            click.echo(f"{'':<10} damaged: {problem}")
 
 
 @main.command()

@@ -68,7 +68,8 @@ class StageStatus:
     name: str
     """Stage name."""
     state: str
-    """``done``, ``partial`` (interrupted), ``stale`` (only other settings' artifacts) or ``missing``."""
+    """``done``, ``damaged`` (files differ in size from its manifest: the next run recomputes it),
+    ``partial`` (interrupted), ``stale`` (only other settings' artifacts) or ``missing``."""
     key: str | None
     """Key for the last run's settings and the current inputs (``None`` if it cannot be derived)."""
     folder: str | None = None
@@ -83,6 +84,8 @@ class StageStatus:
     """Main outputs: label -> absolute path."""
     cached_keys: tuple[str, ...] = ()
     """Keys of all finished artifacts of the stage kept in the workspace."""
+    problems: tuple[str, ...] = ()
+    """For ``damaged``: each file whose size differs from the manifest's (``verify`` also compares checksums)."""
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,9 @@ def _stage_status(store: ArtifactStore, spec: StageSpec, key: str | None) -> Sta
         return StageStatus(spec.name, state, key, cached_keys=cached)
     m = artifact.manifest
     outputs = {label: str(artifact.folder / rel) for label, rel in m.get("outputs", {}).items()}
-    return StageStatus(spec.name, "done", key, str(artifact.folder), m.get("seconds"), m.get("size_bytes"),
-                       m.get("counts", {}), outputs, cached)
+    problems = tuple(store.problems(artifact, checksums=False))
+    return StageStatus(spec.name, "damaged" if problems else "done", key, str(artifact.folder), m.get("seconds"),
+                       m.get("size_bytes"), m.get("counts", {}), outputs, cached, problems)
 
 
 def workspace_status(stages: Sequence[StageSpec], workspace: Path) -> WorkspaceStatus:

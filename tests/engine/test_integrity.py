@@ -148,3 +148,13 @@ def test_item_store_checks_the_files_of_a_record(tmp_path: Path) -> None:
     assert ItemStore(tmp_path / "out" / ".items").get("a") == {"n": 1}
     (tmp_path / "out" / "data" / "a.bin").write_bytes(b"abcdeF")
     assert ItemStore(tmp_path / "out" / ".items").get("a") is None
+
+
+def test_status_shows_a_truncated_result_as_damaged(numbers: Path, tmp_path: Path) -> None:
+    from photogrammetry.engine.workspace import workspace_status
+
+    first = run_toy(numbers, tmp_path / "ws")
+    (first.folder("square") / "values" / "n10.txt.out").write_text("1")
+    stages = {s.name: s for s in workspace_status(TOY, tmp_path / "ws").stages}
+    assert (stages["listing"].state, stages["square"].state, stages["total"].state) == ("done", "damaged", "done")
+    assert stages["square"].problems == (f"square/{first.stages[1].key}/values/n10.txt.out: 3 B expected, 1 B found",)
