@@ -6,8 +6,8 @@ for stages that read outside inputs, a fingerprint of those inputs. A stage writ
 folder counts as done only when its manifest names the same stage and key.
 
 The manifest lists every file of the artifact with its size and BLAKE2b checksum
-(:mod:`photogrammetry.io.integrity`). Committing follows SQLite's discipline: each data file
-is ``fsync``-ed, then the manifest (written and ``fsync``-ed before its rename), the folders, the
+(:mod:`photogrammetry.io.integrity`). Committing follows SQLite's discipline: the data files
+are made durable (one ``syncfs`` on Linux, else an ``fsync`` each), then the manifest (written and ``fsync``-ed before its rename), the folders, the
 rename of the folder into place and its parent folder, so that a power cut cannot leave a
 manifest naming files that are not on disk. A folder found damaged is moved to
 ``<workspace>/.quarantine/`` (kept for inspection, removed by ``clean``), never used.
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from photogrammetry.engine.stage import StageSpec, output_affecting_settings
-from photogrammetry.io.integrity import check_files, fsync_dir, fsync_tree, list_files
+from photogrammetry.io.integrity import check_files, fsync_dir, fsync_tree, list_files, sync_files
 from photogrammetry.io.jsonio import read_json, to_jsonable, write_json
 
 MANIFEST = "manifest.json"
@@ -142,7 +142,8 @@ class ArtifactStore:
             elif scratch.exists():
                 scratch.unlink()
         (partial / MANIFEST).unlink(missing_ok=True)
-        files = list_files(partial, sync=True)
+        files = list_files(partial)
+        sync_files(partial, files)
         size = sum(entry["size"] for entry in files.values())
         manifest = {**manifest, "stage": stage, "key": key, "size_bytes": size, "files": files}
         write_json(partial / MANIFEST, manifest, durable=True)

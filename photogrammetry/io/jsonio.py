@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from photogrammetry.io.integrity import fsync_dir
+
 
 def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
     """Write ``data`` to ``path`` so that readers see either the old file or the whole new one.
@@ -29,11 +31,7 @@ def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = False) -> Non
         tmp.unlink(missing_ok=True)
         raise
     if durable:
-        fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(path.parent)
 
 
 def to_jsonable(obj: Any) -> Any:
