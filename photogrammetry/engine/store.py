@@ -7,9 +7,9 @@ folder counts as done only when its manifest names the same stage and key.
 
 The manifest lists every file of the artifact with its size and BLAKE2b checksum
 (:mod:`photogrammetry.io.integrity`). Committing follows SQLite's discipline: the data files
-are made durable (one ``syncfs`` on Linux, else an ``fsync`` each), then the manifest (written and ``fsync``-ed before its rename), the folders, the
-rename of the folder into place and its parent folder, so that a power cut cannot leave a
-manifest naming files that are not on disk. A folder found damaged is moved to
+are made durable (one ``syncfs`` on Linux, else an ``fsync`` each), then the manifest (written
+and ``fsync``-ed before its rename), the folders, the rename of the folder into place and its
+parent folder, so that a power cut cannot leave a manifest naming files that are not on disk. A folder found damaged is moved to
 ``<workspace>/.quarantine/`` (kept for inspection, removed by ``clean``), never used.
 """
 
