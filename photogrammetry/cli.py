@@ -33,10 +33,22 @@ from photogrammetry.stages import PIPELINE, stage_names
 log = logging.getLogger("photogrammetry")
 
 
+class _LogFile(logging.FileHandler):
+    """The run's log file; when it cannot be written (a full disk), one warning, not a traceback per line."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            self.failed = True
+            click.echo(f"warning: cannot write the log file {self.baseFilename} ({sys.exc_info()[1]}); "
+                       "logging to the terminal only", err=True)
+
+
 def _add_log_file(log_file: Path) -> None:
     """Also log everything to ``log_file`` (called once the run's checks passed: a refused run leaves none)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler = _LogFile(log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("photogrammetry").addHandler(handler)
 

@@ -106,3 +106,21 @@ def test_truncated_features_file_is_recomputed_to_the_same_bytes(photos: Path, t
     assert again.ran == ("features",)
     assert f"features/{first.stages[-1].key}/features.h5: " in caplog.text and "expected" in caplog.text
     assert h5.read_bytes() == original
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux) to make writes fail")
+def test_a_log_file_that_cannot_be_written_warns_once(tmp_path: Path, capsys) -> None:
+    import logging
+
+    from photogrammetry import cli as cli_module
+
+    cli_module._setup_logging(0, tmp_path / "logs" / "run.log")
+    handler = next(h for h in logging.getLogger("photogrammetry").handlers if isinstance(h, cli_module._LogFile))
+    handler.stream = open("/dev/full", "w", encoding="utf-8")  # every flush fails with ENOSPC
+    try:
+        for i in range(3):
+            logging.getLogger("photogrammetry.test").info("line %d", i)
+    finally:
+        logging.getLogger("photogrammetry").handlers.clear()
+    err = capsys.readouterr().err
+    assert err.count("warning: cannot write the log file") == 1 and "Logging error" not in err
