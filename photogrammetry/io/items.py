@@ -59,11 +59,13 @@ class ItemStore:
         return record.get("value")
 
     def put(self, name: str, value: Any, files: Iterable[str | Path] = ()) -> None:
-        """Mark ``name`` as finished with a JSON-able ``value`` and the files it wrote (relative to
-        :attr:`root`, or absolute below it)."""
+        """Mark ``name`` as finished with a JSON-able ``value`` and the files it wrote: paths
+        relative to :attr:`root`, or paths below it as built from it (``root / "x"``, absolute or not)."""
         listed = {}
         for file in files:
-            path = Path(file) if Path(file).is_absolute() else self.root / file
+            path = Path(file)
+            if not (path.is_absolute() or path.is_relative_to(self.root)):
+                path = self.root / path
             listed[path.relative_to(self.root).as_posix()] = file_entry(path)
         write_json(self._path(name), {"name": name, "value": value, **({"files": listed} if listed else {})})
         self._verified.add(name)

@@ -158,3 +158,18 @@ def test_status_shows_a_truncated_result_as_damaged(numbers: Path, tmp_path: Pat
     stages = {s.name: s for s in workspace_status(TOY, tmp_path / "ws").stages}
     assert (stages["listing"].state, stages["square"].state, stages["total"].state) == ("done", "damaged", "done")
     assert stages["square"].problems == (f"square/{first.stages[1].key}/values/n10.txt.out: 3 B expected, 1 B found",)
+
+
+def test_item_store_takes_files_relative_to_its_root_or_below_it_in_a_relative_workspace(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from photogrammetry.io.items import ItemStore
+
+    monkeypatch.chdir(tmp_path)  # a workspace given as a relative path, as on the command line
+    store = ItemStore(Path("ws") / "depth" / "k.partial" / ".items")
+    (store.root / "raw").mkdir(parents=True)
+    (store.root / "raw" / "a.npy").write_bytes(b"1234")
+    (store.root / "raw" / "b.npy").write_bytes(b"5678")
+    store.put("a", 1, files=["raw/a.npy", store.root / "raw" / "b.npy"])
+    record = json.loads(next(store.folder.iterdir()).read_text())
+    assert sorted(record["files"]) == ["raw/a.npy", "raw/b.npy"]
+    assert ItemStore(store.folder).get("a") == 1
