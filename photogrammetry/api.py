@@ -10,13 +10,14 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from photogrammetry.engine.runner import RunOptions, RunRequest, RunResult, run_pipeline
 from photogrammetry.engine.settings import resolve_config
-from photogrammetry.engine.workspace import CleanReport, WorkspaceStatus, clean_workspace, workspace_status
+from photogrammetry.engine.workspace import (ArtifactCheck, CleanReport, WorkspaceStatus, clean_workspace,
+                                             verify_workspace, workspace_status)
 from photogrammetry.errors import InputError
 from photogrammetry.stages import PIPELINE
 
@@ -45,6 +46,8 @@ def run(
     device: str = "auto",
     workers: int | None = None,
     progress: bool | None = None,
+    verify: bool = False,
+    on_start: Callable[[Path], None] | None = None,
 ) -> RunResult:
     """Run the pipeline on a folder of photos, reusing what ``workspace`` already holds.
 
@@ -59,6 +62,9 @@ def run(
         device: ``auto``, ``cpu`` or ``cuda``.
         workers: Worker threads per stage (default: up to 4).
         progress: Progress bars; ``None`` shows them when stderr is a terminal.
+        verify: Compare the checksums of every cached result met, not only of those read.
+        on_start: Called with the workspace once all checks passed, before the first write to it
+            other than the workspace folder, its marker and its lock.
 
     Returns:
         Which stages ran or were reused, with their artifact folders.
@@ -67,12 +73,18 @@ def run(
                             config_file=Path(config_file) if config_file else None)
     request = RunRequest(photos=Path(photos), workspace=Path(workspace), config=config, preset=preset,
                          overrides=tuple(overrides), until=until, force=tuple(force))
-    return run_pipeline(PIPELINE, request, RunOptions(device=device, workers=workers, progress=progress))
+    return run_pipeline(PIPELINE, request, RunOptions(device=device, workers=workers, progress=progress,
+                                                      verify=verify, on_start=on_start))
 
 
 def status(workspace: str | os.PathLike) -> WorkspaceStatus:
     """State of every stage of ``workspace`` for the settings of its last run."""
     return workspace_status(PIPELINE, Path(workspace))
+
+
+def verify(workspace: str | os.PathLike) -> tuple[ArtifactCheck, ...]:
+    """Sizes and checksums of every file of every cached result of ``workspace`` against its manifest."""
+    return verify_workspace(PIPELINE, Path(workspace))
 
 
 def clean(workspace: str | os.PathLike, *, keep_latest: bool = False) -> CleanReport:

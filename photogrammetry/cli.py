@@ -1,8 +1,9 @@
 """``photogrammetry`` command line: a thin layer over :mod:`photogrammetry.api`.
 
 Logging is configured here and only here. Errors meant for the user are printed as one line
-(never a traceback) and give a non-zero exit code: 2 bad input or settings, 3 workspace in use,
-4 a stage could not produce a result, 1 an internal error (traceback in the run's log file).
+(never a traceback) and give a non-zero exit code: 2 bad input or settings (or the system refused
+a write: read-only, no space, permissions), 3 workspace in use, 4 a stage could not produce a
+result, 5 ``verify`` found damaged results, 1 an internal error (traceback in the run's log file).
 """
 
 from __future__ import annotations
@@ -26,10 +27,30 @@ from photogrammetry._version import __version__
 from photogrammetry.engine.options import choices, leaves
 from photogrammetry.engine.settings import available_presets
 from photogrammetry.engine.stage import StageSpec
-from photogrammetry.errors import PhotogrammetryError
+from photogrammetry.errors import DamagedWorkspaceError, PhotogrammetryError, resource_error
 from photogrammetry.stages import PIPELINE, stage_names
 
 log = logging.getLogger("photogrammetry")
+
+
+class _LogFile(logging.FileHandler):
+    """The run's log file; when it cannot be written (a full disk), one warning, not a traceback per line."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            self.failed = True
+            click.echo(f"warning: cannot write the log file {self.baseFilename} ({sys.exc_info()[1]}); "
+                       "logging to the terminal only", err=True)
+
+
+def _add_log_file(log_file: Path) -> None:
+    """Also log everything to ``log_file`` (called once the run's checks passed: a refused run leaves none)."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = _LogFile(log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("photogrammetry").addHandler(handler)
 
 
 def _setup_logging(verbosity: int, log_file: Path | None = None) -> None:
@@ -43,10 +64,7 @@ def _setup_logging(verbosity: int, log_file: Path | None = None) -> None:
                                            "%H:%M:%S"))
     root.addHandler(console)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_file, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
+        _add_log_file(log_file)
 
 
 def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -64,14 +82,25 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("interrupted; run the same command again to resume", err=True)
             sys.exit(130)
+        except OSError as e:
+            mapped = resource_error(e)
+            if mapped is None:
+                raise _internal_error(e) from e
+            click.echo(f"error: {mapped}", err=True)
+            sys.exit(mapped.exit_code)
         except Exception as e:
-            log.debug("internal error", exc_info=True)
-            files = [h.baseFilename for h in log.handlers if isinstance(h, logging.FileHandler)]
-            where = f"; the traceback is in {files[0]}" if files else ""
-            click.echo(f"internal error: {type(e).__name__}: {e}{where}. Please report it.", err=True)
-            sys.exit(1)
+            raise _internal_error(e) from e
 
     return wrapper
+
+
+def _internal_error(e: Exception) -> SystemExit:
+    """Log the traceback, print one line pointing to it, and return the exit to raise."""
+    log.debug("internal error", exc_info=True)
+    files = [h.baseFilename for h in log.handlers if isinstance(h, logging.FileHandler)]
+    where = f"; the traceback is in {files[0]}" if files else ""
+    click.echo(f"internal error: {type(e).__name__}: {e}{where}. Please report it.", err=True)
+    return SystemExit(1)
 
 
 def _presets_help() -> str:
@@ -104,16 +133,20 @@ def main() -> None:
               help="Recompute this stage and all after it; repeatable.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), help="Worker threads per stage.")
+@click.option("--verify", is_flag=True, help="Compare checksums of every cached result, not only of those read.")
 @click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Warnings and errors only.")
 @click.option("-v", "--verbose", "verbosity", flag_value=1, help="Debug messages too.")
 @_handle_errors
 def run(photos: Path, workspace: Path, preset: str, config_file: Path | None, overrides: tuple[str, ...],
-        until: str | None, force: tuple[str, ...], device: str, workers: int | None, verbosity: int | None) -> None:
+        until: str | None, force: tuple[str, ...], device: str, workers: int | None, verify: bool,
+        verbosity: int | None) -> None:
     """Run the pipeline on the photos in PHOTOS (searched recursively)."""
-    _setup_logging(verbosity or 0, workspace / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log")
+    _setup_logging(verbosity or 0)
+    log_name = f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
     result = api.run(photos, workspace, preset=preset, config_file=config_file, overrides=overrides,
                      until=until, force=force, device=device, workers=workers,
-                     progress=False if verbosity == -1 else None)
+                     progress=False if verbosity == -1 else None, verify=verify,
+                     on_start=lambda ws: _add_log_file(ws / "logs" / log_name))
     ran = ", ".join(result.ran) or "nothing (all cached)"
     log.info("Finished: ran %s. See 'photogrammetry status %s'.", ran, workspace)
 
@@ -148,6 +181,25 @@ def status(workspace: Path, as_json: bool) -> None:
         click.echo(f"{s.name:<10} {s.state:<8} {s.key or '-':<17} {seconds:>8} {_human_size(s.size_bytes):>9}  {counts}")
         for label, path in s.outputs.items():
             click.echo(f"{'':<10} {label}: {path}")
+        for problem in s.problems:
+            click.echo(f"{'':<10} damaged: {problem}")
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@_handle_errors
+def verify(workspace: Path) -> None:
+    """Compare every file of every cached result in WORKSPACE with its manifest (size and checksum)."""
+    checks = api.verify(workspace)
+    for c in checks:
+        click.echo(f"{c.stage}/{c.key}: " + ("ok" if not c.problems else "DAMAGED") + f" ({c.files} files)")
+        for problem in c.problems:
+            click.echo(f"    {problem}")
+    damaged = sum(1 for c in checks if c.problems)
+    if damaged:
+        raise DamagedWorkspaceError(f"{damaged} of {len(checks)} cached results are damaged; the next "
+                                    "'photogrammetry run' moves them to .quarantine/ and recomputes them")
+    click.echo(f"all {len(checks)} cached results are intact")
 
 
 @main.command()

@@ -11,7 +11,11 @@ Field metadata the engine reads:
 - ``{"cache": False}``: the option (or a whole group) changes how a stage runs, not what it
   writes, and stays out of the cache key;
 - ``{"choices": names}``: the valid values of a ``str`` option that a registry defines (shown by
-  ``photogrammetry options``; the config checks the value itself).
+  ``photogrammetry options``; the config checks the value itself);
+- ``{"path": "file" | "dir" | "any"}``: a ``str`` option naming a file or folder; when set, it
+  must exist and be readable before the first stage runs, and ``{"check": function}`` may add a
+  test of its content (``function(path)`` raises ``ValueError`` with the reason); see
+  :func:`photogrammetry.engine.preflight.check_file_options`.
 
 The documentation of an option is the string literal under its field (read from the source).
 """

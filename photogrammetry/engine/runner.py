@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import platform
+import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,11 @@ from photogrammetry._version import __version__
 from photogrammetry.engine.device import resolve_device
 from photogrammetry.engine.lock import WorkspaceLock
 from photogrammetry.engine.plan import plan_keys
+from photogrammetry.engine.preflight import check_file_options, check_locations, check_writable
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.engine.store import Artifact, ArtifactStore
 from photogrammetry.engine.workspace import WORKSPACE_MARKER, RunRecord, write_run_record
-from photogrammetry.errors import ConfigError, InputError
+from photogrammetry.errors import ConfigError, InputError, resource_error
 from photogrammetry.io.jsonio import to_jsonable
 
 log = logging.getLogger("photogrammetry")
@@ -53,6 +55,11 @@ class RunOptions:
     """Worker threads per stage; ``None`` picks from the CPU count."""
     progress: bool | None = None
     """Progress bars: see :attr:`StageContext.progress`."""
+    verify: bool = False
+    """Compare the checksums of every cached artifact the run meets, not only of those it reads."""
+    on_start: Callable[[Path], None] | None = None
+    """Called with the workspace once every check has passed and the workspace is held (the CLI
+    opens its log file there); nothing is written before."""
 
 
 @dataclass(frozen=True)
@@ -101,25 +108,48 @@ def select_stages(stages: Sequence[StageSpec], until: str | None, force: Sequenc
     return list(stages[: names.index(until) + 1]) if until else list(stages)
 
 
-def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunOptions = RunOptions()) -> RunResult:
-    """Run ``stages`` for ``request``: reuse cached artifacts, compute the rest, in order."""
+def check_request(stages: Sequence[StageSpec], request: RunRequest, options: RunOptions) -> list[StageSpec]:
+    """Every check that can fail before a stage runs; it writes nothing. Returns the stages to walk."""
     if not request.photos.is_dir():
         raise InputError(f"photo folder {request.photos} does not exist or is not a folder")
     if options.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"unknown device {options.device!r}; use auto, cpu or cuda")
-    if options.device == "cuda":
-        resolve_device("cuda")  # fail before any stage runs
     selected = select_stages(stages, request.until, request.force)
+    check_locations(request.photos, request.workspace, [s.name for s in stages])
+    check_file_options(selected, request.config)
+    plan_keys(selected, request.config, request.photos)  # reads the inputs: fails on unusable ones
+    check_writable(request.workspace)
+    if options.device == "cuda":
+        resolve_device("cuda")
+    return selected
+
+
+def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunOptions = RunOptions()) -> RunResult:
+    """Run ``stages`` for ``request``: reuse cached artifacts, compute the rest, in order.
+
+    Raises:
+        InputError, ConfigError: Before anything is written (see :func:`check_request`).
+        ResourceError: The system refused a write (read-only, no space, permissions, ...).
+    """
     workspace = request.workspace
-    workspace.mkdir(parents=True, exist_ok=True)
-    (workspace / WORKSPACE_MARKER).touch()
-    with WorkspaceLock(workspace, command="run"):
-        store = ArtifactStore(workspace)
-        store.empty_trash()
-        keys = plan_keys(selected, request.config, request.photos)
-        write_run_record(workspace, _run_record(request, keys))
-        executor = _Executor(selected, request, options, store, keys)
-        outcomes = tuple(executor.run_all())
+    try:
+        selected = check_request(stages, request, options)
+        workspace.mkdir(parents=True, exist_ok=True)
+        (workspace / WORKSPACE_MARKER).touch()
+        with WorkspaceLock(workspace, command="run"):
+            if options.on_start is not None:
+                options.on_start(workspace)
+            store = ArtifactStore(workspace)
+            store.empty_trash()
+            keys = plan_keys(selected, request.config, request.photos)
+            write_run_record(workspace, _run_record(request, keys))
+            executor = _Executor(selected, request, options, store, keys)
+            outcomes = tuple(executor.run_all())
+    except OSError as e:
+        mapped = resource_error(e, where=workspace)
+        if mapped is None:
+            raise
+        raise mapped from e
     if not any(o.action == "ran" for o in outcomes):
         log.info("Nothing to do: all %d stages are up to date in %s", len(outcomes), workspace)
     return RunResult(workspace=workspace, stages=outcomes)
@@ -149,19 +179,70 @@ class _Executor:
         self.order = list(stages)
         self.request, self.options, self.store, self.keys = request, options, store, keys
         self._results: dict[str, Any] = {}
+        self.forced: set[str] = set()
+        """Stages recomputed by ``force`` (and those after them): their partial folders start afresh."""
+
+    def _size_estimate(self, name: str) -> int | None:
+        """Size of the largest finished artifact of the stage in the workspace (other settings), if any."""
+        sizes = [a.manifest.get("size_bytes") or 0 for key in self.store.keys(name)
+                 if (a := self.store.find(name, key)) is not None]
+        return max(sizes) if sizes and max(sizes) > 0 else None
+
+    def _warn_if_short_of_space(self, name: str, out: Path) -> None:
+        """Warn before a stage runs when less space is free than its earlier results took."""
+        needed = self._size_estimate(name)
+        free = shutil.disk_usage(out).free
+        if needed and free < needed:
+            log.warning("%s: %.1f MB free on the workspace's disk, and this stage's earlier results took up to "
+                        "%.1f MB; it may run out of space", name, free / 1e6, needed / 1e6)
+
+    def _checked(self, name: str, *, checksums: bool) -> Artifact | None:
+        """The stage's finished artifact if its files are intact; a damaged one is moved aside."""
+        artifact = self.store.find(name, self.keys[name])
+        if artifact is None:
+            return None
+        problems = self.store.problems(artifact, checksums=checksums)
+        if not problems:
+            return artifact
+        moved = self.store.quarantine(artifact.folder)
+        log.warning("%s: the cached result is damaged and will be recomputed: %s (moved to %s)", name,
+                    "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""),
+                    moved.relative_to(self.store.workspace))
+        return None
+
+    def plan(self) -> dict[str, Artifact | None]:
+        """The artifact each stage reuses (``None``: it runs).
+
+        Sizes of every cached file are compared; checksums of those the run will read (the
+        inputs of the stages that run), or of all with ``verify``. A damaged input makes its
+        stage run too, whose own inputs are then checked in turn.
+        """
+        found: dict[str, Artifact | None] = {}
+        for spec in self.order:
+            if spec.name in self.request.force or self.forced:
+                self.forced.add(spec.name)
+            found[spec.name] = None if self.forced else self._checked(spec.name, checksums=self.options.verify)
+        checked: set[str] = set()
+        while True:
+            needed = {u for s in self.order if found[s.name] is None for u in s.requires} - checked
+            if not needed:
+                return found
+            for name in sorted(needed):
+                checked.add(name)
+                if found[name] is not None and not self.options.verify:
+                    found[name] = self._checked(name, checksums=True)
 
     def run_all(self):
-        forcing = False
+        found = self.plan()
         for spec in self.order:
-            forcing = forcing or spec.name in self.request.force
             key = self.keys[spec.name]
-            artifact = None if forcing else self.store.find(spec.name, key)
+            artifact = found[spec.name]
             if artifact is not None:
                 log.info("%s: up to date (%s), reused", spec.name, key)
                 yield StageOutcome(spec.name, key, "reused", 0.0, artifact.folder,
                                    artifact.manifest.get("counts", {}))
                 continue
-            artifact = self._execute(spec, key, fresh=forcing)
+            artifact = self._execute(spec, key, fresh=spec.name in self.forced)
             yield StageOutcome(spec.name, key, "ran", artifact.manifest["seconds"], artifact.folder,
                                artifact.manifest["counts"])
 
@@ -180,10 +261,18 @@ class _Executor:
         if self.options.workers:
             _limit_torch_threads(self.options.workers)
         out = self.store.begin(spec.name, key, fresh=fresh)
+        self._warn_if_short_of_space(spec.name, out)
         resumed = any(out.iterdir())
         log.info("%s: running (%s)%s", spec.name, key, ", resuming an interrupted run" if resumed else "")
         started, t0 = time.strftime("%Y-%m-%dT%H:%M:%S"), time.perf_counter()
-        counts = dict(spec.run(self.request.config[spec.name], self._context(spec, out), **upstream))
+        try:
+            counts = dict(spec.run(self.request.config[spec.name], self._context(spec, out), **upstream))
+        except OSError as e:
+            mapped = resource_error(e, where=out, needed_bytes=self._size_estimate(spec.name),
+                                    context=f"{spec.name} stage: ")
+            if mapped is None:
+                raise
+            raise mapped from e
         seconds = round(time.perf_counter() - t0, 3)
         manifest = {
             "stage_version": spec.version,

@@ -4,6 +4,13 @@ A key is the hash of a stage's output-affecting settings, its upstream keys, its
 for stages that read outside inputs, a fingerprint of those inputs. A stage writes into
 ``<key>.partial/``; the manifest is written last, then the folder is renamed into place. A
 folder counts as done only when its manifest names the same stage and key.
+
+The manifest lists every file of the artifact with its size and BLAKE2b checksum
+(:mod:`photogrammetry.io.integrity`). Committing follows SQLite's discipline: the data files
+are made durable (one ``syncfs`` on Linux, else an ``fsync`` each), then the manifest (written
+and ``fsync``-ed before its rename), the folders, the rename of the folder into place and its
+parent folder, so that a power cut cannot leave a manifest naming files that are not on disk. A folder found damaged is moved to
+``<workspace>/.quarantine/`` (kept for inspection, removed by ``clean``), never used.
 """
 
 from __future__ import annotations
@@ -19,11 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from photogrammetry.engine.stage import StageSpec, output_affecting_settings
+from photogrammetry.io.integrity import check_files, fsync_dir, fsync_tree, list_files, sync_files
 from photogrammetry.io.jsonio import read_json, to_jsonable, write_json
 
 MANIFEST = "manifest.json"
 PARTIAL_SUFFIX = ".partial"
 KEY_LENGTH = 16
+TRASH = ".trash"
+QUARANTINE = ".quarantine"
+"""Folder of the workspace where damaged artifacts are moved (``clean`` empties it)."""
 
 
 def derive_key(spec: StageSpec, config: Any, upstream: Mapping[str, str], inputs: Any = None) -> str:
@@ -81,6 +92,27 @@ class ArtifactStore:
             return None
         return Artifact(stage=stage, key=key, folder=folder, manifest=manifest)
 
+    def problems(self, artifact: Artifact, *, checksums: bool) -> list[str]:
+        """What is wrong with the files of ``artifact``: sizes always, checksums with ``checksums``.
+
+        Each problem names the file relative to the workspace. A manifest without a file list
+        (written before artifacts carried checksums) cannot be checked and counts as damaged: the
+        stage is recomputed once.
+        """
+        label = f"{artifact.stage}/{artifact.key}/"
+        files = artifact.manifest.get("files")
+        if not isinstance(files, dict):
+            return [f"{label}{MANIFEST}: no file list (written before checksums); recomputing it to be sure"]
+        return check_files(artifact.folder, files, checksums=checksums, label=label)
+
+    def quarantine(self, folder: Path) -> Path:
+        """Move a damaged folder to ``.quarantine/`` (never used again; ``clean`` removes it)."""
+        target_dir = self.workspace / QUARANTINE
+        target_dir.mkdir(exist_ok=True)
+        target = target_dir / f"{folder.parent.name}-{folder.name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        os.rename(folder, target)
+        return target
+
     def keys(self, stage: str) -> list[str]:
         """Keys of all finished artifacts of ``stage``."""
         root = self.workspace / stage
@@ -98,7 +130,7 @@ class ArtifactStore:
         return partial
 
     def commit(self, stage: str, key: str, manifest: Mapping[str, Any]) -> Artifact:
-        """Drop scratch files, write the manifest last, then rename the partial folder into place.
+        """Drop scratch files, list and ``fsync`` the files, write the manifest last, rename into place.
 
         Names starting with ``.`` inside a partial folder are scratch (per-item records,
         temporary files of interrupted writes) and are deleted here.
@@ -109,22 +141,30 @@ class ArtifactStore:
                 shutil.rmtree(scratch)
             elif scratch.exists():
                 scratch.unlink()
-        manifest = {**manifest, "stage": stage, "key": key, "size_bytes": folder_size(partial)}
-        write_json(partial / MANIFEST, manifest)
+        (partial / MANIFEST).unlink(missing_ok=True)
+        files = list_files(partial)
+        sync_files(partial, files)
+        size = sum(entry["size"] for entry in files.values())
+        manifest = {**manifest, "stage": stage, "key": key, "size_bytes": size, "files": files}
+        write_json(partial / MANIFEST, manifest, durable=True)
+        fsync_tree(partial)
         final = self.folder(stage, key)
         if final.exists():  # forced rerun, or a corrupt folder: move the old one out first
             self.discard(final)
         os.rename(partial, final)
+        fsync_dir(final.parent)
         return Artifact(stage=stage, key=key, folder=final, manifest=read_json(final / MANIFEST))
 
     def discard(self, folder: Path) -> None:
         """Move a folder to the workspace's trash (atomic), then delete it."""
-        trash = self.workspace / ".trash"
+        trash = self.workspace / TRASH
         trash.mkdir(exist_ok=True)
         target = trash / f"{folder.parent.name}-{folder.name}-{os.getpid()}-{time.monotonic_ns()}"
         os.rename(folder, target)
         shutil.rmtree(target, ignore_errors=True)
+        if not any(trash.iterdir()):
+            trash.rmdir()
 
     def empty_trash(self) -> None:
         """Delete what an interrupted discard left in the trash."""
-        shutil.rmtree(self.workspace / ".trash", ignore_errors=True)
+        shutil.rmtree(self.workspace / TRASH, ignore_errors=True)

@@ -14,7 +14,7 @@ from photogrammetry.engine.lock import WorkspaceLock
 from photogrammetry.engine.plan import plan_keys
 from photogrammetry.engine.settings import apply_overrides
 from photogrammetry.engine.stage import StageSpec
-from photogrammetry.engine.store import PARTIAL_SUFFIX, ArtifactStore, folder_size
+from photogrammetry.engine.store import PARTIAL_SUFFIX, QUARANTINE, ArtifactStore, folder_size
 from photogrammetry.errors import InputError, PhotogrammetryError
 from photogrammetry.io.jsonio import read_json, to_jsonable, write_json
 
@@ -68,7 +68,8 @@ class StageStatus:
     name: str
     """Stage name."""
     state: str
-    """``done``, ``partial`` (interrupted), ``stale`` (only other settings' artifacts) or ``missing``."""
+    """``done``, ``damaged`` (files differ in size from its manifest: the next run recomputes it),
+    ``partial`` (interrupted), ``stale`` (only other settings' artifacts) or ``missing``."""
     key: str | None
     """Key for the last run's settings and the current inputs (``None`` if it cannot be derived)."""
     folder: str | None = None
@@ -83,6 +84,8 @@ class StageStatus:
     """Main outputs: label -> absolute path."""
     cached_keys: tuple[str, ...] = ()
     """Keys of all finished artifacts of the stage kept in the workspace."""
+    problems: tuple[str, ...] = ()
+    """For ``damaged``: each file whose size differs from the manifest's (``verify`` also compares checksums)."""
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,9 @@ def _stage_status(store: ArtifactStore, spec: StageSpec, key: str | None) -> Sta
         return StageStatus(spec.name, state, key, cached_keys=cached)
     m = artifact.manifest
     outputs = {label: str(artifact.folder / rel) for label, rel in m.get("outputs", {}).items()}
-    return StageStatus(spec.name, "done", key, str(artifact.folder), m.get("seconds"), m.get("size_bytes"),
-                       m.get("counts", {}), outputs, cached)
+    problems = tuple(store.problems(artifact, checksums=False))
+    return StageStatus(spec.name, "damaged" if problems else "done", key, str(artifact.folder), m.get("seconds"),
+                       m.get("size_bytes"), m.get("counts", {}), outputs, cached, problems)
 
 
 def workspace_status(stages: Sequence[StageSpec], workspace: Path) -> WorkspaceStatus:
@@ -160,6 +164,11 @@ def clean_workspace(stages: Sequence[StageSpec], workspace: Path, *, keep_latest
     with WorkspaceLock(workspace, command="clean"):
         store = ArtifactStore(workspace)
         store.empty_trash()
+        quarantine = workspace / QUARANTINE
+        if quarantine.is_dir():
+            freed += folder_size(quarantine)
+            removed += [f"{QUARANTINE}/{p.name}" for p in sorted(quarantine.iterdir())]
+            shutil.rmtree(quarantine)
         names = {s.name for s in stages}
         for stage_dir in sorted(p for p in workspace.iterdir() if _is_stage_folder(p, names)):
             for child in sorted(stage_dir.iterdir()):
@@ -175,3 +184,33 @@ def clean_workspace(stages: Sequence[StageSpec], workspace: Path, *, keep_latest
                 stage_dir.rmdir()
     return CleanReport(tuple(removed), freed)
 
+
+
+@dataclass(frozen=True)
+class ArtifactCheck:
+    """The verification of one finished artifact."""
+
+    stage: str
+    """Stage name."""
+    key: str
+    """Cache key."""
+    files: int
+    """Number of files its manifest lists."""
+    problems: tuple[str, ...]
+    """What is wrong, one entry per file (path relative to the workspace); empty when intact."""
+
+
+def verify_workspace(stages: Sequence[StageSpec], workspace: Path) -> tuple[ArtifactCheck, ...]:
+    """Compare every file of every finished artifact of ``workspace`` with its manifest (sizes and
+    checksums). Reads only: damaged artifacts are moved aside by the next ``run``."""
+    if not (workspace / WORKSPACE_MARKER).is_file():
+        raise InputError(f"{workspace} is not a photogrammetry workspace (no {WORKSPACE_MARKER})")
+    store = ArtifactStore(workspace)
+    checks = []
+    for spec in stages:
+        for key in store.keys(spec.name):
+            artifact = store.find(spec.name, key)
+            files = artifact.manifest.get("files")
+            checks.append(ArtifactCheck(spec.name, key, len(files) if isinstance(files, dict) else 0,
+                                        tuple(store.problems(artifact, checksums=True))))
+    return tuple(checks)

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from photogrammetry.errors import ConfigError
 from photogrammetry.features.images import ExtractionImage
+from photogrammetry.features.weights import check_checkpoint
 from photogrammetry.io.features import Features
 
 
@@ -24,7 +25,7 @@ class ExtractorOptions:
     fp16: bool = True
     """Half precision (autocast) for learned extractors on CUDA; the CPU always uses float32.
     Part of the key: it changes keypoints slightly."""
-    weights: str = field(default="", metadata={"cache": False})
+    weights: str = field(default="", metadata={"cache": False, "path": "any", "check": check_checkpoint})
     """Weight file or folder of the learned extractor; empty: found as described in
     :mod:`photogrammetry.features.weights`. Which file is used enters the key by name and size."""
 

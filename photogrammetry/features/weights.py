@@ -18,10 +18,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from photogrammetry.errors import ConfigError
+
+_LEGACY_TORCH_HEADER = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+"""Start of a file written by ``torch.save`` before torch 1.6: pickle protocol 2, then its magic number."""
 
 WEIGHTS_ENV = "PHOTOGRAMMETRY_WEIGHTS"
 """Environment variable naming a folder of weight files (named as in :data:`WEIGHT_FILES`)."""
@@ -103,6 +107,28 @@ def candidate_paths(model: str, explicit: str | os.PathLike | None = None) -> li
     if scm is not None:
         paths.append(scm / entry.file)
     return paths
+
+
+def check_checkpoint(path: Path) -> None:
+    """Raise ``ValueError`` unless ``path`` is a folder or looks like a file saved by ``torch.save``.
+
+    Cheap (torch is not imported): a zip archive holding a ``data.pkl``, as ``torch.save`` writes
+    since torch 1.6, or a file of the earlier format (a pickle starting with torch's magic number).
+    Whether its tensors fit the network is checked when it is loaded.
+    """
+    if path.is_dir():
+        return
+    with open(path, "rb") as f:
+        if f.read(len(_LEGACY_TORCH_HEADER)) == _LEGACY_TORCH_HEADER:
+            return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if any(name.endswith("data.pkl") for name in archive.namelist()):
+                return
+    except (zipfile.BadZipFile, OSError):
+        pass
+    raise ValueError("not a PyTorch weight file (a .pt or .pth file saved by torch.save); give the path of "
+                     "the network's weights, or leave the option empty for the default ones")
 
 
 def resolve_weights(model: str, explicit: str | os.PathLike | None = None) -> Path:

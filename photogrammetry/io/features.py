@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,6 +208,19 @@ def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     with open(tmp, "wb") as f:
         np.savez(f, **arrays)
     os.replace(tmp, path)
+
+
+def scratch_intact(path: Path) -> bool:
+    """Whether a scratch ``.npz`` exists and each of its arrays matches its CRC (else it is redone).
+
+    Writes are atomic, so a killed run leaves none half-written; this catches the rest (a power
+    cut before the data reached the disk, a disk error).
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except Exception:  # noqa: BLE001 - whatever makes it unreadable (bad headers, truncation): redo the item
+        return False
 
 
 def save_features_scratch(path: Path, features: Features) -> None:

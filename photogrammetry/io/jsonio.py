@@ -9,14 +9,29 @@ import os
 from pathlib import Path
 from typing import Any
 
+from photogrammetry.io.integrity import fsync_dir
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
+
+def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one.
+
+    With ``durable``, the data is also ``fsync``-ed before the rename and the folder after it, so
+    that the new file survives a power cut (not only a crash).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, an interruption: leave no temporary file behind
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_dir(path.parent)
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -39,9 +54,9 @@ def dumps(obj: Any) -> str:
     return json.dumps(to_jsonable(obj), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as canonical JSON, atomically."""
-    write_bytes_atomic(path, dumps(obj).encode("utf-8"))
+def write_json(path: Path, obj: Any, *, durable: bool = False) -> None:
+    """Write ``obj`` as canonical JSON, atomically (see :func:`write_bytes_atomic` for ``durable``)."""
+    write_bytes_atomic(path, dumps(obj).encode("utf-8"), durable=durable)
 
 
 def read_json(path: Path) -> Any:

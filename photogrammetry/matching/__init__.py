@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from photogrammetry.errors import ConfigError
 from photogrammetry.features import ExtractorSpec, extractor_spec
+from photogrammetry.features.weights import check_checkpoint
 from photogrammetry.io.features import Features, Matches
 from photogrammetry.matching.lightglue import LightGlueMatcher
 from photogrammetry.matching.nearest import NearestNeighbourMatcher
@@ -42,7 +43,7 @@ class MatcherOptions:
     """``nn-ratio``: largest nearest / second-nearest descriptor distance ratio (1 disables the test)."""
     fp16: bool = True
     """LightGlue's mixed precision on CUDA; the CPU always uses float32. Part of the key."""
-    weights: str = field(default="", metadata={"cache": False})
+    weights: str = field(default="", metadata={"cache": False, "path": "any", "check": check_checkpoint})
     """LightGlue weight file or folder; empty: found as described in
     :mod:`photogrammetry.features.weights`. Which files exist enters the key by name and size."""
 

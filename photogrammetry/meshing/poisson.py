@@ -69,7 +69,7 @@ def poisson(cloud: OrientedCloud, views: Sequence[CameraView], options: SurfaceO
         views: Unused (Poisson needs only the points).
         options: Depth, screening and trimming settings.
         spacing: Typical distance between neighbouring points (world units), for the automatic depth.
-        workers: Threads.
+        workers: Threads, when ``options.poisson_threads`` is 0 (1 thread gives the same bytes every run).
     """
     import open3d as o3d
 
@@ -79,7 +79,7 @@ def poisson(cloud: OrientedCloud, views: Sequence[CameraView], options: SurfaceO
     with o3d.utility.VerbosityContextManager(o3d.utility.VerbosityLevel.Error):
         legacy, densities = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
             cloud.to_open3d(), depth=depth, point_weight=options.point_weight,
-            n_threads=max(1, workers))
+            n_threads=options.poisson_threads or max(1, workers))
     if len(legacy.triangles) == 0:
         raise InputError("Poisson reconstruction produced no surface; check the point cloud's normals")
     mesh = MeshData(vertices=np.asarray(legacy.vertices), faces=np.asarray(legacy.triangles),

@@ -101,7 +101,8 @@ def sweep_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, lis
             depth = confidence = np.zeros((view.height, view.width), np.float32)
         save_array(_raw_path(out, name, "depth"), depth)
         save_array(_raw_path(out, name, "confidence"), confidence.astype(np.float16))
-        items.put(name, {"depth_range": [near, far]})
+        items.put(name, {"depth_range": [near, far]},
+                  files=[_raw_path(out, name, "depth"), _raw_path(out, name, "confidence")])
 
 
 def filter_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,

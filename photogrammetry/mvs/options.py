@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from photogrammetry.errors import ConfigError
+from photogrammetry.features.weights import check_checkpoint
 from photogrammetry.mvs.cascade import CascadeOptions
 from photogrammetry.mvs.filtering import FilterOptions
 from photogrammetry.mvs.methods import METHODS, method_spec
@@ -27,7 +28,7 @@ class MVSOptions:
     method: str = field(default="lite", metadata={"choices": tuple(METHODS)})
     """MVS method, a name in :data:`photogrammetry.mvs.methods.METHODS` (``photogrammetry options``
     lists them): ``lite`` (learned, the default) or ``ncc`` (the classical baseline), among others."""
-    weights: str = ""
+    weights: str = field(default="", metadata={"path": "file", "check": check_checkpoint})
     """Weight file of a learned method; empty: the method's own (committed or shipped)."""
     max_image_size: int = 1600
     """Longest side of the depth maps in pixels (images are downscaled); 0: full size."""

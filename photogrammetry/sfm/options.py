@@ -190,7 +190,7 @@ class SfmOptions:
     ``always``: refined during mapping too, unconditionally; ``never``: the image centre."""
     seed: int = 0
     """Seed of COLMAP's random sampling (RANSAC, mapping)."""
-    calibration: str = field(default="", metadata={"cache": False})
+    calibration: str = field(default="", metadata={"cache": False, "path": "dir"})
     """A COLMAP model folder of an earlier reconstruction with the same camera (e.g. the first
     object of a turntable batch): each camera of the same image size starts from its model and
     parameters (keep them fixed with ``refine_focal_length`` false and ``refine_extra_params`` /

@@ -23,7 +23,7 @@ from photogrammetry.features.images import load_for_extraction
 from photogrammetry.features.prefetch import prefetch
 from photogrammetry.features.weights import WEIGHT_FILES, weights_identity
 from photogrammetry.io.features import (FeatureSet, feature_set, item_key, load_features_scratch,
-                                        save_features_scratch, write_features)
+                                        save_features_scratch, scratch_intact, write_features)
 from photogrammetry.io.ingest import ImageRecord, IngestResult
 from photogrammetry.masking import MaskSet
 
@@ -113,7 +113,7 @@ def _run_batch(extractor: Any, batch: list[tuple[ImageRecord, ExtractionImage]],
 
 def run(config: FeaturesConfig, ctx: StageContext, *, ingest: IngestResult, masks: MaskSet) -> dict[str, int | float]:
     """Extract features of every image of ``ingest``, inside its ``masks``, into ``ctx.out/features.h5``."""
-    todo = [r for r in ingest.images if not scratch_path(ctx.out, r.name).is_file()]
+    todo = [r for r in ingest.images if not scratch_intact(scratch_path(ctx.out, r.name))]
     if len(todo) < len(ingest.images):
         ctx.log.info("%d of %d images already done", len(ingest.images) - len(todo), len(ingest.images))
     if todo:

@@ -202,7 +202,8 @@ def _process_all(config: IngestConfig, ctx: StageContext, files: list[tuple[Path
     def work(item: tuple[Path, str]) -> tuple[str, dict]:
         path, rel = item
         result = _prepare(path, rel, config, ctx.out)
-        done.put(rel, result)
+        record = result.get("record", {})
+        done.put(rel, result, files=[f for f in (record.get("file"), record.get("mask")) if f])
         return rel, result
 
     with ThreadPoolExecutor(max_workers=ctx.workers) as pool:

@@ -31,7 +31,7 @@ class MasksConfig:
     method: str = field(default="ingest", metadata={"choices": tuple(MASK_METHODS)})
     """One of :data:`~photogrammetry.masking.MASK_METHODS`: ``ingest`` (alpha channels),
     ``folder`` (``masks.folder``), ``background`` (turntables: static background) or ``none``."""
-    folder: str = field(default="", metadata={"cache": False})
+    folder: str = field(default="", metadata={"cache": False, "path": "dir"})
     """Folder method: where the user's masks are (``<name>.png``, ``<stem>.png`` or
     ``<stem>_mask.png``, white = object). Their content, not the path, enters the key."""
     background: BackgroundOptions = field(default_factory=BackgroundOptions)

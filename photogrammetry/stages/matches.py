@@ -21,7 +21,8 @@ from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.features.prefetch import prefetch
 from photogrammetry.features.weights import weights_identity
 from photogrammetry.io.features import (FeatureFile, FeatureSet, MatchFile, MatchSet, PairSet, item_key,
-                                        load_matches_scratch, pair_name, save_matches_scratch, write_matches)
+                                        load_matches_scratch, pair_name, save_matches_scratch, scratch_intact,
+                                        write_matches)
 from photogrammetry.matching import MATCHERS, MatcherOptions, load_matcher, resolve_matcher
 
 SCRATCH = ".matches"
@@ -98,7 +99,7 @@ def _match_missing(config: MatchesConfig, ctx: StageContext, features: FeatureSe
 
 def run(config: MatchesConfig, ctx: StageContext, *, features: FeatureSet, pairs: PairSet) -> dict[str, Any]:
     """Match every pair of ``pairs`` into ``ctx.out/matches.h5``."""
-    todo = [p for p in pairs.pairs if not scratch_path(ctx.out, *p).is_file()]
+    todo = [p for p in pairs.pairs if not scratch_intact(scratch_path(ctx.out, *p))]
     if len(todo) < len(pairs.pairs):
         ctx.log.info("%d of %d pairs already done", len(pairs.pairs) - len(todo), len(pairs.pairs))
     if todo:

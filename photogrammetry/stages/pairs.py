@@ -31,7 +31,7 @@ class PairsConfig(PairOptions):
     unordered sets) or ``file``."""
     auto_threshold: int = 50
     """``auto``: exhaustive up to this many images, retrieval above."""
-    pairs_file: str = field(default="", metadata={"cache": False})
+    pairs_file: str = field(default="", metadata={"cache": False, "path": "file"})
     """File method: text file with one pair of image names a line (tab or space between), a
     path absolute or relative to the working folder. Its content, not its path, is in the key."""
 

@@ -41,7 +41,7 @@ class ScaleConfig:
     """Marker method: the printed markers or ChArUco board on the platform."""
     distance_mm: float = 0.0
     """Points method: distance between the two marked points, millimetres."""
-    points_file: str = field(default="", metadata={"cache": False})
+    points_file: str = field(default="", metadata={"cache": False, "path": "file"})
     """Points method: text file, one observation a line: ``label image_name x y`` (pixels, the
     top-left pixel's centre at 0.5, 0.5), two labels. Its content, not its path, is in the key."""
 

@@ -53,7 +53,7 @@ def square_run(config: SquareConfig, ctx: StageContext, *, listing: list[str]) -
         value = int((ctx.photos / name).read_text()) ** config.power
         write_bytes_atomic(ctx.out / "values" / f"{name}.out", str(value).encode())
         time.sleep(config.delay)
-        done.put(name, value)
+        done.put(name, value, files=[f"values/{name}.out"])
     return {"items": len(listing)}
 
 

@@ -111,8 +111,18 @@ def test_workspace_inside_the_photo_folder_is_not_read(photos_dir, write_photo, 
 def test_photo_folder_that_is_a_workspace_is_refused(photos_dir, write_photo, ingest) -> None:
     write_photo("a.jpg", seed=1)
     write_photo("b.jpg", seed=2)
-    with pytest.raises(InputError, match="marked as a workspace"):
+    with pytest.raises(InputError, match="is the photo folder"):
         ingest(workspace=photos_dir)
+    assert sorted(p.name for p in photos_dir.iterdir()) == ["a.jpg", "b.jpg"]  # no marker, lock or log
+
+
+def test_photo_folder_marked_as_a_workspace_is_refused(tmp_path: Path, photos_dir, write_photo, ingest) -> None:
+    write_photo("a.jpg", seed=1)
+    write_photo("b.jpg", seed=2)
+    (photos_dir / ".photogrammetry-workspace").touch()
+    with pytest.raises(InputError, match="marked as a workspace"):
+        ingest(workspace=tmp_path / "elsewhere")
+    assert not (tmp_path / "elsewhere").exists()
 
 
 def _files(folder: Path) -> dict[str, bytes]:

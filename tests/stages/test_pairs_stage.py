@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import photogrammetry
-from photogrammetry.errors import ConfigError, InputError
+from photogrammetry.errors import ConfigError
 from photogrammetry.io.features import PairSet
 from photogrammetry.stages import pairs as pairs_stage
 from tests.features.synthetic import plane_views, write_images
@@ -67,7 +67,8 @@ def test_pairs_file_content_is_in_the_key_not_its_path(photos: Path, tmp_path: P
 
 @pytest.mark.parametrize("overrides, error, message", [
     (("pairs.method=file",), ConfigError, "pairs_file"),
-    (("pairs.method=file", "pairs.pairs_file=/nonexistent/pairs.txt"), InputError, "cannot read pairs file"),
+    (("pairs.method=file", "pairs.pairs_file=/nonexistent/pairs.txt"), ConfigError,
+     "pairs.pairs_file = ./nonexistent/pairs.txt.: no such file"),
     (("pairs.method=vocabtree",), ConfigError, "auto or one of: exhaustive"),
     (("pairs.method=sequential", "pairs.window=0", "pairs.loop_closure=none"), ConfigError, "selected no pairs"),
 ])
