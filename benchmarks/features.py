@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is 
 from benchmarks.sets import BenchmarkSet, available_sets  # noqa: E402
 
 METHODS = {"disk+lightglue": "disk", "aliked-n16+lightglue": "aliked-n16", "aliked-n32+lightglue": "aliked-n32",
-           "sift+nn": "sift"}
+           "xfeat+lighterglue": "xfeat", "sift+nn": "sift"}
 """Method name -> extractor (the matcher is ``auto``)."""
 
 

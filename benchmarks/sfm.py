@@ -2,12 +2,16 @@
 
     python benchmarks/sfm.py                                  # every set present, preset fast
     python benchmarks/sfm.py --sets temple fountain --preset default --json sfm.json
+    python benchmarks/sfm.py --sets temple fountain --frames 8 --preset default xfeat   # two presets, one run
 
-For each set it runs our pipeline up to ``sfm`` (``photogrammetry.run``) and the baseline of
-:mod:`benchmarks.colmap_baseline`, then compares both largest models with the ground truth
-(:mod:`photogrammetry.evaluation`): registered images, pairwise relative-pose AUC at 1/2/5/10
+For each set it runs our pipeline up to ``sfm`` (``photogrammetry.run``) with each preset given and
+the baseline of :mod:`benchmarks.colmap_baseline`, then compares the largest models with the ground
+truth (:mod:`photogrammetry.evaluation`): registered images, pairwise relative-pose AUC at 1/2/5/10
 degrees (unregistered images fail their pairs), median rotation and camera-centre error after a
-Sim3 alignment, and wall time (ours: all stages from the photos; ``sfm s``: the sfm stage alone).
+Sim3 alignment, and wall time (ours: all stages from the photos, i.e. the sparse part, with the
+seconds of the features, matches and sfm stages; COLMAP: extraction, matching and mapping). The
+machine may be shared: compare times as ratios within one run. ``--frames N`` cuts real sets to
+their first N photos (in name order) and scores them against those photos' ground truth.
 Where the camera centres are collinear (a sideways walk) no Sim3 fits the centres alone; the
 evaluation then takes the rotation from the cameras' orientations, and the error is marked with ``*``.
 """
@@ -26,7 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
 
-from benchmarks.sets import BenchmarkSet, available_sets  # noqa: E402
+from benchmarks.sets import BenchmarkSet, available_sets, first_frames, set_ground_truth  # noqa: E402
+from benchmarks.table import fmt, print_markdown  # noqa: E402
+
+STEPS = ("features", "matches", "sfm")
+"""Our stages whose seconds are reported (COLMAP's steps are put in the same columns)."""
 
 
 @dataclass
@@ -42,22 +50,21 @@ class Row:
     rotation_only_alignment: bool
     center_median: float | None
     wall_s: float
-    sfm_s: float | None
+    steps: dict[str, float] | None
+    """Seconds of :data:`STEPS` (COLMAP: extraction, matching, mapping)."""
     error: str | None = None
 
 
 def evaluate(model: Path | None, bset: BenchmarkSet, images: int, method: str, wall: float,
-             sfm_s: float | None) -> Row:
-    """Pose metrics of ``model`` (a COLMAP model folder) against the set's ground truth."""
-    from photogrammetry.evaluation import load_ground_truth
+             steps: dict[str, float] | None) -> Row:
+    """Pose metrics of ``model`` (a COLMAP model folder) against the ground truth of the set's photos."""
     from photogrammetry.evaluation.pose_metrics import estimated_poses, evaluate_poses
 
     est = estimated_poses(model) if model is not None and model.is_dir() else {}
-    row = Row(bset.name, method, images, len(est), None, None, False, None, round(wall, 1), sfm_s)
+    row = Row(bset.name, method, images, len(est), None, None, False, None, round(wall, 1), steps)
     if bset.gt is None:
         return row
-    gt = load_ground_truth(bset.gt)
-    m = evaluate_poses(est, gt)
+    m = evaluate_poses(est, set_ground_truth(bset))
     row.registered, row.auc = m.num_registered, {f"{k:g}": round(v, 3) for k, v in m.auc.items()}
     row.rotation_median_deg, row.center_median = m.rotation_error_median_deg, m.center_error_median
     row.rotation_only_alignment = m.aligned_by_orientations
@@ -77,8 +84,8 @@ def run_ours(bset: BenchmarkSet, work: Path, preset: str, overrides: list[str]) 
         return Row(bset.name, f"ours ({preset})", images, 0, None, None, False, None,
                    round(time.perf_counter() - t0, 1), None, str(err))
     wall = time.perf_counter() - t0
-    sfm = next(s for s in result.stages if s.name == "sfm")
-    return evaluate(result.folder("sfm") / "model", bset, images, f"ours ({preset})", wall, round(sfm.seconds, 1))
+    steps = {s.name: round(s.seconds, 1) for s in result.stages if s.name in STEPS}
+    return evaluate(result.folder("sfm") / "model", bset, images, f"ours ({preset})", wall, steps)
 
 
 def run_colmap(bset: BenchmarkSet, work: Path) -> Row:
@@ -89,35 +96,33 @@ def run_colmap(bset: BenchmarkSet, work: Path) -> Row:
     t0 = time.perf_counter()
     summary = run_baseline(bset.images, work)
     wall = time.perf_counter() - t0
-    return evaluate(work / "sparse" / "best", bset, images, "colmap sift", wall, round(summary["seconds"]["mapping"], 1))
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+    seconds = summary["seconds"]
+    steps = {ours: round(seconds[theirs], 1) for ours, theirs in zip(STEPS, ("features", "matching", "mapping"))}
+    return evaluate(work / "sparse" / "best", bset, images, "colmap sift", wall, steps)
 
 
 def print_table(rows: list[Row]) -> None:
-    """One line per set and method."""
-    header = ["set", "method", "registered", "AUC@1", "AUC@2", "AUC@5", "AUC@10", "rot med deg",
-              "centre med", "wall s", "sfm s"]
-    lines = [header]
+    """One Markdown line per set and method; ``x colmap``: wall time over COLMAP's on the same set."""
+    colmap = {r.set: r.wall_s for r in rows if r.method == "colmap sift"}
+    header = ["set", "method", "registered", "AUC@1", "AUC@2", "AUC@5", "AUC@10", "rot med deg", "centre med",
+              "wall s", "x colmap", *(f"{step} s" for step in STEPS), "error"]
+    lines = []
     for r in rows:
-        auc = [_fmt((r.auc or {}).get(k), ".3f") for k in ("1", "2", "5", "10")]
-        rot = _fmt(r.rotation_median_deg, ".3f") + ("*" if r.rotation_only_alignment else "")
-        lines.append([r.set, r.method, f"{r.registered}/{r.images}", *auc, rot, _fmt(r.center_median, ".4f"),
-                      f"{r.wall_s:.1f}", _fmt(r.sfm_s, ".1f")])
-        if r.error:
-            lines.append(["", f"error: {r.error[:100]}"] + [""] * (len(header) - 2))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    for line in lines:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)))
+        auc = [fmt((r.auc or {}).get(k), ".3f") for k in ("1", "2", "5", "10")]
+        rot = fmt(r.rotation_median_deg, ".3f") + ("*" if r.rotation_only_alignment else "")
+        ratio = fmt(r.wall_s / colmap[r.set], ".2f") if colmap.get(r.set) else "-"
+        steps = [fmt((r.steps or {}).get(step), ".1f") for step in STEPS]
+        lines.append([r.set, r.method, f"{r.registered}/{r.images}", *auc, rot, fmt(r.center_median, ".4f"),
+                      f"{r.wall_s:.1f}", ratio, *steps, (r.error or "")[:80]])
+    print_markdown(header, lines)
 
 
 def main() -> None:
     sets = available_sets()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", choices=sorted(sets), default=sorted(sets))
-    parser.add_argument("--preset", default="fast", help="our preset (default: fast, CPU-friendly)")
+    parser.add_argument("--preset", nargs="+", default=["fast"], help="our presets, each run (default: fast)")
+    parser.add_argument("--frames", type=int, default=0, help="real sets of more photos: their first N only (0: all)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="stage.option=value")
     parser.add_argument("--no-baseline", action="store_true", help="skip COLMAP's pipeline")
     parser.add_argument("--work", type=Path, default=None, help="workspaces (default: a temporary folder)")
@@ -126,11 +131,16 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-sfm-"))
     rows = []
     for name in args.sets:
-        rows.append(run_ours(sets[name], work / name / "ours", args.preset, args.overrides))
+        bset = sets[name]
+        if args.frames and bset.kind == "real" and args.frames < len(list(bset.images.iterdir())):
+            bset = first_frames(bset, args.frames, work / name / "cut")
+        done = len(rows)
+        for preset in args.preset:
+            rows.append(run_ours(bset, work / name / f"ours-{preset}", preset, args.overrides))
         if not args.no_baseline:
-            rows.append(run_colmap(sets[name], work / name / "colmap"))
-        print_table(rows[-2:] if not args.no_baseline else rows[-1:])
-    print()
+            rows.append(run_colmap(bset, work / name / "colmap"))
+        print_table(rows[done:])
+        print()
     print_table(rows)
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from photogrammetry.errors import ConfigError
-from photogrammetry.features import learned, sift
+from photogrammetry.features import learned, sift, xfeat
 from photogrammetry.features.base import Extractor, ExtractorOptions
 from photogrammetry.features.images import ExtractionImage, inside_mask, load_for_extraction, rescale_keypoints
 from photogrammetry.io.features import Features
@@ -36,7 +36,7 @@ class ExtractorSpec:
     matcher: str
     """The matcher ``matches.matcher = "auto"`` picks for these features."""
     lightglue: str | None
-    """LightGlue weights trained for these features (``disk``, ``aliked``), if any."""
+    """LightGlue weights trained for these features (``disk``, ``aliked``, ``xfeat``: LighterGlue), if any."""
     build: Callable[[str, ExtractorOptions, str], Extractor]
     """``build(name, options)`` -> a loaded extractor (imports torch when it needs it)."""
 
@@ -50,6 +50,8 @@ EXTRACTORS: dict[str, ExtractorSpec] = {spec.name: spec for spec in (
                   matcher="lightglue", lightglue="disk", build=learned.build_disk),
     ExtractorSpec(name="sift", summary="SIFT (OpenCV), fast on the CPU, matched by nearest neighbours",
                   descriptor_dim=128, matcher="nn-ratio", lightglue=None, build=sift.build_sift),
+    ExtractorSpec(name="xfeat", summary="XFeat (kornia), learned and light: fast on the CPU, for LighterGlue",
+                  descriptor_dim=64, matcher="lightglue", lightglue="xfeat", build=xfeat.build_xfeat),
 )}
 """All extractors, by name: the choices of ``features.extractor``."""
 

@@ -20,8 +20,8 @@ class ExtractorOptions:
     """Most keypoints kept per image (the strongest)."""
     detection_threshold: float = 0.0
     """Score a keypoint must exceed, in the extractor's own units (ALIKED: score in (0, 1);
-    DISK: heatmap logit; SIFT: OpenCV contrast threshold). 0 keeps the ``max_keypoints``
-    strongest (DISK: logits above 0, SIFT: contrast threshold 0.01)."""
+    DISK: heatmap logit; XFeat: heatmap probability; SIFT: OpenCV contrast threshold). 0 keeps the
+    ``max_keypoints`` strongest (DISK: logits above 0, XFeat: above 0.05, SIFT: contrast threshold 0.01)."""
     fp16: bool = True
     """Half precision (autocast) for learned extractors on CUDA; the CPU always uses float32.
     Part of the key: it changes keypoints slightly."""

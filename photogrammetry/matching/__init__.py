@@ -91,7 +91,7 @@ class MatcherSpec:
 
 
 MATCHERS: dict[str, MatcherSpec] = {spec.name: spec for spec in (
-    MatcherSpec(name="lightglue", summary="LightGlue (kornia) for DISK / ALIKED, adaptive depth and pruning",
+    MatcherSpec(name="lightglue", summary="LightGlue (kornia) for DISK / ALIKED, LighterGlue for XFeat; adaptive",
                 learned=True, build=_build_lightglue),
     MatcherSpec(name="nn-ratio", summary="mutual nearest neighbours with a ratio test (SIFT: RootSIFT)",
                 learned=False, build=_build_nearest),

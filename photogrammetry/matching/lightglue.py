@@ -1,11 +1,15 @@
 """LightGlue through kornia, with local weights, adaptive depth and point pruning.
 
-The weights are the released ``disk_lightglue`` / ``aliked_lightglue`` files (see
-:mod:`photogrammetry.features.weights`), loaded into ``kornia.feature.LightGlue`` built with
-``features=None`` so that kornia downloads nothing. Files in the released format name the
-transformer layers ``self_attn.N`` and ``cross_attn.N``; they are renamed to kornia's
-``transformers.N.self_attn`` / ``transformers.N.cross_attn``, as kornia and upstream LightGlue
-do when they load them.
+The weights are the released ``disk_lightglue`` / ``aliked_lightglue`` files, or XFeat's
+LighterGlue (``xfeat-lighterglue.pt``: 6 layers of width 96 on 64-D descriptors, kornia's ``xfeat``
+configuration), see :mod:`photogrammetry.features.weights`; they are loaded into
+``kornia.feature.LightGlue`` built with ``features=None`` so that kornia downloads nothing. Files
+in the released format name the transformer layers ``self_attn.N`` and ``cross_attn.N``; they are
+renamed to kornia's ``transformers.N.self_attn`` / ``transformers.N.cross_attn``, as kornia and
+upstream LightGlue do when they load them. LighterGlue's file also holds the XFeat network it was
+trained with (``extractor.*``) beside the matcher (``matcher.*``); only the matcher is read.
+Every learned parameter must be in the file (the released DISK / ALIKED files hold unused extra
+tensors, ``log_assignment.N.r``, which are ignored).
 
 LightGlue sees keypoints with pixel centres at integer coordinates (as its extractors give
 them), so the stored COLMAP-convention keypoints are moved by ``- 0.5`` (and clamped to the
@@ -28,13 +32,25 @@ from photogrammetry.io.features import Features, Matches
 _OLD_LAYER_NAME = re.compile(r"^(self_attn|cross_attn)\.(\d+)\.")
 
 
+_MATCHER_PREFIX = "matcher."
+"""Prefix of the matcher's keys in a file that holds an extractor too (LighterGlue's)."""
+
+
 def rename_layers(state: dict[str, Any]) -> dict[str, Any]:
     """State dict keys of the released format -> kornia's (``self_attn.3.x`` -> ``transformers.3.self_attn.x``)."""
     return {_OLD_LAYER_NAME.sub(r"transformers.\2.\1.", key): value for key, value in state.items()}
 
 
+def matcher_state(state: dict[str, Any]) -> dict[str, Any]:
+    """The matcher's part of a checkpoint, in kornia's names: the ``matcher.`` keys without their prefix
+    when there are any (LighterGlue's file), else all keys."""
+    if any(key.startswith(_MATCHER_PREFIX) for key in state):
+        state = {k[len(_MATCHER_PREFIX):]: v for k, v in state.items() if k.startswith(_MATCHER_PREFIX)}
+    return rename_layers(state)
+
+
 def build_lightglue(family: str, *, weights: str | None, **conf: Any) -> Any:
-    """kornia's LightGlue for ``family`` (``disk`` or ``aliked``) with local weights, in eval mode.
+    """kornia's LightGlue for ``family`` (``disk``, ``aliked`` or ``xfeat``) with local weights, in eval mode.
 
     Args:
         family: Which LightGlue weights.
@@ -49,11 +65,12 @@ def build_lightglue(family: str, *, weights: str | None, **conf: Any) -> Any:
     features_conf = {k: v for k, v in LightGlue.features[family].items() if k != "weights"}
     model = LightGlue(None, **{**features_conf, **conf})
     path = resolve_weights(f"lightglue-{family}", weights)
-    state = rename_layers(torch.load(path, map_location="cpu", weights_only=True))
+    state = matcher_state(torch.load(path, map_location="cpu", weights_only=True))
     result = model.load_state_dict(state, strict=False)
     missing = [k for k in result.missing_keys if k in dict(model.named_parameters())]
     if missing:
-        raise ConfigError(f"weights {path} do not fit LightGlue for {family}: missing {missing[:5]}")
+        raise ConfigError(f"weights {path} do not fit LightGlue for {family}: missing {missing[:5]}; "
+                          "is it the right file?")
     return model.eval()
 
 

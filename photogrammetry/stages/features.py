@@ -38,7 +38,8 @@ class FeaturesConfig(ExtractorOptions):
 
     extractor: str = field(default="aliked-n16", metadata={"choices": EXTRACTORS})
     """Extractor, from the registry :data:`photogrammetry.features.EXTRACTORS`: ``aliked-n16``,
-    ``aliked-n32``, ``disk`` (learned, matched by LightGlue) or ``sift`` (fast on the CPU)."""
+    ``aliked-n32``, ``disk`` (learned, matched by LightGlue), ``xfeat`` (learned and light, matched by
+    LighterGlue: fast on the CPU) or ``sift`` (fast on the CPU)."""
     resize_max: int = 1600
     """Longest image side for extraction, in pixels; 0 uses the prepared images as they are.
     Keypoints are always stored in the prepared images' pixels."""

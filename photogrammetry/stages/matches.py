@@ -1,7 +1,7 @@
 """Matches: match the local features of every selected pair.
 
-``auto`` picks LightGlue for DISK and ALIKED features and mutual nearest neighbours with a ratio
-test for SIFT (registry: :data:`photogrammetry.matching.MATCHERS`). Each image's features are
+``auto`` picks LightGlue for DISK and ALIKED features (LighterGlue for XFeat) and mutual nearest
+neighbours with a ratio test for SIFT (registry: :data:`photogrammetry.matching.MATCHERS`). Each image's features are
 moved to the device once and kept in a bounded cache while pairs that use it run; features are
 read ahead in a worker thread. Each pair's result is a scratch file as soon as it is done, so an
 interrupted run resumes pair by pair; ``matches.h5`` (:mod:`photogrammetry.io.features`) is
@@ -18,6 +18,7 @@ from typing import Any
 
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
+from photogrammetry.features import EXTRACTORS
 from photogrammetry.features.prefetch import prefetch
 from photogrammetry.features.weights import weights_identity
 from photogrammetry.io.features import (FeatureFile, FeatureSet, MatchFile, MatchSet, PairSet, item_key,
@@ -35,7 +36,7 @@ class MatchesConfig(MatcherOptions):
     :class:`~photogrammetry.matching.MatcherOptions` (declared there)."""
 
     matcher: str = field(default="auto", metadata={"choices": ("auto", *MATCHERS)})
-    """``auto`` (LightGlue for DISK / ALIKED, ``nn-ratio`` for SIFT) or one of
+    """``auto`` (LightGlue for DISK / ALIKED / XFeat, ``nn-ratio`` for SIFT) or one of
     :data:`~photogrammetry.matching.MATCHERS`: ``lightglue``, ``nn-ratio``."""
     cache_images: int = field(default=512, metadata={"cache": False})
     """Images whose features are kept on the device between pairs (bounds memory)."""
@@ -53,7 +54,8 @@ def fingerprint(config: MatchesConfig, photos: Path) -> list[dict[str, Any]] | N
     """The LightGlue weight files that may be used (name and size), so that other weights give another key."""
     if config.matcher == "nn-ratio":
         return None
-    return [weights_identity(f"lightglue-{family}", config.weights or None) for family in ("aliked", "disk")]
+    families = sorted({spec.lightglue for spec in EXTRACTORS.values() if spec.lightglue is not None})
+    return [weights_identity(f"lightglue-{family}", config.weights or None) for family in families]
 
 
 def scratch_path(out: Path, name0: str, name1: str) -> Path:

@@ -106,7 +106,33 @@ def test_aliked_keypoint_at_pixel_index_is_that_pixels_centre(extractors: dict, 
     np.testing.assert_allclose(feats.keypoints, [[40.5, 30.5]], atol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["aliked-n16", "sift"])
+def _xfeat_peak_outputs(height: int, width: int, x: int, y: int):
+    """XFeat network outputs ``(dense, logits, reliability)`` at ``(H', W')`` whose heatmap peaks at ``(x, y)`` only."""
+    import torch
+
+    logits = torch.zeros(1, 65, height // 8, width // 8)
+    logits[:, 64] = 20.0  # every cell: "no keypoint"
+    logits[0, (y % 8) * 8 + x % 8, y // 8, x // 8] = 40.0
+    dense = torch.randn(1, 64, height // 8, width // 8)
+    return lambda batch: (dense, logits, torch.ones(1, 1, height // 8, width // 8))
+
+
+@pytest.mark.parametrize(("size", "expected"), [((256, 192), [40.5, 30.5]),
+                                                ((250, 200), [40.5 * 250 / 224, 30.5 * 200 / 192])])
+def test_xfeat_keypoint_is_its_pixel_centre_in_the_resized_image(size: tuple[int, int], expected: list[float],
+                                                                 extractors: dict,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pixel ``i`` of the network's image (sides cut to multiples of 32) is stored at ``(i + 0.5) * W / W'``."""
+    from photogrammetry.features.xfeat import network_size
+
+    width, height = network_size(*size)
+    monkeypatch.setattr(extractors["xfeat"], "model", _xfeat_peak_outputs(height, width, 40, 30))
+    feats = _one(extractors["xfeat"], textured_image(*size, seed=1))
+    np.testing.assert_allclose(feats.keypoints, [expected], atol=1e-4)
+    assert feats.scores[0] > 0.99
+
+
+@pytest.mark.parametrize("name", ["aliked-n16", "sift", "xfeat"])
 def test_keypoints_are_rescaled_to_the_prepared_image(name: str, extractors: dict, image: np.ndarray) -> None:
     """Extracted at half size, keypoints come back in the prepared image's pixels."""
     import cv2

