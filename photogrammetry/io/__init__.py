@@ -31,7 +31,7 @@ Stage artifacts:
   ``<image name>.png``, 255 = keep), ``images.json`` (:class:`~photogrammetry.io.ingest.ImageRecord`
   list), ``cameras.json`` (:class:`~photogrammetry.io.ingest.CameraGroup` list), ``report.json``
   (skipped files with reasons, exact duplicates).
-- ``masks`` (:mod:`photogrammetry.masking.result`): ``masks/<image name>.png`` (8-bit, 255 =
+- ``masks`` (:mod:`photogrammetry.io.masks`): ``masks/<image name>.png`` (8-bit, 255 =
   object, the image's size) and ``masks.json`` (method; per image name the mask's path relative
   to the artifact folder, or ``null``: every pixel is used). Features, the COLMAP SIFT assist
   and undistort read it; the later stages read the undistorted masks.
@@ -42,7 +42,7 @@ Stage artifacts:
   ``database.db`` (COLMAP database: keypoints, raw matches, two-view geometries), ``sfm.json``
   (:class:`~photogrammetry.io.sfm.SfmSummary`: mapper, attempts, models with sizes,
   registered and unregistered images). Poses are COLMAP's ``cam_from_world`` in arbitrary units.
-- ``scale`` (:mod:`photogrammetry.scale.result`): ``model/`` (the sfm model multiplied by the
+- ``scale`` (:mod:`photogrammetry.io.scale`): ``model/`` (the sfm model multiplied by the
   scale, COLMAP binary; the ``sparse_model`` output) and ``scale.json`` (method, ``units``:
   ``metres`` or ``sfm``, ``scale`` in metres per SfM unit, ``relative_uncertainty`` (one
   standard deviation), ``samples``). With ``method = none`` the model is copied unchanged.

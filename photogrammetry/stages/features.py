@@ -25,7 +25,7 @@ from photogrammetry.features.weights import WEIGHT_FILES, weights_identity
 from photogrammetry.io.features import (FeatureSet, feature_set, item_key, load_features_scratch,
                                         save_features_scratch, write_features)
 from photogrammetry.io.ingest import ImageRecord, IngestResult
-from photogrammetry.masking import MaskSet
+from photogrammetry.io.masks import MaskSet
 
 SCRATCH = ".features"
 """Folder of per-image scratch results inside the artifact."""

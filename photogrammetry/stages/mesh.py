@@ -25,8 +25,9 @@ from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.depth import FusionResult
 from photogrammetry.io.jsonio import write_json
-from photogrammetry.io.mesh import MeshData, MeshInfo, Units, load_mesh_result, write_ply
-from photogrammetry.io.sfm import UndistortResult
+from photogrammetry.io.mesh import MeshData, MeshInfo, load_mesh_result, write_ply
+from photogrammetry.io.scale import Units
+from photogrammetry.io.undistort import UndistortResult
 from photogrammetry.meshing import (
     MESHERS,
     CameraView,

@@ -11,7 +11,7 @@ import pytest
 
 from photogrammetry.engine.stage import StageContext
 from photogrammetry.io.depth import load_depth, load_fusion
-from photogrammetry.io.sfm import load_undistort, save_undistort
+from photogrammetry.io.undistort import load_undistort, save_undistort
 from photogrammetry.mvs.cascade import CascadeOptions
 from photogrammetry.stages import depth, fusion
 from tests.mvs.conftest import one_torch_thread, sample_scene_dir  # noqa: F401 (fixtures of the MVS tests)
@@ -26,7 +26,7 @@ def undistorted(sample_scene_dir, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("undistort")
     shutil.copytree(scene / "images", folder / "images")
     shutil.copytree(scene / "gt" / "sparse", folder / "sparse")
-    save_undistort(folder, tuple(sorted(p.name for p in (folder / "images").iterdir())))
+    save_undistort(folder, tuple(sorted(p.name for p in (folder / "images").iterdir())), units="sfm")
     return folder
 
 

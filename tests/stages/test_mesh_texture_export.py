@@ -25,7 +25,7 @@ from photogrammetry.io.mesh import (
     read_obj,
     write_ply,
 )
-from photogrammetry.io.sfm import UndistortResult, load_undistort, save_undistort
+from photogrammetry.io.undistort import UndistortResult, load_undistort, save_undistort
 from photogrammetry.meshing import SurfaceOptions
 from photogrammetry.meshing.crop import CropOptions
 from photogrammetry.meshing.views import CameraView
@@ -58,7 +58,7 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> tuple[FusionResult, Un
     root = tmp_path_factory.mktemp("upstream")
     views = render(sphere(subdivisions=5), ring(8, height=1.5), root / "undistort" / "images")
     write_colmap(root / "undistort" / "sparse", views)
-    save_undistort(root / "undistort", tuple(v.name for v in views))
+    save_undistort(root / "undistort", tuple(v.name for v in views), units="sfm")
     cloud = sphere_cloud(20_000, noise=0.003)
     (root / "fusion").mkdir()
     write_ply(root / "fusion" / "fused.ply", MeshData(vertices=cloud.points, faces=np.zeros((0, 3)),
