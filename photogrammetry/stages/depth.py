@@ -10,7 +10,7 @@ Resumes view by view. Layout in :mod:`photogrammetry.io.depth`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -52,6 +52,7 @@ def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -
     scene = load_scene(undistort.image_dir, undistort.model, undistort.masks_dir)
     summary = compute_depth(scene, config, ctx.out, device=ctx.device, items=ctx.items("raw-items"),
                             track=lambda views: ctx.track(views, total=len(views), unit="view"))
+    summary = replace(summary, units=undistort.units)
     save_depth_summary(ctx.out, summary)
     kept = [v.kept for v in summary.views]
     return {"views": len(kept), "mean_kept": round(sum(kept) / max(len(kept), 1), 3),
