@@ -41,22 +41,23 @@ Stage artifacts:
   and undistort read it; the later stages read the undistorted masks.
 - ``features``, ``pairs``, ``matches`` (:mod:`photogrammetry.io.features`): ``features.h5``,
   ``pairs.json``, ``matches.h5``; pixels, no units.
-- ``sfm`` (:mod:`photogrammetry.io.sfm`): ``model/`` (the chosen, largest model: COLMAP binary), ``model_text/`` (the same as
-  text), ``models/<i>/`` (every model found, binary, largest first: ``0`` is the chosen one),
-  ``points.ply`` (its sparse points, coloured), ``transforms.json`` (nerfstudio cameras:
-  OpenGL ``camera_to_world``, original world frame, image paths relative to the file),
-  ``database.db`` (COLMAP database: keypoints, raw matches, two-view geometries), ``sfm.json``
-  (:class:`~photogrammetry.io.sfm.SfmSummary`: mapper, attempts, models with sizes,
+- ``sfm`` (:mod:`photogrammetry.io.sfm`): ``model/`` (the chosen, largest model: COLMAP binary),
+  ``model_text/`` (the same as text), ``models/<i>/`` (every model found, binary, largest first:
+  ``0`` is the chosen one), ``points.ply`` (its sparse points, coloured), ``transforms.json``
+  (nerfstudio cameras: OpenGL ``camera_to_world``, original world frame, image paths relative to
+  the file), ``database.db`` (COLMAP database: keypoints, raw matches, two-view geometries),
+  ``sfm.json`` (:class:`~photogrammetry.io.sfm.SfmSummary`: mapper, attempts, models with sizes,
   registered and unregistered images). Poses are COLMAP's ``cam_from_world`` in arbitrary units.
 - ``scale`` (:mod:`photogrammetry.io.scale`): ``model/`` (the sfm model multiplied by the
   scale, COLMAP binary; the ``sparse_model`` output) and ``scale.json`` (method, ``units``:
   ``metres`` or ``sfm``, ``scale`` in metres per SfM unit, ``relative_uncertainty`` (one
   standard deviation), ``samples``). With ``method = none`` the model is copied unchanged.
-- ``undistort`` (:mod:`photogrammetry.io.undistort`): a COLMAP dense workspace from ``pycolmap.undistort_images``: ``images/``
-  (registered images resampled to pinhole cameras), ``sparse/`` (PINHOLE model, binary),
-  ``stereo/`` (patch-match configuration), ``masks/<image name>.png`` (the object masks
-  warped like the images, 255 = object; only when the photos have masks), ``undistort.json``
-  (image names, and ``units`` of the model: ``metres`` or ``sfm``).
+- ``undistort`` (:mod:`photogrammetry.io.undistort`): a COLMAP dense workspace from
+  ``pycolmap.undistort_images``: ``images/`` (registered images resampled to pinhole cameras),
+  ``sparse/`` (PINHOLE model, binary), ``stereo/`` (patch-match configuration),
+  ``masks/<image name>.png`` (the object masks warped like the images, 255 = object; only when
+  the photos have masks), ``undistort.json`` (image names, and ``units`` of the model:
+  ``metres`` or ``sfm``).
 - ``depth`` (:mod:`photogrammetry.io.depth`): per view ``<name>`` (the image name),
   ``depth/<name>.npy`` ((H, W) float32 z depth in model units, 0 = none; the ``depth_maps``
   output), ``normals/<name>.npy`` ((H, W, 3) float16 camera-frame unit normals facing the

@@ -22,7 +22,7 @@ from photogrammetry.features import EXTRACTORS, ExtractionImage, ExtractorOption
 from photogrammetry.features.images import load_for_extraction
 from photogrammetry.features.prefetch import prefetch
 from photogrammetry.features.weights import WEIGHT_FILES, weights_identity
-from photogrammetry.io.features import (FEATURES_FILE, FeatureSet, item_key, load_features, load_features_scratch,
+from photogrammetry.io.features import (FEATURES_FILE, item_key, load_features, load_features_scratch,
                                         save_features_scratch, write_features)
 from photogrammetry.io.ingest import ImageRecord, IngestResult
 from photogrammetry.io.masks import MaskSet
