@@ -95,7 +95,7 @@ def sfm_cameras(images: Path, gt: GroundTruth, preset: str, work: Path, device: 
     import pycolmap
 
     import photogrammetry
-    from photogrammetry.io.sfm import load_undistort
+    from photogrammetry.io.undistort import load_undistort
     from photogrammetry.mvs.scene import load_scene
 
     result = photogrammetry.run(images, work / f"workspace-{preset}", preset=preset, until="undistort",

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from photogrammetry.errors import InputError
-from photogrammetry.masking.result import read_mask
+from photogrammetry.io.masks import read_mask
 
 
 @dataclass(frozen=True)

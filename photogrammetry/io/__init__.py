@@ -6,7 +6,11 @@ Conventions used by every stage:
 - Poses are ``cam_from_world``: ``x_cam = R @ X_world + t``; cameras look along ``+z``,
   ``+y`` points down in the image.
 - Units are those of the reconstruction (arbitrary for SfM, metres once a metric scale is
-  known); every artifact that carries geometry says which in its JSON metadata.
+  known): the scale artifact sets them (:data:`~photogrammetry.io.scale.Units`) and every later
+  artifact that carries geometry says which in its JSON metadata, copied from its upstream one.
+
+Every artifact's types, writers and loaders live in this package, one module per format; the
+stages only glue them to the libraries.
 
 Workspace layout (see :mod:`photogrammetry.engine.store`)::
 
@@ -31,35 +35,40 @@ Stage artifacts:
   ``<image name>.png``, 255 = keep), ``images.json`` (:class:`~photogrammetry.io.ingest.ImageRecord`
   list), ``cameras.json`` (:class:`~photogrammetry.io.ingest.CameraGroup` list), ``report.json``
   (skipped files with reasons, exact duplicates).
-- ``masks`` (:mod:`photogrammetry.masking.result`): ``masks/<image name>.png`` (8-bit, 255 =
+- ``masks`` (:mod:`photogrammetry.io.masks`): ``masks/<image name>.png`` (8-bit, 255 =
   object, the image's size) and ``masks.json`` (method; per image name the mask's path relative
   to the artifact folder, or ``null``: every pixel is used). Features, the COLMAP SIFT assist
   and undistort read it; the later stages read the undistorted masks.
-- ``sfm``: ``model/`` (the chosen, largest model: COLMAP binary), ``model_text/`` (the same as
-  text), ``models/<i>/`` (every model found, binary, largest first: ``0`` is the chosen one),
-  ``points.ply`` (its sparse points, coloured), ``transforms.json`` (nerfstudio cameras:
-  OpenGL ``camera_to_world``, original world frame, image paths relative to the file),
-  ``database.db`` (COLMAP database: keypoints, raw matches, two-view geometries), ``sfm.json``
-  (:class:`~photogrammetry.io.sfm.SfmSummary`: mapper, attempts, models with sizes,
+- ``features``, ``pairs``, ``matches`` (:mod:`photogrammetry.io.features`): ``features.h5``,
+  ``pairs.json``, ``matches.h5``; pixels, no units.
+- ``sfm`` (:mod:`photogrammetry.io.sfm`): ``model/`` (the chosen, largest model: COLMAP binary),
+  ``model_text/`` (the same as text), ``models/<i>/`` (every model found, binary, largest first:
+  ``0`` is the chosen one), ``points.ply`` (its sparse points, coloured), ``transforms.json``
+  (nerfstudio cameras: OpenGL ``camera_to_world``, original world frame, image paths relative to
+  the file), ``database.db`` (COLMAP database: keypoints, raw matches, two-view geometries),
+  ``sfm.json`` (:class:`~photogrammetry.io.sfm.SfmSummary`: mapper, attempts, models with sizes,
   registered and unregistered images). Poses are COLMAP's ``cam_from_world`` in arbitrary units.
-- ``scale`` (:mod:`photogrammetry.scale.result`): ``model/`` (the sfm model multiplied by the
+- ``scale`` (:mod:`photogrammetry.io.scale`): ``model/`` (the sfm model multiplied by the
   scale, COLMAP binary; the ``sparse_model`` output) and ``scale.json`` (method, ``units``:
   ``metres`` or ``sfm``, ``scale`` in metres per SfM unit, ``relative_uncertainty`` (one
   standard deviation), ``samples``). With ``method = none`` the model is copied unchanged.
-- ``undistort``: a COLMAP dense workspace from ``pycolmap.undistort_images``: ``images/``
-  (registered images resampled to pinhole cameras), ``sparse/`` (PINHOLE model, binary),
-  ``stereo/`` (patch-match configuration), ``masks/<image name>.png`` (the object masks
-  warped like the images, 255 = object; only when the photos have masks), ``undistort.json``
-  (image names, and ``units`` of the model: ``metres`` or ``sfm``).
+- ``undistort`` (:mod:`photogrammetry.io.undistort`): a COLMAP dense workspace from
+  ``pycolmap.undistort_images``: ``images/`` (registered images resampled to pinhole cameras),
+  ``sparse/`` (PINHOLE model, binary), ``stereo/`` (patch-match configuration),
+  ``masks/<image name>.png`` (the object masks warped like the images, 255 = object; only when
+  the photos have masks), ``undistort.json`` (image names, and ``units`` of the model:
+  ``metres`` or ``sfm``).
 - ``depth`` (:mod:`photogrammetry.io.depth`): per view ``<name>`` (the image name),
   ``depth/<name>.npy`` ((H, W) float32 z depth in model units, 0 = none; the ``depth_maps``
   output), ``normals/<name>.npy`` ((H, W, 3) float16 camera-frame unit normals facing the
   camera), ``confidence/<name>.npy`` ((H, W) float16 in [0, 1]); ``depth.json`` (method, and per
-  view: map size, ``K`` at that size, ``cam_from_world``, depth range, sources, fraction kept).
+  view: map size, ``K`` at that size, ``cam_from_world``, depth range, sources, fraction kept;
+  ``units``).
   Maps may be smaller than the undistorted images (``depth.max_image_size``).
-- ``fusion``: ``fused.ply`` (the ``fused_points`` output: binary PLY, float32 ``x y z nx ny nz``,
-  uint8 ``red green blue``, world frame), ``tsdf_mesh.ply`` (TSDF method only: triangle mesh with
-  vertex colours), ``fusion.json`` (method, point count, voxel size).
+- ``fusion`` (:mod:`photogrammetry.io.fusion`): ``fused.ply`` (the ``fused_points`` output: binary
+  PLY, float32 ``x y z nx ny nz``, uint8 ``red green blue``, world frame), ``tsdf_mesh.ply`` (TSDF
+  method only: triangle mesh with vertex colours), ``fusion.json`` (method, point count, voxel
+  size, ``units``).
 - ``mesh`` (:mod:`photogrammetry.io.mesh`): ``mesh.ply`` (the ``mesh`` output: the cleaned,
   cropped surface at full resolution, detail level ``raw``; binary PLY, float64 ``x y z``,
   float32 normals, uchar colours when the mesher gives them), ``levels/<level>.ply`` for

@@ -1,4 +1,4 @@
-"""The depth and fusion artifacts: per-view depth, normal and confidence maps; the fused cloud.
+"""The depth artifact: per-view depth, normal and confidence maps and their summary.
 
 Files in ``<workspace>/depth/<key>/`` (one of each per view ``<name>``, the image name as in the
 sparse model, which may contain ``/``):
@@ -17,10 +17,9 @@ Maps may be smaller than the undistorted images (``depth.max_image_size``); ``K`
 the maps' size (COLMAP pixel convention: the top-left pixel's centre is ``(0.5, 0.5)``, so
 ``K_map = diag(W_map / W, H_map / H, 1) @ K_image``).
 
-Files in ``<workspace>/fusion/<key>/``: ``fused.ply`` (the ``fused_points`` output: binary PLY,
-float32 ``x y z nx ny nz``, uint8 ``red green blue``, world frame), ``tsdf_mesh.ply`` (only with
-``fusion.method = "tsdf"``: the TSDF's triangle mesh with vertex colours) and ``fusion.json``
-(:class:`FusionSummary`).
+Depths and poses are in the units of the undistorted model, which ``depth.json`` states
+(``units``, copied from the undistort artifact; absent from artifacts written before it was
+recorded). The fused cloud is in :mod:`photogrammetry.io.fusion`.
 """
 
 from __future__ import annotations
@@ -31,12 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from photogrammetry.io.jsonio import read_json, write_bytes_atomic, write_json
+from photogrammetry.io.scale import Units
 
 DEPTH_SUMMARY = "depth.json"
 """Name of the depth artifact's summary."""
-
-FUSION_SUMMARY = "fusion.json"
-"""Name of the fusion artifact's summary."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +74,9 @@ class DepthSummary:
     """Whether the method uses learned weights."""
     views: tuple[DepthView, ...]
     """Every view with maps, by name."""
+    units: Units | None = None
+    """Length unit of the depths and poses (the undistort artifact's); ``None`` in artifacts written
+    before it was recorded (their undistort artifact says)."""
 
 
 @dataclass(frozen=True)
@@ -145,73 +145,5 @@ def load_depth(folder: Path) -> DepthResult:
     """Read a depth artifact folder."""
     raw = read_json(folder / DEPTH_SUMMARY)
     views = tuple(depth_view_from_json(v) for v in raw["views"])
-    return DepthResult(root=folder, summary=DepthSummary(method=raw["method"], learned=raw["learned"], views=views))
-
-
-@dataclass(frozen=True, kw_only=True)
-class FusionSummary:
-    """What the fusion stage did, in ``fusion.json``."""
-
-    method: str
-    """``points`` or ``tsdf``."""
-    points: int
-    """Points in ``fused.ply``."""
-    voxel_size: float
-    """Voxel size used (merging for ``points``, TSDF voxels for ``tsdf``), model units."""
-    mesh_triangles: int = 0
-    """Triangles of ``tsdf_mesh.ply`` (0 without one)."""
-    device: str = "cpu"
-    """Where the fusion ran (informative only)."""
-
-
-@dataclass(frozen=True)
-class FusionResult:
-    """The fusion artifact, loaded."""
-
-    root: Path
-    """Artifact folder."""
-    summary: FusionSummary
-    """Contents of ``fusion.json``."""
-
-    @property
-    def points(self) -> Path:
-        """The fused point cloud (PLY)."""
-        return self.root / "fused.ply"
-
-    @property
-    def mesh(self) -> Path | None:
-        """The TSDF mesh (PLY), when the TSDF method made one."""
-        path = self.root / "tsdf_mesh.ply"
-        return path if path.is_file() else None
-
-
-def save_fusion_summary(folder: Path, summary: FusionSummary) -> None:
-    """Write ``fusion.json``."""
-    write_json(folder / FUSION_SUMMARY, summary)
-
-
-def load_fusion(folder: Path) -> FusionResult:
-    """Read a fusion artifact folder."""
-    return FusionResult(root=folder, summary=FusionSummary(**read_json(folder / FUSION_SUMMARY)))
-
-
-def write_point_ply(path: Path, points: np.ndarray, normals: np.ndarray, colors: np.ndarray) -> None:
-    """Write a binary little-endian PLY atomically.
-
-    Args:
-        path: Output file.
-        points: (N, 3) positions (stored as float32).
-        normals: (N, 3) unit normals (float32).
-        colors: (N, 3) uint8 RGB.
-    """
-    dtype = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4"),
-                      ("red", "u1"), ("green", "u1"), ("blue", "u1")])
-    rows = np.empty(len(points), dtype)
-    for i, axis in enumerate("xyz"):
-        rows[axis] = points[:, i]
-        rows[f"n{axis}"] = normals[:, i]
-    for i, channel in enumerate(("red", "green", "blue")):
-        rows[channel] = colors[:, i]
-    properties = "".join(f"property {'float' if rows.dtype[n].kind == 'f' else 'uchar'} {n}\n" for n in dtype.names)
-    header = f"ply\nformat binary_little_endian 1.0\nelement vertex {len(rows)}\n{properties}end_header\n"
-    write_bytes_atomic(path, header.encode("ascii") + rows.tobytes())
+    return DepthResult(root=folder, summary=DepthSummary(method=raw["method"], learned=raw["learned"], views=views,
+                                                         units=raw.get("units")))

@@ -13,7 +13,10 @@ Layout of ``matches.h5``: one group per pair, named by :func:`item_key` of ``"na
 with attributes ``name0``, ``name1`` and datasets ``matches`` ``(M, 2)`` int32 (keypoint
 indices in image 0 and image 1) and ``scores`` ``(M,)`` float32.
 
-Pairs are stored as ``pairs.json``: a list of ``[name0, name1]``.
+Pairs are stored as ``pairs.json``: a list of ``[name0, name1]``. Features, pairs and matches are
+in pixels and carry no units. Each artifact folder holds its one file: ``features/<key>/features.h5``,
+``pairs/<key>/pairs.json``, ``matches/<key>/matches.h5`` (:func:`load_features`,
+:func:`load_pairs`, :func:`load_matches`).
 
 Stages write per-item results to scratch files while they run (so they resume item by item):
 one ``.npz`` per image or pair (:func:`save_features_scratch`, :func:`save_matches_scratch`),
@@ -34,6 +37,15 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+
+from photogrammetry.io.jsonio import read_json, write_json
+
+FEATURES_FILE = "features.h5"
+"""The features artifact's file."""
+PAIRS_FILE = "pairs.json"
+"""The pairs artifact's file."""
+MATCHES_FILE = "matches.h5"
+"""The matches artifact's file."""
 
 
 def item_key(name: str) -> str:
@@ -200,6 +212,28 @@ def feature_set(path: Path) -> FeatureSet:
     if len(extractors) != 1:
         raise ValueError(f"{path}: expected the features of one extractor, found {sorted(extractors) or 'none'}")
     return FeatureSet(path=path, extractor=extractors.pop())
+
+
+def load_features(folder: Path) -> FeatureSet:
+    """Read a features artifact folder (``features.h5``)."""
+    return feature_set(Path(folder) / FEATURES_FILE)
+
+
+def save_pairs(folder: Path, pairs: Iterable[tuple[str, str]]) -> None:
+    """Write ``pairs.json``."""
+    write_json(Path(folder) / PAIRS_FILE, [list(p) for p in pairs])
+
+
+def load_pairs(folder: Path) -> PairSet:
+    """Read a pairs artifact folder (``pairs.json``)."""
+    return PairSet(pairs=tuple((str(a), str(b)) for a, b in read_json(Path(folder) / PAIRS_FILE)))
+
+
+def load_matches(folder: Path) -> MatchSet:
+    """Read a matches artifact folder (``matches.h5``; the pairs are those present in it)."""
+    path = Path(folder) / MATCHES_FILE
+    with MatchFile(path) as mf:
+        return MatchSet(path=path, pairs=tuple(sorted(mf.pairs())))
 
 
 def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:

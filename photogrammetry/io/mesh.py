@@ -18,9 +18,7 @@ import numpy as np
 
 from photogrammetry.errors import InputError
 from photogrammetry.io.jsonio import read_json, write_bytes_atomic
-
-Units = Literal["metres", "sfm"]
-"""Length unit of a mesh: metres when the scale is known, else arbitrary SfM units."""
+from photogrammetry.io.scale import Units
 DETAIL_LEVELS: dict[str, int] = {"preview": 25_000, "reduced": 50_000, "medium": 100_000, "full": 250_000}
 """Detail levels (as in Apple's Object Capture) -> target triangle count; ``raw`` is undecimated."""
 LEVEL_NAMES: tuple[str, ...] = (*DETAIL_LEVELS, "raw")

@@ -1,4 +1,4 @@
-"""The sfm and undistort artifacts: COLMAP models, their exports, and the typed results.
+"""The sfm artifact: COLMAP models, their exports, and the typed result.
 
 Files in ``<workspace>/sfm/<key>/``:
 
@@ -12,9 +12,8 @@ Files in ``<workspace>/sfm/<key>/``:
 - ``database.db``: the COLMAP database (keypoints, matches, two-view geometries);
 - ``sfm.json``: :class:`SfmSummary`.
 
-Files in ``<workspace>/undistort/<key>/``: ``images/<name>`` (undistorted to pinhole
-cameras), ``sparse/`` (the matching PINHOLE model, binary) and ``stereo/`` (COLMAP's
-patch-match configuration), written by ``pycolmap.undistort_images``; ``undistort.json``.
+Poses are COLMAP's ``cam_from_world`` in the arbitrary units of SfM (the scale artifact,
+:mod:`photogrammetry.io.scale`, may turn them into metres).
 """
 
 from __future__ import annotations
@@ -141,32 +140,3 @@ def load_sfm(folder: Path) -> SfmResult:
     )
     return SfmResult(root=folder, summary=summary)
 
-
-@dataclass(frozen=True)
-class UndistortResult:
-    """The undistort artifact, loaded."""
-
-    root: Path
-    """Artifact folder (a COLMAP dense workspace: ``images/``, ``sparse/``, ``stereo/``)."""
-    images: tuple[str, ...]
-    """Names of the undistorted images."""
-
-    @property
-    def image_dir(self) -> Path:
-        """Folder of the undistorted images."""
-        return self.root / "images"
-
-    @property
-    def model(self) -> Path:
-        """The undistorted (PINHOLE) model, COLMAP binary."""
-        return self.root / "sparse"
-
-
-def save_undistort(folder: Path, images: tuple[str, ...]) -> None:
-    """Write ``undistort.json``."""
-    write_json(folder / "undistort.json", {"images": images})
-
-
-def load_undistort(folder: Path) -> UndistortResult:
-    """Read an undistort artifact folder."""
-    return UndistortResult(root=folder, images=tuple(read_json(folder / "undistort.json")["images"]))

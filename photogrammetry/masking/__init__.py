@@ -10,12 +10,11 @@ Methods (the ``masks`` stage's ``method``), one registry, :data:`MASK_METHODS`
   object turning on a platform: the static background is what stays constant across frames
   (see :mod:`photogrammetry.masking.background`).
 
-The result of the stage is a :class:`~photogrammetry.masking.result.MaskSet`.
+The stage's artifact is a :class:`~photogrammetry.io.masks.MaskSet` (:mod:`photogrammetry.io.masks`).
 """
 
 from __future__ import annotations
 
 from photogrammetry.masking.methods import MASK_METHODS, MaskMethod, MaskRequest, mask_method
-from photogrammetry.masking.result import MaskSet, load_mask_set, save_mask_set
 
-__all__ = ["MASK_METHODS", "MaskMethod", "MaskRequest", "MaskSet", "load_mask_set", "mask_method", "save_mask_set"]
+__all__ = ["MASK_METHODS", "MaskMethod", "MaskRequest", "mask_method"]

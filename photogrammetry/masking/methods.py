@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.ingest import ImageRecord, IngestResult
 from photogrammetry.masking.background import BackgroundOptions
-from photogrammetry.masking.result import mask_file, write_mask
+from photogrammetry.io.masks import mask_file, write_mask
 
 MaskFiles = dict[str, str | None]
 """Image name -> mask file relative to the output folder, or ``None``."""

@@ -27,6 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from photogrammetry.io.masks import read_mask, write_mask
 from photogrammetry.scale.geometry import PlatformGeometry, estimate_platform
 
 
@@ -145,7 +146,6 @@ def cut_platform(model: Any, image_dir: Path, mask_dir: Path, options: PlatformO
         The mean fraction of masked pixels removed.
     """
     from photogrammetry.masking.background import clean_mask
-    from photogrammetry.masking.result import read_mask, write_mask
 
     options = options or PlatformOptions()
     images = sorted((im for im in model.images.values() if im.has_pose), key=lambda im: im.name)

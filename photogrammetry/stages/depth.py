@@ -10,13 +10,13 @@ Resumes view by view. Layout in :mod:`photogrammetry.io.depth`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.io.depth import load_depth, save_depth_summary
-from photogrammetry.io.sfm import UndistortResult
+from photogrammetry.io.undistort import UndistortResult
 from photogrammetry.mvs.methods import METHODS
 from photogrammetry.mvs.options import MVSOptions
 
@@ -44,20 +44,15 @@ def fingerprint(config: DepthConfig, photos: Path) -> dict[str, Any]:
     return {"weights": METHODS[config.method].weights(config.weights or None)}
 
 
-def masks_dir(undistort: UndistortResult) -> Path | None:
-    """The undistorted masks' folder (``<undistort>/masks``) when undistort wrote one."""
-    folder = undistort.root / "masks"
-    return folder if folder.is_dir() else None
-
-
 def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -> dict[str, Any]:
     """Compute the maps of every undistorted view into ``ctx.out``."""
     from photogrammetry.mvs.multiview import compute_depth
     from photogrammetry.mvs.scene import load_scene
 
-    scene = load_scene(undistort.image_dir, undistort.model, masks_dir(undistort))
+    scene = load_scene(undistort.image_dir, undistort.model, undistort.masks_dir)
     summary = compute_depth(scene, config, ctx.out, device=ctx.device, items=ctx.items("raw-items"),
                             track=lambda views: ctx.track(views, total=len(views), unit="view"))
+    summary = replace(summary, units=undistort.units)
     save_depth_summary(ctx.out, summary)
     kept = [v.kept for v in summary.views]
     return {"views": len(kept), "mean_kept": round(sum(kept) / max(len(kept), 1), 3),

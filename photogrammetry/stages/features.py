@@ -22,10 +22,10 @@ from photogrammetry.features import EXTRACTORS, ExtractionImage, ExtractorOption
 from photogrammetry.features.images import load_for_extraction
 from photogrammetry.features.prefetch import prefetch
 from photogrammetry.features.weights import WEIGHT_FILES, weights_identity
-from photogrammetry.io.features import (FeatureSet, feature_set, item_key, load_features_scratch,
+from photogrammetry.io.features import (FEATURES_FILE, item_key, load_features, load_features_scratch,
                                         save_features_scratch, scratch_intact, write_features)
 from photogrammetry.io.ingest import ImageRecord, IngestResult
-from photogrammetry.masking import MaskSet
+from photogrammetry.io.masks import MaskSet
 
 SCRATCH = ".features"
 """Folder of per-image scratch results inside the artifact."""
@@ -127,15 +127,10 @@ def run(config: FeaturesConfig, ctx: StageContext, *, ingest: IngestResult, mask
             per_image.append(len(feats.keypoints))
             yield record.name, feats
 
-    write_features(ctx.out / "features.h5", items(), config.extractor)
+    write_features(ctx.out / FEATURES_FILE, items(), config.extractor)
     total = sum(per_image)
     return {"images": len(per_image), "keypoints": total, "mean_keypoints": round(total / max(1, len(per_image)), 1),
             "images_without_keypoints": per_image.count(0)}
-
-
-def load(folder: Path) -> FeatureSet:
-    """The features artifact of ``folder``."""
-    return feature_set(folder / "features.h5")
 
 
 STAGE = StageSpec(
@@ -143,9 +138,9 @@ STAGE = StageSpec(
     version=2,
     config=FeaturesConfig,
     run=run,
-    load=load,
+    load=load_features,
     requires=("ingest", "masks"),
     fingerprint=fingerprint,
-    outputs={"features": "features.h5"},
+    outputs={"features": FEATURES_FILE},
     summary="Local features: ALIKED / DISK (kornia, learned) or SIFT, per image.",
 )

@@ -3,13 +3,14 @@
 ``points`` (default) turns every kept depth into a world point with its image colour and
 normal and averages the points sharing a voxel (about one pixel's footprint); ``tsdf``
 integrates the maps into open3d's ``VoxelBlockGrid`` (on CUDA when open3d has it) and writes its
-surface points plus ``tsdf_mesh.ply``. Layout in :mod:`photogrammetry.io.depth`.
+surface points plus ``tsdf_mesh.ply``. ``fusion.json`` states the units of the depth artifact.
+Layout in :mod:`photogrammetry.io.fusion`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -17,8 +18,9 @@ import numpy as np
 
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
-from photogrammetry.io.depth import (DepthResult, FusionSummary, load_array, load_fusion, save_fusion_summary,
-                                     write_point_ply)
+from photogrammetry.io.depth import DepthResult, load_array
+from photogrammetry.io.fusion import (FusionSummary, load_fusion, save_fusion_summary, write_colored_mesh,
+                                      write_point_ply)
 from photogrammetry.mvs.tsdf import TSDFOptions
 
 
@@ -98,25 +100,13 @@ def _tsdf(config: FusionConfig, depth: DepthResult, out: Path, voxel: float, dev
         return integrate([], config.tsdf, voxel_size=1.0).cloud, 0
     result = integrate(view_maps(depth), config.tsdf, voxel, device)
     if len(result.triangles):
-        _write_mesh(out / "tsdf_mesh.ply", result.vertices, result.triangles, result.vertex_colors)
+        write_colored_mesh(out / "tsdf_mesh.ply", result.vertices, result.triangles, result.vertex_colors)
     return result.cloud, len(result.triangles)
-
-
-def _write_mesh(path: Path, vertices: np.ndarray, triangles: np.ndarray, colors: np.ndarray) -> None:
-    """Binary PLY mesh with vertex colours, written to a temporary name and renamed."""
-    import open3d as o3d
-
-    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices), o3d.utility.Vector3iVector(triangles))
-    mesh.vertex_colors = o3d.utility.Vector3dVector(colors.astype(np.float64) / 255.0)
-    tmp = path.with_name(f".tmp-{path.name}")
-    if not o3d.io.write_triangle_mesh(str(tmp), mesh, write_ascii=False):
-        raise StageError(f"could not write {path}")
-    tmp.replace(path)
 
 
 def run(config: FusionConfig, ctx: StageContext, *, depth: DepthResult) -> dict[str, Any]:
     """Fuse the depth stage's maps into ``ctx.out``."""
-    summary = fuse(config, depth, ctx.out, ctx.device)
+    summary = replace(fuse(config, depth, ctx.out, ctx.device), units=depth.summary.units)
     save_fusion_summary(ctx.out, summary)
     return {"points": summary.points, "triangles": summary.mesh_triangles}
 

@@ -4,7 +4,7 @@ Methods are the registry :data:`photogrammetry.masking.MASK_METHODS`
 (:mod:`photogrammetry.masking.methods`): ``ingest`` (the photos'
 alpha channels, the default), ``folder`` (the user's masks), ``background`` (estimated from a
 fixed camera's sequence: turntables) or ``none``. Writes ``masks/<image name>.png`` (255 =
-object) and ``masks.json`` (:class:`~photogrammetry.masking.MaskSet`). Features are detected
+object) and ``masks.json`` (:class:`~photogrammetry.io.masks.MaskSet`). Features are detected
 only inside the masks, and the undistort stage warps them for depth, fusion, mesh and texture.
 """
 
@@ -19,9 +19,9 @@ import numpy as np
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError
 from photogrammetry.io.ingest import IngestResult
-from photogrammetry.masking import MASK_METHODS, MaskRequest, load_mask_set, mask_method, save_mask_set
+from photogrammetry.io.masks import load_mask_set, read_mask, save_mask_set
+from photogrammetry.masking import MASK_METHODS, MaskRequest, mask_method
 from photogrammetry.masking.background import BackgroundOptions
-from photogrammetry.masking.result import read_mask
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,7 +21,7 @@ from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.features import EXTRACTORS
 from photogrammetry.features.prefetch import prefetch
 from photogrammetry.features.weights import weights_identity
-from photogrammetry.io.features import (FeatureFile, FeatureSet, MatchFile, MatchSet, PairSet, item_key,
+from photogrammetry.io.features import (MATCHES_FILE, FeatureFile, FeatureSet, PairSet, item_key, load_matches,
                                         load_matches_scratch, pair_name, save_matches_scratch, scratch_intact,
                                         write_matches)
 from photogrammetry.matching import MATCHERS, MatcherOptions, load_matcher, resolve_matcher
@@ -114,17 +114,10 @@ def run(config: MatchesConfig, ctx: StageContext, *, features: FeatureSet, pairs
             per_pair.append(len(matches.indices))
             yield name0, name1, matches
 
-    write_matches(ctx.out / "matches.h5", items())
+    write_matches(ctx.out / MATCHES_FILE, items())
     total = sum(per_pair)
     return {"pairs": len(per_pair), "matches": total, "mean_matches": round(total / max(1, len(per_pair)), 1),
             "pairs_without_matches": per_pair.count(0)}
-
-
-def load(folder: Path) -> MatchSet:
-    """The matches artifact of ``folder``."""
-    path = folder / "matches.h5"
-    with MatchFile(path) as mf:
-        return MatchSet(path=path, pairs=tuple(sorted(mf.pairs())))
 
 
 STAGE = StageSpec(
@@ -132,9 +125,9 @@ STAGE = StageSpec(
     version=1,
     config=MatchesConfig,
     run=run,
-    load=load,
+    load=load_matches,
     requires=("features", "pairs"),
     fingerprint=fingerprint,
-    outputs={"matches": "matches.h5"},
+    outputs={"matches": MATCHES_FILE},
     summary="Match features of each pair: LightGlue (DISK / ALIKED) or mutual NN + ratio (SIFT).",
 )

@@ -23,10 +23,11 @@ import numpy as np
 
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, InputError
-from photogrammetry.io.depth import FusionResult
+from photogrammetry.io.fusion import FusionResult
 from photogrammetry.io.jsonio import write_json
-from photogrammetry.io.mesh import MeshData, MeshInfo, Units, load_mesh_result, write_ply
-from photogrammetry.io.sfm import UndistortResult
+from photogrammetry.io.mesh import MeshData, MeshInfo, load_mesh_result, write_ply
+from photogrammetry.io.scale import Units
+from photogrammetry.io.undistort import UndistortResult
 from photogrammetry.meshing import (
     MESHERS,
     CameraView,
@@ -143,16 +144,14 @@ def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraV
 def upstream_inputs(fusion: FusionResult, undistort: UndistortResult) -> tuple[Path, Path, Path, Path | None, Units]:
     """Fused cloud, undistorted model and photos, masks folder (or ``None``) and units.
 
-    Masks are the undistorted ones in ``<undistort>/masks`` (written when ingest had masks).
-    Units are metres only when an upstream result says so (``units = "metres"``); SfM alone
-    cannot know the scale.
+    Masks are the undistorted ones (written when the photos had masks). Units are the fused
+    cloud's, as the scale stage set them and undistort, depth and fusion passed them on; a fusion
+    artifact written before it recorded units has those of the undistort artifact it came from.
     """
     if not fusion.points.is_file():
         raise InputError(f"the fusion artifact has no fused point cloud ({fusion.points})")
-    masks = undistort.root / "masks"
-    metric = "metres" in (getattr(fusion, "units", None), getattr(undistort, "units", None))
-    return (fusion.points, undistort.model, undistort.image_dir, masks if masks.is_dir() else None,
-            "metres" if metric else "sfm")
+    units = fusion.units if fusion.units is not None else undistort.units
+    return fusion.points, undistort.model, undistort.image_dir, undistort.masks_dir, units
 
 
 SPARSE_CLOUD = 0.01

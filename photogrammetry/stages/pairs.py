@@ -14,9 +14,8 @@ from typing import Any
 
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, InputError
-from photogrammetry.io.features import FeatureSet, PairSet
+from photogrammetry.io.features import PAIRS_FILE, FeatureSet, load_pairs, save_pairs
 from photogrammetry.io.ingest import IngestResult
-from photogrammetry.io.jsonio import read_json, write_json
 from photogrammetry.matching.pairs import PAIR_METHODS, PairOptions, PairRequest, resolve_method, select_pairs
 
 
@@ -73,14 +72,9 @@ def run(config: PairsConfig, ctx: StageContext, *, ingest: IngestResult, feature
     if not pairs:
         raise ConfigError(f"pairs: method {method} selected no pairs among {len(names)} images; "
                           "raise pairs.window or pairs.k, or use pairs.method=exhaustive")
-    write_json(ctx.out / "pairs.json", [list(p) for p in pairs])
+    save_pairs(ctx.out, pairs)
     ctx.log.info("%s: %d pairs among %d images", method, len(pairs), len(names))
     return {"pairs": len(pairs), "method": method, "pairs_per_image": round(2 * len(pairs) / len(names), 1)}
-
-
-def load(folder: Path) -> PairSet:
-    """The pairs artifact of ``folder``."""
-    return PairSet(pairs=tuple((str(a), str(b)) for a, b in read_json(folder / "pairs.json")))
 
 
 STAGE = StageSpec(
@@ -88,9 +82,9 @@ STAGE = StageSpec(
     version=1,
     config=PairsConfig,
     run=run,
-    load=load,
+    load=load_pairs,
     requires=("ingest", "features"),
     fingerprint=fingerprint,
-    outputs={"pairs": "pairs.json"},
+    outputs={"pairs": PAIRS_FILE},
     summary="Image pairs to match: exhaustive, sequential, turntable rings, retrieval (VLAD) or from a file.",
 )

@@ -5,7 +5,7 @@ Methods are the registry :data:`photogrammetry.scale.SCALE_METHODS` (:mod:`photo
 of a turntable's platform), ``radius`` (camera-to-axis distance of a turntable),
 ``marker`` (ArUco markers or a ChArUco board on the platform) and ``points`` (two marked
 points a known distance apart). Writes ``model/`` (COLMAP binary, the ``sparse_model`` that
-``eval`` reads) and ``scale.json`` (:class:`~photogrammetry.scale.result.ScaleInfo`); the
+``eval`` reads) and ``scale.json`` (:class:`~photogrammetry.io.scale.ScaleInfo`); the
 undistort stage starts from this model, so depth, fusion, mesh and export come out in metres.
 """
 
@@ -19,10 +19,10 @@ from typing import Any, ClassVar
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.io.ingest import IngestResult
+from photogrammetry.io.scale import ScaleInfo, load_scale, save_scale
 from photogrammetry.io.sfm import SfmResult
 from photogrammetry.scale.markers import TargetSpec
 from photogrammetry.scale.methods import SCALE_METHODS, ScaleRequest, read_points, scale_method
-from photogrammetry.scale.result import ScaleInfo, load_scale, save_scale
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,7 +27,7 @@ from photogrammetry.errors import InputError, StageError
 from photogrammetry.io.features import FeatureSet, MatchSet
 from photogrammetry.io.ingest import IngestResult
 from photogrammetry.io.sfm import CameraInfo, ModelInfo, SfmSummary, load_sfm, save_sfm_summary
-from photogrammetry.masking.result import MaskSet
+from photogrammetry.io.masks import MaskSet
 from photogrammetry.sfm import intrinsics
 from photogrammetry.sfm.options import SfmOptions
 

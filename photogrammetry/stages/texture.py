@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.io.jsonio import write_json
 from photogrammetry.io.mesh import MeshResult, TextureInfo, load_texture_result, read_mesh, write_obj
-from photogrammetry.io.sfm import UndistortResult
+from photogrammetry.io.undistort import UndistortResult
 from photogrammetry.meshing import load_colmap_views
 from photogrammetry.texturing import TextureOptions, texture_mesh
 
@@ -40,9 +40,7 @@ class TextureConfig(TextureOptions):
 
 def run(config: TextureConfig, ctx: StageContext, *, mesh: MeshResult, undistort: UndistortResult) -> dict[str, Any]:
     """Texture the mesh of ``mesh`` with the photos of ``undistort`` into ``ctx.out``."""
-    masks = undistort.root / "masks"
-    views = load_colmap_views(undistort.model, undistort.image_dir,
-                              masks if config.use_masks and masks.is_dir() else None)
+    views = load_colmap_views(undistort.model, undistort.image_dir, undistort.masks_dir if config.use_masks else None)
     model = read_mesh(mesh.level_path(config.level))
     ctx.log.info("texturing the %s mesh (%d triangles) from %d photos into a %d px atlas", config.level,
                  len(model.faces), len(views), config.size)

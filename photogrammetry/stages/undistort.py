@@ -6,7 +6,7 @@ metres when a scale is known): ``images/`` (the registered images undistorted), 
 which multi-view stereo reads, and ``masks/<image name>.png`` (the object masks warped by the
 same undistortion, nearest neighbour, 255 = object; only for images with a mask), which depth,
 fusion, mesh and texture honour. ``undistort.json`` holds the image names and the ``units``
-(``metres`` or ``sfm``). See :mod:`photogrammetry.io.sfm`.
+(``metres`` or ``sfm``). Layout in :mod:`photogrammetry.io.undistort`.
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ import numpy as np
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.io.ingest import IngestResult
-from photogrammetry.io.jsonio import read_json, write_json
-from photogrammetry.io.sfm import SfmResult, UndistortResult
-from photogrammetry.masking import MaskSet
+from photogrammetry.io.masks import MaskSet, read_mask, write_mask
+from photogrammetry.io.scale import ScaleResult
+from photogrammetry.io.sfm import SfmResult
+from photogrammetry.io.undistort import load_undistort, save_undistort
 from photogrammetry.masking.platform import PlatformOptions
-from photogrammetry.masking.result import read_mask, write_mask
-from photogrammetry.scale.result import ScaleResult
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,20 +66,6 @@ def _options(config: UndistortConfig) -> Any:
     options.blank_pixels = config.blank_pixels
     options.max_image_size = config.max_image_size or -1
     return options
-
-
-@dataclass(frozen=True)
-class UndistortedScene(UndistortResult):
-    """The undistort artifact with the units of its model."""
-
-    units: str = field(default="sfm")
-    """``metres`` when the scale stage knew the scale, else ``sfm``."""
-
-
-def load(folder: Path) -> UndistortedScene:
-    """Read an undistort artifact folder."""
-    raw = read_json(folder / "undistort.json")
-    return UndistortedScene(root=folder, images=tuple(raw["images"]), units=raw.get("units", "sfm"))
 
 
 def pixel_map(source: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +147,7 @@ def run(config: UndistortConfig, ctx: StageContext, *, ingest: IngestResult, mas
         counts["platform_removed"] = round(cut_platform(model, ctx.out / "images", ctx.out / "masks",
                                                         config.platform), 4)
         ctx.log.info("platform cut out of the masks: %.1f %% of masked pixels", 100 * counts["platform_removed"])
-    write_json(ctx.out / "undistort.json", {"images": tuple(names), "units": scale.units})
+    save_undistort(ctx.out, tuple(names), units=scale.units)
     return counts
 
 
@@ -171,7 +156,7 @@ STAGE = StageSpec(
     version=3,
     config=UndistortConfig,
     run=run,
-    load=load,
+    load=load_undistort,
     requires=("ingest", "masks", "sfm", "scale"),
     outputs={"images": "images", "model": "sparse", "masks": "masks"},
     summary="Undistort the registered images to pinhole cameras for multi-view stereo.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import open3d as o3d
 
-from photogrammetry.io.depth import write_point_ply
+from photogrammetry.io.fusion import write_point_ply
 from photogrammetry.mvs.fusion import PointCloud, ViewMaps, fuse_points, merge_voxels
 from photogrammetry.mvs.geometry import normals_from_depth
 from photogrammetry.mvs.tsdf import TSDFOptions, integrate

@@ -16,7 +16,8 @@ import pytest
 import photogrammetry
 from photogrammetry.evaluation import load_ground_truth
 from photogrammetry.evaluation.pose_metrics import estimated_poses, evaluate_poses
-from photogrammetry.io.sfm import load_sfm, load_undistort
+from photogrammetry.io.sfm import load_sfm
+from photogrammetry.io.undistort import load_undistort
 from tests.sfm.conftest import SAMPLE_SCENES
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"

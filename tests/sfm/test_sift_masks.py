@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pycolmap
 
-from photogrammetry.masking.result import MaskSet
+from photogrammetry.io.masks import MaskSet
 from photogrammetry.sfm.sift import _extract_and_match
 from photogrammetry.stages.sfm import sift_masks
 

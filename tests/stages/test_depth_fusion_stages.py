@@ -10,8 +10,9 @@ import open3d as o3d
 import pytest
 
 from photogrammetry.engine.stage import StageContext
-from photogrammetry.io.depth import load_depth, load_fusion
-from photogrammetry.io.sfm import load_undistort, save_undistort
+from photogrammetry.io.depth import load_depth
+from photogrammetry.io.fusion import load_fusion
+from photogrammetry.io.undistort import load_undistort, save_undistort
 from photogrammetry.mvs.cascade import CascadeOptions
 from photogrammetry.stages import depth, fusion
 from tests.mvs.conftest import one_torch_thread, sample_scene_dir  # noqa: F401 (fixtures of the MVS tests)
@@ -21,12 +22,13 @@ SETTINGS = dict(method="ncc", max_image_size=128, cascade=CascadeOptions(hypothe
 
 @pytest.fixture(scope="module")
 def undistorted(sample_scene_dir, tmp_path_factory) -> Path:
-    """An undistort artifact folder holding the facade scene: images, PINHOLE model, undistort.json."""
+    """An undistort artifact folder holding the facade scene: images, PINHOLE model, undistort.json
+    (which says metres, to see the units passed on)."""
     scene = sample_scene_dir("facade")
     folder = tmp_path_factory.mktemp("undistort")
     shutil.copytree(scene / "images", folder / "images")
     shutil.copytree(scene / "gt" / "sparse", folder / "sparse")
-    save_undistort(folder, tuple(sorted(p.name for p in (folder / "images").iterdir())))
+    save_undistort(folder, tuple(sorted(p.name for p in (folder / "images").iterdir())), units="metres")
     return folder
 
 
@@ -50,6 +52,7 @@ def test_depth_stage_writes_every_view(depth_artifact):
         assert (result.root / rel).is_dir(), label
     assert all(result.depth_path(v.name).is_file() for v in result.summary.views)
     assert result.summary.views[0].width == 128 and len(result.summary.views[0].sources) == 5
+    assert result.summary.units == "metres"  # the undistort artifact's
 
 
 @pytest.mark.parametrize("method", ["points", "tsdf"])
@@ -63,6 +66,7 @@ def test_fusion_stage_writes_a_coloured_cloud_with_normals(depth_artifact, tmp_p
     assert cloud.has_colors() and cloud.has_normals()
     assert np.allclose(np.linalg.norm(np.asarray(cloud.normals), axis=1), 1, atol=1e-3)
     assert (loaded.mesh is not None) == (method == "tsdf") and (counts["triangles"] > 0) == (method == "tsdf")
+    assert loaded.units == "metres"  # the depth artifact's
 
 
 def test_the_weights_of_learned_methods_enter_the_key():

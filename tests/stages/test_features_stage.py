@@ -11,7 +11,7 @@ import pytest
 
 import photogrammetry
 from photogrammetry.errors import ConfigError
-from photogrammetry.io.features import FeatureFile, FeatureSet
+from photogrammetry.io.features import FeatureFile, FeatureSet, load_features
 from photogrammetry.stages import features as features_stage
 from tests.features.offline import block_network, torch_threads
 from tests.features.synthetic import plane_views, write_images
@@ -54,7 +54,7 @@ def reference(photos: Path, tmp_path_factory: pytest.TempPathFactory):
 
 def test_writes_one_group_per_image_in_prepared_pixels(reference, no_network: list[str]) -> None:
     folder = reference.folder("features")
-    result = features_stage.load(folder)
+    result = load_features(folder)
     assert result == FeatureSet(path=folder / "features.h5", extractor="aliked-n16")
     feats = read_all(result.path)
     assert sorted(feats) == [f"view_{i:03d}.png" for i in range(4)]

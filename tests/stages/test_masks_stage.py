@@ -11,8 +11,7 @@ import pytest
 import photogrammetry
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.features import FeatureFile
-from photogrammetry.masking import MaskSet
-from photogrammetry.masking.result import read_mask
+from photogrammetry.io.masks import MaskSet, read_mask
 from photogrammetry.stages import masks as masks_stage
 from tests.masking.test_background import turntable_frames
 

@@ -10,9 +10,8 @@ import pytest
 
 import photogrammetry
 from photogrammetry.errors import ConfigError
-from photogrammetry.io.features import FeatureFile, MatchFile, MatchSet
+from photogrammetry.io.features import FeatureFile, MatchFile, MatchSet, load_matches, load_pairs
 from photogrammetry.stages import matches as matches_stage
-from photogrammetry.stages import pairs as pairs_stage
 from tests.features.offline import block_network, torch_threads
 from tests.features.synthetic import apply_homography, plane_views, write_images
 
@@ -64,8 +63,8 @@ def precision(result, homographies: dict[str, np.ndarray]) -> tuple[float, int]:
 
 def test_lightglue_matches_every_pair_precisely(scene, reference, no_network: list[str]) -> None:
     folder = reference.folder("matches")
-    loaded = matches_stage.load(folder)
-    pairs = pairs_stage.load(reference.folder("pairs")).pairs
+    loaded = load_matches(folder)
+    pairs = load_pairs(reference.folder("pairs")).pairs
     assert isinstance(loaded, MatchSet) and loaded.pairs == pairs and len(pairs) == 6
     counts = next(s.counts for s in reference.stages if s.name == "matches")
     assert counts["pairs"] == 6 and counts["pairs_without_matches"] == 0

@@ -12,7 +12,7 @@ from scipy.spatial.transform import Rotation
 
 from photogrammetry.engine.stage import StageContext
 from photogrammetry.errors import ConfigError
-from photogrammetry.io.depth import FusionResult, FusionSummary
+from photogrammetry.io.fusion import FusionResult, FusionSummary
 from photogrammetry.io.jsonio import write_json
 from photogrammetry.io.mesh import (
     ExportResult,
@@ -25,7 +25,7 @@ from photogrammetry.io.mesh import (
     read_obj,
     write_ply,
 )
-from photogrammetry.io.sfm import UndistortResult, load_undistort, save_undistort
+from photogrammetry.io.undistort import UndistortResult, load_undistort, save_undistort
 from photogrammetry.meshing import SurfaceOptions
 from photogrammetry.meshing.crop import CropOptions
 from photogrammetry.meshing.views import CameraView
@@ -58,7 +58,7 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> tuple[FusionResult, Un
     root = tmp_path_factory.mktemp("upstream")
     views = render(sphere(subdivisions=5), ring(8, height=1.5), root / "undistort" / "images")
     write_colmap(root / "undistort" / "sparse", views)
-    save_undistort(root / "undistort", tuple(v.name for v in views))
+    save_undistort(root / "undistort", tuple(v.name for v in views), units="sfm")
     cloud = sphere_cloud(20_000, noise=0.003)
     (root / "fusion").mkdir()
     write_ply(root / "fusion" / "fused.ply", MeshData(vertices=cloud.points, faces=np.zeros((0, 3)),
@@ -100,15 +100,25 @@ def test_mesh_stage_writes_every_level(outputs: tuple[MeshResult, TextureResult,
         meshed.level_path("huge")
 
 
-def fusion_of(root: Path, count: int) -> FusionResult:
+def fusion_of(root: Path, count: int, units: str | None = "sfm") -> FusionResult:
     """A fusion artifact in ``root`` holding ``count`` points of the unit sphere."""
     cloud = sphere_cloud(count, noise=0.003)
     root.mkdir(parents=True)
     write_ply(root / "fused.ply", MeshData(vertices=cloud.points, faces=np.zeros((0, 3)), normals=cloud.normals,
                                            colors=cloud.colors))
-    summary = FusionSummary(method="points", points=count, voxel_size=0.01)
+    summary = FusionSummary(method="points", points=count, voxel_size=0.01, units=units)
     write_json(root / "fusion.json", summary)
     return FusionResult(root=root, summary=summary)
+
+
+def test_the_mesh_stage_takes_the_units_of_the_fused_cloud(upstream: tuple[FusionResult, UndistortResult],
+                                                           tmp_path: Path) -> None:
+    """The fusion artifact's units; one written before it recorded them has its undistort artifact's."""
+    undistort = upstream[1]
+    assert mesh.upstream_inputs(fusion_of(tmp_path / "a", 10, "metres"), undistort)[-1] == "metres"
+    metric = UndistortResult(root=undistort.root, images=undistort.images, units="metres")
+    assert mesh.upstream_inputs(fusion_of(tmp_path / "b", 10, None), metric)[-1] == "metres"
+    assert mesh.upstream_inputs(fusion_of(tmp_path / "c", 10, None), undistort)[-1] == "sfm"
 
 
 @pytest.mark.parametrize(("count", "warned"), [(1_000, True), (2_000, False)])

@@ -8,8 +8,7 @@ import pytest
 
 import photogrammetry
 from photogrammetry.errors import ConfigError
-from photogrammetry.io.features import PairSet
-from photogrammetry.stages import pairs as pairs_stage
+from photogrammetry.io.features import PairSet, load_pairs
 from tests.features.synthetic import plane_views, write_images
 
 FAST = ("features.extractor=sift", "features.max_keypoints=200")
@@ -28,12 +27,12 @@ def run(photos: Path, workspace: Path, *overrides: str):
 
 
 def pairs_of(result) -> tuple[tuple[str, str], ...]:
-    return pairs_stage.load(result.folder("pairs")).pairs
+    return load_pairs(result.folder("pairs")).pairs
 
 
 def test_auto_is_exhaustive_for_small_sets(photos: Path, tmp_path: Path) -> None:
     result = run(photos, tmp_path / "ws")
-    loaded = pairs_stage.load(result.folder("pairs"))
+    loaded = load_pairs(result.folder("pairs"))
     assert isinstance(loaded, PairSet) and len(loaded.pairs) == 15
     counts = next(s.counts for s in result.stages if s.name == "pairs")
     assert counts == {"pairs": 15, "method": "exhaustive", "pairs_per_image": 5.0}

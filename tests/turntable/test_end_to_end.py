@@ -13,7 +13,7 @@ import pytest
 
 import photogrammetry.api as api
 from photogrammetry.errors import StageError
-from photogrammetry.scale.result import load_scale
+from photogrammetry.io.scale import load_scale
 from photogrammetry.turntable import Turntable
 
 SCENE = Path(__file__).resolve().parents[2] / "sample_scenes" / "turntable"

@@ -1,18 +1,28 @@
-"""The scale artifact: ``model/`` (the SfM model in metres, or unchanged) and ``scale.json``.
+"""The scale artifact: ``model/`` (the SfM model in metres, or unchanged) and ``scale.json``; the units.
 
-``scale.json`` holds ``method``, ``units`` (``metres`` when a scale was applied, else ``sfm``),
-``scale`` (metres per SfM unit; 1 for ``none``), ``relative_uncertainty`` (one standard
-deviation as a fraction of the scale; null without a scale) and ``samples``.
+Files in ``<workspace>/scale/<key>/``: ``model/`` (COLMAP binary: the sfm stage's chosen model
+multiplied by the scale, or copied unchanged by ``none``) and ``scale.json`` (:class:`ScaleInfo`):
+``method``, ``units`` (``metres`` when a scale was applied, else ``sfm``), ``scale`` (metres per
+SfM unit; 1 for ``none``), ``relative_uncertainty`` (one standard deviation as a fraction of the
+scale; null without a scale) and ``samples``.
+
+Units are born here. Every later artifact that carries geometry states them, copied from its
+upstream one: ``undistort.json``, ``depth.json``, ``fusion.json``, ``mesh.json``, ``texture.json``,
+``export.json`` and the GLB's ``asset.extras``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from photogrammetry.io.jsonio import read_json, write_json
 
 INDEX_FILE = "scale.json"
+
+Units = Literal["metres", "sfm"]
+"""Length unit of geometry: metres when the scale is known, else the arbitrary units of SfM."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,7 +31,7 @@ class ScaleInfo:
 
     method: str
     """Scale method (see :data:`photogrammetry.scale.SCALE_METHODS`)."""
-    units: str
+    units: Units
     """``metres`` when the model was scaled, ``sfm`` otherwise."""
     scale: float
     """Metres per SfM unit applied to the model (1.0 when none)."""
@@ -46,7 +56,7 @@ class ScaleResult:
         return self.root / "model"
 
     @property
-    def units(self) -> str:
+    def units(self) -> Units:
         """``metres`` or ``sfm``, as downstream stages read it."""
         return self.info.units
 

@@ -1,7 +1,10 @@
 """The masks artifact: ``masks/<image name>.png`` (8-bit, 255 = object) and ``masks.json``.
 
-``masks.json`` holds the method and, per image name, the mask's path relative to the artifact
-folder or ``null`` when the image has no mask (then every pixel is used).
+Files in ``<workspace>/masks/<key>/``: one mask per image that has one, the image's size, pixels
+>= 128 being the object; ``masks.json`` holds the method and, per image name, the mask's path
+relative to the artifact folder or ``null`` when the image has no mask (then every pixel is used).
+Masks carry no geometry, so no units. The undistort artifact's ``masks/`` folder uses the same
+file format (:func:`write_mask`, :func:`read_mask`).
 """
 
 from __future__ import annotations
