@@ -201,6 +201,10 @@ class _Executor:
         artifact = self.store.find(name, self.keys[name])
         if artifact is None:
             return None
+        if not isinstance(artifact.manifest.get("files"), dict):
+            artifact = self.store.adopt(artifact)
+            log.info("%s: cached result written before results listed their files: its %d files are listed now "
+                     "and checked from now on", name, len(artifact.manifest["files"]))
         problems = self.store.problems(artifact, checksums=checksums)
         if not problems:
             return artifact

@@ -96,14 +96,24 @@ class ArtifactStore:
         """What is wrong with the files of ``artifact``: sizes always, checksums with ``checksums``.
 
         Each problem names the file relative to the workspace. A manifest without a file list
-        (written before artifacts carried checksums) cannot be checked and counts as damaged: the
-        stage is recomputed once.
+        (written before artifacts carried checksums) has nothing to check against: none (``run``
+        lists its files first, :meth:`adopt`).
         """
-        label = f"{artifact.stage}/{artifact.key}/"
         files = artifact.manifest.get("files")
         if not isinstance(files, dict):
-            return [f"{label}{MANIFEST}: no file list (written before checksums); recomputing it to be sure"]
-        return check_files(artifact.folder, files, checksums=checksums, label=label)
+            return []
+        return check_files(artifact.folder, files, checksums=checksums, label=f"{artifact.stage}/{artifact.key}/")
+
+    def adopt(self, artifact: Artifact) -> Artifact:
+        """``artifact`` with a file list: one written before manifests had them gets its files
+        listed now (sizes and checksums of what is on disk), its manifest rewritten durably, so
+        that from then on it is checked like any other. An older workspace is not recomputed."""
+        if isinstance(artifact.manifest.get("files"), dict):
+            return artifact
+        files = list_files(artifact.folder, exclude=(MANIFEST,))
+        manifest = {**artifact.manifest, "files": files, "size_bytes": sum(f["size"] for f in files.values())}
+        write_json(artifact.folder / MANIFEST, manifest, durable=True)
+        return Artifact(stage=artifact.stage, key=artifact.key, folder=artifact.folder, manifest=manifest)
 
     def quarantine(self, folder: Path) -> Path:
         """Move a damaged folder to ``.quarantine/`` (never used again; ``clean`` removes it)."""

@@ -97,15 +97,19 @@ def test_damaged_input_of_an_input_is_recomputed_in_turn(numbers: Path, tmp_path
     assert _total(changed) == _total(first) + 2
 
 
-def test_manifest_without_file_list_is_recomputed(numbers: Path, tmp_path: Path, caplog) -> None:
+def test_manifest_without_file_list_is_adopted_not_recomputed(numbers: Path, tmp_path: Path, caplog) -> None:
+    """A result of an older version (no file list) is listed as it is and checked from then on."""
     first = run_toy(numbers, tmp_path / "ws")
     manifest_path = first.folder("total") / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    del manifest["files"]
+    listed = manifest.pop("files")
     manifest_path.write_text(json.dumps(manifest))
-    with caplog.at_level(logging.WARNING, logger="photogrammetry"):
-        assert run_toy(numbers, tmp_path / "ws").ran == ("total",)
-    assert "no file list" in caplog.text
+    with caplog.at_level(logging.INFO, logger="photogrammetry"):
+        assert run_toy(numbers, tmp_path / "ws").ran == ()
+    assert "listed now" in caplog.text
+    assert json.loads(manifest_path.read_text())["files"] == listed
+    _flip_byte(next(p for p in first.folder("total").rglob("*") if p.is_file() and p.name != "manifest.json"))
+    assert _run_verify(numbers, tmp_path / "ws").ran == ("total",)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "delete"])
