@@ -11,8 +11,10 @@ on the real office walk (undistorted, true focal 495.5 px, 20 frames): with the 
 stays near 0.009 (1.7-2.1 px at the corners) and the focal length at 492 px free against 483 px
 held, the free fit 0.3-0.7 % lower in error and better in pose AUC@5 (0.51-0.53 against
 0.45-0.48 over five RANSAC seeds); with the fast preset (SIFT, a thin model) the free fit is
-550.6 px with k = 0.066 (7.4 px) for a 6.5 % lower error, 486.5 px held: the test keeps the wrong
-one there. Synthetic: a forward walk with k = -0.02 (5 px) gains only 0.2 % from it, so it is
+550.6 px with k = 0.066 (7.4 px) for a 6.5 % lower error, 486.5 px held. Such a walk straight ahead
+(forward motion at least :data:`~photogrammetry.sfm.intrinsics.FORWARD_MOTION`) is where k and the
+focal length trade off, so there the error must drop by ``refinement.distortion_min_gain_forward``
+(10 %) instead, and the fast preset's k is held. Synthetic: a forward walk with k = -0.02 (5 px) gains only 0.2 % from it, so it is
 held and the focal comes out 3 % long; a room seen from a circle with k = -0.05 (20 px) gains
 6.4 % and keeps it.
 
@@ -43,11 +45,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from photogrammetry.sfm.colmap import colmap_errors
+from photogrammetry.sfm.intrinsics import FORWARD_MOTION, forward_motion
 
 if TYPE_CHECKING:
     import pycolmap
 
-    from photogrammetry.sfm.options import SfmOptions
+    from photogrammetry.sfm.options import RefinementOptions, SfmOptions
 
 log = logging.getLogger("photogrammetry.sfm")
 
@@ -181,12 +184,20 @@ def _choose_distortion(model: pycolmap.Reconstruction, database: Path, config: S
     _refine_once(free, database, config, principal_point=principal_point, distortion=True, num_threads=num_threads)
     shift = max(corner_shift_px(c) for c in free.cameras.values())
     options = config.refinement
-    keep = shift <= options.distortion_free_px or significant(held, free, extra, options.distortion_min_gain)
+    gain = distortion_min_gain(options, forward_motion(model))
+    keep = shift <= options.distortion_free_px or significant(held, free, extra, gain)
     log.info("lens distortion %s: reprojection error %.4f px held, %.4f px refined (moving the corners by %.1f px); "
              "focal length %s px held, %s px refined", "refined" if keep else "held at its starting value",
              held.compute_mean_reprojection_error(), free.compute_mean_reprojection_error(), shift,
              _focals(held), _focals(free))
     return (free, True) if keep else (held, False)
+
+
+def distortion_min_gain(options: RefinementOptions, forward: float | None) -> float:
+    """The error drop that refined distortion must bring to be kept: more where the cameras move
+    straight ahead (``forward`` at least :data:`FORWARD_MOTION`), where it trades off with the focal."""
+    ahead = forward is not None and forward >= FORWARD_MOTION
+    return options.distortion_min_gain_forward if ahead else options.distortion_min_gain
 
 
 def _focals(model: pycolmap.Reconstruction) -> str:

@@ -222,7 +222,7 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=4,
+    version=5,  # 5: distortion must lower the error by 10 % to be kept under forward motion
     config=SfmConfig,
     run=run,
     load=load_sfm,

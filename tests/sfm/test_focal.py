@@ -11,7 +11,8 @@ import pytest
 from photogrammetry.errors import ConfigError
 from photogrammetry.io.sfm import CameraInfo
 from photogrammetry.sfm.intrinsics import focal_warning, user_focal, with_user_focal
-from photogrammetry.sfm.refine import corner_shift_px
+from photogrammetry.sfm.intrinsics import FORWARD_MOTION
+from photogrammetry.sfm.refine import corner_shift_px, distortion_min_gain
 from photogrammetry.sfm.options import RefinementOptions, SfmOptions
 from tests.sfm.conftest import run_sfm
 from tests.sfm.rigs import forward_video, narrow_ring, write_rig
@@ -109,3 +110,13 @@ def test_bad_focal_settings_are_refused_by_name(settings):
         SfmOptions(**settings)
     with pytest.raises(ConfigError, match="distortion_min_gain"):
         RefinementOptions(distortion_min_gain=-0.1)
+
+
+def test_distortion_must_gain_more_under_forward_motion():
+    """Walking straight ahead, k and the focal length trade off: distortion needs a larger error drop."""
+    options = RefinementOptions(distortion_min_gain=0.03, distortion_min_gain_forward=0.10)
+    assert distortion_min_gain(options, FORWARD_MOTION + 0.1) == 0.10
+    assert distortion_min_gain(options, FORWARD_MOTION - 0.1) == 0.03
+    assert distortion_min_gain(options, None) == 0.03
+    with pytest.raises(ConfigError, match="distortion_min_gain_forward"):
+        RefinementOptions(distortion_min_gain_forward=-1.0)
