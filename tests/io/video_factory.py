@@ -10,16 +10,20 @@ import numpy as np
 
 from photogrammetry.synthetic.render import Renderer
 from photogrammetry.synthetic.rigs import OrbitRig
-from photogrammetry.synthetic.scenes import CameraSpec, SceneSpec, build_scene
+from photogrammetry.synthetic.scenes import CameraSpec, Scene, SceneSpec, build_scene
 from photogrammetry.synthetic.shapes import ShapeKind, ShapeSpec
 
 
+def orbit_scene(count: int, size: tuple[int, int] = (160, 120), seed: int = 12) -> Scene:
+    """A camera orbiting a vase in a room in ``count`` steps (``scene.views`` are the true poses)."""
+    rig = OrbitRig(num_views=count, radius=0.8, height=0.45, look_jitter_deg=0.5)
+    return build_scene(SceneSpec(seed=seed, rig=rig, shape=ShapeSpec(kind=ShapeKind.VASE, seed=5, height=0.3, detail=4),
+                                 camera=CameraSpec(width=size[0], height=size[1])))
+
+
 def orbit_frames(count: int, size: tuple[int, int] = (160, 120), seed: int = 12) -> list[np.ndarray]:
-    """``count`` rendered views of a camera orbiting a vase in a room, as ``(H, W, 3)`` uint8 BGR."""
-    spec = SceneSpec(seed=seed, rig=OrbitRig(num_views=count, radius=0.8, height=0.45, look_jitter_deg=0.5),
-                     shape=ShapeSpec(kind=ShapeKind.VASE, seed=5, height=0.3, detail=4),
-                     camera=CameraSpec(width=size[0], height=size[1]))
-    renderer = Renderer(build_scene(spec))
+    """The rendered views of :func:`orbit_scene`, as ``(H, W, 3)`` uint8 BGR."""
+    renderer = Renderer(orbit_scene(count, size, seed))
     return [np.ascontiguousarray(renderer.render(i).image[:, :, ::-1]) for i in range(count)]
 
 
