@@ -49,10 +49,10 @@ def run(
     verify: bool = False,
     on_start: Callable[[Path], None] | None = None,
 ) -> RunResult:
-    """Run the pipeline on a folder of photos, reusing what ``workspace`` already holds.
+    """Run the pipeline on a folder of photos (or a video), reusing what ``workspace`` already holds.
 
     Args:
-        photos: Folder of photos (searched recursively).
+        photos: Folder of photos and videos (searched recursively), or one video file.
         workspace: Folder for the cached artifacts; created when missing.
         preset: Name of a preset in ``pipelines/`` (see ``photogrammetry run --help``).
         config_file: A TOML file with the same tables as a preset, applied after it.

@@ -133,16 +133,20 @@ def main() -> None:
               help="Recompute this stage and all after it; repeatable.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), help="Worker threads per stage.")
+@click.option("--video-fps", type=float, metavar="FPS",
+              help="Frames sampled per second of video: sets ingest.video.fps.")
 @click.option("--verify", is_flag=True, help="Compare checksums of every cached result, not only of those read.")
 @click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Warnings and errors only.")
 @click.option("-v", "--verbose", "verbosity", flag_value=1, help="Debug messages too.")
 @_handle_errors
 def run(photos: Path, workspace: Path, preset: str, config_file: Path | None, overrides: tuple[str, ...],
-        until: str | None, force: tuple[str, ...], device: str, workers: int | None, verify: bool,
-        verbosity: int | None) -> None:
-    """Run the pipeline on the photos in PHOTOS (searched recursively)."""
+        until: str | None, force: tuple[str, ...], device: str, workers: int | None, video_fps: float | None,
+        verify: bool, verbosity: int | None) -> None:
+    """Run the pipeline on the photos and videos in PHOTOS (searched recursively), or on one video file."""
     _setup_logging(verbosity or 0)
     log_name = f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    if video_fps is not None:
+        overrides = (*overrides, f"ingest.video.fps={video_fps}")
     result = api.run(photos, workspace, preset=preset, config_file=config_file, overrides=overrides,
                      until=until, force=force, device=device, workers=workers,
                      progress=False if verbosity == -1 else None, verify=verify,

@@ -30,7 +30,7 @@ class RunRequest:
     """What to compute: the output-affecting part of a run."""
 
     photos: Path
-    """Folder of input photos."""
+    """Folder of input photos, or one input file (a video)."""
     workspace: Path
     """Folder holding the cache of artifacts."""
     config: Mapping[str, Any]
@@ -110,8 +110,8 @@ def select_stages(stages: Sequence[StageSpec], until: str | None, force: Sequenc
 
 def check_request(stages: Sequence[StageSpec], request: RunRequest, options: RunOptions) -> list[StageSpec]:
     """Every check that can fail before a stage runs; it writes nothing. Returns the stages to walk."""
-    if not request.photos.is_dir():
-        raise InputError(f"photo folder {request.photos} does not exist or is not a folder")
+    if not request.photos.exists():  # a file (a video) is the ingest stage's to accept or refuse
+        raise InputError(f"PHOTOS {request.photos} does not exist; give a folder of photos or a video file")
     if options.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"unknown device {options.device!r}; use auto, cpu or cuda")
     selected = select_stages(stages, request.until, request.force)

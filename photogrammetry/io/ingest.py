@@ -46,9 +46,13 @@ class ImageRecord:
     focal_mm: float | None
     """EXIF focal length in millimetres."""
     sha256: str
-    """Hash of the original file's bytes."""
+    """Hash of the original file's bytes (of a video frame: of the prepared image's bytes)."""
     mask: str | None
     """Path of a mask (255 = object) relative to the artifact folder, from the photo's alpha."""
+    video: str | None = None
+    """For a frame sampled from a video: the video's path relative to the photo folder; else ``None``."""
+    frame: int | None = None
+    """For a video frame: its frame number in the video, from 0."""
 
 
 @dataclass(frozen=True, kw_only=True)

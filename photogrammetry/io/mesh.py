@@ -192,11 +192,16 @@ def _rows(prefix: str, values: np.ndarray, fmt: str) -> str:
     return "\n".join(line % tuple(row) for row in values.tolist()) + "\n"
 
 
+def obj_texture_name(name: str = "model", image_format: Literal["png", "jpeg"] = "png") -> str:
+    """File name of the texture :func:`write_obj` writes beside ``<name>.obj``: ``<name>.png`` or ``<name>.jpg``."""
+    return f"{name}.{'png' if image_format == 'png' else 'jpg'}"
+
+
 def write_obj(folder: Path, mesh: TexturedMeshData, *, name: str = "model",
               image_format: Literal["png", "jpeg"] = "png") -> Path:
     """Write ``<name>.obj``, ``<name>.mtl`` and the texture into ``folder``; returns the OBJ path."""
     folder = Path(folder)
-    image = f"{name}.{'png' if image_format == 'png' else 'jpg'}"
+    image = obj_texture_name(name, image_format)
     write_bytes_atomic(folder / image, encode_image(mesh.texture, image_format))
     mtl = f"newmtl material0\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nillum 1\nmap_Kd {image}\n"
     write_bytes_atomic(folder / f"{name}.mtl", mtl.encode("ascii"))

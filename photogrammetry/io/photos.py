@@ -1,7 +1,8 @@
 """Reading photos: listing a folder, decoding pixels, EXIF orientation and focal priors.
 
 Pixels are decoded with OpenCV from bytes read by Python (so any file name works), EXIF
-is read with Pillow from the same bytes without decoding pixels. Arrays are OpenCV's BGR order.
+is read with Pillow from the same bytes without decoding pixels. HEIC/HEIF photos (phones) are
+decoded with ``pillow-heif``, which turns them upright itself. Arrays are OpenCV's BGR order.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import io
 import math
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -22,8 +23,6 @@ FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
 _UNIT_MM = {2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}
 """EXIF FocalPlaneResolutionUnit -> millimetres per unit."""
 _UNSUPPORTED_HINTS = {
-    ".heic": "HEIC/HEIF photos are not supported; export them as JPEG",
-    ".heif": "HEIC/HEIF photos are not supported; export them as JPEG",
     ".dng": "RAW files are not supported; develop them to TIFF or JPEG first",
     ".cr2": "RAW files are not supported; develop them to TIFF or JPEG first",
     ".nef": "RAW files are not supported; develop them to TIFF or JPEG first",
@@ -31,6 +30,8 @@ _UNSUPPORTED_HINTS = {
 }
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 """First bytes of TIFF and BigTIFF files, little- and big-endian."""
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
+"""ISO-BMFF major brands of HEIF still images and sequences (``mif1`` may also be AVIF)."""
 _JPEG_NO_LENGTH = {0x00, 0x01, 0xD8, *range(0xD0, 0xD8)}
 """JPEG markers without a length field: stuffed ``FF 00``, TEM, SOI and the restart markers."""
 
@@ -164,6 +165,37 @@ def focal_prior_px(exif: ExifInfo, width: int, height: int) -> tuple[float | Non
 def unsupported_hint(path: Path) -> str | None:
     """A specific hint for a known but unsupported format, from the file extension."""
     return _UNSUPPORTED_HINTS.get(path.suffix.lower())
+
+
+def is_heif(data: bytes) -> bool:
+    """Whether ``data`` starts like a HEIF file (an ``ftyp`` box with a HEIF brand): HEIC from phones."""
+    return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
+
+
+def decode_heif(data: bytes) -> tuple[np.ndarray | None, ExifInfo]:
+    """Pixels and EXIF of a HEIF photo; pixels ``None`` when it cannot be decoded.
+
+    libheif applies the file's rotation and mirroring while decoding (HEIF stores them as
+    transform boxes, and pillow-heif writes the EXIF orientation as 1), so the pixels come upright;
+    the returned EXIF carries the orientation the camera recorded, which was thus applied.
+
+    Returns:
+        ``(image, exif)``: ``(H, W, 3)`` or ``(H, W, 4)`` uint8 BGR[A] upright pixels, and the EXIF.
+    """
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()  # idempotent: lets Pillow (and read_exif) open HEIF
+    exif = read_exif(data)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            original = img.info.get("original_orientation")
+            rgb = np.asarray(img.convert("RGBA" if "A" in img.getbands() else "RGB"))
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None, exif
+    if original in range(1, 9):
+        exif = replace(exif, orientation=int(original))
+    code = cv2.COLOR_RGBA2BGRA if rgb.shape[2] == 4 else cv2.COLOR_RGB2BGR
+    return cv2.cvtColor(rgb, code), exif
 
 
 def is_jpeg(data: bytes) -> bool:

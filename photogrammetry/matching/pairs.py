@@ -224,15 +224,21 @@ PAIR_METHODS: dict[str, PairMethod] = {m.name: m for m in (
 """All pair-selection methods, by name; ``auto`` picks one by the number of images."""
 
 
-def resolve_method(method: str, count: int, auto_threshold: int) -> str:
-    """The method ``method`` stands for with ``count`` images (``auto``: exhaustive up to the threshold)."""
+def resolve_method(method: str, count: int, auto_threshold: int, *, sequence: bool = False) -> str:
+    """The method ``method`` stands for with ``count`` images.
+
+    ``auto`` is exhaustive up to ``auto_threshold`` images; above, sequential when the images are
+    a ``sequence`` (frames of videos, in name order), else retrieval.
+    """
     if method == "auto":
-        return "exhaustive" if count <= auto_threshold else "retrieval"
+        if count <= auto_threshold:
+            return "exhaustive"
+        return "sequential" if sequence else "retrieval"
     if method not in PAIR_METHODS:
         raise ConfigError(f"unknown pair method {method!r}; choose auto or one of: {', '.join(PAIR_METHODS)}")
     return method
 
 
-def select_pairs(method: str, request: PairRequest, *, auto_threshold: int = 50) -> list[Pair]:
-    """The pairs of ``request.names`` chosen by ``method`` (or ``auto``)."""
-    return PAIR_METHODS[resolve_method(method, len(request.names), auto_threshold)].select(request)
+def select_pairs(method: str, request: PairRequest, *, auto_threshold: int = 50, sequence: bool = False) -> list[Pair]:
+    """The pairs of ``request.names`` chosen by ``method`` (or ``auto``, see :func:`resolve_method`)."""
+    return PAIR_METHODS[resolve_method(method, len(request.names), auto_threshold, sequence=sequence)].select(request)

@@ -21,6 +21,7 @@ from photogrammetry.io.mesh import (
     ExportInfo,
     TextureResult,
     load_export_result,
+    obj_texture_name,
     read_obj,
     write_obj,
     write_textured_ply,
@@ -69,7 +70,8 @@ def run(config: ExportConfig, ctx: StageContext, *, texture: TextureResult) -> d
             write_obj(ctx.out / "obj", model, name="model", image_format="jpeg")
         files["obj"] = "obj/model.obj"
     if "ply" in config.formats:
-        write_textured_ply(ctx.out / "model.ply", model, texture_file="obj/model.png" if "obj" in files else None)
+        texture_file = f"obj/{obj_texture_name('model', config.image_format)}" if "obj" in files else None
+        write_textured_ply(ctx.out / "model.ply", model, texture_file=texture_file)  # the texture written above
         files["ply"] = "model.ply"
     write_json(ctx.out / "export.json", ExportInfo(units=units, files=files, triangles=len(model.faces)))
     ctx.log.info("exported %s in %s", ", ".join(files), _UNIT_WORDS[units])
@@ -78,7 +80,7 @@ def run(config: ExportConfig, ctx: StageContext, *, texture: TextureResult) -> d
 
 STAGE = StageSpec(
     name="export",
-    version=1,
+    version=2,  # 2: the PLY names the texture file written (obj/model.jpg with image_format=jpeg)
     config=ExportConfig,
     run=run,
     load=load_export_result,

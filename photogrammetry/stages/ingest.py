@@ -1,10 +1,13 @@
 """Ingest: read the photos, apply EXIF orientation, derive focal priors, group cameras.
 
-Reads JPEG, PNG (8/16-bit, grey, alpha) and TIFF (and whatever else OpenCV decodes). Each
-photo becomes an 8-bit BGR image in the artifact: copied byte for byte when nothing changes,
-re-encoded otherwise (JPEG stays JPEG, other formats become PNG). An alpha channel becomes a
-mask. Unreadable files (truncated JPEGs included) are skipped with a warning naming each;
-byte-identical photos are reported. Resumes photo by photo after an interruption.
+Reads JPEG, PNG (8/16-bit, grey, alpha), TIFF (and whatever else OpenCV decodes) and HEIC/HEIF.
+Each photo becomes an 8-bit BGR image in the artifact: copied byte for byte when nothing changes,
+re-encoded otherwise (JPEG stays JPEG, HEIC becomes JPEG, other formats PNG). An alpha channel
+becomes a mask. Video files (:data:`~photogrammetry.io.video.VIDEO_SUFFIXES`) in the folder, or
+given instead of it, are sampled into frames ``<video stem>_<frame number>.jpg`` (see
+:mod:`photogrammetry.io.video`). Unreadable photos (truncated JPEGs included) are skipped with a
+warning naming each; an unreadable video stops the run. Byte-identical photos are reported.
+Resumes file by file after an interruption.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ import hashlib
 import os
 import statistics
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import cv2
 import numpy as np
@@ -27,6 +30,7 @@ from photogrammetry.io import photos
 from photogrammetry.io.ingest import (CameraGroup, ImageRecord, IngestReport, SkippedFile, load_ingest,
                                       save_ingest)
 from photogrammetry.io.jsonio import write_bytes_atomic
+from photogrammetry.io.video import VIDEO_SUFFIXES, FrameSampler, VideoOptions, is_video
 
 _JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe")
 
@@ -46,7 +50,14 @@ class IngestConfig:
     alpha_as_mask: bool = True
     """Turn a photo's alpha channel into an object mask used by later stages."""
     jpeg_quality: int = 95
-    """Quality of JPEGs that must be re-encoded (rotated or downscaled)."""
+    """Quality of JPEGs that must be re-encoded (rotated or downscaled, HEIC, video frames)."""
+    video: VideoOptions = field(default_factory=VideoOptions)
+    """How video files are sampled into frames (``--video-fps`` sets ``video.fps``)."""
+
+    KEY_NAMES: ClassVar[dict[str, str]] = {name: name for name in (
+        "max_image_size", "camera_grouping", "drop_duplicates", "alpha_as_mask", "jpeg_quality")}
+    """The options of stage version 2 before videos were read: the video options enter the cache key
+    only when changed, so that caches of photo folders stay valid."""
 
     def __post_init__(self) -> None:
         if self.max_image_size < 0 or 0 < self.max_image_size < 64:
@@ -56,7 +67,14 @@ class IngestConfig:
 
 
 def _photo_files(photo_dir: Path) -> tuple[Path, list[tuple[Path, str]]]:
-    """The resolved photo folder and its files as ``(path, name relative to it)``."""
+    """The resolved photo folder and its files as ``(path, name relative to it)``; a video file
+    given instead of a folder is the only file of its folder."""
+    if photo_dir.is_file():
+        if not is_video(photo_dir):
+            raise InputError(f"PHOTOS {photo_dir} is a file; give a folder of photos or a video file "
+                             f"({', '.join(VIDEO_SUFFIXES)})")
+        path = photo_dir.resolve()
+        return path.parent, [(path, path.name)]
     root = photo_dir.resolve()
     if (root / WORKSPACE_MARKER).exists():
         raise InputError(f"the photo folder {root} is marked as a workspace ({WORKSPACE_MARKER}); use another "
@@ -64,8 +82,13 @@ def _photo_files(photo_dir: Path) -> tuple[Path, list[tuple[Path, str]]]:
     return root, [(p, p.relative_to(root).as_posix()) for p in photos.list_files(root, WORKSPACE_MARKER)]
 
 
+VIDEO_SAMPLING = 1
+"""Version of the frame sampling; it enters the key of inputs that hold a video."""
+
+
 def fingerprint(config: IngestConfig, photo_dir: Path) -> dict[str, Any]:
-    """The input files as they are now: relative path, size and modification time of each."""
+    """The input files as they are now: relative path, size and modification time of each (and
+    the version of the frame sampling when there are videos, which stage version 2 skipped)."""
     root, listed = _photo_files(photo_dir)
     files = []
     for path, rel in listed:
@@ -74,11 +97,14 @@ def fingerprint(config: IngestConfig, photo_dir: Path) -> dict[str, Any]:
             files.append((photos.printable_name(rel), st.st_size, st.st_mtime_ns))
         except OSError:  # a broken link: ingest reports it
             files.append((photos.printable_name(rel), None, None))
-    return {"root": str(root), "files": files}
+    videos = {"video_sampling": VIDEO_SAMPLING} if any(is_video(path) for path, _ in listed) else {}
+    return {"root": str(root), "files": files, **videos}
 
 
 def _output_name(rel: str) -> str:
-    """Prepared image name: JPEG and PNG keep theirs, other formats get ``.png`` appended."""
+    """Prepared image name: JPEG and PNG keep theirs, HEIC/HEIF get ``.jpg`` appended, others ``.png``."""
+    if rel.lower().endswith((".heic", ".heif")):
+        return f"{rel}.jpg"
     return rel if rel.lower().endswith((*_JPEG_SUFFIXES, ".png")) else f"{rel}.png"
 
 
@@ -100,8 +126,11 @@ def _decode(path: Path) -> tuple[bytes, photos.ExifInfo, np.ndarray] | str:
         return f"cannot be read ({e.strerror}); check that it exists and its permissions"
     if photos.is_jpeg(data) and not photos.jpeg_complete(data):
         return "truncated JPEG (it ends before its end-of-image marker); copy it again from the camera"
-    exif = photos.read_exif(data)
-    upright = photos.decode_upright(data, exif.orientation)
+    if photos.is_heif(data):
+        upright, exif = photos.decode_heif(data)
+    else:
+        exif = photos.read_exif(data)
+        upright = photos.decode_upright(data, exif.orientation)
     if upright is None:
         return photos.unsupported_hint(path) or "not a readable image (corrupt, truncated or not a photo)"
     return data, exif, upright
@@ -138,6 +167,26 @@ def _prepare(path: Path, rel: str, config: IngestConfig, out: Path) -> dict[str,
         scale=scale, orientation=exif.orientation or 1, focal_px=focal * scale if focal else None,
         focal_source=focal_source, make=exif.make, model=exif.model, lens=exif.lens,
         focal_mm=exif.focal_mm, sha256=hashlib.sha256(data).hexdigest(), mask=mask)}
+
+
+def _prepare_video(path: Path, rel: str, config: IngestConfig, out: Path) -> dict[str, Any]:
+    """Sample and write the frames of one video: ``{"records": [...], "read": n, "near_duplicates": m}``."""
+    sampler = FrameSampler(path, config.video)
+    stem = rel[: -len(path.suffix)] if path.suffix else rel
+    records = []
+    for frame in sampler.frames():
+        bgr, scale = photos.downscale(frame.image, config.max_image_size)
+        name = f"{stem}_{frame.index:06d}.jpg"
+        data = _encode(bgr, name, config.jpeg_quality)
+        write_bytes_atomic(out / "images" / name, data)
+        records.append(dict(
+            name=name, file=f"images/{name}", source=str(path), width=bgr.shape[1], height=bgr.shape[0],
+            scale=scale, orientation=1, focal_px=None, focal_source="none", make=None, model=None, lens=None,
+            focal_mm=None, sha256=hashlib.sha256(data).hexdigest(), mask=None, video=rel, frame=frame.index))
+    if not records:
+        raise InputError(f"the video {path} gave no frames (OpenCV decoded {sampler.frames_read}); check that it "
+                         "plays, or convert it to H.264 MP4")
+    return {"records": records, "read": sampler.frames_read, "near_duplicates": sampler.near_duplicates}
 
 
 def _group_key(record: dict[str, Any], mode: str) -> tuple:
@@ -201,9 +250,9 @@ def _process_all(config: IngestConfig, ctx: StageContext, files: list[tuple[Path
 
     def work(item: tuple[Path, str]) -> tuple[str, dict]:
         path, rel = item
-        result = _prepare(path, rel, config, ctx.out)
-        record = result.get("record", {})
-        done.put(rel, result, files=[f for f in (record.get("file"), record.get("mask")) if f])
+        result = _prepare_video(path, rel, config, ctx.out) if is_video(path) else _prepare(path, rel, config, ctx.out)
+        records = result.get("records", [result.get("record", {})])
+        done.put(rel, result, files=[f for r in records for f in (r.get("file"), r.get("mask")) if f])
         return rel, result
 
     with ThreadPoolExecutor(max_workers=ctx.workers) as pool:
@@ -223,13 +272,29 @@ def _prepare_files(config: IngestConfig, ctx: StageContext,
     skipped.sort(key=lambda s: s.file)
     for s in skipped:
         ctx.log.warning("skipped %s: %s", s.file, s.reason)
-    return [r["record"] for r in results.values() if "record" in r], skipped
+    for rel, r in results.items():
+        if "records" in r:
+            ctx.log.info("%s: kept %d of %d frames (%d near-duplicates left out)", rel, len(r["records"]), r["read"],
+                         r["near_duplicates"])
+    records = [record for r in results.values() for record in r.get("records", [r.get("record")]) if record]
+    return sorted(records, key=lambda r: r["name"]), skipped
+
+
+def _check_names(records: list[dict[str, Any]]) -> None:
+    """Refuse two images of one name (a video's frame named like a photo, or videos with one stem)."""
+    seen: dict[str, str] = {}
+    for record in records:
+        if record["name"] in seen:
+            raise InputError(f"two inputs give the image {record['name']}: {seen[record['name']]} and "
+                             f"{record['source']}; rename one of them")
+        seen[record["name"]] = record["source"]
 
 
 def run(config: IngestConfig, ctx: StageContext) -> dict[str, int]:
-    """Prepare the photos of ``ctx.photos`` into ``ctx.out``."""
+    """Prepare the photos (and video frames) of ``ctx.photos`` into ``ctx.out``."""
     root, files = _photo_files(ctx.photos)
     records, skipped = _prepare_files(config, ctx, files)
+    _check_names(records)
     duplicates = _find_duplicates(records)
     for names in duplicates:
         ctx.log.warning("identical photos: %s%s", ", ".join(names),
@@ -245,7 +310,8 @@ def run(config: IngestConfig, ctx: StageContext) -> dict[str, int]:
     save_ingest(ctx.out, images, cameras, IngestReport(skipped=tuple(skipped), duplicates=tuple(duplicates)))
     return {"images": len(images), "cameras": len(cameras), "skipped": len(skipped),
             "duplicates": sum(len(d) - 1 for d in duplicates),
-            "with_focal_prior": sum(1 for i in images if i.focal_px), "masks": sum(1 for i in images if i.mask)}
+            "with_focal_prior": sum(1 for i in images if i.focal_px), "masks": sum(1 for i in images if i.mask),
+            **({"video_frames": frames} if (frames := sum(1 for i in images if i.video)) else {})}
 
 
 STAGE = StageSpec(
@@ -256,5 +322,5 @@ STAGE = StageSpec(
     load=load_ingest,
     fingerprint=fingerprint,
     outputs={"images": "images", "image_list": "images.json"},
-    summary="Read photos, apply EXIF orientation, focal priors, camera groups.",
+    summary="Read photos (HEIC too) and sample videos, apply EXIF orientation, focal priors, camera groups.",
 )

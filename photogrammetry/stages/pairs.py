@@ -1,6 +1,7 @@
 """Pairs: choose which image pairs the matches stage matches.
 
-``auto`` matches every pair up to ``auto_threshold`` images and uses retrieval above; the other
+``auto`` matches every pair up to ``auto_threshold`` images and uses retrieval above (sequential
+when every image is a video frame: ingest names them in time order); the other
 methods are in :data:`photogrammetry.matching.pairs.PAIR_METHODS`. Writes ``pairs.json``, a
 list of ``[name0, name1]`` (see :mod:`photogrammetry.io.features`).
 """
@@ -29,7 +30,8 @@ class PairsConfig(PairOptions):
     ``sequential`` (videos), ``turntable`` (rings of a turntable, flips), ``retrieval`` (large
     unordered sets) or ``file``."""
     auto_threshold: int = 50
-    """``auto``: exhaustive up to this many images, retrieval above."""
+    """``auto``: exhaustive up to this many images; above, sequential when all images are video
+    frames, else retrieval."""
     pairs_file: str = field(default="", metadata={"cache": False, "path": "file"})
     """File method: text file with one pair of image names a line (tab or space between), a
     path absolute or relative to the working folder. Its content, not its path, is in the key."""
@@ -65,7 +67,8 @@ def fingerprint(config: PairsConfig, photos: Path) -> dict[str, Any] | None:
 def run(config: PairsConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet) -> dict[str, Any]:
     """Select the pairs of ``ingest``'s images and write ``pairs.json``."""
     names = tuple(record.name for record in ingest.images)
-    method = resolve_method(config.method, len(names), config.auto_threshold)
+    frames = all(record.video for record in ingest.images)  # frames of videos, in time order by name
+    method = resolve_method(config.method, len(names), config.auto_threshold, sequence=frames)
     request = PairRequest(names=names, features=features.path, options=config, pairs_text=read_pairs_file(config),
                           pairs_source=f"pairs file {config.pairs_file}")
     pairs = select_pairs(method, request)

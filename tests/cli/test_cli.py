@@ -68,7 +68,7 @@ def test_bad_settings_exit_2_without_traceback(photos: Path, tmp_path: Path, arg
 def test_missing_photo_folder(tmp_path: Path) -> None:
     proc = cli("run", tmp_path / "nowhere", "-w", tmp_path / "ws", check=False)
     assert proc.returncode == 2
-    assert f"photo folder {tmp_path / 'nowhere'} does not exist" in proc.stderr
+    assert f"PHOTOS {tmp_path / 'nowhere'} does not exist" in proc.stderr
 
 
 def test_locked_workspace_exits_3(photos: Path, tmp_path: Path) -> None:

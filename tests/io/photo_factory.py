@@ -38,11 +38,14 @@ def make_exif(tags: Mapping[str, object]) -> Image.Exif:
 
 
 def encode(image: np.ndarray, suffix: str, exif: Mapping[str, object] | None = None) -> bytes:
-    """Encode a BGR(A) image of any depth as ``suffix`` (.jpg, .png, .tif); EXIF via Pillow.
+    """Encode a BGR(A) image of any depth as ``suffix`` (.jpg, .png, .tif, .heic); EXIF via Pillow.
 
-    With ``exif`` the image must be 8-bit grey or BGR (Pillow writes it); without, OpenCV
-    encodes it, which covers 16-bit and alpha.
+    With ``exif`` (and for HEIC) the image must be 8-bit grey or BGR (Pillow writes it); without,
+    OpenCV encodes it, which covers 16-bit and alpha. HEIC is written by pillow-heif, which turns
+    an EXIF orientation into the file's rotation and mirror boxes, as phones store it.
     """
+    if suffix == ".heic":
+        return _encode_heic(image, exif or {})
     if exif is None:
         ok, buf = cv2.imencode(suffix, image, [cv2.IMWRITE_JPEG_QUALITY, 95] if suffix == ".jpg" else [])
         assert ok
@@ -51,4 +54,15 @@ def encode(image: np.ndarray, suffix: str, exif: Mapping[str, object] | None = N
     out = io.BytesIO()
     fmt = {".jpg": "JPEG", ".png": "PNG", ".tif": "TIFF"}[suffix]
     pil.save(out, fmt, exif=make_exif(exif), **({"quality": 95} if fmt == "JPEG" else {}))
+    return out.getvalue()
+
+
+def _encode_heic(image: np.ndarray, exif: Mapping[str, object]) -> bytes:
+    """HEIC of an 8-bit BGR image (HEVC at high quality) with the given EXIF tags."""
+    import pillow_heif
+
+    pil = Image.fromarray(np.ascontiguousarray(image[:, :, ::-1]))
+    heif = pillow_heif.from_pillow(pil)
+    out = io.BytesIO()
+    heif.save(out, quality=95, exif=make_exif(exif).tobytes() if exif else None)
     return out.getvalue()

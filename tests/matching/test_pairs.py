@@ -82,6 +82,8 @@ def test_names_with_spaces_need_tabs() -> None:
 def test_auto_switches_at_the_threshold() -> None:
     assert resolve_method("auto", 50, 50) == "exhaustive"
     assert resolve_method("auto", 51, 50) == "retrieval"
+    assert resolve_method("auto", 51, 50, sequence=True) == "sequential"
+    assert resolve_method("auto", 50, 50, sequence=True) == "exhaustive"
     with pytest.raises(ConfigError, match="exhaustive, sequential, turntable, retrieval, file"):
         resolve_method("vocab_tree", 10, 50)
     assert set(PAIR_METHODS) == {"exhaustive", "sequential", "turntable", "retrieval", "file"}

@@ -49,18 +49,39 @@ def test_corrupt_jpegs_are_skipped_with_a_warning(photos_dir, write_photo, inges
         assert any(name in w for w in warnings), name
 
 
-def test_text_and_heic_files_are_skipped_with_a_hint(photos_dir, write_photo, ingest, caplog) -> None:
+def test_text_broken_heic_and_raw_files_are_skipped(photos_dir, write_photo, ingest, caplog) -> None:
     write_photo("a.jpg", seed=1)
     write_photo("b.jpg", seed=2)
     (photos_dir / "notes.jpg").write_text("this is a text file, not a photo\n")
     (photos_dir / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(100))
+    (photos_dir / "IMG_0002.DNG").write_bytes(b"II*\x00" + bytes(100))
     with caplog.at_level(logging.WARNING, logger="photogrammetry"):
         _, result = ingest()
     skipped = _skipped(result)
     assert "not a readable image" in skipped["notes.jpg"]
-    assert "HEIC" in skipped["IMG_0001.HEIC"] and "export them as JPEG" in skipped["IMG_0001.HEIC"]
+    assert "not a readable image" in skipped["IMG_0001.HEIC"]
+    assert "RAW files are not supported" in skipped["IMG_0002.DNG"]
     assert any("notes.jpg" in r.getMessage() for r in caplog.records)
     assert len(result.images) == 2
+
+
+def test_heic_is_read_upright_with_its_exif(write_photo, ingest) -> None:
+    stored = texture(80, 60, seed=6)
+    upright = np.rot90(stored, -1)  # EXIF orientation 6, which pillow-heif stores as the file's rotation
+    write_photo("IMG_0001.HEIC", image=stored, exif={"Orientation": 6, "Make": "Apple", "Model": "iPhone",
+                                                     "FocalLength": 4.0, "FocalLengthIn35mmFilm": 26})
+    write_photo("IMG_0002.heic", seed=7)
+    _, result = ingest()
+    turned, plain = _image(result, "IMG_0001.HEIC"), _image(result, "IMG_0002.heic")
+    assert turned.file == "images/IMG_0001.HEIC.jpg" and plain.file == "images/IMG_0002.heic.jpg"
+    assert (turned.width, turned.height, turned.orientation) == (60, 80, 6)
+    assert (plain.width, plain.height, plain.orientation) == (64, 48, 1)
+    out = _read(result, "IMG_0001.HEIC")
+    assert out.shape == upright.shape
+    assert np.abs(out.astype(int) - upright).mean() < 5  # HEVC and JPEG noise only; a wrong turn gives ~60
+    assert (turned.make, turned.model, turned.focal_mm, turned.focal_source) == ("Apple", "iPhone", 4.0, "exif_35mm")
+    assert turned.focal_px == pytest.approx(26 * math.hypot(60, 80) / math.hypot(36, 24), rel=1e-6)
+    assert (plain.focal_px, plain.focal_source) == (None, "none")
 
 
 def test_16_bit_and_grey_pngs_become_8_bit_colour(photos_dir, write_photo, ingest) -> None:

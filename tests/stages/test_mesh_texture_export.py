@@ -184,3 +184,18 @@ def test_texture_levels_match_the_mesh_levels() -> None:
     from photogrammetry.io.mesh import LEVEL_NAMES
 
     assert typing.get_args(typing.get_type_hints(texture.TextureConfig)["level"]) == LEVEL_NAMES
+
+
+@pytest.mark.parametrize(("image_format", "magic"), [("png", b"\x89PNG"), ("jpeg", b"\xff\xd8\xff")])
+def test_the_ply_names_the_texture_file_written(outputs: tuple[MeshResult, TextureResult, ExportResult],
+                                                tmp_path: Path, image_format: str, magic: bytes) -> None:
+    import trimesh
+
+    export.run(export.ExportConfig(formats=("obj", "ply"), image_format=image_format), context("export", tmp_path),
+               texture=outputs[1])
+    ply = tmp_path / "export" / "model.ply"
+    header = ply.read_bytes().split(b"end_header", 1)[0].decode("ascii")
+    named = [line.split(maxsplit=2)[2] for line in header.splitlines() if line.startswith("comment TextureFile")]
+    assert len(named) == 1 and (ply.parent / named[0]).read_bytes().startswith(magic)
+    loaded = trimesh.load(ply, process=False)  # a loader that follows TextureFile, relative to the PLY
+    assert loaded.visual.kind == "texture" and loaded.visual.material.image.size == (512, 512)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import pytest
 
 import photogrammetry
 from photogrammetry.errors import ConfigError
 from photogrammetry.io.features import PairSet, load_pairs
 from tests.features.synthetic import plane_views, write_images
+from tests.io.video_factory import write_video
 
 FAST = ("features.extractor=sift", "features.max_keypoints=200")
 
@@ -42,6 +44,16 @@ def test_auto_switches_to_retrieval_above_the_threshold(photos: Path, tmp_path: 
     result = run(photos, tmp_path / "ws", "pairs.auto_threshold=5", "pairs.k=2", "pairs.vocabulary_size=8")
     counts = next(s.counts for s in result.stages if s.name == "pairs")
     assert counts["method"] == "retrieval" and 6 <= counts["pairs"] <= 12
+
+
+def test_auto_is_sequential_above_the_threshold_for_video_frames(tmp_path: Path) -> None:
+    frames = [cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) for rgb in plane_views(6, 240, 180, seed=4)[0]]
+    video = write_video(tmp_path / "clip.mp4", frames, fps=2)  # at the default 2 frames a second: all six kept
+    result = run(video, tmp_path / "ws", "pairs.auto_threshold=5", "pairs.window=1", "pairs.loop_closure=none",
+                 "ingest.video.min_difference=0")
+    counts = next(s.counts for s in result.stages if s.name == "pairs")
+    assert counts["method"] == "sequential"
+    assert pairs_of(result) == tuple((f"clip_{i:06d}.jpg", f"clip_{i + 1:06d}.jpg") for i in range(5))
 
 
 def test_sequential(photos: Path, tmp_path: Path) -> None:
