@@ -28,9 +28,10 @@ EVALUATED_OUTPUTS = {
     "depth_maps": "depth_dir",
     "fused_points": "points_path",
     "mesh": "mesh_path",
-    "textured_model": "textured_mesh_path",
+    "textured_obj": "textured_mesh_path",
 }
-"""Status output labels that :func:`evaluate` reads -> the :class:`Estimate` field they fill."""
+"""Status output labels that :func:`evaluate` reads -> the :class:`Estimate` field they fill (the texture
+stage's model, in the reconstruction's frame like the cameras; the export moves it upright)."""
 
 
 def run(

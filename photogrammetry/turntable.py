@@ -89,6 +89,7 @@ class TurntableSpec:
                    f"pairs.window={self.window}"]
         if self.flip_after:
             out.append("undistort.remove_platform=false")  # the flipped pass has another platform plane
+            out.append(f"export.frame.views={self.flip_after}")  # the axis of the first pass's cameras
         if self.masks in ("background", "ingest", "none"):
             out.append(f"masks.method={self.masks}")
         else:
