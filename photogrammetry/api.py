@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,9 @@ from photogrammetry.stages import PIPELINE
 
 if TYPE_CHECKING:
     from photogrammetry.evaluation import EvalReport
+    from photogrammetry.export.publish import Published
+
+log = logging.getLogger("photogrammetry")
 
 EVALUATED_OUTPUTS = {
     "sparse_model": "sparse_model",
@@ -46,8 +50,12 @@ def run(
     device: str = "auto",
     workers: int | None = None,
     progress: bool | None = None,
+    output: str | os.PathLike | None = None,
 ) -> RunResult:
     """Run the pipeline on a folder of photos, reusing what ``workspace`` already holds.
+
+    When the run reaches the export stage, its files are published into ``output`` under stable
+    names (:func:`publish`).
 
     Args:
         photos: Folder of photos (searched recursively).
@@ -60,6 +68,7 @@ def run(
         device: ``auto``, ``cpu`` or ``cuda``.
         workers: Worker threads per stage (default: up to 4).
         progress: Progress bars; ``None`` shows them when stderr is a terminal.
+        output: Folder for the final files (default: ``workspace/output``).
 
     Returns:
         Which stages ran or were reused, with their artifact folders.
@@ -68,7 +77,27 @@ def run(
                             config_file=Path(config_file) if config_file else None)
     request = RunRequest(photos=Path(photos), workspace=Path(workspace), config=config, preset=preset,
                          overrides=tuple(overrides), until=until, force=tuple(force))
-    return run_pipeline(PIPELINE, request, RunOptions(device=device, workers=workers, progress=progress))
+    result = run_pipeline(PIPELINE, request, RunOptions(device=device, workers=workers, progress=progress))
+    if any(stage.name == "export" for stage in result.stages):
+        publish(result.folder("export"), output_folder(workspace, output))
+    return result
+
+
+def output_folder(workspace: str | os.PathLike, output: str | os.PathLike | None = None) -> Path:
+    """Where :func:`run` publishes the final files: ``output``, else ``workspace/output``."""
+    return Path(output) if output is not None else Path(workspace) / "output"
+
+
+def publish(export_folder: str | os.PathLike, output: str | os.PathLike) -> Published:
+    """Publish an export artifact into ``output``: ``model.glb``, ``model.obj`` (+ ``.mtl`` + texture),
+    ``model.ply``, ``cameras/`` (COLMAP model, ``transforms.json``), ``export.json``, as hard links or
+    copies, the whole folder replaced at once (see :mod:`photogrammetry.export.publish`)."""
+    from photogrammetry.export.publish import publish as publish_files
+
+    published = publish_files(Path(export_folder), Path(output))
+    how = "hard links" if published.linked else "copies"
+    log.info("published %s into %s (%s)", ", ".join(published.files) or "nothing", published.folder, how)
+    return published
 
 
 def status(workspace: str | os.PathLike) -> WorkspaceStatus:
