@@ -6,8 +6,10 @@ its ``-y`` axis in the world), refined by the scene:
 - ``turntable``: the axis of the circle the camera centres lie on (the platform's axis);
 - ``auto``: the dominant ground plane when there is one (a RANSAC plane holding at least
   ``plane_min_fraction`` of the points, its normal within ``plane_max_tilt_deg`` of the cameras'
-  up, the cameras above it); else the dominant wall (a plane within that angle of vertical:
-  up is kept in it, which removes a common pitch of the cameras, as in a facade shot from below);
+  up, the cameras above it); else, when the cameras face one way (a facade, not an orbit: the
+  mean of their horizontal viewing directions is over half a unit long), the dominant wall (a
+  plane within that angle of vertical: up is kept in it, which removes a pitch common to the
+  cameras, as in a facade shot from below; around an object, pitches cancel out in the mean);
   else the cameras' up alone.
 
 The model's front faces the first view (name order): that view looks along ``-Z`` in the
@@ -165,8 +167,10 @@ def estimate_up(cam_from_world: np.ndarray, points: np.ndarray | None, options: 
     """
     if options.views:
         cam_from_world = cam_from_world[: options.views]
-    centres, ups, _ = camera_axes(cam_from_world)
+    centres, ups, ahead = camera_axes(cam_from_world)
     mean_up = _unit(ups.mean(axis=0))
+    level = ahead - np.outer(ahead @ mean_up, mean_up)
+    facing = float(np.linalg.norm(_unit(level[np.linalg.norm(level, axis=1) > 1e-9]).mean(axis=0)))
     if options.up == "none":
         return UpEstimate(up=np.array([0.0, -1.0, 0.0]), source="none")  # COLMAP's -y: the y-up frame is kept
     found: UpEstimate = UpEstimate(up=mean_up, source="cameras")
@@ -174,7 +178,8 @@ def estimate_up(cam_from_world: np.ndarray, points: np.ndarray | None, options: 
         found = UpEstimate(up=_turntable_axis(centres, mean_up), source="turntable")
     elif options.up == "auto" and points is not None:
         ground = find_plane(points, mean_up, centres, options, ground=True)
-        wall = None if ground is not None else find_plane(points, mean_up, centres, options, ground=False)
+        one_way = ground is None and facing > 0.5
+        wall = find_plane(points, mean_up, centres, options, ground=False) if one_way else None
         if ground is not None:
             found = UpEstimate(up=ground.normal, source="ground", ground=ground)
         elif wall is not None:

@@ -37,6 +37,18 @@ def test_the_orbit_is_levelled_by_its_floor() -> None:
     assert frame.up.source == "ground" and frame.up.ground is not None and frame.up.ground.fraction > 0.3
 
 
+def test_without_a_floor_an_orbit_keeps_the_cameras_up() -> None:
+    """Pitches cancel out around an object: no wall is looked for (the vase's side would tilt it)."""
+    orbit = moved_scene("orbit", seed=7)
+    gt_from_moved = np.linalg.inv(orbit.moved_from_gt)
+    gt = orbit.points @ gt_from_moved[:3, :3].T + gt_from_moved[:3, 3]
+    vase = (gt[:, 2] > 0.01) & (np.linalg.norm(gt[:, :2], axis=1) < 0.1)  # the vase alone (masks would do that)
+    floorless = MovedScene(**{**vars(orbit), "points": orbit.points[vase]})
+    frame = model_frame(floorless.vertices, floorless.cam_from_world, floorless.points, "sfm", FrameOptions())
+    assert frame.up.source == "cameras"
+    assert gt_up_error_deg(floorless, FrameOptions()) < 2.0
+
+
 def test_a_flipped_second_pass_is_left_out_by_views() -> None:
     """The object turned upside down after 24 views: its second ring circles another axis."""
     turntable = moved_scene("turntable", seed=7)
