@@ -172,7 +172,7 @@ def estimate_up(cam_from_world: np.ndarray, points: np.ndarray | None, options: 
     level = ahead - np.outer(ahead @ mean_up, mean_up)
     facing = float(np.linalg.norm(_unit(level[np.linalg.norm(level, axis=1) > 1e-9]).mean(axis=0)))
     if options.up == "none":
-        return UpEstimate(up=np.array([0.0, -1.0, 0.0]), source="none")  # COLMAP's -y: the y-up frame is kept
+        return UpEstimate(up=np.array([0.0, 1.0, 0.0]), source="none")  # the reconstruction's axes are kept
     found: UpEstimate = UpEstimate(up=mean_up, source="cameras")
     if options.up == "turntable":
         found = UpEstimate(up=_turntable_axis(centres, mean_up), source="turntable")

@@ -76,3 +76,13 @@ def test_the_first_view_looks_at_the_front() -> None:
 def test_bad_options_are_refused(options: dict) -> None:
     with pytest.raises(ConfigError, match="export.frame"):
         FrameOptions(**options)
+
+
+def test_none_keeps_the_reconstruction_frame() -> None:
+    orbit = moved_scene("orbit", seed=7)
+    kept = model_frame(orbit.vertices, orbit.cam_from_world, orbit.points, "sfm",
+                       FrameOptions(up="none", origin="none", size=0.0))
+    assert np.allclose(kept.model_from_world, np.eye(4)) and kept.units == "sfm"
+    sized = model_frame(orbit.vertices, orbit.cam_from_world, None, "sfm", FrameOptions(up="cameras"))
+    assert max(sized.size) == pytest.approx(1.0) and sized.units == "normalised"
+    assert np.allclose(sized.apply(orbit.vertices).max(axis=0), -sized.apply(orbit.vertices).min(axis=0))
