@@ -10,7 +10,7 @@ camera's distance to the axis or markers on the platform)::
     from photogrammetry.turntable import Turntable, run_batch
 
     shoe = Turntable("shoots/shoe", steps=36, rings=2, radius_mm=150.0)
-    result = shoe.run("work/shoe")
+    result = shoe.run("work/shoe")  # the model, upright on the platform's axis: work/shoe/output/model.glb
     print(result.folder("export"))
 
     # a folder per object; the first object's camera calibration is reused for the others

@@ -111,8 +111,7 @@ def run(config: ExportConfig, ctx: StageContext, *, ingest: IngestResult, scale:
         units=frame.units, files=files, triangles=len(model.faces), model_from_world=_rows(matrix),
         glb_from_world=_rows(frame.model_from_world), up_axis=config.frame.up_axis, up_source=frame.up.source,
         scale=frame.scale, size=frame.size))
-    ctx.log.info("exported %s in %s, %s up", ", ".join(files), UNIT_WORDS[frame.units].format(size=config.frame.size),
-                 config.frame.up_axis.upper())
+    ctx.log.info("exported %s (the GLB +Y up, the others +%s up)", ", ".join(files), config.frame.up_axis.upper())
     return {"triangles": len(model.faces), "files": len(files)}
 
 
