@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,15 +24,19 @@ from photogrammetry.stages import PIPELINE
 
 if TYPE_CHECKING:
     from photogrammetry.evaluation import EvalReport
+    from photogrammetry.export.publish import Published
+
+log = logging.getLogger("photogrammetry")
 
 EVALUATED_OUTPUTS = {
     "sparse_model": "sparse_model",
     "depth_maps": "depth_dir",
     "fused_points": "points_path",
     "mesh": "mesh_path",
-    "textured_model": "textured_mesh_path",
+    "textured_obj": "textured_mesh_path",
 }
-"""Status output labels that :func:`evaluate` reads -> the :class:`Estimate` field they fill."""
+"""Status output labels that :func:`evaluate` reads -> the :class:`Estimate` field they fill (the texture
+stage's model, in the reconstruction's frame like the cameras; the export moves it upright)."""
 
 
 def run(
@@ -48,8 +53,12 @@ def run(
     progress: bool | None = None,
     verify: bool = False,
     on_start: Callable[[Path], None] | None = None,
+    output: str | os.PathLike | None = None,
 ) -> RunResult:
     """Run the pipeline on a folder of photos (or a video), reusing what ``workspace`` already holds.
+
+    When the run reaches the export stage, its files are published into ``output`` under stable
+    names (:func:`publish`).
 
     Args:
         photos: Folder of photos and videos (searched recursively), or one video file.
@@ -65,6 +74,7 @@ def run(
         verify: Compare the checksums of every cached result met, not only of those read.
         on_start: Called with the workspace once all checks passed, before the first write to it
             other than the workspace folder, its marker and its lock.
+        output: Folder for the final files (default: ``workspace/output``).
 
     Returns:
         Which stages ran or were reused, with their artifact folders.
@@ -73,8 +83,28 @@ def run(
                             config_file=Path(config_file) if config_file else None)
     request = RunRequest(photos=Path(photos), workspace=Path(workspace), config=config, preset=preset,
                          overrides=tuple(overrides), until=until, force=tuple(force))
-    return run_pipeline(PIPELINE, request, RunOptions(device=device, workers=workers, progress=progress,
-                                                      verify=verify, on_start=on_start))
+    result = run_pipeline(PIPELINE, request, RunOptions(device=device, workers=workers, progress=progress,
+                                                        verify=verify, on_start=on_start))
+    if any(stage.name == "export" for stage in result.stages):
+        publish(result.folder("export"), output_folder(workspace, output))
+    return result
+
+
+def output_folder(workspace: str | os.PathLike, output: str | os.PathLike | None = None) -> Path:
+    """Where :func:`run` publishes the final files: ``output``, else ``workspace/output``."""
+    return Path(output) if output is not None else Path(workspace) / "output"
+
+
+def publish(export_folder: str | os.PathLike, output: str | os.PathLike) -> Published:
+    """Publish an export artifact into ``output``: ``model.glb``, ``model.obj`` (+ ``.mtl`` + texture),
+    ``model.ply``, ``cameras/`` (COLMAP model, ``transforms.json``), ``export.json``, as hard links or
+    copies, the whole folder replaced at once (see :mod:`photogrammetry.export.publish`)."""
+    from photogrammetry.export.publish import publish as publish_files
+
+    published = publish_files(Path(export_folder), Path(output))
+    how = "hard links" if published.linked else "copies"
+    log.info("published %s into %s (%s)", ", ".join(published.files) or "nothing", published.folder, how)
+    return published
 
 
 def status(workspace: str | os.PathLike) -> WorkspaceStatus:

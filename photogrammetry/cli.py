@@ -128,6 +128,8 @@ def main() -> None:
               help="TOML file with [stage] tables, applied after the preset.")
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.OPTION=VALUE",
               help="Override one setting; repeatable.")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Folder for the final files: model.glb, model.obj, model.ply, cameras/ (default: WORKSPACE/output).")
 @click.option("--until", type=click.Choice(stage_names()), help="Stop after this stage.")
 @click.option("--force", multiple=True, type=click.Choice(stage_names()),
               help="Recompute this stage and all after it; repeatable.")
@@ -140,8 +142,8 @@ def main() -> None:
 @click.option("-v", "--verbose", "verbosity", flag_value=1, help="Debug messages too.")
 @_handle_errors
 def run(photos: Path, workspace: Path, preset: str, config_file: Path | None, overrides: tuple[str, ...],
-        until: str | None, force: tuple[str, ...], device: str, workers: int | None, video_fps: float | None,
-        verify: bool, verbosity: int | None) -> None:
+        output: Path | None, until: str | None, force: tuple[str, ...], device: str, workers: int | None,
+        video_fps: float | None, verify: bool, verbosity: int | None) -> None:
     """Run the pipeline on the photos and videos in PHOTOS (searched recursively), or on one video file."""
     _setup_logging(verbosity or 0)
     log_name = f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -149,10 +151,16 @@ def run(photos: Path, workspace: Path, preset: str, config_file: Path | None, ov
         overrides = (*overrides, f"ingest.video.fps={video_fps}")
     result = api.run(photos, workspace, preset=preset, config_file=config_file, overrides=overrides,
                      until=until, force=force, device=device, workers=workers,
-                     progress=False if verbosity == -1 else None, verify=verify,
+                     progress=False if verbosity == -1 else None, verify=verify, output=output,
                      on_start=lambda ws: _add_log_file(ws / "logs" / log_name))
     ran = ", ".join(result.ran) or "nothing (all cached)"
-    log.info("Finished: ran %s. See 'photogrammetry status %s'.", ran, workspace)
+    published = api.output_folder(workspace, output)
+    model = next((published / name for name in ("model.glb", "model.obj", "model.ply")
+                  if (published / name).is_file()), None)
+    if any(s.name == "export" for s in result.stages) and model is not None:
+        log.info("Finished: ran %s. The model: %s", ran, model)
+    else:
+        log.info("Finished: ran %s. See 'photogrammetry status %s'.", ran, workspace)
 
 
 def _human_size(size: int | None) -> str:

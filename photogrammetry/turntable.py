@@ -10,7 +10,7 @@ camera's distance to the axis or markers on the platform)::
     from photogrammetry.turntable import Turntable, run_batch
 
     shoe = Turntable("shoots/shoe", steps=36, rings=2, radius_mm=150.0)
-    result = shoe.run("work/shoe")
+    result = shoe.run("work/shoe")  # the model, upright on the platform's axis: work/shoe/output/model.glb
     print(result.folder("export"))
 
     # a folder per object; the first object's camera calibration is reused for the others
@@ -89,6 +89,7 @@ class TurntableSpec:
                    f"pairs.window={self.window}"]
         if self.flip_after:
             out.append("undistort.remove_platform=false")  # the flipped pass has another platform plane
+            out.append(f"export.frame.views={self.flip_after}")  # the axis of the first pass's cameras
         if self.masks in ("background", "ingest", "none"):
             out.append(f"masks.method={self.masks}")
         else:

@@ -37,7 +37,7 @@ OVERRIDES = [
     "mesh.surface.poisson_depth=8",
     "texture.level=preview",
     "texture.size=1024",
-    'export.formats=["glb"]',
+    'export.formats=["glb", "cameras"]',
     "scale.method=points",
 ]
 
@@ -79,7 +79,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     result = photogrammetry.run(photos, root / "ws", preset="fast", overrides=overrides, device="cpu",
                                 workers=2, progress=False)
     report = api.evaluate(root / "ws", SCENE, holdout=HELD_OUT)
-    return Run(result, report, result.folder("export") / "model.glb")
+    return Run(result, report, root / "ws" / "output" / "model.glb")
 
 
 def test_all_thirteen_stages_ran(run: Run) -> None:
@@ -129,3 +129,14 @@ def test_the_units_reach_the_glb(run: Run) -> None:
     assert gltf.asset.extras["units"] == "metres"
     export = json.loads((run.glb.parent / "export.json").read_text(encoding="utf-8"))
     assert export["units"] == "metres"
+
+
+def test_the_published_model_stands_upright(run: Run) -> None:
+    """The output folder holds the GLB and the cameras; the GT's up (+Z) is +Y in the GLB, through the
+    SfM-to-GT alignment of the cameras (measured 0.1 deg; the cameras alone, looking up at the facade: 9 deg)."""
+    output = run.glb.parent
+    assert {"model.glb", "export.json", "published.json", "cameras"} <= {p.name for p in output.iterdir()}
+    export = json.loads((output / "export.json").read_text(encoding="utf-8"))
+    gt_from_ours = run.report.poses.alignment.matrix
+    up = (np.asarray(export["glb_from_world"]) @ np.linalg.inv(gt_from_ours))[:3, :3] @ [0.0, 0.0, 1.0]
+    assert np.degrees(np.arccos(up[1] / np.linalg.norm(up))) < 2.0

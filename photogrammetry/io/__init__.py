@@ -25,7 +25,7 @@ Workspace layout (see :mod:`photogrammetry.engine.store`)::
 Main outputs: each stage names its main outputs in its manifest (``outputs``: label -> path);
 ``photogrammetry status --json`` lists them and ``photogrammetry eval`` reads these labels:
 ``sparse_model`` (COLMAP model folder), ``depth_maps`` (folder of depth maps), ``fused_points``
-(PLY), ``mesh`` (PLY/OBJ/GLB) and ``textured_model`` (GLB or OBJ+MTL).
+(PLY), ``mesh`` (PLY/OBJ/GLB) and ``textured_obj`` (the texture stage's OBJ+MTL).
 
 Stage artifacts:
 
@@ -77,11 +77,14 @@ Stage artifacts:
 - ``texture``: ``model.obj`` + ``model.mtl`` + ``model.png`` (one detail level with one square
   texture atlas; OBJ UVs have ``v = 0`` at the bottom row), ``texture.json`` (units, level,
   texture size, triangles, photos used, fraction of faces no photo saw, timings).
-- ``export`` (GLB writer in :mod:`photogrammetry.io.gltf`): ``model.glb`` (the ``textured_model``
-  output: glTF 2.0, one mesh, texture
-  embedded as PNG or JPEG in a PBR material with no ``baseColorFactor``; ``asset.extras``
-  holds ``units``), ``obj/model.obj`` + ``.mtl`` + texture, ``model.ply`` (vertex colours
-  sampled from the texture, UVs as ``s``, ``t``), ``export.json`` (units, files, triangles).
-  Vertices stay in the reconstruction's frame (no change of up axis), so models line up with
-  the cameras; ``units`` is ``metres`` when an upstream stage knows the scale, else ``sfm``.
+- ``export`` (:mod:`photogrammetry.io.export`; GLB writer in :mod:`photogrammetry.io.gltf`):
+  ``model.glb`` (the ``textured_model`` output: glTF 2.0, one mesh, texture embedded as PNG or
+  JPEG in a PBR material with no ``baseColorFactor``; ``asset.extras`` holds ``units``, ``up``
+  and the transform from the reconstruction), ``model.obj`` + ``.mtl`` + texture, ``model.ply``
+  (vertex colours sampled from the texture, UVs as ``s``, ``t``), ``cameras/`` (COLMAP model and
+  ``transforms.json``), ``export.json`` (units, frame, files, triangles). Unlike every other
+  artifact, these are not in the reconstruction's frame: the model is upright (+Y up in the
+  GLB; +Y or +Z in the others), centred and, without a metric scale, scaled to a set size
+  (units ``normalised``); ``export.json`` holds the transforms. ``photogrammetry run`` publishes
+  these files into the output folder (:mod:`photogrammetry.export.publish`).
 """

@@ -1,6 +1,6 @@
 """Mesh artifacts: in-memory meshes, PLY / OBJ + MTL + texture files, the stages' results.
 
-The files of the ``mesh``, ``texture`` and ``export`` stages are listed in
+The files of the ``mesh`` and ``texture`` stages are listed in
 :mod:`photogrammetry.io`. Conventions: vertices are in the reconstruction's frame; ``units``
 is ``"metres"`` when the scale is known, else ``"sfm"``; UVs in memory, OBJ and PLY follow
 OpenGL (``v = 0`` at the texture's bottom row; the GLB writer flips them to glTF's top-left
@@ -359,36 +359,3 @@ class TextureResult:
 def load_texture_result(folder: Path) -> TextureResult:
     """Read a texture artifact folder."""
     return TextureResult(Path(folder), TextureInfo(**read_json(Path(folder) / "texture.json")))
-
-
-@dataclass(frozen=True, kw_only=True)
-class ExportInfo:
-    """What the export stage wrote (``export.json``)."""
-
-    units: Units
-    """Length unit of the vertices, also in the GLB's ``asset.extras.units``."""
-    files: dict[str, str]
-    """Format -> path relative to the artifact folder (``glb``, ``obj``, ``ply``)."""
-    triangles: int
-    """Triangles of the exported mesh."""
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    """The export artifact, loaded."""
-
-    root: Path
-    """Artifact folder."""
-    info: ExportInfo
-    """Units and files."""
-
-    def path(self, fmt: str) -> Path:
-        """Absolute path of the file of one format (``glb``, ``obj``, ``ply``)."""
-        return self.root / self.info.files[fmt]
-
-
-def load_export_result(folder: Path) -> ExportResult:
-    """Read an export artifact folder."""
-    raw = read_json(Path(folder) / "export.json")
-    return ExportResult(Path(folder), ExportInfo(units=raw["units"], files=dict(raw["files"]),
-                                                 triangles=raw["triangles"]))

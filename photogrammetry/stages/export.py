@@ -1,34 +1,34 @@
-"""Export: the textured model as one GLB (texture embedded), OBJ + MTL + texture, and PLY.
+"""Export: the textured model upright, centred and sized, as GLB, OBJ + MTL + texture and PLY, with its cameras.
 
-The GLB is glTF 2.0 with one PBR material (the texture as base colour, no dimming factor,
-not metallic, fully rough); its ``asset.extras`` state the units (``metres`` when the scale
-is known, else ``sfm``), the generator and the triangle count. Vertices stay in the
-reconstruction's frame, so the model lines up with the cameras.
+The frame (:mod:`photogrammetry.export.frame`): up from the cameras, refined by a ground plane
+or a wall of the fused points, or a turntable's axis; origin at the model's centre or the ground
+under it; the largest side 1 unit when the scale is unknown (or SfM units kept). The GLB is +Y
+up (glTF); the OBJ, PLY and cameras are Y or Z up (``frame.up_axis``). ``export.json`` stores the
+transforms from the reconstruction's frame, and ``cameras/`` holds the photos' cameras moved
+the same way, so the model still lines up with the photos. Files: :mod:`photogrammetry.io.export`.
 """
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import numpy as np
 
 from photogrammetry._version import __version__
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError
+from photogrammetry.export import UNIT_WORDS, Z_UP_FROM_Y_UP, FrameOptions, ModelFrame, model_frame
+from photogrammetry.export.files import moved_mesh, write_cameras
+from photogrammetry.io.fusion import FusionResult
+from photogrammetry.io.export import ExportInfo, load_export_result, save_export_info
 from photogrammetry.io.gltf import write_glb
-from photogrammetry.io.jsonio import write_json
-from photogrammetry.io.mesh import (
-    ExportInfo,
-    TextureResult,
-    load_export_result,
-    obj_texture_name,
-    read_obj,
-    write_obj,
-    write_textured_ply,
-)
+from photogrammetry.io.ingest import IngestResult
+from photogrammetry.io.mesh import (TextureResult, TexturedMeshData, obj_texture_name, read_obj, write_obj,
+                                    write_textured_ply)
+from photogrammetry.io.scale import ScaleResult
 
-_FORMATS = ("glb", "obj", "ply")
-_UNIT_WORDS = {"metres": "metres", "sfm": "SfM units (the scale is unknown)"}
+_FORMATS = ("glb", "obj", "ply", "cameras")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,11 +36,14 @@ class ExportConfig:
     """Settings of the export stage."""
 
     formats: tuple[str, ...] = _FORMATS
-    """Files to write: any of ``glb`` (one file, texture embedded), ``obj`` (+ MTL + texture), ``ply``."""
+    """Files to write: any of ``glb`` (one file, texture embedded), ``obj`` (+ MTL + texture), ``ply``,
+    ``cameras`` (COLMAP model and nerfstudio ``transforms.json`` in the model's frame)."""
     image_format: Literal["png", "jpeg"] = "png"
     """Encoding of the texture in the GLB and beside the OBJ: ``png`` (lossless) or ``jpeg`` (smaller)."""
     jpeg_quality: int = 90
     """Quality of JPEG textures (50..100)."""
+    frame: FrameOptions = field(default_factory=FrameOptions)
+    """How the model is levelled, centred and sized."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.formats) - set(_FORMATS))
@@ -50,41 +53,78 @@ class ExportConfig:
             raise ConfigError(f"export.jpeg_quality must be within 50..100, got {self.jpeg_quality}")
 
 
-def run(config: ExportConfig, ctx: StageContext, *, texture: TextureResult) -> dict[str, Any]:
-    """Write the textured model of ``texture`` in the configured formats into ``ctx.out``."""
+def _frame(config: ExportConfig, ctx: StageContext, model: TexturedMeshData, scale: ScaleResult,
+           fusion: FusionResult) -> ModelFrame:
+    """The model's frame from the scale stage's cameras and units and the fused points."""
+    import open3d as o3d
+    import pycolmap
+
+    cameras = pycolmap.Reconstruction(scale.model)
+    images = sorted((cameras.image(i) for i in cameras.reg_image_ids()), key=lambda image: image.name)
+    poses = np.array([image.cam_from_world().matrix() for image in images])
+    points = np.asarray(o3d.io.read_point_cloud(str(fusion.points)).points) if fusion.points.is_file() else None
+    frame = model_frame(model.vertices, poses, points, scale.units, config.frame)
+    words = UNIT_WORDS[frame.units].format(size=config.frame.size)
+    ctx.log.info("up from %s (%.1f deg from the cameras' mean up); model %s x %s x %s (x, y up, z) in %s",
+                 frame.up.source, frame.up.camera_tilt_deg, *(f"{v:.3g}" for v in frame.size), words)
+    return frame
+
+
+def _glb(config: ExportConfig, ctx: StageContext, model: TexturedMeshData, frame: ModelFrame, info: dict) -> None:
+    extras = {"units": frame.units, "units_description": UNIT_WORDS[frame.units].format(size=config.frame.size),
+              "up": "+Y", "up_source": frame.up.source, "scale": frame.scale,
+              "model_from_reconstruction": frame.model_from_world.tolist(), **info}
+    write_glb(ctx.out / "model.glb", moved_mesh(model, frame.model_from_world), extras=extras,
+              generator=f"photogrammetry {__version__}", image_format=config.image_format,
+              jpeg_quality=config.jpeg_quality)
+
+
+def _rows(matrix: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(float(v) for v in row) for row in matrix)
+
+
+def run(config: ExportConfig, ctx: StageContext, *, ingest: IngestResult, scale: ScaleResult, fusion: FusionResult,
+        texture: TextureResult) -> dict[str, Any]:
+    """Write the textured model of ``texture``, upright, and the cameras of ``scale`` into ``ctx.out``."""
     model = read_obj(texture.obj_path)
-    units = texture.info.units
+    frame = _frame(config, ctx, model, scale, fusion)
+    matrix = frame.model_from_world if config.frame.up_axis == "y" else Z_UP_FROM_Y_UP @ frame.model_from_world
+    moved = moved_mesh(model, matrix)
     files: dict[str, str] = {}
     if "glb" in config.formats:
-        extras = {"units": units, "units_description": _UNIT_WORDS[units], "triangles": len(model.faces),
-                  "detail_level": texture.info.level}
-        write_glb(ctx.out / "model.glb", model, extras=extras, generator=f"photogrammetry {__version__}",
-                  image_format=config.image_format, jpeg_quality=config.jpeg_quality)
+        _glb(config, ctx, model, frame, {"triangles": len(model.faces), "detail_level": texture.info.level})
         files["glb"] = "model.glb"
     if "obj" in config.formats:
-        if config.image_format == "png":  # the texture stage's files are already what is asked for
-            for name in ("model.obj", "model.mtl", "model.png"):
-                (ctx.out / "obj").mkdir(exist_ok=True)
-                shutil.copyfile(texture.root / name, ctx.out / "obj" / name)
-        else:
-            write_obj(ctx.out / "obj", model, name="model", image_format="jpeg")
-        files["obj"] = "obj/model.obj"
+        write_obj(ctx.out, moved, name="model", image_format=config.image_format)
+        files["obj"] = "model.obj"
     if "ply" in config.formats:
-        texture_file = f"obj/{obj_texture_name('model', config.image_format)}" if "obj" in files else None
-        write_textured_ply(ctx.out / "model.ply", model, texture_file=texture_file)  # the texture written above
+        texture_file = obj_texture_name("model", config.image_format) if "obj" in files else None
+        write_textured_ply(ctx.out / "model.ply", moved, texture_file=texture_file)  # the texture written above
         files["ply"] = "model.ply"
-    write_json(ctx.out / "export.json", ExportInfo(units=units, files=files, triangles=len(model.faces)))
-    ctx.log.info("exported %s in %s", ", ".join(files), _UNIT_WORDS[units])
+    if "cameras" in config.formats:
+        import pycolmap
+
+        by_name = {record.name: record for record in ingest.images}
+        write_cameras(pycolmap.Reconstruction(scale.model), matrix, ctx.out / "cameras",
+                      lambda name: ingest.image_path(by_name[name]))
+        files["cameras"] = "cameras"
+    save_export_info(ctx.out, ExportInfo(
+        units=frame.units, files=files, triangles=len(model.faces), model_from_world=_rows(matrix),
+        glb_from_world=_rows(frame.model_from_world), up_axis=config.frame.up_axis, up_source=frame.up.source,
+        scale=frame.scale, size=frame.size))
+    ctx.log.info("exported %s (the GLB +Y up, the others +%s up)", ", ".join(files), config.frame.up_axis.upper())
     return {"triangles": len(model.faces), "files": len(files)}
 
 
 STAGE = StageSpec(
     name="export",
-    version=2,  # 2: the PLY names the texture file written (obj/model.jpg with image_format=jpeg)
+    version=3,  # 2: upright, centred, sized, with cameras; 3: and the PLY names the texture file written
     config=ExportConfig,
     run=run,
     load=load_export_result,
-    requires=("texture",),
-    outputs={"textured_model": "model.glb", "obj": "obj/model.obj", "ply": "model.ply"},
-    summary="Textured model as GLB (embedded texture, units in metadata), OBJ + MTL + texture, PLY.",
+    requires=("ingest", "scale", "fusion", "texture"),
+    outputs={"textured_model": "model.glb", "obj": "model.obj", "ply": "model.ply", "cameras": "cameras",
+             "export": "export.json"},
+    summary="The model upright, centred and sized, as GLB (+Y up, units in metadata), OBJ + MTL + texture, PLY, "
+            "with its cameras (COLMAP, transforms.json).",
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +15,11 @@ from photogrammetry.engine.stage import StageContext
 from photogrammetry.errors import ConfigError
 from photogrammetry.io.fusion import FusionResult, FusionSummary
 from photogrammetry.io.jsonio import write_json
+from photogrammetry.io.export import ExportResult, load_export_result
 from photogrammetry.io.mesh import (
-    ExportResult,
     MeshData,
     MeshResult,
     TextureResult,
-    load_export_result,
     load_mesh_result,
     load_texture_result,
     read_obj,
@@ -31,6 +31,8 @@ from photogrammetry.meshing.crop import CropOptions
 from photogrammetry.meshing.views import CameraView
 from photogrammetry.stages import export, mesh, texture
 from photogrammetry.texturing import BlendOptions
+from photogrammetry.io.scale import ScaleInfo, ScaleResult
+from tests.export.artifacts import ingest_of
 from tests.io.gltf_check import check_glb
 from tests.meshing.conftest import sphere_cloud
 from tests.texturing.scene import render, ring, sphere
@@ -84,8 +86,19 @@ def outputs(upstream: tuple[FusionResult, UndistortResult],
     texture.run(texture.TextureConfig(level="reduced", size=512), context("texture", root), mesh=meshed,
                 undistort=undistort)
     textured = load_texture_result(root / "texture")
-    export.run(export.ExportConfig(), context("export", root), texture=textured)
+    export.run(export.ExportConfig(), context("export", root), **export_inputs(upstream, textured))
     return meshed, textured, load_export_result(root / "export")
+
+
+def export_inputs(upstream: tuple[FusionResult, UndistortResult], textured: TextureResult) -> dict[str, object]:
+    """The export stage's inputs: the undistorted cameras stand for the scale stage's model."""
+    fusion, undistort = upstream
+    scale = ScaleResult(undistort.root / "scale", ScaleInfo(method="none", units="sfm", scale=1.0,
+                                                             relative_uncertainty=None, samples=0))
+    if not scale.model.exists():
+        shutil.copytree(undistort.model, scale.model)
+    return {"ingest": ingest_of(undistort.image_dir.parent, list(undistort.images)), "scale": scale,
+            "fusion": fusion, "texture": textured}
 
 
 def test_mesh_stage_writes_every_level(outputs: tuple[MeshResult, TextureResult, ExportResult]) -> None:
@@ -142,18 +155,19 @@ def test_texture_stage_writes_a_textured_obj(outputs: tuple[MeshResult, TextureR
 
 def test_export_stage_writes_glb_obj_ply(outputs: tuple[MeshResult, TextureResult, ExportResult]) -> None:
     exported = outputs[2]
-    assert set(exported.info.files) == {"glb", "obj", "ply"}
+    assert set(exported.info.files) == {"glb", "obj", "ply", "cameras"}
     assert check_glb(exported.path("glb").read_bytes()) == []
     assert read_obj(exported.path("obj")).texture.shape == (512, 512, 3)
     assert exported.path("ply").stat().st_size > 1000
-    assert exported.info.units == "sfm"
+    assert exported.info.units == "normalised" and exported.info.up_source == "cameras"
 
 
-def test_export_stage_logs_the_units(outputs: tuple[MeshResult, TextureResult, ExportResult], tmp_path: Path,
+def test_export_stage_logs_the_units(upstream: tuple[FusionResult, UndistortResult],
+                                     outputs: tuple[MeshResult, TextureResult, ExportResult], tmp_path: Path,
                                      caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO):
-        export.run(export.ExportConfig(formats=("glb",), image_format="jpeg"), context("export", tmp_path),
-                   texture=outputs[1])
+        export.run(export.ExportConfig(formats=("glb",), image_format="jpeg", frame=export.FrameOptions(size=0)),
+                   context("export", tmp_path), **export_inputs(upstream, outputs[1]))
     assert "SfM units" in caplog.text
     assert check_glb((tmp_path / "export" / "model.glb").read_bytes()) == []
     assert not (tmp_path / "export" / "model.ply").exists()
@@ -187,12 +201,13 @@ def test_texture_levels_match_the_mesh_levels() -> None:
 
 
 @pytest.mark.parametrize(("image_format", "magic"), [("png", b"\x89PNG"), ("jpeg", b"\xff\xd8\xff")])
-def test_the_ply_names_the_texture_file_written(outputs: tuple[MeshResult, TextureResult, ExportResult],
+def test_the_ply_names_the_texture_file_written(upstream: tuple[FusionResult, UndistortResult],
+                                                outputs: tuple[MeshResult, TextureResult, ExportResult],
                                                 tmp_path: Path, image_format: str, magic: bytes) -> None:
     import trimesh
 
     export.run(export.ExportConfig(formats=("obj", "ply"), image_format=image_format), context("export", tmp_path),
-               texture=outputs[1])
+               **export_inputs(upstream, outputs[1]))
     ply = tmp_path / "export" / "model.ply"
     header = ply.read_bytes().split(b"end_header", 1)[0].decode("ascii")
     named = [line.split(maxsplit=2)[2] for line in header.splitlines() if line.startswith("comment TextureFile")]

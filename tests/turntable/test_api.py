@@ -21,6 +21,7 @@ def test_overrides_make_a_valid_configuration(tmp_path: Path) -> None:
     assert config["masks"].method == "background" and not config["undistort"].remove_platform  # flipped
     assert (config["pairs"].method, config["pairs"].ring_size, config["pairs"].flip_after) == ("turntable", 36, 72)
     assert capture.expected_photos() == 144
+    assert (config["export"].frame.up, config["export"].frame.views) == ("turntable", 72)  # the first pass's axis
     camera = Turntable(tmp_path, steps=36, camera_distance_mm=612.5)
     config = resolve_config(PIPELINE, preset="turntable", overrides=camera.overrides())
     assert (config["scale"].method, config["scale"].radius_mm, config["scale"].ring_size) == ("radius", 612.5, 36)
