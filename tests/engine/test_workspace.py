@@ -57,7 +57,8 @@ def test_status_of_a_folder_that_is_no_workspace(tmp_path: Path) -> None:
         workspace_status(TOY, tmp_path)
 
 
-@pytest.mark.parametrize("kind, message", [("file", "is a file, not a workspace folder"), ("missing", "does not exist")])
+@pytest.mark.parametrize("kind, message", [("file", "is a file, not a workspace folder"),
+                                           ("missing", "does not exist")])
 def test_status_of_a_file_or_nothing_is_an_input_error(tmp_path: Path, kind: str, message: str) -> None:
     path = tmp_path / "given"
     if kind == "file":
