@@ -85,6 +85,10 @@ CASES = {
     "all masked (transparent)": Case({f"p{i}.png": png(transparent(i)) for i in range(3)},
                                      run_args(until=UNTIL_FEATURES), 4,
                                      ("all masked: p0.png (its mask keeps no pixel)", "check the masks")),
+    "one textureless photo among others": Case({**GOOD, "flat.png": png(np.full((48, 64, 3), 128, np.uint8))},
+                                               run_args(until=UNTIL_FEATURES), 0,
+                                               ("no keypoints in 1 of 4 images", "textureless: flat.png",
+                                                "those images will not be registered")),
     # settings
     "--set unknown stage": Case(GOOD, run_args("--set", "nostage.x=1"),
                                 messages=("--set: unknown stage 'nostage'; stages are: ingest",)),
