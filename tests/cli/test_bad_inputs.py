@@ -2,7 +2,8 @@
 a one-line message naming the file or option, never a traceback or "internal error".
 
 Photos are tiny and made in the test; each case stops at the first stage that can judge it
-(``--until ingest``, or ``--until features`` for photos without keypoints). The CLI runs in this
+(``--until ingest``, ``--until features`` for photos without keypoints, ``--until sfm`` only for
+unrelated photos, on three of 200 x 150 pixels). The CLI runs in this
 process (click's runner) to keep the matrix fast; ``tests/cli/test_cli.py`` runs it as a program.
 """
 
@@ -23,8 +24,8 @@ from tests.io.photo_factory import encode, texture
 Files = dict[str, Callable[[], bytes]]
 
 
-def jpeg(seed: int) -> Callable[[], bytes]:
-    return lambda: encode(texture(64, 48, seed=seed), ".jpg")
+def jpeg(seed: int, size: tuple[int, int] = (64, 48)) -> Callable[[], bytes]:
+    return lambda: encode(texture(*size, seed=seed), ".jpg")
 
 
 def png(image: np.ndarray) -> Callable[[], bytes]:
@@ -89,6 +90,11 @@ CASES = {
                                                run_args(until=UNTIL_FEATURES), 0,
                                                ("no keypoints in 1 of 4 images", "textureless: flat.png",
                                                 "those images will not be registered")),
+    # the only case that needs sfm: photos of nothing in common
+    "unrelated photos": Case({f"p{i}.jpg": jpeg(10 + i, size=(200, 150)) for i in range(3)},
+                             run_args(until=("--until", "sfm")), 4,
+                             ("pairs of photos have feature matches, but none fits one rigid scene (the best, ",
+                              "sfm.verification.min_inliers = 15")),
     # settings
     "--set unknown stage": Case(GOOD, run_args("--set", "nostage.x=1"),
                                 messages=("--set: unknown stage 'nostage'; stages are: ingest",)),
