@@ -134,12 +134,32 @@ def evaluate(workspace: str | os.PathLike, gt: str | os.PathLike, *, holdout: Se
     """
     from photogrammetry.evaluation import Estimate, load_ground_truth
     from photogrammetry.evaluation import evaluate as evaluate_estimate
+    from photogrammetry.io.ingest import load_ingest
 
     found: dict[str, Path] = {}
-    for stage in status(workspace).stages:
+    stages = status(workspace).stages
+    for stage in stages:
         if stage.state == "done":
             found.update({EVALUATED_OUTPUTS[k]: Path(v) for k, v in stage.outputs.items() if k in EVALUATED_OUTPUTS})
     if not found:
         raise InputError(f"{workspace} has no finished output to evaluate ({', '.join(EVALUATED_OUTPUTS)}); "
                          "run the pipeline further first")
-    return evaluate_estimate(Estimate(**found), load_ground_truth(Path(gt)), holdout=holdout)
+    truth = load_ground_truth(Path(gt))
+    ingest = next((s.folder for s in stages if s.name == "ingest" and s.state == "done" and s.folder), None)
+    if ingest is not None:
+        _check_names_match(workspace, gt, [im.name for im in load_ingest(Path(ingest)).images], list(truth.names))
+    return evaluate_estimate(Estimate(**found), truth, holdout=holdout)
+
+
+def _check_names_match(workspace: str | os.PathLike, gt: str | os.PathLike, ours: list[str],
+                       theirs: list[str]) -> None:
+    """An :class:`InputError` when no image name of the workspace is one of the ground truth's."""
+    if not ours or not theirs or set(ours) & set(theirs):
+        return
+
+    def shown(names: list[str]) -> str:
+        return ", ".join(sorted(names)[:3]) + (f" ... ({len(names)} images)" if len(names) > 3 else "")
+
+    raise InputError(f"no image name of workspace {workspace} ({shown(ours)}) matches one of the ground truth "
+                     f"{gt} ({shown(theirs)}): is it the ground truth of another scene? Names are the photos' "
+                     "paths relative to the photo folder")

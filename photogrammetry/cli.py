@@ -12,6 +12,7 @@ import enum
 import functools
 import json
 import logging
+import os
 import sys
 import textwrap
 import time
@@ -146,7 +147,7 @@ def run(photos: Path, workspace: Path, preset: str, config_file: Path | None, ov
         video_fps: float | None, verify: bool, verbosity: int | None) -> None:
     """Run the pipeline on the photos and videos in PHOTOS (searched recursively), or on one video file."""
     _setup_logging(verbosity or 0)
-    log_name = f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    log_name = f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"  # the PID: runs started in one second
     if video_fps is not None:
         overrides = (*overrides, f"ingest.video.fps={video_fps}")
     result = api.run(photos, workspace, preset=preset, config_file=config_file, overrides=overrides,
@@ -178,7 +179,7 @@ def _human_size(size: int | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the stable JSON form.")
 @_handle_errors
 def status(workspace: Path, as_json: bool) -> None:
-    """Show each stage of WORKSPACE: done, partial, stale or missing, with its outputs."""
+    """Show each stage of WORKSPACE: done, running, partial, stale or missing, with its outputs."""
     report = api.status(workspace)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

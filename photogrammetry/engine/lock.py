@@ -33,6 +33,27 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def lock_holder(workspace: Path) -> dict | None:
+    """The owner record (``pid``, ``host``, ``command``, ``since``) of the live process that holds
+    ``workspace``, or ``None`` when none does; creates nothing."""
+    try:
+        fd = os.open(workspace / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+        try:
+            owner = json.loads(text) if text else {}
+        except ValueError:
+            owner = {}
+        return owner if isinstance(owner, dict) else {}
+    finally:
+        os.close(fd)  # also releases the shared lock when it was taken
+    return None
+
+
 class WorkspaceLock:
     """Context manager that holds a workspace for the current process."""
 

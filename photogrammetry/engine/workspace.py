@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import time
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photogrammetry.engine.lock import WorkspaceLock
+from photogrammetry.engine.lock import WorkspaceLock, lock_holder
 from photogrammetry.engine.plan import plan_keys
 from photogrammetry.engine.settings import apply_overrides
 from photogrammetry.engine.stage import StageSpec
@@ -51,6 +52,9 @@ def write_run_record(workspace: Path, record: RunRecord) -> None:
 def read_run_record(workspace: Path) -> RunRecord:
     """The record of the last run, or a clear error when ``workspace`` holds none."""
     path = workspace / RUN_RECORD
+    if not workspace.is_dir():
+        what = "is a file, not a workspace folder" if workspace.exists() else "does not exist"
+        raise InputError(f"{workspace} {what}; give the workspace folder a run was started with (-w)")
     try:
         data = read_json(path)
         data["overrides"] = tuple(data.get("overrides", ()))
@@ -69,7 +73,8 @@ class StageStatus:
     """Stage name."""
     state: str
     """``done``, ``damaged`` (files differ in size from its manifest: the next run recomputes it),
-    ``partial`` (interrupted), ``stale`` (only other settings' artifacts) or ``missing``."""
+    ``running`` (a live run is writing it), ``partial`` (interrupted), ``stale`` (only other settings'
+    artifacts) or ``missing``."""
     key: str | None
     """Key for the last run's settings and the current inputs (``None`` if it cannot be derived)."""
     folder: str | None = None
@@ -135,7 +140,20 @@ def workspace_status(stages: Sequence[StageSpec], workspace: Path) -> WorkspaceS
     keys, note = _current_keys(stages, record)
     store = ArtifactStore(workspace)
     entries = tuple(_stage_status(store, s, keys.get(s.name)) for s in stages)
+    owner = lock_holder(workspace)
+    if owner is not None:
+        entries = _mark_running(entries)
+        who = f"PID {owner.get('pid', '?')} on host {owner.get('host', '?')}, since {owner.get('since', '?')}"
+        note = "; ".join(filter(None, [f"a {owner.get('command', 'run')} is in progress ({who})", note]))
     return WorkspaceStatus(str(workspace), record.photos, entries, note)
+
+
+def _mark_running(entries: tuple[StageStatus, ...]) -> tuple[StageStatus, ...]:
+    """While a live process holds the workspace: its first ``partial`` stage is the one it is writing."""
+    first = next((i for i, e in enumerate(entries) if e.state == "partial"), None)
+    if first is None:
+        return entries
+    return entries[:first] + (dataclasses.replace(entries[first], state="running"),) + entries[first + 1:]
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from photogrammetry.engine.stage import StageContext, StageSpec
-from photogrammetry.errors import ConfigError
+from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.features import EXTRACTORS, ExtractionImage, ExtractorOptions, extract, load_extractor
+from photogrammetry.features.diagnosis import describe, why_no_keypoints
 from photogrammetry.features.images import load_for_extraction
 from photogrammetry.features.prefetch import prefetch
 from photogrammetry.features.weights import WEIGHT_FILES, weights_identity
@@ -128,9 +129,27 @@ def run(config: FeaturesConfig, ctx: StageContext, *, ingest: IngestResult, mask
             yield record.name, feats
 
     write_features(ctx.out / FEATURES_FILE, items(), config.extractor)
+    _check_keypoints(ctx, ingest, masks, dict(zip((r.name for r in ingest.images), per_image, strict=True)))
     total = sum(per_image)
     return {"images": len(per_image), "keypoints": total, "mean_keypoints": round(total / max(1, len(per_image)), 1),
             "images_without_keypoints": per_image.count(0)}
+
+
+def _check_keypoints(ctx: StageContext, ingest: IngestResult, masks: MaskSet, counts: dict[str, int],
+                     *, diagnosed: int = 20) -> None:
+    """Name the images without keypoints and why (at most ``diagnosed`` of them are read again); a
+    :class:`StageError` when fewer than two images have any, since nothing could then be matched."""
+    empty = [name for name, n in counts.items() if n == 0]
+    if not empty:
+        return
+    by_name = {r.name: r for r in ingest.images}
+    causes = {name: why_no_keypoints(ingest.image_path(by_name[name]), masks.mask_path(name))
+              for name in empty[:diagnosed]}
+    unexplained = f" ({len(empty) - diagnosed} more not examined)" if len(empty) > diagnosed else ""
+    what = f"no keypoints in {len(empty)} of {len(counts)} images{unexplained}: {describe(causes)}"
+    if len(counts) - len(empty) < 2:
+        raise StageError(f"{what}. Structure from motion needs at least two images with keypoints")
+    ctx.log.warning("%s; those images will not be registered", what)
 
 
 STAGE = StageSpec(

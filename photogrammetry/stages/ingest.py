@@ -124,6 +124,8 @@ def _decode(path: Path) -> tuple[bytes, photos.ExifInfo, np.ndarray] | str:
         data = path.read_bytes()
     except OSError as e:
         return f"cannot be read ({e.strerror}); check that it exists and its permissions"
+    if not data:
+        return "empty file (0 bytes); copy it again from the camera"
     if photos.is_jpeg(data) and not photos.jpeg_complete(data):
         return "truncated JPEG (it ends before its end-of-image marker); copy it again from the camera"
     if photos.is_heif(data):
@@ -290,6 +292,18 @@ def _check_names(records: list[dict[str, Any]]) -> None:
         seen[record["name"]] = record["source"]
 
 
+def _too_few(root: Path, usable: int, found: int, skipped: list[SkippedFile],
+             duplicates: list[tuple[str, ...]]) -> str:
+    """Why fewer than two photos are usable: an empty folder, or the skipped files and dropped duplicates."""
+    if found == 0:
+        return (f"{root} holds no photo or video (searched recursively; hidden files and folders are skipped); "
+                "give the folder that holds the photos")
+    reasons = [f"{s.file}: {s.reason}" for s in skipped[:5]]
+    reasons += [f"{', '.join(names[1:])}: identical to {names[0]}" for names in duplicates[:5]]
+    return f"{root} has {usable} usable photo(s) out of {found} files; at least 2 are needed" + "".join(
+        f"; {reason}" for reason in reasons)
+
+
 def run(config: IngestConfig, ctx: StageContext) -> dict[str, int]:
     """Prepare the photos (and video frames) of ``ctx.photos`` into ``ctx.out``."""
     root, files = _photo_files(ctx.photos)
@@ -302,9 +316,8 @@ def run(config: IngestConfig, ctx: StageContext) -> dict[str, int]:
     if config.drop_duplicates:
         records = _drop_duplicates(records, duplicates, ctx.out)
     if len(records) < 2:
-        reasons = "".join(f"; {s.file}: {s.reason}" for s in skipped[:5])
-        raise InputError(f"{root} has {len(records)} usable photo(s) out of {len(files)} files; "
-                         f"at least 2 are needed{reasons}")
+        dropped = duplicates if config.drop_duplicates else []
+        raise InputError(_too_few(root, len(records), len(files), skipped, dropped))
     cameras = group_cameras(records, config.camera_grouping)
     images = [ImageRecord(**r) for r in records]
     save_ingest(ctx.out, images, cameras, IngestReport(skipped=tuple(skipped), duplicates=tuple(duplicates)))

@@ -149,7 +149,7 @@ def _final_refinement(model: Any, db: Path, config: SfmConfig, first_sift: dict[
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, mapping, sift, verification
+    from photogrammetry.sfm import colmap, database, diagnosis, mapping, sift, verification
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
@@ -170,13 +170,15 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         ctx.log.info("%d images, %d matched pairs, %d verified pairs connecting %d images",
                      stats.images, stats.pairs, verified, connected)
         if verified == 0:
-            raise StageError(f"no image pair survived geometric verification ({stats.pairs} matched pairs); the photos "
-                             "may not overlap: take more photos with overlap, or try another preset")
+            ids = {i: im.name for i, im in enumerate(ingest.images, 1)}  # as write_database numbers them
+            raise StageError(diagnosis.no_verified_pairs(db, ids, config))
         outcome = mapping.reconstruct(db, images, ctx.out / ".mapping", config, num_images=stats.images,
                                       connected=connected, num_threads=ctx.workers)
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers)
         chosen, pp, distortion = final.model, final.principal_point, final.distortion
         models = [chosen, *outcome.models[1:]]
+        if len(models) > 1:
+            ctx.log.warning("%s", diagnosis.several_models(models, [im.name for im in ingest.images]))
         _write_models(models, ingest, ctx.out)
         deviations = intrinsics.focal_deviations(chosen, focal=config.refine_focal_length, principal_point=pp,
                                                  distortion=distortion, num_threads=ctx.workers)

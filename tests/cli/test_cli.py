@@ -54,23 +54,6 @@ def test_run_status_clean(photos: Path, tmp_path: Path) -> None:
     assert list((workspace / "logs").glob("run-*.log"))
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (["--set", "ingest.nope=1"], 2, "unknown option ingest.nope; valid options of ingest: max_image_size"),
-    (["--preset", "nope"], 2, "unknown preset 'nope'"),
-    (["--until", "nope"], 2, "Invalid value for '--until'"),
-])
-def test_bad_settings_exit_2_without_traceback(photos: Path, tmp_path: Path, args, code, message) -> None:
-    proc = cli("run", photos, "-w", tmp_path / "ws", *args, check=False)
-    assert proc.returncode == code
-    assert message in proc.stderr and "Traceback" not in proc.stderr
-
-
-def test_missing_photo_folder(tmp_path: Path) -> None:
-    proc = cli("run", tmp_path / "nowhere", "-w", tmp_path / "ws", check=False)
-    assert proc.returncode == 2
-    assert f"PHOTOS {tmp_path / 'nowhere'} does not exist" in proc.stderr
-
-
 def test_locked_workspace_exits_3(photos: Path, tmp_path: Path) -> None:
     with WorkspaceLock(tmp_path / "ws"):
         proc = cli("run", photos, "-w", tmp_path / "ws", check=False)

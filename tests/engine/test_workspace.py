@@ -1,10 +1,12 @@
 """status and clean over the toy pipeline."""
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from photogrammetry.engine.lock import WorkspaceLock
 from photogrammetry.engine.workspace import clean_workspace, workspace_status
 from photogrammetry.errors import InputError
 from tests.engine.toy_stages import TOY, run_toy
@@ -37,9 +39,32 @@ def test_status_missing_stale_and_partial(numbers: Path, tmp_path: Path) -> None
     assert _states(workspace)["square"] == "partial"
 
 
+def test_status_calls_the_stage_a_live_run_writes_running_not_partial(numbers: Path, tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    run_toy(numbers, workspace, until="listing")
+    key = workspace_status(TOY, workspace).stages[1].key
+    (workspace / "square" / f"{key}.partial").mkdir(parents=True)
+    with WorkspaceLock(workspace):  # a live run (this process) holds the workspace
+        status = workspace_status(TOY, workspace)
+    assert [s.state for s in status.stages] == ["done", "running", "missing"]
+    assert f"a run is in progress (PID {os.getpid()}" in status.note
+    assert _states(workspace)["square"] == "partial"  # released: interrupted
+    assert workspace_status(TOY, workspace).note == ""
+
+
 def test_status_of_a_folder_that_is_no_workspace(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="is not a workspace"):
         workspace_status(TOY, tmp_path)
+
+
+@pytest.mark.parametrize("kind, message", [("file", "is a file, not a workspace folder"),
+                                           ("missing", "does not exist")])
+def test_status_of_a_file_or_nothing_is_an_input_error(tmp_path: Path, kind: str, message: str) -> None:
+    path = tmp_path / "given"
+    if kind == "file":
+        path.write_text("not a workspace")
+    with pytest.raises(InputError, match=f"{path} {message}"):
+        workspace_status(TOY, path)
 
 
 def test_clean_keep_latest_keeps_only_the_last_run(numbers: Path, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import pycolmap
 import pytest
 
 import photogrammetry
+from photogrammetry.errors import InputError
 from photogrammetry.evaluation import load_ground_truth
 from photogrammetry.evaluation.pose_metrics import estimated_poses, evaluate_poses
 from photogrammetry.io.sfm import load_sfm
@@ -85,6 +86,18 @@ def test_workspace_evaluation_finds_the_sparse_model(facade):
     assert Path(status["sfm"].outputs["sparse_model"]) == result.folder("sfm") / "model"
     report = photogrammetry.api.evaluate(result.workspace, scene)
     assert report.poses.num_registered == 12 and report.poses.auc[5.0] > 0.95
+
+
+def test_evaluation_against_another_scenes_ground_truth_says_no_name_matches(facade, tmp_path):
+    scene, result = facade
+    other = tmp_path / "other" / "sparse"
+    other.mkdir(parents=True)
+    for name in ("cameras.txt", "images.txt", "points3D.txt"):
+        text = (scene / "gt" / "sparse" / name).read_text()
+        (other / name).write_text(text.replace("view_", "temple_"))
+    with pytest.raises(InputError, match="no image name of workspace .* matches one of the "
+                       r"ground truth .*temple_000.jpg.*another scene"):
+        photogrammetry.api.evaluate(result.workspace, other)
 
 
 def test_learned_features_with_sift_assist_are_as_precise_as_sift(tmp_path):

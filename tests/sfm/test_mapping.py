@@ -48,10 +48,13 @@ def test_global_mapper_reconstructs_the_scene(synthetic_scene, tmp_path):
     assert len(result.summary.registered) == 8
 
 
-def test_two_disconnected_groups_give_two_models_largest_first(scene_factory, tmp_path):
+def test_two_disconnected_groups_give_two_models_largest_first(scene_factory, tmp_path, caplog):
     groups = {f"camera000001_frame00000{i}.png": i < 5 for i in range(8)}
     scene = scene_factory(num_images=8, drop_pairs=lambda a, b: groups[a] != groups[b])
     result = run_sfm(scene, tmp_path / "out", "mapping.min_model_size=2")
+    warning = next(r.getMessage() for r in caplog.records if "separate models" in r.getMessage())
+    first = ", ".join(f"camera000001_frame00000{i}.png" for i in range(5))
+    assert f"model 0 (chosen, 5 photos: {first})" in warning and "add photos that bridge the parts" in warning
     sizes = [m.num_images for m in result.summary.models]
     assert sizes[0] == 5 and sorted(sizes, reverse=True) == sizes and sum(sizes) == 8
     assert any(a.startswith("global") for a in result.summary.attempts)
@@ -62,7 +65,7 @@ def test_two_disconnected_groups_give_two_models_largest_first(scene_factory, tm
 
 def test_unmatched_photos_raise_a_stage_error_with_advice(scene_factory, tmp_path):
     scene = scene_factory(num_images=4, drop_pairs=lambda a, b: True)
-    with pytest.raises(StageError, match="overlap"):
+    with pytest.raises(StageError, match="no pair of the 4 photos has a single feature match .* overlap"):
         run_sfm(scene, tmp_path / "out")
 
 
