@@ -72,3 +72,23 @@ def test_fusion_stage_writes_a_coloured_cloud_with_normals(depth_artifact, tmp_p
 def test_the_weights_of_learned_methods_enter_the_key():
     assert depth.fingerprint(depth.DepthConfig(method="ncc"), Path()) == {"weights": {}}
     assert "sha256" in depth.fingerprint(depth.DepthConfig(method="lite"), Path())["weights"]
+
+
+def test_depth_stage_writes_a_colmap_workspace_colmap_fuses(depth_artifact, tmp_path):
+    """``colmap/`` holds our maps as COLMAP's arrays, and COLMAP's own fusion reads the workspace."""
+    import pycolmap
+
+    from photogrammetry.io import colmap_dense
+
+    _, result = depth_artifact
+    workspace = result.root / depth.STAGE.outputs["colmap_workspace"]
+    assert (workspace / "images").is_symlink() and any((workspace / "sparse").glob("cameras.*"))
+    for view in result.summary.views[:3]:
+        read = pycolmap.DepthMap()
+        read.read(colmap_dense.depth_map_path(workspace, view.name))
+        assert np.array_equal(read.to_array(), np.load(result.depth_path(view.name)))
+        normals = colmap_dense.read_array(colmap_dense.normal_map_path(workspace, view.name))
+        assert np.array_equal(normals, np.load(result.normal_path(view.name)).astype(np.float32))
+    fused = pycolmap.stereo_fusion(tmp_path, workspace, input_type="geometric",
+                                   options=pycolmap.StereoFusionOptions(min_num_pixels=3, num_threads=1))
+    assert fused.num_points3D() > 1000
