@@ -28,27 +28,33 @@ from photogrammetry.io.mesh import (TextureResult, TexturedMeshData, obj_texture
                                     write_textured_ply)
 from photogrammetry.io.scale import ScaleResult
 
-_FORMATS = ("glb", "obj", "ply", "cameras")
+_FORMATS = ("glb", "obj", "ply", "cameras", "voxels")
+_DEFAULT_FORMATS = ("glb", "obj", "ply", "cameras")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExportConfig:
     """Settings of the export stage."""
 
-    formats: tuple[str, ...] = _FORMATS
+    formats: tuple[str, ...] = _DEFAULT_FORMATS
     """Files to write: any of ``glb`` (one file, texture embedded), ``obj`` (+ MTL + texture), ``ply``,
-    ``cameras`` (COLMAP model and nerfstudio ``transforms.json`` in the model's frame)."""
+    ``cameras`` (COLMAP model and nerfstudio ``transforms.json`` in the model's frame), ``voxels``
+    (the fused cloud's occupancy and colour as open3d's ``VoxelGrid`` PLY, ``voxels.ply``)."""
     image_format: Literal["png", "jpeg"] = "png"
     """Encoding of the texture in the GLB and beside the OBJ: ``png`` (lossless) or ``jpeg`` (smaller)."""
     jpeg_quality: int = 90
     """Quality of JPEG textures (50..100)."""
     frame: FrameOptions = field(default_factory=FrameOptions)
     """How the model is levelled, centred and sized."""
+    voxel_size: float = 0.0
+    """``voxels``: edge of a voxel in the exported model's units; 0: 1/100 of the model's largest side."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.formats) - set(_FORMATS))
         if unknown or not self.formats:
             raise ConfigError(f"export.formats must be a non-empty list of {', '.join(_FORMATS)}; got {self.formats}")
+        if self.voxel_size < 0:
+            raise ConfigError(f"export.voxel_size must be >= 0 (0: 1/100 of the model's size), got {self.voxel_size}")
         if not 50 <= self.jpeg_quality <= 100:
             raise ConfigError(f"export.jpeg_quality must be within 50..100, got {self.jpeg_quality}")
 
@@ -77,6 +83,23 @@ def _glb(config: ExportConfig, ctx: StageContext, model: TexturedMeshData, frame
     write_glb(ctx.out / "model.glb", moved_mesh(model, frame.model_from_world), extras=extras,
               generator=f"photogrammetry {__version__}", image_format=config.image_format,
               jpeg_quality=config.jpeg_quality)
+
+
+def _voxels(config: ExportConfig, ctx: StageContext, fusion: FusionResult, matrix: np.ndarray,
+            model_size: float) -> str:
+    """The fused points, moved like the model, as a voxel grid ``voxels.ply``."""
+    import open3d as o3d
+
+    from photogrammetry.export.voxels import write_voxels
+
+    cloud = o3d.io.read_point_cloud(str(fusion.points))
+    points = np.asarray(cloud.points) @ matrix[:3, :3].T + matrix[:3, 3]
+    colors = np.round(np.asarray(cloud.colors) * 255).astype(np.uint8) if cloud.has_colors() else \
+        np.full((len(points), 3), 200, np.uint8)
+    size = config.voxel_size or model_size / 100
+    count = write_voxels(ctx.out / "voxels.ply", points, colors, size)
+    ctx.log.info("voxel grid: %d voxels of %.3g", count, size)
+    return "voxels.ply"
 
 
 def _rows(matrix: np.ndarray) -> tuple[tuple[float, ...], ...]:
@@ -108,6 +131,8 @@ def run(config: ExportConfig, ctx: StageContext, *, ingest: IngestResult, scale:
         write_cameras(pycolmap.Reconstruction(scale.model), matrix, ctx.out / "cameras",
                       lambda name: ingest.image_path(by_name[name]))
         files["cameras"] = "cameras"
+    if "voxels" in config.formats:
+        files["voxels"] = _voxels(config, ctx, fusion, matrix, max(frame.size))
     save_export_info(ctx.out, ExportInfo(
         units=frame.units, files=files, triangles=len(model.faces), model_from_world=_rows(matrix),
         glb_from_world=_rows(frame.model_from_world), up_axis=config.frame.up_axis, up_source=frame.up.source,
@@ -118,13 +143,14 @@ def run(config: ExportConfig, ctx: StageContext, *, ingest: IngestResult, scale:
 
 STAGE = StageSpec(
     name="export",
-    version=3,  # 2: upright, centred, sized, with cameras; 3: and the PLY names the texture file written
+    version=4,  # 2: upright, centred, sized, with cameras; 3: and the PLY names the texture file written;
+    # 4: voxels; cameras/ holds its images, masks and depths
     config=ExportConfig,
     run=run,
     load=load_export_result,
     requires=("ingest", "scale", "fusion", "texture"),
     outputs={"textured_model": "model.glb", "obj": "model.obj", "ply": "model.ply", "cameras": "cameras",
-             "export": "export.json"},
+             "voxels": "voxels.ply", "export": "export.json"},
     summary="The model upright, centred and sized, as GLB (+Y up, units in metadata), OBJ + MTL + texture, PLY, "
             "with its cameras (COLMAP, transforms.json).",
 )

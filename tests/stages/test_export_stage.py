@@ -109,3 +109,21 @@ def test_keeping_sfm_units(tmp_path: Path) -> None:
     assert result.info.units == "sfm" and result.info.scale == pytest.approx(1.0)
     _, document = glb_vertices(result.path("glb"))
     assert document["asset"]["extras"]["units"] == "sfm"
+
+
+def test_the_voxel_grid_holds_the_fused_points_at_the_chosen_size(tmp_path: Path) -> None:
+    import open3d as o3d
+
+    scene = moved_scene("orbit", seed=5, metric=True)
+    inputs = upstream(scene, tmp_path, units="metres")
+    config = export.ExportConfig(formats=("voxels",), voxel_size=0.02)
+    export.run(config, context(tmp_path), **inputs.kwargs())
+    result = load_export_result(tmp_path / "export")
+    grid = o3d.io.read_voxel_grid(str(result.path("voxels")))
+    assert grid.voxel_size == pytest.approx(0.02) and grid.has_colors()
+    matrix = np.asarray(result.info.model_from_world)
+    model_points = scene.points @ matrix[:3, :3].T + matrix[:3, 3]  # the fused cloud moved like the model
+    occupied = {tuple(v.grid_index) for v in grid.get_voxels()}
+    cells = {tuple(c) for c in np.floor((model_points - grid.origin) / grid.voxel_size).astype(int)}
+    assert occupied == cells  # every point's voxel occupied, no voxel without a point
+    assert len(occupied) < len(model_points)
