@@ -20,12 +20,14 @@ from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError
 from photogrammetry.export import UNIT_WORDS, Z_UP_FROM_Y_UP, FrameOptions, ModelFrame, model_frame
 from photogrammetry.export.files import moved_mesh, write_cameras
+from photogrammetry.io.depth import DepthResult, load_array
 from photogrammetry.io.fusion import FusionResult
 from photogrammetry.io.export import ExportInfo, load_export_result, save_export_info
 from photogrammetry.io.gltf import write_glb
 from photogrammetry.io.ingest import IngestResult
 from photogrammetry.io.mesh import (TextureResult, TexturedMeshData, obj_texture_name, read_obj, write_obj,
                                     write_textured_ply)
+from photogrammetry.io.masks import MaskSet
 from photogrammetry.io.scale import ScaleResult
 
 _FORMATS = ("glb", "obj", "ply", "cameras", "voxels")
@@ -106,8 +108,28 @@ def _rows(matrix: np.ndarray) -> tuple[tuple[float, ...], ...]:
     return tuple(tuple(float(v) for v in row) for row in matrix)
 
 
-def run(config: ExportConfig, ctx: StageContext, *, ingest: IngestResult, scale: ScaleResult, fusion: FusionResult,
-        texture: TextureResult) -> dict[str, Any]:
+def _cameras(ctx: StageContext, ingest: IngestResult, masks: MaskSet | None, depth: DepthResult | None,
+             scale: ScaleResult, matrix: np.ndarray) -> str:
+    """``cameras/``: COLMAP model and nerfstudio dataset (photos, masks, depth maps) in the model's frame."""
+    import pycolmap
+
+    by_name = {record.name: record for record in ingest.images}
+    views = {view.name: view for view in depth.summary.views} if depth is not None else {}
+
+    def depth_of(name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        view = views.get(name)
+        return None if view is None else (load_array(depth.depth_path(name)), np.array(view.K))
+
+    counts = write_cameras(pycolmap.Reconstruction(scale.model), matrix, ctx.out / "cameras",
+                           lambda name: ingest.image_path(by_name[name]),
+                           masks=masks.mask_path if masks is not None else lambda name: None, depths=depth_of)
+    ctx.log.info("cameras: %d photos, %d with a mask, %d with a depth map", len(by_name), counts["masks"],
+                 counts["depths"])
+    return "cameras"
+
+
+def run(config: ExportConfig, ctx: StageContext, *, ingest: IngestResult, masks: MaskSet | None, scale: ScaleResult,
+        depth: DepthResult | None, fusion: FusionResult, texture: TextureResult) -> dict[str, Any]:
     """Write the textured model of ``texture``, upright, and the cameras of ``scale`` into ``ctx.out``."""
     model = read_obj(texture.obj_path)
     frame = _frame(config, ctx, model, scale, fusion)
@@ -125,12 +147,7 @@ def run(config: ExportConfig, ctx: StageContext, *, ingest: IngestResult, scale:
         write_textured_ply(ctx.out / "model.ply", moved, texture_file=texture_file)  # the texture written above
         files["ply"] = "model.ply"
     if "cameras" in config.formats:
-        import pycolmap
-
-        by_name = {record.name: record for record in ingest.images}
-        write_cameras(pycolmap.Reconstruction(scale.model), matrix, ctx.out / "cameras",
-                      lambda name: ingest.image_path(by_name[name]))
-        files["cameras"] = "cameras"
+        files["cameras"] = _cameras(ctx, ingest, masks, depth, scale, matrix)
     if "voxels" in config.formats:
         files["voxels"] = _voxels(config, ctx, fusion, matrix, max(frame.size))
     save_export_info(ctx.out, ExportInfo(
@@ -148,9 +165,9 @@ STAGE = StageSpec(
     config=ExportConfig,
     run=run,
     load=load_export_result,
-    requires=("ingest", "scale", "fusion", "texture"),
+    requires=("ingest", "masks", "scale", "depth", "fusion", "texture"),
     outputs={"textured_model": "model.glb", "obj": "model.obj", "ply": "model.ply", "cameras": "cameras",
-             "voxels": "voxels.ply", "export": "export.json"},
+             "export": "export.json"},
     summary="The model upright, centred and sized, as GLB (+Y up, units in metadata), OBJ + MTL + texture, PLY, "
             "with its cameras (COLMAP, transforms.json).",
 )
