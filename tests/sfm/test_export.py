@@ -78,3 +78,22 @@ def test_intrinsics_of_each_camera_model():
         k = camera_intrinsics(camera)
         assert (k["fl_x"], k["fl_y"], k["cx"], k["cy"], k["k1"]) == pytest.approx(expected)
         assert (k["w"], k["h"]) == (640, 480)
+
+
+def test_transforms_json_names_the_masks_that_exist_relative_to_its_folder(tmp_path):
+    from pathlib import Path
+
+    from photogrammetry.sfm.export import export_model
+    from tests.export.nerfstudio_reader import read_transforms
+
+    scene = Path(__file__).resolve().parents[2] / "sample_scenes" / "orbit"
+    model = pycolmap.Reconstruction(scene / "gt" / "sparse")
+    names = sorted(image.name for image in model.images.values())
+    masked = set(names[::3])
+    out = tmp_path / "ws" / "sfm" / "key"
+    out.mkdir(parents=True)
+    export_model(model, out, lambda name: scene / "images" / name,
+                 lambda name: scene / "gt" / "masks" / f"{Path(name).stem}.png" if name in masked else None)
+    frames = read_transforms(out / "transforms.json")  # reads every image and mask it names
+    assert sorted(f.image.name for f in frames if f.mask is not None) == sorted(masked)
+    assert all(f.mask.any() and not f.mask.all() for f in frames if f.mask is not None)
