@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,7 +38,7 @@ def moved_model(model: pycolmap.Reconstruction, matrix: np.ndarray) -> pycolmap.
 
 def write_cameras(model: pycolmap.Reconstruction, matrix: np.ndarray, folder: Path,
                   image_file: Callable[[str], Path], *, masks: Callable[[str], Path | None] = lambda name: None,
-                  depths: Callable[[str], tuple[np.ndarray, np.ndarray] | None] = lambda name: None) -> dict[str, int]:
+                  depths: Mapping[str, Callable[[], tuple[np.ndarray, np.ndarray]]] | None = None) -> dict[str, int]:
     """The cameras of ``model`` moved by ``matrix`` into ``folder``: ``colmap/`` and ``transforms.json``
     with the photos, masks and depth maps it names (:mod:`photogrammetry.export.nerfstudio`).
 
@@ -48,7 +48,8 @@ def write_cameras(model: pycolmap.Reconstruction, matrix: np.ndarray, folder: Pa
         folder: Where to write.
         image_file: Image name -> absolute path of the photo the intrinsics refer to.
         masks: Image name -> its object mask, or ``None``.
-        depths: Image name -> ``(depth map, K at its size)`` in the model's units before the move, or ``None``.
+        depths: Image name -> loader of ``(depth map, K at its size)`` in the model's units before the
+            move, for the images that have one.
 
     Returns:
         How many frames got a mask and a depth map.
@@ -57,7 +58,7 @@ def write_cameras(model: pycolmap.Reconstruction, matrix: np.ndarray, folder: Pa
     write_colmap(model, folder / "colmap")
     content = transforms_json(model, lambda name: name)
     content["applied_transform"] = np.asarray(matrix)[:3].tolist()
-    counts = add_frame_files(content, folder, model, images=image_file, masks=masks, depths=depths,
+    counts = add_frame_files(content, folder, model, images=image_file, masks=masks, depths=depths or {},
                              depth_scale=float(np.cbrt(np.linalg.det(np.asarray(matrix)[:3, :3]))))
     write_json(folder / "transforms.json", content)
     return counts

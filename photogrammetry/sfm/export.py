@@ -63,7 +63,8 @@ def transforms_json(model: pycolmap.Reconstruction, file_path: Callable[[str], s
         file_path: Image name -> path written in ``file_path`` (relative to the JSON file).
         ply_file: Path of the sparse points relative to the JSON file, if any.
         mask_path: Image name -> path of its object mask relative to the JSON file (``mask_path``:
-            0 = background, which nerfstudio leaves out), or ``None`` for an image without one.
+            0 = background, which nerfstudio leaves out), or ``None`` for an image without one;
+            named only when every registered image has one (nerfstudio wants all or none).
     """
     frames = []
     for image_id in sorted(model.reg_image_ids()):
@@ -71,9 +72,10 @@ def transforms_json(model: pycolmap.Reconstruction, file_path: Callable[[str], s
         frames.append({"file_path": file_path(image.name), "colmap_im_id": int(image_id),
                        "transform_matrix": camera_to_world_opengl(image).tolist(),
                        **camera_intrinsics(model.cameras[image.camera_id])})
-        mask = mask_path(image.name) if mask_path is not None else None
-        if mask is not None:
-            frames[-1]["mask_path"] = mask
+    masks = [mask_path(model.image(i).name) for i in sorted(model.reg_image_ids())] if mask_path else []
+    if masks and all(mask is not None for mask in masks):
+        for frame, mask in zip(frames, masks, strict=True):
+            frame["mask_path"] = mask
     out: dict[str, Any] = {}
     used = {model.image(i).camera_id for i in model.reg_image_ids()}
     if len(used) == 1:
@@ -90,8 +92,8 @@ def export_model(model: pycolmap.Reconstruction, out: Path, image_file: Callable
     """Write the chosen model's exports into ``out``.
 
     Files: ``model/`` (binary), ``model_text/``, ``points.ply`` and ``transforms.json``, whose
-    ``file_path`` and ``mask_path`` lead, relative to ``out``, into the ingest and masks artifacts
-    of the same workspace (valid while the workspace moves as a whole; the export's ``cameras/``
+    ``file_path`` and ``mask_path`` (when every image has a mask) lead, relative to ``out``, into the
+    ingest and masks artifacts of the same workspace (valid while the workspace moves as a whole; the export's ``cameras/``
     holds a self-contained copy).
 
     Args:

@@ -10,6 +10,7 @@ the same way, so the model still lines up with the photos. Files: :mod:`photogra
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -114,15 +115,12 @@ def _cameras(ctx: StageContext, ingest: IngestResult, masks: MaskSet | None, dep
     import pycolmap
 
     by_name = {record.name: record for record in ingest.images}
-    views = {view.name: view for view in depth.summary.views} if depth is not None else {}
-
-    def depth_of(name: str) -> tuple[np.ndarray, np.ndarray] | None:
-        view = views.get(name)
-        return None if view is None else (load_array(depth.depth_path(name)), np.array(view.K))
-
+    views = depth.summary.views if depth is not None else ()
+    loaders = {view.name: functools.partial(lambda v: (load_array(depth.depth_path(v.name)), np.array(v.K)), view)
+               for view in views}
     counts = write_cameras(pycolmap.Reconstruction(scale.model), matrix, ctx.out / "cameras",
                            lambda name: ingest.image_path(by_name[name]),
-                           masks=masks.mask_path if masks is not None else lambda name: None, depths=depth_of)
+                           masks=masks.mask_path if masks is not None else lambda name: None, depths=loaders)
     ctx.log.info("cameras: %d photos, %d with a mask, %d with a depth map", len(by_name), counts["masks"],
                  counts["depths"])
     return "cameras"

@@ -1,7 +1,7 @@
 """A reader of nerfstudio's ``transforms.json`` written from its documented layout (nerfstudio is not
-installed): paths relative to the file's folder, ``mask_path`` (one channel, 0 = left out),
-``depth_file_path`` (an image whose values times ``depth_unit_scale_factor``, default 1e-3, are the
-depths), intrinsics per frame or at the top level."""
+installed): paths relative to the file's folder, ``mask_path`` (one channel, 0 = left out) and
+``depth_file_path`` (an image whose values times the parser's ``depth_unit_scale_factor``, default
+1e-3, are the depths) each on every frame or on none, intrinsics per frame or at the top level."""
 
 from __future__ import annotations
 
@@ -29,7 +29,12 @@ def read_transforms(path: Path) -> list[Frame]:
     """Every frame of ``path`` with its mask (bool) and depth (float, the transforms' units) loaded."""
     meta = json.loads(path.read_text())
     data_dir = path.parent
-    scale = float(meta.get("depth_unit_scale_factor", 1e-3))
+    scale = 1e-3  # nerfstudio's --depth-unit-scale-factor default; the file's key only records it
+    if meta.get("depth_unit_scale_factor", scale) != scale:
+        raise ValueError("depth_unit_scale_factor differs from nerfstudio's default 1e-3")
+    for key in ("mask_path", "depth_file_path"):
+        if len({key in frame for frame in meta["frames"]}) > 1:
+            raise ValueError(f"{key} must be given for every frame or for none")
     frames = []
     for frame in meta["frames"]:
         params = {key: frame.get(key, meta.get(key)) for key in INTRINSICS}

@@ -80,7 +80,8 @@ def test_intrinsics_of_each_camera_model():
         assert (k["w"], k["h"]) == (640, 480)
 
 
-def test_transforms_json_names_the_masks_that_exist_relative_to_its_folder(tmp_path):
+@pytest.mark.parametrize("every", [1, 3])
+def test_transforms_json_names_the_masks_when_every_image_has_one(tmp_path, every):
     from pathlib import Path
 
     from photogrammetry.sfm.export import export_model
@@ -89,11 +90,11 @@ def test_transforms_json_names_the_masks_that_exist_relative_to_its_folder(tmp_p
     scene = Path(__file__).resolve().parents[2] / "sample_scenes" / "orbit"
     model = pycolmap.Reconstruction(scene / "gt" / "sparse")
     names = sorted(image.name for image in model.images.values())
-    masked = set(names[::3])
+    masked = set(names[::every])
     out = tmp_path / "ws" / "sfm" / "key"
     out.mkdir(parents=True)
     export_model(model, out, lambda name: scene / "images" / name,
                  lambda name: scene / "gt" / "masks" / f"{Path(name).stem}.png" if name in masked else None)
     frames = read_transforms(out / "transforms.json")  # reads every image and mask it names
-    assert sorted(f.image.name for f in frames if f.mask is not None) == sorted(masked)
+    assert sorted(f.image.name for f in frames if f.mask is not None) == (names if every == 1 else [])
     assert all(f.mask.any() and not f.mask.all() for f in frames if f.mask is not None)
