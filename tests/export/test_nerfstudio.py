@@ -25,7 +25,7 @@ def test_frames_without_a_mask_or_depth_get_whole_image_masks_and_zero_depths(tm
     depth = np.full((camera.height, camera.width), 1.25, np.float32)
     counts = add_frame_files(content, tmp_path / "cameras", model,
                              images=lambda name: SAMPLES / "orbit" / "images" / name,
-                             masks=lambda name: tmp_path / "src" / "masks" / f"{name}.png" if name == names[0] else None,
+                             masks=lambda name: tmp_path / "src" / f"masks/{name}.png" if name == names[0] else None,
                              depths={names[1]: lambda: (depth, K)}, depth_scale=2.0)
     (tmp_path / "cameras" / "transforms.json").write_text(json.dumps(content))
     frames = {f.image.name: f for f in read_transforms(tmp_path / "cameras" / "transforms.json")}

@@ -23,7 +23,7 @@ def test_depth_and_normal_arrays_read_back_by_pycolmap(tmp_path):
     read_normals.read(colmap_dense.normal_map_path(tmp_path, "sub/a.jpg"))
     assert (read_normals.width, read_normals.height) == (11, 7)
     # COLMAP's own accessor (Mat::Get, used by to_bitmap and stereo_fusion) sees channel k as the normal's
-    # k-th component (to_bitmap maps -1..1 to 255..0); pycolmap 4's to_array views the planes as interleaved
+    # k-th component (to_bitmap maps -1..1 to 255..0); pycolmap 4.2.1's to_array views the planes as interleaved
     colours = read_normals.to_bitmap().to_array().astype(float)
     for k in range(3):
         assert np.corrcoef(colours[..., k].ravel(), normals[..., k].ravel())[0, 1] < -0.85
