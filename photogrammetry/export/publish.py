@@ -1,11 +1,12 @@
 """The output folder: an export artifact's files under stable names, outside the cache.
 
 Publishing mirrors the export artifact (``model.glb``, ``model.obj`` + ``.mtl`` + texture,
-``model.ply``, ``cameras/``, ``export.json``; see :mod:`photogrammetry.io.export`) into the
-output folder as hard links where the file system allows (no copy of the bytes; the cache may
-be cleaned afterwards without touching them), else as copies. ``cameras/transforms.json`` is
-rewritten so that its image paths stay right from the new place. The new folder is assembled
-beside the old one and swapped in by renames, so a reader sees the old set or the new one;
+``model.ply``, ``voxels.ply``, ``cameras/``, ``export.json``; see :mod:`photogrammetry.io.export`) into
+the output folder as hard links where the file system allows (no copy of the bytes; the cache may
+be cleaned afterwards without touching them), else as copies. ``cameras/transforms.json`` names
+photos, masks and depth maps inside ``cameras/``, so the published folder can be moved; paths
+outside the artifact (exports of older versions) are rewritten to stay right from the new place.
+The new folder is assembled beside the old one and swapped in by renames, so a reader sees the old set or the new one;
 ``published.json`` names the source and marks the folder as one that publishing may replace.
 A folder holding anything else is never replaced.
 """
@@ -65,15 +66,22 @@ def _link_or_copy(source: Path, target: Path) -> bool:
         return False
 
 
-def _transforms(source: Path, target: Path, final: Path) -> None:
-    """``transforms.json`` with its image paths made relative to ``final`` (where ``target`` will end up)."""
+def _transforms(source: Path, target: Path, final: Path, artifact: Path) -> None:
+    """``transforms.json`` with the paths it names outside ``artifact`` (older exports named the
+    ingest artifact's photos) made relative to ``final`` (where ``target`` will end up); the paths
+    inside it are published alongside and stay as they are."""
     content = read_json(source)
     for frame in content.get("frames", []):
-        image = os.path.normpath(os.path.join(source.parent, frame["file_path"]))
-        try:
-            frame["file_path"] = os.path.relpath(image, final.parent)
-        except ValueError:  # another drive (Windows): keep it absolute
-            frame["file_path"] = image
+        for key in ("file_path", "mask_path", "depth_file_path"):
+            if key not in frame:
+                continue
+            path = os.path.normpath(os.path.join(source.parent, frame[key]))
+            if Path(path).resolve().is_relative_to(artifact.resolve()):
+                continue
+            try:
+                frame[key] = os.path.relpath(path, final.parent)
+            except ValueError:  # another drive (Windows): keep it absolute
+                frame[key] = path
     write_json(target, content)
 
 
@@ -87,7 +95,7 @@ def _mirror(source: Path, staging: Path, output: Path) -> bool:
         target = staging / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         if path.name == "transforms.json":
-            _transforms(path, target, output / relative)
+            _transforms(path, target, output / relative, source)
         else:
             linked = _link_or_copy(path, target) and linked
     return linked

@@ -9,6 +9,8 @@ sparse model, which may contain ``/``):
 - ``normals/<name>.npy``: ``(H, W, 3)`` float16 unit normals in the camera frame (``+z``
   forward, ``+y`` down), facing the camera; 0 where the depth is 0;
 - ``confidence/<name>.npy``: ``(H, W)`` float16 in ``[0, 1]`` (before filtering, every pixel);
+- ``colmap/``: the same depth and normal maps as a COLMAP dense workspace (COLMAP's binary arrays
+  and links to the undistort artifact's images and model; :mod:`photogrammetry.io.colmap_dense`);
 - ``depth.json``: :class:`DepthSummary` with one :class:`DepthView` per view: the size of its
   maps, the intrinsics at that size, the ``cam_from_world`` pose, the depth range searched,
   the source views and the fraction of pixels kept.

@@ -10,7 +10,13 @@ as they are published (``photogrammetry run -o OUTPUT``, default ``<workspace>/o
   ``model_from_world`` (Y up like the GLB, or Z up with ``export.frame.up_axis=z``);
 - ``cameras/colmap/`` (COLMAP binary model: the photos' cameras and the sparse points) and
   ``cameras/transforms.json`` (nerfstudio: OpenGL ``camera_to_world``, ``applied_transform`` =
-  ``model_from_world``), both in the OBJ's frame, so the model lines up with the photos;
+  ``model_from_world``), both in the OBJ's frame, so the model lines up with the photos; beside
+  them the photos ``cameras/images/``, their masks ``cameras/masks/`` and depth maps
+  ``cameras/depths/`` (16-bit PNG, ``depth_unit_scale_factor``) that ``transforms.json`` names
+  relative to its folder (see :mod:`photogrammetry.export.nerfstudio`);
+- ``voxels.ply`` (format ``voxels``, not written by default): the fused cloud's occupied voxels
+  with their mean colour, open3d's ``VoxelGrid`` PLY in the OBJ's frame
+  (:mod:`photogrammetry.export.voxels`);
 - ``export.json``: :class:`ExportInfo`. The published folder adds ``published.json`` (where the
   files came from), which marks it as a folder publishing may replace.
 """
@@ -66,7 +72,7 @@ class ExportResult:
     """Units, frame and files."""
 
     def path(self, fmt: str) -> Path:
-        """Absolute path of the file of one format (``glb``, ``obj``, ``ply``, ``cameras``)."""
+        """Absolute path of the file of one format (``glb``, ``obj``, ``ply``, ``cameras``, ``voxels``)."""
         return self.root / self.info.files[fmt]
 
 

@@ -3,7 +3,9 @@
 Files in ``<workspace>/fusion/<key>/``:
 
 - ``fused.ply``: the ``fused_points`` output: binary little-endian PLY, float32 ``x y z nx ny nz``,
-  uint8 ``red green blue``, world frame (:func:`write_point_ply`);
+  uint8 ``red green blue``, world frame (:func:`write_point_ply`), the layout of COLMAP's fused clouds;
+- ``fused.ply.vis``: only with ``fusion.method = "points"``: the views each point came from, COLMAP's
+  format (:mod:`photogrammetry.io.colmap_dense`);
 - ``tsdf_mesh.ply``: only with ``fusion.method = "tsdf"``: the TSDF's triangle mesh with vertex
   colours (:func:`write_colored_mesh`);
 - ``fusion.json``: :class:`FusionSummary`: method, point count, voxel size and ``units``.

@@ -4,7 +4,8 @@ Every kept depth pixel becomes a world point with the colour of its image and th
 its normal map (rotated to the world frame). The filtering already demanded that other views
 agree with each depth; here the points of all views that fall into one voxel are averaged
 (positions, colours, normals), so a surface seen by many views becomes one layer of points.
-The default voxel is the median footprint of a pixel at the median depth.
+The default voxel is the median footprint of a pixel at the median depth. Each merged point
+records the views its points came from (COLMAP's ``fused.ply.vis``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class PointCloud:
     """(N, 3) float32 unit normals."""
     colors: np.ndarray
     """(N, 3) uint8 RGB."""
+    seen_by: tuple[np.ndarray, np.ndarray] | None = None
+    """Which views each point came from: ``(counts (N,), views (sum of counts,))``, the positions
+    of the views in the fused sequence, each point's ascending, points in order; ``None`` if unknown."""
 
     def __len__(self) -> int:
         return len(self.points)
@@ -65,10 +69,20 @@ def pixel_footprint(view: ViewMaps) -> float:
     return float(np.median(kept) / view.K[0, 0]) if len(kept) else 0.0
 
 
-def merge_voxels(cloud: PointCloud, voxel: float) -> PointCloud:
-    """Average the points, colours and normals that share a voxel of size ``voxel``."""
+def merged_views(inverse: np.ndarray, view_of: np.ndarray, cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(counts, views)`` of :attr:`PointCloud.seen_by` for points merged into ``cells`` cells
+    (``inverse``: each input point's cell) that came from views ``view_of`` (each input point's view)."""
+    span = int(view_of.max()) + 1 if len(view_of) else 1
+    pairs = np.unique(inverse.astype(np.int64) * span + view_of)
+    return np.bincount(pairs // span, minlength=cells), (pairs % span).astype(np.int64)
+
+
+def merge_voxels(cloud: PointCloud, voxel: float, view_of: np.ndarray | None = None) -> PointCloud:
+    """Average the points, colours and normals that share a voxel of size ``voxel``; with ``view_of``
+    ((N,) each point's view) the merged points record the views they came from."""
     if voxel <= 0 or len(cloud) == 0:
-        return cloud
+        seen = None if view_of is None else (np.ones(len(cloud), dtype=np.int64), view_of.astype(np.int64))
+        return PointCloud(cloud.points, cloud.normals, cloud.colors, seen)
     cells = np.floor(cloud.points / voxel).astype(np.int64)
     _, inverse, counts = np.unique(cells, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)
@@ -81,7 +95,8 @@ def merge_voxels(cloud: PointCloud, voxel: float) -> PointCloud:
     normals = mean(cloud.normals.astype(np.float64))
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
     colors = np.clip(np.round(mean(cloud.colors.astype(np.float64))), 0, 255).astype(np.uint8)
-    return PointCloud(mean(cloud.points), normals.astype(np.float32), colors)
+    seen = None if view_of is None else merged_views(inverse, view_of, len(counts))
+    return PointCloud(mean(cloud.points), normals.astype(np.float32), colors, seen)
 
 
 def fuse_points(views: Iterable[ViewMaps], voxel: float = 0.0, voxel_factor: float = 1.0) -> tuple[PointCloud, float]:
@@ -93,7 +108,7 @@ def fuse_points(views: Iterable[ViewMaps], voxel: float = 0.0, voxel_factor: flo
         voxel_factor: Multiplies the derived voxel size (pixel footprint at median depth).
 
     Returns:
-        The merged cloud and the voxel size used.
+        The merged cloud (with :attr:`PointCloud.seen_by`: positions in ``views``) and the voxel size used.
     """
     clouds, footprints = [], []
     for view in views:
@@ -102,7 +117,8 @@ def fuse_points(views: Iterable[ViewMaps], voxel: float = 0.0, voxel_factor: flo
     if not clouds:
         return PointCloud(np.zeros((0, 3)), np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8)), voxel
     merged = PointCloud(*(np.concatenate(parts) for parts in zip(*((c.points, c.normals, c.colors) for c in clouds))))
+    view_of = np.concatenate([np.full(len(c), i, dtype=np.int64) for i, c in enumerate(clouds)])
     positive = [f for f in footprints if f > 0]
     size = voxel or (voxel_factor * float(np.median(positive)) if positive else 0.0)
-    return merge_voxels(merged, size), size
+    return merge_voxels(merged, size, view_of), size
 

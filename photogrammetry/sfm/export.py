@@ -54,13 +54,17 @@ def camera_to_world_opengl(image: pycolmap.Image) -> np.ndarray:
 
 
 def transforms_json(model: pycolmap.Reconstruction, file_path: Callable[[str], str],
-                    ply_file: str | None = None) -> dict[str, Any]:
+                    ply_file: str | None = None, mask_path: Callable[[str], str | None] | None = None
+                    ) -> dict[str, Any]:
     """nerfstudio's ``transforms.json`` content for ``model``.
 
     Args:
         model: The reconstruction.
         file_path: Image name -> path written in ``file_path`` (relative to the JSON file).
         ply_file: Path of the sparse points relative to the JSON file, if any.
+        mask_path: Image name -> path of its object mask relative to the JSON file (``mask_path``:
+            0 = background, which nerfstudio leaves out), or ``None`` for an image without one;
+            named only when every registered image has one (nerfstudio wants all or none).
     """
     frames = []
     for image_id in sorted(model.reg_image_ids()):
@@ -68,6 +72,10 @@ def transforms_json(model: pycolmap.Reconstruction, file_path: Callable[[str], s
         frames.append({"file_path": file_path(image.name), "colmap_im_id": int(image_id),
                        "transform_matrix": camera_to_world_opengl(image).tolist(),
                        **camera_intrinsics(model.cameras[image.camera_id])})
+    masks = [mask_path(model.image(i).name) for i in sorted(model.reg_image_ids())] if mask_path else []
+    if masks and all(mask is not None for mask in masks):
+        for frame, mask in zip(frames, masks, strict=True):
+            frame["mask_path"] = mask
     out: dict[str, Any] = {}
     used = {model.image(i).camera_id for i in model.reg_image_ids()}
     if len(used) == 1:
@@ -79,17 +87,27 @@ def transforms_json(model: pycolmap.Reconstruction, file_path: Callable[[str], s
     return out
 
 
-def export_model(model: pycolmap.Reconstruction, out: Path, image_file: Callable[[str], Path]) -> None:
+def export_model(model: pycolmap.Reconstruction, out: Path, image_file: Callable[[str], Path],
+                 mask_file: Callable[[str], Path | None] = lambda name: None) -> None:
     """Write the chosen model's exports into ``out``.
 
-    Files: ``model/`` (binary), ``model_text/``, ``points.ply`` and ``transforms.json``.
+    Files: ``model/`` (binary), ``model_text/``, ``points.ply`` and ``transforms.json``, whose
+    ``file_path`` and ``mask_path`` (when every image has a mask) lead, relative to ``out``, into the
+    ingest and masks artifacts of the same workspace (valid while the workspace moves as a whole; the export's ``cameras/``
+    holds a self-contained copy).
 
     Args:
         model: The reconstruction.
         out: The artifact folder.
         image_file: Image name -> absolute path of the image (made relative to ``out``).
+        mask_file: Image name -> absolute path of its mask, or ``None`` (made relative to ``out``).
     """
     write_colmap(model, out / "model", out / "model_text")
     model.export_PLY(out / "points.ply")
-    content = transforms_json(model, lambda name: os.path.relpath(image_file(name), out), "points.ply")
+
+    def mask_path(name: str) -> str | None:
+        mask = mask_file(name)
+        return None if mask is None else os.path.relpath(mask, out)
+
+    content = transforms_json(model, lambda name: os.path.relpath(image_file(name), out), "points.ply", mask_path)
     write_json(out / "transforms.json", content)

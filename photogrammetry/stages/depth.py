@@ -5,7 +5,8 @@ range from the sparse points it sees. The default method, ``lite``, compares fea
 compact network trained on our synthetic renders in a coarse-to-fine plane sweep; ``ncc`` is
 the classical baseline on the same code path (see :mod:`photogrammetry.mvs.methods`). Depths are
 kept where enough sources agree (forward-backward reprojection) and inside object masks.
-Resumes view by view. Layout in :mod:`photogrammetry.io.depth`.
+Resumes view by view. Layout in :mod:`photogrammetry.io.depth`; the maps also as COLMAP's
+binary arrays in a COLMAP dense workspace ``colmap/`` (:mod:`photogrammetry.io.colmap_dense`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from photogrammetry.engine.stage import StageContext, StageSpec
-from photogrammetry.io.depth import load_depth, save_depth_summary
+from photogrammetry.io import colmap_dense
+from photogrammetry.io.depth import DepthSummary, load_array, load_depth, save_depth_summary
 from photogrammetry.io.undistort import UndistortResult
 from photogrammetry.mvs.methods import METHODS
 from photogrammetry.mvs.options import MVSOptions
@@ -44,6 +48,15 @@ def fingerprint(config: DepthConfig, photos: Path) -> dict[str, Any]:
     return {"weights": METHODS[config.method].weights(config.weights or None)}
 
 
+def write_colmap_workspace(out: Path, summary: DepthSummary, undistort: UndistortResult) -> None:
+    """The maps of ``out`` (a depth artifact) also as a COLMAP dense workspace ``out/colmap``."""
+    workspace = out / colmap_dense.WORKSPACE
+    colmap_dense.link_workspace(workspace, undistort.root, [view.name for view in summary.views])
+    for view in summary.views:
+        normals = load_array(out / "normals" / f"{view.name}.npy").astype(np.float32)
+        colmap_dense.write_maps(workspace, view.name, load_array(out / "depth" / f"{view.name}.npy"), normals)
+
+
 def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -> dict[str, Any]:
     """Compute the maps of every undistorted view into ``ctx.out``."""
     from photogrammetry.mvs.multiview import compute_depth
@@ -53,6 +66,7 @@ def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -
     summary = compute_depth(scene, config, ctx.out, device=ctx.device, items=ctx.items("raw-items"),
                             track=lambda views: ctx.track(views, total=len(views), unit="view"))
     summary = replace(summary, units=undistort.units)
+    write_colmap_workspace(ctx.out, summary, undistort)
     save_depth_summary(ctx.out, summary)
     kept = [v.kept for v in summary.views]
     return {"views": len(kept), "mean_kept": round(sum(kept) / max(len(kept), 1), 3),
@@ -61,12 +75,13 @@ def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -
 
 STAGE = StageSpec(
     name="depth",
-    version=3,  # 3: sources of another size than the reference are matched at their own size
+    version=4,  # 3: sources of another size than the reference are matched at their own size; 4: colmap/
     config=DepthConfig,
     run=run,
     load=load_depth,
     requires=("undistort",),
     fingerprint=fingerprint,
-    outputs={"depth_maps": "depth", "normal_maps": "normals", "confidence_maps": "confidence"},
+    outputs={"depth_maps": "depth", "normal_maps": "normals", "confidence_maps": "confidence",
+             "colmap_workspace": colmap_dense.WORKSPACE},
     summary="Depth, normal and confidence maps of every view by learned multi-view stereo.",
 )

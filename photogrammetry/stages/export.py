@@ -10,6 +10,7 @@ the same way, so the model still lines up with the photos. Files: :mod:`photogra
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,35 +21,43 @@ from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError
 from photogrammetry.export import UNIT_WORDS, Z_UP_FROM_Y_UP, FrameOptions, ModelFrame, model_frame
 from photogrammetry.export.files import moved_mesh, write_cameras
+from photogrammetry.io.depth import DepthResult, load_array
 from photogrammetry.io.fusion import FusionResult
 from photogrammetry.io.export import ExportInfo, load_export_result, save_export_info
 from photogrammetry.io.gltf import write_glb
 from photogrammetry.io.ingest import IngestResult
 from photogrammetry.io.mesh import (TextureResult, TexturedMeshData, obj_texture_name, read_obj, write_obj,
                                     write_textured_ply)
+from photogrammetry.io.masks import MaskSet
 from photogrammetry.io.scale import ScaleResult
 
-_FORMATS = ("glb", "obj", "ply", "cameras")
+_FORMATS = ("glb", "obj", "ply", "cameras", "voxels")
+_DEFAULT_FORMATS = ("glb", "obj", "ply", "cameras")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExportConfig:
     """Settings of the export stage."""
 
-    formats: tuple[str, ...] = _FORMATS
+    formats: tuple[str, ...] = _DEFAULT_FORMATS
     """Files to write: any of ``glb`` (one file, texture embedded), ``obj`` (+ MTL + texture), ``ply``,
-    ``cameras`` (COLMAP model and nerfstudio ``transforms.json`` in the model's frame)."""
+    ``cameras`` (COLMAP model and nerfstudio ``transforms.json`` in the model's frame), ``voxels``
+    (the fused cloud's occupancy and colour as open3d's ``VoxelGrid`` PLY, ``voxels.ply``)."""
     image_format: Literal["png", "jpeg"] = "png"
     """Encoding of the texture in the GLB and beside the OBJ: ``png`` (lossless) or ``jpeg`` (smaller)."""
     jpeg_quality: int = 90
     """Quality of JPEG textures (50..100)."""
     frame: FrameOptions = field(default_factory=FrameOptions)
     """How the model is levelled, centred and sized."""
+    voxel_size: float = 0.0
+    """``voxels``: edge of a voxel in the exported model's units; 0: 1/100 of the model's largest side."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.formats) - set(_FORMATS))
         if unknown or not self.formats:
             raise ConfigError(f"export.formats must be a non-empty list of {', '.join(_FORMATS)}; got {self.formats}")
+        if self.voxel_size < 0:
+            raise ConfigError(f"export.voxel_size must be >= 0 (0: 1/100 of the model's size), got {self.voxel_size}")
         if not 50 <= self.jpeg_quality <= 100:
             raise ConfigError(f"export.jpeg_quality must be within 50..100, got {self.jpeg_quality}")
 
@@ -79,12 +88,46 @@ def _glb(config: ExportConfig, ctx: StageContext, model: TexturedMeshData, frame
               jpeg_quality=config.jpeg_quality)
 
 
+def _voxels(config: ExportConfig, ctx: StageContext, fusion: FusionResult, matrix: np.ndarray,
+            model_size: float) -> str:
+    """The fused points, moved like the model, as a voxel grid ``voxels.ply``."""
+    import open3d as o3d
+
+    from photogrammetry.export.voxels import write_voxels
+
+    cloud = o3d.io.read_point_cloud(str(fusion.points))
+    points = np.asarray(cloud.points) @ matrix[:3, :3].T + matrix[:3, 3]
+    colors = np.round(np.asarray(cloud.colors) * 255).astype(np.uint8) if cloud.has_colors() else \
+        np.full((len(points), 3), 200, np.uint8)
+    size = config.voxel_size or model_size / 100
+    count = write_voxels(ctx.out / "voxels.ply", points, colors, size)
+    ctx.log.info("voxel grid: %d voxels of %.3g", count, size)
+    return "voxels.ply"
+
+
 def _rows(matrix: np.ndarray) -> tuple[tuple[float, ...], ...]:
     return tuple(tuple(float(v) for v in row) for row in matrix)
 
 
-def run(config: ExportConfig, ctx: StageContext, *, ingest: IngestResult, scale: ScaleResult, fusion: FusionResult,
-        texture: TextureResult) -> dict[str, Any]:
+def _cameras(ctx: StageContext, ingest: IngestResult, masks: MaskSet | None, depth: DepthResult | None,
+             scale: ScaleResult, matrix: np.ndarray) -> str:
+    """``cameras/``: COLMAP model and nerfstudio dataset (photos, masks, depth maps) in the model's frame."""
+    import pycolmap
+
+    by_name = {record.name: record for record in ingest.images}
+    views = depth.summary.views if depth is not None else ()
+    loaders = {view.name: functools.partial(lambda v: (load_array(depth.depth_path(v.name)), np.array(v.K)), view)
+               for view in views}
+    counts = write_cameras(pycolmap.Reconstruction(scale.model), matrix, ctx.out / "cameras",
+                           lambda name: ingest.image_path(by_name[name]),
+                           masks=masks.mask_path if masks is not None else lambda name: None, depths=loaders)
+    ctx.log.info("cameras: %d photos, %d with a mask, %d with a depth map", len(by_name), counts["masks"],
+                 counts["depths"])
+    return "cameras"
+
+
+def run(config: ExportConfig, ctx: StageContext, *, ingest: IngestResult, masks: MaskSet | None, scale: ScaleResult,
+        depth: DepthResult | None, fusion: FusionResult, texture: TextureResult) -> dict[str, Any]:
     """Write the textured model of ``texture``, upright, and the cameras of ``scale`` into ``ctx.out``."""
     model = read_obj(texture.obj_path)
     frame = _frame(config, ctx, model, scale, fusion)
@@ -102,12 +145,9 @@ def run(config: ExportConfig, ctx: StageContext, *, ingest: IngestResult, scale:
         write_textured_ply(ctx.out / "model.ply", moved, texture_file=texture_file)  # the texture written above
         files["ply"] = "model.ply"
     if "cameras" in config.formats:
-        import pycolmap
-
-        by_name = {record.name: record for record in ingest.images}
-        write_cameras(pycolmap.Reconstruction(scale.model), matrix, ctx.out / "cameras",
-                      lambda name: ingest.image_path(by_name[name]))
-        files["cameras"] = "cameras"
+        files["cameras"] = _cameras(ctx, ingest, masks, depth, scale, matrix)
+    if "voxels" in config.formats:
+        files["voxels"] = _voxels(config, ctx, fusion, matrix, max(frame.size))
     save_export_info(ctx.out, ExportInfo(
         units=frame.units, files=files, triangles=len(model.faces), model_from_world=_rows(matrix),
         glb_from_world=_rows(frame.model_from_world), up_axis=config.frame.up_axis, up_source=frame.up.source,
@@ -118,11 +158,12 @@ def run(config: ExportConfig, ctx: StageContext, *, ingest: IngestResult, scale:
 
 STAGE = StageSpec(
     name="export",
-    version=3,  # 2: upright, centred, sized, with cameras; 3: and the PLY names the texture file written
+    version=4,  # 2: upright, centred, sized, with cameras; 3: and the PLY names the texture file written;
+    # 4: voxels; cameras/ holds its images, masks and depths
     config=ExportConfig,
     run=run,
     load=load_export_result,
-    requires=("ingest", "scale", "fusion", "texture"),
+    requires=("ingest", "masks", "scale", "depth", "fusion", "texture"),
     outputs={"textured_model": "model.glb", "obj": "model.obj", "ply": "model.ply", "cameras": "cameras",
              "export": "export.json"},
     summary="The model upright, centred and sized, as GLB (+Y up, units in metadata), OBJ + MTL + texture, PLY, "

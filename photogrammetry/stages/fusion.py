@@ -4,6 +4,9 @@
 normal and averages the points sharing a voxel (about one pixel's footprint); ``tsdf``
 integrates the maps into open3d's ``VoxelBlockGrid`` (on CUDA when open3d has it) and writes its
 surface points plus ``tsdf_mesh.ply``. ``fusion.json`` states the units of the depth artifact.
+With ``points``, ``fused.ply.vis`` beside the cloud lists the views each point came from, as
+COLMAP's fusion writes it (indices of COLMAP's MVS model of the depth artifact's ``colmap/``
+workspace), so COLMAP's ``delaunay_mesher`` can mesh it; a TSDF's surface points have no views.
 Layout in :mod:`photogrammetry.io.fusion`.
 """
 
@@ -18,6 +21,7 @@ import numpy as np
 
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
+from photogrammetry.io import colmap_dense
 from photogrammetry.io.depth import DepthResult, load_array
 from photogrammetry.io.fusion import (FusionSummary, load_fusion, save_fusion_summary, write_colored_mesh,
                                       write_point_ply)
@@ -90,7 +94,20 @@ def fuse(config: FusionConfig, depth: DepthResult, out: Path, device: str = "cpu
         raise StageError("fusion produced no point: no depth survived filtering; check the depth stage's "
                          "mean_kept count, or loosen depth.filtering.min_consistent_views")
     write_point_ply(out / "fused.ply", cloud.points, cloud.normals, cloud.colors)
+    if cloud.seen_by is not None:
+        write_visibility(out / "fused.ply.vis", cloud.seen_by, depth)
     return summary
+
+
+def write_visibility(path: Path, seen_by: tuple[np.ndarray, np.ndarray], depth: DepthResult) -> None:
+    """``fused.ply.vis`` from the views' positions in ``depth.summary.views`` (COLMAP's MVS image indices)."""
+    import pycolmap
+
+    model = pycolmap.MVSModel()
+    model.read_from_colmap(depth.root / colmap_dense.WORKSPACE)
+    index = np.array([model.get_image_idx(view.name) for view in depth.summary.views], dtype=np.int64)
+    counts, views = seen_by
+    colmap_dense.write_visibility(path, counts, index[views])
 
 
 def _tsdf(config: FusionConfig, depth: DepthResult, out: Path, voxel: float, device: str) -> tuple[Any, int]:
@@ -113,11 +130,11 @@ def run(config: FusionConfig, ctx: StageContext, *, depth: DepthResult) -> dict[
 
 STAGE = StageSpec(
     name="fusion",
-    version=1,
+    version=2,  # 2: fused.ply.vis
     config=FusionConfig,
     run=run,
     load=load_fusion,
     requires=("depth",),
-    outputs={"fused_points": "fused.ply"},
+    outputs={"fused_points": "fused.ply"},  # and fused.ply.vis with the method points
     summary="Fuse the depth maps into a coloured point cloud with normals (or a TSDF).",
 )

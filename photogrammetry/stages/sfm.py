@@ -108,14 +108,15 @@ def _connected_images(database: Path, min_inliers: int) -> int:
     return len({i for a, b, n in pairs_of(database) if n >= min_inliers for i in (a, b)})
 
 
-def _write_models(models: list[Any], ingest: IngestResult, out: Path) -> None:
+def _write_models(models: list[Any], ingest: IngestResult, masks: MaskSet | None, out: Path) -> None:
     """Every model into ``models/<i>``; the first (chosen) one's exports into ``out``."""
     from photogrammetry.sfm import export
 
     for i, model in enumerate(models):
         export.write_colmap(model, out / f"models/{i}")
     by_name = {im.name: im for im in ingest.images}
-    export.export_model(models[0], out, lambda name: ingest.image_path(by_name[name]))
+    export.export_model(models[0], out, lambda name: ingest.image_path(by_name[name]),
+                        masks.mask_path if masks is not None else lambda name: None)
 
 
 def sift_masks(masks: MaskSet | None, log: logging.Logger) -> Path | None:
@@ -179,7 +180,7 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         models = [chosen, *outcome.models[1:]]
         if len(models) > 1:
             ctx.log.warning("%s", diagnosis.several_models(models, [im.name for im in ingest.images]))
-        _write_models(models, ingest, ctx.out)
+        _write_models(models, ingest, masks, ctx.out)
         deviations = intrinsics.focal_deviations(chosen, focal=config.refine_focal_length, principal_point=pp,
                                                  distortion=distortion, num_threads=ctx.workers)
     shutil.rmtree(ctx.out / ".mapping", ignore_errors=True)
@@ -224,7 +225,7 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=5,  # 5: distortion must lower the error by 10 % to be kept under forward motion
+    version=6,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path
     config=SfmConfig,
     run=run,
     load=load_sfm,

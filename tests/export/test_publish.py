@@ -23,7 +23,8 @@ from tests.io.gltf_check import check_glb
 
 PUBLISHED = {"model.glb", "model.obj", "model.mtl", "model.png", "model.ply", "export.json", PUBLISHED_FILE,
              "cameras/transforms.json", "cameras/colmap/cameras.bin", "cameras/colmap/images.bin",
-             "cameras/colmap/points3D.bin", "cameras/colmap/rigs.bin", "cameras/colmap/frames.bin"}
+             "cameras/colmap/points3D.bin", "cameras/colmap/rigs.bin", "cameras/colmap/frames.bin",
+             *(f"cameras/images/{name}" for name in moved_scene("orbit", seed=4).names)}
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +47,10 @@ def test_publishing_links_every_file_under_its_stable_name(artifact: Path, tmp_p
     assert check_glb(published.model.read_bytes()) == []
     assert os.path.samefile(tmp_path / "out" / "model.ply", artifact / "model.ply")  # a hard link, not a copy
     ours, theirs = (read_json(folder / "cameras" / "transforms.json") for folder in (tmp_path / "out", artifact))
-    for moved, kept in zip(ours["frames"], theirs["frames"], strict=True):  # the photos' paths still resolve
-        assert os.path.normpath(tmp_path / "out" / "cameras" / moved["file_path"]) == os.path.normpath(
-            artifact / "cameras" / kept["file_path"])
+    for moved, kept in zip(ours["frames"], theirs["frames"], strict=True):  # the photos are published alongside
+        assert moved["file_path"] == kept["file_path"] and moved["file_path"].startswith("images/")
+        assert os.path.samefile(tmp_path / "out" / "cameras" / moved["file_path"],
+                                artifact / "cameras" / kept["file_path"])
     assert read_json(tmp_path / "out" / PUBLISHED_FILE)["source"] == str(artifact.resolve())
 
 
@@ -89,3 +91,20 @@ def test_run_publishes_and_its_last_line_names_the_glb(artifact: Path, tmp_path:
         assert files_of(where) == PUBLISHED
         assert result.stderr.strip().splitlines()[-1].endswith(f"The model: {where / 'model.glb'}")
     assert json.loads((tmp_path / "final" / "export.json").read_text())["units"] == "normalised"
+
+
+def test_paths_outside_the_artifact_are_rewritten_for_the_new_place(artifact: Path, tmp_path: Path) -> None:
+    """Exports of older versions named the ingest artifact's photos from ``cameras/``."""
+    copy = tmp_path / "cache" / "export"
+    for path in artifact.rglob("*"):
+        if path.is_file():
+            (copy / path.relative_to(artifact)).parent.mkdir(parents=True, exist_ok=True)
+            (copy / path.relative_to(artifact)).write_bytes(path.read_bytes())
+    (tmp_path / "cache" / "photo.jpg").write_bytes(b"photo")
+    transforms = read_json(copy / "cameras" / "transforms.json")
+    transforms["frames"][0]["file_path"] = "../../photo.jpg"
+    write_json(copy / "cameras" / "transforms.json", transforms)
+    publish(copy, tmp_path / "out" / "deeper")
+    published = read_json(tmp_path / "out" / "deeper" / "cameras" / "transforms.json")
+    assert (tmp_path / "out" / "deeper" / "cameras" / published["frames"][0]["file_path"]).read_bytes() == b"photo"
+    assert published["frames"][1]["file_path"] == transforms["frames"][1]["file_path"]

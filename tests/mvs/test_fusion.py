@@ -57,3 +57,15 @@ def test_ply_round_trip(tmp_path):
     assert np.allclose(np.asarray(cloud.points), points, atol=1e-5)
     assert np.allclose(np.asarray(cloud.normals), normals)
     assert np.allclose(np.asarray(cloud.colors) * 255, colors, atol=0.5)
+
+
+def test_merged_points_record_the_views_they_came_from():
+    cloud = PointCloud(np.array([[0.1, 0.1, 0.1], [0.3, 0.3, 0.3], [1.5, 0.0, 0.0], [0.2, 0.2, 0.2]]),
+                       np.tile(np.float32([0, 0, 1]), (4, 1)), np.zeros((4, 3), np.uint8))
+    merged = merge_voxels(cloud, 1.0, np.array([2, 0, 1, 2]))
+    counts, views = merged.seen_by
+    order = np.argsort(merged.points[:, 0])  # the cell at the origin, then the one at x = 1.5
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    assert [views[starts[i]:starts[i] + counts[i]].tolist() for i in order] == [[0, 2], [1]]
+    unmerged = merge_voxels(cloud, 0.0, np.array([2, 0, 1, 2]))
+    assert unmerged.seen_by[0].tolist() == [1, 1, 1, 1] and unmerged.seen_by[1].tolist() == [2, 0, 1, 2]

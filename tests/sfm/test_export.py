@@ -78,3 +78,23 @@ def test_intrinsics_of_each_camera_model():
         k = camera_intrinsics(camera)
         assert (k["fl_x"], k["fl_y"], k["cx"], k["cy"], k["k1"]) == pytest.approx(expected)
         assert (k["w"], k["h"]) == (640, 480)
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_transforms_json_names_the_masks_when_every_image_has_one(tmp_path, every):
+    from pathlib import Path
+
+    from photogrammetry.sfm.export import export_model
+    from tests.export.nerfstudio_reader import read_transforms
+
+    scene = Path(__file__).resolve().parents[2] / "sample_scenes" / "orbit"
+    model = pycolmap.Reconstruction(scene / "gt" / "sparse")
+    names = sorted(image.name for image in model.images.values())
+    masked = set(names[::every])
+    out = tmp_path / "ws" / "sfm" / "key"
+    out.mkdir(parents=True)
+    export_model(model, out, lambda name: scene / "images" / name,
+                 lambda name: scene / "gt" / "masks" / f"{Path(name).stem}.png" if name in masked else None)
+    frames = read_transforms(out / "transforms.json")  # reads every image and mask it names
+    assert sorted(f.image.name for f in frames if f.mask is not None) == (names if every == 1 else [])
+    assert all(f.mask.any() and not f.mask.all() for f in frames if f.mask is not None)

@@ -15,7 +15,7 @@ from photogrammetry.io.export import ExportResult, load_export_result
 from photogrammetry.io.jsonio import read_json
 from photogrammetry.stages import export
 from tests.export.artifacts import context, upstream
-from tests.export.scenes import GT_UP, MovedScene, moved_scene
+from tests.export.scenes import GT_UP, SAMPLES, MovedScene, moved_scene
 from tests.io.gltf_check import accessor_array, check_glb, split_glb
 
 UP_BY_SCENE = {"orbit": "auto", "turntable": "turntable", "facade": "auto"}
@@ -109,3 +109,58 @@ def test_keeping_sfm_units(tmp_path: Path) -> None:
     assert result.info.units == "sfm" and result.info.scale == pytest.approx(1.0)
     _, document = glb_vertices(result.path("glb"))
     assert document["asset"]["extras"]["units"] == "sfm"
+
+
+def test_the_voxel_grid_holds_the_fused_points_at_the_chosen_size(tmp_path: Path) -> None:
+    import open3d as o3d
+
+    scene = moved_scene("orbit", seed=5, metric=True)
+    inputs = upstream(scene, tmp_path, units="metres")
+    config = export.ExportConfig(formats=("voxels",), voxel_size=0.02)
+    export.run(config, context(tmp_path), **inputs.kwargs())
+    result = load_export_result(tmp_path / "export")
+    grid = o3d.io.read_voxel_grid(str(result.path("voxels")))
+    assert grid.voxel_size == pytest.approx(0.02) and grid.has_colors()
+    matrix = np.asarray(result.info.model_from_world)
+    model_points = scene.points @ matrix[:3, :3].T + matrix[:3, 3]  # the fused cloud moved like the model
+    occupied = {tuple(v.grid_index) for v in grid.get_voxels()}
+    cells = {tuple(c) for c in np.floor((model_points - grid.origin) / grid.voxel_size).astype(int)}
+    assert occupied == cells  # every point's voxel occupied, no voxel without a point
+    assert len(occupied) < len(model_points)
+
+
+@pytest.mark.parametrize("metric", [True, False])
+def test_the_nerfstudio_dataset_holds_masks_and_depths_and_survives_a_move(tmp_path: Path, metric: bool) -> None:
+    """Read as nerfstudio reads it (paths from the file's folder) after the output folder is moved and the
+    cache removed; depths in the transforms' units: metres, or the normalised model's units."""
+    import shutil
+
+    from photogrammetry.export.publish import publish
+    from photogrammetry.io.masks import read_mask
+    from photogrammetry.synthetic import load_depth
+    from tests.export.nerfstudio_reader import read_transforms
+
+    scene = moved_scene("orbit", seed=5, metric=metric)
+    inputs = upstream(scene, tmp_path, units="metres" if metric else "sfm", maps_of="orbit")
+    export.run(export.ExportConfig(formats=("cameras",)), context(tmp_path), **inputs.kwargs())
+    publish(tmp_path / "export", tmp_path / "out")
+    shutil.move(tmp_path / "out", tmp_path / "moved")
+    shutil.rmtree(tmp_path / "ingest")  # the cache cleaned: the moved folder stands alone
+    frames = read_transforms(tmp_path / "moved" / "cameras" / "transforms.json")
+    assert len(frames) == len(scene.names) and all(f.depth is not None for f in frames)
+    assert all(f.mask is not None for f in frames)  # every other image has a mask: the others the whole image
+    model_from_gt = np.asarray(load_export_result(tmp_path / "export").info.model_from_world) @ scene.moved_from_gt
+    units_per_metre = float(np.cbrt(np.linalg.det(model_from_gt[:3, :3])))
+    assert (units_per_metre == pytest.approx(1.0)) == metric
+    gt = SAMPLES / "orbit" / "gt"
+    for index, (name, frame) in enumerate(zip(scene.names, frames, strict=True)):
+        assert frame.image.read_bytes() == f"photo {name}".encode()
+        truth = load_depth(gt / "depth" / f"{Path(name).stem}.png", read_json(gt / "scene.json")["depth_scale"])
+        truth *= units_per_metre
+        both = (truth > 0) & (frame.depth > 0)
+        assert both.sum() > 0.9 * (truth > 0).sum()  # nearly every surface pixel has a depth
+        assert np.median(np.abs(frame.depth[both] - truth[both]) / truth[both]) < 0.005
+        if index % 2:
+            assert np.array_equal(frame.mask, read_mask(gt / "masks" / f"{Path(name).stem}.png"))
+        else:
+            assert frame.mask.all()

@@ -98,7 +98,7 @@ def export_inputs(upstream: tuple[FusionResult, UndistortResult], textured: Text
     if not scale.model.exists():
         shutil.copytree(undistort.model, scale.model)
     return {"ingest": ingest_of(undistort.image_dir.parent, list(undistort.images)), "scale": scale,
-            "fusion": fusion, "texture": textured}
+            "fusion": fusion, "texture": textured, "masks": None, "depth": None}
 
 
 def test_mesh_stage_writes_every_level(outputs: tuple[MeshResult, TextureResult, ExportResult]) -> None:
