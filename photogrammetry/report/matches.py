@@ -45,9 +45,10 @@ def matches_section(inputs: ReportInputs, options: ReportOptions) -> Section:
     """The pair matrix (log colour scale; hover a cell for its pair and count) and the best pairs."""
     found = match_counts(inputs)
     if found is None:
-        return Section("matches", "Pairs and matches", not_computed("the matches", "the matches stage has not finished"))
-    names, counts = found.names[: options.max_matrix_images], found.counts[: options.max_matrix_images,
-                                                                           : options.max_matrix_images]
+        return Section("matches", "Pairs and matches",
+                       not_computed("the matches", "the matches stage has not finished"))
+    shown = options.max_matrix_images
+    names, counts = found.names[:shown], found.counts[:shown, :shown]
     tried = int((found.counts >= 0).sum() // 2)
     matched = int((found.counts > 0).sum() // 2)
     note = (f"<p>{len(found.names)} photos, {tried} pairs matched, {matched} with matches"
