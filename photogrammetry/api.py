@@ -19,7 +19,7 @@ from photogrammetry.engine.runner import RunOptions, RunRequest, RunResult, run_
 from photogrammetry.engine.settings import resolve_config
 from photogrammetry.engine.workspace import (ArtifactCheck, CleanReport, WorkspaceStatus, clean_workspace,
                                              read_run_record, verify_workspace, workspace_status)
-from photogrammetry.errors import InputError
+from photogrammetry.errors import InputError, PhotogrammetryError
 from photogrammetry.stages import PIPELINE
 
 if TYPE_CHECKING:
@@ -89,7 +89,11 @@ def run(
     if any(stage.name == "export" for stage in result.stages):
         folder = output_folder(workspace, output)
         publish(result.folder("export"), folder)
-        report(workspace, folder / "report.html")
+        try:
+            report(workspace, folder / "report.html")
+        except (PhotogrammetryError, OSError) as e:  # the model is published: the run succeeded without it
+            log.warning("report.html not written (%s); 'photogrammetry report %s -o %s' tries again", e, workspace,
+                        folder / "report.html")
     return result
 
 

@@ -15,6 +15,7 @@ from photogrammetry.cli import main
 from photogrammetry.report import svg
 from photogrammetry.report.page import table
 from tests.report.checks import check_report, decode, external_references, parse
+from tests.report.conftest import PHOTOS, STRANGER
 
 
 def _section(html: str, anchor: str) -> str:
@@ -32,8 +33,11 @@ def test_a_partial_run_reports_what_it_has(partial_workspace: Path, tmp_path: Pa
         assert "Not computed" in _section(html, anchor), anchor
     for anchor in ("stages", "cameras", "photos", "sparse", "matches"):
         assert "Not computed" not in _section(html, anchor), anchor
-    assert _section(html, "photos").count("registered</span>") == 6
-    assert len(parsed.images) == 6  # the photos' thumbnails
+    photos = _section(html, "photos")
+    assert photos.count(">registered</span>") == len(PHOTOS)
+    stranger = re.search(rf"<td>{STRANGER}</td>.*?</tr>", photos, re.S).group(0)
+    assert "not registered" in stranger and "no other photo shares" in stranger
+    assert len(parsed.images) == len(PHOTOS) + 1  # the photos' thumbnails
     assert parsed.svgs >= 6  # times, three views, two histograms, the matrix
 
 
