@@ -48,7 +48,8 @@ def cameras_section(inputs: ReportInputs, options: ReportOptions) -> Section:
     """Cameras (red) and sparse points (their colours) from three sides."""
     found = sparse_model(inputs)
     if found is None:
-        return Section("cameras", "Cameras and sparse points", not_computed("the sparse model", "no SfM yet"))
+        return Section("cameras", "Cameras and sparse points",
+                       not_computed("the sparse model", inputs.why_missing("sfm")))
     model, source = found
     rec = pycolmap.Reconstruction(str(model))
     transform, frame = _frame(inputs, source)

@@ -14,7 +14,7 @@ def depth_section(inputs: ReportInputs, options: ReportOptions) -> Section:
     """Up to ``options.max_depth_views`` views, evenly spaced: photo, depth (turbo), confidence (viridis)."""
     folder = inputs.folder("depth")
     if folder is None:
-        return Section("depth", "Depth maps", not_computed("the depth maps", "the depth stage has not finished"))
+        return Section("depth", "Depth maps", not_computed("the depth maps", inputs.why_missing("depth")))
     result = load_depth(folder)
     views = result.summary.views
     if not views:

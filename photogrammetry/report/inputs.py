@@ -55,6 +55,14 @@ class ReportInputs:
     preset: str | None = None
     """Preset of the last run."""
 
+    def why_missing(self, stage: str) -> str:
+        """Why ``stage``'s artifact is not there, for a "not computed" note."""
+        record = next((s for s in self.stages if s.name == stage), None)
+        state = record.state if record is not None else "missing"
+        return {"partial": f"the {stage} stage was interrupted", "stale": f"the {stage} stage has not run with "
+                "the last run's settings", "damaged": f"the {stage} stage's files are damaged (the next run "
+                "recomputes them)", "done": ""}.get(state, f"the {stage} stage has not run")
+
     def folder(self, stage: str) -> Path | None:
         """The artifact folder of ``stage`` when it is done, else ``None``."""
         record = next((s for s in self.stages if s.name == stage), None)

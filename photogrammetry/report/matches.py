@@ -46,7 +46,7 @@ def matches_section(inputs: ReportInputs, options: ReportOptions) -> Section:
     found = match_counts(inputs)
     if found is None:
         return Section("matches", "Pairs and matches",
-                       not_computed("the matches", "the matches stage has not finished"))
+                       not_computed("the matches", inputs.why_missing("matches")))
     shown = options.max_matrix_images
     names, counts = found.names[:shown], found.counts[:shown, :shown]
     tried = int((found.counts >= 0).sum() // 2)

@@ -58,7 +58,7 @@ def registration_section(inputs: ReportInputs, options: ReportOptions) -> Sectio
     """A table of the photos: thumbnail, features, matches, registration and reason."""
     folder = inputs.folder("ingest")
     if folder is None:
-        return Section("photos", "Photos", not_computed("the photo list", "ingest has not finished"))
+        return Section("photos", "Photos", not_computed("the photo list", inputs.why_missing("ingest")))
     ingest = load_ingest(folder)
     sfm_folder = inputs.folder("sfm")
     sfm = load_sfm(sfm_folder) if sfm_folder is not None else None

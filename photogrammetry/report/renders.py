@@ -67,7 +67,7 @@ def splat(points: np.ndarray, colours: np.ndarray, camera: PinholeCamera, pose: 
 def _model_views(inputs: ReportInputs, options: ReportOptions) -> str:
     folder = inputs.folder("export")
     if folder is None:
-        return not_computed("the textured model", "the export stage has not finished")
+        return not_computed("the textured model", inputs.why_missing("export"))
     export = load_export_result(folder)
     if "glb" not in export.info.files:
         return not_computed("the textured model", "no GLB was exported (export.formats)")
@@ -88,7 +88,7 @@ def _cloud_views(inputs: ReportInputs, options: ReportOptions) -> str:
 
     folder = inputs.folder("fusion")
     if folder is None:
-        return not_computed("the fused cloud", "the fusion stage has not finished")
+        return not_computed("the fused cloud", inputs.why_missing("fusion"))
     cloud = o3d.io.read_point_cloud(str(load_fusion(folder).points))
     points = np.asarray(cloud.points, dtype=np.float64)
     if len(points) == 0:

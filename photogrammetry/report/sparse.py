@@ -39,7 +39,7 @@ def sparse_section(inputs: ReportInputs) -> Section:
     """Histograms of the reprojection error (per observation) and of the track length (per point)."""
     found = sparse_model(inputs)
     if found is None:
-        return Section("sparse", "Sparse model", not_computed("the sparse model", "no SfM yet"))
+        return Section("sparse", "Sparse model", not_computed("the sparse model", inputs.why_missing("sfm")))
     rec = pycolmap.Reconstruction(str(found[0]))
     errors, tracks = reprojection_errors(rec), track_lengths(rec)
     if len(errors) == 0:

@@ -53,7 +53,7 @@ def scale_section(inputs: ReportInputs) -> Section:
     parts = []
     folder = inputs.folder("scale")
     if folder is None:
-        parts.append(not_computed("the scale", "the scale stage has not finished"))
+        parts.append(not_computed("the scale", inputs.why_missing("scale")))
     else:
         info = load_scale(folder).info
         uncertainty = "-" if info.relative_uncertainty is None else f"{100 * info.relative_uncertainty:.2g} %"
@@ -62,7 +62,7 @@ def scale_section(inputs: ReportInputs) -> Section:
                              info.samples)]))
     folder = inputs.folder("export")
     if folder is None:
-        parts.append(not_computed("the exported files", "the export stage has not finished"))
+        parts.append(not_computed("the exported files", inputs.why_missing("export")))
     else:
         info = load_export_result(folder).info
         size = " x ".join(f"{v:.3g}" for v in info.size)

@@ -17,7 +17,7 @@ STRANGER = "stranger.jpg"
 """The orbit scene's first photo, copied among the facade's under this name."""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def partial_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("report")
     photos = root / "photos"

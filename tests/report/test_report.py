@@ -4,6 +4,7 @@ and the pieces it is drawn with."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +30,8 @@ def test_a_partial_run_reports_what_it_has(partial_workspace: Path, tmp_path: Pa
     assert written.failed == ()
     parsed = check_report(written.path)
     html = written.path.read_text(encoding="utf-8")
-    for anchor in ("views", "depth", "scale"):
-        assert "Not computed" in _section(html, anchor), anchor
+    for anchor, stage in (("views", "export"), ("depth", "depth"), ("scale", "scale")):
+        assert f"the {stage} stage has not run" in _section(html, anchor), anchor
     for anchor in ("stages", "cameras", "photos", "sparse", "matches"):
         assert "Not computed" not in _section(html, anchor), anchor
     photos = _section(html, "photos")
@@ -39,6 +40,17 @@ def test_a_partial_run_reports_what_it_has(partial_workspace: Path, tmp_path: Pa
     assert "not registered" in stranger and "no other photo shares" in stranger
     assert len(parsed.images) == len(PHOTOS) + 1  # the photos' thumbnails
     assert parsed.svgs >= 6  # times, three views, two histograms, the matrix
+
+
+def test_a_damaged_artifact_is_named(partial_workspace: Path, tmp_path: Path) -> None:
+    """A model file cut short: the sections that read the sparse model say its files are damaged."""
+    workspace = tmp_path / "ws"
+    shutil.copytree(partial_workspace, workspace)
+    points = next(workspace.glob("sfm/*/model/points3D.bin"))
+    points.write_bytes(points.read_bytes()[:100])
+    html = api.report(workspace, tmp_path / "report.html").path.read_text(encoding="utf-8")
+    for anchor in ("cameras", "sparse"):
+        assert "sfm stage&#x27;s files are damaged" in _section(html, anchor), anchor
 
 
 def test_the_default_path_outside_an_unpublished_output(partial_workspace: Path) -> None:
