@@ -25,7 +25,7 @@ from photogrammetry.stages import PIPELINE
 if TYPE_CHECKING:
     from photogrammetry.evaluation import EvalReport
     from photogrammetry.export.publish import Published
-    from photogrammetry.report import ReportFile
+    from photogrammetry.report import ReportFile, ReportOptions
 
 log = logging.getLogger("photogrammetry")
 
@@ -124,13 +124,15 @@ def default_report_path(workspace: str | os.PathLike) -> Path:
     return published / REPORT_FILE if (published / PUBLISHED_FILE).is_file() else Path(workspace) / REPORT_FILE
 
 
-def report(workspace: str | os.PathLike, path: str | os.PathLike | None = None) -> ReportFile:
+def report(workspace: str | os.PathLike, path: str | os.PathLike | None = None, *,
+           options: ReportOptions | None = None) -> ReportFile:
     """Write the report of ``workspace``: one self-contained HTML file (see :mod:`photogrammetry.report`).
 
     Args:
         workspace: A workspace that ``run`` has filled, wholly or in part (stages that have not run
             show "not computed").
         path: The HTML file to write (default: :func:`default_report_path`).
+        options: How much it shows (points, thumbnails, views; see :class:`photogrammetry.report.ReportOptions`).
     """
     from photogrammetry.report import ReportInputs, StageRecord, write_report
 
@@ -141,7 +143,7 @@ def report(workspace: str | os.PathLike, path: str | os.PathLike | None = None) 
                                folder=Path(s.folder) if s.folder else None) for s in state.stages)
     inputs = ReportInputs(workspace=Path(workspace).resolve(), photos=state.photos, stages=stages,
                           preset=record.preset)
-    written = write_report(inputs, Path(path) if path is not None else default_report_path(workspace))
+    written = write_report(inputs, Path(path) if path is not None else default_report_path(workspace), options)
     log.info("report: %s (%.1f MB, %.1f s)", written.path, written.size_bytes / 1e6, written.seconds)
     return written
 

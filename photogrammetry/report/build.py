@@ -31,7 +31,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[ReportInputs, ReportOptions], Section]
     ("views", "Model views", renders_section),
     ("cameras", "Cameras and sparse points", cameras_section),
     ("photos", "Photos", registration_section),
-    ("sparse", "Sparse model", lambda i, o: sparse_section(i)),
+    ("sparse", "Sparse model", sparse_section),
     ("matches", "Pairs and matches", matches_section),
     ("depth", "Depth maps", depth_section),
 )

@@ -14,6 +14,9 @@ class ReportOptions:
 
     max_points: int = 4000
     """Sparse points drawn in each of the three views (a random subset when there are more)."""
+    max_observations: int = 200_000
+    """Observations whose reprojection error is shown, and points whose track length is (whole images in
+    a random order until this many; a random subset of the points): large models would take minutes."""
     max_depth_views: int = 12
     """Views whose depth and confidence maps are shown (evenly spaced over the views)."""
     thumbnail_size: int = 200
