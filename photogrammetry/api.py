@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 from photogrammetry.engine.runner import RunOptions, RunRequest, RunResult, run_pipeline
 from photogrammetry.engine.settings import resolve_config
 from photogrammetry.engine.workspace import (ArtifactCheck, CleanReport, WorkspaceStatus, clean_workspace,
-                                             verify_workspace, workspace_status)
-from photogrammetry.errors import InputError
+                                             read_run_record, verify_workspace, workspace_status)
+from photogrammetry.errors import InputError, PhotogrammetryError
 from photogrammetry.stages import PIPELINE
 
 if TYPE_CHECKING:
     from photogrammetry.evaluation import EvalReport
     from photogrammetry.export.publish import Published
+    from photogrammetry.report import ReportFile, ReportOptions
 
 log = logging.getLogger("photogrammetry")
 
@@ -58,7 +59,7 @@ def run(
     """Run the pipeline on a folder of photos (or a video), reusing what ``workspace`` already holds.
 
     When the run reaches the export stage, its files are published into ``output`` under stable
-    names (:func:`publish`).
+    names (:func:`publish`), with the run's report (:func:`report`).
 
     Args:
         photos: Folder of photos and videos (searched recursively), or one video file.
@@ -86,7 +87,13 @@ def run(
     result = run_pipeline(PIPELINE, request, RunOptions(device=device, workers=workers, progress=progress,
                                                         verify=verify, on_start=on_start))
     if any(stage.name == "export" for stage in result.stages):
-        publish(result.folder("export"), output_folder(workspace, output))
+        folder = output_folder(workspace, output)
+        publish(result.folder("export"), folder)
+        try:
+            report(workspace, folder / "report.html")
+        except (PhotogrammetryError, OSError) as e:  # the model is published: the run succeeded without it
+            log.warning("report.html not written (%s); 'photogrammetry report %s -o %s' tries again", e, workspace,
+                        folder / "report.html")
     return result
 
 
@@ -105,6 +112,40 @@ def publish(export_folder: str | os.PathLike, output: str | os.PathLike) -> Publ
     how = "hard links" if published.linked else "copies"
     log.info("published %s into %s (%s)", ", ".join(published.files) or "nothing", published.folder, how)
     return published
+
+
+def default_report_path(workspace: str | os.PathLike) -> Path:
+    """Where ``photogrammetry report`` writes by default: into ``workspace/output/`` when a run has
+    published there, else ``workspace/report.html`` (an unpublished output folder would refuse publishing)."""
+    from photogrammetry.export.publish import PUBLISHED_FILE
+    from photogrammetry.report import REPORT_FILE
+
+    published = output_folder(workspace)
+    return published / REPORT_FILE if (published / PUBLISHED_FILE).is_file() else Path(workspace) / REPORT_FILE
+
+
+def report(workspace: str | os.PathLike, path: str | os.PathLike | None = None, *,
+           options: ReportOptions | None = None) -> ReportFile:
+    """Write the report of ``workspace``: one self-contained HTML file (see :mod:`photogrammetry.report`).
+
+    Args:
+        workspace: A workspace that ``run`` has filled, wholly or in part (stages that have not run
+            show "not computed").
+        path: The HTML file to write (default: :func:`default_report_path`).
+        options: How much it shows (points, thumbnails, views; see :class:`photogrammetry.report.ReportOptions`).
+    """
+    from photogrammetry.report import ReportInputs, StageRecord, write_report
+
+    state = status(workspace)
+    record = read_run_record(Path(workspace))
+    stages = tuple(StageRecord(name=s.name, state=s.state, seconds=s.seconds, counts=s.counts,
+                               settings=record.settings.get(s.name, {}),
+                               folder=Path(s.folder) if s.folder else None) for s in state.stages)
+    inputs = ReportInputs(workspace=Path(workspace).resolve(), photos=state.photos, stages=stages,
+                          preset=record.preset)
+    written = write_report(inputs, Path(path) if path is not None else default_report_path(workspace), options)
+    log.info("report: %s (%.1f MB, %.1f s)", written.path, written.size_bytes / 1e6, written.seconds)
+    return written
 
 
 def status(workspace: str | os.PathLike) -> WorkspaceStatus:

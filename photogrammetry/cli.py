@@ -200,6 +200,21 @@ def status(workspace: Path, as_json: bool) -> None:
 
 @main.command()
 @click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="HTML file to write (default: WORKSPACE/output/report.html after a published run, "
+              "else WORKSPACE/report.html).")
+@_handle_errors
+def report(workspace: Path, output: Path | None) -> None:
+    """Write the report of WORKSPACE: one HTML file that opens from disk (charts, thumbnails, model views)."""
+    _setup_logging(-1)
+    written = api.report(workspace, output)
+    click.echo(f"wrote {written.path} ({_human_size(written.size_bytes)}, {written.seconds:.1f} s)")
+    for title in written.failed:
+        click.echo(f"warning: section '{title}' could not be read (see the report)", err=True)
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
 @_handle_errors
 def verify(workspace: Path) -> None:
     """Compare every file of every cached result in WORKSPACE with its manifest (size and checksum)."""

@@ -140,3 +140,19 @@ def test_the_published_model_stands_upright(run: Run) -> None:
     gt_from_ours = run.report.poses.alignment.matrix
     up = (np.asarray(export["glb_from_world"]) @ np.linalg.inv(gt_from_ours))[:3, :3] @ [0.0, 0.0, 1.0]
     assert np.degrees(np.arccos(up[1] / np.linalg.norm(up))) < 2.0
+
+
+def test_the_report_shows_every_section(run: Run, tmp_path: Path) -> None:
+    """``run`` wrote ``report.html`` into the output folder: self-contained, every section computed, every
+    picture decoding (6 photos, 6 x 3 depth thumbnails, 2 x 4 views), and it renders in Chromium when there is one."""
+    from tests.report.checks import check_report, chromium, open_in_chromium
+
+    path = run.glb.parent / "report.html"
+    parsed = check_report(path)
+    html = path.read_text(encoding="utf-8")
+    assert "Not computed" not in html and "Could not be read" not in html
+    assert len(parsed.images) == len(TRAINING) * 4 + 8
+    assert path.stat().st_size < 5e6  # measured 1.7 MB
+    if chromium() is not None:
+        result = open_in_chromium(path, tmp_path)
+        assert result.console == [] and result.decoded == len(parsed.images)
