@@ -94,8 +94,8 @@ def fuse(config: FusionConfig, depth: DepthResult, out: Path, device: str = "cpu
         raise StageError("fusion produced no point: no depth survived filtering; check the depth stage's "
                          "mean_kept count, or loosen depth.filtering.min_consistent_views")
     write_point_ply(out / "fused.ply", cloud.points, cloud.normals, cloud.colors)
-    if cloud.seen_by is not None:
-        write_visibility(out / "fused.ply.vis", cloud.seen_by, depth)
+    if cloud.seen_by is not None and (depth.root / colmap_dense.WORKSPACE / "sparse").is_dir():
+        write_visibility(out / "fused.ply.vis", cloud.seen_by, depth)  # maps made outside the depth stage have none
     return summary
 
 
