@@ -216,13 +216,13 @@ def _verdict(fault: Fault, reference: Path, workspace: Path, timings: dict[str, 
     fault.ok = fault.ok and not different
 
 
-def signal_walk(photos: Path, reference: Path, workspace: Path, stages: list[str], sig: int,
+def signal_walk(photos: Path, reference: Path, workspace: Path, plan: list[tuple[str, int]],
                 timings: dict[str, list[str]]) -> list[Fault]:
-    """Interrupt each of ``stages`` in turn in one workspace (each start resumes the previous one),
-    run to the end, then compare each stage's result with the reference."""
-    kill = sig == signal.SIGKILL
+    """Interrupt each ``(stage, signal)`` of ``plan`` in turn in one workspace (each start resumes the
+    previous one), run to the end, then compare each stage's result with the reference."""
     faults = []
-    for stage in stages:
+    for stage, sig in plan:
+        kill = sig == signal.SIGKILL
         files = KILL_FILES.get(stage, 0) if kill else INT_FILES.get(stage, 1)
         fault = Fault(stage, "kill -9" if kill else "SIGINT",
                       f"{files} files in .partial" if files else ".partial appears")
@@ -307,7 +307,7 @@ def run_all(work: Path, stages: list[str], *, kill: bool = True, sigint: bool = 
     for sig, workspace in walks:
         shutil.rmtree(workspace, ignore_errors=True)
         t0 = time.perf_counter()
-        faults += signal_walk(photos, reference, workspace, stages, sig, timings)
+        faults += signal_walk(photos, reference, workspace, [(s, sig) for s in stages], timings)
         outputs[workspace.name] = compare_output(reference, workspace)
         print(f"{signal.Signals(sig).name} walk: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if corrupt:
