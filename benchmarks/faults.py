@@ -234,8 +234,8 @@ def signal_walk(photos: Path, reference: Path, workspace: Path, plan: list[tuple
             fault.survived = f"killed ({proc.returncode})"
         else:
             fault.ok = proc.returncode == 130 and INTERRUPTED in err
-            last = err.strip().splitlines()[-1] if err.strip() else ""
-            fault.survived = f"exit {proc.returncode}: " + ("'interrupted; run ... to resume'" if fault.ok else last[:60])
+            said = "'interrupted; run ... to resume'" if fault.ok else (err.strip().splitlines() or [""])[-1][:60]
+            fault.survived = f"exit {proc.returncode}: {said}"
         faults.append(fault)
     final = run_to_end(photos, workspace)
     leftovers = [s for s in STAGES if partial_files(workspace, s) is not None]
