@@ -1,6 +1,6 @@
 """A few faults in the real stages, through ``benchmarks/faults.py``: ``kill -9`` and Ctrl-C at moments
 picked from the stages' progress, and damaged results, each resumed to the uninterrupted run's bytes.
-About 4 minutes on two CPU cores (``python -m benchmarks.faults`` runs all thirteen stages)."""
+2.5 to 4 minutes on two CPU cores (``python -m benchmarks.faults`` runs all thirteen stages)."""
 
 import signal
 from pathlib import Path
@@ -25,4 +25,4 @@ def test_real_stages_survive_signals_and_damage(tmp_path: Path) -> None:
         ("depth", "kill -9", "depth"), ("mesh", "kill -9", "mesh")]
     assert [f.landed for f in faults[5:]] == ["detected"] * 3
     assert all(f.ok for f in faults), [vars(f) for f in faults if not f.ok]
-    assert set(timings) <= {"mesh", "texture"}  # only those record seconds in their JSON
+    assert {s for s, fields in timings.items() if fields} <= {"mesh", "texture"}  # only those record seconds
