@@ -160,6 +160,35 @@ def write_database(path: Path, ingest: IngestResult, features_path: Path, matche
                          pairs=len(matches), matches=sum(len(m) for m in matches.values()))
 
 
+def compact(database: Path) -> None:
+    """Rewrite ``database`` from its SQL dump: the same rows give the same bytes on every run.
+
+    Verification and mapping update the database in an order that varies between runs (worker
+    threads), which leaves the same rows in other pages. On the facade sample three runs gave three
+    different files with identical SQL dumps; SQLite's ``VACUUM`` made those equal but not a database
+    whose rows were deleted and rewritten, which a reload from the dump does. The page size, the
+    ``user_version`` (COLMAP's) and the WAL journal mode are kept.
+    """
+    import sqlite3
+
+    canonical = database.with_name(f".{database.name}.canonical")  # a dot name: scratch if left behind
+    canonical.unlink(missing_ok=True)
+    source, target = sqlite3.connect(database), sqlite3.connect(canonical, isolation_level=None)
+    try:
+        (page_size,), (user_version,), (journal,) = (source.execute(f"PRAGMA {name}").fetchone()
+                                                      for name in ("page_size", "user_version", "journal_mode"))
+        target.execute(f"PRAGMA page_size = {int(page_size)}")
+        for statement in source.iterdump():  # its own BEGIN and COMMIT
+            target.execute(statement)
+        target.execute(f"PRAGMA user_version = {int(user_version)}")
+        if journal == "wal":
+            target.execute("PRAGMA journal_mode = WAL")
+    finally:
+        source.close()
+        target.close()
+    canonical.replace(database)
+
+
 def pairs_of(database: Path) -> Iterable[tuple[int, int, int]]:
     """Verified pairs of a database as ``(image_id0, image_id1, num_inliers)``."""
     import pycolmap

@@ -184,6 +184,7 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         deviations = intrinsics.focal_deviations(chosen, focal=config.refine_focal_length, principal_point=pp,
                                                  distortion=distortion, num_threads=ctx.workers)
     shutil.rmtree(ctx.out / ".mapping", ignore_errors=True)
+    database.compact(db)
     registered = sorted(chosen.image(i).name for i in chosen.reg_image_ids())
     summary = SfmSummary(
         mapper=outcome.mapper, attempts=outcome.attempts, models=_model_infos(models), registered=tuple(registered),
@@ -225,7 +226,8 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=6,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path
+    version=7,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    # 7: database.db compacted, the same bytes on every run
     config=SfmConfig,
     run=run,
     load=load_sfm,

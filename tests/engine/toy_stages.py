@@ -21,6 +21,8 @@ from photogrammetry.io.jsonio import read_json, write_bytes_atomic, write_json
 class ListingConfig:
     suffix: str = ".txt"
     """Files to list."""
+    delay: float = field(default=0.0, metadata={"cache": False})
+    """Seconds to sleep once the listing is written (does not change the output)."""
 
 
 def _inputs(config: ListingConfig, photos: Path) -> list[Path]:
@@ -34,6 +36,7 @@ def listing_fingerprint(config: ListingConfig, photos: Path) -> list:
 def listing_run(config: ListingConfig, ctx: StageContext) -> dict:
     names = [p.name for p in _inputs(config, ctx.photos)]
     write_json(ctx.out / "files.json", names)
+    time.sleep(config.delay)
     return {"files": len(names)}
 
 
@@ -65,10 +68,14 @@ def square_load(folder: Path) -> list[int]:
 class TotalConfig:
     offset: int = 0
     """Added to the sum."""
+    delay: float = field(default=0.0, metadata={"cache": False})
+    """Seconds to sleep before and after writing the total (does not change the output)."""
 
 
 def total_run(config: TotalConfig, ctx: StageContext, *, square: list[int]) -> dict:
+    time.sleep(config.delay)
     write_json(ctx.out / "total.json", {"total": sum(square) + config.offset})
+    time.sleep(config.delay)
     return {"values": len(square)}
 
 
@@ -92,4 +99,6 @@ def run_toy(photos: Path, workspace: Path, *overrides: str, until: str | None = 
 
 
 if __name__ == "__main__":  # used by the kill -9 tests: toy_stages.py PHOTOS WORKSPACE [OVERRIDES...]
-    run_toy(Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:])
+    from photogrammetry.cli import _handle_errors  # exit codes and messages as the CLI's (130 on Ctrl-C)
+
+    _handle_errors(run_toy)(Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:])

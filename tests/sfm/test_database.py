@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
 import pycolmap
 import pytest
@@ -94,3 +96,34 @@ def test_sift_matches_are_appended_with_offset_keypoint_indices(tmp_path):
     assert ours.read_matches(1, 2).tolist() == [[0, 1], [4 + 3, 3 + 2], [0 + 3, 0 + 2]]
     ours.close()
     sift.close()
+
+
+def test_compact_gives_the_same_bytes_for_the_same_rows_written_in_another_order(tmp_path):
+    from photogrammetry.sfm.database import compact
+
+    rng = np.random.default_rng(0)
+    pairs = [(a, b) for a in range(1, 7) for b in range(a + 1, 7)]
+    matches = {pair: rng.integers(0, 500, size=(int(rng.integers(50, 400)), 2), dtype=np.uint32) for pair in pairs}
+    files = []
+    for rewritten, name in (([], "a.db"), (pairs[::2], "b.db")):
+        path = tmp_path / name
+        with pycolmap.Database.open(path) as db:
+            db.write_camera(make_camera(1, "PINHOLE", 640, 480, None), use_camera_id=True)
+            for image_id in range(1, 7):
+                db.write_image(pycolmap.Image(name=f"{image_id}.jpg", camera_id=1, image_id=image_id),
+                               use_image_id=True)
+            for a, b in pairs:
+                db.write_matches(a, b, matches[(a, b)])
+            for a, b in rewritten:  # rows written again, as verification does from its threads
+                db.delete_matches(a, b)
+            for a, b in rewritten[::-1]:
+                db.write_matches(a, b, matches[(a, b)])
+        files.append(path)
+    assert files[0].read_bytes() != files[1].read_bytes()
+    dumps = [list(sqlite3.connect(path).iterdump()) for path in files]
+    for path in files:
+        compact(path)
+    assert files[0].read_bytes() == files[1].read_bytes()
+    assert [list(sqlite3.connect(path).iterdump()) for path in files] == dumps  # nothing lost
+    with pycolmap.Database.open(files[1]) as db:
+        assert db.num_matched_image_pairs() == len(pairs) and db.num_images() == 6
