@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.io import colmap_dense
@@ -136,5 +137,6 @@ STAGE = StageSpec(
     load=load_fusion,
     requires=("depth",),
     outputs={"fused_points": "fused.ply"},  # and fused.ply.vis with the method points
+    cost=Cost(unit="view", seconds=0.2, units_from="sfm.registered"),
     summary="Fuse the depth maps into a coloured point cloud with normals (or a TSDF).",
 )
