@@ -84,6 +84,6 @@ STAGE = StageSpec(
     fingerprint=fingerprint,
     outputs={"depth_maps": "depth", "normal_maps": "normals", "confidence_maps": "confidence",
              "colmap_workspace": colmap_dense.WORKSPACE},
-    cost=Cost(unit="view", seconds=8.0, count="views", units_from="sfm.registered"),
+    cost=Cost(unit="view", seconds=15.0, count="views", units_from="sfm.registered"),
     summary="Depth, normal and confidence maps of every view by learned multi-view stereo.",
 )

@@ -137,6 +137,6 @@ STAGE = StageSpec(
     load=load_fusion,
     requires=("depth",),
     outputs={"fused_points": "fused.ply"},  # and fused.ply.vis with the method points
-    cost=Cost(unit="view", seconds=0.2, units_from="sfm.registered"),
+    cost=Cost(unit="view", seconds=0.3, units_from="sfm.registered"),
     summary="Fuse the depth maps into a coloured point cloud with normals (or a TSDF).",
 )

@@ -207,6 +207,6 @@ STAGE = StageSpec(
     load=load_mesh_result,
     requires=("fusion", "undistort"),
     outputs={"mesh": "mesh.ply", "levels": "levels"},
-    cost=Cost(seconds=0.8),
+    cost=Cost(unit="point", seconds=5e-5, per_photo=30_000, units_from="fusion.points"),
     summary="Surface from the fused cloud (Poisson or TSDF), cleaned, cropped, in detail levels.",
 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
 
 import pytest
@@ -68,7 +70,8 @@ def test_earlier_runs_rates_take_precedence():
 def test_heartbeat_logs_while_a_slow_step_runs(caplog):
     log = logging.getLogger("test-heartbeat")
     with caplog.at_level(logging.INFO, logger="test-heartbeat"):
-        with Heartbeat("sfm", "verification", log=log, interval=0.05, left=lambda s: "about 3 min left") as beat:
+        with Heartbeat("sfm", "verification", log=log, interval=0.05, left=lambda s: "about 3 min left",
+                       separate=False) as beat:
             time.sleep(0.18)
             beat.step("mapping")
             time.sleep(0.18)
@@ -84,9 +87,40 @@ def test_heartbeat_logs_while_a_slow_step_runs(caplog):
 def test_heartbeat_is_quiet_for_quick_steps(caplog):
     log = logging.getLogger("test-heartbeat")
     with caplog.at_level(logging.INFO, logger="test-heartbeat"):
+        with Heartbeat("mesh", "poisson surface", log=log, interval=0.5, separate=False):
+            pass
         with Heartbeat("mesh", "poisson surface", log=log, interval=0.5):
             pass
     assert not caplog.records
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_heartbeat_logs_while_a_native_call_holds_the_gil(tmp_path):
+    """A regular expression that backtracks holds the GIL for about a second, as open3d's Poisson does
+    for minutes: no thread could log, the forked heartbeat does (through the inherited file handler)."""
+    path = tmp_path / "run.log"
+    log = logging.getLogger("test-heartbeat-fork")
+    handler = logging.FileHandler(path)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        with Heartbeat("mesh", "poisson surface", log=log, interval=0.05) as beat:
+            time.sleep(0.2)
+            beat.step("detail levels")
+            start = time.perf_counter()
+            re.match(r"(a+)+$", "a" * 24 + "b")
+            held = time.perf_counter() - start
+            time.sleep(0.1)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    lines = path.read_text().splitlines()
+    assert held > 0.3
+    assert any(line.startswith("mesh: poisson surface, 0s elapsed") for line in lines)
+    assert sum(line.startswith("mesh: detail levels, ") for line in lines) >= held / 0.05 / 2
+    count = len(lines)
+    time.sleep(0.15)
+    assert len(path.read_text().splitlines()) == count  # the child left with the step
 
 
 def test_a_run_counts_its_stages_and_records_its_work(numbers, tmp_path, caplog):
