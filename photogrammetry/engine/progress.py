@@ -159,13 +159,19 @@ class Heartbeat:
                 self.log.info("%s", self.line())
                 due = time.monotonic() + self.interval
 
-    def _fork(self) -> None:
+    def _fork(self) -> bool:
+        """Start the child process; ``False`` when the system refuses it."""
         read_fd, write_fd = os.pipe()
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # else the child would write out their buffers again
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # "multi-threaded, fork() may deadlock"
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # no memory or processes left for it: a thread logs (between native calls)
+                os.close(read_fd)
+                os.close(write_fd)
+                return False
         if pid == 0:  # the child: only select, read and log, then leave without cleaning up
             try:
                 os.close(write_fd)
@@ -174,12 +180,11 @@ class Heartbeat:
                 os._exit(0)
         os.close(read_fd)
         self._child = pid, write_fd
+        return True
 
     def __enter__(self) -> Heartbeat:
         self._since = time.monotonic()
-        if self.separate:
-            self._fork()
-        else:
+        if not (self.separate and self._fork()):
             self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{self.desc}", daemon=True)
             self._thread.start()
         return self
