@@ -5,10 +5,12 @@ many units it has per photo before they are known, and a default rate (seconds p
 on a 2-core CPU). A run's estimate of a stage is its units times a rate, taken in this order:
 
 1. the median rate of the stage's earlier results in the workspace (their manifests record the
-   seconds and the units), as measured on this machine;
+   seconds, the units and the photos), as measured on this machine;
 2. the default rate, scaled by how much faster or slower than their defaults this run's earlier
    stages ran.
 
+Before a stage's units are known (the fused points of a mesh before fusion has run), they are the
+photo count times the median units per photo of its earlier results, else times its default.
 Nothing is guessed: until the photo count is known (the first stage that reports ``images``), the
 time left is unknown.
 """
@@ -51,6 +53,17 @@ def format_left(seconds: float | None) -> str:
     return f"about {seconds / 3600:.1f} h left"
 
 
+def manifest_units_per_photo(cost: Cost, manifest: Mapping[str, Any]) -> float | None:
+    """Units of work per photo of an earlier result, when its manifest records both."""
+    work = manifest.get("work")
+    if not isinstance(work, dict) or work.get("unit") != cost.unit:
+        return None
+    units, photos = work.get("units"), work.get("photos")
+    if not isinstance(units, int | float) or not isinstance(photos, int) or photos <= 0:
+        return None
+    return float(units) / photos
+
+
 def manifest_rate(cost: Cost, manifest: Mapping[str, Any]) -> float | None:
     """Seconds per unit of an earlier result, from its manifest (``None`` when it does not say)."""
     seconds = manifest.get("seconds")
@@ -66,13 +79,16 @@ def manifest_rate(cost: Cost, manifest: Mapping[str, Any]) -> float | None:
 class Estimator:
     """Estimates of the stages of one run, refined as stages finish or are found cached."""
 
-    def __init__(self, costs: Mapping[str, Cost], history: Mapping[str, Iterable[float]] | None = None) -> None:
+    def __init__(self, costs: Mapping[str, Cost], history: Mapping[str, Iterable[float]] | None = None,
+                 per_photo: Mapping[str, Iterable[float]] | None = None) -> None:
         """Args:
             costs: Stage name -> its cost model (stages left out cost nothing).
             history: Stage name -> rates (seconds per unit) of its earlier results in the workspace.
+            per_photo: Stage name -> units per photo of its earlier results in the workspace.
         """
         self.costs = dict(costs)
-        self.history = {name: statistics.median(rates) for name, rates in (history or {}).items() if list(rates)}
+        self.history = _medians(history)
+        self.per_photo = _medians(per_photo)
         self.photos: int | None = None
         self.counts: dict[str, Mapping[str, Any]] = {}
         self._actual = 0.0
@@ -89,7 +105,7 @@ class Estimator:
             value = self.counts.get(source, {}).get(name)
             if isinstance(value, int | float):
                 return float(value)
-        return None if self.photos is None else self.photos * cost.per_photo
+        return None if self.photos is None else self.photos * self.per_photo.get(stage, cost.per_photo)
 
     def speed(self) -> float:
         """How many times longer than their default rates this run's measured stages took (1 until known)."""
@@ -126,7 +142,13 @@ class Estimator:
             self._predicted += units * cost.seconds
 
     def work(self, stage: str) -> dict[str, Any] | None:
-        """What a manifest records of the stage's work (``{"unit": "pair", "units": 130}``), once known."""
+        """What a manifest records of the stage's work (``{"unit": "pair", "units": 130, "photos": 24}``)."""
         units = self.units(stage)
         cost = self.costs.get(stage)
-        return None if units is None or cost is None else {"unit": cost.unit, "units": units}
+        if units is None or cost is None:
+            return None
+        return {"unit": cost.unit, "units": units, **({"photos": self.photos} if self.photos else {})}
+
+
+def _medians(values: Mapping[str, Iterable[float]] | None) -> dict[str, float]:
+    return {name: statistics.median(v) for name, items in (values or {}).items() if (v := list(items))}

@@ -13,7 +13,7 @@ from typing import Any
 
 from photogrammetry._version import __version__
 from photogrammetry.engine.device import resolve_device
-from photogrammetry.engine.eta import Estimator, format_left, manifest_rate
+from photogrammetry.engine.eta import Estimator, format_left, manifest_rate, manifest_units_per_photo
 from photogrammetry.engine.lock import WorkspaceLock
 from photogrammetry.engine.plan import plan_keys
 from photogrammetry.engine.preflight import check_file_options, check_locations, check_writable
@@ -240,16 +240,20 @@ class _Executor:
                 if found[name] is not None and not self.options.verify:
                     found[name] = self._checked(name, checksums=True)
 
-    def _history(self) -> dict[str, list[float]]:
-        """Stage -> seconds per unit of work of its finished results in the workspace (earlier runs)."""
+    def _estimator(self) -> Estimator:
+        """Estimates from the stages' costs and their finished results in the workspace (earlier runs):
+        seconds and units of work per photo."""
         rates: dict[str, list[float]] = {}
+        per_photo: dict[str, list[float]] = {}
         for spec in self.order:
             for key in self.store.keys(spec.name) if spec.cost is not None else ():
-                artifact = self.store.find(spec.name, key)
-                rate = None if artifact is None else manifest_rate(spec.cost, artifact.manifest)
-                if rate is not None:
-                    rates.setdefault(spec.name, []).append(rate)
-        return rates
+                if (artifact := self.store.find(spec.name, key)) is None:
+                    continue
+                for found, value in ((rates, manifest_rate(spec.cost, artifact.manifest)),
+                                     (per_photo, manifest_units_per_photo(spec.cost, artifact.manifest))):
+                    if value is not None:
+                        found.setdefault(spec.name, []).append(value)
+        return Estimator({s.name: s.cost for s in self.order if s.cost is not None}, rates, per_photo)
 
     def _left(self, stage: str, later: Sequence[str]) -> Left:
         """The run's time left, given the seconds left in ``stage`` (else its estimate less its time so far)."""
@@ -265,7 +269,7 @@ class _Executor:
 
     def run_all(self):
         found = self.plan()
-        self.eta = Estimator({s.name: s.cost for s in self.order if s.cost is not None}, self._history())
+        self.eta = self._estimator()
         for number, spec in enumerate(self.order, 1):
             key = self.keys[spec.name]
             artifact = found[spec.name]

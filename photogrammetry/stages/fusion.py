@@ -124,7 +124,8 @@ def _tsdf(config: FusionConfig, depth: DepthResult, out: Path, voxel: float, dev
 
 def run(config: FusionConfig, ctx: StageContext, *, depth: DepthResult) -> dict[str, Any]:
     """Fuse the depth stage's maps into ``ctx.out``."""
-    summary = replace(fuse(config, depth, ctx.out, ctx.device), units=depth.summary.units)
+    with ctx.heartbeat(f"{config.method} fusion of {len(depth.summary.views)} depth maps"):
+        summary = replace(fuse(config, depth, ctx.out, ctx.device), units=depth.summary.units)
     save_fusion_summary(ctx.out, summary)
     return {"points": summary.points, "triangles": summary.mesh_triangles}
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from photogrammetry.engine.eta import Cost, Estimator, format_left, manifest_rate
+from photogrammetry.engine.eta import Cost, Estimator, format_left, manifest_rate, manifest_units_per_photo
 from photogrammetry.engine.progress import Heartbeat
 
 COSTS = {"ingest": Cost(seconds=0.01, count="images"), "features": Cost(seconds=0.5, count="images"),
@@ -64,7 +64,19 @@ def test_earlier_runs_rates_take_precedence():
     eta.observe("ingest", {"images": 10}, seconds=50.0)  # a slow machine for the defaults...
     eta.observe("sfm", {"registered": 8})
     assert eta.estimate("depth") == pytest.approx(8 * 2.5)  # ...but depth's own history wins
-    assert eta.work("depth") == {"unit": "view", "units": 8.0}
+    assert eta.work("depth") == {"unit": "view", "units": 8.0, "photos": 10}
+
+
+def test_earlier_runs_units_per_photo_stand_in_until_the_units_are_known():
+    costs = {"mesh": Cost(unit="point", seconds=1e-4, per_photo=1000, units_from="fusion.points")}
+    earlier = [{"seconds": 9.0, "work": {"unit": "point", "units": 90_000, "photos": 30}},
+               {"seconds": 9.0, "work": {"unit": "view", "units": 90_000, "photos": 30}}]  # another unit: ignored
+    assert [manifest_units_per_photo(costs["mesh"], m) for m in earlier] == [3000.0, None]
+    eta = Estimator(costs, per_photo={"mesh": [3000.0]})
+    eta.observe("ingest", {"images": 10})
+    assert eta.units("mesh") == 30_000  # 3000 a photo, not the default 1000
+    eta.observe("fusion", {"points": 50_000})
+    assert eta.units("mesh") == 50_000
 
 
 def test_heartbeat_logs_while_a_slow_step_runs(caplog):
