@@ -13,9 +13,11 @@ from typing import Any
 
 from photogrammetry._version import __version__
 from photogrammetry.engine.device import resolve_device
+from photogrammetry.engine.eta import Estimator, format_left, manifest_rate, manifest_units_per_photo
 from photogrammetry.engine.lock import WorkspaceLock
 from photogrammetry.engine.plan import plan_keys
 from photogrammetry.engine.preflight import check_file_options, check_locations, check_writable
+from photogrammetry.engine.progress import Left
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.engine.store import Artifact, ArtifactStore
 from photogrammetry.engine.workspace import WORKSPACE_MARKER, RunRecord, write_run_record
@@ -181,6 +183,8 @@ class _Executor:
         self._results: dict[str, Any] = {}
         self.forced: set[str] = set()
         """Stages recomputed by ``force`` (and those after them): their partial folders start afresh."""
+        self.eta = Estimator({})
+        """Estimates of the time left, refined as stages finish."""
 
     def _size_estimate(self, name: str) -> int | None:
         """Size of the largest finished artifact of the stage in the workspace (other settings), if any."""
@@ -236,17 +240,49 @@ class _Executor:
                 if found[name] is not None and not self.options.verify:
                     found[name] = self._checked(name, checksums=True)
 
+    def _estimator(self) -> Estimator:
+        """Estimates from the stages' costs and their finished results in the workspace (earlier runs):
+        seconds and units of work per photo."""
+        rates: dict[str, list[float]] = {}
+        per_photo: dict[str, list[float]] = {}
+        for spec in self.order:
+            for key in self.store.keys(spec.name) if spec.cost is not None else ():
+                if (artifact := self.store.find(spec.name, key)) is None:
+                    continue
+                for found, value in ((rates, manifest_rate(spec.cost, artifact.manifest)),
+                                     (per_photo, manifest_units_per_photo(spec.cost, artifact.manifest))):
+                    if value is not None:
+                        found.setdefault(spec.name, []).append(value)
+        return Estimator({s.name: s.cost for s in self.order if s.cost is not None}, rates, per_photo)
+
+    def _left(self, stage: str, later: Sequence[str]) -> Left:
+        """The run's time left, given the seconds left in ``stage`` (else its estimate less its time so far)."""
+        t0 = time.perf_counter()
+
+        def left(stage_left: float | None) -> str:
+            after = self.eta.remaining(later)
+            if stage_left is None:
+                estimate = self.eta.estimate(stage)
+                stage_left = None if estimate is None else max(estimate - (time.perf_counter() - t0), 0.0)
+            return format_left(None if after is None or stage_left is None else after + stage_left)
+        return left
+
     def run_all(self):
         found = self.plan()
-        for spec in self.order:
+        self.eta = self._estimator()
+        for number, spec in enumerate(self.order, 1):
             key = self.keys[spec.name]
             artifact = found[spec.name]
+            heading = f"stage {number} of {len(self.order)}: {spec.name}"
             if artifact is not None:
-                log.info("%s: up to date (%s), reused", spec.name, key)
+                log.info("%s: up to date (%s), reused", heading, key)
+                self.eta.observe(spec.name, artifact.manifest.get("counts", {}))
                 yield StageOutcome(spec.name, key, "reused", 0.0, artifact.folder,
                                    artifact.manifest.get("counts", {}))
                 continue
-            artifact = self._execute(spec, key, fresh=spec.name in self.forced)
+            later = [s.name for s in self.order[number:] if found[s.name] is None]
+            artifact = self._execute(spec, key, fresh=spec.name in self.forced, heading=heading,
+                                     left=self._left(spec.name, later))
             yield StageOutcome(spec.name, key, "ran", artifact.manifest["seconds"], artifact.folder,
                                artifact.manifest["counts"])
 
@@ -255,22 +291,23 @@ class _Executor:
             self._results[name] = self.specs[name].load(self.store.folder(name, self.keys[name]))
         return self._results[name]
 
-    def _context(self, spec: StageSpec, out: Path) -> StageContext:
+    def _context(self, spec: StageSpec, out: Path, left: Left) -> StageContext:
         extra = {"workers": self.options.workers} if self.options.workers else {}
-        return StageContext(name=spec.name, out=out, photos=self.request.photos,
+        return StageContext(name=spec.name, out=out, photos=self.request.photos, left=left,
                             device_request=self.options.device, progress=self.options.progress, **extra)
 
-    def _execute(self, spec: StageSpec, key: str, *, fresh: bool) -> Artifact:
+    def _execute(self, spec: StageSpec, key: str, *, fresh: bool, heading: str, left: Left) -> Artifact:
         upstream = {name: self._result(name) for name in spec.requires}
         if self.options.workers:
             _limit_torch_threads(self.options.workers)
         out = self.store.begin(spec.name, key, fresh=fresh)
         self._warn_if_short_of_space(spec.name, out)
         resumed = any(out.iterdir())
-        log.info("%s: running (%s)%s", spec.name, key, ", resuming an interrupted run" if resumed else "")
+        log.info("%s: running (%s)%s, %s", heading, key, ", resuming an interrupted run" if resumed else "",
+                 left(None))
         started, t0 = time.strftime("%Y-%m-%dT%H:%M:%S"), time.perf_counter()
         try:
-            counts = dict(spec.run(self.request.config[spec.name], self._context(spec, out), **upstream))
+            counts = dict(spec.run(self.request.config[spec.name], self._context(spec, out, left), **upstream))
         except OSError as e:
             mapped = resource_error(e, where=out, needed_bytes=self._size_estimate(spec.name),
                                     context=f"{spec.name} stage: ")
@@ -278,6 +315,7 @@ class _Executor:
                 raise
             raise mapped from e
         seconds = round(time.perf_counter() - t0, 3)
+        self.eta.observe(spec.name, counts, seconds)
         manifest = {
             "stage_version": spec.version,
             "package_version": __version__,
@@ -289,6 +327,8 @@ class _Executor:
             "counts": counts,
             "outputs": dict(spec.outputs),
         }
+        if (work := self.eta.work(spec.name)) is not None:
+            manifest["work"] = work
         artifact = self.store.commit(spec.name, key, manifest)
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
         log.info("%s: done in %.1f s%s", spec.name, seconds, f" ({summary})" if summary else "")

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from photogrammetry.engine.device import resolve_device
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.options import key_names, leaves, lookup
-from photogrammetry.engine.progress import track
+from photogrammetry.engine.progress import Heartbeat, Left, track
 from photogrammetry.io.items import ItemStore
 
 T = TypeVar("T")
@@ -51,6 +52,8 @@ class StageSpec:
     """Main outputs as ``label -> path relative to the artifact folder`` (shown by status)."""
     summary: str = ""
     """One line for ``--help`` and logs."""
+    cost: Cost | None = None
+    """How long the stage takes, for the run's estimate of the time left (``None``: no time)."""
 
 
 def output_affecting_settings(config: Any) -> dict[str, Any]:
@@ -99,6 +102,8 @@ class StageContext:
     """Worker threads a stage may use."""
     progress: bool | None = None
     """``True``: progress bars; ``False``: plain log lines; ``None``: bars when stderr is a terminal."""
+    left: Left | None = None
+    """The run's time left as words, given the seconds left in this stage (shown by progress lines)."""
 
     @property
     def device(self) -> str:
@@ -116,4 +121,13 @@ class StageContext:
 
     def track(self, iterable: Iterable[T], *, total: int | None = None, unit: str = "item") -> Iterator[T]:
         """Iterate with a progress bar (terminal) or periodic log lines (otherwise)."""
-        return track(iterable, desc=self.name, total=total, unit=unit, enabled=self.progress, log=self.log)
+        return track(iterable, desc=self.name, total=total, unit=unit, enabled=self.progress, log=self.log,
+                     left=self.left)
+
+    def heartbeat(self, step: str) -> Heartbeat:
+        """A context manager that logs ``<stage>: <step>, 40s elapsed`` every 10 s while a long step runs.
+
+        For steps with no loop to :meth:`track` (Poisson, bundle adjustment); call the returned
+        object's ``step(name)`` (or hand it to a library as a callback) as the next step starts.
+        """
+        return Heartbeat(self.name, step, log=self.log, left=self.left)

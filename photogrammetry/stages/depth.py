@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.io import colmap_dense
 from photogrammetry.io.depth import DepthSummary, load_array, load_depth, save_depth_summary
@@ -83,5 +84,6 @@ STAGE = StageSpec(
     fingerprint=fingerprint,
     outputs={"depth_maps": "depth", "normal_maps": "normals", "confidence_maps": "confidence",
              "colmap_workspace": colmap_dense.WORKSPACE},
+    cost=Cost(unit="view", seconds=15.0, count="views", units_from="sfm.registered"),
     summary="Depth, normal and confidence maps of every view by learned multi-view stereo.",
 )

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from photogrammetry._version import __version__
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError
 from photogrammetry.export import UNIT_WORDS, Z_UP_FROM_Y_UP, FrameOptions, ModelFrame, model_frame
@@ -166,6 +167,7 @@ STAGE = StageSpec(
     requires=("ingest", "masks", "scale", "depth", "fusion", "texture"),
     outputs={"textured_model": "model.glb", "obj": "model.obj", "ply": "model.ply", "cameras": "cameras",
              "export": "export.json"},
+    cost=Cost(seconds=0.15),
     summary="The model upright, centred and sized, as GLB (+Y up, units in metadata), OBJ + MTL + texture, PLY, "
             "with its cameras (COLMAP, transforms.json).",
 )

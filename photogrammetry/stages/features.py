@@ -16,6 +16,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.features import EXTRACTORS, ExtractionImage, ExtractorOptions, extract, load_extractor
@@ -161,5 +162,6 @@ STAGE = StageSpec(
     requires=("ingest", "masks"),
     fingerprint=fingerprint,
     outputs={"features": FEATURES_FILE},
+    cost=Cost(seconds=0.3, count="images"),
     summary="Local features: ALIKED / DISK (kornia, learned) or SIFT, per image.",
 )

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.io import colmap_dense
@@ -123,7 +124,8 @@ def _tsdf(config: FusionConfig, depth: DepthResult, out: Path, voxel: float, dev
 
 def run(config: FusionConfig, ctx: StageContext, *, depth: DepthResult) -> dict[str, Any]:
     """Fuse the depth stage's maps into ``ctx.out``."""
-    summary = replace(fuse(config, depth, ctx.out, ctx.device), units=depth.summary.units)
+    with ctx.heartbeat(f"{config.method} fusion of {len(depth.summary.views)} depth maps"):
+        summary = replace(fuse(config, depth, ctx.out, ctx.device), units=depth.summary.units)
     save_fusion_summary(ctx.out, summary)
     return {"points": summary.points, "triangles": summary.mesh_triangles}
 
@@ -136,5 +138,6 @@ STAGE = StageSpec(
     load=load_fusion,
     requires=("depth",),
     outputs={"fused_points": "fused.ply"},  # and fused.ply.vis with the method points
+    cost=Cost(unit="view", seconds=0.3, units_from="sfm.registered"),
     summary="Fuse the depth maps into a coloured point cloud with normals (or a TSDF).",
 )

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal
 import cv2
 import numpy as np
 
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.engine.workspace import WORKSPACE_MARKER
 from photogrammetry.errors import ConfigError, InputError
@@ -335,5 +336,6 @@ STAGE = StageSpec(
     load=load_ingest,
     fingerprint=fingerprint,
     outputs={"images": "images", "image_list": "images.json"},
+    cost=Cost(seconds=0.01, count="images"),
     summary="Read photos (HEIC too) and sample videos, apply EXIF orientation, focal priors, camera groups.",
 )

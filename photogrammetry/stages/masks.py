@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError
 from photogrammetry.io.ingest import IngestResult
@@ -76,5 +77,6 @@ STAGE = StageSpec(
     requires=("ingest",),
     fingerprint=fingerprint,
     outputs={"masks": "masks"},
+    cost=Cost(seconds=0.01, count="images"),
     summary="Object masks: from alpha channels, a folder, or a turntable's static background.",
 )

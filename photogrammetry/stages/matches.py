@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.features import EXTRACTORS
@@ -129,5 +130,6 @@ STAGE = StageSpec(
     requires=("features", "pairs"),
     fingerprint=fingerprint,
     outputs={"matches": MATCHES_FILE},
+    cost=Cost(unit="pair", seconds=0.1, per_photo=5.5, count="pairs", units_from="pairs.pairs"),
     summary="Match features of each pair: LightGlue (DISK / ALIKED) or mutual NN + ratio (SIFT).",
 )

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.fusion import FusionResult
@@ -96,7 +97,8 @@ class MeshBuild:
 
 
 def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraView],
-               sparse_points: np.ndarray | None, *, workers: int = 1, log: Any = None) -> MeshBuild:
+               sparse_points: np.ndarray | None, *, workers: int = 1, log: Any = None,
+               on_step: Callable[[str], None] | None = None) -> MeshBuild:
     """Crop, mesh, crop, clean and decimate (see the module docstring).
 
     Args:
@@ -106,7 +108,9 @@ def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraV
         sparse_points: (N, 3) SfM points, for the crop box.
         workers: Threads for the mesher.
         log: Logger for progress lines (optional).
+        on_step: Called with the name of each step after the surface as it starts (for progress lines).
     """
+    step = on_step or (lambda name: None)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     keep, mode, box = crop_filter(config.crop, views, sparse_points)
@@ -119,6 +123,7 @@ def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraV
     surface = mesher_spec(config.method).build(cloud, views, options, spacing=spacing, workers=workers)
     seconds["surface"] = time.perf_counter() - start
     start = time.perf_counter()
+    step("crop and cleanup")
     if mode == "masks":
         steps = math.ceil(2 * config.crop.mask_pull)  # positions half a spacing apart
         surface = pull_inside(surface, keep, step=0.5 * spacing, steps=steps)
@@ -130,12 +135,14 @@ def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraV
     seconds["cleanup"] = time.perf_counter() - start
     if mode == "masks" and config.silhouette.band > 0 and config.silhouette.iterations > 0:
         start = time.perf_counter()
+        step("fitting the silhouettes")
         raw = fit_silhouettes(raw, views, spacing, config.silhouette)
         seconds["silhouette"] = time.perf_counter() - start
     if log is not None:
         log.info("%s surface: %d points (spacing %.3g) -> %d triangles after cleanup", config.method,
                  len(cloud), spacing, len(raw.faces))
     levels = {}
+    step("detail levels")
     for name, (mesh, took) in detail_levels(raw).items():
         levels[name], seconds[f"level_{name}"] = mesh, took
     return MeshBuild(raw=raw, levels=levels, seconds={k: round(v, 3) for k, v in seconds.items()}, box=box)
@@ -177,7 +184,9 @@ def run(config: MeshConfig, ctx: StageContext, *, fusion: FusionResult, undistor
     views = load_colmap_views(model, images, masks)
     cloud = read_cloud(points_path, views)
     warn_if_sparse(cloud, views, ctx.log)
-    build = build_mesh(config, cloud, views, colmap_points(model), workers=ctx.workers, log=ctx.log)
+    with ctx.heartbeat(f"{config.method} surface") as beat:
+        build = build_mesh(config, cloud, views, colmap_points(model), workers=ctx.workers, log=ctx.log,
+                           on_step=beat.step)
     write_ply(ctx.out / "mesh.ply", build.raw, comments=(f"units {units}",))
     for name, mesh in build.levels.items():
         write_ply(ctx.out / "levels" / f"{name}.ply", mesh, comments=(f"units {units}", f"level {name}"))
@@ -198,5 +207,6 @@ STAGE = StageSpec(
     load=load_mesh_result,
     requires=("fusion", "undistort"),
     outputs={"mesh": "mesh.ply", "levels": "levels"},
+    cost=Cost(unit="point", seconds=5e-5, per_photo=30_000, units_from="fusion.points"),
     summary="Surface from the fused cloud (Poisson or TSDF), cleaned, cropped, in detail levels.",
 )

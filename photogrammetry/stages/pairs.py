@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.features import PAIRS_FILE, FeatureSet, load_pairs, save_pairs
@@ -89,5 +90,6 @@ STAGE = StageSpec(
     requires=("ingest", "features"),
     fingerprint=fingerprint,
     outputs={"pairs": PAIRS_FILE},
+    cost=Cost(seconds=0.01),
     summary="Image pairs to match: exhaustive, sequential, turntable rings, retrieval (VLAD) or from a file.",
 )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.io.ingest import IngestResult
@@ -107,6 +108,7 @@ STAGE = StageSpec(
     requires=("ingest", "sfm"),
     fingerprint=fingerprint,
     outputs={"sparse_model": "model", "scale": "scale.json"},
+    cost=Cost(seconds=0.01),
     summary="Metric scale: the SfM model in metres from a turntable's platform or radius, ArUco/ChArUco markers "
             "or two points.",
 )

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import InputError, StageError
 from photogrammetry.io.features import FeatureSet, MatchSet
@@ -155,7 +156,7 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
     ingest = intrinsics.with_user_focal(ingest, focal_px=config.focal_px, fov_deg=config.fov_deg)
-    with colmap.quiet_colmap():
+    with colmap.quiet_colmap(), ctx.heartbeat("writing the database") as beat:
         stats = database.write_database(db, ingest, features.path, matches.path, camera_model=config.camera_model,
                                         shared_intrinsics=config.shared_intrinsics)
         calibrated = _apply_calibration(db, config) if config.calibration else set()
@@ -163,9 +164,11 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
             ctx.log.info("calibration from %s applied to %d camera(s)", config.calibration, len(calibrated))
         first_sift: dict[int, int] = {}
         if config.sift.assist:
+            beat.step("COLMAP SIFT assist")
             added, first_sift = sift.add_sift_matches(db, images, max_features=config.sift.max_features,
                                                       num_threads=ctx.workers, masks=sift_masks(masks, ctx.log))
             ctx.log.info("added %d COLMAP SIFT matches", added)
+        beat.step("geometric verification")
         verified = verification.verify(db, config, num_threads=ctx.workers)
         connected = _connected_images(db, config.mapping.min_num_matches)
         ctx.log.info("%d images, %d matched pairs, %d verified pairs connecting %d images",
@@ -173,13 +176,16 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         if verified == 0:
             ids = {i: im.name for i, im in enumerate(ingest.images, 1)}  # as write_database numbers them
             raise StageError(diagnosis.no_verified_pairs(db, ids, config))
+        beat.step("mapping and bundle adjustment")
         outcome = mapping.reconstruct(db, images, ctx.out / ".mapping", config, num_images=stats.images,
                                       connected=connected, num_threads=ctx.workers)
+        beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers)
         chosen, pp, distortion = final.model, final.principal_point, final.distortion
         models = [chosen, *outcome.models[1:]]
         if len(models) > 1:
             ctx.log.warning("%s", diagnosis.several_models(models, [im.name for im in ingest.images]))
+        beat.step("writing the models")
         _write_models(models, ingest, masks, ctx.out)
         deviations = intrinsics.focal_deviations(chosen, focal=config.refine_focal_length, principal_point=pp,
                                                  distortion=distortion, num_threads=ctx.workers)
@@ -235,5 +241,6 @@ STAGE = StageSpec(
     fingerprint=fingerprint,
     outputs={"sparse_model": "model", "model_text": "model_text", "sparse_points": "points.ply",
              "transforms": "transforms.json", "summary": "sfm.json"},
+    cost=Cost(seconds=1.0, count="images"),
     summary="Structure from motion with pycolmap: cameras, poses, sparse points; COLMAP, PLY and nerfstudio exports.",
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.io.jsonio import write_json
 from photogrammetry.io.mesh import MeshResult, TextureInfo, load_texture_result, read_mesh, write_obj
@@ -44,7 +45,8 @@ def run(config: TextureConfig, ctx: StageContext, *, mesh: MeshResult, undistort
     model = read_mesh(mesh.level_path(config.level))
     ctx.log.info("texturing the %s mesh (%d triangles) from %d photos into a %d px atlas", config.level,
                  len(model.faces), len(views), config.size)
-    textured, report = texture_mesh(model, views, config, workers=ctx.workers)
+    with ctx.heartbeat("UV atlas") as beat:
+        textured, report = texture_mesh(model, views, config, workers=ctx.workers, on_step=beat.step)
     if report.corner_falloff is not None:
         ctx.log.info("vignetting removed: brightness falling to %s of the centre's (image corners, or the "
                      "farthest a surface point was seen from the centre)",
@@ -68,5 +70,6 @@ STAGE = StageSpec(
     load=load_texture_result,
     requires=("mesh", "undistort"),
     outputs={"textured_obj": "model.obj", "texture": "model.png"},
+    cost=Cost(seconds=0.4),
     summary="UV atlas and texture from the photos: view selection, levelling, blending, padding.",
 )

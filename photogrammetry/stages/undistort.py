@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.io.ingest import IngestResult
@@ -159,5 +160,6 @@ STAGE = StageSpec(
     load=load_undistort,
     requires=("ingest", "masks", "sfm", "scale"),
     outputs={"images": "images", "model": "sparse", "masks": "masks"},
+    cost=Cost(unit="view", seconds=0.06, units_from="sfm.registered"),
     summary="Undistort the registered images to pinhole cameras for multi-view stereo.",
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,7 +113,8 @@ def _image(atlas: UVAtlas, texels: Texels, inside: int, mesh: MeshData, colors: 
 
 
 def texture_mesh(mesh: MeshData, views: Sequence[CameraView], options: TextureOptions | None = None, *,
-                 workers: int = 1) -> tuple[TexturedMeshData, TextureReport]:
+                 workers: int = 1, on_step: Callable[[str], None] | None = None
+                 ) -> tuple[TexturedMeshData, TextureReport]:
     """Texture a mesh from undistorted, posed photos.
 
     Steps: UV atlas (its texels and the ring around each chart); per-face quality in every
@@ -126,6 +127,7 @@ def texture_mesh(mesh: MeshData, views: Sequence[CameraView], options: TextureOp
         views: The photos with their cameras (and masks, honoured when present).
         options: Settings (default: :class:`TextureOptions`).
         workers: Threads for the steps that use several (the atlas, the blending).
+        on_step: Called with the name of each step after the atlas as it starts (for progress lines).
 
     Raises:
         InputError: when there are no views or no face is seen by any of them.
@@ -136,32 +138,34 @@ def texture_mesh(mesh: MeshData, views: Sequence[CameraView], options: TextureOp
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
-    def lap(step: str) -> None:
-        """Record the time since the previous step under ``step``."""
+    def lap(step: str, following: str = "") -> None:
+        """Record the time since the previous step under ``step``; announce the ``following`` one."""
         nonlocal clock
         seconds[step] = round(time.perf_counter() - clock, 3)
         clock = time.perf_counter()
+        if on_step is not None and following:
+            on_step(following)
 
     atlas = compute_atlas(mesh, size=options.size, method=options.atlas, padding=options.padding,
                           workers=workers)
     inside = rasterize(atlas, options.size)
     texels = inside + ring_texels(atlas, inside)
-    lap("atlas")
+    lap("atlas", "view selection")
     scene = MeshScene(mesh.vertices, mesh.faces)
     erode_px = options.blend.mask_erosion
     quality = _qualities(mesh, views, scene, erode_px)
     if not (quality > 0).any():
         raise InputError("no photo sees the mesh; check that the cameras and the mesh share a frame")
     labels = select_views(quality, face_adjacency(mesh.faces), smoothness=options.smoothness)
-    lap("selection")
+    lap("selection", "exposure levelling")
     levelling = level_photos(_level_points(mesh, quality), views, scene, erode_px=erode_px,
                              vignetting=options.vignetting) \
         if options.level_exposure else Levelling(gains=np.ones((len(views), 3)), vignetting=None)
-    lap("leveling")
+    lap("leveling", "blending")
     target = BakeInput(vertices=atlas.vertices, faces=atlas.faces, face_ids=texels.face_ids,
                        barycentric=texels.barycentric, labels=labels, seen=quality > 0)
     colors, weight = bake(target, views, levelling, scene, options.blend, workers=workers)
-    lap("blending")
+    lap("blending", "padding")
     texture = _image(atlas, texels, len(inside.rows), mesh, colors, weight > 0, options.padding)
     lap("padding")
     textured = TexturedMeshData(vertices=atlas.vertices, faces=atlas.faces, uv=atlas.uv, texture=texture,

@@ -41,9 +41,9 @@ def photos(tmp_path: Path) -> Path:
 def test_run_status_clean(photos: Path, tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
     first = cli("run", photos, "-w", workspace, "--preset", "fast", "--until", "ingest")
-    assert "ingest: running" in first.stderr
+    assert "stage 1 of 1: ingest: running (" in first.stderr and "time left unknown" in first.stderr
     second = cli("run", photos, "-w", workspace, "--preset", "fast", "--until", "ingest")
-    assert "Nothing to do" in second.stderr
+    assert "Nothing to do" in second.stderr and "stage 1 of 1: ingest: up to date (" in second.stderr
     status = json.loads(cli("status", workspace, "--json").stdout)
     ingest = status["stages"][0]
     assert (ingest["name"], ingest["state"], ingest["counts"]["images"]) == ("ingest", "done", 4)

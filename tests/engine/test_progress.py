@@ -39,3 +39,24 @@ def test_workers_cap_torch_threads(numbers, tmp_path):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_bars_and_lines_carry_the_runs_time_left(monkeypatch, caplog):
+    """The stage's own time left (from its measured rate) goes to ``left``, whose words follow the bar
+    (refreshed at most once a second) or end the line."""
+    asked: list[float | None] = []
+
+    def left(stage_left):
+        asked.append(stage_left)
+        return "about 3 min left"
+
+    clock = iter(float(t) for t in range(0, 1000, 20))
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    log = logging.getLogger("test-progress")
+    list(progress.track(range(3), desc="depth", total=3, unit="view", enabled=True, log=log, left=left))
+    assert asked == [40.0, 20.0, 0.0]  # 20 s per view
+    asked.clear()
+    with caplog.at_level(logging.INFO, logger="test-progress"):
+        list(progress.track(range(3), desc="depth", total=3, unit="view", enabled=False, log=log, left=left))
+    assert "depth: 1/3 views, 20.0 s/view, ETA 40s; about 3 min left" in caplog.text
+    assert asked == [40.0, 20.0, 0.0]

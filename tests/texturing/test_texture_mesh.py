@@ -55,7 +55,10 @@ def test_texture_has_no_black_texels(textured: TexturedMeshData) -> None:
 
 
 def test_report_counts_views_and_unseen_faces(capture: Capture) -> None:
-    _, report = texture_mesh(capture.mesh, capture.views[:2], TextureOptions(size=256, padding=2))
+    steps: list[str] = []
+    _, report = texture_mesh(capture.mesh, capture.views[:2], TextureOptions(size=256, padding=2),
+                             on_step=steps.append)
+    assert steps == ["view selection", "exposure levelling", "blending", "padding"]  # for the heartbeat
     assert 0.2 < report.unseen_faces < 0.8  # two cameras see only part of the sphere
     assert report.views_used == 2
     assert report.gains.shape == (2, 3)
