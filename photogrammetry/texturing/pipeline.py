@@ -170,8 +170,11 @@ def texture_mesh(mesh: MeshData, views: Sequence[CameraView], options: TextureOp
     lap("padding")
     textured = TexturedMeshData(vertices=atlas.vertices, faces=atlas.faces, uv=atlas.uv, texture=texture,
                                 normals=None if mesh.normals is None else mesh.normals[atlas.source_vertex])
-    used = np.unique(labels[labels >= 0])
+    return textured, _report(labels, levelling, seconds)
+
+
+def _report(labels: np.ndarray, levelling: Levelling, seconds: dict[str, float]) -> TextureReport:
+    """What :func:`texture_mesh` did, from its per-face view labels (-1: unseen) and levelling."""
     falloff = None if levelling.vignetting is None else levelling.vignetting.corner_falloff()
-    report = TextureReport(views_used=len(used), unseen_faces=float(np.mean(labels < 0)), gains=levelling.gains,
-                           corner_falloff=falloff, seconds=seconds)
-    return textured, report
+    return TextureReport(views_used=len(np.unique(labels[labels >= 0])), unseen_faces=float(np.mean(labels < 0)),
+                         gains=levelling.gains, corner_falloff=falloff, seconds=seconds)
