@@ -84,7 +84,16 @@ class MappingOptions:
     """Image count above which ``auto`` picks the global mapper."""
     retry_global: bool = True
     """When the incremental mapper leaves connected images out (the scene broke into pieces),
-    run the global mapper too and keep whichever registers more images."""
+    run the global mapper too and keep whichever registers more images, if the global model
+    agrees with the largest incremental piece (``global_max_residual``, ``global_max_rotation_deg``)."""
+    global_max_residual: float = 0.02
+    """The retry's global model is kept only if the largest incremental piece's camera centres,
+    moved onto it by a similarity, land within this median distance, as a fraction of the model's
+    extent (a sample orbit: 0.000; a forward walk, fast preset, whose global model collapsed in scale
+    along the walk: 0.116)."""
+    global_max_rotation_deg: float = 1.0
+    """... and the two models' camera orientations agree up to one rotation within this median angle
+    (orbit: 0.01 degrees; that walk: 2.95)."""
     min_num_matches: int = 15
     """Verified inliers a pair needs to be used by the mappers."""
     init_min_num_inliers: int = 50

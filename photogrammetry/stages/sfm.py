@@ -232,8 +232,9 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=7,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
-    # 7: database.db compacted, the same bytes on every run
+    version=8,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
+    # with the largest incremental piece
     config=SfmConfig,
     run=run,
     load=load_sfm,

@@ -111,3 +111,39 @@ def test_principal_point_is_kept_only_when_it_explains_the_data_better(synthetic
     worse.update_point_3d_errors()
     assert worse.compute_mean_reprojection_error() > model.compute_mean_reprojection_error()
     assert significant(worse, model, 2)
+
+
+def _synthetic_model(frames: int = 8):
+    options = pycolmap.SyntheticDatasetOptions()
+    options.num_rigs, options.num_cameras_per_rig = 1, 1
+    options.num_frames_per_rig, options.num_points3D = frames, 100
+    pycolmap.set_random_seed(0)
+    return pycolmap.synthesize_dataset(options)
+
+
+def test_a_global_model_that_collapses_in_scale_disagrees_with_the_incremental_piece():
+    """The office walk's global model shrank along the walk: moved onto it, the piece's centres miss."""
+    import copy
+
+    import numpy as np
+
+    from photogrammetry.sfm.mapping import _global_agrees, disagreement
+    from photogrammetry.sfm.options import SfmOptions
+
+    truth = _synthetic_model()
+    moved = copy.deepcopy(truth)
+    quaternion = np.array([0.3, -0.2, 0.1, 0.9]) / np.linalg.norm([0.3, -0.2, 0.1, 0.9])
+    moved.transform(pycolmap.Sim3d(2.5, pycolmap.Rotation3d(quaternion), np.array([1.0, 2.0, 3.0])))
+    residual, angle = disagreement(moved, truth)
+    assert residual < 1e-9 and angle < 1e-6  # the same model in another frame agrees
+    collapsed = copy.deepcopy(truth)
+    for k, image_id in enumerate(sorted(collapsed.reg_image_ids())):
+        image = collapsed.image(image_id)
+        rotation = image.cam_from_world().rotation.matrix()
+        centre = image.projection_center() * (1.0 - 0.1 * k)
+        collapsed.frame(image.frame_id).rig_from_world = pycolmap.Rigid3d(pycolmap.Rotation3d(rotation),
+                                                                          -rotation @ centre)
+    residual, _ = disagreement(truth, collapsed)
+    assert residual > 2 * SfmOptions().mapping.global_max_residual
+    assert _global_agrees([truth], moved, SfmOptions()) and not _global_agrees([truth], collapsed, SfmOptions())
+    assert _global_agrees([], collapsed, SfmOptions())  # no incremental piece to compare with: kept
