@@ -13,7 +13,7 @@ import pycolmap
 from photogrammetry.evaluation.cameras import CameraPose, rotation_angle_deg, vector_angle_deg
 from photogrammetry.evaluation.ground_truth import GroundTruth
 from photogrammetry.evaluation.loaders import read_colmap_model
-from photogrammetry.evaluation.similarity import Sim3, ransac_umeyama, umeyama
+from photogrammetry.evaluation.similarity import Sim3, orientation_similarity, ransac_umeyama, umeyama
 
 logger = logging.getLogger(__name__)
 
@@ -187,28 +187,14 @@ def align_cameras(
 
 
 def align_by_orientations(est: Mapping[str, CameraPose], gt: GroundTruth, names: Sequence[str]) -> Sim3:
-    """Sim3 whose rotation comes from the cameras' orientations, for rigs whose centres are collinear.
-
-    With ``R_est = R_gt Q`` for every camera, ``Q`` is the chordal mean of ``R_gt^T R_est``
-    (projected onto the rotations by SVD); scale and translation then follow from the centres
-    by least squares, which a line of centres determines.
+    """Sim3 whose rotation comes from the cameras' orientations, for rigs whose centres are collinear
+    (:func:`~photogrammetry.evaluation.similarity.orientation_similarity`).
 
     Raises:
         ValueError: when the centres coincide or the fitted scale is not positive.
     """
-    total = sum(gt.views[n].pose.R.T @ est[n].R for n in names)
-    u, _, vt = np.linalg.svd(total)
-    rotation = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
-    src = np.stack([rotation @ est[n].center for n in names])
-    dst = gt.centers(list(names))
-    src_c, dst_c = src - src.mean(axis=0), dst - dst.mean(axis=0)
-    spread = float((src_c**2).sum())
-    if spread <= 1e-18:
-        raise ValueError("the estimated camera centres coincide")
-    scale = float((src_c * dst_c).sum() / spread)
-    if scale <= 0:
-        raise ValueError("orientation-based alignment gives a negative scale")
-    return Sim3(scale=scale, R=rotation, t=dst.mean(axis=0) - scale * src.mean(axis=0))
+    return orientation_similarity(np.stack([est[n].R for n in names]), np.stack([est[n].center for n in names]),
+                                  np.stack([gt.views[n].pose.R for n in names]), gt.centers(list(names)))
 
 
 def _per_image_errors(

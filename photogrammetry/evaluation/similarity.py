@@ -94,6 +94,32 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> Sim3:
     return Sim3(scale=scale, R=R, t=mu_dst - scale * R @ mu_src)
 
 
+def orientation_similarity(src_rotations: np.ndarray, src_centers: np.ndarray, dst_rotations: np.ndarray,
+                           dst_centers: np.ndarray) -> Sim3:
+    """Sim3 from one set of cameras to another whose rotation comes from their orientations, for
+    centres on (or near) a line, which leave the rotation about it free.
+
+    With ``R_src = R_dst Q`` for every camera (``cam_from_world`` rotations, (N, 3, 3)), ``Q`` is
+    the chordal mean of ``R_dst^T R_src`` (projected onto the rotations by SVD); scale and
+    translation then follow from the centres (N, 3) by least squares, which a line determines.
+
+    Raises:
+        ValueError: when the source centres coincide or the fitted scale is not positive.
+    """
+    total = np.einsum("nji,njk->ik", dst_rotations, src_rotations)
+    u, _, vt = np.linalg.svd(total)
+    rotation = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
+    src = src_centers @ rotation.T
+    src_c, dst_c = src - src.mean(axis=0), dst_centers - dst_centers.mean(axis=0)
+    spread = float((src_c**2).sum())
+    if spread <= 1e-18:
+        raise ValueError("the source camera centres coincide")
+    scale = float((src_c * dst_c).sum() / spread)
+    if scale <= 0:
+        raise ValueError("orientation-based alignment gives a negative scale")
+    return Sim3(scale=scale, R=rotation, t=dst_centers.mean(axis=0) - scale * src.mean(axis=0))
+
+
 def _minimal_samples(n: int, iterations: int, rng: np.random.Generator) -> np.ndarray:
     """(M, 3) index triples: all of them when few, else ``iterations`` random ones."""
     if n * (n - 1) * (n - 2) // 6 <= iterations:

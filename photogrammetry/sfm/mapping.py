@@ -166,29 +166,31 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions,
 
 def disagreement(piece: pycolmap.Reconstruction, model: pycolmap.Reconstruction) -> tuple[float, float] | None:
     """How far ``model`` is from ``piece`` on the images both registered: the median distance of
-    ``piece``'s camera centres moved onto ``model``'s by a similarity (rotation from the cameras'
-    orientations, so that centres along a line do not leave it free; scale and shift by least
-    squares), as a fraction of ``model``'s extent, and the median angle between the cameras'
-    orientations after that rotation, degrees. ``None`` with fewer than 3 shared images."""
+    ``piece``'s camera centres moved onto ``model``'s by a similarity fitted from the cameras'
+    orientations (so that centres along a line do not leave it free), as a fraction of ``model``'s
+    extent, and the median angle between the cameras' orientations after it, degrees. ``None``
+    with fewer than 3 shared images or no similarity."""
     import numpy as np
+
+    from photogrammetry.evaluation.similarity import orientation_similarity
 
     ours = {piece.image(i).name: piece.image(i).cam_from_world() for i in piece.reg_image_ids()}
     theirs = {model.image(i).name: model.image(i).cam_from_world() for i in model.reg_image_ids()}
     names = sorted(set(ours) & set(theirs))
     if len(names) < 3:
         return None
-    turns = [theirs[n].rotation.matrix().T @ ours[n].rotation.matrix() for n in names]
-    u, _, vt = np.linalg.svd(sum(turns))
-    rotation = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
-    angles = [np.degrees(np.arccos(np.clip((np.trace(t @ rotation.T) - 1) / 2, -1.0, 1.0))) for t in turns]
-    src = np.stack([rotation @ ours[n].inverse().translation for n in names])
-    dst = np.stack([theirs[n].inverse().translation for n in names])
-    src, dst = src - src.mean(axis=0), dst - dst.mean(axis=0)
-    extent = float(np.linalg.norm(dst.max(axis=0) - dst.min(axis=0)))
-    if extent <= 0 or not (src**2).sum() > 0:
+    rotations = [np.stack([poses[n].rotation.matrix() for n in names]) for poses in (ours, theirs)]
+    centers = [np.stack([poses[n].inverse().translation for n in names]) for poses in (ours, theirs)]
+    extent = float(np.linalg.norm(centers[1].max(axis=0) - centers[1].min(axis=0)))
+    try:
+        sim = orientation_similarity(rotations[0], centers[0], rotations[1], centers[1])
+    except ValueError:
         return None
-    scale = float((src * dst).sum() / (src**2).sum())
-    residual = np.linalg.norm(scale * src - dst, axis=1) / extent
+    if extent <= 0:
+        return None
+    residual = np.linalg.norm(centers[0] @ (sim.scale * sim.R).T + sim.t - centers[1], axis=1) / extent
+    turns = np.einsum("nji,njk->nik", rotations[1], rotations[0]) @ sim.R.T  # identity where they agree
+    angles = np.degrees(np.arccos(np.clip((np.trace(turns, axis1=1, axis2=2) - 1) / 2, -1.0, 1.0)))
     return float(np.median(residual)), float(np.median(angles))
 
 
