@@ -159,13 +159,18 @@ def forward_motion(model: pycolmap.Reconstruction) -> float | None:
     return round(float(np.median(np.abs(np.einsum("ij,ij->i", steps[keep], axes[keep])) / lengths[keep])), 4)
 
 
+def moves_ahead(forward: float | None) -> bool:
+    """Whether a capture whose :func:`forward_motion` is ``forward`` counts as a walk straight ahead."""
+    return forward is not None and forward >= FORWARD_MOTION
+
+
 def focal_warning(camera: CameraInfo, limit: float, forward: float | None = None) -> str | None:
     """A warning for an estimated focal length that the views pin down poorly (a standard deviation
     over ``limit`` x itself, or a walk straight ahead: ``forward`` >= :data:`FORWARD_MOTION`), with
     what to do; ``None`` when there is nothing to warn about."""
     sd = camera.focal_sd_px
     loose = sd is not None and sd > limit * camera.focal_px
-    ahead = forward is not None and forward >= FORWARD_MOTION
+    ahead = moves_ahead(forward)
     if camera.focal_source != "estimated" or not (loose or ahead):
         return None
     spread = f" +- {sd:.1f} px ({100 * sd / camera.focal_px:.1f} %)" if sd is not None else ""

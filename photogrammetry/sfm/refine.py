@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from photogrammetry.sfm.colmap import colmap_errors
-from photogrammetry.sfm.intrinsics import FORWARD_MOTION, forward_motion
+from photogrammetry.sfm.intrinsics import forward_motion, moves_ahead
 
 if TYPE_CHECKING:
     import pycolmap
@@ -195,9 +195,8 @@ def _choose_distortion(model: pycolmap.Reconstruction, database: Path, config: S
 
 def distortion_min_gain(options: RefinementOptions, forward: float | None) -> float:
     """The error drop that refined distortion must bring to be kept: more where the cameras move
-    straight ahead (``forward`` at least :data:`FORWARD_MOTION`), where it trades off with the focal."""
-    ahead = forward is not None and forward >= FORWARD_MOTION
-    return options.distortion_min_gain_forward if ahead else options.distortion_min_gain
+    straight ahead (``forward`` at least :data:`~photogrammetry.sfm.intrinsics.FORWARD_MOTION`), where it trades off with the focal."""
+    return options.distortion_min_gain_forward if moves_ahead(forward) else options.distortion_min_gain
 
 
 def _focals(model: pycolmap.Reconstruction) -> str:
