@@ -40,7 +40,8 @@ Stage artifacts:
   to the artifact folder, or ``null``: every pixel is used). Features, the COLMAP SIFT assist
   and undistort read it; the later stages read the undistorted masks.
 - ``features``, ``pairs``, ``matches`` (:mod:`photogrammetry.io.features`): ``features.h5``,
-  ``pairs.json``, ``matches.h5``; pixels, no units.
+  ``pairs.json`` and ``pairs.txt``, ``matches.h5``, in hloc's layout (its readers take them
+  unchanged); pixels, no units.
 - ``sfm`` (:mod:`photogrammetry.io.sfm`): ``model/`` (the chosen, largest model: COLMAP binary),
   ``model_text/`` (the same as text), ``models/<i>/`` (every model found, binary, largest first:
   ``0`` is the chosen one), ``points.ply`` (its sparse points, coloured), ``transforms.json``

@@ -2,8 +2,9 @@
 
 Image ids are 1-based in the order of the ingest's (sorted) image list; camera ids follow the
 ingest's camera groups when intrinsics are shared, else one camera per image in image order.
-Keypoints are written as ``(N, 2)`` positions in COLMAP's pixel convention, which is the
-convention of ``features.h5`` too, so they are copied unchanged.
+Keypoints are written as ``(N, 2)`` positions in COLMAP's pixel convention, the one
+:class:`~photogrammetry.io.features.FeatureFile` reads them in (``features.h5`` holds hloc's, 0.5 px
+less), so they are copied unchanged.
 """
 
 from __future__ import annotations

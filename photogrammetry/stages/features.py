@@ -155,7 +155,7 @@ def _check_keypoints(ctx: StageContext, ingest: IngestResult, masks: MaskSet, co
 
 STAGE = StageSpec(
     name="features",
-    version=2,
+    version=3,  # 3: hloc's layout (groups at image names, (D, N) descriptors, keypoints 0.5 px down)
     config=FeaturesConfig,
     run=run,
     load=load_features,

@@ -108,6 +108,8 @@ def run(config: MatchesConfig, ctx: StageContext, *, features: FeatureSet, pairs
     if todo:
         _match_missing(config, ctx, features, todo)
     per_pair: list[int] = []
+    with FeatureFile(features.path) as ff:
+        num_keypoints = {n: ff.num_keypoints(n) for n in sorted({n for pair in pairs.pairs for n in pair})}
 
     def items() -> Iterator:
         for name0, name1 in pairs.pairs:
@@ -115,7 +117,10 @@ def run(config: MatchesConfig, ctx: StageContext, *, features: FeatureSet, pairs
             per_pair.append(len(matches.indices))
             yield name0, name1, matches
 
-    write_matches(ctx.out / MATCHES_FILE, items())
+    try:
+        write_matches(ctx.out / MATCHES_FILE, items(), num_keypoints)
+    except ValueError as e:
+        raise StageError(f"matches: cannot write hloc's layout: {e}") from None
     total = sum(per_pair)
     return {"pairs": len(per_pair), "matches": total, "mean_matches": round(total / max(1, len(per_pair)), 1),
             "pairs_without_matches": per_pair.count(0)}
@@ -123,7 +128,7 @@ def run(config: MatchesConfig, ctx: StageContext, *, features: FeatureSet, pairs
 
 STAGE = StageSpec(
     name="matches",
-    version=1,
+    version=2,  # 2: hloc's layout (matches0 under name0/name1)
     config=MatchesConfig,
     run=run,
     load=load_matches,

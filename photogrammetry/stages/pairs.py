@@ -3,7 +3,7 @@
 ``auto`` matches every pair up to ``auto_threshold`` images and uses retrieval above (sequential
 when every image is a video frame: ingest names them in time order); the other
 methods are in :data:`photogrammetry.matching.pairs.PAIR_METHODS`. Writes ``pairs.json``, a
-list of ``[name0, name1]`` (see :mod:`photogrammetry.io.features`).
+list of ``[name0, name1]``, and hloc's ``pairs.txt`` (see :mod:`photogrammetry.io.features`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, InputError
-from photogrammetry.io.features import PAIRS_FILE, FeatureSet, load_pairs, save_pairs
+from photogrammetry.io.features import PAIRS_FILE, PAIRS_TEXT_FILE, FeatureSet, load_pairs, save_pairs
 from photogrammetry.io.ingest import IngestResult
 from photogrammetry.matching.pairs import PAIR_METHODS, PairOptions, PairRequest, resolve_method, select_pairs
 
@@ -83,13 +83,13 @@ def run(config: PairsConfig, ctx: StageContext, *, ingest: IngestResult, feature
 
 STAGE = StageSpec(
     name="pairs",
-    version=1,
+    version=2,  # 2: also hloc's pairs.txt
     config=PairsConfig,
     run=run,
     load=load_pairs,
     requires=("ingest", "features"),
     fingerprint=fingerprint,
-    outputs={"pairs": PAIRS_FILE},
+    outputs={"pairs": PAIRS_FILE, "hloc_pairs": PAIRS_TEXT_FILE},
     cost=Cost(seconds=0.01),
     summary="Image pairs to match: exhaustive, sequential, turntable rings, retrieval (VLAD) or from a file.",
 )

@@ -144,7 +144,7 @@ def write_rig(rig: Rig, folder: Path, *, noise_px: float = 0.5, wrong: float = 0
             m[bad, 1] = rng.integers(0, len(seen[j]), size=int(bad.sum()))
             items.append((names[i], names[j], Matches(m, np.ones(len(m), np.float32))))
     write_features(folder / "features.h5", features, "sift")
-    write_matches(folder / "matches.h5", items)
+    write_matches(folder / "matches.h5", items, {name: len(f.keypoints) for name, f in features})
     return (_ingest(folder, names, rig.width, rig.height),
             FeatureSet(path=folder / "features.h5", extractor="sift"),
             MatchSet(path=folder / "matches.h5", pairs=tuple((a, b) for a, b, _ in items)))

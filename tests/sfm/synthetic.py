@@ -62,6 +62,14 @@ def _synthesize(num_images: int, num_points: int, seed: int, noise_px: float) ->
     return truth, names, keypoints, pairs
 
 
+def _one_match_per_keypoint(pair: tuple) -> tuple:
+    """A pair's matches with each keypoint of image 0 in its first match only (hloc's ``matches0``
+    holds one match per keypoint; pycolmap's synthetic outliers may give a keypoint several)."""
+    a, b, m = pair
+    _, first = np.unique(m[:, 0], return_index=True)
+    return a, b, m[np.sort(first)]
+
+
 def make_scene(folder: Path, *, num_images: int = 8, num_points: int = 300, seed: int = 1, noise_px: float = 0.5,
                focal_prior: float | None = None, drop_pairs=None) -> SyntheticScene:
     """Write a synthetic scene's features and matches into ``folder``.
@@ -80,9 +88,9 @@ def make_scene(folder: Path, *, num_images: int = 8, num_points: int = 300, seed
     features = [(names[i], Features(kp, np.ones(len(kp), np.float32), np.zeros((len(kp), 1), np.uint8),
                                     (WIDTH, HEIGHT))) for i, kp in sorted(keypoints.items())]
     items = [(names[a], names[b], Matches(m.astype(np.int32), np.ones(len(m), np.float32)))
-             for a, b, m in pairs if not (drop_pairs and drop_pairs(names[a], names[b]))]
+             for a, b, m in map(_one_match_per_keypoint, pairs) if not (drop_pairs and drop_pairs(names[a], names[b]))]
     write_features(folder / "features.h5", features, "sift")
-    write_matches(folder / "matches.h5", items)
+    write_matches(folder / "matches.h5", items, {name: len(f.keypoints) for name, f in features})
     ingest = _ingest(folder, sorted(names.values()), focal_prior)
     return SyntheticScene(ingest=ingest, features=FeatureSet(path=folder / "features.h5", extractor="sift"),
                           matches=MatchSet(path=folder / "matches.h5", pairs=tuple((a, b) for a, b, _ in items)),

@@ -46,7 +46,8 @@ def test_pairs_stored_in_both_orders_are_merged(tmp_path):
     path = tmp_path / "matches.h5"
     m = np.array([[0, 1], [2, 3]], np.int32)
     write_matches(path, [("a", "b", Matches(m, np.ones(2, np.float32))),
-                         ("b", "a", Matches(np.array([[1, 0], [5, 4]], np.int32), np.ones(2, np.float32)))])
+                         ("b", "a", Matches(np.array([[1, 0], [5, 4]], np.int32), np.ones(2, np.float32)))],
+                  {"a": 6, "b": 6})
     merged = collect_matches(path, {"a": 1, "b": 2})
     assert list(merged) == [(1, 2)]
     assert merged[(1, 2)].tolist() == [[0, 1], [2, 3], [4, 5]]
@@ -70,7 +71,7 @@ def test_database_round_trip(synthetic_scene, tmp_path):
 def test_matches_indexing_missing_keypoints_are_an_input_error(synthetic_scene, tmp_path):
     bad = tmp_path / "matches.h5"
     a, b = synthetic_scene.matches.pairs[0]
-    write_matches(bad, [(a, b, Matches(np.array([[0, 10**6]], np.int32), np.ones(1, np.float32)))])
+    write_matches(bad, [(a, b, Matches(np.array([[0, 10**6]], np.int32), np.ones(1, np.float32)))], {a: 1})
     with pytest.raises(InputError, match="do not belong together"):
         write_database(tmp_path / "db.db", synthetic_scene.ingest, synthetic_scene.features.path, bad,
                        camera_model="SIMPLE_RADIAL", shared_intrinsics=True)

@@ -14,6 +14,7 @@ from photogrammetry.io.features import FeatureFile, MatchFile, MatchSet, load_ma
 from photogrammetry.stages import matches as matches_stage
 from tests.features.offline import block_network, torch_threads
 from tests.features.synthetic import apply_homography, plane_views, write_images
+from tests.io.hloc_reader import get_keypoints, get_matches, list_h5_names, parse_pairs
 
 SMALL = ("features.max_keypoints=256", "features.resize_max=0")
 
@@ -132,3 +133,17 @@ def test_device_cache_keeps_the_most_recently_used() -> None:
     cache.get("b")
     cache.get("a")
     assert loads == ["a", "b", "c", "a"]
+
+
+def test_hloc_reads_the_stage_outputs(scene, reference) -> None:
+    features = reference.folder("features") / "features.h5"
+    matches = reference.folder("matches") / "matches.h5"
+    pairs = parse_pairs(reference.folder("pairs") / "pairs.txt")
+    assert pairs == list(load_pairs(reference.folder("pairs")).pairs)
+    assert list_h5_names(features) == sorted(scene[1])
+    with FeatureFile(features) as ff, MatchFile(matches) as mf:
+        for a, b in pairs:
+            np.testing.assert_allclose(get_keypoints(features, a) + 0.5, ff.read(a).keypoints, atol=1e-4)
+            indices, scores = get_matches(matches, a, b)
+            np.testing.assert_array_equal(indices, mf.read(a, b).indices)
+            np.testing.assert_array_equal(scores, mf.read(a, b).scores)
