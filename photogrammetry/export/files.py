@@ -23,7 +23,7 @@ def moved_mesh(mesh: TexturedMeshData, matrix: np.ndarray) -> TexturedMeshData:
     rotation = linear / np.cbrt(np.linalg.det(linear))
     normals = None if mesh.normals is None else mesh.normals @ rotation.T
     return TexturedMeshData(vertices=mesh.vertices @ linear.T + matrix[:3, 3], faces=mesh.faces, uv=mesh.uv,
-                            texture=mesh.texture, normals=normals)
+                            texture=mesh.texture, normals=normals, normal_map=mesh.normal_map)
 
 
 def moved_model(model: pycolmap.Reconstruction, matrix: np.ndarray) -> pycolmap.Reconstruction:

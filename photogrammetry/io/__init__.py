@@ -76,14 +76,19 @@ Stage artifacts:
   ``preview`` / ``reduced`` / ``medium`` / ``full`` (quadric decimation to about 25k / 50k /
   100k / 250k triangles), ``mesh.json`` (units, mesher, triangles per level, timings, crop box).
 - ``texture``: ``model.obj`` + ``model.mtl`` + ``model.png`` (one detail level with one square
-  texture atlas; OBJ UVs have ``v = 0`` at the bottom row), ``texture.json`` (units, level,
-  texture size, triangles, photos used, fraction of faces no photo saw, timings).
+  texture atlas; OBJ UVs have ``v = 0`` at the bottom row) and, on decimated levels,
+  ``model_normal.png`` (tangent-space normal map of the raw mesh, named by the MTL's ``norm`` and
+  ``map_Bump``; frames in :mod:`photogrammetry.io.tangents`), the same for each further level in
+  ``levels/<level>/``, ``texture.json`` (units, level, texture size, triangles, photos used,
+  fraction of faces no photo saw, timings, further levels, normal map).
 - ``export`` (:mod:`photogrammetry.io.export`; GLB writer in :mod:`photogrammetry.io.gltf`):
   ``model.glb`` (the ``textured_model`` output: glTF 2.0, one mesh, texture embedded as PNG or
-  JPEG in a PBR material with no ``baseColorFactor``; ``asset.extras`` holds ``units``, ``up``
+  JPEG in a PBR material with no ``baseColorFactor``, a normal map as ``normalTexture`` with
+  ``TANGENT``s; ``asset.extras`` holds ``units``, ``up``
   and the transform from the reconstruction), ``model.obj`` + ``.mtl`` + texture, ``model.ply``
   (vertex colours sampled from the texture, UVs as ``s``, ``t``), ``cameras/`` (COLMAP model and
-  ``transforms.json``), ``export.json`` (units, frame, files, triangles). Unlike every other
+  ``transforms.json``), ``levels/<level>/`` (each further textured level: ``model.glb``,
+  ``.obj``, ``.ply``), ``export.json`` (units, frame, files, triangles). Unlike every other
   artifact, these are not in the reconstruction's frame: the model is upright (+Y up in the
   GLB; +Y or +Z in the others), centred and, without a metric scale, scaled to a set size
   (units ``normalised``); ``export.json`` holds the transforms. ``photogrammetry run`` publishes

@@ -72,7 +72,8 @@ class ExportResult:
     """Units, frame and files."""
 
     def path(self, fmt: str) -> Path:
-        """Absolute path of the file of one format (``glb``, ``obj``, ``ply``, ``cameras``, ``voxels``)."""
+        """Absolute path of the file of one format (``glb``, ``obj``, ``ply``, ``cameras``, ``voxels``; a further
+        textured level's as ``<level>_glb``, ``<level>_obj``, ``<level>_ply``)."""
         return self.root / self.info.files[fmt]
 
 

@@ -1,7 +1,9 @@
 """GLB (binary glTF 2.0) files: one mesh, its texture embedded, units in ``asset.extras``.
 
 UVs in memory follow OpenGL (``v = 0`` at the texture's bottom row, see
-:mod:`photogrammetry.io.mesh`); the writer flips them to glTF's top-left origin.
+:mod:`photogrammetry.io.mesh`); the writer flips them to glTF's top-left origin. A mesh with a
+normal map gets the material's ``normalTexture`` (PNG) and the ``TANGENT`` attribute its texels
+are expressed in (:mod:`photogrammetry.io.tangents`; glTF's "+Y up" is our ``B`` along ``v`` up).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from photogrammetry.io.jsonio import write_bytes_atomic
 from photogrammetry.io.mesh import TexturedMeshData, encode_image
+from photogrammetry.io.tangents import vertex_tangents
 
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 _FLOAT, _UNSIGNED_INT = 5126, 5125
@@ -57,7 +60,8 @@ def glb_bytes(mesh: TexturedMeshData, *, extras: dict[str, Any], generator: str,
     """A binary glTF 2.0 file: one mesh, one PBR material whose base colour is the texture.
 
     The material has no ``baseColorFactor`` (the default, 1) and is fully rough and not
-    metallic. ``extras`` go into ``asset.extras`` (units and provenance).
+    metallic; with the mesh's normal map it has a ``normalTexture`` and the primitive ``TANGENT``s.
+    ``extras`` go into ``asset.extras`` (units and provenance).
     """
     buffers = _BufferBuilder()
     attributes = {"POSITION": buffers.accessor(mesh.vertices.astype(np.float32), "VEC3", _ARRAY_BUFFER, bounds=True)}
@@ -65,21 +69,30 @@ def glb_bytes(mesh: TexturedMeshData, *, extras: dict[str, Any], generator: str,
         length = np.linalg.norm(mesh.normals, axis=1, keepdims=True)
         normals = np.where(length > 1e-6, mesh.normals / np.maximum(length, 1e-6), [0.0, 0.0, 1.0])
         attributes["NORMAL"] = buffers.accessor(normals.astype(np.float32), "VEC3", _ARRAY_BUFFER)
+        if mesh.normal_map is not None:
+            tangents = vertex_tangents(mesh.vertices, mesh.faces, normals, mesh.uv)
+            attributes["TANGENT"] = buffers.accessor(tangents, "VEC4", _ARRAY_BUFFER)
     gltf_uv = np.stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]], axis=1).astype(np.float32)  # glTF: v down
     attributes["TEXCOORD_0"] = buffers.accessor(gltf_uv, "VEC2", _ARRAY_BUFFER)
     indices = buffers.accessor(mesh.faces.astype(np.uint32).reshape(-1), "SCALAR", _ELEMENT_ARRAY_BUFFER,
                                bounds=True)
     image_view = buffers.view(encode_image(mesh.texture, image_format, jpeg_quality))
+    mime = "image/png" if image_format == "png" else "image/jpeg"
+    images, textures = [{"bufferView": image_view, "mimeType": mime}], [{"sampler": 0, "source": 0}]
+    material: dict[str, Any] = {"name": "texture", "pbrMetallicRoughness": {
+        "baseColorTexture": {"index": 0, "texCoord": 0}, "metallicFactor": 0.0, "roughnessFactor": 1.0}}
+    if mesh.normal_map is not None:
+        images.append({"bufferView": buffers.view(encode_image(mesh.normal_map, "png")), "mimeType": "image/png"})
+        textures.append({"sampler": 0, "source": 1})
+        material["normalTexture"] = {"index": 1, "texCoord": 0}
     document = {
         "asset": {"version": "2.0", "generator": generator, "extras": extras},
         "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0, "name": "model"}],
         "meshes": [{"name": "model", "primitives": [{"attributes": attributes, "indices": indices,
                                                       "material": 0, "mode": 4}]}],
-        "materials": [{"name": "texture", "pbrMetallicRoughness": {
-            "baseColorTexture": {"index": 0, "texCoord": 0}, "metallicFactor": 0.0, "roughnessFactor": 1.0}}],
-        "textures": [{"sampler": 0, "source": 0}],
+        "materials": [material], "textures": textures,
         "samplers": [{"magFilter": 9729, "minFilter": 9987, "wrapS": 33071, "wrapT": 33071}],
-        "images": [{"bufferView": image_view, "mimeType": "image/png" if image_format == "png" else "image/jpeg"}],
+        "images": images,
         "accessors": buffers.accessors, "bufferViews": buffers.views,
         "buffers": [{"byteLength": len(buffers.data)}],
     }

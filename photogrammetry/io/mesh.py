@@ -90,9 +90,15 @@ class TexturedMeshData:
     """(H, W, 3) uint8 RGB atlas, row 0 at the top."""
     normals: np.ndarray | None = None
     """(V, 3) float32 unit vertex normals, if known."""
+    normal_map: np.ndarray | None = None
+    """(H, W, 3) uint8 tangent-space normal map, row 0 at the top, in the tangent frames of
+    :mod:`photogrammetry.io.tangents` (needs ``normals``), if baked."""
 
     def __post_init__(self) -> None:
         checked = MeshData(vertices=self.vertices, faces=self.faces, normals=self.normals)
+        if self.normal_map is not None and (self.normals is None or self.normal_map.dtype != np.uint8
+                                            or self.normal_map.ndim != 3 or self.normal_map.shape[2] != 3):
+            raise ValueError("normal_map must be (H, W, 3) uint8 and needs vertex normals")
         uv = np.asarray(self.uv, dtype=np.float32)
         if uv.shape != (len(checked.vertices), 2):
             raise ValueError(f"uv must have shape {(len(checked.vertices), 2)}, got {uv.shape}")
@@ -197,13 +203,26 @@ def obj_texture_name(name: str = "model", image_format: Literal["png", "jpeg"] =
     return f"{name}.{'png' if image_format == 'png' else 'jpg'}"
 
 
+def obj_normal_map_name(name: str = "model") -> str:
+    """File name of the normal map :func:`write_obj` writes beside ``<name>.obj`` (always PNG: lossless)."""
+    return f"{name}_normal.png"
+
+
 def write_obj(folder: Path, mesh: TexturedMeshData, *, name: str = "model",
               image_format: Literal["png", "jpeg"] = "png") -> Path:
-    """Write ``<name>.obj``, ``<name>.mtl`` and the texture into ``folder``; returns the OBJ path."""
+    """Write ``<name>.obj``, ``<name>.mtl`` and the texture (and normal map) into ``folder``; returns the OBJ path.
+
+    A normal map is named twice in the MTL: ``norm`` (the PBR extension of the MTL format, read by
+    three.js and tinyobjloader) and ``map_Bump`` (which Blender's importer takes as a normal map).
+    """
     folder = Path(folder)
     image = obj_texture_name(name, image_format)
     write_bytes_atomic(folder / image, encode_image(mesh.texture, image_format))
     mtl = f"newmtl material0\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nillum 1\nmap_Kd {image}\n"
+    if mesh.normal_map is not None:
+        normal_image = obj_normal_map_name(name)
+        write_bytes_atomic(folder / normal_image, encode_image(mesh.normal_map, "png"))
+        mtl += f"norm {normal_image}\nmap_Bump {normal_image}\n"
     write_bytes_atomic(folder / f"{name}.mtl", mtl.encode("ascii"))
     parts = [f"# photogrammetry textured mesh\nmtllib {name}.mtl\n", _rows("v", mesh.vertices, "%.8g"),
              _rows("vt", mesh.uv, "%.7g")]
@@ -219,12 +238,24 @@ def write_obj(folder: Path, mesh: TexturedMeshData, *, name: str = "model",
     return path
 
 
-def _texture_of_mtl(mtl_path: Path) -> Path:
-    """The ``map_Kd`` image of the first material in an MTL file."""
+def _images_of_mtl(mtl_path: Path) -> tuple[Path, Path | None]:
+    """The ``map_Kd`` image of an MTL file's first material, and its ``norm`` normal map if any."""
+    found: dict[str, Path] = {}
     for line in mtl_path.read_text(encoding="utf-8").splitlines():
-        if line.strip().startswith("map_Kd"):
-            return mtl_path.parent / line.split(maxsplit=1)[1].strip()
-    raise InputError(f"{mtl_path}: no map_Kd texture")
+        key, _, rest = line.strip().partition(" ")
+        if key in ("map_Kd", "norm") and key not in found:
+            found[key] = mtl_path.parent / rest.strip()
+    if "map_Kd" not in found:
+        raise InputError(f"{mtl_path}: no map_Kd texture")
+    return found["map_Kd"], found.get("norm")
+
+
+def _read_rgb(path: Path, what: Path) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 RGB; errors name the OBJ ``what`` it belongs to."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"{what}: cannot read its texture {path.name}")
+    return np.ascontiguousarray(image[..., ::-1])
 
 
 def _parse_obj(path: Path) -> tuple[dict[str, list[str]], list[list[str]], str | None]:
@@ -245,7 +276,8 @@ def _parse_obj(path: Path) -> tuple[dict[str, list[str]], list[list[str]], str |
 
 
 def read_obj(path: Path) -> TexturedMeshData:
-    """Read a textured OBJ (one material with ``map_Kd``); vertices are split per (v, vt, vn).
+    """Read a textured OBJ (one material with ``map_Kd``, and ``norm`` when the OBJ has normals);
+    vertices are split per (v, vt, vn).
 
     Raises:
         InputError: when the file, its UVs, its material or its texture is missing.
@@ -264,11 +296,10 @@ def read_obj(path: Path) -> TexturedMeshData:
     positions = np.loadtxt(rows["v"], ndmin=2)[:, :3]
     uvs = np.loadtxt(rows["vt"], ndmin=2)[:, :2]
     normals = np.loadtxt(rows["vn"], ndmin=2)[unique[:, 2]] if unique.shape[1] == 3 else None
-    texture = cv2.imread(str(_texture_of_mtl(path.parent / mtllib)), cv2.IMREAD_COLOR)
-    if texture is None:
-        raise InputError(f"{path}: cannot read its texture")
+    texture, normal_map = _images_of_mtl(path.parent / mtllib)
     return TexturedMeshData(vertices=positions[unique[:, 0]], faces=inverse.reshape(-1, 3), uv=uvs[unique[:, 1]],
-                            texture=np.ascontiguousarray(texture[..., ::-1]), normals=normals)
+                            texture=_read_rgb(texture, path), normals=normals,
+                            normal_map=_read_rgb(normal_map, path) if normal_map and normals is not None else None)
 
 
 # ------------------------------------------------------------------------------ stage results
@@ -339,6 +370,10 @@ class TextureInfo:
     """Fraction of faces seen by no photo (coloured from their neighbours)."""
     seconds: dict[str, float] = field(default_factory=dict)
     """Time of each step."""
+    levels: dict[str, int] = field(default_factory=dict)
+    """Further levels textured, in ``levels/<level>/model.obj``, and their triangles."""
+    normal_map: bool = False
+    """Whether the decimated levels carry a normal map baked from the raw mesh."""
 
 
 @dataclass(frozen=True)
@@ -354,6 +389,10 @@ class TextureResult:
     def obj_path(self) -> Path:
         """The textured mesh (with ``model.mtl`` and ``model.png`` beside it)."""
         return self.root / "model.obj"
+
+    def level_obj_path(self, level: str) -> Path:
+        """The textured mesh of ``level``: :attr:`obj_path` for the main one, else in ``levels/<level>/``."""
+        return self.obj_path if level == self.info.level else self.root / "levels" / level / "model.obj"
 
 
 def load_texture_result(folder: Path) -> TextureResult:

@@ -1,5 +1,8 @@
 """Export: the textured model upright, centred and sized, as GLB, OBJ + MTL + texture and PLY, with its cameras.
 
+Each further detail level the texture stage made is written the same way into ``levels/<level>/``;
+normal maps go along (GLB ``normalTexture`` with tangents, OBJ ``norm`` / ``map_Bump``).
+
 The frame (:mod:`photogrammetry.export.frame`): up from the cameras, refined by a ground plane
 or a wall of the fused points, or a turntable's axis; origin at the model's centre or the ground
 under it; the largest side 1 unit when the scale is unknown (or SfM units kept). The GLB is +Y
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -80,11 +84,11 @@ def _frame(config: ExportConfig, ctx: StageContext, model: TexturedMeshData, sca
     return frame
 
 
-def _glb(config: ExportConfig, ctx: StageContext, model: TexturedMeshData, frame: ModelFrame, info: dict) -> None:
+def _glb(config: ExportConfig, path: Path, model: TexturedMeshData, frame: ModelFrame, info: dict) -> None:
     extras = {"units": frame.units, "units_description": UNIT_WORDS[frame.units].format(size=config.frame.size),
               "up": "+Y", "up_source": frame.up.source, "scale": frame.scale,
               "model_from_reconstruction": frame.model_from_world.tolist(), **info}
-    write_glb(ctx.out / "model.glb", moved_mesh(model, frame.model_from_world), extras=extras,
+    write_glb(path, moved_mesh(model, frame.model_from_world), extras=extras,
               generator=f"photogrammetry {__version__}", image_format=config.image_format,
               jpeg_quality=config.jpeg_quality)
 
@@ -127,24 +131,37 @@ def _cameras(ctx: StageContext, ingest: IngestResult, masks: MaskSet | None, dep
     return "cameras"
 
 
-def run(config: ExportConfig, ctx: StageContext, *, ingest: IngestResult, masks: MaskSet | None, scale: ScaleResult,
-        depth: DepthResult | None, fusion: FusionResult, texture: TextureResult) -> dict[str, Any]:
-    """Write the textured model of ``texture``, upright, and the cameras of ``scale`` into ``ctx.out``."""
-    model = read_obj(texture.obj_path)
-    frame = _frame(config, ctx, model, scale, fusion)
-    matrix = frame.model_from_world if config.frame.up_axis == "y" else Z_UP_FROM_Y_UP @ frame.model_from_world
+def _models(config: ExportConfig, ctx: StageContext, model: TexturedMeshData, frame: ModelFrame,
+            matrix: np.ndarray, level: str, folder: str) -> dict[str, str]:
+    """``model`` (of detail ``level``) as ``model.glb``, ``.obj``, ``.ply`` in ``ctx.out / folder``; their paths."""
+    out = ctx.out / folder
+    out.mkdir(parents=True, exist_ok=True)
     moved = moved_mesh(model, matrix)
     files: dict[str, str] = {}
     if "glb" in config.formats:
-        _glb(config, ctx, model, frame, {"triangles": len(model.faces), "detail_level": texture.info.level})
+        _glb(config, out / "model.glb", model, frame, {"triangles": len(model.faces), "detail_level": level})
         files["glb"] = "model.glb"
     if "obj" in config.formats:
-        write_obj(ctx.out, moved, name="model", image_format=config.image_format)
+        write_obj(out, moved, name="model", image_format=config.image_format)
         files["obj"] = "model.obj"
     if "ply" in config.formats:
         texture_file = obj_texture_name("model", config.image_format) if "obj" in files else None
-        write_textured_ply(ctx.out / "model.ply", moved, texture_file=texture_file)  # the texture written above
+        write_textured_ply(out / "model.ply", moved, texture_file=texture_file)  # the texture written above
         files["ply"] = "model.ply"
+    return {fmt: str(Path(folder) / name) for fmt, name in files.items()}
+
+
+def run(config: ExportConfig, ctx: StageContext, *, ingest: IngestResult, masks: MaskSet | None, scale: ScaleResult,
+        depth: DepthResult | None, fusion: FusionResult, texture: TextureResult) -> dict[str, Any]:
+    """Write the textured model of ``texture`` (and its further levels), upright, and the cameras of
+    ``scale`` into ``ctx.out``."""
+    model = read_obj(texture.obj_path)
+    frame = _frame(config, ctx, model, scale, fusion)
+    matrix = frame.model_from_world if config.frame.up_axis == "y" else Z_UP_FROM_Y_UP @ frame.model_from_world
+    files = _models(config, ctx, model, frame, matrix, texture.info.level, ".")
+    for level in texture.info.levels:
+        made = _models(config, ctx, read_obj(texture.level_obj_path(level)), frame, matrix, level, f"levels/{level}")
+        files.update({f"{level}_{fmt}": path for fmt, path in made.items()})
     if "cameras" in config.formats:
         files["cameras"] = _cameras(ctx, ingest, masks, depth, scale, matrix)
     if "voxels" in config.formats:
@@ -159,8 +176,8 @@ def run(config: ExportConfig, ctx: StageContext, *, ingest: IngestResult, masks:
 
 STAGE = StageSpec(
     name="export",
-    version=4,  # 2: upright, centred, sized, with cameras; 3: and the PLY names the texture file written;
-    # 4: voxels; cameras/ holds its images, masks and depths
+    version=5,  # 2: upright, centred, sized, with cameras; 3: and the PLY names the texture file written;
+    # 4: voxels; cameras/ holds its images, masks and depths; 5: normal maps, each textured level
     config=ExportConfig,
     run=run,
     load=load_export_result,

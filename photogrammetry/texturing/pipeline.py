@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from photogrammetry.errors import ConfigError, InputError
-from photogrammetry.io.mesh import MeshData, TexturedMeshData
+from photogrammetry.io.mesh import MeshData, TexturedMeshData, vertex_normals
 from photogrammetry.meshing.views import CameraView
 from photogrammetry.texturing.atlas import AtlasMethod, Texels, UVAtlas, compute_atlas, rasterize, ring_texels
 from photogrammetry.texturing.bake import BakeInput, BlendOptions, bake
 from photogrammetry.texturing.fill import diffuse, pad, vertex_colors
 from photogrammetry.texturing.leveling import Levelling, level_photos
+from photogrammetry.texturing.normalmap import bake_normal_map
 from photogrammetry.texturing.selection import face_adjacency, select_views
 from photogrammetry.texturing.visibility import MeshScene, face_quality, view_maps
 
@@ -113,14 +114,15 @@ def _image(atlas: UVAtlas, texels: Texels, inside: int, mesh: MeshData, colors: 
 
 
 def texture_mesh(mesh: MeshData, views: Sequence[CameraView], options: TextureOptions | None = None, *,
-                 workers: int = 1, on_step: Callable[[str], None] | None = None
+                 workers: int = 1, on_step: Callable[[str], None] | None = None, detail: MeshData | None = None
                  ) -> tuple[TexturedMeshData, TextureReport]:
     """Texture a mesh from undistorted, posed photos.
 
     Steps: UV atlas (its texels and the ring around each chart); per-face quality in every
     view (visible projected area, depth test against the mesh, masks); per-face view selection
     smoothed over neighbours; exposure gains and vignetting; two-band blending of the texels;
-    colours diffused onto unseen faces; padding.
+    colours diffused onto unseen faces; padding; with ``detail``, a tangent-space normal map of
+    it (:mod:`.normalmap`).
 
     Args:
         mesh: The mesh; faces wind counter-clockwise seen from outside.
@@ -128,6 +130,8 @@ def texture_mesh(mesh: MeshData, views: Sequence[CameraView], options: TextureOp
         options: Settings (default: :class:`TextureOptions`).
         workers: Threads for the steps that use several (the atlas, the blending).
         on_step: Called with the name of each step after the atlas as it starts (for progress lines).
+        detail: A finer mesh of the same surface whose normals are baked into a normal map
+            (the textured mesh then always carries vertex normals: the map is relative to them).
 
     Raises:
         InputError: when there are no views or no face is seen by any of them.
@@ -167,9 +171,15 @@ def texture_mesh(mesh: MeshData, views: Sequence[CameraView], options: TextureOp
     colors, weight = bake(target, views, levelling, scene, options.blend, workers=workers)
     lap("blending", "padding")
     texture = _image(atlas, texels, len(inside.rows), mesh, colors, weight > 0, options.padding)
-    lap("padding")
+    lap("padding", "normal map" if detail is not None else "")
+    normals = mesh.normals if mesh.normals is not None or detail is None else vertex_normals(mesh.vertices, mesh.faces)
+    normals = None if normals is None else normals[atlas.source_vertex]
+    normal_map = None
+    if detail is not None:
+        normal_map = bake_normal_map(atlas, normals, texels, detail, padding=options.padding)
+        lap("normal map")
     textured = TexturedMeshData(vertices=atlas.vertices, faces=atlas.faces, uv=atlas.uv, texture=texture,
-                                normals=None if mesh.normals is None else mesh.normals[atlas.source_vertex])
+                                normals=normals, normal_map=normal_map)
     return textured, _report(labels, levelling, seconds)
 
 

@@ -87,6 +87,7 @@ def _check_references(doc: dict[str, Any]) -> list[str]:
     for i, material in enumerate(doc.get("materials", [])):
         pbr = material.get("pbrMetallicRoughness", {})
         ref(pbr.get("baseColorTexture", {}).get("index"), "textures", f"materials[{i}]")
+        ref(material.get("normalTexture", {}).get("index"), "textures", f"materials[{i}].normalTexture")
     return problems
 
 
@@ -150,12 +151,35 @@ def _check_meshes(doc: dict[str, Any], binary: bytes) -> list[str]:
                 data = accessor_array(doc, binary, p["indices"])
                 if indices["count"] % 3 or data.max() >= position["count"]:
                     problems.append(f"meshes[{i}]: indices out of range or not whole triangles")
+            problems += _check_tangents(doc, binary, p, f"meshes[{i}]")
             if "TEXCOORD_0" in p["attributes"]:
                 uv = accessor_array(doc, binary, p["attributes"]["TEXCOORD_0"])
                 if doc["accessors"][p["attributes"]["TEXCOORD_0"]]["type"] != "VEC2":
                     problems.append(f"meshes[{i}]: TEXCOORD_0 must be VEC2")
                 if uv.size and (uv.min() < -1e-6 or uv.max() > 1 + 1e-6):
                     problems.append(f"meshes[{i}]: TEXCOORD_0 outside [0, 1] (allowed, but not what we write)")
+    return problems
+
+
+def _check_tangents(doc: dict[str, Any], binary: bytes, primitive: dict[str, Any], where: str) -> list[str]:
+    """TANGENT: float VEC4, unit XYZ, W +1 or -1, with NORMAL (else ignored); a normalTexture wants both."""
+    attributes = primitive["attributes"]
+    material = doc.get("materials", [{}])[primitive.get("material", 0)] if "material" in primitive else {}
+    if "TANGENT" not in attributes:
+        return []
+    problems = []
+    accessor = doc["accessors"][attributes["TANGENT"]]
+    if accessor["type"] != "VEC4" or accessor["componentType"] != 5126:
+        return [f"{where}: TANGENT must be a float VEC4"]
+    tangent = accessor_array(doc, binary, attributes["TANGENT"]).astype(np.float64)
+    if np.abs(np.linalg.norm(tangent[:, :3], axis=1) - 1).max(initial=0) > 1e-3:
+        problems.append(f"{where}: TANGENT XYZ not unit length")
+    if not np.isin(tangent[:, 3], (-1.0, 1.0)).all():
+        problems.append(f"{where}: TANGENT W must be 1 or -1")
+    if "NORMAL" not in attributes:
+        problems.append(f"{where}: TANGENT without NORMAL is ignored by viewers")
+    if "normalTexture" in material and "TEXCOORD_0" not in attributes:
+        problems.append(f"{where}: a normalTexture needs TEXCOORD_0")
     return problems
 
 

@@ -83,8 +83,8 @@ def outputs(upstream: tuple[FusionResult, UndistortResult],
     counts = mesh.run(mesh.MeshConfig(), context("mesh", root), fusion=fusion, undistort=undistort)
     assert counts["triangles"] > 1000
     meshed = load_mesh_result(root / "mesh")
-    texture.run(texture.TextureConfig(level="reduced", size=512), context("texture", root), mesh=meshed,
-                undistort=undistort)
+    texture.run(texture.TextureConfig(level="reduced", levels=("preview", "raw"), size=512), context("texture", root),
+                mesh=meshed, undistort=undistort)
     textured = load_texture_result(root / "texture")
     export.run(export.ExportConfig(), context("export", root), **export_inputs(upstream, textured))
     return meshed, textured, load_export_result(root / "export")
@@ -153,9 +153,32 @@ def test_texture_stage_writes_a_textured_obj(outputs: tuple[MeshResult, TextureR
     assert textured.info.triangles == len(model.faces) == outputs[0].info.triangles["reduced"]
 
 
+def test_texture_stage_textures_further_levels_with_normal_maps(
+        outputs: tuple[MeshResult, TextureResult, ExportResult]) -> None:
+    meshed, textured, _ = outputs
+    assert textured.info.levels == {"preview": meshed.info.triangles["preview"], "raw": meshed.info.triangles["raw"]}
+    assert textured.info.normal_map
+    assert read_obj(textured.obj_path).normal_map.shape == (512, 512, 3)
+    preview = read_obj(textured.level_obj_path("preview"))
+    assert len(preview.faces) == meshed.info.triangles["preview"] and preview.normal_map is not None
+    assert read_obj(textured.level_obj_path("raw")).normal_map is None  # the raw mesh is its own detail
+
+
+def test_export_stage_writes_each_textured_level(outputs: tuple[MeshResult, TextureResult, ExportResult]) -> None:
+    from tests.io.gltf_check import split_glb
+
+    exported = outputs[2]
+    for level in ("preview", "raw"):
+        data = exported.path(f"{level}_glb").read_bytes()
+        assert check_glb(data) == [] and exported.path(f"{level}_glb").parent.name == level
+        material = split_glb(data)[0]["materials"][0]
+        assert ("normalTexture" in material) == (level != "raw")
+        assert read_obj(exported.path(f"{level}_obj")).texture.shape == (512, 512, 3)
+
+
 def test_export_stage_writes_glb_obj_ply(outputs: tuple[MeshResult, TextureResult, ExportResult]) -> None:
     exported = outputs[2]
-    assert set(exported.info.files) == {"glb", "obj", "ply", "cameras"}
+    assert {f for f in exported.info.files if "_" not in f} == {"glb", "obj", "ply", "cameras"}
     assert check_glb(exported.path("glb").read_bytes()) == []
     assert read_obj(exported.path("obj")).texture.shape == (512, 512, 3)
     assert exported.path("ply").stat().st_size > 1000
@@ -176,7 +199,8 @@ def test_export_stage_logs_the_units(upstream: tuple[FusionResult, UndistortResu
 @pytest.mark.parametrize(("stage", "options"), [
     (mesh.MeshConfig, {"method": "marching"}), (SurfaceOptions, {"density_quantile": 0.7}),
     (CropOptions, {"mask_tolerance": 1.5}), (CropOptions, {"mask_pull": -1.0}),
-    (texture.TextureConfig, {"size": 3000}), (BlendOptions, {"low_sigma": -1.0}),
+    (texture.TextureConfig, {"size": 3000}), (texture.TextureConfig, {"levels": ("huge",)}),
+    (BlendOptions, {"low_sigma": -1.0}),
     (export.ExportConfig, {"formats": ("fbx",)}), (export.ExportConfig, {"jpeg_quality": 10})])
 def test_configs_reject_bad_values(stage: type, options: dict) -> None:
     with pytest.raises(ConfigError):
