@@ -34,7 +34,8 @@ class _Closest:
                                   o3d.core.Tensor(detail.faces.astype(np.uint32)))
 
     def normals(self, points: np.ndarray) -> np.ndarray:
-        """``(M, 3)`` unit normals (the fine mesh's vertex normals, interpolated) at its points closest to ``points``."""
+        """``(M, 3)`` unit normals (the fine mesh's vertex normals, interpolated) at its points closest
+        to ``points`` (M, 3)."""
         query = self._o3d.core.Tensor(np.ascontiguousarray(points, dtype=np.float32))
         found = self._scene.compute_closest_points(query)
         face = found["primitive_ids"].numpy().astype(np.int64)

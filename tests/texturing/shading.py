@@ -87,7 +87,8 @@ def pixel_normals(mesh: ShadedMesh, eye: np.ndarray, size: int = 128) -> np.ndar
     import open3d as o3d
 
     scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor(mesh.vertices.astype(np.float32)), o3d.core.Tensor(mesh.faces.astype(np.uint32)))
+    scene.add_triangles(o3d.core.Tensor(mesh.vertices.astype(np.float32)),
+                        o3d.core.Tensor(mesh.faces.astype(np.uint32)))
     rays = scene.create_rays_pinhole(fov_deg=40.0, center=[0, 0, 0], eye=list(eye), up=[0, 0, 1],
                                      width_px=size, height_px=size)
     hits = scene.cast_rays(rays)
