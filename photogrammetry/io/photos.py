@@ -289,13 +289,18 @@ def apply_orientation(image: np.ndarray, orientation: int | None) -> np.ndarray:
 def to_bgr8(image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Split a decoded image into 8-bit BGR and an alpha channel (``None`` if there is none).
 
+    Floating-point pixels are read as 0 to 1 (1 and above are white); integer ones by their type's range.
+
     Returns:
         ``(bgr, alpha)``: ``(H, W, 3)`` uint8, and ``(H, W)`` uint8 or ``None``; ``bgr`` is
-        ``None`` for pixel types that cannot be converted.
+        ``None`` for pixel types that cannot be converted: 32-bit integers, and floating-point
+        pixels mostly above 1.0, whose scale is unknown (e.g. 0 to 255) and would come out white.
     """
     if image.dtype == np.uint16:
         image = np.round(image.astype(np.float32) / 257.0).astype(np.uint8)
     elif image.dtype in (np.float32, np.float64):
+        if np.median(image) > 1.0:  # most pixels would be white: not 0..1 but a scale unknown (e.g. 0..255)
+            return None, None
         image = np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
     elif image.dtype != np.uint8:
         return None, None
@@ -306,6 +311,14 @@ def to_bgr8(image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
     if image.shape[2] == 2:  # grey + alpha
         return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2BGR), np.ascontiguousarray(image[:, :, 1])
     return (image, None) if image.shape[2] == 3 else (None, None)
+
+
+def unsupported_pixels(image: np.ndarray) -> str:
+    """Why :func:`to_bgr8` cannot convert ``image``, and what to do (a reason for the skipped-file list)."""
+    what = (f" mostly above 1.0 (median {np.median(image):.4g}; floating-point pixels are read as 0 to 1, higher "
+            "is white)") if image.dtype.kind == "f" else ""
+    return (f"unsupported {image.dtype} pixels{what}, shape {image.shape}; save it with 8 or 16 bits per channel "
+            "(JPEG, PNG or TIFF)")
 
 
 def downscale(image: np.ndarray, max_size: int) -> tuple[np.ndarray, float]:

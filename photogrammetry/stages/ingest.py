@@ -157,8 +157,7 @@ def _prepare(path: Path, rel: str, config: IngestConfig, out: Path) -> dict[str,
     data, exif, upright = decoded
     bgr, alpha = photos.to_bgr8(upright)
     if bgr is None:
-        return {"skipped": f"unsupported pixel type {upright.dtype} with shape {upright.shape}; save it with 8 or "
-                           "16 bits per channel (JPEG, PNG or TIFF)"}
+        return {"skipped": photos.unsupported_pixels(upright)}
     focal, focal_source = photos.focal_prior_px(exif, bgr.shape[1], bgr.shape[0])
     bgr, scale = photos.downscale(bgr, config.max_image_size)
     name = _output_name(rel)
