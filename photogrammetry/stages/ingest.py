@@ -76,6 +76,9 @@ def _photo_files(photo_dir: Path) -> tuple[Path, list[tuple[Path, str]]]:
                              f"({', '.join(VIDEO_SUFFIXES)})")
         path = photo_dir.resolve()
         return path.parent, [(path, path.name)]
+    if not photo_dir.is_dir():
+        raise InputError(f"PHOTOS {photo_dir} is neither a folder nor a file (a device, pipe or socket); give a "
+                         "folder of photos or a video file")
     root = photo_dir.resolve()
     if (root / WORKSPACE_MARKER).exists():
         raise InputError(f"the photo folder {root} is marked as a workspace ({WORKSPACE_MARKER}); use another "
@@ -89,8 +92,11 @@ VIDEO_SAMPLING = 1
 
 def fingerprint(config: IngestConfig, photo_dir: Path) -> dict[str, Any]:
     """The input files as they are now: relative path, size and modification time of each (and
-    the version of the frame sampling when there are videos, which stage version 2 skipped)."""
+    the version of the frame sampling when there are videos, which stage version 2 skipped). A folder
+    without any file is refused here, so that the run stops before it writes anything."""
     root, listed = _photo_files(photo_dir)
+    if not listed:  # refused before the run writes anything
+        raise InputError(_too_few(root, 0, 0, [], []))
     files = []
     for path, rel in listed:
         try:
