@@ -54,8 +54,9 @@ def run(config: TextureConfig, ctx: StageContext, *, mesh: MeshResult, undistort
     write_obj(ctx.out, textured, name="model")
     info = TextureInfo(units=mesh.info.units, level=config.level, texture_size=config.size,
                        triangles=len(textured.faces), views=report.views_used,
-                       unseen_faces=round(report.unseen_faces, 5), seconds=report.seconds)
+                       unseen_faces=round(report.unseen_faces, 5))
     write_json(ctx.out / "texture.json", info)
+    ctx.log.info("texture steps: %s", ", ".join(f"{step} {seconds:.1f} s" for step, seconds in report.seconds.items()))
     if report.unseen_faces > 0.05:
         ctx.log.warning("%.0f %% of the faces are seen by no photo; their colour is interpolated",
                         100 * report.unseen_faces)
