@@ -95,7 +95,7 @@ CASES = {
     "--set unknown option": Case(GOOD, run_args("--set", "ingest.nope=1"),
                                  messages=("unknown option ingest.nope; valid options of ingest: max_image_size",)),
     "--set wrong type": Case(GOOD, run_args("--set", "ingest.max_image_size=big"),
-                             messages=("--set: ingest.max_image_size: 'big' is not a int",)),
+                             messages=("--set: ingest.max_image_size: 'big' is not an integer",)),
     "--set without a value": Case(GOOD, run_args("--set", "ingest.max_image_size"),
                                   messages=("--set expects stage.option=value, got 'ingest.max_image_size'",)),
     "TOML syntax error": Case(GOOD, run_args("--config", "{tmp}/config.toml"), config="[ingest\nmax_image_size = 3\n",
@@ -228,9 +228,9 @@ PLACES = {
     "PHOTOS is a device": Case(GOOD, ("run", "/dev/null", "-w", "{ws}", *UNTIL_INGEST), untouched=True,
                                messages=("PHOTOS /dev/null is neither a folder nor a file",)),
     "-o is a file": Case(GOOD, run_args("-o", "{photos}/a.jpg", until=FULL_RUN), untouched=True,
-                         messages=("output {photos}/a.jpg exists and is not a folder; choose another output folder (-o)",)),
+                         messages=("output {photos}/a.jpg exists and is not a folder; choose another output",)),
     "-o is the photo folder": Case(GOOD, run_args("-o", "{photos}", until=FULL_RUN), untouched=True,
-                                   messages=("output folder {photos} holds files that photogrammetry did not publish",)),
+                                   messages=("output folder {photos} holds files that photogrammetry did not",)),
     "-o inside the photo folder": Case(GOOD, run_args("-o", "{photos}/model", until=FULL_RUN), untouched=True,
                                        messages=("output folder {photos}/model (-o) lies in the photo folder",)),
     "-o holding other files": Case({**GOOD, "../out/mine.txt": lambda: b"mine"},
@@ -249,7 +249,8 @@ FILE_OPTIONS = {  # checked before the first stage: full runs that must not star
         ("sfm.calibration missing", "sfm.calibration={tmp}/cal", "sfm.calibration = '{tmp}/cal': no such folder"),
         ("sfm.calibration not a COLMAP model", "sfm.calibration={photos}",
          "sfm.calibration: cannot read a COLMAP model in {photos}"),
-        ("scale.points_file missing", "scale.points_file={tmp}/p.txt", "scale.points_file = '{tmp}/p.txt': no such file"),
+        ("scale.points_file missing", "scale.points_file={tmp}/p.txt",
+         "scale.points_file = '{tmp}/p.txt': no such file"),
         ("pairs.method=file without a file", "pairs.method=file", "pairs.method=file needs pairs.pairs_file=PATH"),
     )}
 FILE_OPTIONS |= {
@@ -266,9 +267,9 @@ SETTINGS = {
     name: Case(GOOD, run_args(*args), untouched=True, messages=(message,))
     for name, args, message in (
         ("--set unknown choice", ("--set", "pairs.method=bogus"), "--set: pairs.method: unknown 'bogus'; choose auto"),
-        ("--set not a bool", ("--set", "ingest.drop_duplicates=maybe"), "ingest.drop_duplicates: 'maybe' is not a bool"),
+        ("--set not a bool", ("--set", "ingest.drop_duplicates=maybe"), "drop_duplicates: 'maybe' is not true or false"),
         ("--set out of range", ("--set", "ingest.max_image_size=32"), "ingest.max_image_size must be 0 (full size) or"),
-        ("--set float for an int", ("--set", "ingest.max_image_size=1.5"), "ingest.max_image_size: 1.5 is not a int"),
+        ("--set float for an int", ("--set", "ingest.max_image_size=1.5"), "ingest.max_image_size: 1.5 is not an integer"),
         ("--set unknown nested option", ("--set", "ingest.video.nope=1"),
          "unknown option ingest.video.nope; valid options of ingest.video: fps"),
         ("--set a group as a value", ("--set", "ingest.video=3"), "--set: ingest.video is a group of options"),
