@@ -8,10 +8,8 @@ workspace is polled for the stage's ``.partial`` folder holding N files (a momen
 stage's own progress, not a sleep) and the process gets ``SIGKILL`` (a walk over all stages) or
 ``SIGINT`` (a second walk); the next start resumes. Finally one file of every stage's result is
 damaged (truncated, one byte flipped at the same size, or deleted) and ``run --verify`` must find
-each and recompute it. Every stage's data files are then compared with the uninterrupted run's.
-
-JSON files that record timings (``seconds`` fields) are compared without them and their timing
-differences listed apart; every other file must be byte-identical.
+each and recompute it. Every file of every stage's result (its JSON records included: timings are
+only in the manifests and logs) must then be byte-identical to the uninterrupted run's.
 
     python -m benchmarks.faults [--work DIR] [--stages depth,mesh] [--skip-sigint] [--skip-corrupt]
 """
@@ -47,7 +45,6 @@ INT_FILES = {"depth": 5, "undistort": 2, "ingest": 2}
 """Files the partial folder holds when ``SIGINT`` is sent (others: 1)."""
 DAMAGE = ("truncate", "flip", "delete")
 INTERRUPTED = "interrupted; run the same command again to resume"
-TIMING_KEYS = ("seconds", "took", "timing", "timings", "elapsed")
 
 
 @dataclass
@@ -156,46 +153,12 @@ def stage_files(workspace: Path, stage: str) -> dict[str, str]:
     return {}
 
 
-def _without_timings(value):
-    if isinstance(value, dict):
-        return {k: _without_timings(v) for k, v in value.items() if k not in TIMING_KEYS}
-    if isinstance(value, list):
-        return [_without_timings(v) for v in value]
-    return value
-
-
-def _timing_paths(a, b, prefix: str = "") -> list[str]:
-    """Dotted paths of the timing fields that differ between two JSON values."""
-    if not (isinstance(a, dict) and isinstance(b, dict)):
-        return []
-    paths = []
-    for key in sorted(set(a) | set(b)):
-        if key in TIMING_KEYS and a.get(key) != b.get(key):
-            paths.append(prefix + key)
-        elif key in a and key in b:
-            paths += _timing_paths(a[key], b[key], f"{prefix}{key}.")
-    return paths
-
-
-def compare_stage(reference: Path, workspace: Path, stage: str) -> tuple[list[str], list[str]]:
-    """Files of the stage that differ from the reference run, and timing fields that differ (listed
-    as ``file: field``): a JSON file differing only in its timing fields counts as identical."""
+def compare_stage(reference: Path, workspace: Path, stage: str) -> list[str]:
+    """Files of the stage's result whose checksums differ from the reference run's (or that only one has)."""
     ref, got = stage_files(reference, stage), stage_files(workspace, stage)
     if not got:
-        return ["(no result)"], []
-    different, timings = [], []
-    for rel in sorted(set(ref) | set(got)):
-        if ref.get(rel) == got.get(rel):
-            continue
-        folder_a = next(p for p in (reference / stage).iterdir() if not p.name.endswith(".partial"))
-        folder_b = next(p for p in (workspace / stage).iterdir() if not p.name.endswith(".partial"))
-        if rel.endswith(".json") and rel in ref and rel in got:
-            a, b = (json.loads((f / rel).read_text()) for f in (folder_a, folder_b))
-            if _without_timings(a) == _without_timings(b):
-                timings += [f"{rel}: {p}" for p in _timing_paths(a, b)]
-                continue
-        different.append(rel)
-    return different, timings
+        return ["(no result)"]
+    return [rel for rel in sorted(set(ref) | set(got)) if ref.get(rel) != got.get(rel)]
 
 
 def compare_output(reference: Path, workspace: Path) -> tuple[list[str], list[str]]:
@@ -208,16 +171,13 @@ def compare_output(reference: Path, workspace: Path) -> tuple[list[str], list[st
     return [r for r in differ if r not in per_run], [r for r in differ if r in per_run]
 
 
-def _verdict(fault: Fault, reference: Path, workspace: Path, timings: dict[str, list[str]]) -> None:
-    different, timing = compare_stage(reference, workspace, fault.stage)
-    timings.setdefault(fault.stage, [])
-    timings[fault.stage] += [t for t in timing if t not in timings[fault.stage]]
+def _verdict(fault: Fault, reference: Path, workspace: Path) -> None:
+    different = compare_stage(reference, workspace, fault.stage)
     fault.identical = "yes" if not different else "NO: " + ", ".join(different[:3])
     fault.ok = fault.ok and not different
 
 
-def signal_walk(photos: Path, reference: Path, workspace: Path, plan: list[tuple[str, int]],
-                timings: dict[str, list[str]]) -> list[Fault]:
+def signal_walk(photos: Path, reference: Path, workspace: Path, plan: list[tuple[str, int]]) -> list[Fault]:
     """Interrupt each ``(stage, signal)`` of ``plan`` in turn in one workspace (each start resumes the
     previous one), run to the end, then compare each stage's result with the reference."""
     faults = []
@@ -243,7 +203,7 @@ def signal_walk(photos: Path, reference: Path, workspace: Path, plan: list[tuple
         fault.ok = fault.ok and final.returncode == 0 and not leftovers
         if final.returncode != 0:
             fault.survived += f"; resume exit {final.returncode}: {final.stderr.strip()[-80:]}"
-        _verdict(fault, reference, workspace, timings)
+        _verdict(fault, reference, workspace)
     return faults
 
 
@@ -274,8 +234,7 @@ def _reported(err: str, stage: str, rel: str) -> str | None:
     return None
 
 
-def damage_round(photos: Path, reference: Path, workspace: Path, stages: list[str],
-                 timings: dict[str, list[str]]) -> list[Fault]:
+def damage_round(photos: Path, reference: Path, workspace: Path, stages: list[str]) -> list[Fault]:
     """Damage one file of each finished stage (truncated, flipped, deleted in turn), run ``--verify``."""
     faults = []
     for i, stage in enumerate(stages):
@@ -287,14 +246,14 @@ def damage_round(photos: Path, reference: Path, workspace: Path, stages: list[st
         fault.landed = "detected" if said else "NOT detected"
         fault.ok = final.returncode == 0 and said is not None
         fault.survived = f"exit {final.returncode}" + (f", '{said}', recomputed" if said else "")
-        _verdict(fault, reference, workspace, timings)
+        _verdict(fault, reference, workspace)
     return faults
 
 
 def run_all(work: Path, stages: list[str], *, kill: bool = True, sigint: bool = True,
-            corrupt: bool = True) -> tuple[list[Fault], dict[str, list[str]], dict[str, tuple]]:
-    """The uninterrupted run, then the faults; returns them, the timing fields that differ per stage,
-    and the differences of ``output/`` (data files, per-run records) per workspace."""
+            corrupt: bool = True) -> tuple[list[Fault], dict[str, tuple]]:
+    """The uninterrupted run, then the faults; returns them and the differences of ``output/`` (data
+    files, per-run records) per workspace."""
     photos = prepare(work)
     reference = work / "reference"
     t0 = time.perf_counter()
@@ -302,24 +261,24 @@ def run_all(work: Path, stages: list[str], *, kill: bool = True, sigint: bool = 
     if done.returncode != 0:
         raise SystemExit(f"the uninterrupted run failed (exit {done.returncode}):\n{done.stderr}")
     print(f"uninterrupted run: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    faults, timings, outputs = [], {}, {}
+    faults, outputs = [], {}
     walks = [(signal.SIGKILL, work / "kill")] * kill + [(signal.SIGINT, work / "sigint")] * sigint
     for sig, workspace in walks:
         shutil.rmtree(workspace, ignore_errors=True)
         t0 = time.perf_counter()
-        faults += signal_walk(photos, reference, workspace, [(s, sig) for s in stages], timings)
+        faults += signal_walk(photos, reference, workspace, [(s, sig) for s in stages])
         outputs[workspace.name] = compare_output(reference, workspace)
         print(f"{signal.Signals(sig).name} walk: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if corrupt:
         workspace = walks[0][1] if walks else reference
         t0 = time.perf_counter()
-        faults += damage_round(photos, reference, workspace, stages, timings)
+        faults += damage_round(photos, reference, workspace, stages)
         outputs[f"{workspace.name} after damage"] = compare_output(reference, workspace)
         print(f"damage round: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    return faults, timings, outputs
+    return faults, outputs
 
 
-def report(faults: list[Fault], timings: dict[str, list[str]], outputs: dict[str, tuple]) -> None:
+def report(faults: list[Fault], outputs: dict[str, tuple]) -> None:
     """Print the table of faults and the summary lines (Markdown)."""
     print_markdown(["stage", "fault", "injected at", "landed", "survived", "outputs identical"],
                    [[f.stage, f.kind, f.moment, f.landed, f.survived, f.identical] for f in faults])
@@ -332,9 +291,6 @@ def report(faults: list[Fault], timings: dict[str, list[str]], outputs: dict[str
     for name, (data, per_run) in outputs.items():
         print(f"output/ of `{name}`: data files " + ("identical" if not data else "DIFFER: " + ", ".join(data))
               + (f"; per-run records that differ: {', '.join(per_run)}" if per_run else ""))
-    for stage, fields in timings.items():
-        if fields:
-            print(f"timing fields that differ (not counted as differences), {stage}: {', '.join(fields)}")
 
 
 def main() -> None:
@@ -351,9 +307,9 @@ def main() -> None:
         parser.error(f"unknown stages: {', '.join(unknown)}; stages are: {', '.join(STAGES)}")
     with tempfile.TemporaryDirectory(prefix="faults-") as tmp:
         work = args.work or Path(tmp)
-        faults, timings, outputs = run_all(work, stages, kill=not args.skip_kill, sigint=not args.skip_sigint,
-                                           corrupt=not args.skip_corrupt)
-    report(faults, timings, outputs)
+        faults, outputs = run_all(work, stages, kill=not args.skip_kill, sigint=not args.skip_sigint,
+                                  corrupt=not args.skip_corrupt)
+    report(faults, outputs)
     sys.exit(0 if all(f.ok for f in faults) else 1)
 
 

@@ -82,6 +82,10 @@ def run(
     """
     config = resolve_config(PIPELINE, preset=preset, overrides=overrides,
                             config_file=Path(config_file) if config_file else None)
+    if until in (None, "export") and Path(photos).exists():
+        from photogrammetry.export.publish import check_output
+
+        check_output(output_folder(workspace, output), Path(photos), Path(workspace))
     request = RunRequest(photos=Path(photos), workspace=Path(workspace), config=config, preset=preset,
                          overrides=tuple(overrides), until=until, force=tuple(force))
     result = run_pipeline(PIPELINE, request, RunOptions(device=device, workers=workers, progress=progress,

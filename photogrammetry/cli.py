@@ -26,6 +26,7 @@ import click
 from photogrammetry import api
 from photogrammetry._version import __version__
 from photogrammetry.engine.options import choices, leaves
+from photogrammetry.engine.runner import MAX_WORKERS
 from photogrammetry.engine.settings import available_presets
 from photogrammetry.engine.stage import StageSpec
 from photogrammetry.errors import DamagedWorkspaceError, PhotogrammetryError, resource_error
@@ -135,7 +136,7 @@ def main() -> None:
 @click.option("--force", multiple=True, type=click.Choice(stage_names()),
               help="Recompute this stage and all after it; repeatable.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), help="Worker threads per stage.")
+@click.option("--workers", type=click.IntRange(min=1, max=MAX_WORKERS), help="Worker threads per stage.")
 @click.option("--video-fps", type=float, metavar="FPS",
               help="Frames sampled per second of video: sets ingest.video.fps.")
 @click.option("--verify", is_flag=True, help="Compare checksums of every cached result, not only of those read.")

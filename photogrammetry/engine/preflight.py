@@ -46,7 +46,8 @@ def _existing_ancestor(path: Path) -> Path:
 
 def check_writable(workspace: Path) -> None:
     """Fail with a clear :class:`ResourceError` when ``workspace`` (or where it would be created)
-    cannot be written. Works as root too (read-only mounts are checked, not only permissions)."""
+    cannot be written. Works as root too (read-only mounts are checked, not only permissions): a
+    file is created in the workspace, or in its nearest existing parent, and deleted at once."""
     target = _existing_ancestor(workspace)
     if not target.is_dir():
         raise InputError(f"the workspace {workspace} cannot be created: {target} is a file, not a folder")
@@ -60,13 +61,14 @@ def check_writable(workspace: Path) -> None:
     if not os.access(target, os.W_OK | os.X_OK):
         raise ResourceError(f"{target}: permission denied; the workspace {workspace} must be writable: "
                             "check its permissions or choose another folder (-w)")
-    if target == workspace.absolute():
-        try:  # what access() cannot see (ACLs, immutable folders, full quota)
-            fd, probe = tempfile.mkstemp(dir=target, prefix=".write-test-")
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as e:
-            raise resource_error(e, where=target) or ResourceError(f"{target} is not writable: {e}") from None
+    try:  # what access() cannot see (ACLs, immutable folders, full quota, pseudo file systems such as /proc)
+        fd, probe = tempfile.mkstemp(dir=target, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise resource_error(e, where=target) or ResourceError(
+            f"{target}: cannot create files there ({e.strerror}); the workspace {workspace} must be writable: "
+            "choose another folder (-w)") from None
 
 
 def check_file_options(stages: Sequence[StageSpec], config: Mapping[str, Any]) -> None:

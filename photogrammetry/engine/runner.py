@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import shutil
 import time
@@ -47,6 +48,10 @@ class RunRequest:
     """Stages to recompute even when cached; everything after them is recomputed too."""
 
 
+MAX_WORKERS = 256
+"""Most worker threads per stage ``--workers`` may ask for (more only fail to start)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunOptions:
     """How to compute: nothing here changes outputs or keys."""
@@ -54,7 +59,7 @@ class RunOptions:
     device: str = "auto"
     """``auto`` (CUDA when available), ``cpu`` or ``cuda``."""
     workers: int | None = None
-    """Worker threads per stage; ``None`` picks from the CPU count."""
+    """Worker threads per stage, 1 to :data:`MAX_WORKERS`; ``None`` picks from the CPU count."""
     progress: bool | None = None
     """Progress bars: see :attr:`StageContext.progress`."""
     verify: bool = False
@@ -116,6 +121,9 @@ def check_request(stages: Sequence[StageSpec], request: RunRequest, options: Run
         raise InputError(f"PHOTOS {request.photos} does not exist; give a folder of photos or a video file")
     if options.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"unknown device {options.device!r}; use auto, cpu or cuda")
+    if options.workers is not None and not 1 <= options.workers <= MAX_WORKERS:
+        raise ConfigError(f"--workers {options.workers}: give 1 to {MAX_WORKERS} threads per stage (this machine "
+                          f"has {os.cpu_count()} CPU cores)")
     selected = select_stages(stages, request.until, request.force)
     check_locations(request.photos, request.workspace, [s.name for s in stages])
     check_file_options(selected, request.config)

@@ -94,8 +94,13 @@ def parse_assignment(text: str) -> tuple[str, str, Any]:
     return stage, option.strip(), value
 
 
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+"""How messages name the plain option types."""
+
+
 def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+    """``an integer``, ``a number``, ... or ``a <type name>``."""
+    return _TYPE_WORDS.get(tp) or "a " + (getattr(tp, "__name__", None) or str(tp).replace("typing.", ""))
 
 
 def coerce(tp: Any, value: Any, where: str) -> Any:
@@ -109,7 +114,7 @@ def coerce(tp: Any, value: Any, where: str) -> Any:
                 return coerce(arg, value, where)
             except ConfigError:
                 continue
-        raise ConfigError(f"{where}: {value!r} is not a {_type_name(tp)}")
+        raise ConfigError(f"{where}: {value!r} is not {_type_name(tp)}")
     if origin is typing.Literal:
         if value in args:
             return value
@@ -128,7 +133,7 @@ def coerce(tp: Any, value: Any, where: str) -> Any:
         return float(value)
     if tp in (int, float, str, bool) and type(value) is tp:
         return value
-    raise ConfigError(f"{where}: {value!r} is not a {_type_name(tp)}")
+    raise ConfigError(f"{where}: {value!r} is not {_type_name(tp)}")
 
 
 def _unknown(cls: type, option: str, where: str, source: str) -> ConfigError:

@@ -45,10 +45,35 @@ class Published:
         return next((self.files[f] for f in ("glb", "obj", "ply") if f in self.files), None)
 
 
+def check_output(output: Path, photos: Path, workspace: Path) -> None:
+    """Refuse, before a run starts, an output folder that publishing would refuse, or one among the
+    photos (outside the workspace and hidden folders), whose model and texture the next run would
+    read as photos.
+
+    Args:
+        output: The output folder (``-o``).
+        photos: The photo folder, or a video file.
+        workspace: The workspace folder.
+    """
+    _check_replaceable(output)
+    out, root = output.resolve(), photos.resolve()
+    if not root.is_dir() or not out.is_relative_to(root) or out.is_relative_to(workspace.resolve()):
+        return
+    if not any(part.startswith(".") for part in out.relative_to(root).parts):
+        raise ConfigError(f"output folder {output} (-o) lies in the photo folder {photos}: the next run would read "
+                          "the published model and texture as photos; choose a folder outside it (nothing was "
+                          "written)")
+
+
 def _check_output(output: Path, source: Path) -> None:
     """Refuse an output folder that is not ours to replace, or that lies in the source."""
     if output.resolve() == source.resolve() or output.resolve().is_relative_to(source.resolve()):
         raise ConfigError(f"output folder {output} lies inside the cached export {source}; choose another (-o)")
+    _check_replaceable(output)
+
+
+def _check_replaceable(output: Path) -> None:
+    """Refuse an output that is a file, or a folder holding files that publishing did not put there."""
     if output.exists() and not output.is_dir():
         raise ConfigError(f"output {output} exists and is not a folder; choose another output folder (-o)")
     if output.is_dir() and any(output.iterdir()) and not (output / PUBLISHED_FILE).is_file():

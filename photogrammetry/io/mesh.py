@@ -307,7 +307,8 @@ def read_obj(path: Path) -> TexturedMeshData:
 
 @dataclass(frozen=True, kw_only=True)
 class MeshInfo:
-    """What the mesh stage made (``mesh.json``)."""
+    """What the mesh stage made (``mesh.json``). No timings: the same inputs and settings give the same
+    bytes (the stage logs its step times)."""
 
     units: Units
     """Length unit of the vertices."""
@@ -315,8 +316,6 @@ class MeshInfo:
     """Mesher that built the surface (a key of :data:`photogrammetry.meshing.MESHERS`)."""
     triangles: dict[str, int]
     """Triangle count of each level (``raw`` included)."""
-    seconds: dict[str, float] = field(default_factory=dict)
-    """Time of each step and of each level's decimation."""
     bbox: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
     """Box the mesh was cropped to (min and max corners), if any."""
 
@@ -328,7 +327,7 @@ class MeshResult:
     root: Path
     """Artifact folder."""
     info: MeshInfo
-    """Counts, units and timings."""
+    """Counts and units."""
 
     @property
     def mesh_path(self) -> Path:
@@ -347,14 +346,14 @@ def load_mesh_result(folder: Path) -> MeshResult:
     raw = read_json(Path(folder) / "mesh.json")
     bbox = raw.get("bbox")
     info = MeshInfo(units=raw["units"], method=raw["method"], triangles=dict(raw["triangles"]),
-                    seconds=dict(raw.get("seconds", {})),
                     bbox=(tuple(bbox[0]), tuple(bbox[1])) if bbox else None)
     return MeshResult(Path(folder), info)
 
 
 @dataclass(frozen=True, kw_only=True)
 class TextureInfo:
-    """What the texture stage made (``texture.json``)."""
+    """What the texture stage made (``texture.json``). No timings: the same inputs and settings give the
+    same bytes (the stage logs its step times)."""
 
     units: Units
     """Length unit of the vertices."""
@@ -368,8 +367,6 @@ class TextureInfo:
     """Photos that contributed colour."""
     unseen_faces: float
     """Fraction of faces seen by no photo (coloured from their neighbours)."""
-    seconds: dict[str, float] = field(default_factory=dict)
-    """Time of each step."""
     levels: dict[str, int] = field(default_factory=dict)
     """Further levels textured, in ``levels/<level>/model.obj``, and their triangles."""
     normal_map: bool = False
@@ -383,7 +380,7 @@ class TextureResult:
     root: Path
     """Artifact folder."""
     info: TextureInfo
-    """Units, sizes and timings."""
+    """Units and sizes."""
 
     @property
     def obj_path(self) -> Path:
@@ -397,4 +394,6 @@ class TextureResult:
 
 def load_texture_result(folder: Path) -> TextureResult:
     """Read a texture artifact folder."""
-    return TextureResult(Path(folder), TextureInfo(**read_json(Path(folder) / "texture.json")))
+    raw = read_json(Path(folder) / "texture.json")
+    raw.pop("seconds", None)  # step times, which files of earlier versions held
+    return TextureResult(Path(folder), TextureInfo(**raw))

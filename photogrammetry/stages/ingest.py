@@ -76,6 +76,9 @@ def _photo_files(photo_dir: Path) -> tuple[Path, list[tuple[Path, str]]]:
                              f"({', '.join(VIDEO_SUFFIXES)})")
         path = photo_dir.resolve()
         return path.parent, [(path, path.name)]
+    if not photo_dir.is_dir():
+        raise InputError(f"PHOTOS {photo_dir} is neither a folder nor a file (a device, pipe or socket); give a "
+                         "folder of photos or a video file")
     root = photo_dir.resolve()
     if (root / WORKSPACE_MARKER).exists():
         raise InputError(f"the photo folder {root} is marked as a workspace ({WORKSPACE_MARKER}); use another "
@@ -89,8 +92,11 @@ VIDEO_SAMPLING = 1
 
 def fingerprint(config: IngestConfig, photo_dir: Path) -> dict[str, Any]:
     """The input files as they are now: relative path, size and modification time of each (and
-    the version of the frame sampling when there are videos, which stage version 2 skipped)."""
+    the version of the frame sampling when there are videos, which stage version 2 skipped). A folder
+    without any file is refused here, so that the run stops before it writes anything."""
     root, listed = _photo_files(photo_dir)
+    if not listed:  # refused before the run writes anything
+        raise InputError(_too_few(root, 0, 0, [], []))
     files = []
     for path, rel in listed:
         try:
@@ -155,11 +161,15 @@ def _prepare(path: Path, rel: str, config: IngestConfig, out: Path) -> dict[str,
     if isinstance(decoded, str):
         return {"skipped": decoded}
     data, exif, upright = decoded
-    bgr, alpha = photos.to_bgr8(upright)
+    focal, focal_source = photos.focal_prior_px(exif, upright.shape[1], upright.shape[0])
+    # 8-bit pixels shrunk before the conversion to colour give the same pixels, without a full-size colour
+    # copy (a 20000 x 15000 grey photo: 900 MB less, 1.1 s instead of 2.2 s); others are rounded to 8 bits first
+    shrunk, scale = photos.downscale(upright, config.max_image_size) if upright.dtype == np.uint8 else (upright, 1.0)
+    bgr, alpha = photos.to_bgr8(shrunk)
     if bgr is None:
-        return {"skipped": f"unsupported pixel type {upright.dtype} with shape {upright.shape}"}
-    focal, focal_source = photos.focal_prior_px(exif, bgr.shape[1], bgr.shape[0])
-    bgr, scale = photos.downscale(bgr, config.max_image_size)
+        return {"skipped": photos.unsupported_pixels(upright)}
+    if shrunk is upright:
+        bgr, scale = photos.downscale(bgr, config.max_image_size)
     name = _output_name(rel)
     unchanged = (exif.orientation in (None, 1) and scale == 1.0 and upright.dtype == np.uint8
                  and upright.ndim == 3 and upright.shape[2] == 3 and name == rel)

@@ -192,8 +192,8 @@ def run(config: MeshConfig, ctx: StageContext, *, fusion: FusionResult, undistor
         write_ply(ctx.out / "levels" / f"{name}.ply", mesh, comments=(f"units {units}", f"level {name}"))
     triangles = {"raw": len(build.raw.faces), **{k: len(v.faces) for k, v in build.levels.items()}}
     box = None if build.box is None else (tuple(build.box[0].tolist()), tuple(build.box[1].tolist()))
-    write_json(ctx.out / "mesh.json", MeshInfo(units=units, method=config.method, triangles=triangles,
-                                              seconds=build.seconds, bbox=box))
+    write_json(ctx.out / "mesh.json", MeshInfo(units=units, method=config.method, triangles=triangles, bbox=box))
+    ctx.log.info("mesh steps: %s", ", ".join(f"{step} {seconds:.1f} s" for step, seconds in build.seconds.items()))
     ctx.log.info("mesh units: %s", "metres" if units == "metres" else "SfM units (scale unknown)")
     return {"triangles": len(build.raw.faces), "vertices": len(build.raw.vertices),
             **{f"triangles_{k}": v for k, v in triangles.items() if k != "raw"}}

@@ -70,6 +70,7 @@ def _texture_level(config: TextureConfig, ctx: StageContext, mesh: MeshResult, l
                  len(model.faces), len(views), config.size, " with a normal map" if detail is not None else "")
     with ctx.heartbeat(f"UV atlas ({level})") as beat:
         textured, report = texture_mesh(model, views, config, workers=ctx.workers, on_step=beat.step, detail=detail)
+    ctx.log.info("%s: %s", level, ", ".join(f"{step} {seconds:.1f} s" for step, seconds in report.seconds.items()))
     if report.unseen_faces > 0.05:
         ctx.log.warning("%s: %.0f %% of the faces are seen by no photo; their colour is interpolated", level,
                         100 * report.unseen_faces)
@@ -95,8 +96,7 @@ def run(config: TextureConfig, ctx: StageContext, *, mesh: MeshResult, undistort
         triangles[level] = len(other.faces)
     info = TextureInfo(units=mesh.info.units, level=config.level, texture_size=config.size,
                        triangles=len(textured.faces), views=report.views_used,
-                       unseen_faces=round(report.unseen_faces, 5), seconds=report.seconds, levels=triangles,
-                       normal_map=baked)
+                       unseen_faces=round(report.unseen_faces, 5), levels=triangles, normal_map=baked)
     write_json(ctx.out / "texture.json", info)
     return {"triangles": len(textured.faces), "views": report.views_used, "texture_size": config.size,
             "levels": 1 + len(extra)}

@@ -1,5 +1,7 @@
 """The bad-input matrix: each case of bad photos, paths or settings gives its documented exit code and
-a one-line message naming the file or option, never a traceback or "internal error".
+a one-line message naming the file or option, never a traceback or "internal error"; awkward but good
+inputs (image modes, HEIC, EXIF turns, links, a 20000 x 15000 photo) succeed with the ingested sizes
+checked. A run refused before its first stage writes nothing (the folder's tree is compared).
 
 Photos are tiny and made in the test; each case stops at the first stage that can judge it
 (``--until ingest``, ``--until features`` for photos without keypoints, ``--until sfm`` only for
@@ -9,33 +11,19 @@ process (click's runner) to keep the matrix fast; ``tests/cli/test_cli.py`` runs
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from photogrammetry.cli import main
+from tests.cli.bad_input_files import (Files, grey16, half_transparent, huge, jpeg, mode, pil, png, three,
+                                       transparent)
 from tests.io.photo_factory import encode, texture
-
-Files = dict[str, Callable[[], bytes]]
-
-
-def jpeg(seed: int, size: tuple[int, int] = (64, 48)) -> Callable[[], bytes]:
-    return lambda: encode(texture(*size, seed=seed), ".jpg")
-
-
-def png(image: np.ndarray) -> Callable[[], bytes]:
-    return lambda: cv2.imencode(".png", image)[1].tobytes()
-
-
-def transparent(seed: int) -> np.ndarray:
-    """A textured BGRA image whose alpha is 0 everywhere: ingest makes it a mask that keeps nothing."""
-    return np.dstack([texture(64, 48, seed=seed), np.zeros((48, 64), np.uint8)])
-
 
 GOOD: Files = {"a.jpg": jpeg(1), "b.jpg": jpeg(2), "c.jpg": jpeg(3)}
 UNTIL_INGEST = ("--until", "ingest")
@@ -58,6 +46,12 @@ class Case:
     """Content of ``{tmp}/config.toml``, when the case needs one."""
     photos: str = "photos"
     """Name of the photo folder inside ``tmp``."""
+    links: dict[str, str] = field(default_factory=dict)
+    """Symbolic links made after the files: path inside ``tmp`` -> target."""
+    images: dict[str, tuple[int, int]] | None = None
+    """The images ingest kept, by name, with (width, height) after orientation and downscaling."""
+    untouched: bool = False
+    """Refused before anything is written: ``tmp`` holds exactly what it held before."""
 
 
 def run_args(*extra: str, until: tuple[str, ...] = UNTIL_INGEST) -> tuple[str, ...]:
@@ -66,8 +60,8 @@ def run_args(*extra: str, until: tuple[str, ...] = UNTIL_INGEST) -> tuple[str, .
 
 CASES = {
     # the photo folder
-    "empty folder": Case({}, messages=("{photos} holds no photo or video",)),
-    "missing folder": Case(None, messages=("PHOTOS {photos} does not exist",)),
+    "empty folder": Case({}, messages=("{photos} holds no photo or video",), untouched=True),
+    "missing folder": Case(None, messages=("PHOTOS {photos} does not exist",), untouched=True),
     "one photo": Case({"a.jpg": jpeg(1)}, messages=("{photos} has 1 usable photo(s) out of 1 files; at least 2",)),
     "two identical photos": Case({"a.jpg": jpeg(1), "b.jpg": jpeg(1)},
                                  messages=("1 usable photo(s) out of 2 files", "b.jpg: identical to a.jpg")),
@@ -101,7 +95,7 @@ CASES = {
     "--set unknown option": Case(GOOD, run_args("--set", "ingest.nope=1"),
                                  messages=("unknown option ingest.nope; valid options of ingest: max_image_size",)),
     "--set wrong type": Case(GOOD, run_args("--set", "ingest.max_image_size=big"),
-                             messages=("--set: ingest.max_image_size: 'big' is not a int",)),
+                             messages=("--set: ingest.max_image_size: 'big' is not an integer",)),
     "--set without a value": Case(GOOD, run_args("--set", "ingest.max_image_size"),
                                   messages=("--set expects stage.option=value, got 'ingest.max_image_size'",)),
     "TOML syntax error": Case(GOOD, run_args("--config", "{tmp}/config.toml"), config="[ingest\nmax_image_size = 3\n",
@@ -135,20 +129,210 @@ CASES = {
 }
 
 
+SIZES = {name: (64, 48) for name in GOOD}
+FULL_RUN: tuple[str, ...] = ()
+"""No ``--until``: for runs refused before their first stage."""
+NON_UTF8 = os.fsdecode(b"latin1-\xc4.jpg")
+FORMATS = {  # awkward but good photos: ingest reads them (the pixels are checked in tests/stages/test_ingest.py)
+    "grey JPEG (L)": Case(three(mode("L"), ".jpg", "JPEG"), code=0, images=SIZES),
+    "grey + alpha PNG (LA)": Case(three(mode("LA")), code=0, images={f"{n}.png": (64, 48) for n in "abc"}),
+    "palette PNG (P)": Case(three(mode("P")), code=0, images={f"{n}.png": (64, 48) for n in "abc"}),
+    "palette PNG with a transparent colour": Case(three(mode("P"), transparency=0), code=0,
+                                                  images={f"{n}.png": (64, 48) for n in "abc"}),
+    "RGBA PNG, half transparent": Case(three(half_transparent), code=0, messages=("3 masks)",),
+                                       images={f"{n}.png": (64, 48) for n in "abc"}),
+    "CMYK JPEG": Case(three(mode("CMYK"), ".jpg", "JPEG"), code=0, images=SIZES),
+    "CMYK TIFF": Case(three(mode("CMYK"), ".tif", "TIFF"), code=0, images={f"{n}.tif": (64, 48) for n in "abc"}),
+    "16-bit grey PNG (I;16)": Case(three(grey16), code=0, images={f"{n}.png": (64, 48) for n in "abc"}),
+    "16-bit colour PNG": Case({f"{n}.png": png(texture(64, 48, seed=i).astype(np.uint16) * 257)
+                               for i, n in enumerate("abc", 1)}, code=0, images={f"{n}.png": (64, 48) for n in "abc"}),
+    "1-bit PNG": Case(three(mode("1")), code=0, images={f"{n}.png": (64, 48) for n in "abc"}),
+    "float TIFF, 0..1": Case(three(lambda i: i.convert("F").point(lambda v: v / 255), ".tif", "TIFF"), code=0,
+                             images={f"{n}.tif": (64, 48) for n in "abc"}),
+    "float TIFF of 0..255 skipped": Case({**GOOD, "d.tif": pil(mode("F"), "TIFF")}, code=0, images=SIZES,
+                                         messages=("skipped d.tif: unsupported float32 pixels mostly above 1.0",)),
+    "32-bit integer TIFF (I) skipped": Case({**GOOD, "d.tif": pil(mode("I"), "TIFF")}, code=0, images=SIZES,
+                                            messages=("skipped d.tif: unsupported int32 pixels", "8 or 16 bits")),
+    "WebP, BMP and GIF": Case({"a.webp": pil(mode("RGB"), "WEBP", lossless=True), "b.bmp": pil(mode("RGB"), "BMP"),
+                               "c.gif": pil(mode("P"), "GIF")}, code=0,
+                              images={"a.webp": (64, 48), "b.bmp": (64, 48), "c.gif": (64, 48)}),
+    "HEIC, one turned by EXIF": Case({"a.heic": lambda: encode(texture(64, 48, seed=1), ".heic", {"Orientation": 6}),
+                                      "b.heic": lambda: encode(texture(64, 48, seed=2), ".heic"),
+                                      "c.heic": lambda: encode(texture(64, 48, seed=3), ".heic")}, code=0,
+                                     images={"a.heic": (48, 64), "b.heic": (64, 48), "c.heic": (64, 48)}),
+    "broken HEIC and RAW among photos": Case({**GOOD, "x.heic": lambda: b"\0\0\0\x18ftypheic" + bytes(100),
+                                              "y.dng": lambda: b"II*\0" + bytes(100)}, code=0, images=SIZES,
+                                             messages=("skipped x.heic: not a readable image",
+                                                       "skipped y.dng: RAW files are not supported")),
+    "EXIF orientations 1 to 8": Case({f"o{o}.jpg": (lambda o=o: encode(texture(80, 60, seed=o), ".jpg",
+                                                                       {"Orientation": o})) for o in range(1, 9)},
+                                     code=0, messages=("(8 images, 2 cameras",),
+                                     images={f"o{o}.jpg": (80, 60) if o < 5 else (60, 80) for o in range(1, 9)}),
+    "20000 x 15000 photo with EXIF": Case({**GOOD, "huge.png": huge}, code=0, messages=("1 with_focal_prior",),
+                                          images={**SIZES, "huge.png": (1200, 1600)}),  # turned, then 1600 px
+    "mixed cameras": Case({"a.jpg": lambda: encode(texture(64, 48, seed=1), ".jpg", {"Make": "A", "Model": "X"}),
+                           "b.jpg": lambda: encode(texture(64, 48, seed=2), ".jpg", {"Make": "B", "Model": "Y"}),
+                           "c.jpg": jpeg(3, (80, 60))}, code=0, messages=("(3 images, 3 cameras",),
+                          images={**SIZES, "c.jpg": (80, 60)}),
+    "PNG named .jpg": Case({**GOOD, "d.jpg": lambda: encode(texture(64, 48, seed=4), ".png")}, code=0,
+                           images={**SIZES, "d.jpg": (64, 48)}),
+    "text and sidecar files skipped": Case({**GOOD, "notes.txt": lambda: b"hello", "a.xmp": lambda: b"<x/>"}, code=0,
+                                           images=SIZES, messages=("skipped notes.txt: not a readable image",)),
+    "file name not UTF-8": Case({**GOOD, NON_UTF8: jpeg(4)}, code=0, images=SIZES,
+                                messages=("skipped latin1-\\xc4.jpg: the file name is not valid UTF-8; rename it",)),
+    "sub-folders and upper-case suffix": Case({"a.jpg": jpeg(1), "x/b.jpg": jpeg(2), "x/y/c.JPG": jpeg(3)}, code=0,
+                                              images={"a.jpg": (64, 48), "x/b.jpg": (64, 48), "x/y/c.JPG": (64, 48)}),
+    "unreadable video among photos": Case({**GOOD, "clip.mp4": lambda: b"junk" * 100},
+                                          messages=("cannot read the video {photos}/clip.mp4",)),
+    "camera_grouping=single, two sizes": Case({**GOOD, "d.jpg": jpeg(4, (80, 60))},
+                                              run_args("--set", "ingest.camera_grouping=single"),
+                                              messages=("camera_grouping=single needs photos of one size",)),
+}
+LINKS = {
+    "link to a photo elsewhere": Case({"a.jpg": jpeg(1), "b.jpg": jpeg(2), "../elsewhere/c.jpg": jpeg(3)}, code=0,
+                                      links={"photos/c.jpg": "{tmp}/elsewhere/c.jpg"}, images=SIZES),
+    "link to a folder elsewhere": Case({"a.jpg": jpeg(1), "../more/b.jpg": jpeg(2), "../more/c.jpg": jpeg(3)}, code=0,
+                                       links={"photos/more": "{tmp}/more"},
+                                       images={"a.jpg": (64, 48), "more/b.jpg": (64, 48), "more/c.jpg": (64, 48)}),
+    "broken link": Case(GOOD, code=0, links={"photos/d.jpg": "{tmp}/gone.jpg"}, images=SIZES,
+                        messages=("skipped d.jpg: cannot be read (No such file or directory)",)),
+    "link loop to the photo folder": Case(GOOD, code=0, links={"photos/loop": "{photos}"}, images=SIZES),
+    "link to itself": Case(GOOD, code=0, links={"photos/x.jpg": "{photos}/x.jpg"}, images=SIZES,
+                           messages=("skipped x.jpg: cannot be read (Too many levels of symbolic links)",)),
+    "link to a photo of the folder": Case(GOOD, code=0, links={"photos/d.jpg": "{photos}/a.jpg"}, images=SIZES,
+                                          messages=("identical photos: a.jpg, d.jpg (using only a.jpg)",)),
+    "photo folder is a link": Case(GOOD, ("run", "{tmp}/link", "-w", "{ws}", *UNTIL_INGEST), code=0,
+                                   links={"link": "{photos}"}, images=SIZES),
+    "workspace is a link to the photos": Case(GOOD, links={"ws": "{photos}"}, untouched=True,
+                                              messages=("the workspace {ws} is the photo folder",)),
+}
+PLACES = {
+    "workspace = photo folder": Case(GOOD, ("run", "{photos}", "-w", "{photos}", *UNTIL_INGEST), untouched=True,
+                                     messages=("the workspace {photos} is the photo folder", "nothing was written")),
+    "new workspace inside the photos": Case(GOOD, ("run", "{photos}", "-w", "{photos}/ws", *UNTIL_INGEST), code=0,
+                                            images=SIZES),
+    "workspace inside the photos holding files": Case(
+        {**GOOD, "ws/notes.txt": lambda: b"mine"}, ("run", "{photos}", "-w", "{photos}/ws", *UNTIL_INGEST),
+        untouched=True, messages=("the workspace {photos}/ws is a folder inside the photos that already holds files",)),
+    "photos inside a stage folder of the workspace": Case(
+        GOOD, ("run", "{photos}", "-w", "{tmp}/ws", *UNTIL_INGEST), photos="ws/ingest/p", untouched=True,
+        messages=("the photo folder {photos} is inside ingest/ of the workspace {tmp}/ws",)),
+    "workspace is a file": Case(GOOD, ("run", "{photos}", "-w", "{photos}/a.jpg", *UNTIL_INGEST), untouched=True,
+                                messages=("the workspace {photos}/a.jpg cannot be created: {photos}/a.jpg is a file",)),
+    "workspace name too long": Case(GOOD, ("run", "{photos}", "-w", "{tmp}/" + "w" * 300, *UNTIL_INGEST),
+                                    untouched=True, messages=("path too long (its longest name has 300 bytes",)),
+    "workspace where nothing can be created": Case(GOOD, ("run", "{photos}", "-w", "/proc/pg-ws", *UNTIL_INGEST),
+                                                   untouched=True, messages=("/proc: cannot create files there",)),
+    "PHOTOS is a photo file": Case(GOOD, ("run", "{photos}/a.jpg", "-w", "{ws}", *UNTIL_INGEST), untouched=True,
+                                   messages=("PHOTOS {photos}/a.jpg is a file; give a folder of photos or a video",)),
+    "PHOTOS is a device": Case(GOOD, ("run", "/dev/null", "-w", "{ws}", *UNTIL_INGEST), untouched=True,
+                               messages=("PHOTOS /dev/null is neither a folder nor a file",)),
+    "-o is a file": Case(GOOD, run_args("-o", "{photos}/a.jpg", until=FULL_RUN), untouched=True,
+                         messages=("output {photos}/a.jpg exists and is not a folder; choose another output",)),
+    "-o is the photo folder": Case(GOOD, run_args("-o", "{photos}", until=FULL_RUN), untouched=True,
+                                   messages=("output folder {photos} holds files that photogrammetry did not",)),
+    "-o inside the photo folder": Case(GOOD, run_args("-o", "{photos}/model", until=FULL_RUN), untouched=True,
+                                       messages=("output folder {photos}/model (-o) lies in the photo folder",)),
+    "-o holding other files": Case({**GOOD, "../out/mine.txt": lambda: b"mine"},
+                                   run_args("-o", "{tmp}/out", until=FULL_RUN), untouched=True,
+                                   messages=("output folder {tmp}/out holds files that photogrammetry did not",)),
+}
+FILE_OPTIONS = {  # checked before the first stage: full runs that must not start
+    name: Case(GOOD, run_args("--set", option, until=FULL_RUN), untouched=True, messages=(message,))
+    for name, option, message in (
+        ("depth.weights missing", "depth.weights={tmp}/none.pt", "depth.weights = '{tmp}/none.pt': no such file"),
+        ("depth.weights not a checkpoint", "depth.weights=/etc/passwd",
+         "depth.weights = '/etc/passwd': not a PyTorch weight file"),
+        ("masks.folder missing", "masks.folder={tmp}/masks", "masks.folder = '{tmp}/masks': no such folder"),
+        ("masks.folder is a file", "masks.folder={photos}/a.jpg", "masks.folder = '{photos}/a.jpg' is not a folder"),
+        ("pairs.pairs_file missing", "pairs.pairs_file={tmp}/p.txt", "pairs.pairs_file = '{tmp}/p.txt': no such file"),
+        ("sfm.calibration missing", "sfm.calibration={tmp}/cal", "sfm.calibration = '{tmp}/cal': no such folder"),
+        ("sfm.calibration not a COLMAP model", "sfm.calibration={photos}",
+         "sfm.calibration: cannot read a COLMAP model in {photos}"),
+        ("scale.points_file missing", "scale.points_file={tmp}/p.txt",
+         "scale.points_file = '{tmp}/p.txt': no such file"),
+        ("pairs.method=file without a file", "pairs.method=file", "pairs.method=file needs pairs.pairs_file=PATH"),
+    )}
+FILE_OPTIONS |= {
+    "TOML naming a missing file": Case(GOOD, run_args("--config", "{tmp}/config.toml", until=FULL_RUN),
+                                       config='[pairs]\npairs_file = "/nonexistent/pairs.txt"\n', untouched=True,
+                                       messages=("pairs.pairs_file = '/nonexistent/pairs.txt': no such file",)),
+    "pairs file naming other images": Case({**GOOD, "../pairs.txt": lambda: b"a.jpg nope.jpg\n"},
+                                           run_args("--set", "pairs.method=file", "--set",
+                                                    "pairs.pairs_file={tmp}/pairs.txt", until=("--until", "pairs")),
+                                           messages=("pairs file {tmp}/pairs.txt: 1 names are not images of this run, "
+                                                     "e.g. 'nope.jpg'",)),
+}
+SETTINGS = {
+    name: Case(GOOD, run_args(*args), untouched=True, messages=(message,))
+    for name, args, message in (
+        ("--set unknown choice", ("--set", "pairs.method=bogus"), "--set: pairs.method: unknown 'bogus'; choose auto"),
+        ("--set not a bool", ("--set", "ingest.drop_duplicates=maybe"), "drop_duplicates: 'maybe' is not true or false"),
+        ("--set out of range", ("--set", "ingest.max_image_size=32"), "ingest.max_image_size must be 0 (full size) or"),
+        ("--set float for an int", ("--set", "ingest.max_image_size=1.5"), "ingest.max_image_size: 1.5 is not an integer"),
+        ("--set unknown nested option", ("--set", "ingest.video.nope=1"),
+         "unknown option ingest.video.nope; valid options of ingest.video: fps"),
+        ("--set a group as a value", ("--set", "ingest.video=3"), "--set: ingest.video is a group of options"),
+        ("--set empty", ("--set", ""), "--set expects stage.option=value, got ''"),
+        ("--set a string for a list", ("--set", "export.formats=glb"), "export.formats: expected a list, got 'glb'"),
+        ("--set unknown list item", ("--set", 'export.formats=["glb", "nope"]'),
+         "export.formats must be a non-empty list of glb"),
+        ("--set unknown extractor", ("--set", "features.extractor=nope"),
+         "features.extractor: unknown 'nope'; choose one of"),
+        ("--video-fps 0", ("--video-fps", "0"), "ingest.video.fps must be within (0, 120], got 0.0"),
+        ("--workers 0", ("--workers", "0"), "Invalid value for '--workers': 0 is not in the range 1<=x<=256"),
+        ("--workers 100000", ("--workers", "100000"), "Invalid value for '--workers': 100000 is not in the range"),
+        ("--device unknown", ("--device", "tpu"), "Invalid value for '--device': 'tpu' is not one of"),
+        ("--config is a folder", ("--config", "{photos}"), "Invalid value for '--config': File '{photos}' is a dir"),
+        ("preset in another case", ("--preset", "Fast"), "unknown preset 'Fast'; choose one of: default, fast"),
+    )}
+SETTINGS |= {
+    name: Case(GOOD, run_args("--config", "{tmp}/config.toml"), config=toml, untouched=True, messages=(message,))
+    for name, toml, message in (
+        ("TOML wrong type", '[ingest]\nmax_image_size = "big"\n', "{tmp}/config.toml: ingest.max_image_size: 'big' is"),
+        ("TOML out of range", "[ingest]\njpeg_quality = 10\n", "{tmp}/config.toml: ingest.jpeg_quality must be within"),
+        ("TOML table for an option", "[ingest.max_image_size]\nx = 1\n",
+         "ingest.max_image_size is an option, not a group of options"),
+        ("TOML value for a stage", "ingest = 3\n", "{tmp}/config.toml: [ingest] must be a table of options"),
+        ("TOML not UTF-8", "\udcff\udcfebad", "cannot read settings file {tmp}/config.toml: 'utf-8' codec can't"),
+    )}
+CASES |= FORMATS | LINKS | PLACES | FILE_OPTIONS | SETTINGS
+
+
 def _fill(text: str, photos: Path, tmp: Path) -> str:
     return text.format(photos=photos, ws=tmp / "ws", tmp=tmp)
+
+
+def _tree(folder: Path) -> list[str]:
+    """Every path below ``folder`` (links not followed)."""
+    return sorted(os.path.relpath(os.path.join(top, name), folder)
+                  for top, dirs, files in os.walk(folder) for name in dirs + files)
+
+
+def _ingested(tmp: Path) -> dict[str, tuple[int, int]]:
+    """Name -> (width, height) of the images of the one ingest result below ``tmp``."""
+    [images] = [p for p in tmp.rglob("ingest/*/images.json") if not p.parent.name.endswith(".partial")]
+    return {i["name"]: (i["width"], i["height"]) for i in json.loads(images.read_text(encoding="utf-8"))}
+
+
+def _make(case: Case, photos: Path, tmp: Path) -> None:
+    """The photo folder (``None``: none), the config file and the links of ``case``."""
+    if case.files is not None:
+        photos.mkdir(parents=True)
+        for name, make in case.files.items():
+            (photos / name).parent.mkdir(parents=True, exist_ok=True)
+            (photos / name).write_bytes(make())
+    if case.config is not None:
+        (tmp / "config.toml").write_bytes(case.config.encode("utf-8", "surrogateescape"))
+    for link, target in case.links.items():
+        (tmp / link).symlink_to(_fill(target, photos, tmp))
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_bad_input_gives_its_exit_code_and_names_the_cause(case: Case, tmp_path: Path) -> None:
     photos = tmp_path / case.photos
-    if case.files is not None:
-        photos.mkdir()
-        for name, make in case.files.items():
-            (photos / name).parent.mkdir(parents=True, exist_ok=True)
-            (photos / name).write_bytes(make())
-    if case.config is not None:
-        (tmp_path / "config.toml").write_text(case.config, encoding="utf-8")
+    _make(case, photos, tmp_path)
+    before = _tree(tmp_path)
     result = CliRunner().invoke(main, [_fill(a, photos, tmp_path) for a in case.args])
     output = result.output  # stdout and stderr
     assert result.exit_code == case.code, output
@@ -158,3 +342,7 @@ def test_bad_input_gives_its_exit_code_and_names_the_cause(case: Case, tmp_path:
     if case.code != 0:
         errors = [line for line in output.splitlines() if line.lower().startswith(("error", "usage"))]
         assert errors, output
+    if case.untouched:
+        assert _tree(tmp_path) == before, output
+    if case.images is not None:
+        assert _ingested(tmp_path) == case.images, output

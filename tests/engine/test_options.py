@@ -88,7 +88,7 @@ def test_toml_sub_tables_and_dotted_keys_are_the_same(tmp_path: Path) -> None:
     ("nested.serch.levels=[8]", "unknown option nested.serch; valid options of nested: size, search.*"),
     ("nested.search.inner.paths=6", "nested.search.inner: paths must be 4 or 8, got 6"),
     ("nested.search.mode=slow", "'slow' is not one of 'fast', 'exact'"),
-    ("nested.search.levels=[8.5]", "8.5 is not a int"),
+    ("nested.search.levels=[8.5]", "8.5 is not an integer"),
     ("nested.search=3", "nested.search is a group of options; give a table"),
     ("nested.size.x=3", "unknown option nested.size.x"),
     ("flat.levels=[8]", "flat.levels is now flat.search.levels"),

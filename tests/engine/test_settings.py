@@ -49,8 +49,8 @@ def test_overrides_are_typed() -> None:
 @pytest.mark.parametrize("assignment, message", [
     ("square.pwr=3", "unknown option square.pwr; valid options of square: power, delay"),
     ("sqaure.power=3", "unknown stage 'sqaure'; stages are: listing, square, total"),
-    ("square.power=three", "'three' is not a int"),
-    ("square.power=2.5", "2.5 is not a int"),
+    ("square.power=three", "'three' is not an integer"),
+    ("square.power=2.5", "2.5 is not an integer"),
     ("square.power", "--set expects stage.option=value"),
 ])
 def test_bad_overrides_name_the_problem(assignment: str, message: str) -> None:

@@ -88,6 +88,7 @@ def test_to_bgr8_maps_depths_and_splits_alpha() -> None:
     bgr, _ = photos.to_bgr8(np.array([[0.0, 0.5, 2.0]], dtype=np.float32))
     assert bgr[0, :, 1].tolist() == [0, 128, 255]
     assert photos.to_bgr8(np.zeros((2, 2), np.int32)) == (None, None)
+    assert photos.to_bgr8(np.array([[0.5, 2.0, 255.0]], dtype=np.float32)) == (None, None)  # 0..255, not 0..1
 
 
 def test_downscale_keeps_aspect_and_reports_scale() -> None:

@@ -238,3 +238,21 @@ def test_the_ply_names_the_texture_file_written(upstream: tuple[FusionResult, Un
     assert len(named) == 1 and (ply.parent / named[0]).read_bytes().startswith(magic)
     loaded = trimesh.load(ply, process=False)  # a loader that follows TextureFile, relative to the PLY
     assert loaded.visual.kind == "texture" and loaded.visual.material.image.size == (512, 512)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_mesh_and_texture_give_the_same_bytes_twice(upstream: tuple[FusionResult, UndistortResult],
+                                                    tmp_path: Path) -> None:
+    """Every file, the JSON records included (no timings in them), from one fused cloud and settings."""
+    fusion, undistort = fusion_of(tmp_path / "fusion", 3_000), upstream[1]
+    for run in ("a", "b"):
+        mesh.run(mesh.MeshConfig(), context("mesh", tmp_path / run), fusion=fusion, undistort=undistort)
+        texture.run(texture.TextureConfig(level="preview", size=256), context("texture", tmp_path / run),
+                    mesh=load_mesh_result(tmp_path / run / "mesh"), undistort=undistort)
+    first, second = _files(tmp_path / "a"), _files(tmp_path / "b")
+    assert {"mesh/mesh.json", "texture/texture.json", "texture/model.png"} <= set(first)
+    assert first.keys() == second.keys()
+    assert [name for name in first if first[name] != second[name]] == []
