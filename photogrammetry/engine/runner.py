@@ -14,6 +14,7 @@ from typing import Any
 from photogrammetry._version import __version__
 from photogrammetry.engine.device import resolve_device
 from photogrammetry.engine.eta import Estimator, format_left, manifest_rate, manifest_units_per_photo
+from photogrammetry.engine.executor import ExecutorOptions, ItemExecutor, check_executor, make_executor
 from photogrammetry.engine.lock import WorkspaceLock
 from photogrammetry.engine.plan import plan_keys
 from photogrammetry.engine.preflight import check_file_options, check_locations, check_writable
@@ -59,6 +60,11 @@ class RunOptions:
     """Progress bars: see :attr:`StageContext.progress`."""
     verify: bool = False
     """Compare the checksums of every cached artifact the run meets, not only of those it reads."""
+    executor: str = "local"
+    """Where per-item work runs: ``local`` (this process) or ``ray`` (a Ray cluster; see
+    :mod:`photogrammetry.engine.executor`)."""
+    ray_address: str | None = None
+    """``ray`` only: ``auto`` or ``HOST:PORT`` of a running cluster; ``None`` starts Ray on this machine."""
     on_start: Callable[[Path], None] | None = None
     """Called with the workspace once every check has passed and the workspace is held (the CLI
     opens its log file there); nothing is written before."""
@@ -121,9 +127,15 @@ def check_request(stages: Sequence[StageSpec], request: RunRequest, options: Run
     check_file_options(selected, request.config)
     plan_keys(selected, request.config, request.photos)  # reads the inputs: fails on unusable ones
     check_writable(request.workspace)
-    if options.device == "cuda":
+    check_executor(_executor_options(options))
+    if options.device == "cuda" and options.executor == "local":  # on Ray, the cluster's nodes are asked
         resolve_device("cuda")
     return selected
+
+
+def _executor_options(options: RunOptions) -> ExecutorOptions:
+    return ExecutorOptions(kind=options.executor, address=options.ray_address, workers=options.workers,
+                           device=options.device)
 
 
 def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunOptions = RunOptions()) -> RunResult:
@@ -145,8 +157,11 @@ def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunO
             store.empty_trash()
             keys = plan_keys(selected, request.config, request.photos)
             write_run_record(workspace, _run_record(request, keys))
-            executor = _Executor(selected, request, options, store, keys)
-            outcomes = tuple(executor.run_all())
+            items = make_executor(_executor_options(options), workspace)
+            try:
+                outcomes = tuple(_Executor(selected, request, options, store, keys, items).run_all())
+            finally:
+                items.close()
     except OSError as e:
         mapped = resource_error(e, where=workspace)
         if mapped is None:
@@ -176,7 +191,9 @@ class _Executor:
     """Walks the selected stages once, loading upstream results only when a stage must run."""
 
     def __init__(self, stages: Sequence[StageSpec], request: RunRequest, options: RunOptions,
-                 store: ArtifactStore, keys: Mapping[str, str]) -> None:
+                 store: ArtifactStore, keys: Mapping[str, str], items: ItemExecutor) -> None:
+        self.items = items
+        """Runs the stages' per-item work (:meth:`StageContext.map`)."""
         self.specs = {s.name: s for s in stages}
         self.order = list(stages)
         self.request, self.options, self.store, self.keys = request, options, store, keys
@@ -294,7 +311,8 @@ class _Executor:
     def _context(self, spec: StageSpec, out: Path, left: Left) -> StageContext:
         extra = {"workers": self.options.workers} if self.options.workers else {}
         return StageContext(name=spec.name, out=out, photos=self.request.photos, left=left,
-                            device_request=self.options.device, progress=self.options.progress, **extra)
+                            device_request=self.options.device, progress=self.options.progress,
+                            executor=self.items, **extra)
 
     def _execute(self, spec: StageSpec, key: str, *, fresh: bool, heading: str, left: Left) -> Artifact:
         upstream = {name: self._result(name) for name in spec.requires}

@@ -1,0 +1,129 @@
+"""Where a stage's per-item work runs: in this process (``local``, the default) or on a Ray cluster (``ray``).
+
+A stage hands its per-item work (features per image, matches per pair, depth per view) to
+:meth:`StageContext.map <photogrammetry.engine.stage.StageContext.map>` as an :class:`ItemTask`: a
+picklable object whose :meth:`~ItemTask.setup` loads what every item needs (a network) once per
+worker, and whose :meth:`~ItemTask.run` processes items in order, writing each item's files and its
+record (atomic, checksummed) straight into the stage's ``.partial`` folder and yielding a small
+result per item as it finishes. An executor maps the task over the items and yields those results
+as items finish, in any order; the stage then assembles its artifact from the records, exactly as
+it does when it resumes. Which executor runs, where and with how many workers never enters a cache
+key: outputs are the same.
+
+Ray is an optional dependency, imported only when ``ray`` is chosen
+(:mod:`photogrammetry.engine.ray_executor`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
+
+from photogrammetry.errors import ConfigError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+EXECUTORS = ("local", "ray")
+"""Names accepted by ``--executor``."""
+
+INSTALL_HINT = "pip install 'photogrammetry[distributed]'"
+"""How to install what ``--executor ray`` needs."""
+
+
+class ItemTask(ABC, Generic[T, R]):
+    """A stage's work on one item, sent to every worker (it must pickle: plain settings and paths).
+
+    The same object runs locally and on a Ray worker: there it is unpickled once per worker,
+    :meth:`setup` runs once, then :meth:`run` gets the items in chunks of :meth:`chunk` items.
+    """
+
+    def chunk(self) -> int:
+        """Items sent to a remote worker at a time: more for items that take milliseconds, or a
+        CUDA batch."""
+        return 1
+
+    def setup(self) -> None:  # noqa: B027 - optional: tasks without a network need none
+        """Load what every item needs (a network, on the worker's device); called once per worker."""
+
+    @abstractmethod
+    def run(self, items: Sequence[T]) -> Iterator[R]:
+        """Process ``items`` in order: write each item's files and record into the stage's folder,
+        then yield a small, picklable result for it."""
+
+
+class ItemExecutor(Protocol):
+    """Maps an :class:`ItemTask` over items (see the module's docstring)."""
+
+    name: str
+
+    def map(self, task: ItemTask[T, R], items: Sequence[T]) -> Iterator[R]:
+        """The task's result of every item, yielded as items finish (in any order)."""
+
+    def close(self) -> None:
+        """Release the workers (once, at the end of a run)."""
+
+
+class LocalExecutor:
+    """Everything in this process: the task's own threads, prefetching and CUDA batching, as before."""
+
+    name = "local"
+
+    def map(self, task: ItemTask[T, R], items: Sequence[T]) -> Iterator[R]:
+        if not items:
+            return
+        task.setup()
+        yield from task.run(items)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutorOptions:
+    """How the per-item work of a run is spread: nothing here enters a cache key."""
+
+    kind: str = "local"
+    """``local`` (this process) or ``ray`` (actors of a Ray cluster)."""
+    address: str | None = None
+    """Ray only: ``auto``, ``HOST:PORT`` of a running cluster, or ``None`` to start Ray on this machine."""
+    workers: int | None = None
+    """Ray only: actors per stage (``None``: one per CPU, or per GPU, of the cluster); Ray started
+    here gets this many CPUs."""
+    device: str = "auto"
+    """``auto``, ``cpu`` or ``cuda``: on Ray, actors ask for a GPU unless ``cpu``."""
+
+
+def check_executor(options: ExecutorOptions) -> None:
+    """Refuse an unknown executor, an address without Ray, or ``ray`` where Ray is not installed.
+
+    Raises:
+        ConfigError: With what to do (for a missing Ray: how to install it).
+    """
+    if options.kind not in EXECUTORS:
+        raise ConfigError(f"unknown executor {options.kind!r}; use one of: {', '.join(EXECUTORS)}")
+    if options.kind == "local" and options.address is not None:
+        raise ConfigError("--ray-address is for --executor ray; add --executor ray or drop the address")
+    if options.kind == "ray":
+        try:
+            importlib.import_module("ray")
+        except ImportError as e:
+            raise ConfigError(f"--executor ray needs Ray, which is not installed here: {INSTALL_HINT}") from e
+
+
+def make_executor(options: ExecutorOptions, workspace: Path) -> ItemExecutor:
+    """The executor ``options`` ask for, started (Ray: connected, the workspace checked on every node).
+
+    Raises:
+        ConfigError: See :func:`check_executor`; or a Ray node cannot see the workspace.
+    """
+    check_executor(options)
+    if options.kind == "local":
+        return LocalExecutor()
+    from photogrammetry.engine.ray_executor import RayExecutor
+
+    return RayExecutor(options, workspace)
