@@ -17,11 +17,10 @@ Ray is an optional dependency, imported only when ``ray`` is chosen
 from __future__ import annotations
 
 import importlib
-from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from photogrammetry.errors import ConfigError
 
@@ -35,11 +34,13 @@ INSTALL_HINT = "pip install 'photogrammetry[distributed]'"
 """How to install what ``--executor ray`` needs."""
 
 
-class ItemTask(ABC, Generic[T, R]):
+class ItemTask(Protocol[T, R]):
     """A stage's work on one item, sent to every worker (it must pickle: plain settings and paths).
 
     The same object runs locally and on a Ray worker: there it is unpickled once per worker,
     :meth:`setup` runs once, then :meth:`run` gets the items in chunks of :meth:`chunk` items.
+    A protocol: library code (below the engine) may define tasks with these three methods
+    without importing the engine; stages may subclass it for the defaults.
     """
 
     def chunk(self) -> int:
@@ -47,10 +48,9 @@ class ItemTask(ABC, Generic[T, R]):
         CUDA batch."""
         return 1
 
-    def setup(self) -> None:  # noqa: B027 - optional: tasks without a network need none
+    def setup(self) -> None:
         """Load what every item needs (a network, on the worker's device); called once per worker."""
 
-    @abstractmethod
     def run(self, items: Sequence[T]) -> Iterator[R]:
         """Process ``items`` in order: write each item's files and record into the stage's folder,
         then yield a small, picklable result for it."""
