@@ -122,12 +122,12 @@ def check_request(stages: Sequence[StageSpec], request: RunRequest, options: Run
         raise InputError(f"PHOTOS {request.photos} does not exist; give a folder of photos or a video file")
     if options.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"unknown device {options.device!r}; use auto, cpu or cuda")
+    check_executor(_executor_options(options))
     selected = select_stages(stages, request.until, request.force)
     check_locations(request.photos, request.workspace, [s.name for s in stages])
     check_file_options(selected, request.config)
     plan_keys(selected, request.config, request.photos)  # reads the inputs: fails on unusable ones
     check_writable(request.workspace)
-    check_executor(_executor_options(options))
     if options.device == "cuda" and options.executor == "local":  # on Ray, the cluster's nodes are asked
         resolve_device("cuda")
     return selected
