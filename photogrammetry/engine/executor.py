@@ -11,7 +11,7 @@ it does when it resumes. Which executor runs, where and with how many workers ne
 key: outputs are the same.
 
 Ray is an optional dependency, imported only when ``ray`` is chosen
-(:mod:`photogrammetry.engine.ray_executor`).
+(:mod:`photogrammetry.engine.ray_executor`, started by the runner).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol, TypeVar
 
 from photogrammetry.errors import ConfigError
@@ -114,16 +113,3 @@ def check_executor(options: ExecutorOptions) -> None:
         except ImportError as e:
             raise ConfigError(f"--executor ray needs Ray, which is not installed here: {INSTALL_HINT}") from e
 
-
-def make_executor(options: ExecutorOptions, workspace: Path) -> ItemExecutor:
-    """The executor ``options`` ask for, started (Ray: connected, the workspace checked on every node).
-
-    Raises:
-        ConfigError: See :func:`check_executor`; or a Ray node cannot see the workspace.
-    """
-    check_executor(options)
-    if options.kind == "local":
-        return LocalExecutor()
-    from photogrammetry.engine.ray_executor import RayExecutor
-
-    return RayExecutor(options, workspace)

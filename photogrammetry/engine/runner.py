@@ -14,7 +14,7 @@ from typing import Any
 from photogrammetry._version import __version__
 from photogrammetry.engine.device import resolve_device
 from photogrammetry.engine.eta import Estimator, format_left, manifest_rate, manifest_units_per_photo
-from photogrammetry.engine.executor import ExecutorOptions, ItemExecutor, check_executor, make_executor
+from photogrammetry.engine.executor import ExecutorOptions, ItemExecutor, LocalExecutor, check_executor
 from photogrammetry.engine.lock import WorkspaceLock
 from photogrammetry.engine.plan import plan_keys
 from photogrammetry.engine.preflight import check_file_options, check_locations, check_writable
@@ -170,6 +170,21 @@ def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunO
     if not any(o.action == "ran" for o in outcomes):
         log.info("Nothing to do: all %d stages are up to date in %s", len(outcomes), workspace)
     return RunResult(workspace=workspace, stages=outcomes)
+
+
+def make_executor(options: ExecutorOptions, workspace: Path) -> ItemExecutor:
+    """The executor ``options`` ask for, started (Ray: connected, the workspace checked on every node).
+
+    Raises:
+        ConfigError: See :func:`~photogrammetry.engine.executor.check_executor`; or a Ray node
+            cannot see the workspace.
+    """
+    check_executor(options)
+    if options.kind == "local":
+        return LocalExecutor()
+    from photogrammetry.engine.ray_executor import RayExecutor
+
+    return RayExecutor(options, workspace)
 
 
 def _run_record(request: RunRequest, keys: Mapping[str, str]) -> RunRecord:

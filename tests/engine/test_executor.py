@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from photogrammetry.cli import main
-from photogrammetry.engine.executor import INSTALL_HINT, ExecutorOptions, LocalExecutor, make_executor
+from photogrammetry.engine.executor import INSTALL_HINT, ExecutorOptions, LocalExecutor
+from photogrammetry.engine.runner import make_executor
 from photogrammetry.errors import ConfigError
 
 ORBIT = Path(__file__).resolve().parents[2] / "sample_scenes" / "orbit" / "images"
