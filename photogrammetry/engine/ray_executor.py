@@ -119,7 +119,11 @@ class RayExecutor:
         resources = ray.cluster_resources()
         log.info("Ray: %d nodes, %g CPUs, %g GPUs", len([n for n in ray.nodes() if n.get("Alive")]),
                  resources.get("CPU", 0), resources.get("GPU", 0))
-        check_shared_workspace(workspace)
+        try:
+            check_shared_workspace(workspace)
+        except BaseException:
+            self.close()
+            raise
 
     def _actors(self, chunks: int) -> tuple[dict[str, Any], int]:
         """Options of each actor and how many to start for ``chunks`` chunks of work."""

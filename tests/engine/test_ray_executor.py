@@ -24,6 +24,7 @@ import pytest
 
 import photogrammetry
 from photogrammetry.engine.runner import RunResult
+from photogrammetry.errors import ConfigError
 
 ray = pytest.importorskip("ray", reason="the ray executor needs Ray: pip install -e '.[distributed]'")
 
@@ -102,6 +103,22 @@ def test_ray_run_gives_the_local_keys_and_bytes(local: RunResult, on_ray: RunRes
         assert ours.keys() == theirs.keys()
         assert [k for k in ours if not _same(ours[k], theirs[k])] == []
     assert _differing_maps(local, on_ray) == []
+    assert not list(on_ray.workspace.glob(".probe-*"))  # the shared-storage check leaves nothing
+
+
+def test_a_node_that_does_not_share_the_workspace_is_refused(cluster, photos: Path, monkeypatch):
+    from photogrammetry.engine import ray_executor
+
+    own_disk = photos.parent / "node-disk"
+    own_disk.mkdir()
+
+    def probe_on_its_own_disk(driver_file: str, token: str, node_file: str) -> None:
+        (own_disk / Path(node_file).name).write_text(token, encoding="utf-8")  # not where the driver looks
+
+    monkeypatch.setattr(ray_executor, "_probe", probe_on_its_own_disk)
+    with pytest.raises(ConfigError, match="not shared with every Ray node") as refused:
+        _run(photos, photos.parent / "unshared", executor="ray", ray_address=cluster.address)
+    assert refused.value.exit_code == 2 and "which this machine does not see" in str(refused.value)
 
 
 def _kill_a_worker_once_views_are_done(partial: Path, caplog: pytest.LogCaptureFixture, done: threading.Event,
