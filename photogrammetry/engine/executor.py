@@ -17,8 +17,8 @@ Ray is an optional dependency, imported only when ``ray`` is chosen
 from __future__ import annotations
 
 import importlib
+import socket
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from photogrammetry.errors import ConfigError
@@ -82,34 +82,35 @@ class LocalExecutor:
         pass
 
 
-@dataclass(frozen=True, kw_only=True)
-class ExecutorOptions:
-    """How the per-item work of a run is spread: nothing here enters a cache key."""
-
-    kind: str = "local"
-    """``local`` (this process) or ``ray`` (actors of a Ray cluster)."""
-    address: str | None = None
-    """Ray only: ``auto``, ``HOST:PORT`` of a running cluster, or ``None`` to start Ray on this machine."""
-    workers: int | None = None
-    """Ray only: actors per stage (``None``: one per CPU, or per GPU, of the cluster); Ray started
-    here gets this many CPUs."""
-    device: str = "auto"
-    """``auto``, ``cpu`` or ``cuda``: on Ray, actors ask for a GPU unless ``cpu``."""
-
-
-def check_executor(options: ExecutorOptions) -> None:
-    """Refuse an unknown executor, an address without Ray, or ``ray`` where Ray is not installed.
+def check_executor(kind: str, address: str | None) -> None:
+    """Refuse an unknown executor ``kind``, a Ray ``address`` without Ray, or ``ray`` where Ray is not installed.
 
     Raises:
         ConfigError: With what to do (for a missing Ray: how to install it).
     """
-    if options.kind not in EXECUTORS:
-        raise ConfigError(f"unknown executor {options.kind!r}; use one of: {', '.join(EXECUTORS)}")
-    if options.kind == "local" and options.address is not None:
+    if kind not in EXECUTORS:
+        raise ConfigError(f"unknown executor {kind!r}; use one of: {', '.join(EXECUTORS)}")
+    if kind == "local" and address is not None:
         raise ConfigError("--ray-address is for --executor ray; add --executor ray or drop the address")
-    if options.kind == "ray":
+    if kind == "ray":
         try:
             importlib.import_module("ray")
         except ImportError as e:
             raise ConfigError(f"--executor ray needs Ray, which is not installed here: {INSTALL_HINT}") from e
+        if address not in (None, "auto"):
+            _check_reachable(address)
+
+
+def _check_reachable(address: str) -> None:
+    """A ``ConfigError`` unless something answers at ``HOST:PORT`` within seconds (Ray itself would
+    retry for minutes)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--ray-address {address!r}: give auto or HOST:PORT of the cluster's head "
+                          "(as printed by 'ray start --head')")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise ConfigError(f"--ray-address {address}: nothing answers there ({e.strerror or e}); start the "
+                          "cluster with 'ray start --head' on that machine, or check the address") from e
 

@@ -29,7 +29,7 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from photogrammetry.engine.executor import ExecutorOptions, ItemTask, R, T
+from photogrammetry.engine.executor import ItemTask, R, T
 from photogrammetry.errors import ConfigError, PhotogrammetryError, StageError
 
 log = logging.getLogger("photogrammetry")
@@ -104,17 +104,20 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, options: ExecutorOptions, workspace: Path) -> None:
-        self.options = options
+    def __init__(self, workspace: Path, *, address: str | None, workers: int | None, device: str) -> None:
+        """Connect to the cluster at ``address`` (``None``: start Ray here with ``workers`` CPUs) and
+        check that every node shares ``workspace``; ``workers`` caps the actors per stage, and
+        ``device`` (``auto``, ``cpu``, ``cuda``) says whether they ask for GPUs."""
+        self.workers, self.device = workers, device
         self._started = not ray.is_initialized()
         if self._started:
-            if options.address is None:
-                ray.init(num_cpus=options.workers or os.cpu_count() or 1, include_dashboard=False)
+            if address is None:
+                ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False)
             else:
                 try:
-                    ray.init(address=options.address)
+                    ray.init(address=address)
                 except ConnectionError as e:
-                    raise ConfigError(f"--ray-address {options.address}: no Ray cluster answers there ({e}); "
+                    raise ConfigError(f"--ray-address {address}: no Ray cluster found there ({e}); "
                                       "start one with 'ray start --head' or give its HOST:PORT") from e
         resources = ray.cluster_resources()
         log.info("Ray: %d nodes, %g CPUs, %g GPUs", len([n for n in ray.nodes() if n.get("Alive")]),
@@ -129,13 +132,13 @@ class RayExecutor:
         """Options of each actor and how many to start for ``chunks`` chunks of work."""
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 0))
-        if self.options.device == "cuda" and gpus == 0:
+        if self.device == "cuda" and gpus == 0:
             raise ConfigError("--device cuda was asked for, but no node of the Ray cluster has a GPU; use --device cpu")
-        if gpus and self.options.device != "cpu":
+        if gpus and self.device != "cpu":
             options, capacity = {"num_cpus": 1, "num_gpus": 1}, gpus
         else:
             options, capacity = {"num_cpus": 1}, cpus
-        return options, max(1, min(chunks, self.options.workers or capacity, capacity or 1))
+        return options, max(1, min(chunks, self.workers or capacity, capacity or 1))
 
     def map(self, task: ItemTask[T, R], items: Sequence[T]) -> Iterator[R]:
         size = max(1, task.chunk())

@@ -14,7 +14,7 @@ from typing import Any
 from photogrammetry._version import __version__
 from photogrammetry.engine.device import resolve_device
 from photogrammetry.engine.eta import Estimator, format_left, manifest_rate, manifest_units_per_photo
-from photogrammetry.engine.executor import ExecutorOptions, ItemExecutor, LocalExecutor, check_executor
+from photogrammetry.engine.executor import ItemExecutor, LocalExecutor, check_executor
 from photogrammetry.engine.lock import WorkspaceLock
 from photogrammetry.engine.plan import plan_keys
 from photogrammetry.engine.preflight import check_file_options, check_locations, check_writable
@@ -55,14 +55,16 @@ class RunOptions:
     device: str = "auto"
     """``auto`` (CUDA when available), ``cpu`` or ``cuda``."""
     workers: int | None = None
-    """Worker threads per stage; ``None`` picks from the CPU count."""
+    """Worker threads per stage; ``None`` picks from the CPU count. With ``executor="ray"``: Ray
+    actors per stage (``None``: one per CPU, or per GPU, of the cluster); Ray started here gets this
+    many CPUs."""
     progress: bool | None = None
     """Progress bars: see :attr:`StageContext.progress`."""
     verify: bool = False
     """Compare the checksums of every cached artifact the run meets, not only of those it reads."""
     executor: str = "local"
-    """Where per-item work runs: ``local`` (this process) or ``ray`` (a Ray cluster; see
-    :mod:`photogrammetry.engine.executor`)."""
+    """Where per-item work runs: ``local`` (this process) or ``ray`` (a Ray cluster, whose actors
+    ask for a GPU each unless ``device`` is ``cpu``; see :mod:`photogrammetry.engine.executor`)."""
     ray_address: str | None = None
     """``ray`` only: ``auto`` or ``HOST:PORT`` of a running cluster; ``None`` starts Ray on this machine."""
     on_start: Callable[[Path], None] | None = None
@@ -122,7 +124,7 @@ def check_request(stages: Sequence[StageSpec], request: RunRequest, options: Run
         raise InputError(f"PHOTOS {request.photos} does not exist; give a folder of photos or a video file")
     if options.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"unknown device {options.device!r}; use auto, cpu or cuda")
-    check_executor(_executor_options(options))
+    check_executor(options.executor, options.ray_address)
     selected = select_stages(stages, request.until, request.force)
     check_locations(request.photos, request.workspace, [s.name for s in stages])
     check_file_options(selected, request.config)
@@ -132,10 +134,6 @@ def check_request(stages: Sequence[StageSpec], request: RunRequest, options: Run
         resolve_device("cuda")
     return selected
 
-
-def _executor_options(options: RunOptions) -> ExecutorOptions:
-    return ExecutorOptions(kind=options.executor, address=options.ray_address, workers=options.workers,
-                           device=options.device)
 
 
 def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunOptions = RunOptions()) -> RunResult:
@@ -157,7 +155,7 @@ def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunO
             store.empty_trash()
             keys = plan_keys(selected, request.config, request.photos)
             write_run_record(workspace, _run_record(request, keys))
-            items = make_executor(_executor_options(options), workspace)
+            items = make_executor(options, workspace)
             try:
                 outcomes = tuple(_Executor(selected, request, options, store, keys, items).run_all())
             finally:
@@ -172,19 +170,19 @@ def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunO
     return RunResult(workspace=workspace, stages=outcomes)
 
 
-def make_executor(options: ExecutorOptions, workspace: Path) -> ItemExecutor:
+def make_executor(options: RunOptions, workspace: Path) -> ItemExecutor:
     """The executor ``options`` ask for, started (Ray: connected, the workspace checked on every node).
 
     Raises:
         ConfigError: See :func:`~photogrammetry.engine.executor.check_executor`; or a Ray node
             cannot see the workspace.
     """
-    check_executor(options)
-    if options.kind == "local":
+    check_executor(options.executor, options.ray_address)
+    if options.executor == "local":
         return LocalExecutor()
     from photogrammetry.engine.ray_executor import RayExecutor
 
-    return RayExecutor(options, workspace)
+    return RayExecutor(workspace, address=options.ray_address, workers=options.workers, device=options.device)
 
 
 def _run_record(request: RunRequest, keys: Mapping[str, str]) -> RunRecord:

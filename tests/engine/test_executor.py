@@ -4,16 +4,18 @@ never importing Ray (the Ray cluster itself: ``test_ray_executor.py``)."""
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from photogrammetry.cli import main
-from photogrammetry.engine.executor import INSTALL_HINT, ExecutorOptions, LocalExecutor
-from photogrammetry.engine.runner import make_executor
+from photogrammetry.engine.executor import INSTALL_HINT, LocalExecutor
+from photogrammetry.engine.runner import RunOptions, make_executor
 from photogrammetry.errors import ConfigError
 
 ORBIT = Path(__file__).resolve().parents[2] / "sample_scenes" / "orbit" / "images"
@@ -32,9 +34,22 @@ def test_executor_ray_without_ray_says_how_to_install_it_and_exits_2(tmp_path: P
 
 def test_an_address_without_the_ray_executor_is_refused(tmp_path: Path):
     with pytest.raises(ConfigError, match="--executor ray"):
-        make_executor(ExecutorOptions(kind="local", address="auto"), tmp_path)
+        make_executor(RunOptions(executor="local", ray_address="auto"), tmp_path)
     with pytest.raises(ConfigError, match="unknown executor"):
-        make_executor(ExecutorOptions(kind="dask"), tmp_path)
+        make_executor(RunOptions(executor="dask"), tmp_path)
+
+
+def test_a_ray_address_where_nothing_answers_is_refused_at_once(tmp_path: Path):
+    pytest.importorskip("ray")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    t0 = time.monotonic()
+    with pytest.raises(ConfigError, match=f"127.0.0.1:{port}: nothing answers there"):
+        make_executor(RunOptions(executor="ray", ray_address=f"127.0.0.1:{port}"), tmp_path)
+    assert time.monotonic() - t0 < 6
+    with pytest.raises(ConfigError, match="HOST:PORT"):
+        make_executor(RunOptions(executor="ray", ray_address="head-node"), tmp_path)
 
 
 def test_local_executor_sets_up_once_and_runs_every_item_in_order():
