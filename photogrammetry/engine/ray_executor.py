@@ -149,39 +149,49 @@ class RayExecutor:
         shared = ray.put(task)
         actors = [ray.remote(Worker).options(**options).remote(shared) for _ in range(count)]
         try:
-            places = ray.get([a.setup.remote() for a in actors])
-        except ray.exceptions.RayTaskError as e:
-            self._kill(actors)
-            raise _cause(e) from None
-        log.info("%d Ray workers: %s", count, ", ".join(places))
-        try:
-            yield from self._dispatch(actors, chunks)
+            workers = self._set_up(actors)
+            log.info("%d Ray workers: %s", len(workers), ", ".join(place for _, place in workers))
+            yield from self._dispatch(workers, chunks)
         finally:
             self._kill(actors)
 
-    def _dispatch(self, actors: list[Any], chunks: deque[list[Any]]) -> Iterator[Any]:
+    @staticmethod
+    def _set_up(actors: list[Any]) -> list[tuple[Any, str]]:
+        """Each actor that set its task up, with where it runs; a task's own error is raised."""
+        workers = []
+        for actor, ref in [(a, a.setup.remote()) for a in actors]:
+            try:
+                workers.append((actor, ray.get(ref)))
+            except ray.exceptions.RayTaskError as e:
+                raise _cause(e) from None
+            except ray.exceptions.RayActorError as e:
+                log.warning("a Ray worker was lost while it loaded its task (%s)", str(e).splitlines()[0])
+        return workers
+
+    def _dispatch(self, workers: list[tuple[Any, str]], chunks: deque[list[Any]]) -> Iterator[Any]:
         """Hand out chunks to idle actors until all are done; a lost actor's chunk goes back to the queue."""
-        idle, running = list(actors), {}
+        idle, running = list(workers), {}
         while chunks or running:
             while chunks and idle:
-                actor, chunk = idle.pop(), chunks.popleft()
-                running[actor.run.remote(chunk)] = (actor, chunk)
+                (actor, place), chunk = idle.pop(), chunks.popleft()
+                running[actor.run.remote(chunk)] = (actor, place, chunk)
             if not running:
                 raise StageError(f"every Ray worker of this stage was lost, {len(chunks)} chunks of items left; "
                                  "run the same command again: it resumes from the finished items")
             (ref,), _ = ray.wait(list(running), num_returns=1)
-            actor, chunk = running.pop(ref)
+            actor, place, chunk = running.pop(ref)
             try:
                 results = ray.get(ref)
             except ray.exceptions.RayActorError as e:
-                log.warning("a Ray worker was lost (%s); its %d items go to the others",
-                            str(e).splitlines()[0], len(chunk))
+                log.warning("the Ray worker %s was lost (%s); its items go to the others: %s", place,
+                            str(e).splitlines()[0], _labels(chunk))
                 chunks.appendleft(chunk)
                 self._kill([actor])
                 continue
             except ray.exceptions.RayTaskError as e:
                 raise _cause(e) from None
-            idle.append(actor)
+            log.debug("done on %s: %s", place, _labels(chunk))
+            idle.append((actor, place))
             yield from results
 
     @staticmethod
@@ -192,6 +202,11 @@ class RayExecutor:
     def close(self) -> None:
         if self._started and ray.is_initialized():
             ray.shutdown()
+
+
+def _labels(chunk: list[Any]) -> str:
+    """The items of a chunk by name, for the log."""
+    return ", ".join(str(getattr(item, "name", item)) for item in chunk)
 
 
 def _cause(error: Any) -> BaseException:
