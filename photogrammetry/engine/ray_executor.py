@@ -123,6 +123,9 @@ class RayExecutor:
         log.info("Ray: %d nodes, %g CPUs, %g GPUs", len([n for n in ray.nodes() if n.get("Alive")]),
                  resources.get("CPU", 0), resources.get("GPU", 0))
         try:
+            if device == "cuda" and not resources.get("GPU"):
+                raise ConfigError("--device cuda was asked for, but no node of the Ray cluster has a GPU; "
+                                  "use --device cpu or auto")
             check_shared_workspace(workspace)
         except BaseException:
             self.close()
@@ -132,8 +135,6 @@ class RayExecutor:
         """Options of each actor and how many to start for ``chunks`` chunks of work."""
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 0))
-        if self.device == "cuda" and gpus == 0:
-            raise ConfigError("--device cuda was asked for, but no node of the Ray cluster has a GPU; use --device cpu")
         if gpus and self.device != "cpu":
             options, capacity = {"num_cpus": 1, "num_gpus": 1}, gpus
         else:
