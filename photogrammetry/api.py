@@ -55,6 +55,8 @@ def run(
     verify: bool = False,
     on_start: Callable[[Path], None] | None = None,
     output: str | os.PathLike | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> RunResult:
     """Run the pipeline on a folder of photos (or a video), reusing what ``workspace`` already holds.
 
@@ -70,12 +72,18 @@ def run(
         until: Stop after this stage.
         force: Recompute these stages (and all after them) even when cached.
         device: ``auto``, ``cpu`` or ``cuda``.
-        workers: Worker threads per stage (default: up to 4).
+        workers: Worker threads per stage (default: up to 4); with ``executor="ray"``, Ray workers
+            (actors) per stage (default: one per CPU of the cluster, or per GPU when it has GPUs).
         progress: Progress bars; ``None`` shows them when stderr is a terminal.
         verify: Compare the checksums of every cached result met, not only of those read.
         on_start: Called with the workspace once all checks passed, before the first write to it
             other than the workspace folder, its marker and its lock.
         output: Folder for the final files (default: ``workspace/output``).
+        executor: Where per-image, per-pair and per-view work runs: ``local`` (this process) or
+            ``ray`` (a Ray cluster, which must see ``workspace`` at the same path on every node;
+            ``pip install 'photogrammetry[distributed]'``). Outputs and cache keys are the same.
+        ray_address: ``ray`` only: ``auto`` or ``HOST:PORT`` of a running cluster (``ray start
+            --head``); ``None`` starts Ray on this machine with ``workers`` CPUs and stops it after the run.
 
     Returns:
         Which stages ran or were reused, with their artifact folders.
@@ -89,7 +97,8 @@ def run(
     request = RunRequest(photos=Path(photos), workspace=Path(workspace), config=config, preset=preset,
                          overrides=tuple(overrides), until=until, force=tuple(force))
     result = run_pipeline(PIPELINE, request, RunOptions(device=device, workers=workers, progress=progress,
-                                                        verify=verify, on_start=on_start))
+                                                        verify=verify, on_start=on_start, executor=executor,
+                                                        ray_address=ray_address))
     if any(stage.name == "export" for stage in result.stages):
         folder = output_folder(workspace, output)
         publish(result.folder("export"), folder)

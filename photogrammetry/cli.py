@@ -25,6 +25,7 @@ import click
 
 from photogrammetry import api
 from photogrammetry._version import __version__
+from photogrammetry.engine.executor import EXECUTORS
 from photogrammetry.engine.options import choices, leaves
 from photogrammetry.engine.runner import MAX_WORKERS
 from photogrammetry.engine.settings import available_presets
@@ -136,7 +137,14 @@ def main() -> None:
 @click.option("--force", multiple=True, type=click.Choice(stage_names()),
               help="Recompute this stage and all after it; repeatable.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--workers", type=click.IntRange(min=1, max=MAX_WORKERS), help="Worker threads per stage.")
+@click.option("--workers", type=click.IntRange(min=1, max=MAX_WORKERS),
+              help="Worker threads per stage; with --executor ray, Ray workers per stage (default: one per CPU, "
+                   "or per GPU, of the cluster).")
+@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
+              help="Where per-photo, per-pair and per-view work runs: this process, or a Ray cluster "
+                   "(pip install 'photogrammetry[distributed]'). Same outputs, same cache.")
+@click.option("--ray-address", metavar="auto|HOST:PORT",
+              help="With --executor ray: a running cluster ('ray start --head'); default: Ray started on this machine.")
 @click.option("--video-fps", type=float, metavar="FPS",
               help="Frames sampled per second of video: sets ingest.video.fps.")
 @click.option("--verify", is_flag=True, help="Compare checksums of every cached result, not only of those read.")
@@ -145,14 +153,15 @@ def main() -> None:
 @_handle_errors
 def run(photos: Path, workspace: Path, preset: str, config_file: Path | None, overrides: tuple[str, ...],
         output: Path | None, until: str | None, force: tuple[str, ...], device: str, workers: int | None,
-        video_fps: float | None, verify: bool, verbosity: int | None) -> None:
+        executor: str, ray_address: str | None, video_fps: float | None, verify: bool, verbosity: int | None) -> None:
     """Run the pipeline on the photos and videos in PHOTOS (searched recursively), or on one video file."""
     _setup_logging(verbosity or 0)
     log_name = f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"  # the PID: runs started in one second
     if video_fps is not None:
         overrides = (*overrides, f"ingest.video.fps={video_fps}")
     result = api.run(photos, workspace, preset=preset, config_file=config_file, overrides=overrides,
-                     until=until, force=force, device=device, workers=workers,
+                     until=until, force=force, device=device, workers=workers, executor=executor,
+                     ray_address=ray_address,
                      progress=False if verbosity == -1 else None, verify=verify, output=output,
                      on_start=lambda ws: _add_log_file(ws / "logs" / log_name))
     ran = ", ".join(result.ran) or "nothing (all cached)"

@@ -15,6 +15,7 @@ from typing import Any
 from photogrammetry._version import __version__
 from photogrammetry.engine.device import resolve_device
 from photogrammetry.engine.eta import Estimator, format_left, manifest_rate, manifest_units_per_photo
+from photogrammetry.engine.executor import ItemExecutor, LocalExecutor, check_executor
 from photogrammetry.engine.lock import WorkspaceLock
 from photogrammetry.engine.plan import plan_keys
 from photogrammetry.engine.preflight import check_file_options, check_locations, check_writable
@@ -59,11 +60,18 @@ class RunOptions:
     device: str = "auto"
     """``auto`` (CUDA when available), ``cpu`` or ``cuda``."""
     workers: int | None = None
-    """Worker threads per stage, 1 to :data:`MAX_WORKERS`; ``None`` picks from the CPU count."""
+    """Worker threads per stage, 1 to :data:`MAX_WORKERS`; ``None`` picks from the CPU count. With
+    ``executor="ray"``: Ray actors per stage (``None``: one per CPU, or per GPU, of the cluster); Ray
+    started here gets this many CPUs."""
     progress: bool | None = None
     """Progress bars: see :attr:`StageContext.progress`."""
     verify: bool = False
     """Compare the checksums of every cached artifact the run meets, not only of those it reads."""
+    executor: str = "local"
+    """Where per-item work runs: ``local`` (this process) or ``ray`` (a Ray cluster, whose actors
+    ask for a GPU each unless ``device`` is ``cpu``; see :mod:`photogrammetry.engine.executor`)."""
+    ray_address: str | None = None
+    """``ray`` only: ``auto`` or ``HOST:PORT`` of a running cluster; ``None`` starts Ray on this machine."""
     on_start: Callable[[Path], None] | None = None
     """Called with the workspace once every check has passed and the workspace is held (the CLI
     opens its log file there); nothing is written before."""
@@ -124,14 +132,16 @@ def check_request(stages: Sequence[StageSpec], request: RunRequest, options: Run
     if options.workers is not None and not 1 <= options.workers <= MAX_WORKERS:
         raise ConfigError(f"--workers {options.workers}: give 1 to {MAX_WORKERS} threads per stage (this machine "
                           f"has {os.cpu_count()} CPU cores)")
+    check_executor(options.executor, options.ray_address)
     selected = select_stages(stages, request.until, request.force)
     check_locations(request.photos, request.workspace, [s.name for s in stages])
     check_file_options(selected, request.config)
     plan_keys(selected, request.config, request.photos)  # reads the inputs: fails on unusable ones
     check_writable(request.workspace)
-    if options.device == "cuda":
+    if options.device == "cuda" and options.executor == "local":  # on Ray, the cluster's nodes are asked
         resolve_device("cuda")
     return selected
+
 
 
 def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunOptions = RunOptions()) -> RunResult:
@@ -153,8 +163,11 @@ def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunO
             store.empty_trash()
             keys = plan_keys(selected, request.config, request.photos)
             write_run_record(workspace, _run_record(request, keys))
-            executor = _Executor(selected, request, options, store, keys)
-            outcomes = tuple(executor.run_all())
+            items = make_executor(options, workspace)
+            try:
+                outcomes = tuple(_Executor(selected, request, options, store, keys, items).run_all())
+            finally:
+                items.close()
     except OSError as e:
         mapped = resource_error(e, where=workspace)
         if mapped is None:
@@ -163,6 +176,21 @@ def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunO
     if not any(o.action == "ran" for o in outcomes):
         log.info("Nothing to do: all %d stages are up to date in %s", len(outcomes), workspace)
     return RunResult(workspace=workspace, stages=outcomes)
+
+
+def make_executor(options: RunOptions, workspace: Path) -> ItemExecutor:
+    """The executor ``options`` ask for, started (Ray: connected, the workspace checked on every node).
+
+    Raises:
+        ConfigError: See :func:`~photogrammetry.engine.executor.check_executor`; or a Ray node
+            cannot see the workspace.
+    """
+    check_executor(options.executor, options.ray_address)
+    if options.executor == "local":
+        return LocalExecutor()
+    from photogrammetry.engine.ray_executor import RayExecutor
+
+    return RayExecutor(workspace, address=options.ray_address, workers=options.workers, device=options.device)
 
 
 def _run_record(request: RunRequest, keys: Mapping[str, str]) -> RunRecord:
@@ -184,7 +212,9 @@ class _Executor:
     """Walks the selected stages once, loading upstream results only when a stage must run."""
 
     def __init__(self, stages: Sequence[StageSpec], request: RunRequest, options: RunOptions,
-                 store: ArtifactStore, keys: Mapping[str, str]) -> None:
+                 store: ArtifactStore, keys: Mapping[str, str], items: ItemExecutor) -> None:
+        self.items = items
+        """Runs the stages' per-item work (:meth:`StageContext.map`)."""
         self.specs = {s.name: s for s in stages}
         self.order = list(stages)
         self.request, self.options, self.store, self.keys = request, options, store, keys
@@ -302,7 +332,8 @@ class _Executor:
     def _context(self, spec: StageSpec, out: Path, left: Left) -> StageContext:
         extra = {"workers": self.options.workers} if self.options.workers else {}
         return StageContext(name=spec.name, out=out, photos=self.request.photos, left=left,
-                            device_request=self.options.device, progress=self.options.progress, **extra)
+                            device_request=self.options.device, progress=self.options.progress,
+                            executor=self.items, **extra)
 
     def _execute(self, spec: StageSpec, key: str, *, fresh: bool, heading: str, left: Left) -> Artifact:
         upstream = {name: self._result(name) for name in spec.requires}

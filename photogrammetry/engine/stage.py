@@ -15,18 +15,20 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from photogrammetry.engine.device import resolve_device
 from photogrammetry.engine.eta import Cost
+from photogrammetry.engine.executor import ItemExecutor, ItemTask, LocalExecutor
 from photogrammetry.engine.options import key_names, leaves, lookup
 from photogrammetry.engine.progress import Heartbeat, Left, track
 from photogrammetry.io.items import ItemStore
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +106,8 @@ class StageContext:
     """``True``: progress bars; ``False``: plain log lines; ``None``: bars when stderr is a terminal."""
     left: Left | None = None
     """The run's time left as words, given the seconds left in this stage (shown by progress lines)."""
+    executor: ItemExecutor = field(default_factory=LocalExecutor)
+    """Where :meth:`map` runs per-item work: this process, or a Ray cluster."""
 
     @property
     def device(self) -> str:
@@ -123,6 +127,10 @@ class StageContext:
         """Iterate with a progress bar (terminal) or periodic log lines (otherwise)."""
         return track(iterable, desc=self.name, total=total, unit=unit, enabled=self.progress, log=self.log,
                      left=self.left)
+
+    def map(self, task: ItemTask[T, R], items: Sequence[T], *, unit: str = "item") -> Iterator[R]:
+        """The task's result of every item, as items finish, run by :attr:`executor`, with progress."""
+        return self.track(self.executor.map(task, items), total=len(items), unit=unit)
 
     def heartbeat(self, step: str) -> Heartbeat:
         """A context manager that logs ``<stage>: <step>, 40s elapsed`` every 10 s while a long step runs.

@@ -48,7 +48,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from photogrammetry.io.jsonio import read_json, write_json
+from photogrammetry.io.jsonio import read_json, temporary_path, write_json
 
 FEATURES_FILE = "features.h5"
 """The features artifact's file."""
@@ -307,7 +307,7 @@ def load_matches(folder: Path) -> MatchSet:
 
 def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temporary_path(path)
     with open(tmp, "wb") as f:
         np.savez(f, **arrays)
     os.replace(tmp, path)

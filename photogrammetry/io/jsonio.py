@@ -6,10 +6,17 @@ import dataclasses
 import enum
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
 from photogrammetry.io.integrity import fsync_dir
+
+
+def temporary_path(path: Path) -> Path:
+    """A hidden name next to ``path`` for writing it before the rename, unique to this host and
+    process (workers of several machines may write into one shared workspace)."""
+    return path.with_name(f".{path.name}.tmp-{socket.gethostname()}-{os.getpid()}")
 
 
 def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
@@ -19,7 +26,7 @@ def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = False) -> Non
     that the new file survives a power cut (not only a crash).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temporary_path(path)
     try:
         with open(tmp, "wb") as f:
             f.write(data)

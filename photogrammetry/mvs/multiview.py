@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ from photogrammetry.mvs.selection import depth_range, select_sources
 
 Track = Callable[[Iterable[Any]], Iterator[Any]]
 """Wraps an iterable with progress reporting (``StageContext.track`` or ``iter``)."""
+
+MapViews = Callable[["ViewSweep", list[str]], Iterable[str]]
+"""Runs a :class:`ViewSweep` on view names, yielding each as it finishes (``StageContext.map``)."""
 
 logger = logging.getLogger(__name__)
 
@@ -76,33 +80,75 @@ def _raw_path(out: Path, name: str, kind: str) -> Path:
     return out / ".raw" / f"{name}.{kind}.npy"
 
 
-def sweep_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,
-              out: Path, *, device: str, items: ItemStore, track: Track = iter) -> None:
-    """Pass 1: raw depth and confidence of every view not yet done, into ``out/.raw/``."""
-    todo = [n for n in scene.names if items.get(n) is None]
-    if not todo:
-        return
-    extractor = method_spec(options.method).build(options.weights or None, device, options.fp16)
-    cost = match_cost(options, extractor)
-    bank = FeatureBank(extractor, lambda n: read_image(views[n]), len(options.cascade.hypotheses), device,
-                       options.feature_cache_mb * 2**20)
-    for name in track(todo):
-        bounds = depth_range(scene, scene.views[name], options.selection)
+@dataclass
+class ViewSweep:
+    """Pass 1 for some views, as an item task (:class:`photogrammetry.engine.executor.ItemTask`):
+    picklable, set up once per worker (the network, its feature cache), then run on view names;
+    each view's raw maps and record go to ``out`` as it finishes."""
+
+    scene: MVSScene
+    views: dict[str, MVSView]
+    """The scene's views at the size of their depth maps."""
+    sources: dict[str, list[str]]
+    options: MVSOptions
+    out: Path
+    device: str
+    """``cpu``, ``cuda``, or ``auto`` (CUDA where the worker has it)."""
+    items: ItemStore
+
+    def chunk(self) -> int:
+        return 1
+
+    def setup(self) -> None:
+        import torch
+
+        device = ("cuda" if torch.cuda.is_available() else "cpu") if self.device == "auto" else self.device
+        extractor = method_spec(self.options.method).build(self.options.weights or None, device, self.options.fp16)
+        self._cost = match_cost(self.options, extractor)
+        self._bank = FeatureBank(extractor, lambda n: read_image(self.views[n]), len(self.options.cascade.hypotheses),
+                                 device, self.options.feature_cache_mb * 2**20)
+
+    def run(self, names: Iterable[str]) -> Iterator[str]:
+        for name in names:
+            self._sweep(name)
+            yield name
+
+    def _sweep(self, name: str) -> None:
+        scene, views, out = self.scene, self.views, self.out
+        bounds = depth_range(scene, scene.views[name], self.options.selection)
         view = views[name]
         if bounds is None:
             logger.warning("view %s: no sparse point lies in front of it, so its depth cannot be bounded; "
                            "it gets no depth map", name)
         near, far = bounds or (0.0, 0.0)
-        if sources[name] and bounds is not None:
-            estimate = estimate_depth(view, [views[s] for s in sources[name]], (near, far), bank, cost,
-                                      options.cascade)
+        if self.sources[name] and bounds is not None:
+            estimate = estimate_depth(view, [views[s] for s in self.sources[name]], (near, far), self._bank,
+                                      self._cost, self.options.cascade)
             depth, confidence = estimate.depth, estimate.confidence
         else:  # no usable source: nothing can be measured
             depth = confidence = np.zeros((view.height, view.width), np.float32)
         save_array(_raw_path(out, name, "depth"), depth)
         save_array(_raw_path(out, name, "confidence"), confidence.astype(np.float16))
-        items.put(name, {"depth_range": [near, far]},
-                  files=[_raw_path(out, name, "depth"), _raw_path(out, name, "confidence")])
+        self.items.put(name, {"depth_range": [near, far]},
+                       files=[_raw_path(out, name, "depth"), _raw_path(out, name, "confidence")])
+
+
+def _in_process(task: ViewSweep, names: list[str]) -> Iterator[str]:
+    task.setup()
+    yield from task.run(names)
+
+
+def sweep_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,
+              out: Path, *, device: str, items: ItemStore, track: Track = iter,
+              map_views: MapViews | None = None) -> None:
+    """Pass 1: raw depth and confidence of every view not yet done, into ``out/.raw/``; the views
+    go through ``map_views`` (with its own progress) when given, else through ``track`` here."""
+    todo = [n for n in scene.names if items.get(n) is None]
+    if not todo:
+        return
+    task = ViewSweep(scene=scene, views=views, sources=sources, options=options, out=out, device=device, items=items)
+    for _ in map_views(task, todo) if map_views is not None else track(_in_process(task, todo)):
+        pass
 
 
 def filter_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,
@@ -140,7 +186,8 @@ def depth_record(view: MVSView, depth_range: list[float], sources: list[str], ke
 
 
 def compute_depth(scene: MVSScene, options: MVSOptions, out: Path, *, device: str = "cpu",
-                  items: ItemStore | None = None, track: Track = iter) -> DepthSummary:
+                  items: ItemStore | None = None, track: Track = iter, map_views: MapViews | None = None,
+                  sweep_device: str | None = None) -> DepthSummary:
     """Depth, normal and confidence maps of every view of ``scene`` into ``out``.
 
     Args:
@@ -150,6 +197,9 @@ def compute_depth(scene: MVSScene, options: MVSOptions, out: Path, *, device: st
         device: torch device.
         items: Records of the views already swept (resume); default: ``out/.raw-items``.
         track: Progress wrapper of the per-view loops.
+        map_views: Runs the sweep of the views (pass 1) elsewhere, e.g. on a Ray cluster; default:
+            here, in order.
+        sweep_device: Device of pass 1 (``auto`` picks per worker); default: ``device``.
 
     Returns:
         The summary to store as ``depth.json``.
@@ -158,6 +208,7 @@ def compute_depth(scene: MVSScene, options: MVSOptions, out: Path, *, device: st
     items = items or ItemStore(out / ".raw-items")
     views = working_views(scene, options.max_image_size)
     sources = select_sources(scene, options.selection)
-    sweep_all(scene, views, sources, options, out, device=device, items=items, track=track)
+    sweep_all(scene, views, sources, options, out, device=sweep_device or device, items=items, track=track,
+              map_views=map_views)
     records = filter_all(scene, views, sources, options, out, device=device, items=items, track=track)
     return DepthSummary(method=method.name, learned=method.learned, views=tuple(records))

@@ -5,8 +5,10 @@ range from the sparse points it sees. The default method, ``lite``, compares fea
 compact network trained on our synthetic renders in a coarse-to-fine plane sweep; ``ncc`` is
 the classical baseline on the same code path (see :mod:`photogrammetry.mvs.methods`). Depths are
 kept where enough sources agree (forward-backward reprojection) and inside object masks.
-Resumes view by view. Layout in :mod:`photogrammetry.io.depth`; the maps also as COLMAP's
-binary arrays in a COLMAP dense workspace ``colmap/`` (:mod:`photogrammetry.io.colmap_dense`).
+Resumes view by view. The sweep of each view goes through ``ctx.map`` (here, or on the workers
+of a Ray cluster); the filtering, which reads each view's sources' raw maps, runs here. Layout
+in :mod:`photogrammetry.io.depth`; the maps also as COLMAP's binary arrays in a COLMAP dense
+workspace ``colmap/`` (:mod:`photogrammetry.io.colmap_dense`).
 """
 
 from __future__ import annotations
@@ -65,7 +67,9 @@ def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -
 
     scene = load_scene(undistort.image_dir, undistort.model, undistort.masks_dir)
     summary = compute_depth(scene, config, ctx.out, device=ctx.device, items=ctx.items("raw-items"),
-                            track=lambda views: ctx.track(views, total=len(views), unit="view"))
+                            track=lambda views: ctx.track(views, total=len(views), unit="view"),
+                            map_views=lambda task, views: ctx.map(task, views, unit="view"),
+                            sweep_device=ctx.device_request)
     summary = replace(summary, units=undistort.units)
     write_colmap_workspace(ctx.out, summary, undistort)
     save_depth_summary(ctx.out, summary)

@@ -4,8 +4,9 @@ Each image is read, resized so that its longest side is ``resize_max`` and given
 extractor (DISK, ALIKED or SIFT, see :mod:`photogrammetry.features`); keypoints are mapped back
 to the prepared image's pixels and those outside the image's mask (``masks`` stage) are dropped (a mask also
 steers detection, so the keypoint budget goes to the object). On CUDA, images of one size run
-in batches. Each image's result is a scratch file as soon as it is done, so an interrupted run
-resumes image by image; ``features.h5`` (:mod:`photogrammetry.io.features`) is written at the end.
+in batches. Images go through ``ctx.map`` (in this process, or on the workers of a Ray cluster),
+each image's result a scratch file as soon as it is done, so an interrupted run resumes image by
+image; ``features.h5`` (:mod:`photogrammetry.io.features`) is written at the end.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from photogrammetry.engine.device import resolve_device
 from photogrammetry.engine.eta import Cost
+from photogrammetry.engine.executor import ItemTask
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.features import EXTRACTORS, ExtractionImage, ExtractorOptions, extract, load_extractor
@@ -90,28 +93,42 @@ def _batches(images: Iterator[tuple[ImageRecord, ExtractionImage]], size: int) -
             yield batch
 
 
-def _extract_missing(config: FeaturesConfig, ctx: StageContext, ingest: IngestResult, masks: MaskSet,
-                     todo: Sequence[ImageRecord]) -> None:
-    """Extract the features of ``todo``, writing each image's scratch file as it is done."""
-    device = ctx.device
-    extractor = load_extractor(config.extractor, config, device)
-    batch_size = config.batch_size if device == "cuda" else 1
-
-    def load(record: ImageRecord) -> tuple[ImageRecord, ExtractionImage]:
-        return record, load_for_extraction(ingest.image_path(record), masks.mask_path(record.name), config.resize_max,
-                                          config.resize_min)
-
-    loaded = prefetch(load, todo, workers=ctx.workers, ahead=2 * batch_size + ctx.workers)
-    finished = (record for batch in _batches(loaded, batch_size) for record in _run_batch(extractor, batch, ctx.out))
-    for _ in ctx.track(finished, total=len(todo), unit="image"):
-        pass
-
-
 def _run_batch(extractor: Any, batch: list[tuple[ImageRecord, ExtractionImage]], out: Path) -> list[ImageRecord]:
     features = extract(extractor, [image for _, image in batch])
     for (record, _), feats in zip(batch, features, strict=True):
         save_features_scratch(scratch_path(out, record.name), feats)
     return [record for record, _ in batch]
+
+
+@dataclass
+class ExtractTask(ItemTask[ImageRecord, str]):
+    """Extract and save the features of images (their scratch files); run locally or on Ray workers."""
+
+    config: FeaturesConfig
+    ingest: IngestResult
+    masks: MaskSet
+    out: Path
+    """The stage's (partial) folder: scratch files go to its ``.features/``."""
+    device_request: str
+    workers: int
+    """Threads that read images ahead."""
+
+    def chunk(self) -> int:
+        return self.config.batch_size
+
+    def setup(self) -> None:
+        self._device = resolve_device(self.device_request)
+        self._extractor = load_extractor(self.config.extractor, self.config, self._device)
+
+    def _load(self, record: ImageRecord) -> tuple[ImageRecord, ExtractionImage]:
+        return record, load_for_extraction(self.ingest.image_path(record), self.masks.mask_path(record.name),
+                                          self.config.resize_max, self.config.resize_min)
+
+    def run(self, items: Sequence[ImageRecord]) -> Iterator[str]:
+        batch_size = self.config.batch_size if self._device == "cuda" else 1
+        loaded = prefetch(self._load, items, workers=self.workers, ahead=2 * batch_size + self.workers)
+        for batch in _batches(loaded, batch_size):
+            yield from (record.name for record in _run_batch(self._extractor, batch, self.out))
 
 
 def run(config: FeaturesConfig, ctx: StageContext, *, ingest: IngestResult, masks: MaskSet) -> dict[str, int | float]:
@@ -120,7 +137,10 @@ def run(config: FeaturesConfig, ctx: StageContext, *, ingest: IngestResult, mask
     if len(todo) < len(ingest.images):
         ctx.log.info("%d of %d images already done", len(ingest.images) - len(todo), len(ingest.images))
     if todo:
-        _extract_missing(config, ctx, ingest, masks, todo)
+        task = ExtractTask(config=config, ingest=ingest, masks=masks, out=ctx.out, device_request=ctx.device_request,
+                           workers=ctx.workers)
+        for _ in ctx.map(task, todo, unit="image"):
+            pass
     per_image: list[int] = []
 
     def items() -> Iterator:

@@ -3,20 +3,23 @@
 ``auto`` picks LightGlue for DISK and ALIKED features (LighterGlue for XFeat) and mutual nearest
 neighbours with a ratio test for SIFT (registry: :data:`photogrammetry.matching.MATCHERS`). Each image's features are
 moved to the device once and kept in a bounded cache while pairs that use it run; features are
-read ahead in a worker thread. Each pair's result is a scratch file as soon as it is done, so an
-interrupted run resumes pair by pair; ``matches.h5`` (:mod:`photogrammetry.io.features`) is
-written at the end.
+read ahead in a worker thread. Pairs go through ``ctx.map`` in chunks (in this process, or on
+the workers of a Ray cluster, each with its own cache). Each pair's result is a scratch file as
+soon as it is done, so an interrupted run resumes pair by pair; ``matches.h5``
+(:mod:`photogrammetry.io.features`) is written at the end.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from photogrammetry.engine.device import resolve_device
 from photogrammetry.engine.eta import Cost
+from photogrammetry.engine.executor import ItemTask
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.features import EXTRACTORS
@@ -82,22 +85,52 @@ class DeviceCache:
         return value
 
 
+@dataclass
+class MatchTask(ItemTask[tuple[str, str], tuple[str, str]]):
+    """Match pairs and save their scratch files; run locally or on Ray workers."""
+
+    config: MatchesConfig
+    matcher: str
+    """Resolved matcher name."""
+    extractor: str
+    """The features' extractor."""
+    features: Path
+    """``features.h5``."""
+    out: Path
+    """The stage's (partial) folder: scratch files go to its ``.matches/``."""
+    device_request: str
+
+    def chunk(self) -> int:
+        return 16
+
+    def setup(self) -> None:
+        self._matcher = load_matcher(self.matcher, self.extractor, self.config, resolve_device(self.device_request))
+        self._file: FeatureFile | None = None
+        self._cache = DeviceCache(lambda n: self._matcher.prepare(self._file.read(n)), self.config.cache_images)
+
+    def run(self, items: Sequence[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+        def read(pair: tuple[str, str]) -> tuple[tuple[str, str], Any, Any]:
+            return pair, self._cache.get(pair[0]), self._cache.get(pair[1])
+
+        with FeatureFile(self.features) as self._file:
+            for (name0, name1), a, b in prefetch(read, items, workers=1, ahead=8):
+                save_matches_scratch(scratch_path(self.out, name0, name1), self._matcher.match(a, b))
+                yield name0, name1
+
+
 def _match_missing(config: MatchesConfig, ctx: StageContext, features: FeatureSet, todo: list) -> None:
     """Match the pairs of ``todo``, writing each pair's scratch file as it is done."""
     name = resolve_matcher(config.matcher, features.extractor)
-    ctx.log.info("matching %d pairs with %s on %s", len(todo), name, ctx.device)
-    matcher = load_matcher(name, features.extractor, config, ctx.device)
+    where = ctx.device if ctx.executor.name == "local" else f"{ctx.executor.name} workers"
+    ctx.log.info("matching %d pairs with %s on %s", len(todo), name, where)
     with FeatureFile(features.path) as ff:
         missing = sorted({n for pair in todo for n in pair if n not in ff})
-        if missing:
-            raise StageError(f"pairs name images without features, e.g. {missing[:3]}; rerun with --force pairs")
-        cache = DeviceCache(lambda n: matcher.prepare(ff.read(n)), config.cache_images)
-
-        def read(pair: tuple[str, str]) -> tuple[tuple[str, str], Any, Any]:
-            return pair, cache.get(pair[0]), cache.get(pair[1])
-
-        for (name0, name1), a, b in ctx.track(prefetch(read, todo, workers=1, ahead=8), total=len(todo), unit="pair"):
-            save_matches_scratch(scratch_path(ctx.out, name0, name1), matcher.match(a, b))
+    if missing:
+        raise StageError(f"pairs name images without features, e.g. {missing[:3]}; rerun with --force pairs")
+    task = MatchTask(config=config, matcher=name, extractor=features.extractor, features=features.path, out=ctx.out,
+                     device_request=ctx.device_request)
+    for _ in ctx.map(task, todo, unit="pair"):
+        pass
 
 
 def run(config: MatchesConfig, ctx: StageContext, *, features: FeatureSet, pairs: PairSet) -> dict[str, Any]:

@@ -1,0 +1,216 @@
+"""The ``ray`` executor: a stage's items on the actors of a Ray cluster (see :mod:`.executor`).
+
+Each stage that maps items starts one actor per worker process (one per CPU of the cluster, or one
+per GPU when the cluster has GPUs and the device is not ``cpu``; ``--workers`` caps the count). An
+actor unpickles the stage's :class:`~photogrammetry.engine.executor.ItemTask` once, runs its
+``setup`` once (the network is loaded once per actor) and then takes chunks of items one at a
+time from the driver, so fast actors take more. Actors write the items' files and records straight
+into the stage's ``.partial`` folder in the workspace, which every node must see at the same path:
+that is checked when the executor starts. When an actor dies (its process killed, its node lost),
+the chunk it held goes back to the queue for the others; its half-written files are never taken for
+done, since an item counts only once its atomic, checksummed record is in place. When every actor
+of a stage is gone, the stage fails, and the next run resumes from the records.
+
+Without an address, Ray is started on this machine with ``workers`` CPUs (default: all), and
+stopped at the end of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections import deque
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from photogrammetry.engine.executor import ItemTask, R, T
+from photogrammetry.errors import ConfigError, PhotogrammetryError, StageError
+
+log = logging.getLogger("photogrammetry")
+
+
+class Worker:
+    """One actor: a stage's task, set up once, run on chunks of items."""
+
+    def __init__(self, task: ItemTask) -> None:
+        self.task = task
+
+    def setup(self) -> str:
+        """Set the task up; where this actor runs (host and process), for the log.
+
+        Torch gets as many threads as the actor has CPUs, as a local run gets ``--workers``: the
+        order of float sums, hence the last bits of depth maps, depends on it."""
+        import torch
+
+        torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
+        self.task.setup()
+        return f"{socket.gethostname()}:{os.getpid()}"
+
+    def run(self, items: Sequence[Any]) -> list[Any]:
+        """The task's results of ``items``."""
+        return list(self.task.run(items))
+
+
+def _probe(driver_file: str, token: str, node_file: str) -> str | None:
+    """On one node: read the driver's probe file and write this node's; ``None``, else what failed."""
+    try:
+        if Path(driver_file).read_text(encoding="utf-8") != token:
+            return f"{driver_file} holds something else there"
+        Path(node_file).write_text(token, encoding="utf-8")
+    except OSError as e:
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def check_shared_workspace(workspace: Path) -> None:
+    """Every alive node reads a file the driver wrote in ``workspace`` and writes one the driver reads.
+
+    Raises:
+        ConfigError: A node cannot read or write there, or the driver cannot see what it wrote.
+    """
+    token = uuid.uuid4().hex
+    driver_file = workspace.resolve() / f".probe-{token}"
+    driver_file.write_text(token, encoding="utf-8")
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    probe = ray.remote(num_cpus=0)(_probe)
+    files = {n["NodeID"]: driver_file.with_name(f"{driver_file.name}-{n['NodeID'][:12]}") for n in nodes}
+    refs = {n["NodeID"]: probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
+            .remote(str(driver_file), token, str(files[n["NodeID"]])) for n in nodes}
+    problems = []
+    try:
+        for node in nodes:
+            failed = ray.get(refs[node["NodeID"]])
+            path = files[node["NodeID"]]
+            if failed is None and not (path.is_file() and path.read_text(encoding="utf-8") == token):
+                failed = f"it wrote {path.name}, which this machine does not see"
+            if failed is not None:
+                problems.append(f"node {node.get('NodeManagerAddress')} ({node['NodeID'][:12]}): {failed}")
+    finally:
+        for path in [driver_file, *files.values()]:
+            path.unlink(missing_ok=True)
+    if problems:
+        raise ConfigError(f"the workspace {workspace} is not shared with every Ray node: {'; '.join(problems)}. "
+                          "Put it on storage that every node mounts at the same path (NFS, a cluster file system)")
+
+
+class RayExecutor:
+    """Maps items over actors of a Ray cluster; see the module's docstring."""
+
+    name = "ray"
+
+    def __init__(self, workspace: Path, *, address: str | None, workers: int | None, device: str) -> None:
+        """Connect to the cluster at ``address`` (``None``: start Ray here with ``workers`` CPUs) and
+        check that every node shares ``workspace``; ``workers`` caps the actors per stage, and
+        ``device`` (``auto``, ``cpu``, ``cuda``) says whether they ask for GPUs."""
+        self.workers, self.device = workers, device
+        self._started = not ray.is_initialized()
+        if self._started:
+            if address is None:
+                ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False)
+            else:
+                try:
+                    ray.init(address=address)
+                except ConnectionError as e:
+                    raise ConfigError(f"--ray-address {address}: no Ray cluster found there ({e}); "
+                                      "start one with 'ray start --head' or give its HOST:PORT") from e
+        resources = ray.cluster_resources()
+        log.info("Ray: %d nodes, %g CPUs, %g GPUs", len([n for n in ray.nodes() if n.get("Alive")]),
+                 resources.get("CPU", 0), resources.get("GPU", 0))
+        try:
+            if device == "cuda" and not resources.get("GPU"):
+                raise ConfigError("--device cuda was asked for, but no node of the Ray cluster has a GPU; "
+                                  "use --device cpu or auto")
+            check_shared_workspace(workspace)
+        except BaseException:
+            self.close()
+            raise
+
+    def _actors(self, chunks: int) -> tuple[dict[str, Any], int]:
+        """Options of each actor and how many to start for ``chunks`` chunks of work."""
+        resources = ray.cluster_resources()
+        gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 0))
+        if gpus and self.device != "cpu":
+            options, capacity = {"num_cpus": 1, "num_gpus": 1}, gpus
+        else:
+            options, capacity = {"num_cpus": 1}, cpus
+        return options, max(1, min(chunks, self.workers or capacity, capacity or 1))
+
+    def map(self, task: ItemTask[T, R], items: Sequence[T]) -> Iterator[R]:
+        size = max(1, task.chunk())
+        chunks = deque(list(items[i:i + size]) for i in range(0, len(items), size))
+        if not chunks:
+            return
+        options, count = self._actors(len(chunks))
+        shared = ray.put(task)
+        actors = [ray.remote(Worker).options(**options).remote(shared) for _ in range(count)]
+        try:
+            workers = self._set_up(actors)
+            log.info("%d Ray workers: %s", len(workers), ", ".join(place for _, place in workers))
+            yield from self._dispatch(workers, chunks)
+        finally:
+            self._kill(actors)
+
+    @staticmethod
+    def _set_up(actors: list[Any]) -> list[tuple[Any, str]]:
+        """Each actor that set its task up, with where it runs; a task's own error is raised."""
+        workers = []
+        for actor, ref in [(a, a.setup.remote()) for a in actors]:
+            try:
+                workers.append((actor, ray.get(ref)))
+            except ray.exceptions.RayTaskError as e:
+                raise _cause(e) from None
+            except ray.exceptions.RayActorError as e:
+                log.warning("a Ray worker was lost while it loaded its task (%s)", str(e).splitlines()[0])
+        return workers
+
+    def _dispatch(self, workers: list[tuple[Any, str]], chunks: deque[list[Any]]) -> Iterator[Any]:
+        """Hand out chunks to idle actors until all are done; a lost actor's chunk goes back to the queue."""
+        idle, running = list(workers), {}
+        while chunks or running:
+            while chunks and idle:
+                (actor, place), chunk = idle.pop(), chunks.popleft()
+                running[actor.run.remote(chunk)] = (actor, place, chunk)
+            if not running:
+                raise StageError(f"every Ray worker of this stage was lost, {len(chunks)} chunks of items left; "
+                                 "run the same command again: it resumes from the finished items")
+            (ref,), _ = ray.wait(list(running), num_returns=1)
+            actor, place, chunk = running.pop(ref)
+            try:
+                results = ray.get(ref)
+            except ray.exceptions.RayActorError as e:
+                log.warning("the Ray worker %s was lost (%s); its items go to the others: %s", place,
+                            str(e).splitlines()[0], _labels(chunk))
+                chunks.appendleft(chunk)
+                self._kill([actor])
+                continue
+            except ray.exceptions.RayTaskError as e:
+                raise _cause(e) from None
+            log.debug("done on %s: %s", place, _labels(chunk))
+            idle.append((actor, place))
+            yield from results
+
+    @staticmethod
+    def _kill(actors: list[Any]) -> None:
+        for actor in actors:
+            ray.kill(actor)
+
+    def close(self) -> None:
+        if self._started and ray.is_initialized():
+            ray.shutdown()
+
+
+def _labels(chunk: list[Any]) -> str:
+    """The items of a chunk by name, for the log."""
+    return ", ".join(str(getattr(item, "name", item)) for item in chunk)
+
+
+def _cause(error: Any) -> BaseException:
+    """The error a task raised, when it is one for the user (its message then reads as in a local run)."""
+    cause = getattr(error, "cause", None)
+    return cause if isinstance(cause, PhotogrammetryError) else error
