@@ -184,7 +184,9 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         chosen, pp, distortion = final.model, final.principal_point, final.distortion
         models = [chosen, *outcome.models[1:]]
         if len(models) > 1:
-            ctx.log.warning("%s", diagnosis.several_models(models, [im.name for im in ingest.images]))
+            shared = diagnosis.tracks_into(db, chosen)
+            ctx.log.warning("%s", diagnosis.several_models(models, [im.name for im in ingest.images], shared,
+                                                           config.mapping.abs_pose_min_num_inliers))
         beat.step("writing the models")
         _write_models(models, ingest, masks, ctx.out)
         deviations = intrinsics.focal_deviations(chosen, focal=config.refine_focal_length, principal_point=pp,
