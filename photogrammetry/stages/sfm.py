@@ -6,7 +6,8 @@ side, refined), keypoints and raw matches into ``database.db``, with COLMAP's SI
 the same pairs added (``sift_assist``); RANSAC verification; the
 incremental mapper with relaxed initial-pair and registration thresholds (the global mapper
 above ``global_above_images`` images, or as a retry when the incremental one breaks into
-pieces); every model kept, the largest one refined (track completion, re-triangulation, robust
+pieces), once more with the focal length found given as a prior where a camera had none
+(:mod:`photogrammetry.sfm.focal_pass`); every model kept, the largest one refined (track completion, re-triangulation, robust
 global bundle adjustment with the principal point where enough views constrain it) and
 exported. See :mod:`photogrammetry.io.sfm` for the files.
 """
@@ -151,7 +152,7 @@ def _final_refinement(model: Any, db: Path, config: SfmConfig, first_sift: dict[
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, diagnosis, mapping, sift, verification
+    from photogrammetry.sfm import colmap, database, diagnosis, focal_pass, mapping, sift, verification
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
@@ -179,12 +180,16 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         beat.step("mapping and bundle adjustment")
         outcome = mapping.reconstruct(db, images, ctx.out / ".mapping", config, num_images=stats.images,
                                       connected=connected, num_threads=ctx.workers)
+        outcome = focal_pass.second_pass(db, images, ctx.out / ".mapping" / "focal", config, outcome,
+                                         num_images=stats.images, num_threads=ctx.workers)
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers)
         chosen, pp, distortion = final.model, final.principal_point, final.distortion
         models = [chosen, *outcome.models[1:]]
         if len(models) > 1:
-            ctx.log.warning("%s", diagnosis.several_models(models, [im.name for im in ingest.images]))
+            shared = diagnosis.tracks_into(db, chosen)
+            ctx.log.warning("%s", diagnosis.several_models(models, [im.name for im in ingest.images], shared,
+                                                           config.mapping.abs_pose_min_num_inliers))
         beat.step("writing the models")
         _write_models(models, ingest, masks, ctx.out)
         deviations = intrinsics.focal_deviations(chosen, focal=config.refine_focal_length, principal_point=pp,
@@ -232,9 +237,9 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=8,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=9,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
-    # with the largest incremental piece
+    # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior
     config=SfmConfig,
     run=run,
     load=load_sfm,

@@ -10,7 +10,7 @@ import pycolmap
 
 from photogrammetry.sfm import verification
 from photogrammetry.sfm.database import make_camera
-from photogrammetry.sfm.diagnosis import no_verified_pairs, several_models
+from photogrammetry.sfm.diagnosis import no_verified_pairs, several_models, tracks_into
 from photogrammetry.sfm.options import SfmOptions
 
 NAMES = {1: "a.jpg", 2: "b.jpg", 3: "c.jpg"}
@@ -57,3 +57,41 @@ def test_several_models_name_their_photos_and_the_ones_in_none() -> None:
                            "model 0 (chosen, 10 photos: v00.jpg, v01.jpg, ")
     assert "v07.jpg and 2 more); model 1 (2 photos: w0.jpg, w1.jpg); in none: x.jpg." in text
     assert "--set sfm.mapping.mapper=global" in text
+
+
+def _verified(path: Path, pairs: dict[tuple[int, int], range]) -> Path:
+    """Four images a-d of 100 keypoints; ``pairs``: verified pair -> the keypoint indices matched
+    to the same indices in the other image."""
+    with pycolmap.Database.open(path) as db:
+        db.write_camera(make_camera(1, "SIMPLE_RADIAL", 640, 480, 500.0), use_camera_id=True)
+        for i, name in enumerate("abcd", 1):
+            db.write_image(pycolmap.Image(name=f"{name}.jpg", camera_id=1, image_id=i), use_image_id=True)
+            db.write_keypoints(i, np.zeros((100, 2), np.float32))
+        for (a, b), indices in pairs.items():
+            geometry = pycolmap.TwoViewGeometry()
+            geometry.config = pycolmap.TwoViewGeometryConfiguration.UNCALIBRATED
+            geometry.inlier_matches = np.stack([np.array(indices)] * 2, 1).astype(np.uint32)
+            db.write_two_view_geometry(a, b, geometry)
+    return path
+
+
+def test_photos_outside_a_model_are_told_whether_any_mapper_could_join_them(tmp_path: Path) -> None:
+    model = _model(["a.jpg", "b.jpg"])
+    # c continues 30 of the a-b tracks; d only 10, through c (its own matches with b start new tracks)
+    joined = _verified(tmp_path / "joined.db", {(1, 2): range(50), (2, 3): range(30), (2, 4): range(50, 60),
+                                                (3, 4): range(10)})
+    assert tracks_into(joined, model) == {"c.jpg": 30, "d.jpg": 10}
+    text = several_models([model, _model(["c.jpg", "d.jpg"])], ["a.jpg", "b.jpg", "c.jpg", "d.jpg"],
+                          tracks_into(joined, model), 15)
+    assert "--set sfm.mapping.mapper=global" in text and "no mapper" not in text
+
+    # a walk whose tracks end at b: c and d match b (and each other) on points a never saw but 2
+    cut = _verified(tmp_path / "cut.db", {(1, 2): range(50), (2, 3): range(50, 90), (3, 4): range(100),
+                                          (1, 3): range(80, 82)})
+    shared = tracks_into(cut, model)
+    assert shared == {"c.jpg": 2, "d.jpg": 2}
+    text = several_models([model, _model(["b.jpg", "c.jpg", "d.jpg"])], ["a.jpg", "b.jpg", "c.jpg", "d.jpg"],
+                          shared, 15)
+    assert ("The 2 photos outside it share at most 2 feature tracks with two or more of its photos (c.jpg; "
+            "registering a photo needs sfm.mapping.abs_pose_min_num_inliers = 15)") in text
+    assert "no mapper can join the parts at one scale" in text and "mapper=global" not in text

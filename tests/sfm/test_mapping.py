@@ -54,7 +54,8 @@ def test_two_disconnected_groups_give_two_models_largest_first(scene_factory, tm
     result = run_sfm(scene, tmp_path / "out", "mapping.min_model_size=2")
     warning = next(r.getMessage() for r in caplog.records if "separate models" in r.getMessage())
     first = ", ".join(f"camera000001_frame00000{i}.png" for i in range(5))
-    assert f"model 0 (chosen, 5 photos: {first})" in warning and "add photos that bridge the parts" in warning
+    assert f"model 0 (chosen, 5 photos: {first})" in warning and "add photos between the parts" in warning
+    assert "share at most 0 feature tracks" in warning and "no mapper can join the parts" in warning
     sizes = [m.num_images for m in result.summary.models]
     assert sizes[0] == 5 and sorted(sizes, reverse=True) == sizes and sum(sizes) == 8
     assert any(a.startswith("global") for a in result.summary.attempts)

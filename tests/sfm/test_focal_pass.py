@@ -1,0 +1,56 @@
+"""The second mapping pass that gives a camera without a focal prior the focal length the first found."""
+
+from __future__ import annotations
+
+import pycolmap
+import pytest
+
+from photogrammetry.engine.settings import resolve_config
+from photogrammetry.errors import StageError
+from photogrammetry.sfm import colmap, database, focal_pass, mapping, verification
+from photogrammetry.stages import sfm
+from tests.sfm.conftest import run_sfm
+
+
+def _cameras(path) -> list[pycolmap.Camera]:
+    with pycolmap.Database.open(path) as db:
+        return db.read_all_cameras()
+
+
+def test_a_camera_without_a_prior_is_mapped_again_with_the_focal_found(synthetic_sfm):
+    attempts = synthetic_sfm.summary.attempts
+    assert attempts[0] == "incremental: 1 model(s), registered images 8"
+    assert "second pass, incremental: 1 model(s), registered images 8" in attempts
+    [camera] = _cameras(synthetic_sfm.database)
+    assert camera.has_prior_focal_length  # the database the second pass verified
+    assert camera.focal_length == pytest.approx(1280.0, rel=0.02)  # the first pass's estimate, not the 1.2 x guess
+    assert synthetic_sfm.summary.cameras[0].focal_source == "estimated"
+
+
+@pytest.mark.parametrize("setting", ["focal_px=1200", "mapping.focal_second_pass=false"])
+def test_no_second_pass_with_a_prior_or_when_off(synthetic_scene, tmp_path, setting):
+    result = run_sfm(synthetic_scene, tmp_path / "out", setting, "refinement.enabled=false")
+    assert result.summary.attempts == ("incremental: 1 model(s), registered images 8",)
+
+
+def test_the_first_pass_and_its_database_stay_when_the_second_registers_less(synthetic_scene, tmp_path, monkeypatch):
+    config = resolve_config([sfm.STAGE], preset=None, overrides=[])["sfm"]
+    db = tmp_path / "database.db"
+    images = colmap.image_folder(synthetic_scene.ingest, tmp_path / ".images")
+    database.write_database(db, synthetic_scene.ingest, synthetic_scene.features.path, synthetic_scene.matches.path,
+                            camera_model=config.camera_model, shared_intrinsics=True)
+    verification.verify(db, config, num_threads=1)
+    first = mapping.reconstruct(db, images, tmp_path / "first", config, num_images=8, connected=8, num_threads=1)
+    before = ([(c.params.tolist(), c.has_prior_focal_length) for c in _cameras(db)], sorted(database.pairs_of(db)))
+
+    def no_model(*args, **kwargs):
+        assert _cameras(db)[0].has_prior_focal_length  # the second pass ran on the prior
+        raise StageError("structure from motion found no model")
+
+    monkeypatch.setattr(mapping, "reconstruct", no_model)
+    kept = focal_pass.second_pass(db, images, tmp_path / "second", config, first, num_images=8, num_threads=1)
+    assert kept.models is first.models and kept.mapper == first.mapper
+    assert kept.attempts[-1].startswith("second pass, focal length ") and kept.attempts[-1].endswith(
+        "as a prior: registered images 0")
+    after = ([(c.params.tolist(), c.has_prior_focal_length) for c in _cameras(db)], sorted(database.pairs_of(db)))
+    assert after == before and not before[0][0][1]  # the first pass's cameras (no prior) and verified pairs
