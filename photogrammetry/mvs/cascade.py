@@ -57,7 +57,9 @@ class DepthEstimate:
     depth: np.ndarray
     """(H, W) float32 depth along the camera z axis (never 0: filtering decides validity)."""
     confidence: np.ndarray
-    """(H, W) float32 in [0, 1]: coarse-level probability mass times the final similarity."""
+    """(H, W) float32 in [0, 1]: the coarsest level's probability mass of the winner times its similarity
+    (that sweep covers the whole depth range; on real photos it ranks right from wrong depths, where
+    the finer levels' similarities do not: a learned one is as high on wrong depths as on right ones)."""
 
 
 
@@ -241,7 +243,7 @@ def estimate_depth(ref: MVSView, sources: Sequence[MVSView], depth_range: tuple[
 
     near, far = depth_range
     sizes = level_sizes(ref.width, ref.height, len(options.hypotheses))
-    inv = first_confidence = score = level = None
+    inv = first = level = None
     with torch.inference_mode():
         for k, (count, size) in enumerate(zip(options.hypotheses, sizes, strict=True)):
             level = (_first_level(near, far, count, bank.device) if k == 0 else
@@ -253,9 +255,8 @@ def estimate_depth(ref: MVSView, sources: Sequence[MVSView], depth_range: tuple[
                           kind)
             index, score, confidence = sweep.run(level, _aggregation(options, k))
             inv = level.start - index * level.interval
-            first_confidence = confidence if k == 0 else first_confidence
-        first_confidence = F.interpolate(first_confidence[None, None], size=inv.shape, mode="bilinear",
-                                         align_corners=False)[0, 0]
-        confidence = first_confidence * score.clamp(min=0.0)
+            if k == 0:  # the sweep over the whole range: how sharp and how high its peak is
+                first = confidence * score.clamp(min=0.0)
+        confidence = F.interpolate(first[None, None], size=inv.shape, mode="bilinear", align_corners=False)[0, 0]
         depth = (1.0 / inv.clamp(min=1e-9)).float().cpu().numpy()
     return DepthEstimate(depth=depth, confidence=confidence.float().cpu().numpy().astype(np.float32))

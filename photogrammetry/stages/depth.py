@@ -80,7 +80,8 @@ def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -
 
 STAGE = StageSpec(
     name="depth",
-    version=4,  # 3: sources of another size than the reference are matched at their own size; 4: colmap/
+    version=5,  # 3: sources of another size than the reference are matched at their own size; 4: colmap/;
+    # 5: confidence from the coarse sweep, kept pixels gated by it (min_confidence, confident_views)
     config=DepthConfig,
     run=run,
     load=load_depth,

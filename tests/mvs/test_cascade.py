@@ -86,3 +86,19 @@ def test_sources_of_another_size_find_the_depth(setup, sample_scene_dir):
     mixed = {**working_views(scene, 120), name: views[name]}
     bank = FeatureBank(GreyFeatures(), lambda n: read_image(mixed[n]), 2, "cpu", 2**30)
     assert_close_to_the_truth(facade_estimate(setup, mixed, bank), name, sample_scene_dir("facade"))
+
+
+def test_confidence_ranks_right_from_wrong_depths(setup, sample_scene_dir):
+    from photogrammetry.mvs.filtering import FilterOptions
+
+    _, views, name, _, bank = setup
+    estimate = facade_estimate(setup, views, bank)
+    gt = load_ground_truth(sample_scene_dir("facade"))
+    truth = gt_depth_map(gt, name, width=160, height=120)
+    valid = truth > 0
+    right = np.abs(estimate.depth - truth) / gt.extent < 0.01
+    options = FilterOptions()
+    high = valid & (estimate.confidence > options.high_confidence)  # one agreeing source is enough
+    low = valid & (estimate.confidence < options.min_confidence)  # dropped
+    assert high.mean() > 0.03 and low.mean() > 0.01
+    assert right[high].mean() > 0.99 and right[low].mean() < right[high].mean() - 0.03  # 1.0 and 0.94

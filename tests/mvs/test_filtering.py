@@ -16,8 +16,8 @@ def ground(views):
 def test_exact_depths_are_kept_where_two_sources_see_them(ring_views):
     depths = ground(ring_views)
     ref, sources = ring_views[0], [ring_views[1], ring_views[7]]
-    out = filter_depth(ref, depths[ref.name], np.ones_like(depths[ref.name]), None,
-                       [(s, depths[s.name]) for s in sources], FilterOptions())
+    middling = np.full_like(depths[ref.name], 0.5)  # needs two sources
+    out = filter_depth(ref, depths[ref.name], middling, None, [(s, depths[s.name]) for s in sources], FilterOptions())
     visible = depths[ref.name] > 0
     assert (out.depth > 0).sum() > 0.5 * visible.sum()
     kept = out.depth > 0
@@ -29,10 +29,10 @@ def test_wrong_depths_confidence_and_masks_are_dropped(ring_views):
     depths = ground(ring_views)
     ref, sources = ring_views[0], [(v, depths[v.name]) for v in (ring_views[1], ring_views[7])]
     wrong = depths[ref.name] * 1.05
-    assert not (filter_depth(ref, wrong, np.ones_like(wrong), None, sources, FilterOptions()).depth > 0).any()
-    low = np.zeros_like(wrong)
-    options = FilterOptions(min_confidence=0.5)
-    assert not (filter_depth(ref, depths[ref.name], low, None, sources, options).depth > 0).any()
+    middling = np.full_like(wrong, 0.5)  # needs two sources
+    assert not (filter_depth(ref, wrong, middling, None, sources, FilterOptions()).depth > 0).any()
+    low = np.full_like(wrong, 0.2)
+    assert not (filter_depth(ref, depths[ref.name], low, None, sources, FilterOptions()).depth > 0).any()
     mask = np.zeros(wrong.shape, bool)
     mask[:, :20] = True
     out = filter_depth(ref, depths[ref.name], np.ones_like(wrong), mask, sources, FilterOptions())
@@ -44,8 +44,33 @@ def test_one_agreeing_source_is_not_enough(ring_views):
     ref = ring_views[0]
     broken = np.zeros_like(depths[ring_views[7].name])
     sources = [(ring_views[1], depths[ring_views[1].name]), (ring_views[7], broken)]
-    out = filter_depth(ref, depths[ref.name], np.ones_like(broken), None, sources, FilterOptions())
+    middling = np.full_like(broken, 0.5)  # above min_confidence, not above high_confidence
+    out = filter_depth(ref, depths[ref.name], middling, None, sources, FilterOptions())
     assert not (out.depth > 0).any()
-    loose = filter_depth(ref, depths[ref.name], np.ones_like(broken), None, sources,
+    loose = filter_depth(ref, depths[ref.name], middling, None, sources,
                          FilterOptions(min_consistent_views=1))
     assert (loose.depth > 0).any()
+
+
+def test_confident_pixels_need_fewer_sources(ring_views):
+    depths = ground(ring_views)
+    ref = ring_views[0]
+    broken = np.zeros_like(depths[ring_views[7].name])
+    sources = [(ring_views[1], depths[ring_views[1].name]), (ring_views[7], broken)]
+    confidence = np.full_like(broken, 0.5)
+    confidence[:, :32] = 0.9  # left half sharp peaks, right half middling
+    options = FilterOptions(min_confidence=0.0, confident_views=1, high_confidence=0.8)
+    out = filter_depth(ref, depths[ref.name], confidence, None, sources, options)
+    assert (out.depth[:, :32] > 0).any()
+    assert not (out.depth[:, 32:] > 0).any()
+    off = filter_depth(ref, depths[ref.name], confidence, None, sources, FilterOptions(high_confidence=1.0))
+    assert not (off.depth > 0).any()
+
+
+def test_confident_views_cannot_exceed_the_views_needed():
+    import pytest
+
+    from photogrammetry.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="confident_views"):
+        FilterOptions(min_consistent_views=1, confident_views=2)
