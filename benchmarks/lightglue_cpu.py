@@ -89,9 +89,9 @@ def measure(features: Path, extractor: str, setting: str, threads: int, repeats:
         t0 = time.perf_counter()
         runs.append([matcher.match(prepared[a], prepared[b]) for a, b in pairs])
         times.append((time.perf_counter() - t0) / len(pairs))
-    same = all(np.array_equal(x.matches, y.matches) for x, y in zip(runs[0], runs[1]))
-    counts = [len(m.matches) for m in runs[0]]
-    good = [inliers(feats[a].keypoints, feats[b].keypoints, m.matches) for (a, b), m in zip(pairs, runs[0])]
+    same = all(np.array_equal(x.indices, y.indices) for x, y in zip(runs[0], runs[1]))
+    counts = [len(m.indices) for m in runs[0]]
+    good = [inliers(feats[a].keypoints, feats[b].keypoints, m.indices) for (a, b), m in zip(pairs, runs[0])]
     return statistics.median(times), float(np.mean(counts)), float(np.mean(good)), same
 
 
