@@ -7,9 +7,10 @@ Extracts the default extractor's features (our ``features`` stage, default prese
 each keypoint budget, then matches every pair of the photos with LightGlue under each setting:
 ``full`` (every layer, every point: ``depth_confidence=width_confidence=-1``), ``adaptive`` (the
 LightGlue paper's early stopping and point pruning, 0.95 / 0.99) and ``aggressive`` (0.90 / 0.95),
-each with each thread count. A row gives the seconds per pair (the median over repeats of all
-pairs), matches per pair, inliers per pair (OpenCV's fundamental-matrix RANSAC at 1 px, seeded) and
-whether a second run gave the same matches. The machine may be shared: read the seconds as ratios
+each with each thread count, taking turns pair by pair (a change in the machine's load falls on
+all alike). A row gives the wall and CPU seconds per pair (the medians over repeats of the means
+over the pairs; CPU: the process's, all threads, which a busy machine's load leaves alone), matches per pair, inliers per pair (OpenCV's fundamental-matrix RANSAC at 1 px, seeded)
+and whether a second run gave the same matches. The machine may be shared: read the seconds as ratios
 within one run.
 """
 
@@ -45,6 +46,8 @@ class Row:
     setting: str
     threads: int
     seconds_per_pair: float
+    cpu_seconds_per_pair: float
+    """The process's CPU time (all threads): on a busy machine, the measure that the load leaves alone."""
     matches_per_pair: float
     inliers_per_pair: float
     deterministic: bool
@@ -70,29 +73,43 @@ def inliers(k0: np.ndarray, k1: np.ndarray, matches: np.ndarray) -> int:
     return 0 if mask is None else int(mask.sum())
 
 
-def measure(features: Path, extractor: str, setting: str, threads: int, repeats: int) -> tuple[float, float, float, bool]:
-    """Seconds per pair (median over repeats), matches and inliers per pair, same matches twice."""
+def measure(features: Path, extractor: str, configs: list[tuple[str, int]], repeats: int) -> list[tuple]:
+    """Per ``(setting, threads)``: wall and CPU seconds per pair (medians over repeats), matches and inliers per pair,
+    and whether a second run gave the same matches. The configurations take turns pair by pair, so
+    that a change in the machine's load falls on all of them alike."""
     import torch
 
     from photogrammetry.io.features import FeatureFile
     from photogrammetry.matching import MatcherOptions, load_matcher
 
-    torch.set_num_threads(threads)
-    depth, width = SETTINGS[setting]
-    matcher = load_matcher("lightglue", extractor, MatcherOptions(depth_confidence=depth, width_confidence=width))
     with FeatureFile(features) as ff:
         feats = {name: ff.read(name) for name in ff.names()}
-    prepared = {name: matcher.prepare(f) for name, f in feats.items()}
     pairs = list(itertools.combinations(sorted(feats), 2))
-    runs, times = [], []
-    for _ in range(max(2, repeats)):
-        t0 = time.perf_counter()
-        runs.append([matcher.match(prepared[a], prepared[b]) for a, b in pairs])
-        times.append((time.perf_counter() - t0) / len(pairs))
-    same = all(np.array_equal(x.indices, y.indices) for x, y in zip(runs[0], runs[1]))
-    counts = [len(m.indices) for m in runs[0]]
-    good = [inliers(feats[a].keypoints, feats[b].keypoints, m.indices) for (a, b), m in zip(pairs, runs[0])]
-    return statistics.median(times), float(np.mean(counts)), float(np.mean(good)), same
+    matchers = {}
+    for setting in {s for s, _ in configs}:
+        depth, width = SETTINGS[setting]
+        matcher = load_matcher("lightglue", extractor, MatcherOptions(depth_confidence=depth, width_confidence=width))
+        matchers[setting] = (matcher, {name: matcher.prepare(f) for name, f in feats.items()})
+    seconds = {c: [0.0] * max(2, repeats) for c in configs}
+    cpu = {c: [0.0] * max(2, repeats) for c in configs}
+    found: dict[tuple, list] = {c: [] for c in configs}
+    for repeat in range(max(2, repeats)):
+        for a, b in pairs:
+            for config in configs:
+                matcher, prepared = matchers[config[0]]
+                torch.set_num_threads(config[1])
+                t0, c0 = time.perf_counter(), time.process_time()
+                found[config].append(matcher.match(prepared[a], prepared[b]))
+                seconds[config][repeat] += (time.perf_counter() - t0) / len(pairs)
+                cpu[config][repeat] += (time.process_time() - c0) / len(pairs)
+    out = []
+    for config in configs:
+        first, second = found[config][:len(pairs)], found[config][len(pairs):2 * len(pairs)]
+        same = all(np.array_equal(x.indices, y.indices) for x, y in zip(first, second))
+        good = [inliers(feats[a].keypoints, feats[b].keypoints, m.indices) for (a, b), m in zip(pairs, first)]
+        out.append((statistics.median(seconds[config]), statistics.median(cpu[config]), float(np.mean([len(m.indices) for m in first])),
+                    float(np.mean(good)), same))
+    return out
 
 
 def main() -> None:
@@ -116,14 +133,16 @@ def main() -> None:
     rows = []
     for keypoints in args.keypoints:
         features = extract(bset.images, work, keypoints, args.overrides)
-        for setting, threads in itertools.product(args.settings, args.threads):
-            seconds, matches, good, same = measure(features, extractor, setting, threads, args.repeats)
-            rows.append(Row(keypoints, setting, threads, round(seconds, 3), round(matches, 1), round(good, 1), same))
+        configs = list(itertools.product(args.settings, args.threads))
+        for (setting, threads), (seconds, cpu, matches, good, same) in zip(
+                configs, measure(features, extractor, configs, args.repeats)):
+            rows.append(Row(keypoints, setting, threads, round(seconds, 3), round(cpu, 3), round(matches, 1),
+                            round(good, 1), same))
             print(rows[-1], flush=True)
-    print_markdown(["keypoints", "setting (depth/width)", "threads", "s/pair", "matches/pair", "inliers/pair",
+    print_markdown(["keypoints", "setting (depth/width)", "threads", "s/pair", "CPU s/pair", "matches/pair", "inliers/pair",
                     "same twice"],
                    [[r.keypoints, f"{r.setting} {SETTINGS[r.setting][0]:g}/{SETTINGS[r.setting][1]:g}", r.threads,
-                     f"{r.seconds_per_pair:.3f}", f"{r.matches_per_pair:.1f}", f"{r.inliers_per_pair:.1f}",
+                     f"{r.seconds_per_pair:.3f}", f"{r.cpu_seconds_per_pair:.3f}", f"{r.matches_per_pair:.1f}", f"{r.inliers_per_pair:.1f}",
                      "yes" if r.deterministic else "no"] for r in rows])
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))
