@@ -58,8 +58,8 @@ class TurntableSpec:
     """``background`` (estimated from the sequence), ``ingest`` (alpha channels), ``none``, or
     a folder of the user's masks."""
     window: int = 0
-    """0: match every pair of photos (``pairs.method=auto``: exhaustive up to 50 photos, retrieval
-    above; on a 16-view real ring all views registered this way and 6 with ring pairs of 3
+    """0: ``pairs.method=auto`` (every pair up to 27 numbered photos, retrieval and number-order
+    neighbours above; on a 16-view real ring all views registered this way and 6 with ring pairs of 3
     neighbours, on our 24-view sample 0.13 deg median rotation error against 0.20); > 0: ring-aware pairs, each photo matched with
     this many neighbours on each side within its ring, across rings and across a flip (large
     captures)."""

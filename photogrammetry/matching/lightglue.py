@@ -15,7 +15,14 @@ LightGlue sees keypoints with pixel centres at integer coordinates (as its extra
 them), so the stored COLMAP-convention keypoints are moved by ``- 0.5`` (and clamped to the
 outermost pixel centres, which kornia requires). Each pair runs on its
 own: in a batch, kornia's early stopping waits for every pair, so a pair's matches would depend
-on the rest of its batch.
+on the rest of its batch (and kornia 0.9 runs a batch that prunes points one pair at a time anyway).
+
+On the CPU (kornia 0.9): ``flash`` only applies on CUDA (elsewhere attention is torch's
+``scaled_dot_product_attention`` either way); point pruning (``width_confidence``) runs at any
+number of points (kornia's CPU threshold is -1, CUDA's 1024); early stopping
+(``depth_confidence``) as on any device. The defaults 0.95 / 0.99 are the LightGlue paper's;
+``benchmarks/lightglue_cpu.py`` measures them against the full network, per keypoint budget and
+thread count, with the matches they give.
 """
 
 from __future__ import annotations

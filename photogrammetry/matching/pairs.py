@@ -5,7 +5,10 @@ Methods: ``exhaustive`` (every pair; small sets), ``sequential`` (each image wit
 retrieval neighbours for videos that revisit a place), ``turntable`` (rings of a turntable: see
 :func:`turntable_pairs`), ``retrieval`` (each image with its ``k``
 most similar by a VLAD descriptor of its own local features, see
-:mod:`photogrammetry.matching.retrieval`) and ``file`` (pairs listed in a text file).
+:mod:`photogrammetry.matching.retrieval`, plus neighbours in number order where names number the
+photos: :func:`numbered_sequences`) and ``file`` (pairs listed in a text file). ``auto`` (see
+:func:`auto_choice`) matches every pair while that is no more pairs per image than the method it
+would use instead may choose, so the number of pairs grows linearly with the images above that.
 
 Pairs are returned sorted and without repeats, each as ``(name0, name1)`` with ``name0`` before
 ``name1`` in the image order.
@@ -13,6 +16,7 @@ Pairs are returned sorted and without repeats, each as ``(name0, name1)`` with `
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +44,10 @@ class PairOptions:
     has the other among its ``k``)."""
     retrieval_window: int = 0
     """Retrieval: also pair each image with this many following images in name order."""
+    sequence_window: int = 3
+    """Retrieval: photos whose names number them (the same name but for its last number, at
+    least 3 photos alike: ``IMG_0001.JPG``, ``IMG_0002.JPG``, ...) are taken as a sequence, and each
+    is also paired with this many following photos of its sequence in number order (0: none)."""
     vocabulary_size: int = 64
     """Retrieval: visual words of the VLAD vocabulary learnt from the scene's descriptors."""
     ring_size: int = 0
@@ -55,7 +63,7 @@ class PairOptions:
     views of the last ring before it (the flip breaks the step correspondence)."""
 
     def __post_init__(self) -> None:
-        for name in ("window", "k", "retrieval_window", "ring_size", "flip_after", "cross_window", "flip_partners"):
+        for name in ("window", "k", "retrieval_window", "sequence_window", "ring_size", "flip_after", "cross_window", "flip_partners"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.vocabulary_size < 1:
@@ -154,12 +162,45 @@ def turntable_pairs(request: PairRequest) -> list[Pair]:
     return canonical(pairs, request.names)
 
 
+_NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")
+"""A name as text, its last number, and what follows (no digit): ``IMG_``, ``0001``, ``.JPG``."""
+
+MIN_SEQUENCE = 3
+"""Fewest photos named alike, but for their numbers, that are taken as a numbered sequence."""
+
+
+def numbered_sequences(names: Sequence[str]) -> list[list[int]]:
+    """Indices of the photos that names number in a sequence, one list per sequence, in number order.
+
+    Names alike but for their last number (``IMG_0001.JPG``, ``IMG_0002.JPG``; ``a/IMG_7.JPG``
+    and ``b/IMG_7.JPG`` are two sequences) form a sequence when there are at least
+    :data:`MIN_SEQUENCE` of them: cameras number photos in the order they are taken, and photos
+    taken one after the other mostly overlap. Gaps in the numbers (deleted shots) are skipped over.
+    """
+    groups: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for index, name in enumerate(names):
+        found = _NUMBERED.match(name)
+        if found:
+            groups.setdefault((found[1], found[3]), []).append((int(found[2]), index))
+    return [[index for _, index in sorted(group)] for group in groups.values() if len(group) >= MIN_SEQUENCE]
+
+
+def sequence_index_pairs(names: Sequence[str], window: int) -> list[tuple[int, int]]:
+    """Index pairs of each numbered photo with the next ``window`` of its sequence (:func:`numbered_sequences`)."""
+    pairs = []
+    for sequence in numbered_sequences(names) if window > 0 else []:
+        pairs += [(sequence[i], sequence[j]) for i, j in window_pairs(len(sequence), window, wrap=False)]
+    return pairs
+
+
 def retrieval_pairs(request: PairRequest) -> list[Pair]:
-    """Each image with its ``k`` nearest images by global descriptor, plus optional sequential ones."""
+    """Each image with its ``k`` nearest images by global descriptor, with the next ``sequence_window``
+    of a numbered sequence and the next ``retrieval_window`` in name order."""
     from photogrammetry.matching.retrieval import retrieval_index_pairs
 
     options = request.options
     pairs = retrieval_index_pairs(_features(request), request.names, options.k, options.vocabulary_size)
+    pairs += sequence_index_pairs(request.names, options.sequence_window)
     pairs += window_pairs(len(request.names), options.retrieval_window, wrap=False)
     return canonical(pairs, request.names)
 
@@ -221,24 +262,73 @@ PAIR_METHODS: dict[str, PairMethod] = {m.name: m for m in (
                select=retrieval_pairs),
     PairMethod(name="file", summary="pairs listed in a text file", select=file_pairs),
 )}
-"""All pair-selection methods, by name; ``auto`` picks one by the number of images."""
+"""All pair-selection methods, by name; ``auto`` picks one by the number of images (:func:`auto_choice`)."""
 
 
-def resolve_method(method: str, count: int, auto_threshold: int, *, sequence: bool = False) -> str:
-    """The method ``method`` stands for with ``count`` images.
+@dataclass(frozen=True, kw_only=True)
+class AutoChoice:
+    """What ``auto`` picked for a set of images, and why (for the log)."""
 
-    ``auto`` is exhaustive up to ``auto_threshold`` images; above, sequential when the images are
-    a ``sequence`` (frames of videos, in name order), else retrieval.
+    method: str
+    """``exhaustive``, or the method used instead: ``sequential`` (video frames) or ``retrieval``."""
+    images: int
+    """Number of images."""
+    alternative: str
+    """The method used instead of exhaustive above the switch."""
+    bound: int
+    """Most pairs per image (``2 pairs / images``) ``alternative`` can choose with these options."""
+    floor: int
+    """``auto_threshold``: exhaustive up to this many images whatever the bound."""
+
+    def reason(self) -> str:
+        """One line: the counts the choice was made on."""
+        every = self.images - 1
+        if self.method == "exhaustive":
+            why = (f"<= {self.floor} images (auto_threshold)" if every > self.bound
+                   else f"no more than {self.alternative}'s at most {self.bound}")
+            return f"every pair: {every} per image, {why}"
+        return (f"every pair would be {every} per image, {self.alternative} chooses at most {self.bound} "
+                "(k, windows), growing linearly with the images")
+
+
+def alternative_bound(names: Sequence[str], options: PairOptions, *, frames: bool) -> tuple[str, int]:
+    """The method ``auto`` uses instead of exhaustive, and the most pairs per image it can choose.
+
+    Mean pairs per image, ``2 pairs / images``: ``sequential`` pairs each frame with ``window`` on
+    each side (and ``k`` retrieval neighbours, counted twice, with retrieval loop closure);
+    ``retrieval`` pairs each image with its ``k`` (at most ``2 k`` per image once the neighbours
+    that chose it count too), plus ``2 sequence_window`` where names number a sequence and
+    ``2 retrieval_window``.
     """
+    if frames:
+        return "sequential", 2 * options.window + (2 * options.k if options.loop_closure == "retrieval" else 0)
+    numbered = options.sequence_window > 0 and bool(numbered_sequences(names))
+    return "retrieval", 2 * (options.k + options.retrieval_window + (options.sequence_window if numbered else 0))
+
+
+def auto_choice(names: Sequence[str], options: PairOptions, *, frames: bool = False, floor: int = 0) -> AutoChoice:
+    """``auto``'s method for ``names``: every pair while that is no more pairs per image (``n - 1``)
+    than the method it would use instead can choose (:func:`alternative_bound`), or while there are
+    at most ``floor`` images; above, that method (``sequential`` for video ``frames``, else
+    ``retrieval``), whose pairs grow linearly with the images where exhaustive ones grow as their square.
+    """
+    alternative, bound = alternative_bound(names, options, frames=frames)
+    exhaustive = len(names) - 1 <= bound or len(names) <= floor
+    return AutoChoice(method="exhaustive" if exhaustive else alternative, images=len(names),
+                      alternative=alternative, bound=bound, floor=floor)
+
+
+def resolve_method(method: str, names: Sequence[str], options: PairOptions, *, frames: bool = False,
+                   floor: int = 0) -> str:
+    """The method ``method`` stands for with images ``names`` (``auto``: see :func:`auto_choice`)."""
     if method == "auto":
-        if count <= auto_threshold:
-            return "exhaustive"
-        return "sequential" if sequence else "retrieval"
+        return auto_choice(names, options, frames=frames, floor=floor).method
     if method not in PAIR_METHODS:
         raise ConfigError(f"unknown pair method {method!r}; choose auto or one of: {', '.join(PAIR_METHODS)}")
     return method
 
 
-def select_pairs(method: str, request: PairRequest, *, auto_threshold: int = 50, sequence: bool = False) -> list[Pair]:
-    """The pairs of ``request.names`` chosen by ``method`` (or ``auto``, see :func:`resolve_method`)."""
-    return PAIR_METHODS[resolve_method(method, len(request.names), auto_threshold, sequence=sequence)].select(request)
+def select_pairs(method: str, request: PairRequest, *, frames: bool = False, floor: int = 0) -> list[Pair]:
+    """The pairs of ``request.names`` chosen by ``method`` (or ``auto``, see :func:`auto_choice`)."""
+    resolved = resolve_method(method, request.names, request.options, frames=frames, floor=floor)
+    return PAIR_METHODS[resolved].select(request)

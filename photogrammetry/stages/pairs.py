@@ -1,7 +1,8 @@
 """Pairs: choose which image pairs the matches stage matches.
 
-``auto`` matches every pair up to ``auto_threshold`` images and uses retrieval above (sequential
-when every image is a video frame: ingest names them in time order); the other
+``auto`` matches every pair while that is no more pairs per image than the method it would use
+instead can choose (retrieval, or sequential when every image is a video frame: ingest names them
+in time order), see :func:`photogrammetry.matching.pairs.auto_choice`; the other
 methods are in :data:`photogrammetry.matching.pairs.PAIR_METHODS`. Writes ``pairs.json``, a
 list of ``[name0, name1]``, and hloc's ``pairs.txt`` (see :mod:`photogrammetry.io.features`).
 """
@@ -9,6 +10,7 @@ list of ``[name0, name1]``, and hloc's ``pairs.txt`` (see :mod:`photogrammetry.i
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.features import PAIRS_FILE, PAIRS_TEXT_FILE, FeatureSet, load_pairs, save_pairs
 from photogrammetry.io.ingest import IngestResult
-from photogrammetry.matching.pairs import PAIR_METHODS, PairOptions, PairRequest, resolve_method, select_pairs
+from photogrammetry.matching.pairs import PAIR_METHODS, PairOptions, PairRequest, auto_choice
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,9 +32,11 @@ class PairsConfig(PairOptions):
     """``auto``, or one of :data:`~photogrammetry.matching.pairs.PAIR_METHODS`: ``exhaustive``,
     ``sequential`` (videos), ``turntable`` (rings of a turntable, flips), ``retrieval`` (large
     unordered sets) or ``file``."""
-    auto_threshold: int = 50
-    """``auto``: exhaustive up to this many images; above, sequential when all images are video
-    frames, else retrieval."""
+    auto_threshold: int = 0
+    """``auto``: every pair up to at least this many images. Without it (0), ``auto`` matches every
+    pair while that is no more pairs per image than the method it uses above can choose: with
+    retrieval ``2 k`` (``+ 2 sequence_window`` where names number the photos), i.e. up to 21 (27)
+    photos by default; with video frames' sequential pairs ``2 window`` (21 frames)."""
     pairs_file: str = field(default="", metadata={"cache": False, "path": "file"})
     """File method: text file with one pair of image names a line (tab or space between), a
     path absolute or relative to the working folder. Its content, not its path, is in the key."""
@@ -69,21 +73,29 @@ def run(config: PairsConfig, ctx: StageContext, *, ingest: IngestResult, feature
     """Select the pairs of ``ingest``'s images and write ``pairs.json``."""
     names = tuple(record.name for record in ingest.images)
     frames = all(record.video for record in ingest.images)  # frames of videos, in time order by name
-    method = resolve_method(config.method, len(names), config.auto_threshold, sequence=frames)
+    method = config.method
+    if method == "auto":
+        choice = auto_choice(names, config, frames=frames, floor=config.auto_threshold)
+        method = choice.method
+        ctx.log.info("auto: %d images: %s: %s", len(names), method, choice.reason())
     request = PairRequest(names=names, features=features.path, options=config, pairs_text=read_pairs_file(config),
                           pairs_source=f"pairs file {config.pairs_file}")
-    pairs = select_pairs(method, request)
+    pairs = PAIR_METHODS[method].select(request)
     if not pairs:
         raise ConfigError(f"pairs: method {method} selected no pairs among {len(names)} images; "
                           "raise pairs.window or pairs.k, or use pairs.method=exhaustive")
     save_pairs(ctx.out, pairs)
-    ctx.log.info("%s: %d pairs among %d images", method, len(pairs), len(names))
-    return {"pairs": len(pairs), "method": method, "pairs_per_image": round(2 * len(pairs) / len(names), 1)}
+    per_image = Counter(name for pair in pairs for name in pair)
+    most = max(per_image.values())
+    ctx.log.info("%s: %d pairs among %d images: %.1f per image, at most %d", method, len(pairs), len(names),
+                 2 * len(pairs) / len(names), most)
+    return {"pairs": len(pairs), "method": method, "pairs_per_image": round(2 * len(pairs) / len(names), 1),
+            "most_pairs_per_image": most}
 
 
 STAGE = StageSpec(
     name="pairs",
-    version=2,  # 2: also hloc's pairs.txt
+    version=3,  # 2: also hloc's pairs.txt; 3: auto matches every pair only while no dearer than retrieval
     config=PairsConfig,
     run=run,
     load=load_pairs,

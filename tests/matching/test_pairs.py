@@ -9,8 +9,9 @@ import pytest
 
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.features import Features, write_features
-from photogrammetry.matching.pairs import (PAIR_METHODS, PairOptions, PairRequest, parse_pairs_text, resolve_method,
-                                           select_pairs, window_pairs)
+from photogrammetry.matching.pairs import (PAIR_METHODS, PairOptions, PairRequest, auto_choice, numbered_sequences,
+                                           parse_pairs_text, resolve_method, select_pairs, sequence_index_pairs,
+                                           window_pairs)
 from photogrammetry.matching.retrieval import kmeans, nearest_images, retrieval_index_pairs, vlad
 
 NAMES = tuple(f"img_{i:02d}.jpg" for i in range(8))
@@ -79,14 +80,78 @@ def test_names_with_spaces_need_tabs() -> None:
     assert parse_pairs_text("a b.jpg\tc.jpg\n", names) == [("a b.jpg", "c.jpg")]
 
 
-def test_auto_switches_at_the_threshold() -> None:
-    assert resolve_method("auto", 50, 50) == "exhaustive"
-    assert resolve_method("auto", 51, 50) == "retrieval"
-    assert resolve_method("auto", 51, 50, sequence=True) == "sequential"
-    assert resolve_method("auto", 50, 50, sequence=True) == "exhaustive"
+def _names(n: int, numbered: bool = True) -> tuple[str, ...]:
+    return tuple(f"IMG_{i:04d}.JPG" if numbered else f"{chr(97 + i % 26)}{chr(97 + i // 26)}.jpg" for i in range(n))
+
+
+@pytest.mark.parametrize("numbered, frames, options, last_exhaustive", [
+    (False, False, {}, 21),  # retrieval: k = 10 neighbours, at most 2 k = 20 pairs per image
+    (True, False, {}, 27),  # + 3 following photos of the numbered sequence: 26
+    (True, False, {"sequence_window": 0}, 21),
+    (False, False, {"k": 8}, 17),  # the fast preset
+    (False, False, {"k": 20}, 41),  # the high preset
+    (True, True, {}, 21),  # video frames: sequential, 2 window = 20
+    (True, True, {"loop_closure": "retrieval", "window": 5}, 31),  # + 2 k retrieval loop closure
+])
+def test_auto_is_exhaustive_while_no_dearer_than_the_alternative(numbered: bool, frames: bool, options: dict,
+                                                               last_exhaustive: int) -> None:
+    """Every pair up to n - 1 <= the alternative's most pairs per image; above it, the alternative."""
+    opts = PairOptions(**options)
+    alternative = "sequential" if frames else "retrieval"
+    assert resolve_method("auto", _names(last_exhaustive, numbered), opts, frames=frames) == "exhaustive"
+    assert resolve_method("auto", _names(last_exhaustive + 1, numbered), opts, frames=frames) == alternative
+    assert resolve_method("auto", _names(400, numbered), opts, frames=frames) == alternative
+    assert resolve_method("auto", _names(2, numbered), opts, frames=frames) == "exhaustive"
+
+
+def test_auto_threshold_is_a_floor_and_the_choice_says_why() -> None:
+    names = _names(60, numbered=False)
+    assert resolve_method("auto", names, PairOptions(), floor=80) == "exhaustive"
+    assert resolve_method("auto", names, PairOptions(), floor=50) == "retrieval"
+    choice = auto_choice(names, PairOptions())
+    assert (choice.method, choice.bound) == ("retrieval", 20)
+    assert "59 per image" in choice.reason() and "at most 20" in choice.reason()
+    assert "auto_threshold" in auto_choice(names, PairOptions(), floor=60).reason()
     with pytest.raises(ConfigError, match="exhaustive, sequential, turntable, retrieval, file"):
-        resolve_method("vocab_tree", 10, 50)
+        resolve_method("vocab_tree", names, PairOptions())
     assert set(PAIR_METHODS) == {"exhaustive", "sequential", "turntable", "retrieval", "file"}
+
+
+@pytest.mark.parametrize("loop_closure", ["wrap", "none"])
+def test_auto_pairs_per_image_stay_flat_above_the_switch(loop_closure: str) -> None:
+    """Video frames under auto: every pair up to the switch, then at most 2 window pairs per image."""
+    options = PairOptions(window=4, loop_closure=loop_closure)
+    for n in (5, 9, 10, 47, 100, 200):
+        pairs = select_pairs("auto", PairRequest(names=_names(n), options=options), frames=True)
+        per_image = 2 * len(pairs) / n
+        if n <= 9:
+            assert per_image == n - 1
+        else:  # without wrap-around, the last 4 frames lack (4 + 3 + 2 + 1) of their pairs
+            assert per_image == 8 if loop_closure == "wrap" else 8 - 20 / n <= per_image < 8
+
+
+def test_numbered_sequences_follow_the_numbers_not_the_names() -> None:
+    names = ("IMG_9.JPG", "IMG_10.JPG", "IMG_11.JPG", "IMG_8.JPG", "b/IMG_1.jpg", "b/IMG_2.jpg", "b/IMG_3.jpg",
+             "c/IMG_1.jpg", "c/IMG_2.jpg", "scan.png", "front.jpg")
+    assert numbered_sequences(names) == [[3, 0, 1, 2], [4, 5, 6]]  # c/ has two photos only: no sequence
+    assert not numbered_sequences(("front.jpg", "back.jpg", "left2.jpg", "right7.jpg"))
+    assert sorted(sequence_index_pairs(names, 2)) == [(0, 1), (0, 2), (1, 2), (3, 0), (3, 1), (4, 5), (4, 6), (5, 6)]
+    assert sequence_index_pairs(names, 0) == []
+
+
+def test_retrieval_adds_the_numbered_neighbours(tmp_path: Path) -> None:
+    """Eight numbered images of four places: k=1 finds each twin, sequence_window=1 the next number."""
+    path = tmp_path / "features.h5"
+    rng = np.random.default_rng(3)
+    places = rng.normal(size=(4, 400, 32)).astype(np.float32)
+    write_features(path, [(NAMES[i], _noisy(places[i // 2], rng)) for i in range(8)], "aliked-n16")
+
+    def pairs(**kwargs) -> set[tuple[int, int]]:
+        options = PairOptions(k=1, vocabulary_size=16, **kwargs)
+        return _indices(select_pairs("retrieval", PairRequest(names=NAMES, features=path, options=options)))
+
+    assert pairs(sequence_window=0) == {(0, 1), (2, 3), (4, 5), (6, 7)}
+    assert pairs(sequence_window=1) == {(i, i + 1) for i in range(7)}
 
 
 def test_file_method_without_a_file_is_a_config_error() -> None:

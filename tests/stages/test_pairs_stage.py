@@ -37,19 +37,28 @@ def test_auto_is_exhaustive_for_small_sets(photos: Path, tmp_path: Path) -> None
     loaded = load_pairs(result.folder("pairs"))
     assert isinstance(loaded, PairSet) and len(loaded.pairs) == 15
     counts = next(s.counts for s in result.stages if s.name == "pairs")
-    assert counts == {"pairs": 15, "method": "exhaustive", "pairs_per_image": 5.0}
+    assert counts == {"pairs": 15, "method": "exhaustive", "pairs_per_image": 5.0, "most_pairs_per_image": 5}
 
 
-def test_auto_switches_to_retrieval_above_the_threshold(photos: Path, tmp_path: Path) -> None:
-    result = run(photos, tmp_path / "ws", "pairs.auto_threshold=5", "pairs.k=2", "pairs.vocabulary_size=8")
+def test_auto_switches_to_retrieval_where_exhaustive_is_dearer(photos: Path, tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """6 photos, k=2: every pair would be 5 per image, retrieval chooses at most 4."""
+    caplog.set_level("INFO")
+    result = run(photos, tmp_path / "ws", "pairs.k=2", "pairs.sequence_window=0", "pairs.vocabulary_size=8")
     counts = next(s.counts for s in result.stages if s.name == "pairs")
     assert counts["method"] == "retrieval" and 6 <= counts["pairs"] <= 12
+    assert counts["pairs_per_image"] <= 4
+    assert "every pair would be 5 per image, retrieval chooses at most 4" in caplog.text
+    assert f"retrieval: {counts['pairs']} pairs among 6 images" in caplog.text
+    floor = run(photos, tmp_path / "ws", "pairs.k=2", "pairs.sequence_window=0", "pairs.vocabulary_size=8",
+                "pairs.auto_threshold=6")
+    assert next(s.counts for s in floor.stages if s.name == "pairs")["method"] == "exhaustive"
 
 
-def test_auto_is_sequential_above_the_threshold_for_video_frames(tmp_path: Path) -> None:
+def test_auto_is_sequential_for_video_frames_above_the_switch(tmp_path: Path) -> None:
     frames = [cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) for rgb in plane_views(6, 240, 180, seed=4)[0]]
     video = write_video(tmp_path / "clip.mp4", frames, fps=2)  # at the default 2 frames a second: all six kept
-    result = run(video, tmp_path / "ws", "pairs.auto_threshold=5", "pairs.window=1", "pairs.loop_closure=none",
+    result = run(video, tmp_path / "ws", "pairs.window=1", "pairs.loop_closure=none",
                  "ingest.video.min_difference=0")
     counts = next(s.counts for s in result.stages if s.name == "pairs")
     assert counts["method"] == "sequential"
