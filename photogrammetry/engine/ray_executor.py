@@ -1,15 +1,18 @@
 """The ``ray`` executor: a stage's items on the actors of a Ray cluster (see :mod:`.executor`).
 
-Each stage that maps items starts one actor per worker process (one per CPU of the cluster, or one
-per GPU when the cluster has GPUs and the device is not ``cpu``; ``--workers`` caps the count). An
-actor unpickles the stage's :class:`~photogrammetry.engine.executor.ItemTask` once, runs its
-``setup`` once (the network is loaded once per actor) and then takes chunks of items one at a
-time from the driver, so fast actors take more. Actors write the items' files and records straight
-into the stage's ``.partial`` folder in the workspace, which every node must see at the same path:
-that is checked when the executor starts. When an actor dies (its process killed, its node lost),
-the chunk it held goes back to the queue for the others; its half-written files are never taken for
-done, since an item counts only once its atomic, checksummed record is in place. When every actor
-of a stage is gone, the stage fails, and the next run resumes from the records.
+A run keeps one pool of actors, one per worker process (one per CPU of the cluster, or one per GPU
+when the cluster has GPUs and the device is not ``cpu``; ``--workers`` caps the count), started
+when a stage first maps items and killed when the run ends: the processes start and import torch
+once per run, not once per stage. For each stage, an actor loads the stage's
+:class:`~photogrammetry.engine.executor.ItemTask` (unpickled once, its ``setup`` run once: the
+network is loaded once per actor and stage), takes chunks of items one at a time from the driver,
+so fast actors take more, and drops the task when the stage ends (an idle actor holds no network).
+Actors write the items' files and records straight into the stage's ``.partial`` folder in the
+workspace, which every node must see at the same path: that is checked when the executor starts.
+When an actor dies (its process killed, its node lost), the chunk it held goes back to the queue
+for the others (a later stage starts a new actor in its place); its half-written files are never
+taken for done, since an item counts only once its atomic, checksummed record is in place. When
+every actor of a stage is gone, the stage fails, and the next run resumes from the records.
 
 Without an address, Ray is started on this machine with ``workers`` CPUs (default: all), and
 stopped at the end of the run.
@@ -17,6 +20,7 @@ stopped at the end of the run.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -36,25 +40,32 @@ log = logging.getLogger("photogrammetry")
 
 
 class Worker:
-    """One actor: a stage's task, set up once, run on chunks of items."""
+    """One actor of the run's pool: loads a stage's task (set up once), runs it on chunks of items, drops it."""
 
-    def __init__(self, task: ItemTask) -> None:
-        self.task = task
-
-    def setup(self) -> str:
-        """Set the task up; where this actor runs (host and process), for the log.
-
-        Torch gets as many threads as the actor has CPUs, as a local run gets ``--workers``: the
+    def __init__(self) -> None:
+        """Torch gets as many threads as the actor has CPUs, as a local run gets ``--workers``: the
         order of float sums, hence the last bits of depth maps, depends on it."""
         import torch
 
         torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
-        self.task.setup()
+        self.task: ItemTask | None = None
+
+    def load(self, task: ItemTask) -> str:
+        """Drop the previous stage's task, set ``task`` up; where this actor runs (host and process), for the log."""
+        self.unload()
+        task.setup()
+        self.task = task
         return f"{socket.gethostname()}:{os.getpid()}"
 
     def run(self, items: Sequence[Any]) -> list[Any]:
-        """The task's results of ``items``."""
+        """The loaded task's results of ``items``."""
+        assert self.task is not None, "run before load"
         return list(self.task.run(items))
+
+    def unload(self) -> None:
+        """Free the task's network and caches (the stage is over)."""
+        self.task = None
+        gc.collect()
 
 
 def _probe(driver_file: str, token: str, node_file: str) -> str | None:
@@ -109,6 +120,8 @@ class RayExecutor:
         check that every node shares ``workspace``; ``workers`` caps the actors per stage, and
         ``device`` (``auto``, ``cpu``, ``cuda``) says whether they ask for GPUs."""
         self.workers, self.device = workers, device
+        self._pool: list[Any] = []
+        """The run's actors, started by the first stage that maps items (see the module's docstring)."""
         self._started = not ray.is_initialized()
         if self._started:
             if address is None:
@@ -147,26 +160,28 @@ class RayExecutor:
         if not chunks:
             return
         options, count = self._actors(len(chunks))
-        shared = ray.put(task)
-        actors = [ray.remote(Worker).options(**options).remote(shared) for _ in range(count)]
+        while len(self._pool) < count:  # the first stage, or actors lost in an earlier one
+            self._pool.append(ray.remote(Worker).options(**options).remote())
+        workers = self._load(self._pool[:count], ray.put(task))
+        log.info("%d Ray workers: %s", len(workers), ", ".join(place for _, place in workers))
         try:
-            workers = self._set_up(actors)
-            log.info("%d Ray workers: %s", len(workers), ", ".join(place for _, place in workers))
             yield from self._dispatch(workers, chunks)
         finally:
-            self._kill(actors)
+            for actor in self._pool:
+                actor.unload.remote()  # queued after the actor's last chunk
 
-    @staticmethod
-    def _set_up(actors: list[Any]) -> list[tuple[Any, str]]:
-        """Each actor that set its task up, with where it runs; a task's own error is raised."""
+    def _load(self, actors: list[Any], task: Any) -> list[tuple[Any, str]]:
+        """Each actor that loaded ``task``, with where it runs; a lost one leaves the pool, a task's
+        own error is raised."""
         workers = []
-        for actor, ref in [(a, a.setup.remote()) for a in actors]:
+        for actor, ref in [(a, a.load.remote(task)) for a in actors]:
             try:
                 workers.append((actor, ray.get(ref)))
             except ray.exceptions.RayTaskError as e:
                 raise _cause(e) from None
             except ray.exceptions.RayActorError as e:
                 log.warning("a Ray worker was lost while it loaded its task (%s)", str(e).splitlines()[0])
+                self._drop(actor)
         return workers
 
     def _dispatch(self, workers: list[tuple[Any, str]], chunks: deque[list[Any]]) -> Iterator[Any]:
@@ -187,7 +202,7 @@ class RayExecutor:
                 log.warning("the Ray worker %s was lost (%s); its items go to the others: %s", place,
                             str(e).splitlines()[0], _labels(chunk))
                 chunks.appendleft(chunk)
-                self._kill([actor])
+                self._drop(actor)
                 continue
             except ray.exceptions.RayTaskError as e:
                 raise _cause(e) from None
@@ -195,12 +210,15 @@ class RayExecutor:
             idle.append((actor, place))
             yield from results
 
-    @staticmethod
-    def _kill(actors: list[Any]) -> None:
-        for actor in actors:
-            ray.kill(actor)
+    def _drop(self, actor: Any) -> None:
+        """Kill ``actor`` (lost, or the run is over) and take it out of the pool."""
+        ray.kill(actor)
+        self._pool = [a for a in self._pool if a is not actor]
 
     def close(self) -> None:
+        if ray.is_initialized():
+            for actor in list(self._pool):
+                self._drop(actor)
         if self._started and ray.is_initialized():
             ray.shutdown()
 

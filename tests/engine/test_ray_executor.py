@@ -66,9 +66,33 @@ def local(photos: Path) -> RunResult:
     return _run(photos, photos.parent / "local", workers=1)
 
 
+class _Messages(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 @pytest.fixture(scope="module")
-def on_ray(local: RunResult, cluster, photos: Path) -> RunResult:
-    return _run(photos, photos.parent / "ray", executor="ray", ray_address=cluster.address)
+def ray_log() -> list[str]:
+    """The messages of the run ``on_ray``."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def on_ray(local: RunResult, cluster, photos: Path, ray_log: list[str]) -> RunResult:
+    logger, handler = logging.getLogger("photogrammetry"), _Messages()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        return _run(photos, photos.parent / "ray", executor="ray", ray_address=cluster.address)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        ray_log.extend(handler.messages)
 
 
 def _h5_contents(path: Path) -> dict[str, object]:
@@ -104,6 +128,24 @@ def test_ray_run_gives_the_local_keys_and_bytes(local: RunResult, on_ray: RunRes
         assert [k for k in ours if not _same(ours[k], theirs[k])] == []
     assert _differing_maps(local, on_ray) == []
     assert not list(on_ray.workspace.glob(".probe-*"))  # the shared-storage check leaves nothing
+
+
+def test_one_pool_of_workers_serves_every_stage_and_ends_with_the_run(on_ray: RunResult, ray_log: list[str]):
+    pools = [set(re.findall(r":(\d+)", m.split(": ", 1)[1])) for m in ray_log if re.match(r"\d+ Ray workers:", m)]
+    assert len(pools) == 3 and len(pools[0]) == 2  # features, matches, depth, on both nodes
+    assert pools[1] == pools[0] and pools[2] == pools[0]
+    deadline = time.monotonic() + 30  # killed when the run ended (asynchronously)
+    while any(_alive(int(pid)) for pid in pools[0]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(int(pid)) for pid in pools[0])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_a_node_that_does_not_share_the_workspace_is_refused(cluster, photos: Path, monkeypatch):

@@ -1,0 +1,268 @@
+"""Benchmark of the per-item stages as captures grow, in this process's threads and on Ray: time and memory.
+
+    python benchmarks/scale.py                          # 25, 50, 100 and 200 photos of 320 px
+    python benchmarks/scale.py --photos 25 50 --json scale.json
+    python benchmarks/scale.py --photos 25 --runs local ray2
+
+Renders one orbit per photo count (``photogrammetry.synthetic``, the first seed from ``--seed``
+that draws an orbit, ``--size`` pixels wide) and runs the pipeline up to depth (preset
+``--preset``, small images and a short depth cascade unless ``--set`` says otherwise): first
+locally, then on Ray clusters started here with ``ray.cluster_utils.Cluster``, a head with no CPU
+(it runs no actor) and one, then two worker nodes of one CPU each. Each later run starts from a
+copy of the first run's workspace less the per-item stages' results: ingest, pairs, SfM and
+undistortion are reused (their keys do not depend on the executor), features, matches and depth
+run again. The local run uses ``--local-workers`` threads (default 1: one core, as one Ray
+node). Each run is a subprocess of its own, so its memory is its own.
+
+What is measured, per stage: its seconds (the run's own count; on Ray the first per-item stage,
+features, includes starting the workers, which then serve the later stages); the peak RSS of the
+process that ran the pipeline (the driver), and on Ray the peak RSS of the largest worker process
+(the actors, whose process ids the executor logs); both sampled every ``--sample`` seconds from
+``/proc`` while the stage runs. A peak shorter than that may be missed; RSS counts shared libraries
+such as torch's in every process, and what a process freed is seldom given back, so a stage's peak
+includes what earlier stages of the run left in that process. "per-item" sums the three per-item
+stages (the depth stage includes its filter, which runs in the driver). Ratios: one node's seconds
+over two nodes' (target: 1.7 or more), and local's over two nodes'. Memory is flat in the photo
+count when the per-stage peaks of the workers (on Ray) and of the driver (locally) do not grow
+with the photos. The machine may be shared: the load average is printed; compare within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
+
+from benchmarks.table import fmt, print_markdown  # noqa: E402
+
+PER_ITEM = ("features", "matches", "depth")
+RUNS = {"local": 0, "ray1": 1, "ray2": 2}
+"""Run names and their Ray worker nodes (0: local)."""
+SMALL = ["ingest.max_image_size=320", "features.resize_max=320", "depth.max_image_size=160",
+         "depth.cascade.hypotheses=[16, 8]"]
+
+
+def rss_mb(pid: int | str = "self") -> float | None:
+    """The resident memory of process ``pid`` in MiB (Linux ``/proc``), ``None`` once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    return int(found.group(1)) / 1024 if found else None
+
+
+class _Sampler:
+    """Peak RSS of the driver and of the Ray workers, per stage, from the run's log and ``/proc``."""
+
+    def __init__(self, every: float) -> None:
+        self.every, self.stage = every, None
+        self.workers: set[int] = set()
+        self.driver: dict[str, float] = {}
+        self.worker: dict[str, float] = {}
+        self.done = threading.Event()
+
+    def on_log(self, message: str) -> None:
+        if match := re.match(r"stage \d+ of \d+: (\w+): running", message):
+            self.stage = match.group(1)
+        elif re.match(r"\d+ Ray workers: ", message):
+            self.workers.update(int(pid) for pid in re.findall(r":(\d+)(?:,|$)", message))
+
+    def _sample(self) -> None:
+        while not self.done.wait(self.every):
+            if (stage := self.stage) is None:
+                continue
+            for found, pids in ((self.driver, ["self"]), (self.worker, list(self.workers))):
+                for mb in filter(None, map(rss_mb, pids)):
+                    found[stage] = max(found.get(stage, 0.0), mb)
+
+    def __enter__(self) -> _Sampler:
+        sampler = self
+
+        class Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                sampler.on_log(record.getMessage())
+
+        self.handler = Handler(logging.DEBUG)
+        logger = logging.getLogger("photogrammetry")
+        logger.addHandler(self.handler)
+        logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join()
+        logging.getLogger("photogrammetry").removeHandler(self.handler)
+
+
+def child(spec: dict) -> dict:
+    """One run of the pipeline (in a subprocess of its own): seconds and peak RSS per stage."""
+    import resource
+
+    import photogrammetry
+
+    options = {"executor": "ray", "ray_address": spec["address"]} if spec["address"] else {
+        "workers": spec["local_workers"]}
+    t0 = time.perf_counter()
+    with _Sampler(spec["sample"]) as sampler:
+        result = photogrammetry.run(Path(spec["photos"]), Path(spec["workspace"]), preset=spec["preset"],
+                                    until="depth", overrides=spec["overrides"], device="cpu", progress=False,
+                                    **options)
+    return {"wall": time.perf_counter() - t0,
+            "seconds": {s.name: s.seconds for s in result.stages if s.action == "ran"},
+            "driver_mb": sampler.driver, "worker_mb": sampler.worker, "workers": len(sampler.workers),
+            "driver_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run_child(spec: dict) -> dict:
+    """:func:`child` in a subprocess; its result, or ``{"error": ...}``."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+    out = Path(f.name).with_suffix(".out.json")
+    proc = subprocess.run([sys.executable, __file__, "--child", f.name, str(out)], capture_output=True, text=True)
+    if proc.returncode != 0 or not out.exists():
+        return {"error": (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]}
+    return json.loads(out.read_text())
+
+
+def render(seed: int, photos: int, width: int, folder: Path) -> Path:
+    """The images of an orbit of ``photos`` views (rendered once into ``folder``)."""
+    from dataclasses import replace
+
+    from photogrammetry.synthetic import SceneKind, random_scene, render_scene
+
+    if not (folder / "gt" / "scene.json").exists():
+        while (spec := random_scene(seed, width=width, height=width * 3 // 4)).kind is not SceneKind.ORBIT:
+            seed += 1
+        render_scene(replace(spec, rig=replace(spec.rig, num_views=photos)), folder)
+    return folder / "images"
+
+
+def measure(args: argparse.Namespace, work: Path) -> dict[tuple[int, str], dict]:
+    """Every run of ``args.runs`` on every photo count; ``(photos, run)`` -> the child's result."""
+    scenes = {n: render(args.seed, n, args.size, work / f"orbit-{n}") for n in args.photos}
+    results: dict[tuple[int, str], dict] = {}
+    for n in args.photos:
+        for name in args.runs:  # the first run computes the stages that the others reuse
+            workspace = work / f"ws-{n}-{name}"
+            reuse(work / f"ws-{n}-{args.runs[0]}", workspace)
+            spec = {"photos": str(scenes[n]), "workspace": str(workspace), "preset": args.preset,
+                    "overrides": [*SMALL, *args.overrides], "sample": args.sample, "local_workers": args.local_workers,
+                    "address": None}
+            cluster = start_cluster(RUNS[name]) if RUNS[name] else None
+            try:
+                results[n, name] = run_child(spec | {"address": cluster and cluster.address})
+            finally:
+                if cluster is not None:
+                    cluster.shutdown()
+            results[n, name]["load"] = os.getloadavg()[0]
+            print(f"{n} photos, {name}: {json.dumps(results[n, name])}", file=sys.stderr, flush=True)
+    return results
+
+
+def reuse(first: Path, workspace: Path) -> None:
+    """``workspace``: a copy of the first run's, less the per-item stages' results (those run again;
+    the other stages' keys do not depend on the executor, so their results are reused)."""
+    if workspace == first or not first.exists():
+        return
+    shutil.rmtree(workspace, ignore_errors=True)
+    shutil.copytree(first, workspace, symlinks=True, ignore=lambda folder, names: [
+        n for n in names if Path(folder) == first and (n in PER_ITEM or n == ".lock")])
+
+
+def start_cluster(nodes: int):
+    """A Ray cluster on this machine: a head without CPUs and ``nodes`` worker nodes of one CPU."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    for _ in range(nodes):
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    return cluster
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return fmt(a / b if a and b else None, ".2f") + "x" if a and b else "-"
+
+
+def print_tables(results: dict[tuple[int, str], dict], runs: list[str], photos: list[int]) -> None:
+    """Seconds per stage with ratios, then peak memory per stage (Markdown)."""
+    def seconds(n: int, run: str, stage: str) -> float | None:
+        found = results.get((n, run), {}).get("seconds", {})
+        if stage == "per-item":
+            return sum(found[s] for s in PER_ITEM) if all(s in found for s in PER_ITEM) else None
+        return found.get(stage)
+
+    rows = []
+    for n in photos:
+        for stage in [*PER_ITEM, "per-item"]:
+            row = [n, stage, *(fmt(seconds(n, r, stage), ".1f") for r in runs)]
+            row += [_ratio(seconds(n, "ray1", stage), seconds(n, "ray2", stage)),
+                    _ratio(seconds(n, "local", stage), seconds(n, "ray2", stage))]
+            rows.append(row)
+    print_markdown(["photos", "stage", *(f"{r} s" for r in runs), "ray1/ray2", "local/ray2"], rows)
+    print()
+    rows = []
+    for n in photos:
+        for stage in PER_ITEM:
+            row = [n, stage]
+            for r in runs:
+                got = results.get((n, r), {})
+                row.append(fmt(got.get("driver_mb", {}).get(stage), ".0f"))
+                if RUNS[r]:
+                    row.append(fmt(got.get("worker_mb", {}).get(stage), ".0f"))
+            rows.append(row)
+    header = ["photos", "stage"]
+    for r in runs:
+        header += [f"{r} driver MB"] + ([f"{r} worker MB"] if RUNS[r] else [])
+    print_markdown(header, rows)
+    print()
+    print_markdown(["photos", "run", "wall s", "workers", "driver max RSS MB", "load avg (1 min) after", "error"],
+                   [[n, r, fmt(results[n, r].get("wall"), ".1f"), results[n, r].get("workers", "-"),
+                     fmt(results[n, r].get("driver_maxrss_mb"), ".0f"), f"{results[n, r]['load']:.1f}",
+                     results[n, r].get("error", "")[:80]] for n in photos for r in runs if (n, r) in results])
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        spec_file, out = sys.argv[2:4]
+        Path(out).write_text(json.dumps(child(json.loads(Path(spec_file).read_text()))))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, nargs="+", default=[25, 50, 100, 200])
+    parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS),
+                        help="local, then Ray with one and two worker nodes (the first computes the shared stages)")
+    parser.add_argument("--size", type=int, default=320, help="image width in pixels (height 3/4 of it)")
+    parser.add_argument("--preset", default="fast")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="stage.option=value")
+    parser.add_argument("--local-workers", type=int, default=1, help="threads of the local run")
+    parser.add_argument("--sample", type=float, default=0.2, help="seconds between memory samples")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", type=Path, default=None, help="scenes and workspaces (default: a temporary folder)")
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs")
+    results = measure(args, work)
+    print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print_tables(results, args.runs, args.photos)
+    if args.json:
+        args.json.write_text(json.dumps({f"{n} {r}": v for (n, r), v in results.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
