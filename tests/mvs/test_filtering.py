@@ -67,10 +67,17 @@ def test_confident_pixels_need_fewer_sources(ring_views):
     assert not (off.depth > 0).any()
 
 
-def test_confident_views_cannot_exceed_the_views_needed():
+def test_confident_views_never_ask_for_more_than_the_views_needed(ring_views):
+    """``min_consistent_views=0`` (no consistency check) stays valid with the default ``confident_views``
+    and keeps every pixel above ``min_confidence``; a negative count is refused."""
     import pytest
 
     from photogrammetry.errors import ConfigError
 
+    depths = ground(ring_views)
+    ref = ring_views[0]
+    confidence = np.full_like(depths[ref.name], 0.9)
+    out = filter_depth(ref, depths[ref.name], confidence, None, [], FilterOptions(min_consistent_views=0))
+    assert ((out.depth > 0) == (depths[ref.name] > 0)).all() and (out.depth > 0).any()
     with pytest.raises(ConfigError, match="confident_views"):
-        FilterOptions(min_consistent_views=1, confident_views=2)
+        FilterOptions(confident_views=-1)
