@@ -6,7 +6,8 @@ when a stage first maps items and killed when the run ends: the processes start 
 once per run, not once per stage. For each stage, an actor loads the stage's
 :class:`~photogrammetry.engine.executor.ItemTask` (unpickled once, its ``setup`` run once: the
 network is loaded once per actor and stage), takes chunks of items one at a time from the driver,
-so fast actors take more, and drops the task when the stage ends (an idle actor holds no network).
+so fast actors take more (each from its own run of consecutive items first, whose inputs overlap:
+see :class:`Shares`), and drops the task when the stage ends (an idle actor holds no network).
 Actors write the items' files and records straight into the stage's ``.partial`` folder in the
 workspace, which every node must see at the same path: that is checked when the executor starts.
 When an actor dies (its process killed, its node lost), the chunk it held goes back to the queue
@@ -156,7 +157,7 @@ class RayExecutor:
 
     def map(self, task: ItemTask[T, R], items: Sequence[T]) -> Iterator[R]:
         size = max(1, task.chunk())
-        chunks = deque(list(items[i:i + size]) for i in range(0, len(items), size))
+        chunks = [list(items[i:i + size]) for i in range(0, len(items), size)]
         if not chunks:
             return
         options, count = self._actors(len(chunks))
@@ -165,7 +166,7 @@ class RayExecutor:
         workers = self._load(self._pool[:count], ray.put(task))
         log.info("%d Ray workers: %s", len(workers), ", ".join(place for _, place in workers))
         try:
-            yield from self._dispatch(workers, chunks)
+            yield from self._dispatch(workers, Shares(chunks, max(1, len(workers))))
         finally:
             for actor in self._pool:
                 actor.unload.remote()  # queued after the actor's last chunk
@@ -184,30 +185,32 @@ class RayExecutor:
                 self._drop(actor)
         return workers
 
-    def _dispatch(self, workers: list[tuple[Any, str]], chunks: deque[list[Any]]) -> Iterator[Any]:
-        """Hand out chunks to idle actors until all are done; a lost actor's chunk goes back to the queue."""
-        idle, running = list(workers), {}
+    def _dispatch(self, workers: list[tuple[Any, str]], chunks: Shares) -> Iterator[Any]:
+        """Hand out chunks to idle actors until all are done (actor ``i`` takes share ``i``); a lost
+        actor's chunk goes back to the queue."""
+        idle, running = list(enumerate(workers)), {}
         while chunks or running:
             while chunks and idle:
-                (actor, place), chunk = idle.pop(), chunks.popleft()
-                running[actor.run.remote(chunk)] = (actor, place, chunk)
+                i, (actor, place) = idle.pop()
+                chunk = chunks.next(i)
+                running[actor.run.remote(chunk)] = (i, actor, place, chunk)
             if not running:
                 raise StageError(f"every Ray worker of this stage was lost, {len(chunks)} chunks of items left; "
                                  "run the same command again: it resumes from the finished items")
             (ref,), _ = ray.wait(list(running), num_returns=1)
-            actor, place, chunk = running.pop(ref)
+            i, actor, place, chunk = running.pop(ref)
             try:
                 results = ray.get(ref)
             except ray.exceptions.RayActorError as e:
                 log.warning("the Ray worker %s was lost (%s); its items go to the others: %s", place,
                             str(e).splitlines()[0], _labels(chunk))
-                chunks.appendleft(chunk)
+                chunks.give_back(chunk)
                 self._drop(actor)
                 continue
             except ray.exceptions.RayTaskError as e:
                 raise _cause(e) from None
             log.debug("done on %s: %s", place, _labels(chunk))
-            idle.append((actor, place))
+            idle.append((i, (actor, place)))
             yield from results
 
     def _drop(self, actor: Any) -> None:
@@ -221,6 +224,35 @@ class RayExecutor:
                 self._drop(actor)
         if self._started and ray.is_initialized():
             ray.shutdown()
+
+
+class Shares:
+    """The chunks of a stage, in order, cut into one run of consecutive chunks per actor: actor ``i``
+    takes its run's chunks from the front; once its run is done, it takes the last chunk of the
+    longest run left (so a slow actor does not hold the stage up). Neighbouring items share inputs
+    (the source views of neighbouring views, the photos of neighbouring pairs), which an actor's
+    caches then serve, instead of every actor computing them for items dealt out in turn."""
+
+    def __init__(self, chunks: list[list[Any]], actors: int) -> None:
+        bounds = [len(chunks) * i // actors for i in range(actors + 1)]
+        self.runs = [deque(chunks[a:b]) for a, b in zip(bounds, bounds[1:])]
+        self.returned: deque[list[Any]] = deque()
+        """Chunks of lost actors, handed out first."""
+
+    def __len__(self) -> int:
+        return len(self.returned) + sum(map(len, self.runs))
+
+    def next(self, actor: int) -> list[Any]:
+        """The next chunk for actor ``actor`` (there is one: check ``len`` first)."""
+        if self.returned:
+            return self.returned.popleft()
+        if self.runs[actor]:
+            return self.runs[actor].popleft()
+        return max(self.runs, key=len).pop()
+
+    def give_back(self, chunk: list[Any]) -> None:
+        """A chunk whose actor was lost: the next idle actor takes it."""
+        self.returned.append(chunk)
 
 
 def _labels(chunk: list[Any]) -> str:

@@ -199,3 +199,17 @@ def test_a_worker_killed_during_depth_changes_nothing(local: RunResult, on_ray: 
     assert result.ran == ("depth",)
     assert [s.key for s in result.stages] == [s.key for s in local.stages]
     assert _differing_maps(local, result) == []
+
+
+def test_each_actor_takes_consecutive_chunks_then_the_longest_runs_tail():
+    from photogrammetry.engine.ray_executor import Shares
+
+    shares = Shares([[i] for i in range(10)], 2)
+    assert len(shares) == 10
+    assert [shares.next(0) for _ in range(5)] == [[0], [1], [2], [3], [4]]  # its own run, in order
+    assert shares.next(1) == [5]
+    assert shares.next(0) == [9]  # its run is done: the last chunk of the longest run left
+    shares.give_back([5])  # actor 1 was lost holding it
+    assert shares.next(0) == [5]
+    assert [shares.next(0) for _ in range(3)] == [[8], [7], [6]]
+    assert len(shares) == 0
