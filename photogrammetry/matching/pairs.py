@@ -63,7 +63,8 @@ class PairOptions:
     views of the last ring before it (the flip breaks the step correspondence)."""
 
     def __post_init__(self) -> None:
-        for name in ("window", "k", "retrieval_window", "sequence_window", "ring_size", "flip_after", "cross_window", "flip_partners"):
+        for name in ("window", "k", "retrieval_window", "sequence_window", "ring_size", "flip_after", "cross_window",
+                     "flip_partners"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.vocabulary_size < 1:
