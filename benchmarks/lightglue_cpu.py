@@ -10,8 +10,9 @@ LightGlue paper's early stopping and point pruning, 0.95 / 0.99) and ``aggressiv
 each with each thread count, taking turns pair by pair (a change in the machine's load falls on
 all alike). A row gives the wall and CPU seconds per pair (the medians over repeats of the means
 over the pairs; CPU: the process's, all threads, which a busy machine's load leaves alone), matches
-per pair, inliers per pair (OpenCV's fundamental-matrix RANSAC at 1 px, seeded) and whether a second run gave the same matches. The machine may be shared: read the seconds as ratios
-within one run.
+per pair, inliers per pair (OpenCV's fundamental-matrix RANSAC at 1 px, seeded) and whether a
+second run gave the same matches. The machine may be shared: read the seconds as ratios within one
+run.
 """
 
 from __future__ import annotations
