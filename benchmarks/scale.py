@@ -45,6 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
 
+from benchmarks.pairs import render  # noqa: E402
 from benchmarks.table import fmt, print_markdown  # noqa: E402
 
 PER_ITEM = ("features", "matches", "depth")
@@ -139,22 +140,9 @@ def run_child(spec: dict) -> dict:
     return json.loads(out.read_text())
 
 
-def render(seed: int, photos: int, width: int, folder: Path) -> Path:
-    """The images of an orbit of ``photos`` views (rendered once into ``folder``)."""
-    from dataclasses import replace
-
-    from photogrammetry.synthetic import SceneKind, random_scene, render_scene
-
-    if not (folder / "gt" / "scene.json").exists():
-        while (spec := random_scene(seed, width=width, height=width * 3 // 4)).kind is not SceneKind.ORBIT:
-            seed += 1
-        render_scene(replace(spec, rig=replace(spec.rig, num_views=photos)), folder)
-    return folder / "images"
-
-
 def measure(args: argparse.Namespace, work: Path) -> dict[tuple[int, str], dict]:
     """Every run of ``args.runs`` on every photo count; ``(photos, run)`` -> the child's result."""
-    scenes = {n: render(args.seed, n, args.size, work / f"orbit-{n}") for n in args.photos}
+    scenes = {n: render(args.seed, n, args.size, work / f"orbit-{n}") / "images" for n in args.photos}
     results: dict[tuple[int, str], dict] = {}
     for n in args.photos:
         for name in args.runs:  # the first run computes the stages that the others reuse
