@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from photogrammetry._version import __version__
-from photogrammetry.engine.device import resolve_device
+from photogrammetry.device import resolve_device
 from photogrammetry.engine.eta import Estimator, format_left, manifest_rate, manifest_units_per_photo
 from photogrammetry.engine.executor import ItemExecutor, LocalExecutor, check_executor
 from photogrammetry.engine.lock import WorkspaceLock

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from photogrammetry.engine.device import resolve_device
+from photogrammetry.device import resolve_device
 from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.executor import ItemExecutor, ItemTask, LocalExecutor
 from photogrammetry.engine.options import key_names, leaves, lookup

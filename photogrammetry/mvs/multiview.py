@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from photogrammetry.io.items import ItemStore
+from photogrammetry.device import resolve_device
 from photogrammetry.errors import InputError
 from photogrammetry.io.depth import DepthSummary, DepthView, load_array, save_array, save_maps
 from photogrammetry.mvs.cascade import FeatureBank, estimate_depth
@@ -100,9 +101,7 @@ class ViewSweep:
         return 1
 
     def setup(self) -> None:
-        import torch
-
-        device = ("cuda" if torch.cuda.is_available() else "cpu") if self.device == "auto" else self.device
+        device = resolve_device(self.device)
         extractor = method_spec(self.options.method).build(self.options.weights or None, device, self.options.fp16)
         self._cost = match_cost(self.options, extractor)
         self._bank = FeatureBank(extractor, lambda n: read_image(self.views[n]), len(self.options.cascade.hypotheses),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photogrammetry.engine.device import resolve_device
+from photogrammetry.device import resolve_device
 from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.executor import ItemTask
 from photogrammetry.engine.stage import StageContext, StageSpec
