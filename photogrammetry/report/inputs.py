@@ -58,9 +58,13 @@ class ReportInputs:
     preset: str | None = None
     """Preset of the last run."""
 
+    def record(self, stage: str) -> StageRecord | None:
+        """The record of ``stage``, ``None`` for a stage the pipeline does not have."""
+        return next((s for s in self.stages if s.name == stage), None)
+
     def why_missing(self, stage: str) -> str:
         """Why ``stage``'s artifact is not there, for a "not computed" note."""
-        record = next((s for s in self.stages if s.name == stage), None)
+        record = self.record(stage)
         state = record.state if record is not None else "missing"
         return {"partial": f"the {stage} stage was interrupted", "stale": f"the {stage} stage has not run with "
                 "the last run's settings", "damaged": f"the {stage} stage's files are damaged (the next run "
@@ -68,5 +72,5 @@ class ReportInputs:
 
     def folder(self, stage: str) -> Path | None:
         """The artifact folder of ``stage`` when it is done, else ``None``."""
-        record = next((s for s in self.stages if s.name == stage), None)
+        record = self.record(stage)
         return record.folder if record is not None and record.state == "done" else None
