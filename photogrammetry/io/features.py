@@ -48,7 +48,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from photogrammetry.io.jsonio import read_json, temporary_path, write_json
+from photogrammetry.io.jsonio import read_json, temporary_path, write_bytes_atomic, write_json
 
 FEATURES_FILE = "features.h5"
 """The features artifact's file."""
@@ -142,7 +142,7 @@ class MatchSet:
 
 
 def _write_atomic(path: Path, fill) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temporary_path(path)
     try:
         with h5py.File(tmp, "w") as f:
             fill(f)
@@ -287,10 +287,7 @@ def save_pairs(folder: Path, pairs: Iterable[tuple[str, str]]) -> None:
     """Write ``pairs.json`` and hloc's ``pairs.txt``."""
     pairs = [list(p) for p in pairs]
     write_json(Path(folder) / PAIRS_FILE, pairs)
-    text = "".join(f"{a} {b}\n" for a, b in pairs)
-    tmp = Path(folder) / f".{PAIRS_TEXT_FILE}.tmp-{os.getpid()}"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, Path(folder) / PAIRS_TEXT_FILE)
+    write_bytes_atomic(Path(folder) / PAIRS_TEXT_FILE, "".join(f"{a} {b}\n" for a, b in pairs).encode("utf-8"))
 
 
 def load_pairs(folder: Path) -> PairSet:
