@@ -199,3 +199,8 @@ def pairs_of(database: Path) -> Iterable[tuple[int, int, int]]:
     for pair_id, n in zip(pair_ids, inliers):
         id0, id1 = pycolmap.pair_id_to_image_pair(pair_id)
         yield int(id0), int(id1), int(n)
+
+
+def connected_images(database: Path, min_inliers: int) -> int:
+    """Images in at least one verified pair of ``database`` with ``min_inliers`` inliers or more."""
+    return len({i for a, b, n in pairs_of(database) if n >= min_inliers for i in (a, b)})

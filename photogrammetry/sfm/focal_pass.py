@@ -22,7 +22,7 @@ from typing import Any
 
 from photogrammetry.errors import StageError
 from photogrammetry.sfm import mapping, verification
-from photogrammetry.sfm.database import pairs_of
+from photogrammetry.sfm.database import connected_images
 from photogrammetry.sfm.mapping import MappingOutcome
 from photogrammetry.sfm.options import SfmOptions
 
@@ -77,7 +77,7 @@ def second_pass(database: Path, images: Path, scratch: Path, config: SfmOptions,
     shutil.copyfile(database, saved)
     _write_priors(database, focals)
     verification.verify(database, config, num_threads=num_threads)
-    connected = len({i for a, b, n in pairs_of(database) if n >= config.mapping.min_num_matches for i in (a, b)})
+    connected = connected_images(database, config.mapping.min_num_matches)
     try:
         again = mapping.reconstruct(database, images, scratch / "second-pass", config, num_images=num_images,
                                     connected=connected, num_threads=num_threads)

@@ -103,13 +103,6 @@ def _model_infos(models: Iterable[Any]) -> tuple[ModelInfo, ...]:
                  for i, m in enumerate(models))
 
 
-def _connected_images(database: Path, min_inliers: int) -> int:
-    """Images in at least one verified pair with ``min_inliers`` inliers."""
-    from photogrammetry.sfm.database import pairs_of
-
-    return len({i for a, b, n in pairs_of(database) if n >= min_inliers for i in (a, b)})
-
-
 def _write_models(models: list[Any], ingest: IngestResult, masks: MaskSet | None, out: Path) -> None:
     """Every model into ``models/<i>``; the first (chosen) one's exports into ``out``."""
     from photogrammetry.sfm import export
@@ -171,7 +164,7 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
             ctx.log.info("added %d COLMAP SIFT matches", added)
         beat.step("geometric verification")
         verified = verification.verify(db, config, num_threads=ctx.workers)
-        connected = _connected_images(db, config.mapping.min_num_matches)
+        connected = database.connected_images(db, config.mapping.min_num_matches)
         ctx.log.info("%d images, %d matched pairs, %d verified pairs connecting %d images",
                      stats.images, stats.pairs, verified, connected)
         if verified == 0:
