@@ -41,6 +41,9 @@ class MatcherOptions:
     same images with equal or lower errors."""
     ratio: float = 0.8
     """``nn-ratio``: largest nearest / second-nearest descriptor distance ratio (1 disables the test)."""
+    min_similarity: float = -1.0
+    """``nn-ratio``: a match's descriptors must have a cosine similarity above this (unit descriptors;
+    RootSIFT for SIFT); -1 disables the test. XFeat's authors match by mutual nearest neighbours above 0.82."""
     fp16: bool = True
     """LightGlue's mixed precision on CUDA; the CPU always uses float32. Part of the key."""
     weights: str = field(default="", metadata={"cache": False, "path": "any", "check": check_checkpoint})
@@ -50,6 +53,8 @@ class MatcherOptions:
     def __post_init__(self) -> None:
         if not 0.0 < self.ratio <= 1.0:
             raise ConfigError(f"ratio must be within (0, 1], got {self.ratio}")
+        if not -1.0 <= self.min_similarity < 1.0:
+            raise ConfigError(f"min_similarity must be within [-1, 1), got {self.min_similarity}")
         if not 0.0 <= self.filter_threshold < 1.0:
             raise ConfigError(f"filter_threshold must be within [0, 1), got {self.filter_threshold}")
 
@@ -73,7 +78,7 @@ def _build_lightglue(extractor: ExtractorSpec, options: MatcherOptions, device: 
 
 
 def _build_nearest(extractor: ExtractorSpec, options: MatcherOptions, device: str) -> Matcher:
-    return NearestNeighbourMatcher(ratio=options.ratio, device=device)
+    return NearestNeighbourMatcher(ratio=options.ratio, min_similarity=options.min_similarity, device=device)
 
 
 @dataclass(frozen=True, kw_only=True)

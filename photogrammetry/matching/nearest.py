@@ -1,9 +1,11 @@
-"""Mutual nearest neighbours with Lowe's ratio test, in torch (CPU or CUDA).
+"""Mutual nearest neighbours with Lowe's ratio test and a least similarity, in torch (CPU or CUDA).
 
 Descriptors are compared as unit vectors (RootSIFT for SIFT, see
 :func:`~photogrammetry.matching.descriptors.unit_descriptors`); the distance is Euclidean.
-A match ``(i, j)`` is kept when ``j`` is ``i``'s nearest neighbour and ``i`` is ``j``'s, and
-``i``'s nearest distance is below ``ratio`` times its second nearest.
+A match ``(i, j)`` is kept when ``j`` is ``i``'s nearest neighbour and ``i`` is ``j``'s,
+``i``'s nearest distance is below ``ratio`` times its second nearest, and their cosine similarity
+is above ``min_similarity`` (XFeat's authors match its descriptors by mutual nearest neighbours
+with a similarity above 0.82 and no ratio test).
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from photogrammetry.io.features import Features, Matches
 from photogrammetry.matching.descriptors import unit_descriptors
 
 
-def mutual_nn_ratio(desc0: Any, desc1: Any, ratio: float) -> tuple[Any, Any]:
+def mutual_nn_ratio(desc0: Any, desc1: Any, ratio: float, min_similarity: float = -1.0) -> tuple[Any, Any]:
     """Match two sets of unit descriptors.
 
     Args:
         desc0: ``(M, D)`` float tensor of unit descriptors.
         desc1: ``(N, D)`` float tensor of unit descriptors.
         ratio: Largest allowed nearest / second-nearest distance ratio; 1 or more disables it.
+        min_similarity: A match's cosine similarity must exceed it; -1 or less disables it.
 
     Returns:
         ``(K, 2)`` int64 index pairs and ``(K,)`` float32 scores (cosine similarity).
@@ -40,15 +43,17 @@ def mutual_nn_ratio(desc0: Any, desc1: Any, ratio: float) -> tuple[Any, Any]:
     if ratio < 1.0 and sim.shape[1] > 1:
         dist = torch.sqrt(torch.clamp(2.0 - 2.0 * top.values, min=0.0))
         keep &= dist[:, 0] < ratio * dist[:, 1]
+    if min_similarity > -1.0:
+        keep &= top.values[:, 0] > min_similarity
     matches = torch.stack([idx0[keep], nn01[keep]], dim=1)
     return matches, top.values[keep, 0]
 
 
 class NearestNeighbourMatcher:
-    """The ``nn-ratio`` matcher: mutual nearest neighbours and a ratio test."""
+    """The ``nn-ratio`` matcher: mutual nearest neighbours, a ratio test and a least similarity."""
 
-    def __init__(self, *, ratio: float, device: str) -> None:
-        self.ratio = ratio
+    def __init__(self, *, ratio: float, device: str, min_similarity: float = -1.0) -> None:
+        self.ratio, self.min_similarity = ratio, min_similarity
         self.device = device
 
     def prepare(self, features: Features) -> Any:
@@ -62,5 +67,5 @@ class NearestNeighbourMatcher:
         import torch
 
         with torch.inference_mode():
-            indices, scores = mutual_nn_ratio(prepared0, prepared1, self.ratio)
+            indices, scores = mutual_nn_ratio(prepared0, prepared1, self.ratio, self.min_similarity)
         return Matches(indices.cpu().numpy().astype(np.int32), scores.float().cpu().numpy())

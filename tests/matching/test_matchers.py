@@ -20,8 +20,8 @@ def _features(descriptors: np.ndarray) -> Features:
     return Features(np.zeros((n, 2), np.float32), np.ones(n, np.float32), descriptors, (100, 100))
 
 
-def _nn(desc0: np.ndarray, desc1: np.ndarray, ratio: float = 0.8):
-    matcher = NearestNeighbourMatcher(ratio=ratio, device="cpu")
+def _nn(desc0: np.ndarray, desc1: np.ndarray, ratio: float = 0.8, min_similarity: float = -1.0):
+    matcher = NearestNeighbourMatcher(ratio=ratio, min_similarity=min_similarity, device="cpu")
     return matcher.match(matcher.prepare(_features(desc0)), matcher.prepare(_features(desc1)))
 
 
@@ -50,6 +50,27 @@ def test_nn_mutual_check_and_empty_inputs() -> None:
     desc1 = np.array([[1, 0]], np.float32)
     np.testing.assert_array_equal(_nn(desc0, desc1, ratio=1.0).indices, [[0, 0]])
     assert _nn(desc0[:0], desc1).indices.shape == (0, 2)
+
+
+def test_nn_min_similarity_keeps_mutual_matches_above_it() -> None:
+    """XFeat's matcher: mutual nearest neighbours whose cosine similarity exceeds 0.82, no ratio test."""
+    rng = np.random.default_rng(2)
+    desc = rng.normal(size=(100, 64)).astype(np.float32)
+    desc /= np.linalg.norm(desc, axis=1, keepdims=True)
+    noise = rng.normal(size=(100, 64)).astype(np.float32)
+    noise -= (noise * desc).sum(axis=1, keepdims=True) * desc  # orthogonal to each descriptor
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    similarity = np.where(np.arange(100) < 50, 0.95, 0.7).astype(np.float32)  # the first half: near twins
+    other = similarity[:, None] * desc + np.sqrt(1 - similarity[:, None] ** 2) * noise
+    perm = rng.permutation(100)
+    everything = _nn(desc, other[perm], ratio=1.0)
+    assert len(everything.indices) == 100  # random 64-D vectors: each one's nearest is its own copy
+    matches = _nn(desc, other[perm], ratio=1.0, min_similarity=0.82)
+    assert sorted(matches.indices[:, 0].tolist()) == list(range(50))
+    np.testing.assert_array_equal(perm[matches.indices[:, 1]], matches.indices[:, 0])
+    np.testing.assert_allclose(matches.scores, 0.95, atol=1e-5)
+    with pytest.raises(ConfigError, match="min_similarity"):
+        MatcherOptions(min_similarity=1.0)
 
 
 def test_rootsift_descriptors_are_unit_hellinger() -> None:
