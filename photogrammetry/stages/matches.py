@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from photogrammetry.device import resolve_device
 from photogrammetry.engine.eta import Cost
@@ -44,6 +44,11 @@ class MatchesConfig(MatcherOptions):
     :data:`~photogrammetry.matching.MATCHERS`: ``lightglue``, ``nn-ratio``."""
     cache_images: int = field(default=512, metadata={"cache": False})
     """Images whose features are kept on the device between pairs (bounds memory)."""
+
+    KEY_NAMES: ClassVar[dict[str, str]] = {name: name for name in (
+        "depth_confidence", "width_confidence", "filter_threshold", "ratio", "fp16", "matcher")}
+    """The options of stage version 2 before ``min_similarity``: it enters the cache key only when
+    changed, so that existing caches stay valid."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

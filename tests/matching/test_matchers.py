@@ -156,3 +156,11 @@ def test_lightglue_with_no_keypoints_gives_no_matches() -> None:
     empty = Features(np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros((0, 128), np.float16), (64, 48))
     some = Features(np.full((3, 2), 10, np.float32), np.ones(3, np.float32), np.ones((3, 128), np.float16), (64, 48))
     assert matcher.match(matcher.prepare(empty), matcher.prepare(some)).indices.shape == (0, 2)
+
+
+def test_min_similarity_enters_the_matches_key_only_when_set() -> None:
+    from photogrammetry.engine.stage import output_affecting_settings
+    from photogrammetry.stages.matches import MatchesConfig
+
+    assert "min_similarity" not in output_affecting_settings(MatchesConfig())  # caches made before it stay valid
+    assert output_affecting_settings(MatchesConfig(min_similarity=0.82))["min_similarity"] == 0.82
