@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from photogrammetry.engine.runner import RunOptions, RunRequest, RunResult, run_pipeline
-from photogrammetry.engine.settings import resolve_config
+from photogrammetry.engine.settings import AUTO_PRESET, choose_preset, resolve_config
 from photogrammetry.engine.workspace import (ArtifactCheck, CleanReport, WorkspaceStatus, clean_workspace,
                                              read_run_record, verify_workspace, workspace_status)
 from photogrammetry.errors import InputError, PhotogrammetryError
@@ -44,7 +44,7 @@ def run(
     photos: str | os.PathLike,
     workspace: str | os.PathLike,
     *,
-    preset: str = "default",
+    preset: str = AUTO_PRESET,
     config_file: str | os.PathLike | None = None,
     overrides: Sequence[str] = (),
     until: str | None = None,
@@ -66,7 +66,9 @@ def run(
     Args:
         photos: Folder of photos and videos (searched recursively), or one video file.
         workspace: Folder for the cached artifacts; created when missing.
-        preset: Name of a preset in ``pipelines/`` (see ``photogrammetry run --help``).
+        preset: Name of a preset in ``pipelines/`` (see ``photogrammetry run --help``), or ``auto``:
+            ``default`` (ALIKED + LightGlue) on a GPU, ``cpu`` (SIFT + nearest neighbours) without one
+            (see :func:`~photogrammetry.engine.settings.choose_preset`); the run logs which and records it.
         config_file: A TOML file with the same tables as a preset, applied after it.
         overrides: ``stage.option=value`` assignments, applied last.
         until: Stop after this stage.
@@ -88,16 +90,24 @@ def run(
     Returns:
         Which stages ran or were reused, with their artifact folders.
     """
-    config = resolve_config(PIPELINE, preset=preset, overrides=overrides,
-                            config_file=Path(config_file) if config_file else None)
+    config_path = Path(config_file) if config_file else None
+    choice = choose_preset(preset, device=device, config_file=config_path, overrides=overrides)
+    config = resolve_config(PIPELINE, preset=choice.name, overrides=overrides, config_file=config_path)
     if until in (None, "export") and Path(photos).exists():
         from photogrammetry.export.publish import check_output
 
         check_output(output_folder(workspace, output), Path(photos), Path(workspace))
-    request = RunRequest(photos=Path(photos), workspace=Path(workspace), config=config, preset=preset,
+    request = RunRequest(photos=Path(photos), workspace=Path(workspace), config=config, preset=choice.name,
                          overrides=tuple(overrides), until=until, force=tuple(force))
+
+    def started(folder: Path) -> None:  # after on_start, so that a log file it opens holds the choice too
+        if on_start is not None:
+            on_start(folder)
+        if choice.reason:
+            log.info("%s", choice.reason)
+
     result = run_pipeline(PIPELINE, request, RunOptions(device=device, workers=workers, progress=progress,
-                                                        verify=verify, on_start=on_start, executor=executor,
+                                                        verify=verify, on_start=started, executor=executor,
                                                         ray_address=ray_address))
     if any(stage.name == "export" for stage in result.stages):
         folder = output_folder(workspace, output)

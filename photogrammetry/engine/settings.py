@@ -2,6 +2,9 @@
 
 A preset is a TOML file in ``pipelines/`` with a ``description`` line and one table per
 stage; it only overrides defaults. Unknown stages or keys are errors that list the valid ones.
+``auto``, the default, is no file: :func:`choose_preset` makes it ``default`` (ALIKED + LightGlue)
+where torch sees a GPU and ``cpu`` (SIFT + mutual nearest neighbours) where it does not, before
+anything is keyed, so a run records and keys the settings it resolved to.
 
 Options of nested groups (see :mod:`photogrammetry.engine.options`) have one spelling, their
 dotted path below the stage, everywhere: ``--set depth.cascade.hypotheses=[64,16,8]``, and in
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from photogrammetry.device import resolve_device
 from photogrammetry.engine.options import is_group, key_names, type_hints, unflatten
 from photogrammetry.engine.stage import StageSpec
 from photogrammetry.errors import ConfigError
@@ -76,6 +80,47 @@ def load_preset(name: str) -> Preset:
     if name not in presets:
         raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(presets)}")
     return presets[name]
+
+
+AUTO_PRESET = "auto"
+"""The preset name that :func:`choose_preset` resolves by the device."""
+GPU_PRESET = "default"
+"""What ``auto`` is on a GPU, or where the features were chosen explicitly: the most accurate."""
+CPU_PRESET = "cpu"
+"""What ``auto`` is without a GPU: the fastest preset that keeps COLMAP's accuracy on a CPU (README)."""
+
+
+@dataclass(frozen=True)
+class PresetChoice:
+    """The preset a run uses, and why (``reason`` is empty when it was named)."""
+
+    name: str
+    reason: str = ""
+
+
+def _chooses_extractor(config_file: Path | None, overrides: Sequence[str]) -> str | None:
+    """Where the features' extractor is set explicitly (``--set`` or the config file), if anywhere."""
+    if any(parse_assignment(text)[:2] == ("features", "extractor") for text in overrides):
+        return "--set features.extractor"
+    if config_file is not None and "extractor" in read_toml(config_file).get("features", {}):
+        return f"features.extractor in {config_file}"
+    return None
+
+
+def choose_preset(preset: str, *, device: str, config_file: Path | None = None,
+                  overrides: Sequence[str] = ()) -> PresetChoice:
+    """``preset`` itself, or for ``auto``: :data:`CPU_PRESET` when ``device`` (``auto``, ``cpu``, ``cuda``)
+    resolves to the CPU, else :data:`GPU_PRESET`; also that one where the extractor is chosen explicitly."""
+    if preset != AUTO_PRESET:
+        return PresetChoice(preset)
+    explicit = _chooses_extractor(config_file, overrides)
+    if explicit is not None:
+        return PresetChoice(GPU_PRESET, f"preset auto: {GPU_PRESET!r}, since {explicit} chooses the features")
+    if resolve_device(device) != "cpu":
+        return PresetChoice(GPU_PRESET, f"preset auto: GPU found, so {GPU_PRESET!r}: "
+                                        f"{load_preset(GPU_PRESET).description}")
+    return PresetChoice(CPU_PRESET, f"preset auto: no GPU, so {CPU_PRESET!r}: {load_preset(CPU_PRESET).description} "
+                                    f"--preset {GPU_PRESET} for ALIKED + LightGlue (slower on a CPU)")
 
 
 def parse_assignment(text: str) -> tuple[str, str, Any]:

@@ -32,7 +32,7 @@ class RunRecord:
     photos: str
     """Absolute path of the photo folder."""
     preset: str | None
-    """Preset name."""
+    """Preset name (``auto`` recorded as what it resolved to)."""
     overrides: tuple[str, ...]
     """``--set`` assignments."""
     until: str | None

@@ -114,3 +114,15 @@ def test_options_without_a_stage_covers_all_stages_and_rejects_unknown_ones() ->
     assert [line.split("]")[0][1:] for line in out.splitlines() if line.startswith("[")] == list(stage_names())
     assert 'texture.atlas = "charts"  (str; one of "charts", "open3d")' in out
     assert cli("options", "dpeth", check=False).returncode == 2
+
+
+def test_run_without_a_preset_on_the_cpu_logs_and_records_the_cpu_preset(photos: Path, tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    proc = cli("run", photos, "-w", workspace, "--device", "cpu", "--until", "ingest")
+    assert "preset auto: no GPU, so 'cpu'" in proc.stderr and "--preset default for ALIKED + LightGlue" in proc.stderr
+    log_file = next((workspace / "logs").glob("run-*.log"))
+    assert "preset auto: no GPU, so 'cpu'" in log_file.read_text()
+    record = json.loads((workspace / "run.json").read_text())
+    assert record["preset"] == "cpu" and record["settings"]["features"]["extractor"] == "sift"
+    named = cli("run", photos, "-w", workspace, "--device", "cpu", "--until", "ingest", "--preset", "default")
+    assert "preset auto" not in named.stderr

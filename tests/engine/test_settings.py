@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from photogrammetry.engine.settings import available_presets, parse_assignment, resolve_config
+from photogrammetry.engine.settings import (CPU_PRESET, GPU_PRESET, PresetChoice, available_presets, choose_preset,
+                                            parse_assignment, resolve_config)
 from photogrammetry.errors import ConfigError
 from photogrammetry.stages import PIPELINE
 from tests.engine.toy_stages import TOY
@@ -105,3 +106,41 @@ def test_presets_only_override_defaults(name: str) -> None:
         assert {o.path for o in leaves(default)} >= set(_flat(table)), stage
         restated = [path for path, value in _flat(table).items() if to_jsonable(lookup(default, path)) == value]
         assert not restated, f"{name}: [{stage}] restates the defaults of {restated}"
+
+
+def test_auto_preset_is_cpu_without_a_gpu_and_default_with_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import photogrammetry.engine.settings as settings
+
+    cpu = choose_preset("auto", device="cpu")
+    assert cpu.name == CPU_PRESET == "cpu"
+    assert "no GPU" in cpu.reason and "--preset default for ALIKED + LightGlue" in cpu.reason and "SIFT" in cpu.reason
+    monkeypatch.setattr(settings, "resolve_device", lambda device: "cuda")
+    gpu = choose_preset("auto", device="auto")
+    assert gpu.name == GPU_PRESET == "default" and "GPU found" in gpu.reason
+    monkeypatch.setattr(settings, "resolve_device", lambda device: "cpu")
+    assert choose_preset("auto", device="auto").name == "cpu"
+
+
+def test_a_named_preset_or_a_chosen_extractor_overrides_the_device(tmp_path: Path) -> None:
+    assert choose_preset("default", device="cpu") == PresetChoice("default")
+    assert choose_preset("xfeat", device="cpu") == PresetChoice("xfeat")
+    chosen = choose_preset("auto", device="cpu", overrides=["features.extractor=aliked-n16"])
+    assert chosen.name == "default" and "--set features.extractor" in chosen.reason
+    assert choose_preset("auto", device="cpu", overrides=["features.max_keypoints=512"]).name == "cpu"
+    path = tmp_path / "mine.toml"
+    path.write_text('[features]\nextractor = "sift"\n')
+    assert choose_preset("auto", device="cpu", config_file=path).name == "default"
+
+
+def test_auto_resolves_to_concrete_settings_and_keys() -> None:
+    from photogrammetry.engine.plan import plan_keys
+
+    cpu = resolve_config(PIPELINE, preset=choose_preset("auto", device="cpu").name)
+    assert cpu["features"].extractor == "sift" and cpu["matches"].matcher == "auto"
+    assert cpu["sfm"].sift.assist is False
+    default = resolve_config(PIPELINE, preset="default")
+    photos = Path(__file__).parent
+    keys_cpu, keys_default = plan_keys(PIPELINE, cpu, photos), plan_keys(PIPELINE, default, photos)
+    assert keys_cpu["ingest"] == keys_default["ingest"]
+    assert keys_cpu["features"] != keys_default["features"]
+    assert keys_cpu == plan_keys(PIPELINE, resolve_config(PIPELINE, preset="cpu"), photos)
