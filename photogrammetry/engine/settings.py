@@ -102,7 +102,8 @@ def _chooses_extractor(config_file: Path | None, overrides: Sequence[str]) -> st
     """Where the features' extractor is set explicitly (``--set`` or the config file), if anywhere."""
     if any(parse_assignment(text)[:2] == ("features", "extractor") for text in overrides):
         return "--set features.extractor"
-    if config_file is not None and "extractor" in read_toml(config_file).get("features", {}):
+    table = read_toml(config_file).get("features") if config_file is not None else None
+    if isinstance(table, Mapping) and "extractor" in table:  # not a table: resolve_config says what is wrong
         return f"features.extractor in {config_file}"
     return None
 
@@ -110,7 +111,10 @@ def _chooses_extractor(config_file: Path | None, overrides: Sequence[str]) -> st
 def choose_preset(preset: str, *, device: str, config_file: Path | None = None,
                   overrides: Sequence[str] = ()) -> PresetChoice:
     """``preset`` itself, or for ``auto``: :data:`CPU_PRESET` when ``device`` (``auto``, ``cpu``, ``cuda``)
-    resolves to the CPU, else :data:`GPU_PRESET`; also that one where the extractor is chosen explicitly."""
+    resolves to the CPU, else :data:`GPU_PRESET`; also that one where the extractor is chosen explicitly.
+
+    The device is this process's (:func:`~photogrammetry.device.resolve_device`): with a Ray cluster,
+    the driver's, not the workers' (``--preset default`` where only the workers have GPUs)."""
     if preset != AUTO_PRESET:
         return PresetChoice(preset)
     explicit = _chooses_extractor(config_file, overrides)

@@ -130,6 +130,10 @@ def test_a_named_preset_or_a_chosen_extractor_overrides_the_device(tmp_path: Pat
     path = tmp_path / "mine.toml"
     path.write_text('[features]\nextractor = "sift"\n')
     assert choose_preset("auto", device="cpu", config_file=path).name == "default"
+    path.write_text("features = 3\n")  # not a table: left to resolve_config's message
+    assert choose_preset("auto", device="cpu", config_file=path).name == "cpu"
+    with pytest.raises(ConfigError, match=r"\[features\] must be a table"):
+        resolve_config(PIPELINE, preset="cpu", config_file=path)
 
 
 def test_auto_resolves_to_concrete_settings_and_keys() -> None:
