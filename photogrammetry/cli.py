@@ -127,7 +127,8 @@ def main() -> None:
 @click.option("-w", "--workspace", type=click.Path(path_type=Path), required=True,
               help="Folder for cached artifacts; a rerun resumes from it.")
 @click.option("--preset", default=AUTO_PRESET, show_default=True,
-              help=f"Preset from pipelines/ (listed below); {AUTO_PRESET}: {GPU_PRESET} on a GPU, {CPU_PRESET} without one.")
+              help=f"Preset from pipelines/ (listed below); {AUTO_PRESET}: {GPU_PRESET} on a GPU, "
+                   f"{CPU_PRESET} without one.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
               help="TOML file with [stage] tables, applied after the preset.")
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.OPTION=VALUE",

@@ -78,7 +78,7 @@ def load_preset(name: str) -> Preset:
     """The preset called ``name``, or an error listing the presets there are."""
     presets = available_presets()
     if name not in presets:
-        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(presets)}")
+        raise ConfigError(f"unknown preset {name!r}; choose {AUTO_PRESET} or one of: {', '.join(presets)}")
     return presets[name]
 
 

@@ -284,7 +284,8 @@ SETTINGS = {
         ("--workers 100000", ("--workers", "100000"), "Invalid value for '--workers': 100000 is not in the range"),
         ("--device unknown", ("--device", "tpu"), "Invalid value for '--device': 'tpu' is not one of"),
         ("--config is a folder", ("--config", "{photos}"), "Invalid value for '--config': File '{photos}' is a dir"),
-        ("preset in another case", ("--preset", "Fast"), "unknown preset 'Fast'; choose one of: default, fast"),
+        ("preset in another case", ("--preset", "Fast"),
+         "unknown preset 'Fast'; choose auto or one of: cpu, default, fast"),
     )}
 SETTINGS |= {
     name: Case(GOOD, run_args("--config", "{tmp}/config.toml"), config=toml, untouched=True, messages=(message,))

@@ -72,7 +72,7 @@ def test_config_file_sits_between_preset_and_set(tmp_path: Path) -> None:
 
 
 def test_unknown_preset_lists_presets() -> None:
-    with pytest.raises(ConfigError, match="unknown preset 'fastest'; choose one of: .*fast"):
+    with pytest.raises(ConfigError, match="unknown preset 'fastest'; choose auto or one of: .*fast"):
         resolve_config(PIPELINE, preset="fastest")
 
 
