@@ -16,6 +16,7 @@ Pairs are returned sorted and without repeats, each as ``(name0, name1)`` with `
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Literal
 
 from photogrammetry.errors import ConfigError, InputError
+
+logger = logging.getLogger(__name__)
 
 Pair = tuple[str, str]
 LoopClosure = Literal["none", "wrap", "retrieval"]
@@ -50,6 +53,13 @@ class PairOptions:
     is also paired with this many following photos of its sequence in number order (0: none)."""
     vocabulary_size: int = 64
     """Retrieval: visual words of the VLAD vocabulary learnt from the scene's descriptors."""
+    max_per_image: int = 0
+    """Retrieval and sequential: the most pairs of one image. An image that many others take among
+    their ``k`` (one that looks like much of the scene) would otherwise get a pair from each; over
+    the bound, its weakest pairs go (the farthest retrieval ranks and sequence steps first). 0: the
+    most the method is counted on for: retrieval ``2 (k + retrieval_window + sequence_window)``
+    (``sequence_window`` only for photos in a sequence), sequential ``2 window`` (``+ 2 k`` with
+    retrieval loop closure)."""
     ring_size: int = 0
     """Turntable: views per ring (the platform's steps per turn); 0: all images are one ring.
     Images are taken in name order, ring after ring."""
@@ -64,7 +74,7 @@ class PairOptions:
 
     def __post_init__(self) -> None:
         for name in ("window", "k", "retrieval_window", "sequence_window", "ring_size", "flip_after", "cross_window",
-                     "flip_partners"):
+                     "flip_partners", "max_per_image"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.vocabulary_size < 1:
@@ -108,15 +118,48 @@ def window_pairs(n: int, window: int, *, wrap: bool) -> list[tuple[int, int]]:
     return [(i, i + d) for i in range(n) for d in range(1, window + 1) if i + d < n]
 
 
-def sequential_pairs(request: PairRequest) -> list[Pair]:
-    """Each image with the next ``window`` ones, plus loop-closure pairs."""
-    options = request.options
-    pairs = window_pairs(len(request.names), options.window, wrap=options.loop_closure == "wrap")
-    if options.loop_closure == "retrieval":
-        from photogrammetry.matching.retrieval import retrieval_index_pairs
+Ranked = list[tuple[int, tuple[int, int]]]
+"""Index pairs with their rank, 1 the strongest: a retrieval neighbour's rank, a sequence step's length."""
 
-        pairs += retrieval_index_pairs(_features(request), request.names, options.k, options.vocabulary_size)
-    return canonical(pairs, request.names)
+
+def ranked_window_pairs(n: int, window: int, *, wrap: bool) -> Ranked:
+    """:func:`window_pairs`, each ranked by its step ``d``."""
+    return [((j - i) % n if wrap else j - i, (i, j)) for i, j in window_pairs(n, window, wrap=wrap)]
+
+
+def ranked_retrieval_pairs(request: PairRequest) -> Ranked:
+    """Each image with its ``k`` retrieval neighbours, ranked by their rank (1: the most similar)."""
+    from photogrammetry.matching.retrieval import retrieval_neighbours
+
+    options = request.options
+    near = retrieval_neighbours(_features(request), request.names, options.k, options.vocabulary_size)
+    return [(rank + 1, (i, int(near[i, rank]))) for rank in range(near.shape[1]) for i in range(len(near))]
+
+
+def capped(ranked: Ranked, names: Sequence[str], most: int) -> list[Pair]:
+    """The pairs of ``ranked``, strongest first (by rank, then in the given order), each kept while
+    neither of its images has ``most`` pairs yet (0: every pair kept)."""
+    count = [0] * len(names)
+    kept: set[tuple[int, int]] = set()
+    for _, (i, j) in sorted(ranked, key=lambda r: r[0]):
+        key = (min(i, j), max(i, j))
+        if i == j or key in kept or (most and (count[i] >= most or count[j] >= most)):
+            continue
+        kept.add(key)
+        count[i] += 1
+        count[j] += 1
+    if dropped := len({(min(i, j), max(i, j)) for _, (i, j) in ranked if i != j}) - len(kept):
+        logger.info("%d pairs dropped: over %d pairs of one image (pairs.max_per_image)", dropped, most)
+    return canonical(kept, names)
+
+
+def sequential_pairs(request: PairRequest) -> list[Pair]:
+    """Each image with the next ``window`` ones, plus loop-closure pairs (at most ``max_per_image`` per image)."""
+    options = request.options
+    ranked = ranked_window_pairs(len(request.names), options.window, wrap=options.loop_closure == "wrap")
+    if options.loop_closure == "retrieval":
+        ranked += ranked_retrieval_pairs(request)
+    return capped(ranked, request.names, most_per_image("sequential", request.names, options))
 
 
 def turntable_rings(n: int, ring_size: int, flip_after: int) -> list[list[list[int]]]:
@@ -186,24 +229,28 @@ def numbered_sequences(names: Sequence[str]) -> list[list[int]]:
     return [[index for _, index in sorted(group)] for group in groups.values() if len(group) >= MIN_SEQUENCE]
 
 
-def sequence_index_pairs(names: Sequence[str], window: int) -> list[tuple[int, int]]:
-    """Index pairs of each numbered photo with the next ``window`` of its sequence (:func:`numbered_sequences`)."""
+def ranked_sequence_pairs(names: Sequence[str], window: int) -> Ranked:
+    """Each numbered photo with the next ``window`` of its sequence (:func:`numbered_sequences`), ranked by step."""
     pairs = []
     for sequence in numbered_sequences(names) if window > 0 else []:
-        pairs += [(sequence[i], sequence[j]) for i, j in window_pairs(len(sequence), window, wrap=False)]
+        pairs += [(d, (sequence[i], sequence[j])) for d, (i, j) in ranked_window_pairs(len(sequence), window, wrap=False)]
     return pairs
+
+
+def sequence_index_pairs(names: Sequence[str], window: int) -> list[tuple[int, int]]:
+    """Index pairs of each numbered photo with the next ``window`` of its sequence (:func:`numbered_sequences`)."""
+    return [pair for _, pair in ranked_sequence_pairs(names, window)]
 
 
 def retrieval_pairs(request: PairRequest) -> list[Pair]:
     """Each image with its ``k`` nearest images by global descriptor, with the next ``sequence_window``
-    of a numbered sequence and the next ``retrieval_window`` in name order."""
-    from photogrammetry.matching.retrieval import retrieval_index_pairs
-
+    of a numbered sequence and the next ``retrieval_window`` in name order; at most ``max_per_image``
+    pairs per image (a sequence step before a retrieval rank of the same number)."""
     options = request.options
-    pairs = retrieval_index_pairs(_features(request), request.names, options.k, options.vocabulary_size)
-    pairs += sequence_index_pairs(request.names, options.sequence_window)
-    pairs += window_pairs(len(request.names), options.retrieval_window, wrap=False)
-    return canonical(pairs, request.names)
+    ranked = ranked_sequence_pairs(request.names, options.sequence_window)
+    ranked += ranked_window_pairs(len(request.names), options.retrieval_window, wrap=False)
+    ranked += ranked_retrieval_pairs(request)
+    return capped(ranked, request.names, most_per_image("retrieval", request.names, options))
 
 
 def parse_pairs_text(text: str, names: Sequence[str], source: str = "pairs file") -> list[Pair]:
@@ -292,19 +339,26 @@ class AutoChoice:
                 "(k, windows), growing linearly with the images")
 
 
-def alternative_bound(names: Sequence[str], options: PairOptions, *, frames: bool) -> tuple[str, int]:
-    """The method ``auto`` uses instead of exhaustive, and the most pairs per image it can choose.
+def most_per_image(method: str, names: Sequence[str], options: PairOptions) -> int:
+    """The most pairs of one image that ``sequential`` or ``retrieval`` keeps: ``max_per_image``, or by default
 
-    Mean pairs per image, ``2 pairs / images``: ``sequential`` pairs each frame with ``window`` on
-    each side (and ``k`` retrieval neighbours, counted twice, with retrieval loop closure);
-    ``retrieval`` pairs each image with its ``k`` (at most ``2 k`` per image once the neighbours
-    that chose it count too), plus ``2 sequence_window`` where names number a sequence and
-    ``2 retrieval_window``.
+    ``sequential``: ``window`` on each side (and ``k`` retrieval neighbours, counted twice, with
+    retrieval loop closure); ``retrieval``: its ``k`` and as many of the images that chose it,
+    plus ``2 sequence_window`` where names number a sequence and ``2 retrieval_window``.
     """
-    if frames:
-        return "sequential", 2 * options.window + (2 * options.k if options.loop_closure == "retrieval" else 0)
+    if options.max_per_image:
+        return options.max_per_image
+    if method == "sequential":
+        return 2 * options.window + (2 * options.k if options.loop_closure == "retrieval" else 0)
     numbered = options.sequence_window > 0 and bool(numbered_sequences(names))
-    return "retrieval", 2 * (options.k + options.retrieval_window + (options.sequence_window if numbered else 0))
+    return 2 * (options.k + options.retrieval_window + (options.sequence_window if numbered else 0))
+
+
+def alternative_bound(names: Sequence[str], options: PairOptions, *, frames: bool) -> tuple[str, int]:
+    """The method ``auto`` uses instead of exhaustive (``sequential`` for video ``frames``, else
+    ``retrieval``), and the most pairs of one image it keeps (:func:`most_per_image`)."""
+    method = "sequential" if frames else "retrieval"
+    return method, most_per_image(method, names, options)
 
 
 def auto_choice(names: Sequence[str], options: PairOptions, *, frames: bool = False, floor: int = 0) -> AutoChoice:

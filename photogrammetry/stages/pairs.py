@@ -20,7 +20,7 @@ from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.features import PAIRS_FILE, PAIRS_TEXT_FILE, FeatureSet, load_pairs, save_pairs
 from photogrammetry.io.ingest import IngestResult
-from photogrammetry.matching.pairs import PAIR_METHODS, PairOptions, PairRequest, auto_choice
+from photogrammetry.matching.pairs import PAIR_METHODS, PairOptions, PairRequest, auto_choice, most_per_image
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,12 +85,12 @@ def run(config: PairsConfig, ctx: StageContext, *, ingest: IngestResult, feature
         raise ConfigError(f"pairs: method {method} selected no pairs among {len(names)} images; "
                           "raise pairs.window or pairs.k, or use pairs.method=exhaustive")
     save_pairs(ctx.out, pairs)
-    per_image = Counter(name for pair in pairs for name in pair)
-    most = max(per_image.values())
-    ctx.log.info("%s: %d pairs among %d images: %.1f per image, at most %d", method, len(pairs), len(names),
-                 2 * len(pairs) / len(names), most)
+    most = max(Counter(name for pair in pairs for name in pair).values())
+    bound = most_per_image(method, names, config) if method in ("retrieval", "sequential") else None
+    ctx.log.info("%s: %d pairs, %.1f per photo (most %d%s), %d photos", method, len(pairs), 2 * len(pairs) / len(names),
+                 most, "" if bound is None else f"; pairs.max_per_image {bound}", len(names))
     return {"pairs": len(pairs), "method": method, "pairs_per_image": round(2 * len(pairs) / len(names), 1),
-            "most_pairs_per_image": most}
+            "most_pairs_per_image": most, **({"max_pairs_per_image": bound} if bound is not None else {})}
 
 
 STAGE = StageSpec(

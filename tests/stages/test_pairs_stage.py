@@ -47,9 +47,10 @@ def test_auto_switches_to_retrieval_where_exhaustive_is_dearer(photos: Path, tmp
     result = run(photos, tmp_path / "ws", "pairs.k=2", "pairs.sequence_window=0", "pairs.vocabulary_size=8")
     counts = next(s.counts for s in result.stages if s.name == "pairs")
     assert counts["method"] == "retrieval" and 6 <= counts["pairs"] <= 12
-    assert counts["pairs_per_image"] <= 4
+    assert counts["pairs_per_image"] <= 4 and counts["most_pairs_per_image"] <= counts["max_pairs_per_image"] == 4
     assert "every pair would be 5 per image, retrieval chooses at most 4" in caplog.text
-    assert f"retrieval: {counts['pairs']} pairs among 6 images" in caplog.text
+    assert (f"retrieval: {counts['pairs']} pairs, {counts['pairs_per_image']:.1f} per photo "
+            f"(most {counts['most_pairs_per_image']}; pairs.max_per_image 4)") in caplog.text
     floor = run(photos, tmp_path / "ws", "pairs.k=2", "pairs.sequence_window=0", "pairs.vocabulary_size=8",
                 "pairs.auto_threshold=6")
     assert next(s.counts for s in floor.stages if s.name == "pairs")["method"] == "exhaustive"
