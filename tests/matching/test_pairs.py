@@ -10,8 +10,9 @@ import pytest
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.features import Features, write_features
 from photogrammetry.matching.pairs import (PAIR_METHODS, PairOptions, PairRequest, auto_choice, capped,
-                                           most_per_image, numbered_sequences, parse_pairs_text, resolve_method,
-                                           select_pairs, sequence_index_pairs, window_pairs)
+                                           most_per_image, parse_pairs_text, resolve_method, select_pairs,
+                                           sequence_index_pairs, window_pairs)
+from photogrammetry.matching.sequences import numbered_sequences, timed_sequences
 from photogrammetry.matching.retrieval import kmeans, nearest_images, retrieval_index_pairs, vlad
 
 NAMES = tuple(f"img_{i:02d}.jpg" for i in range(8))
@@ -137,6 +138,21 @@ def test_numbered_sequences_follow_the_numbers_not_the_names() -> None:
     assert not numbered_sequences(("front.jpg", "back.jpg", "left2.jpg", "right7.jpg"))
     assert sorted(sequence_index_pairs(names, 2)) == [(0, 1), (0, 2), (1, 2), (3, 0), (3, 1), (4, 5), (4, 6), (5, 6)]
     assert sequence_index_pairs(names, 0) == []
+
+
+def test_timed_sequences_follow_the_capture_times_per_camera() -> None:
+    """Photos named in no order: a camera's times order them (ties by name order); another camera's
+    clock is its own; a camera with fewer than 3 different times gives no sequence."""
+    times = [(1, "2024-05-01T12:00:03.000000"), (1, "2024-05-01T12:00:01.500000"), None,
+             (1, "2024-05-01T12:00:01.250000"), (2, "2024-05-01T11:00:00.000000"), (1, "2024-05-01T12:00:03.000000"),
+             (2, "2024-05-01T13:00:00.000000"), (3, "2024-05-01T10:00:00.000000"), (3, "2024-05-01T10:00:00.000000"),
+             (3, "2024-05-01T10:00:00.000000"), (3, "2024-05-01T10:00:01.000000")]
+    assert timed_sequences(times) == [[3, 1, 0, 5]]
+    names = ("tree.jpg", "gate.jpg", "x.jpg", "door.jpg")
+    assert sorted(sequence_index_pairs(names, 1, times[:4])) == [(1, 0), (3, 1)]
+    assert sequence_index_pairs(names, 1) == [] == sequence_index_pairs(names, 1, [None] * 4)
+    assert most_per_image("retrieval", names, PairOptions(), times[:4] + times[5:6]) == 26
+    assert most_per_image("retrieval", names, PairOptions(), [None] * 4) == 20
 
 
 def test_retrieval_adds_the_numbered_neighbours(tmp_path: Path) -> None:
