@@ -216,7 +216,8 @@ def ranked_sequence_pairs(names: Sequence[str], window: int, times: Sequence[Cap
     the next ``window`` of it, ranked by step."""
     pairs = []
     for sequence in sequences(names, times) if window > 0 else []:
-        pairs += [(d, (sequence[i], sequence[j])) for d, (i, j) in ranked_window_pairs(len(sequence), window, wrap=False)]
+        steps = ranked_window_pairs(len(sequence), window, wrap=False)
+        pairs += [(d, (sequence[i], sequence[j])) for d, (i, j) in steps]
     return pairs
 
 
@@ -228,8 +229,8 @@ def sequence_index_pairs(names: Sequence[str], window: int,
 
 def retrieval_pairs(request: PairRequest) -> list[Pair]:
     """Each image with its ``k`` nearest images by global descriptor, with the next ``sequence_window``
-    of a sequence (numbered names, capture times) and the next ``retrieval_window`` in name order; at most ``max_per_image``
-    pairs per image (a sequence step before a retrieval rank of the same number)."""
+    of a sequence (numbered names, capture times) and the next ``retrieval_window`` in name order;
+    at most ``max_per_image`` pairs per image (a sequence step before a retrieval rank of the same number)."""
     options = request.options
     ranked = ranked_sequence_pairs(request.names, options.sequence_window, request.times)
     ranked += ranked_window_pairs(len(request.names), options.retrieval_window, wrap=False)
