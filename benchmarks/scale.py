@@ -3,6 +3,7 @@
     python benchmarks/scale.py                          # 25, 50, 100 and 200 photos of 320 px
     python benchmarks/scale.py --photos 25 50 --json scale.json
     python benchmarks/scale.py --photos 25 --runs local ray2
+    python benchmarks/scale.py --photos 25 50 100 --stages depth   # later runs do depth only again
 
 Renders one orbit per photo count (``photogrammetry.synthetic``, the first seed from ``--seed``
 that draws an orbit, ``--size`` pixels wide) and runs the pipeline up to depth (preset
@@ -11,8 +12,8 @@ locally, then on Ray clusters started here with ``ray.cluster_utils.Cluster``, a
 (it runs no actor) and one, then two worker nodes of one CPU each. Each later run starts from a
 copy of the first run's workspace less the per-item stages' results: ingest, pairs, SfM and
 undistortion are reused (their keys do not depend on the executor), features, matches and depth
-run again. The local run uses ``--local-workers`` threads (default 1: one core, as one Ray
-node). Each run is a subprocess of its own, so its memory is its own.
+run again (``--stages``: only those of them). The local run uses ``--local-workers`` threads
+(default 1: one core, as one Ray node). Each run is a subprocess of its own, so its memory is its own.
 
 What is measured, per stage: its seconds (the run's own count; on Ray the first per-item stage,
 features, includes starting the workers, which then serve the later stages); the peak RSS of the
@@ -147,7 +148,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[tuple[int, str], dict]
     for n in args.photos:
         for name in args.runs:  # the first run computes the stages that the others reuse
             workspace = work / f"ws-{n}-{name}"
-            reuse(work / f"ws-{n}-{args.runs[0]}", workspace)
+            reuse(work / f"ws-{n}-{args.runs[0]}", workspace, args.stages)
             spec = {"photos": str(scenes[n]), "workspace": str(workspace), "preset": args.preset,
                     "overrides": [*SMALL, *args.overrides], "sample": args.sample, "local_workers": args.local_workers,
                     "address": None}
@@ -162,14 +163,14 @@ def measure(args: argparse.Namespace, work: Path) -> dict[tuple[int, str], dict]
     return results
 
 
-def reuse(first: Path, workspace: Path) -> None:
-    """``workspace``: a copy of the first run's, less the per-item stages' results (those run again;
-    the other stages' keys do not depend on the executor, so their results are reused)."""
+def reuse(first: Path, workspace: Path, stages: list[str]) -> None:
+    """``workspace``: a copy of the first run's, less the results of ``stages`` (per-item stages: those
+    run again; the other stages' keys do not depend on the executor, so their results are reused)."""
     if workspace == first or not first.exists():
         return
     shutil.rmtree(workspace, ignore_errors=True)
     shutil.copytree(first, workspace, symlinks=True, ignore=lambda folder, names: [
-        n for n in names if Path(folder) == first and (n in PER_ITEM or n == ".lock")])
+        n for n in names if Path(folder) == first and (n in stages or n == ".lock")])
 
 
 def start_cluster(nodes: int):
@@ -187,17 +188,18 @@ def _ratio(a: float | None, b: float | None) -> str:
     return fmt(a / b if a and b else None, ".2f") + "x" if a and b else "-"
 
 
-def print_tables(results: dict[tuple[int, str], dict], runs: list[str], photos: list[int]) -> None:
+def print_tables(results: dict[tuple[int, str], dict], runs: list[str], photos: list[int],
+                 stages: list[str] = list(PER_ITEM)) -> None:
     """Seconds per stage with ratios, then peak memory per stage (Markdown)."""
     def seconds(n: int, run: str, stage: str) -> float | None:
         found = results.get((n, run), {}).get("seconds", {})
         if stage == "per-item":
-            return sum(found[s] for s in PER_ITEM) if all(s in found for s in PER_ITEM) else None
+            return sum(found[s] for s in stages) if all(s in found for s in stages) else None
         return found.get(stage)
 
     rows = []
     for n in photos:
-        for stage in [*PER_ITEM, "per-item"]:
+        for stage in [*stages, "per-item"] if len(stages) > 1 else stages:
             row = [n, stage, *(fmt(seconds(n, r, stage), ".1f") for r in runs)]
             row += [_ratio(seconds(n, "ray1", stage), seconds(n, "ray2", stage)),
                     _ratio(seconds(n, "local", stage), seconds(n, "ray2", stage))]
@@ -206,7 +208,7 @@ def print_tables(results: dict[tuple[int, str], dict], runs: list[str], photos: 
     print()
     rows = []
     for n in photos:
-        for stage in PER_ITEM:
+        for stage in stages:
             row = [n, stage]
             for r in runs:
                 got = results.get((n, r), {})
@@ -234,6 +236,8 @@ def main() -> None:
     parser.add_argument("--photos", type=int, nargs="+", default=[25, 50, 100, 200])
     parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS),
                         help="local, then Ray with one and two worker nodes (the first computes the shared stages)")
+    parser.add_argument("--stages", nargs="+", choices=PER_ITEM, default=list(PER_ITEM),
+                        help="per-item stages the later runs do again (the first run does all)")
     parser.add_argument("--size", type=int, default=320, help="image width in pixels (height 3/4 of it)")
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="stage.option=value")
@@ -247,7 +251,7 @@ def main() -> None:
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs")
     results = measure(args, work)
     print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print_tables(results, args.runs, args.photos)
+    print_tables(results, args.runs, args.photos, args.stages)
     if args.json:
         args.json.write_text(json.dumps({f"{n} {r}": v for (n, r), v in results.items()}, indent=2))
 

@@ -53,6 +53,9 @@ class ImageRecord:
     """For a frame sampled from a video: the video's path relative to the photo folder; else ``None``."""
     frame: int | None = None
     """For a video frame: its frame number in the video, from 0."""
+    capture_time: str | None = None
+    """When the photo was taken, from EXIF (``DateTimeOriginal``, ``SubSecTimeOriginal``), ISO 8601
+    on the camera's clock (``2024-05-01T12:00:00.250000``); ``None`` when unknown (video frames)."""
 
 
 @dataclass(frozen=True, kw_only=True)

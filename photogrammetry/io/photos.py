@@ -11,6 +11,7 @@ import io
 import math
 import os
 import stat
+from datetime import datetime
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -95,6 +96,9 @@ class ExifInfo:
     """Sensor pixels per millimetre along x, at ``exif_width`` pixels across."""
     exif_width: int | None = None
     """Image width the focal-plane resolution refers to."""
+    capture_time: str | None = None
+    """When the photo was taken (``DateTimeOriginal`` with ``SubSecTimeOriginal``), ISO 8601 on the
+    camera's clock: ``2024-05-01T12:00:00.250000``."""
 
 
 def _positive(value: object) -> float | None:
@@ -111,6 +115,18 @@ def _text(value: object) -> str | None:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     return str(value).strip("\x00 ").strip() or None
+
+
+def capture_time(original: object, subsec: object = None) -> str | None:
+    """ISO 8601 time of EXIF ``DateTimeOriginal`` (``2024:05:01 12:00:00``) and ``SubSecTimeOriginal``
+    (the digits of the fraction of a second: ``25`` is 0.25 s); ``None`` when absent or not a date."""
+    text = _text(original)
+    try:
+        when = datetime.strptime(text or "", "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    digits = "".join(c for c in (_text(subsec) or "") if c.isdigit())
+    return when.replace(microsecond=int((digits + "000000")[:6])).isoformat(timespec="microseconds")
 
 
 def _open_header(data: bytes) -> Image.Image:
@@ -156,6 +172,7 @@ def read_exif(data: bytes) -> ExifInfo:
         focal_35mm=_positive(sub.get(tags.FocalLengthIn35mmFilm)),
         focal_plane_px_per_mm=x_res / unit_mm if x_res and unit_mm else None,
         exif_width=int(sub[tags.ExifImageWidth]) if _positive(sub.get(tags.ExifImageWidth)) else None,
+        capture_time=capture_time(sub.get(tags.DateTimeOriginal), sub.get(tags.SubsecTimeOriginal)),
     )
 
 

@@ -5,8 +5,9 @@ Methods: ``exhaustive`` (every pair; small sets), ``sequential`` (each image wit
 retrieval neighbours for videos that revisit a place), ``turntable`` (rings of a turntable: see
 :func:`turntable_pairs`), ``retrieval`` (each image with its ``k``
 most similar by a VLAD descriptor of its own local features, see
-:mod:`photogrammetry.matching.retrieval`, plus neighbours in number order where names number the
-photos: :func:`numbered_sequences`) and ``file`` (pairs listed in a text file). ``auto`` (see
+:mod:`photogrammetry.matching.retrieval`, plus neighbours in capture order where names number the
+photos or EXIF times order them: :mod:`photogrammetry.matching.sequences`) and ``file`` (pairs
+listed in a text file). ``auto`` (see
 :func:`auto_choice`) matches every pair while that is no more pairs per image than the method it
 would use instead may choose, so the number of pairs grows linearly with the images above that.
 
@@ -16,13 +17,16 @@ Pairs are returned sorted and without repeats, each as ``(name0, name1)`` with `
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from photogrammetry.errors import ConfigError, InputError
+from photogrammetry.matching.sequences import CaptureTime, sequences
+
+logger = logging.getLogger(__name__)
 
 Pair = tuple[str, str]
 LoopClosure = Literal["none", "wrap", "retrieval"]
@@ -46,10 +50,18 @@ class PairOptions:
     """Retrieval: also pair each image with this many following images in name order."""
     sequence_window: int = 3
     """Retrieval: photos whose names number them (the same name but for its last number, at
-    least 3 photos alike: ``IMG_0001.JPG``, ``IMG_0002.JPG``, ...) are taken as a sequence, and each
-    is also paired with this many following photos of its sequence in number order (0: none)."""
+    least 3 photos alike: ``IMG_0001.JPG``, ``IMG_0002.JPG``, ...) or whose EXIF capture times order
+    them (at least 3 different times of one camera) are taken as a sequence, and each is also
+    paired with this many following photos of its sequence in number (time) order (0: none)."""
     vocabulary_size: int = 64
     """Retrieval: visual words of the VLAD vocabulary learnt from the scene's descriptors."""
+    max_per_image: int = 0
+    """Retrieval and sequential: the most pairs of one image. An image that many others take among
+    their ``k`` (one that looks like much of the scene) would otherwise get a pair from each; over
+    the bound, its weakest pairs go (the farthest retrieval ranks and sequence steps first). 0: the
+    most the method is counted on for: retrieval ``2 (k + retrieval_window + sequence_window)``
+    (``sequence_window`` only for photos in a sequence), sequential ``2 window`` (``+ 2 k`` with
+    retrieval loop closure)."""
     ring_size: int = 0
     """Turntable: views per ring (the platform's steps per turn); 0: all images are one ring.
     Images are taken in name order, ring after ring."""
@@ -64,7 +76,7 @@ class PairOptions:
 
     def __post_init__(self) -> None:
         for name in ("window", "k", "retrieval_window", "sequence_window", "ring_size", "flip_after", "cross_window",
-                     "flip_partners"):
+                     "flip_partners", "max_per_image"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.vocabulary_size < 1:
@@ -85,6 +97,9 @@ class PairRequest:
     """File method: the content of the pairs file."""
     pairs_source: str = "pairs file"
     """File method: where the text came from, for messages."""
+    times: tuple[CaptureTime | None, ...] = ()
+    """Retrieval: each image's camera and EXIF capture time (``None``: unknown; empty: none known),
+    for sequences (:func:`~photogrammetry.matching.sequences.timed_sequences`)."""
 
 
 def canonical(pairs: Iterable[tuple[int, int]], names: Sequence[str]) -> list[Pair]:
@@ -108,15 +123,48 @@ def window_pairs(n: int, window: int, *, wrap: bool) -> list[tuple[int, int]]:
     return [(i, i + d) for i in range(n) for d in range(1, window + 1) if i + d < n]
 
 
-def sequential_pairs(request: PairRequest) -> list[Pair]:
-    """Each image with the next ``window`` ones, plus loop-closure pairs."""
-    options = request.options
-    pairs = window_pairs(len(request.names), options.window, wrap=options.loop_closure == "wrap")
-    if options.loop_closure == "retrieval":
-        from photogrammetry.matching.retrieval import retrieval_index_pairs
+Ranked = list[tuple[int, tuple[int, int]]]
+"""Index pairs with their rank, 1 the strongest: a retrieval neighbour's rank, a sequence step's length."""
 
-        pairs += retrieval_index_pairs(_features(request), request.names, options.k, options.vocabulary_size)
-    return canonical(pairs, request.names)
+
+def ranked_window_pairs(n: int, window: int, *, wrap: bool) -> Ranked:
+    """:func:`window_pairs`, each ranked by its step ``d``."""
+    return [((j - i) % n if wrap else j - i, (i, j)) for i, j in window_pairs(n, window, wrap=wrap)]
+
+
+def ranked_retrieval_pairs(request: PairRequest) -> Ranked:
+    """Each image with its ``k`` retrieval neighbours, ranked by their rank (1: the most similar)."""
+    from photogrammetry.matching.retrieval import retrieval_neighbours
+
+    options = request.options
+    near = retrieval_neighbours(_features(request), request.names, options.k, options.vocabulary_size)
+    return [(rank + 1, (i, int(near[i, rank]))) for rank in range(near.shape[1]) for i in range(len(near))]
+
+
+def capped(ranked: Ranked, names: Sequence[str], most: int) -> list[Pair]:
+    """The pairs of ``ranked``, strongest first (by rank, then in the given order), each kept while
+    neither of its images has ``most`` pairs yet (0: every pair kept)."""
+    count = [0] * len(names)
+    kept: set[tuple[int, int]] = set()
+    for _, (i, j) in sorted(ranked, key=lambda r: r[0]):
+        key = (min(i, j), max(i, j))
+        if i == j or key in kept or (most and (count[i] >= most or count[j] >= most)):
+            continue
+        kept.add(key)
+        count[i] += 1
+        count[j] += 1
+    if dropped := len({(min(i, j), max(i, j)) for _, (i, j) in ranked if i != j}) - len(kept):
+        logger.info("%d pairs dropped: over %d pairs of one image (pairs.max_per_image)", dropped, most)
+    return canonical(kept, names)
+
+
+def sequential_pairs(request: PairRequest) -> list[Pair]:
+    """Each image with the next ``window`` ones, plus loop-closure pairs (at most ``max_per_image`` per image)."""
+    options = request.options
+    ranked = ranked_window_pairs(len(request.names), options.window, wrap=options.loop_closure == "wrap")
+    if options.loop_closure == "retrieval":
+        ranked += ranked_retrieval_pairs(request)
+    return capped(ranked, request.names, most_per_image("sequential", request.names, options))
 
 
 def turntable_rings(n: int, ring_size: int, flip_after: int) -> list[list[list[int]]]:
@@ -163,47 +211,31 @@ def turntable_pairs(request: PairRequest) -> list[Pair]:
     return canonical(pairs, request.names)
 
 
-_NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")
-"""A name as text, its last number, and what follows (no digit): ``IMG_``, ``0001``, ``.JPG``."""
-
-MIN_SEQUENCE = 3
-"""Fewest photos named alike, but for their numbers, that are taken as a numbered sequence."""
-
-
-def numbered_sequences(names: Sequence[str]) -> list[list[int]]:
-    """Indices of the photos that names number in a sequence, one list per sequence, in number order.
-
-    Names alike but for their last number (``IMG_0001.JPG``, ``IMG_0002.JPG``; ``a/IMG_7.JPG``
-    and ``b/IMG_7.JPG`` are two sequences) form a sequence when there are at least
-    :data:`MIN_SEQUENCE` of them: cameras number photos in the order they are taken, and photos
-    taken one after the other mostly overlap. Gaps in the numbers (deleted shots) are skipped over.
-    """
-    groups: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for index, name in enumerate(names):
-        found = _NUMBERED.match(name)
-        if found:
-            groups.setdefault((found[1], found[3]), []).append((int(found[2]), index))
-    return [[index for _, index in sorted(group)] for group in groups.values() if len(group) >= MIN_SEQUENCE]
-
-
-def sequence_index_pairs(names: Sequence[str], window: int) -> list[tuple[int, int]]:
-    """Index pairs of each numbered photo with the next ``window`` of its sequence (:func:`numbered_sequences`)."""
+def ranked_sequence_pairs(names: Sequence[str], window: int, times: Sequence[CaptureTime | None] = ()) -> Ranked:
+    """Each photo of a sequence (numbered names, capture times: :func:`~.sequences.sequences`) with
+    the next ``window`` of it, ranked by step."""
     pairs = []
-    for sequence in numbered_sequences(names) if window > 0 else []:
-        pairs += [(sequence[i], sequence[j]) for i, j in window_pairs(len(sequence), window, wrap=False)]
+    for sequence in sequences(names, times) if window > 0 else []:
+        steps = ranked_window_pairs(len(sequence), window, wrap=False)
+        pairs += [(d, (sequence[i], sequence[j])) for d, (i, j) in steps]
     return pairs
+
+
+def sequence_index_pairs(names: Sequence[str], window: int,
+                         times: Sequence[CaptureTime | None] = ()) -> list[tuple[int, int]]:
+    """Index pairs of each photo of a sequence with the next ``window`` of it (:func:`ranked_sequence_pairs`)."""
+    return [pair for _, pair in ranked_sequence_pairs(names, window, times)]
 
 
 def retrieval_pairs(request: PairRequest) -> list[Pair]:
     """Each image with its ``k`` nearest images by global descriptor, with the next ``sequence_window``
-    of a numbered sequence and the next ``retrieval_window`` in name order."""
-    from photogrammetry.matching.retrieval import retrieval_index_pairs
-
+    of a sequence (numbered names, capture times) and the next ``retrieval_window`` in name order;
+    at most ``max_per_image`` pairs per image (a sequence step before a retrieval rank of the same number)."""
     options = request.options
-    pairs = retrieval_index_pairs(_features(request), request.names, options.k, options.vocabulary_size)
-    pairs += sequence_index_pairs(request.names, options.sequence_window)
-    pairs += window_pairs(len(request.names), options.retrieval_window, wrap=False)
-    return canonical(pairs, request.names)
+    ranked = ranked_sequence_pairs(request.names, options.sequence_window, request.times)
+    ranked += ranked_window_pairs(len(request.names), options.retrieval_window, wrap=False)
+    ranked += ranked_retrieval_pairs(request)
+    return capped(ranked, request.names, most_per_image("retrieval", request.names, options, request.times))
 
 
 def parse_pairs_text(text: str, names: Sequence[str], source: str = "pairs file") -> list[Pair]:
@@ -292,38 +324,48 @@ class AutoChoice:
                 "(k, windows), growing linearly with the images")
 
 
-def alternative_bound(names: Sequence[str], options: PairOptions, *, frames: bool) -> tuple[str, int]:
-    """The method ``auto`` uses instead of exhaustive, and the most pairs per image it can choose.
+def most_per_image(method: str, names: Sequence[str], options: PairOptions,
+                   times: Sequence[CaptureTime | None] = ()) -> int:
+    """The most pairs of one image that ``sequential`` or ``retrieval`` keeps: ``max_per_image``, or by default
 
-    Mean pairs per image, ``2 pairs / images``: ``sequential`` pairs each frame with ``window`` on
-    each side (and ``k`` retrieval neighbours, counted twice, with retrieval loop closure);
-    ``retrieval`` pairs each image with its ``k`` (at most ``2 k`` per image once the neighbours
-    that chose it count too), plus ``2 sequence_window`` where names number a sequence and
-    ``2 retrieval_window``.
+    ``sequential``: ``window`` on each side (and ``k`` retrieval neighbours, counted twice, with
+    retrieval loop closure); ``retrieval``: its ``k`` and as many of the images that chose it,
+    plus ``2 sequence_window`` where names or capture times make a sequence and ``2 retrieval_window``.
     """
-    if frames:
-        return "sequential", 2 * options.window + (2 * options.k if options.loop_closure == "retrieval" else 0)
-    numbered = options.sequence_window > 0 and bool(numbered_sequences(names))
-    return "retrieval", 2 * (options.k + options.retrieval_window + (options.sequence_window if numbered else 0))
+    if options.max_per_image:
+        return options.max_per_image
+    if method == "sequential":
+        return 2 * options.window + (2 * options.k if options.loop_closure == "retrieval" else 0)
+    ordered = options.sequence_window > 0 and bool(sequences(names, times))
+    return 2 * (options.k + options.retrieval_window + (options.sequence_window if ordered else 0))
 
 
-def auto_choice(names: Sequence[str], options: PairOptions, *, frames: bool = False, floor: int = 0) -> AutoChoice:
+def alternative_bound(names: Sequence[str], options: PairOptions, *, frames: bool,
+                      times: Sequence[CaptureTime | None] = ()) -> tuple[str, int]:
+    """The method ``auto`` uses instead of exhaustive (``sequential`` for video ``frames``, else
+    ``retrieval``), and the most pairs of one image it keeps (:func:`most_per_image`)."""
+    method = "sequential" if frames else "retrieval"
+    return method, most_per_image(method, names, options, times)
+
+
+def auto_choice(names: Sequence[str], options: PairOptions, *, frames: bool = False, floor: int = 0,
+                times: Sequence[CaptureTime | None] = ()) -> AutoChoice:
     """``auto``'s method for ``names``: every pair while that is no more pairs per image (``n - 1``)
     than the method it would use instead can choose (:func:`alternative_bound`), or while there are
     at most ``floor`` images; above, that method (``sequential`` for video ``frames``, else
     ``retrieval``), whose pairs grow linearly with the images where exhaustive ones grow as their square.
     """
-    alternative, bound = alternative_bound(names, options, frames=frames)
+    alternative, bound = alternative_bound(names, options, frames=frames, times=times)
     exhaustive = len(names) - 1 <= bound or len(names) <= floor
     return AutoChoice(method="exhaustive" if exhaustive else alternative, images=len(names),
                       alternative=alternative, bound=bound, floor=floor)
 
 
 def resolve_method(method: str, names: Sequence[str], options: PairOptions, *, frames: bool = False,
-                   floor: int = 0) -> str:
+                   floor: int = 0, times: Sequence[CaptureTime | None] = ()) -> str:
     """The method ``method`` stands for with images ``names`` (``auto``: see :func:`auto_choice`)."""
     if method == "auto":
-        return auto_choice(names, options, frames=frames, floor=floor).method
+        return auto_choice(names, options, frames=frames, floor=floor, times=times).method
     if method not in PAIR_METHODS:
         raise ConfigError(f"unknown pair method {method!r}; choose auto or one of: {', '.join(PAIR_METHODS)}")
     return method
@@ -331,5 +373,5 @@ def resolve_method(method: str, names: Sequence[str], options: PairOptions, *, f
 
 def select_pairs(method: str, request: PairRequest, *, frames: bool = False, floor: int = 0) -> list[Pair]:
     """The pairs of ``request.names`` chosen by ``method`` (or ``auto``, see :func:`auto_choice`)."""
-    resolved = resolve_method(method, request.names, request.options, frames=frames, floor=floor)
+    resolved = resolve_method(method, request.names, request.options, frames=frames, floor=floor, times=request.times)
     return PAIR_METHODS[resolved].select(request)

@@ -121,9 +121,15 @@ def augment(vectors: np.ndarray, neighbours: int = AUGMENT_NEIGHBOURS) -> np.nda
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
-def retrieval_index_pairs(features: Path, names: Sequence[str], k: int, vocabulary_size: int) -> list[tuple[int, int]]:
-    """Index pairs ``(i, j)``: each image ``i`` with its ``k`` retrieval neighbours ``j``."""
+def retrieval_neighbours(features: Path, names: Sequence[str], k: int, vocabulary_size: int) -> np.ndarray:
+    """Indices ``(N, min(k, N - 1))`` of each image's ``k`` retrieval neighbours, the most similar first."""
     if len(names) < 2 or k < 1:
-        return []
-    neighbours = nearest_images(augment(global_descriptors(features, names, vocabulary_size)), k)
-    return [(i, int(j)) for i, row in enumerate(neighbours) for j in row]
+        return np.zeros((len(names), 0), np.int64)
+    return nearest_images(augment(global_descriptors(features, names, vocabulary_size)), k)
+
+
+def retrieval_index_pairs(features: Path, names: Sequence[str], k: int, vocabulary_size: int) -> list[tuple[int, int]]:
+    """Index pairs ``(i, j)``: each image ``i`` with its ``k`` retrieval neighbours ``j``, rank by rank
+    (every image's most similar first, then every image's second, ...)."""
+    neighbours = retrieval_neighbours(features, names, k, vocabulary_size)
+    return [(i, int(neighbours[i, rank])) for rank in range(neighbours.shape[1]) for i in range(len(names))]

@@ -76,29 +76,37 @@ def level_sizes(width: int, height: int, levels: int) -> list[tuple[int, int]]:
 
 
 class FeatureBank:
-    """Feature maps ``(C, H, W)`` of every view at every level, computed once, kept while memory allows.
+    """Feature maps ``(C, H, W)`` of views at every level, computed on first use, the most recently
+    used views kept.
+
+    A reference view and its sources are used together, and neighbouring views share sources: an
+    executor hands a worker runs of consecutive views, so a few views' maps serve the next views.
+    Keeping every view a worker touches would grow its memory with the photo count.
 
     Args:
         extractor: images ``(1, 3, H, W)`` -> maps ``(1, C, H, W)``.
         load: view name -> ``(H, W, 3)`` uint8 RGB at the finest level's size.
         levels: number of levels.
         device: torch device of the maps.
-        max_bytes: the cache keeps the most recently used maps within this size.
+        max_bytes: the cache keeps the most recently used views' maps within this size.
+        max_views: ... and at most this many views (``None``: no bound but ``max_bytes``).
     """
 
     def __init__(self, extractor: Callable[[Any], Any], load: Callable[[str], np.ndarray], levels: int,
-                 device: str, max_bytes: int) -> None:
+                 device: str, max_bytes: int, max_views: int | None = None) -> None:
         self.extractor, self.load, self.levels, self.device = extractor, load, levels, device
-        self.max_bytes = max_bytes
-        self._cache: OrderedDict[tuple[str, int], Any] = OrderedDict()
+        self.max_bytes, self.max_views = max_bytes, max_views
+        self._cache: OrderedDict[str, list[Any]] = OrderedDict()
+        self._bytes = 0
+        self.computed = 0
+        """Views whose maps were computed (a view evicted and needed again counts again)."""
 
     def get(self, name: str, level: int) -> Any:
         """Features of view ``name`` at ``level``."""
-        key = (name, level)
-        if key not in self._cache:
+        if name not in self._cache:
             self._compute(name)
-        self._cache.move_to_end(key)
-        return self._cache[key]
+        self._cache.move_to_end(name)
+        return self._cache[name][level]
 
     def _compute(self, name: str) -> None:
         import cv2
@@ -106,17 +114,26 @@ class FeatureBank:
 
         rgb = self.load(name)
         height, width = rgb.shape[:2]
-        for level, (w, h) in enumerate(level_sizes(width, height, self.levels)):
+        maps = []
+        for w, h in level_sizes(width, height, self.levels):
             image = rgb if (w, h) == (width, height) else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
             batch = torch.from_numpy(image).to(self.device).permute(2, 0, 1)[None].float().div_(255.0)
-            self._cache[(name, level)] = self.extractor(batch)[0]
+            maps.append(self.extractor(batch)[0])
+        self._cache[name] = maps
+        self._bytes += _size(maps)
+        self.computed += 1
         self._evict()
 
     def _evict(self) -> None:
-        total = sum(t.numel() * t.element_size() for t in self._cache.values())
-        while total > self.max_bytes and len(self._cache) > self.levels:
-            _, tensor = self._cache.popitem(last=False)
-            total -= tensor.numel() * tensor.element_size()
+        """Drop the least recently used views while over either bound (the newest view stays)."""
+        while len(self._cache) > 1 and (self._bytes > self.max_bytes or
+                                        (self.max_views is not None and len(self._cache) > self.max_views)):
+            _, maps = self._cache.popitem(last=False)
+            self._bytes -= _size(maps)
+
+
+def _size(maps: list[Any]) -> int:
+    return sum(t.numel() * t.element_size() for t in maps)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +40,9 @@ MapViews = Callable[["ViewSweep", list[str]], Iterable[str]]
 """Runs a :class:`ViewSweep` on view names, yielding each as it finishes (``StageContext.map``)."""
 
 logger = logging.getLogger(__name__)
+
+CACHE_RUN = 5
+"""The feature cache holds the views that any run of this many consecutive views needs (:func:`cache_views`)."""
 
 
 def working_views(scene: MVSScene, max_image_size: int) -> dict[str, MVSView]:
@@ -77,6 +80,15 @@ def match_cost(options: MVSOptions, extractor: Any) -> MatchCost:
                      best_sources=options.best_sources)
 
 
+def cache_views(names: Sequence[str], sources: dict[str, list[str]], run: int = CACHE_RUN) -> int:
+    """Views whose feature maps a worker keeps: the most that any ``run`` consecutive views of
+    ``names`` and their sources are. An executor hands a worker runs of consecutive views, whose
+    sources overlap; so the cache serves them, and its size is bounded by ``run (num_sources + 1)``
+    views, not by the photo count."""
+    return max((len({n for name in names[i:i + run] for n in (name, *sources[name])})
+                for i in range(max(1, len(names) - run + 1))), default=1)
+
+
 def _raw_path(out: Path, name: str, kind: str) -> Path:
     return out / ".raw" / f"{name}.{kind}.npy"
 
@@ -105,7 +117,8 @@ class ViewSweep:
         extractor = method_spec(self.options.method).build(self.options.weights or None, device, self.options.fp16)
         self._cost = match_cost(self.options, extractor)
         self._bank = FeatureBank(extractor, lambda n: read_image(self.views[n]), len(self.options.cascade.hypotheses),
-                                 device, self.options.feature_cache_mb * 2**20)
+                                 device, self.options.feature_cache_mb * 2**20,
+                                 cache_views(self.scene.names, self.sources))
 
     def run(self, names: Iterable[str]) -> Iterator[str]:
         for name in names:

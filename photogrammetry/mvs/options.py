@@ -49,7 +49,9 @@ class MVSOptions:
     filtering: FilterOptions = field(default_factory=FilterOptions)
     """Confidence and geometric-consistency filtering."""
     feature_cache_mb: int = field(default=4096, metadata={"cache": False})
-    """Feature maps kept in memory across views (does not change results)."""
+    """Most memory of the feature maps kept across views (does not change results); the cache also
+    keeps no more views than a run of consecutive views needs (:func:`~photogrammetry.mvs.multiview.cache_views`),
+    so it does not grow with the photo count."""
 
     def __post_init__(self) -> None:
         method_spec(self.method)

@@ -179,7 +179,7 @@ def _prepare(path: Path, rel: str, config: IngestConfig, out: Path) -> dict[str,
         name=rel, file=f"images/{name}", source=str(path), width=bgr.shape[1], height=bgr.shape[0],
         scale=scale, orientation=exif.orientation or 1, focal_px=focal * scale if focal else None,
         focal_source=focal_source, make=exif.make, model=exif.model, lens=exif.lens,
-        focal_mm=exif.focal_mm, sha256=hashlib.sha256(data).hexdigest(), mask=mask)}
+        focal_mm=exif.focal_mm, sha256=hashlib.sha256(data).hexdigest(), mask=mask, capture_time=exif.capture_time)}
 
 
 def _prepare_video(path: Path, rel: str, config: IngestConfig, out: Path) -> dict[str, Any]:
@@ -340,7 +340,7 @@ def run(config: IngestConfig, ctx: StageContext) -> dict[str, int]:
 
 STAGE = StageSpec(
     name="ingest",
-    version=2,
+    version=3,  # 3: images.json records the EXIF capture time
     config=IngestConfig,
     run=run,
     load=load_ingest,

@@ -20,7 +20,8 @@ from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.features import PAIRS_FILE, PAIRS_TEXT_FILE, FeatureSet, load_pairs, save_pairs
 from photogrammetry.io.ingest import IngestResult
-from photogrammetry.matching.pairs import PAIR_METHODS, PairOptions, PairRequest, auto_choice
+from photogrammetry.matching.pairs import PAIR_METHODS, PairOptions, PairRequest, auto_choice, most_per_image
+from photogrammetry.matching.sequences import timed_sequences
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,7 +36,8 @@ class PairsConfig(PairOptions):
     auto_threshold: int = 0
     """``auto``: every pair up to at least this many images. Without it (0), ``auto`` matches every
     pair while that is no more pairs per image than the method it uses above can choose: with
-    retrieval ``2 k`` (``+ 2 sequence_window`` where names number the photos), i.e. up to 21 (27)
+    retrieval ``2 k`` (``+ 2 sequence_window`` where names number the photos or EXIF times order
+    them), i.e. up to 21 (27)
     photos by default; with video frames' sequential pairs ``2 window`` (21 frames)."""
     pairs_file: str = field(default="", metadata={"cache": False, "path": "file"})
     """File method: text file with one pair of image names a line (tab or space between), a
@@ -73,29 +75,34 @@ def run(config: PairsConfig, ctx: StageContext, *, ingest: IngestResult, feature
     """Select the pairs of ``ingest``'s images and write ``pairs.json``."""
     names = tuple(record.name for record in ingest.images)
     frames = all(record.video for record in ingest.images)  # frames of videos, in time order by name
+    times = tuple((r.camera_id, r.capture_time) if r.capture_time else None for r in ingest.images)
     method = config.method
     if method == "auto":
-        choice = auto_choice(names, config, frames=frames, floor=config.auto_threshold)
+        choice = auto_choice(names, config, frames=frames, floor=config.auto_threshold, times=times)
         method = choice.method
         ctx.log.info("auto: %d images: %s: %s", len(names), method, choice.reason())
+    if method == "retrieval" and config.sequence_window and (timed := timed_sequences(times)):
+        ctx.log.info("EXIF capture times order %d photos in %d sequences: each is paired with its next %d",
+                     sum(map(len, timed)), len(timed), config.sequence_window)
     request = PairRequest(names=names, features=features.path, options=config, pairs_text=read_pairs_file(config),
-                          pairs_source=f"pairs file {config.pairs_file}")
+                          pairs_source=f"pairs file {config.pairs_file}", times=times)
     pairs = PAIR_METHODS[method].select(request)
     if not pairs:
         raise ConfigError(f"pairs: method {method} selected no pairs among {len(names)} images; "
                           "raise pairs.window or pairs.k, or use pairs.method=exhaustive")
     save_pairs(ctx.out, pairs)
-    per_image = Counter(name for pair in pairs for name in pair)
-    most = max(per_image.values())
-    ctx.log.info("%s: %d pairs among %d images: %.1f per image, at most %d", method, len(pairs), len(names),
-                 2 * len(pairs) / len(names), most)
+    most = max(Counter(name for pair in pairs for name in pair).values())
+    bound = most_per_image(method, names, config, times) if method in ("retrieval", "sequential") else None
+    ctx.log.info("%s: %d pairs, %.1f per photo (most %d%s), %d photos", method, len(pairs), 2 * len(pairs) / len(names),
+                 most, "" if bound is None else f"; pairs.max_per_image {bound}", len(names))
     return {"pairs": len(pairs), "method": method, "pairs_per_image": round(2 * len(pairs) / len(names), 1),
-            "most_pairs_per_image": most}
+            "most_pairs_per_image": most, **({"max_pairs_per_image": bound} if bound is not None else {})}
 
 
 STAGE = StageSpec(
     name="pairs",
-    version=3,  # 2: also hloc's pairs.txt; 3: auto matches every pair only while no dearer than retrieval
+    version=4,  # 2: also hloc's pairs.txt; 3: auto matches every pair only while no dearer than retrieval;
+    # 4: photos that EXIF capture times order are a sequence for retrieval
     config=PairsConfig,
     run=run,
     load=load_pairs,

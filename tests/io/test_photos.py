@@ -129,6 +129,16 @@ def test_read_exif_focal_plane_units(unit: int, resolution: float, px_per_mm: fl
     assert exif.focal_plane_px_per_mm == pytest.approx(px_per_mm)
 
 
+def test_read_exif_capture_time_with_fraction_of_a_second() -> None:
+    data = encode(texture(32, 24), ".jpg", {"DateTimeOriginal": "2024:05:01 12:00:07", "SubsecTimeOriginal": "25"})
+    assert photos.read_exif(data).capture_time == "2024-05-01T12:00:07.250000"
+    assert photos.read_exif(encode(texture(32, 24), ".jpg", {"DateTimeOriginal": "2024:05:01 12:00:07"})).capture_time \
+        == "2024-05-01T12:00:07.000000"
+    assert photos.capture_time("2024:05:01 12:00:07", "003") == "2024-05-01T12:00:07.003000"
+    for bad in ("0000:00:00 00:00:00", "    :  :     :  :  ", "2024-05-01 12:00:07", None, b"\xff\xfe"):
+        assert photos.capture_time(bad) is None
+
+
 def test_read_exif_of_data_without_exif() -> None:
     assert photos.read_exif(encode(texture(16, 16), ".png")) == photos.ExifInfo()
     assert photos.read_exif(b"not an image") == photos.ExifInfo()

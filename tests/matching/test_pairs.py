@@ -9,9 +9,10 @@ import pytest
 
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.features import Features, write_features
-from photogrammetry.matching.pairs import (PAIR_METHODS, PairOptions, PairRequest, auto_choice, numbered_sequences,
-                                           parse_pairs_text, resolve_method, select_pairs, sequence_index_pairs,
-                                           window_pairs)
+from photogrammetry.matching.pairs import (PAIR_METHODS, PairOptions, PairRequest, auto_choice, capped,
+                                           most_per_image, parse_pairs_text, resolve_method, select_pairs,
+                                           sequence_index_pairs, window_pairs)
+from photogrammetry.matching.sequences import numbered_sequences, timed_sequences
 from photogrammetry.matching.retrieval import kmeans, nearest_images, retrieval_index_pairs, vlad
 
 NAMES = tuple(f"img_{i:02d}.jpg" for i in range(8))
@@ -139,6 +140,21 @@ def test_numbered_sequences_follow_the_numbers_not_the_names() -> None:
     assert sequence_index_pairs(names, 0) == []
 
 
+def test_timed_sequences_follow_the_capture_times_per_camera() -> None:
+    """Photos named in no order: a camera's times order them (ties by name order); another camera's
+    clock is its own; a camera with fewer than 3 different times gives no sequence."""
+    times = [(1, "2024-05-01T12:00:03.000000"), (1, "2024-05-01T12:00:01.500000"), None,
+             (1, "2024-05-01T12:00:01.250000"), (2, "2024-05-01T11:00:00.000000"), (1, "2024-05-01T12:00:03.000000"),
+             (2, "2024-05-01T13:00:00.000000"), (3, "2024-05-01T10:00:00.000000"), (3, "2024-05-01T10:00:00.000000"),
+             (3, "2024-05-01T10:00:00.000000"), (3, "2024-05-01T10:00:01.000000")]
+    assert timed_sequences(times) == [[3, 1, 0, 5]]
+    names = ("tree.jpg", "gate.jpg", "x.jpg", "door.jpg")
+    assert sorted(sequence_index_pairs(names, 1, times[:4])) == [(1, 0), (3, 1)]
+    assert sequence_index_pairs(names, 1) == [] == sequence_index_pairs(names, 1, [None] * 4)
+    assert most_per_image("retrieval", names, PairOptions(), times[:4] + times[5:6]) == 26
+    assert most_per_image("retrieval", names, PairOptions(), [None] * 4) == 20
+
+
 def test_retrieval_adds_the_numbered_neighbours(tmp_path: Path) -> None:
     """Eight numbered images of four places: k=1 finds each twin, sequence_window=1 the next number."""
     path = tmp_path / "features.h5"
@@ -198,6 +214,42 @@ def test_retrieval_pairs_images_of_the_same_place(tmp_path: Path) -> None:
     options = PairOptions(k=1, vocabulary_size=16, retrieval_window=1)
     assert _indices(select_pairs("retrieval", PairRequest(names=NAMES, features=path, options=options))) >= {
         (0, 1), (1, 2), (6, 7)}
+
+
+def test_capped_keeps_the_strongest_pairs_of_an_image_that_many_chose() -> None:
+    """Image 0 is every other image's best neighbour: over the bound its weakest-ranked pairs go,
+    the others keep theirs; without a bound (0) every pair stays."""
+    names = _names(10, numbered=False)
+    ranked = [(1, (i, 0)) for i in range(1, 10)] + [(2, (i, i % 9 + 1)) for i in range(1, 10)]
+    ranked += [(1, (0, 5))]  # image 0's own best: counted once with (5, 0)
+    pairs = capped(ranked, names, 4)
+    per_image = {n: sum(n in p for p in pairs) for n in names}
+    assert per_image[names[0]] == 4 and max(per_image.values()) == 4
+    assert {(names[0], names[i]) for i in (1, 2, 3, 4)} <= set(pairs)  # rank 1, in the given order
+    assert all((names[i], names[i % 9 + 1]) in pairs or (names[i % 9 + 1], names[i]) in pairs for i in range(1, 9))
+    assert len(capped(ranked, names, 0)) == 9 + 9
+
+
+def test_retrieval_bounds_the_pairs_of_a_hub(tmp_path: Path) -> None:
+    """Twelve images of six places and one image of all of them: with k=2 every image takes the hub,
+    which ``max_per_image`` (and by default ``2 k``) bounds."""
+    names = _names(13, numbered=False)
+    path = tmp_path / "features.h5"
+    rng = np.random.default_rng(5)
+    places = rng.normal(size=(6, 300, 32)).astype(np.float32)
+    hub = np.concatenate([p[rng.choice(300, 50, replace=False)] for p in places])
+    write_features(path, [(names[i], _noisy(places[i // 2] if i < 12 else hub, rng)) for i in range(13)], "disk")
+
+    def most(**kwargs) -> int:
+        options = PairOptions(k=2, vocabulary_size=16, sequence_window=0, **kwargs)
+        pairs = select_pairs("retrieval", PairRequest(names=names, features=path, options=options))
+        return max(sum(n in p for p in pairs) for n in names)
+
+    assert most(max_per_image=100) > 4  # the hub, chosen by more than its own 2 k
+    assert most() == 4 == most_per_image("retrieval", names, PairOptions(k=2, sequence_window=0))
+    assert most(max_per_image=3) == 3
+    with pytest.raises(ConfigError, match="max_per_image"):
+        PairOptions(max_per_image=-1)
 
 
 def _turntable(n: int, **kwargs) -> set[tuple[int, int]]:

@@ -102,3 +102,34 @@ def test_confidence_ranks_right_from_wrong_depths(setup, sample_scene_dir):
     low = valid & (estimate.confidence < options.min_confidence)  # dropped
     assert high.mean() > 0.03 and low.mean() > 0.01
     assert right[high].mean() > 0.99 and right[low].mean() < right[high].mean() - 0.03  # 1.0 and 0.94
+
+
+def test_feature_bank_keeps_the_most_recently_used_views(setup):
+    """At most ``max_views`` views stay; one evicted is computed again when asked for, with the same maps."""
+    scene, views, _, _, _ = setup
+    a, b, c = scene.names[:3]
+    bank = FeatureBank(GreyFeatures(), lambda n: read_image(views[n]), 2, "cpu", 2**30, max_views=2)
+    first = bank.get(a, 1).clone()
+    bank.get(b, 0), bank.get(a, 0), bank.get(c, 1)  # a used after b: b goes
+    assert bank.computed == 3 and list(bank._cache) == [a, c]
+    bank.get(b, 0)  # computed again; a (least recently used) goes
+    assert bank.computed == 4 and list(bank._cache) == [c, b]
+    assert torch.equal(bank.get(a, 1), first) and bank.computed == 5
+    tiny = FeatureBank(GreyFeatures(), lambda n: read_image(views[n]), 2, "cpu", 1)  # bytes: only the newest view
+    tiny.get(a, 0), tiny.get(b, 0)
+    assert list(tiny._cache) == [b]
+
+
+def test_a_bounded_feature_cache_gives_the_same_maps(setup):
+    """Views swept in turn with a cache of ``num_sources + 1`` views (each view's features computed
+    again where evicted) give the same bytes as with every view kept."""
+    scene, views, _, _, _ = setup
+    sources = select_sources(scene, SelectionOptions(num_sources=3))
+    load = lambda n: read_image(views[n])  # noqa: E731
+    banks = [FeatureBank(GreyFeatures(), load, 2, "cpu", 2**30), FeatureBank(GreyFeatures(), load, 2, "cpu", 2**30, 4)]
+    for name in scene.names[:4]:
+        near_far = depth_range(scene, scene.views[name], SelectionOptions())
+        maps = [estimate_depth(views[name], [views[s] for s in sources[name]], near_far, bank, MatchCost(),
+                               CascadeOptions(hypotheses=(16, 8))) for bank in banks]
+        assert np.array_equal(maps[0].depth, maps[1].depth) and np.array_equal(maps[0].confidence, maps[1].confidence)
+    assert len(banks[1]._cache) <= 4 < len(banks[0]._cache) and banks[1].computed > banks[0].computed

@@ -8,7 +8,7 @@ import pytest
 from photogrammetry.evaluation import Estimate, Sim3, evaluate, load_ground_truth
 from photogrammetry.evaluation.depth_metrics import evaluate_depth, find_depth_maps
 from photogrammetry.io.depth import load_depth, save_depth_summary
-from photogrammetry.mvs.multiview import compute_depth
+from photogrammetry.mvs.multiview import cache_views, compute_depth
 from photogrammetry.mvs.scene import load_scene
 from photogrammetry.mvs.cascade import CascadeOptions
 from photogrammetry.mvs.regularize import SGMOptions
@@ -97,3 +97,15 @@ def test_masks_are_honoured(sample_scene_dir, tmp_path):
         depth = np.load(tmp_path / "depth" / f"{record.name}.npy")
         assert record.mask and (depth > 0).any()
         assert not (depth[~read_mask(views[record.name])] > 0).any()
+
+
+def test_the_feature_cache_holds_what_a_run_of_consecutive_views_needs() -> None:
+    """Views of an orbit with sources one and two steps away: 3 consecutive views need themselves
+    and 2 more on each side (7), whatever the number of views; the first view's wrap-around sources
+    count once it is in the run."""
+    for n in (12, 100, 400):
+        names = [f"v{i:03d}" for i in range(n)]
+        sources = {names[i]: [names[(i + d) % n] for d in (-2, -1, 1, 2)] for i in range(n)}
+        assert cache_views(names, sources, run=3) == 7
+        assert cache_views(names, sources, run=1) == 5
+    assert cache_views(["a", "b"], {"a": ["b"], "b": []}, run=5) == 2

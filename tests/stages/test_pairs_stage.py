@@ -11,6 +11,7 @@ import photogrammetry
 from photogrammetry.errors import ConfigError
 from photogrammetry.io.features import PairSet, load_pairs
 from tests.features.synthetic import plane_views, write_images
+from tests.io.photo_factory import encode
 from tests.io.video_factory import write_video
 
 FAST = ("features.extractor=sift", "features.max_keypoints=200")
@@ -47,9 +48,10 @@ def test_auto_switches_to_retrieval_where_exhaustive_is_dearer(photos: Path, tmp
     result = run(photos, tmp_path / "ws", "pairs.k=2", "pairs.sequence_window=0", "pairs.vocabulary_size=8")
     counts = next(s.counts for s in result.stages if s.name == "pairs")
     assert counts["method"] == "retrieval" and 6 <= counts["pairs"] <= 12
-    assert counts["pairs_per_image"] <= 4
+    assert counts["pairs_per_image"] <= 4 and counts["most_pairs_per_image"] <= counts["max_pairs_per_image"] == 4
     assert "every pair would be 5 per image, retrieval chooses at most 4" in caplog.text
-    assert f"retrieval: {counts['pairs']} pairs among 6 images" in caplog.text
+    assert (f"retrieval: {counts['pairs']} pairs, {counts['pairs_per_image']:.1f} per photo "
+            f"(most {counts['most_pairs_per_image']}; pairs.max_per_image 4)") in caplog.text
     floor = run(photos, tmp_path / "ws", "pairs.k=2", "pairs.sequence_window=0", "pairs.vocabulary_size=8",
                 "pairs.auto_threshold=6")
     assert next(s.counts for s in floor.stages if s.name == "pairs")["method"] == "exhaustive"
@@ -70,6 +72,35 @@ def test_sequential(photos: Path, tmp_path: Path) -> None:
     assert pairs_of(result) == (("view_000.png", "view_001.png"), ("view_000.png", "view_005.png"),
                                 ("view_001.png", "view_002.png"), ("view_002.png", "view_003.png"),
                                 ("view_003.png", "view_004.png"), ("view_004.png", "view_005.png"))
+
+
+def _timed_photos(folder: Path, exif: bool) -> list[str]:
+    """Six views of a plane as JPEGs named in no order (``f.jpg`` was taken first); with ``exif``,
+    capture times 0.4 s apart (``DateTimeOriginal`` + ``SubSecTimeOriginal``). Names in time order."""
+    folder.mkdir(parents=True)
+    names = [f"{c}.jpg" for c in "fbdaec"]
+    for i, (name, rgb) in enumerate(zip(names, plane_views(6, 240, 180, seed=4)[0], strict=True)):
+        time = {"DateTimeOriginal": f"2024:05:01 12:00:{(4 * i) // 10:02d}", "SubsecTimeOriginal": f"{(4 * i) % 10}"}
+        (folder / name).write_bytes(encode(rgb[:, :, ::-1].copy(), ".jpg", time if exif else {"Make": "Maker"}))
+    return names
+
+
+def test_exif_capture_times_make_a_sequence(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Photos named in no order: their EXIF times pair each with the next one taken; without times,
+    retrieval alone, as before (no sequence)."""
+    caplog.set_level("INFO")
+    options = ("pairs.k=1", "pairs.sequence_window=1", "pairs.vocabulary_size=8")
+    order = _timed_photos(tmp_path / "timed", exif=True)
+    timed = run(tmp_path / "timed", tmp_path / "ws", *options)
+    assert {tuple(sorted(p)) for p in zip(order, order[1:])} <= set(pairs_of(timed))
+    counts = next(s.counts for s in timed.stages if s.name == "pairs")
+    assert counts["method"] == "retrieval" and counts["max_pairs_per_image"] == 4  # 2 (k + sequence_window)
+    assert "EXIF capture times order 6 photos in 1 sequences: each is paired with its next 1" in caplog.text
+    _timed_photos(tmp_path / "untimed", exif=False)
+    untimed = run(tmp_path / "untimed", tmp_path / "ws2", *options)
+    assert next(s.counts for s in untimed.stages if s.name == "pairs")["max_pairs_per_image"] == 2
+    assert pairs_of(untimed) == pairs_of(run(tmp_path / "untimed", tmp_path / "ws2", *options[:1],
+                                             "pairs.sequence_window=0", options[2]))
 
 
 def test_pairs_file_content_is_in_the_key_not_its_path(photos: Path, tmp_path: Path) -> None:
