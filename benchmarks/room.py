@@ -113,9 +113,9 @@ def write_picture(path: Path, picture: np.ndarray, labels: list[str]) -> None:
     image = np.ascontiguousarray((np.clip(picture, 0, 1) * 255).astype(np.uint8)[..., ::-1])
     width = image.shape[1] // len(labels)
     for i, label in enumerate(labels):
-        for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):
-            cv2.putText(image, label, (i * width + 6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, thickness,
-                        cv2.LINE_AA)
+        (w, h), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+        cv2.rectangle(image, (i * width, 0), (i * width + w + 10, h + 12), (0, 0, 0), cv2.FILLED)
+        cv2.putText(image, label, (i * width + 5, h + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     cv2.imwrite(str(path), image)
 
 
