@@ -326,6 +326,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="write all results as JSON here")
     parser.add_argument("--real", choices=["office"], help="score against the sensor depth of this real set")
     parser.add_argument("--frames", type=int, default=0, help="--real: its first N frames only (0: all)")
+    parser.add_argument("--first-frame", type=int, default=0,
+                        help="--real with --frames: frames K to K+N-1 instead (0-based; e.g. held-out frames)")
     parser.add_argument("--cameras", default="true,fast",
                         help="--real: comma-separated: true (the true cameras) and/or pipeline presets (ours)")
     parser.add_argument("--check-gt", action="store_true",

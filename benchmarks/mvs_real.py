@@ -2,6 +2,7 @@
 
     python benchmarks/mvs.py --real office --frames 20 --cameras true,fast --methods lite,ncc
     python benchmarks/mvs.py --real office --frames 60 --check-gt --cameras "" --scenes ""
+    python benchmarks/mvs.py --real office --frames 20 --first-frame 20 --cameras true --scenes ""  # frames 20-39
 
 Cameras (``--cameras``):
 
@@ -253,7 +254,7 @@ def real_sources(args: argparse.Namespace, work: Path, device: str) -> tuple[str
     """The real set cut to ``--frames``, its ground truth and the camera sources of ``--cameras``."""
     bset = available_sets()[args.real]
     if args.frames:
-        bset = first_frames(bset, args.frames, work / "photos")
+        bset = first_frames(bset, args.frames, work / "photos", start=args.first_frame)
     gt = set_ground_truth(bset)
     sources = []
     for label in [c for c in args.cameras.split(",") if c]:

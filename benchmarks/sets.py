@@ -1,7 +1,8 @@
 """The photo sets benchmarks run on: our rendered sample scenes and the real sets in ../shared/data.
 
-A real set can be cut to its first photos (:func:`first_frames`), e.g. the office video's first 20
-frames; :func:`set_ground_truth` then gives the ground truth of those photos only.
+A real set can be cut to consecutive photos (:func:`first_frames`), e.g. the office video's first 20
+frames, or to any of them (:func:`pick_frames`); :func:`set_ground_truth` then gives the ground truth
+of those photos only.
 """
 
 from __future__ import annotations
@@ -53,19 +54,33 @@ def available_sets() -> dict[str, BenchmarkSet]:
     return sets
 
 
-def first_frames(bset: BenchmarkSet, count: int, folder: Path) -> BenchmarkSet:
-    """``bset`` cut to its first ``count`` photos in name order (a video's first frames): links to
-    them in ``folder/images`` (made afresh), named ``<set>-<count>``."""
-    photos = sorted(p for p in bset.images.iterdir() if p.is_file())
-    if not 2 <= count <= len(photos):
-        raise ValueError(f"{bset.name} has {len(photos)} photos; cannot take the first {count}")
+def first_frames(bset: BenchmarkSet, count: int, folder: Path, start: int = 0) -> BenchmarkSet:
+    """``bset`` cut to ``count`` consecutive photos in name order from the ``start``-th (a video's
+    frames ``start`` to ``start + count - 1``): links to them in ``folder/images`` (made afresh), named
+    ``<set>-<count>`` (``<set>-<start>-<start + count>`` when ``start`` is not 0)."""
+    total = len(photo_files(bset))
+    if not (2 <= count and 0 <= start and start + count <= total):
+        raise ValueError(f"{bset.name} has {total} photos; cannot take {count} from the {start}-th")
+    name = f"{bset.name}-{count}" if start == 0 else f"{bset.name}-{start}-{start + count}"
+    return pick_frames(bset, list(range(start, start + count)), folder, name)
+
+
+def photo_files(bset: BenchmarkSet) -> list[Path]:
+    """The set's photos in name order (a video's frames in order)."""
+    return sorted(p for p in bset.images.iterdir() if p.is_file())
+
+
+def pick_frames(bset: BenchmarkSet, indices: list[int], folder: Path, name: str) -> BenchmarkSet:
+    """``bset`` cut to its photos at ``indices`` (in name order): links to them in ``folder/images``
+    (made afresh), named ``name``."""
+    photos = photo_files(bset)
     images = folder / "images"
     if images.exists():
         shutil.rmtree(images)
     images.mkdir(parents=True)
-    for photo in photos[:count]:
-        (images / photo.name).symlink_to(photo)
-    return BenchmarkSet(f"{bset.name}-{count}", images, bset.gt, bset.kind)
+    for index in indices:
+        (images / photos[index].name).symlink_to(photos[index])
+    return BenchmarkSet(name, images, bset.gt, bset.kind)
 
 
 def set_ground_truth(bset: BenchmarkSet) -> GroundTruth:

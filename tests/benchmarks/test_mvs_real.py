@@ -19,8 +19,8 @@ def test_office_six_frames(tmp_path: Path) -> None:
     alignment or a lost scale would break (today: about 0.4 of the kept depths within 5 %)."""
     from benchmarks.mvs_real import run_all
 
-    args = argparse.Namespace(real="office", frames=6, cameras="true,fast", methods="ncc", scenes="", masks="auto",
-                              max_image_size=320, check_gt=True, device="cpu")
+    args = argparse.Namespace(real="office", frames=6, first_frame=0, cameras="true,fast", methods="ncc", scenes="",
+                              masks="auto", max_image_size=320, check_gt=True, device="cpu")
     results = run_all(args, tmp_path, "cpu")
     assert results["frames"] == 6 and [r["cameras"] for r in results["rows"]] == ["true", "fast"]
     for result in results["rows"]:
