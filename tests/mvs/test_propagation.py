@@ -9,7 +9,8 @@ import torch
 from photogrammetry.engine.stage import output_affecting_settings
 from photogrammetry.errors import ConfigError
 from photogrammetry.mvs.geometry import normals_from_depth
-from photogrammetry.mvs.propagation import PlaneCost, PropagationOptions, refine_planes
+from photogrammetry.mvs.plane_cost import PlaneCost
+from photogrammetry.mvs.propagation import PropagationOptions, refine_planes
 from photogrammetry.stages.depth import DepthConfig
 from tests.mvs.conftest import look_at, plane_depth
 
