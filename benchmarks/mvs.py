@@ -44,6 +44,28 @@ def scene_paths(name: str, masks: str) -> tuple[Path, Path | None]:
     return folder, (folder / "gt" / "masks") if use and (folder / "gt" / "masks").is_dir() else None
 
 
+PROPAGATION_SUFFIX = "+pm"
+"""A method name ending in this runs with PatchMatch propagation (``depth.propagation.enabled``)."""
+
+
+def depth_config(label: str, args: argparse.Namespace):
+    """The depth stage's config of a method label (``lite``, ``ncc+pm``) at ``--max-image-size``,
+    with the ``--set depth.option=value`` overrides."""
+    from photogrammetry.engine.settings import apply_overrides, parse_assignment
+    from photogrammetry.engine.options import unflatten
+    from photogrammetry.stages.depth import STAGE, DepthConfig
+
+    method = label.removesuffix(PROPAGATION_SUFFIX)
+    flat = {"propagation.enabled": True} if label.endswith(PROPAGATION_SUFFIX) else {}
+    for text in args.set or []:
+        stage, option, value = parse_assignment(text)
+        if stage != "depth":
+            raise SystemExit(f"--set {text}: only depth options can be set here")
+        flat[option] = value
+    config = DepthConfig(method=method, max_image_size=args.max_image_size)
+    return apply_overrides(STAGE, config, unflatten(flat), "--set")
+
+
 def oracle_maps(scene, gt, out: Path, size: int) -> None:
     """The GT depth of every view, masked like the estimates, written as a depth artifact."""
     import numpy as np
@@ -72,7 +94,6 @@ def child(args: argparse.Namespace) -> None:
     from photogrammetry.io.depth import load_depth, save_depth_summary
     from photogrammetry.mvs.multiview import compute_depth
     from photogrammetry.mvs.scene import load_scene
-    from photogrammetry.stages.depth import DepthConfig
     from photogrammetry.stages.fusion import FusionConfig, fuse
 
     if args.threads:
@@ -86,8 +107,7 @@ def child(args: argparse.Namespace) -> None:
     if args.method == "oracle":
         oracle_maps(scene, gt, out, args.max_image_size)
     else:
-        config = DepthConfig(method=args.method, max_image_size=args.max_image_size)
-        save_depth_summary(out, compute_depth(scene, config, out, device=device))
+        save_depth_summary(out, compute_depth(scene, depth_config(args.method, args), out, device=device))
     t1 = time.perf_counter()
     fuse(FusionConfig(method=args.fusion), load_depth(out), out, device)
     t2 = time.perf_counter()
@@ -172,7 +192,8 @@ def run_child(scene: str, method: str, work: Path, args: argparse.Namespace) -> 
     folder.mkdir(parents=True)
     command = [sys.executable, __file__, "--child", "--scene", scene, "--method", method, "--work", str(folder),
                "--json", str(folder / "result.json"), "--device", args.device, "--masks", args.masks,
-               "--max-image-size", str(args.max_image_size), "--fusion", args.fusion, "--threads", str(args.threads)]
+               "--max-image-size", str(args.max_image_size), "--fusion", args.fusion, "--threads", str(args.threads),
+               *(f"--set={text}" for text in args.set or [])]
     measured = run_measured(command, folder / "log.txt")
     if measured.returncode != 0:
         return {"scene": scene, "method": method, "error": measured.stderr_tail}
@@ -313,7 +334,11 @@ def parse_args() -> argparse.Namespace:
     scenes = sorted(p.parents[1].name for p in SCENES.glob("*/gt/scene.json"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", default=",".join(scenes), help=f"comma-separated, from: {', '.join(scenes)}")
-    parser.add_argument("--methods", default="lite,ncc", help="comma-separated MVS methods (registry names)")
+    parser.add_argument("--methods", default="lite,ncc",
+                        help=f"comma-separated MVS methods (registry names; with {PROPAGATION_SUFFIX}: PatchMatch "
+                             "propagation on)")
+    parser.add_argument("--set", action="append", metavar="depth.OPTION=VALUE",
+                        help="a depth stage option for every run (repeatable)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--masks", default="auto", choices=["auto", "all", "none"])
     parser.add_argument("--max-image-size", type=int, default=640, help="longest side of the depth maps")

@@ -127,16 +127,15 @@ def align(poses: dict[str, CameraPose], gt: GroundTruth) -> tuple[Sim3, dict[str
 
 def run_depth(scene: MVSScene, method: str, out: Path, args: argparse.Namespace, device: str) -> float:
     """Depth maps of every view into ``out`` (emptied first: no view is resumed, so the time is the
-    whole computation's) with the depth stage's defaults; seconds per view."""
+    whole computation's) with the depth stage's defaults (and ``--set``); seconds per view."""
+    from benchmarks.mvs import depth_config
     from photogrammetry.io.depth import save_depth_summary
     from photogrammetry.mvs.multiview import compute_depth
-    from photogrammetry.stages.depth import DepthConfig
 
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     start = time.perf_counter()
-    config = DepthConfig(method=method, max_image_size=args.max_image_size)
-    save_depth_summary(out, compute_depth(scene, config, out, device=device))
+    save_depth_summary(out, compute_depth(scene, depth_config(method, args), out, device=device))
     return (time.perf_counter() - start) / len(scene.views)
 
 

@@ -1,6 +1,7 @@
 """Depth, normal and confidence maps of every view of a scene, in two resumable passes.
 
-Pass 1 sweeps each view against its sources (:mod:`photogrammetry.mvs.cascade`) and keeps the
+Pass 1 sweeps each view against its sources (:mod:`photogrammetry.mvs.cascade`), refines the
+map by PatchMatch propagation when asked (:mod:`photogrammetry.mvs.propagation`) and keeps the
 raw depth and confidence in scratch files (``.raw/``), recording each finished view so that an
 interrupted run resumes view by view. Pass 2 filters every raw map against its sources' raw
 maps (:mod:`photogrammetry.mvs.filtering`), derives normals and writes the artifact's maps
@@ -31,6 +32,7 @@ from photogrammetry.mvs.geometry import normals_from_depth
 from photogrammetry.mvs.methods import method_spec
 from photogrammetry.mvs.scene import MVSScene, MVSView, fit_size
 from photogrammetry.mvs.options import MVSOptions
+from photogrammetry.mvs.propagation import propagate
 from photogrammetry.mvs.selection import depth_range, select_sources
 
 Track = Callable[[Iterable[Any]], Iterator[Any]]
@@ -113,7 +115,8 @@ class ViewSweep:
         return 1
 
     def setup(self) -> None:
-        device = resolve_device(self.device)
+        device = self._device = resolve_device(self.device)
+        self._grey = lru_cache(maxsize=16)(lambda n: cv2.cvtColor(read_image(self.views[n]), cv2.COLOR_RGB2GRAY))
         extractor = method_spec(self.options.method).build(self.options.weights or None, device, self.options.fp16)
         self._cost = match_cost(self.options, extractor)
         self._bank = FeatureBank(extractor, lambda n: read_image(self.views[n]), len(self.options.cascade.hypotheses),
@@ -134,9 +137,13 @@ class ViewSweep:
                            "it gets no depth map", name)
         near, far = bounds or (0.0, 0.0)
         if self.sources[name] and bounds is not None:
-            estimate = estimate_depth(view, [views[s] for s in self.sources[name]], (near, far), self._bank,
-                                      self._cost, self.options.cascade)
+            sources = [views[s] for s in self.sources[name]]
+            estimate = estimate_depth(view, sources, (near, far), self._bank, self._cost, self.options.cascade)
             depth, confidence = estimate.depth, estimate.confidence
+            if self.options.propagation.enabled:
+                greys = [self._grey(v.name) for v in (view, *sources)]
+                depth, confidence = propagate(view, sources, greys, depth, confidence, (near, far),
+                                              self.options.propagation, self._device)
         else:  # no usable source: nothing can be measured
             depth = confidence = np.zeros((view.height, view.width), np.float32)
         save_array(_raw_path(out, name, "depth"), depth)

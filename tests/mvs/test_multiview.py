@@ -11,6 +11,7 @@ from photogrammetry.io.depth import load_depth, save_depth_summary
 from photogrammetry.mvs.multiview import cache_views, compute_depth
 from photogrammetry.mvs.scene import load_scene
 from photogrammetry.mvs.cascade import CascadeOptions
+from photogrammetry.mvs.propagation import PropagationOptions
 from photogrammetry.mvs.regularize import SGMOptions
 from photogrammetry.stages.depth import DepthConfig
 from photogrammetry.stages.fusion import FusionConfig, fuse
@@ -43,6 +44,15 @@ def test_classical_depth_is_accurate_on_the_facade(facade_ncc):
     assert result.depth.within[0.01] > 0.95
     assert result.depth.completeness > 0.6
     assert result.points.precision[0.01] > 0.95  # recall is bounded by the unseen parts of the GT mesh
+
+
+@pytest.mark.slow  # 40 s on a loaded 2-core machine
+def test_propagation_keeps_the_facade_accurate_and_adds_depths(facade, facade_ncc, sample_scene_dir, tmp_path):
+    propagation = PropagationOptions(enabled=True, iterations=2, fill_iterations=4)
+    summary = reconstruct(facade, tmp_path, "ncc", propagation=propagation)
+    result = report(tmp_path, sample_scene_dir("facade"))
+    assert result.depth.within[0.01] > 0.95
+    assert np.mean([v.kept for v in summary.views]) >= np.mean([v.kept for v in facade_ncc[0].views])
 
 
 def test_maps_have_the_documented_shapes(facade_ncc):
