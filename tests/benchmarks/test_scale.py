@@ -17,9 +17,12 @@ def test_a_later_run_gets_the_first_runs_workspace_less_the_per_item_stages(tmp_
         (first / stage / "key").mkdir(parents=True)
         (first / stage / "key" / "manifest.json").write_text(stage)
     (first / ".lock").write_text("")
-    reuse(first, tmp_path / "ws-ray2")
+    reuse(first, tmp_path / "ws-ray2", ["features", "matches", "depth"])
     assert sorted(p.name for p in (tmp_path / "ws-ray2").iterdir()) == ["ingest", "pairs", "sfm", "undistort"]
     assert (tmp_path / "ws-ray2" / "sfm" / "key" / "manifest.json").read_text() == "sfm"
+    reuse(first, tmp_path / "ws-depth", ["depth"])  # --stages depth: features and matches are reused too
+    assert sorted(p.name for p in (tmp_path / "ws-depth").iterdir()) == [
+        "features", "ingest", "matches", "pairs", "sfm", "undistort"]
 
 
 def test_the_sampler_follows_the_stages_and_the_workers_of_the_log() -> None:
