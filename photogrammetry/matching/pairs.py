@@ -221,12 +221,6 @@ def ranked_sequence_pairs(names: Sequence[str], window: int, times: Sequence[Cap
     return pairs
 
 
-def sequence_index_pairs(names: Sequence[str], window: int,
-                         times: Sequence[CaptureTime | None] = ()) -> list[tuple[int, int]]:
-    """Index pairs of each photo of a sequence with the next ``window`` of it (:func:`ranked_sequence_pairs`)."""
-    return [pair for _, pair in ranked_sequence_pairs(names, window, times)]
-
-
 def retrieval_pairs(request: PairRequest) -> list[Pair]:
     """Each image with its ``k`` nearest images by global descriptor, with the next ``sequence_window``
     of a sequence (numbered names, capture times) and the next ``retrieval_window`` in name order;

@@ -10,8 +10,8 @@ import pytest
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.features import Features, write_features
 from photogrammetry.matching.pairs import (PAIR_METHODS, PairOptions, PairRequest, auto_choice, capped,
-                                           most_per_image, parse_pairs_text, resolve_method, select_pairs,
-                                           sequence_index_pairs, window_pairs)
+                                           most_per_image, parse_pairs_text, ranked_sequence_pairs, resolve_method,
+                                           select_pairs, window_pairs)
 from photogrammetry.matching.sequences import numbered_sequences, timed_sequences
 from photogrammetry.matching.retrieval import kmeans, nearest_images, retrieval_index_pairs, vlad
 
@@ -129,6 +129,11 @@ def test_auto_pairs_per_image_stay_flat_above_the_switch(loop_closure: str) -> N
             assert per_image == n - 1
         else:  # without wrap-around, the last 4 frames lack (4 + 3 + 2 + 1) of their pairs
             assert per_image == 8 if loop_closure == "wrap" else 8 - 20 / n <= per_image < 8
+
+
+def sequence_index_pairs(names, window, times=()):
+    """The index pairs of :func:`ranked_sequence_pairs`, without their ranks."""
+    return [pair for _, pair in ranked_sequence_pairs(names, window, times)]
 
 
 def test_numbered_sequences_follow_the_numbers_not_the_names() -> None:
