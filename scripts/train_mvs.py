@@ -138,17 +138,25 @@ def _hypotheses(depth: np.ndarray, level: int, rng: np.random.Generator) -> tupl
     return centre + 0.5 * (count - 1) * interval, interval, count
 
 
-def make_sample(scene: dict, rng: np.random.Generator) -> Sample | None:
-    """A random training example from one rendered scene (``None`` when it would be empty)."""
+def make_sample(scene: dict, rng: np.random.Generator, photometric: bool = False) -> Sample | None:
+    """A random training example from one rendered scene (``None`` when it would be empty); with
+    ``photometric``, each view of it looks like another photo of a capture
+    (:func:`photogrammetry.synthetic.photometric.photograph`)."""
+    from photogrammetry.synthetic.photometric import photograph
+
     level = int(rng.integers(len(LEVELS)))
     scale, _, crop = LEVELS[level]
     n = len(scene["images"])
     ref_index = int(rng.integers(n))
-    scaled = [_downscale(scene["images"][i], scene["depths"][i], scale) for i in range(n)]
-    height, width = scaled[0][1].shape
+
+    def scaled(i: int) -> tuple[np.ndarray, np.ndarray]:
+        image = photograph(scene["images"][i], rng) if photometric else scene["images"][i]
+        return _downscale(image, scene["depths"][i], scale)
+
+    image, depth = scaled(ref_index)
+    height, width = depth.shape
     full_height, full_width = scene["depths"].shape[1:]
     K = np.diag([width / full_width, height / full_height, 1.0]) @ scene["K"]
-    image, depth = scaled[ref_index]
     crop = (min(crop[0], height), min(crop[1], width))
     y0, x0 = int(rng.integers(0, height - crop[0] + 1)), int(rng.integers(0, width - crop[1] + 1))
     image, depth = image[y0: y0 + crop[0], x0: x0 + crop[1]], depth[y0: y0 + crop[0], x0: x0 + crop[1]]
@@ -158,14 +166,14 @@ def make_sample(scene: dict, rng: np.random.Generator) -> Sample | None:
     start, interval, count = _hypotheses(depth, level, rng)
     lo, hi = 1 / start, 1 / np.maximum(start - (count - 1) * interval, 1e-6)
     sources = []
-    others = [i for i in range(n) if i != ref_index]
-    for i in rng.permutation(others)[:MAX_SOURCES]:
+    for i in rng.permutation([i for i in range(n) if i != ref_index])[:MAX_SOURCES]:
         full = _view(K, scene["R"][i], scene["t"][i], width, height, (0, 0))
         box = _source_box(ref, lo, hi, full)
         if box is not None:
             bx0, by0, bx1, by1 = box
             view = _view(K, scene["R"][i], scene["t"][i], bx1 - bx0, by1 - by0, (bx0, by0))
-            sources.append((view, scaled[i][0][by0:by1, bx0:bx1], scaled[i][1][by0:by1, bx0:bx1]))
+            src_image, src_depth = scaled(int(i))
+            sources.append((view, src_image[by0:by1, bx0:bx1], src_depth[by0:by1, bx0:bx1]))
     if len(sources) < 2:
         return None
     return Sample(ref=(ref, image, depth), sources=sources, start=start, interval=interval, count=count)
@@ -183,8 +191,9 @@ def _visible(ref, depth, sources, torch) -> object:
     return seen
 
 
-def sample_loss(model, sample: Sample, device: str, best_sources: int = 2):
-    """Cross-entropy of the true hypothesis and the fraction of pixels won within one hypothesis."""
+def sample_loss(model, sample: Sample, device: str, best_sources: int = 2, regularizer=None):
+    """Cross-entropy of the true hypothesis and the fraction of pixels won within one hypothesis
+    (after the ``regularizer`` of the volume, when given)."""
     import torch
 
     from photogrammetry.mvs.cost import INVALID, aggregate_sources, similarity
@@ -208,7 +217,10 @@ def sample_loss(model, sample: Sample, device: str, best_sources: int = 2):
         warped, inside = sample_map(features(src_image), uv)
         score = similarity(ref_feat, warped.reshape(-1, sample.count, h, w), "dot", 1)
         scores.append(torch.where(((z > 0) & inside).reshape(-1, h, w), score, INVALID))
-    volume = aggregate_sources(torch.stack(scores), best_sources) / model.log_temperature.exp()
+    volume = aggregate_sources(torch.stack(scores), best_sources)
+    if regularizer is not None:
+        volume = regularizer(volume)
+    volume = volume / model.log_temperature.exp()
     target = (sample.start - 1 / np.maximum(depth, 1e-9)) / sample.interval
     valid = (depth > 0) & (target >= 0) & (target <= sample.count - 1)
     valid &= _visible(ref, depth, sample.sources, torch).numpy()
@@ -238,29 +250,97 @@ def _soft_cross_entropy(volume, target: np.ndarray, valid: np.ndarray, device: s
     return nll[mask].mean(), float(won)
 
 
-def train(data: Path, out: Path, steps: int, seed: int, device: str, lr: float) -> None:
-    """Train from the ``.npz`` scenes in ``data`` and write the weights to ``out``."""
+@dataclass(frozen=True)
+class TrainOptions:
+    """What ``train`` does besides the data, steps and seed."""
+
+    device: str = "cpu"
+    lr: float = 2e-3
+    """Peak learning rate (one-cycle schedule) of the regulariser, and of the features when trained afresh."""
+    photometric: bool = False
+    """Each view of a sample gets its own exposure, white balance, noise, blur and JPEG."""
+    regularizer: bool = False
+    """Train the volume regulariser jointly (writes ``lite-reg`` weights: features and regulariser)."""
+    init: Path | None = None
+    """Start the features from these ``lite`` weights."""
+    feature_lr_scale: float = 1.0
+    """The features' learning rate relative to ``lr``."""
+    val: Path | None = None
+    """Held-out scenes (``.npz``): their mean loss is printed every ``val_every`` steps."""
+    val_samples: int = 48
+    val_every: int = 250
+
+
+def _build(options: TrainOptions):
+    """Feature network and regulariser (``None`` unless asked for), on the device."""
     import torch
 
     from photogrammetry.mvs.network import build_network
+    from photogrammetry.mvs.volume_net import build_regularizer
+
+    model = build_network()
+    if options.init is not None:
+        model.load_state_dict(torch.load(options.init, map_location="cpu", weights_only=True))
+    regularizer = build_regularizer().to(options.device) if options.regularizer else None
+    return model.to(options.device), regularizer
+
+
+def validation_samples(data: Path, count: int, seed: int, photometric: bool) -> list[Sample]:
+    """``count`` fixed examples drawn from the held-out scenes in ``data``."""
+    scenes = [dict(np.load(f)) for f in sorted(data.glob("*.npz"))]
+    rng, samples = np.random.default_rng([seed, 99]), []
+    for attempt in range(50 * count):
+        if len(samples) == count:
+            break
+        sample = make_sample(scenes[attempt % len(scenes)], rng, photometric)
+        if sample is not None:
+            samples.append(sample)
+    return samples
+
+
+def _validate(model, regularizer, samples: list[Sample], device: str) -> tuple[float, float]:
+    """Mean loss and fraction won within one hypothesis over ``samples``."""
+    import torch
+
+    results = []
+    with torch.no_grad():
+        for sample in samples:
+            loss, won = sample_loss(model, sample, device, regularizer=regularizer)
+            if loss is not None:
+                results.append((loss.item(), won))
+    return tuple(np.mean(results, axis=0)) if results else (float("nan"), float("nan"))
+
+
+def train(data: Path, out: Path, steps: int, seed: int, options: TrainOptions = TrainOptions()) -> None:
+    """Train from the ``.npz`` scenes in ``data`` and write the weights to ``out``."""
+    import torch
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    files = sorted(data.glob("*.npz"))
-    scenes = [dict(np.load(f)) for f in files]
+    scenes = [dict(np.load(f)) for f in sorted(data.glob("*.npz"))]
     print(f"{len(scenes)} scenes from {data}", flush=True)
-    model = build_network().to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.05)
+    model, regularizer = _build(options)
+    groups = [{"params": model.parameters(), "lr": options.lr * options.feature_lr_scale}]
+    if regularizer is not None:
+        groups.append({"params": regularizer.parameters(), "lr": options.lr})
+    optimiser = torch.optim.Adam(groups)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=[g["lr"] for g in groups], total_steps=steps,
+                                                   pct_start=0.05)
+    held_out = validation_samples(options.val, options.val_samples, seed, options.photometric) if options.val else []
+    params = [p for g in groups for p in g["params"]]
     history, t0, step = [], time.time(), 0
     while step < steps:
-        sample = make_sample(scenes[int(rng.integers(len(scenes)))], rng)
-        loss, won = (None, None) if sample is None else sample_loss(model, sample, device)
+        if held_out and step % options.val_every == 0:
+            loss, won = _validate(model, regularizer, held_out, options.device)
+            print(f"step {step}: held-out loss {loss:.3f}, won within 1 {won:.3f} ({len(held_out)} samples)", flush=True)
+        sample = make_sample(scenes[int(rng.integers(len(scenes)))], rng, options.photometric)
+        loss, won = (None, None) if sample is None else sample_loss(model, sample, options.device,
+                                                                    regularizer=regularizer)
         if loss is None or not math.isfinite(loss.item()):
             continue
         optimiser.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimiser.step()
         schedule.step()
         step += 1
@@ -269,21 +349,29 @@ def train(data: Path, out: Path, steps: int, seed: int, device: str, lr: float) 
             recent = np.array(history[-50:])
             print(f"step {step}: loss {recent[:, 0].mean():.3f}, won within 1 {recent[:, 1].mean():.3f}, "
                   f"T {model.log_temperature.exp().item():.4f}, {time.time() - t0:.0f} s", flush=True)
-            _save(model, out)
+            _save(model, regularizer, out)
+    if held_out:
+        loss, won = _validate(model, regularizer, held_out, options.device)
+        print(f"step {step}: held-out loss {loss:.3f}, won within 1 {won:.3f} ({len(held_out)} samples)", flush=True)
 
 
-def _save(model, out: Path) -> None:
+def _save(model, regularizer, out: Path) -> None:
     import torch
+
+    def state(module):
+        return {k: v.detach().cpu() for k, v in module.state_dict().items()}
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+    torch.save(state(model) if regularizer is None else {"features": state(model), "regularizer": state(regularizer)},
+               tmp)
     tmp.replace(out)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: ``render`` then ``train``."""
     from photogrammetry.mvs.network import WEIGHTS_FILE
+    from photogrammetry.mvs.volume_net import REGULARIZED_FILE
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -294,21 +382,32 @@ def main(argv: list[str] | None = None) -> None:
     render.add_argument("--views", type=int, default=5)
     fit = sub.add_parser("train", help="train the network")
     fit.add_argument("--data", type=Path, required=True)
-    fit.add_argument("--out", type=Path, default=WEIGHTS_FILE)
+    fit.add_argument("--out", type=Path, help=f"weights file (default: {WEIGHTS_FILE.name}, with --regularizer "
+                                              f"{REGULARIZED_FILE.name}, in {WEIGHTS_FILE.parent})")
     fit.add_argument("--steps", type=int, default=4000)
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--lr", type=float, default=2e-3)
     fit.add_argument("--device", default="cpu")
     fit.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    fit.add_argument("--photometric", action="store_true", help="views differ as photos do (exposure, noise, ...)")
+    fit.add_argument("--regularizer", action="store_true", help="train the volume regulariser too (lite-reg)")
+    fit.add_argument("--init", type=Path, help="start the features from these lite weights")
+    fit.add_argument("--feature-lr-scale", type=float, default=1.0, help="features' learning rate over --lr")
+    fit.add_argument("--val", type=Path, help="held-out scenes (.npz) whose loss is printed")
+    fit.add_argument("--val-every", type=int, default=250)
     args = parser.parse_args(argv)
     if args.command == "render":
         render_dataset(args.data, args.first_seed, args.scenes, args.views)
-    else:
-        if args.threads:
-            import torch
+        return
+    if args.threads:
+        import torch
 
-            torch.set_num_threads(args.threads)
-        train(args.data, args.out, args.steps, args.seed, args.device, args.lr)
+        torch.set_num_threads(args.threads)
+    out = args.out or (REGULARIZED_FILE if args.regularizer else WEIGHTS_FILE)
+    options = TrainOptions(device=args.device, lr=args.lr, photometric=args.photometric, regularizer=args.regularizer,
+                           init=args.init, feature_lr_scale=args.feature_lr_scale, val=args.val,
+                           val_every=args.val_every)
+    train(args.data, out, args.steps, args.seed, options)
 
 
 if __name__ == "__main__":

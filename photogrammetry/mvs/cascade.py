@@ -26,6 +26,9 @@ from photogrammetry.mvs.geometry import pixel_grid, project, relative_projection
 from photogrammetry.mvs.regularize import SGMOptions, semi_global
 from photogrammetry.mvs.scene import MVSView
 
+Regularizer = Callable[[Any, int], Any]
+"""A learned regulariser: ``(volume (D, H, W), max_elements) -> volume`` (:mod:`photogrammetry.mvs.volume_net`)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class CascadeOptions:
@@ -44,6 +47,9 @@ class CascadeOptions:
     sgm_levels: int = 0
     """Regularise only this many of the coarsest levels (0: all; fewer is faster and less complete: on
     the orbit scene one level keeps 0.68 of the pixels, all three 0.74)."""
+    learned_levels: int = 0
+    """A method with a learned regulariser (``lite-reg``) runs it on this many of the coarsest levels
+    (0: all), before the semi-global aggregation."""
 
     def __post_init__(self) -> None:
         if not self.hypotheses or min(self.hypotheses) < 2:
@@ -61,6 +67,11 @@ class DepthEstimate:
     (that sweep covers the whole depth range; on real photos it ranks right from wrong depths, where
     the finer levels' similarities do not: a learned one is as high on wrong depths as on right ones)."""
 
+
+
+def _learned(options: CascadeOptions, level: int, regularizer: Regularizer | None) -> Regularizer | None:
+    """The learned regulariser of cascade level ``level``, or ``None``."""
+    return regularizer if options.learned_levels <= 0 or level < options.learned_levels else None
 
 
 def _aggregation(options: CascadeOptions, level: int) -> SGMOptions | None:
@@ -193,11 +204,13 @@ class Sweep:
                                 torch.as_tensor(np.stack(b), dtype=torch.float32, device=device)))
         self.num_sources = len(src_feats)
 
-    def run(self, level: _Level, sgm: SGMOptions | None = None) -> tuple[Any, Any, Any]:
+    def run(self, level: _Level, sgm: SGMOptions | None = None,
+            regularizer: Regularizer | None = None) -> tuple[Any, Any, Any]:
         """Fractional winner index, score and confidence, each (H, W).
 
-        The aggregated volume is built tile by tile, regularised as a whole when ``sgm`` is given
-        (its scanlines cross tiles), then its winners are taken.
+        The aggregated volume is built tile by tile, regularised by the learned ``regularizer`` (in
+        its own tiles) and then as a whole by ``sgm`` when given (its scanlines cross tiles), then
+        its winners are taken.
         """
         import torch
 
@@ -207,6 +220,8 @@ class Sweep:
         rows = int(max(1, min(self.height, budget // 2 // max(per_row, 1))))
         volume = torch.cat([self._tile(level, r0, min(r0 + rows, self.height), budget // (8 * channels))
                             for r0 in range(0, self.height, rows)], dim=1)
+        if regularizer is not None:
+            volume = regularizer(volume, budget)
         if sgm is not None:
             volume = semi_global(volume, sgm)
         won = winner_take_all(volume, self.cost.temperature)
@@ -244,7 +259,8 @@ class Sweep:
 
 
 def estimate_depth(ref: MVSView, sources: Sequence[MVSView], depth_range: tuple[float, float],
-                   bank: FeatureBank, cost: MatchCost, options: CascadeOptions) -> DepthEstimate:
+                   bank: FeatureBank, cost: MatchCost, options: CascadeOptions,
+                   regularizer: Regularizer | None = None) -> DepthEstimate:
     """Depth and confidence of ``ref`` (at its own size) from its sources.
 
     Args:
@@ -254,6 +270,7 @@ def estimate_depth(ref: MVSView, sources: Sequence[MVSView], depth_range: tuple[
         bank: Feature maps of all views.
         cost: How hypotheses are scored.
         options: Search settings.
+        regularizer: The method's learned regulariser of the volumes, if it has one.
     """
     import torch
     import torch.nn.functional as F
@@ -270,10 +287,10 @@ def estimate_depth(ref: MVSView, sources: Sequence[MVSView], depth_range: tuple[
             scaled = [s.resized(f.shape[-1], f.shape[-2]) for s, f in zip(sources, feats, strict=True)]
             sweep = Sweep(ref.resized(*size), scaled, bank.get(ref.name, k), feats, cost, options.memory_budget_mb,
                           kind)
-            index, score, confidence = sweep.run(level, _aggregation(options, k))
+            index, score, confidence = sweep.run(level, _aggregation(options, k), _learned(options, k, regularizer))
             inv = level.start - index * level.interval
             if k == 0:  # the sweep over the whole range: how sharp and how high its peak is
-                first = confidence * score.clamp(min=0.0)
+                first = confidence * score.clamp(0.0, 1.0)  # a learned regulariser's score may pass 1
         confidence = F.interpolate(first[None, None], size=inv.shape, mode="bilinear", align_corners=False)[0, 0]
         depth = (1.0 / inv.clamp(min=1e-9)).float().cpu().numpy()
     return DepthEstimate(depth=depth, confidence=confidence.float().cpu().numpy().astype(np.float32))

