@@ -395,6 +395,7 @@ def main(argv: list[str] | None = None) -> None:
     fit.add_argument("--feature-lr-scale", type=float, default=1.0, help="features' learning rate over --lr")
     fit.add_argument("--val", type=Path, help="held-out scenes (.npz) whose loss is printed")
     fit.add_argument("--val-every", type=int, default=250)
+    fit.add_argument("--val-samples", type=int, default=48)
     args = parser.parse_args(argv)
     if args.command == "render":
         render_dataset(args.data, args.first_seed, args.scenes, args.views)
@@ -406,7 +407,7 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or (REGULARIZED_FILE if args.regularizer else WEIGHTS_FILE)
     options = TrainOptions(device=args.device, lr=args.lr, photometric=args.photometric, regularizer=args.regularizer,
                            init=args.init, feature_lr_scale=args.feature_lr_scale, val=args.val,
-                           val_every=args.val_every)
+                           val_every=args.val_every, val_samples=args.val_samples)
     train(args.data, out, args.steps, args.seed, options)
 
 

@@ -4,7 +4,8 @@ Level 0 sweeps fronto-parallel planes evenly spaced in inverse depth over the vi
 depth range, at the coarsest resolution. Each finer level doubles the resolution and sweeps
 per-pixel hypotheses around the upsampled previous estimate, ``search_radius`` previous
 intervals to each side. Every level's aggregated volume is regularised by semi-global
-aggregation (:mod:`photogrammetry.mvs.regularize`), then each pixel takes its best hypothesis,
+aggregation (:mod:`photogrammetry.mvs.regularize`), or by the method's learned regulariser where it
+has one (:mod:`photogrammetry.mvs.volume_net`), then each pixel takes its best hypothesis,
 refined with a parabola through its neighbours' costs (sub-hypothesis precision). Warping and
 scoring run over tiles of rows and chunks of hypotheses under a memory budget; what stays whole
 is the aggregated (D, H, W) volume of one level and the aggregation's path costs, about
@@ -49,7 +50,8 @@ class CascadeOptions:
     the orbit scene one level keeps 0.68 of the pixels, all three 0.74)."""
     learned_levels: int = 0
     """A method with a learned regulariser (``lite-reg``) runs it on this many of the coarsest levels
-    (0: all), before the semi-global aggregation."""
+    (0: all) instead of the semi-global aggregation (trained without it; on office frames 0-7 both
+    together kept 0.093 of the pixels, the learned one alone 0.141)."""
 
     def __post_init__(self) -> None:
         if not self.hypotheses or min(self.hypotheses) < 2:
@@ -287,7 +289,8 @@ def estimate_depth(ref: MVSView, sources: Sequence[MVSView], depth_range: tuple[
             scaled = [s.resized(f.shape[-1], f.shape[-2]) for s, f in zip(sources, feats, strict=True)]
             sweep = Sweep(ref.resized(*size), scaled, bank.get(ref.name, k), feats, cost, options.memory_budget_mb,
                           kind)
-            index, score, confidence = sweep.run(level, _aggregation(options, k), _learned(options, k, regularizer))
+            learned = _learned(options, k, regularizer)
+            index, score, confidence = sweep.run(level, None if learned else _aggregation(options, k), learned)
             inv = level.start - index * level.interval
             if k == 0:  # the sweep over the whole range: how sharp and how high its peak is
                 first = confidence * score.clamp(0.0, 1.0)  # a learned regulariser's score may pass 1

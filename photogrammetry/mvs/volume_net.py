@@ -5,8 +5,8 @@ differ in exposure, noise or blur. :func:`build_regularizer` is a small 3D U-Net
 style, about 20 k parameters) over a level's aggregated similarity volume ``(D, H, W)``: 8
 channels at full resolution, 16 at half (in the image plane; hypotheses keep their count, so
 one network serves every level and hypothesis count). It adds a residual to the volume (the
-last layer starts at zero: untrained, it changes nothing), before semi-global aggregation and
-the winner. ``scripts/train_mvs.py train --regularizer`` trains it jointly with the features by
+last layer starts at zero: untrained, it changes nothing), in place of the semi-global
+aggregation, before the winner. ``scripts/train_mvs.py train --regularizer`` trains it jointly with the features by
 the same cross-entropy. :class:`VolumeRegularizer` runs it over tiles of rows with enough
 context that tiling does not change the result. torch is imported inside the functions.
 """

@@ -11,6 +11,7 @@ from photogrammetry.mvs.cascade import CascadeOptions, FeatureBank, estimate_dep
 from photogrammetry.mvs.cost import MatchCost
 from photogrammetry.mvs.features import GreyFeatures
 from photogrammetry.mvs.multiview import read_image, working_views
+from photogrammetry.mvs.regularize import SGMOptions
 from photogrammetry.mvs.selection import SelectionOptions, depth_range, select_sources
 from photogrammetry.mvs.volume_net import (REGULARIZED_FILE, VolumeRegularizer, build_regularizer, load_regularized,
                                            weights_identity)
@@ -67,13 +68,13 @@ def test_cascade_with_a_regularizer_at_any_memory_budget(facade_args):
     regularizer = VolumeRegularizer(random_regularizer(), "cpu", fp16=False)
     roomy = estimate_depth(*facade_args, CascadeOptions(hypotheses=(32, 8), memory_budget_mb=1024), regularizer)
     tight = estimate_depth(*facade_args, CascadeOptions(hypotheses=(32, 8), memory_budget_mb=1), regularizer)
-    plain = estimate_depth(*facade_args, CascadeOptions(hypotheses=(32, 8), memory_budget_mb=1024))
+    plain = estimate_depth(*facade_args, CascadeOptions(hypotheses=(32, 8), sgm=SGMOptions(enabled=False)))
     assert np.isclose(roomy.depth, tight.depth, rtol=1e-4).mean() > 0.995
     assert np.isclose(roomy.depth, plain.depth, rtol=1e-3).mean() < 0.9  # it did change the volumes
     identity = VolumeRegularizer(build_regularizer(), "cpu", fp16=False)
     kept = estimate_depth(*facade_args, CascadeOptions(hypotheses=(32, 8), memory_budget_mb=1024), identity)
-    assert np.array_equal(kept.depth, plain.depth)
-    assert 0.0 <= roomy.confidence.min() and roomy.confidence.max() <= 1.0
+    assert np.array_equal(kept.depth, plain.depth)  # it replaces the semi-global aggregation
+    assert 0.0 <= roomy.confidence.min() and roomy.confidence.max() <= 1.0 + 1e-6  # a score past 1 is cut
 
 
 def test_learned_levels_limits_the_regularizer_to_the_coarsest(facade_args):
