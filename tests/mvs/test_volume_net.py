@@ -66,13 +66,16 @@ def facade_args(facade):
 
 def test_cascade_with_a_regularizer_at_any_memory_budget(facade_args):
     regularizer = VolumeRegularizer(random_regularizer(), "cpu", fp16=False)
-    roomy = estimate_depth(*facade_args, CascadeOptions(hypotheses=(32, 8), memory_budget_mb=1024), regularizer)
-    tight = estimate_depth(*facade_args, CascadeOptions(hypotheses=(32, 8), memory_budget_mb=1), regularizer)
+    def options(budget: int) -> CascadeOptions:
+        return CascadeOptions(hypotheses=(32, 8), memory_budget_mb=budget, learned_levels=0)
+
+    roomy = estimate_depth(*facade_args, options(1024), regularizer)
+    tight = estimate_depth(*facade_args, options(1), regularizer)
     plain = estimate_depth(*facade_args, CascadeOptions(hypotheses=(32, 8), sgm=SGMOptions(enabled=False)))
     assert np.isclose(roomy.depth, tight.depth, rtol=1e-4).mean() > 0.995
     assert np.isclose(roomy.depth, plain.depth, rtol=1e-3).mean() < 0.9  # it did change the volumes
     identity = VolumeRegularizer(build_regularizer(), "cpu", fp16=False)
-    kept = estimate_depth(*facade_args, CascadeOptions(hypotheses=(32, 8), memory_budget_mb=1024), identity)
+    kept = estimate_depth(*facade_args, options(1024), identity)
     assert np.array_equal(kept.depth, plain.depth)  # it replaces the semi-global aggregation
     assert 0.0 <= roomy.confidence.min() and roomy.confidence.max() <= 1.0 + 1e-6  # a score past 1 is cut
 
@@ -81,7 +84,7 @@ def test_learned_levels_limits_the_regularizer_to_the_coarsest(facade_args):
     regularizer = VolumeRegularizer(random_regularizer(), "cpu", fp16=False)
     options = CascadeOptions(hypotheses=(32, 8), memory_budget_mb=1024, learned_levels=1)
     coarse_only = estimate_depth(*facade_args, options, regularizer)
-    everywhere = estimate_depth(*facade_args, CascadeOptions(hypotheses=(32, 8), memory_budget_mb=1024), regularizer)
+    everywhere = estimate_depth(*facade_args, CascadeOptions(hypotheses=(32, 8), learned_levels=0), regularizer)
     assert np.array_equal(coarse_only.confidence, everywhere.confidence)  # the coarsest level's
     assert not np.array_equal(coarse_only.depth, everywhere.depth)
 
