@@ -230,9 +230,10 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=9,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=10,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
-    # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior
+    # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
+    # 10: pairs whose few inliers could be chance are verified again at a tighter threshold
     config=SfmConfig,
     run=run,
     load=load_sfm,
