@@ -233,7 +233,8 @@ STAGE = StageSpec(
     version=10,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
-    # 10: pairs whose few inliers could be chance are verified again at a tighter threshold
+    # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
+    # point held at the centre under forward motion
     config=SfmConfig,
     run=run,
     load=load_sfm,
