@@ -234,7 +234,7 @@ STAGE = StageSpec(
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
-    # point held at the centre under forward motion
+    # point held at the centre under forward motion, and no global retry kept there
     config=SfmConfig,
     run=run,
     load=load_sfm,
