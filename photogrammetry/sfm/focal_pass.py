@@ -14,9 +14,9 @@ least as many images as the first's; otherwise the first pass and its database a
 
 Where the second pass follows, the first pass is light (:func:`map_cameras`): its verification runs
 at most ``mapping.focal_first_pass_trials`` RANSAC iterations, and its mapping none of the retries
-(distortion held, global), since it only has to find the focal length. Only where the second pass
-then leaves connected images out (or fails) are both passes run again in full, as without the light
-one. Measured on the temple and the office (``cpu`` preset): the uncalibrated verification at 1000
+(distortion held, global), since it only has to find the focal length. Where its largest model
+holds less than half the connected images, or the second pass then leaves connected images out (or
+fails), both passes run again in full, as without the light one. Measured on the temple and the office (``cpu`` preset): the uncalibrated verification at 1000
 iterations took 4-6 s of the stage's 19-25 s, at 200 a quarter of it, with 38 of 39 pairs verified.
 """
 
@@ -85,8 +85,10 @@ def map_cameras(database: Path, images: Path, scratch: Path, config: SfmOptions,
     verification done with :func:`first_pass_options`) and :func:`second_pass`.
 
     A light first pass maps without retries; the second pass is kept where it registers every
-    connected image. Otherwise (or where the light pass found no model) ``database`` is verified
-    again in full and both passes run as without the light one.
+    connected image. Otherwise, or where the light pass's largest model holds less than half the
+    connected images (a long lens mapped with its distortion free broke into pieces of 3 views, whose
+    focal length sent the second pass into pieces too), ``database`` is verified again in full and
+    both passes run as without the light one.
 
     Raises:
         StageError: When the full first pass found no model.
@@ -114,6 +116,10 @@ def _light_passes(database: Path, images: Path, scratch: Path, config: SfmOption
                                     num_threads=num_threads, retries=False)
     except StageError as err:
         log.info("light first pass: %s", err)
+        return None
+    largest = first.models[0].num_reg_images()
+    if 2 * largest < connected:  # pieces: the focal length of a few views is no prior to trust
+        log.info("light first pass: %d of %d connected images in its largest model", largest, connected)
         return None
     focals = estimated_priors(database, first.models[0])
     if not focals:
