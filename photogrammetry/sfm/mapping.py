@@ -128,7 +128,7 @@ def _describe(mapper: str, models: list) -> str:
 
 
 def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions, *,
-                num_images: int, connected: int, num_threads: int) -> MappingOutcome:
+                num_images: int, connected: int, num_threads: int, retries: bool = True) -> MappingOutcome:
     """Map with the configured strategy; retry with the global mapper when the result is fragmented.
 
     Args:
@@ -139,6 +139,7 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions,
         num_images: Images in the database.
         connected: Images with at least one verified pair (the most any model can register).
         num_threads: Threads COLMAP may use.
+        retries: Retry as described above (false: the first run only).
 
     Raises:
         StageError: When no run found a model.
@@ -147,7 +148,7 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions,
     models = run_mapper(first, database, images, scratch / first, config, num_threads)
     attempts, chosen = [_describe(first, models)], first
     largest = models[0].num_reg_images() if models else 0
-    if first == "incremental" and config.refine_extra_params == "final" and largest < connected:
+    if retries and first == "incremental" and config.refine_extra_params == "final" and largest < connected:
         log.info("incremental mapping registered %d of %d connected images; retrying with the lens distortion held",
                  largest, connected)
         held = run_mapper(first, database, images, scratch / "incremental-held", config, num_threads,
@@ -155,7 +156,7 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions,
         attempts.append(_describe("incremental, distortion held", held))
         if held and held[0].num_reg_images() > largest:
             models, largest = held, held[0].num_reg_images()
-    if first == "incremental" and config.mapping.retry_global and largest < connected:
+    if retries and first == "incremental" and config.mapping.retry_global and largest < connected:
         log.info("incremental mapping registered %d of %d connected images; retrying with the global mapper",
                  largest, connected)
         retry = run_mapper("global", database, images, scratch / "global", config, num_threads)

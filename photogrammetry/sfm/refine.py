@@ -80,7 +80,7 @@ def principal_points_plausible(model: pycolmap.Reconstruction, max_offset: float
 def bundle_options(config: SfmOptions, *, principal_point: bool, distortion: bool,
                    num_threads: int) -> pycolmap.BundleAdjustmentOptions:
     """Robust (Cauchy) global adjustment options: the focal length as ``config`` says, the principal
-    point and the distortion parameters as asked."""
+    point and the distortion parameters as asked, stopping at ``refinement.function_tolerance``."""
     import pycolmap
 
     ba = pycolmap.BundleAdjustmentOptions()
@@ -89,6 +89,7 @@ def bundle_options(config: SfmOptions, *, principal_point: bool, distortion: boo
     ba.refine_extra_params = distortion
     ba.refine_principal_point = principal_point
     ba.ceres.loss_function_type = pycolmap.LossFunctionType.CAUCHY
+    ba.ceres.solver_options.function_tolerance = config.refinement.function_tolerance
     ba.ceres.solver_options.num_threads = num_threads
     return ba
 
