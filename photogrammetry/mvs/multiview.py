@@ -207,12 +207,15 @@ def sweep_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, lis
               map_views: MapViews | None = None) -> None:
     """Pass 1: raw depth and confidence of every view not yet done, into ``out/.raw/``; the views
     go through ``map_views`` (with its own progress) when given, else through ``track`` here."""
-    todo = [n for n in scene.names if items.get(n) is None]
-    if not todo:
-        return
     task = ViewSweep(scene=scene, views=views, sources=sources, options=options, out=out, device=device, items=items)
-    for _ in map_views(task, todo) if map_views is not None else track(_in_process(task, todo)):
-        pass
+    _run_views(task, [n for n in scene.names if items.get(n) is None], track, map_views)
+
+
+def _run_views(task: ViewSweep | GeometricPass, todo: list[str], track: Track, map_views: MapViews | None) -> None:
+    """``task`` on the views ``todo``: through ``map_views`` when given, else here through ``track``."""
+    if todo:
+        for _ in map_views(task, todo) if map_views is not None else track(_in_process(task, todo)):
+            pass
 
 
 def geometric_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,
@@ -220,13 +223,9 @@ def geometric_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str,
                   map_views: MapViews | None = None) -> None:
     """The geometric-consistency pass of every view not yet done (after pass 1 of every view), into
     ``out/.raw/*.geo-*``; through ``map_views`` when given, else through ``track`` here."""
-    todo = [n for n in scene.names if items.get(n) is None]
-    if not todo:
-        return
     task = GeometricPass(scene=scene, views=views, sources=sources, options=options, out=out, device=device,
                          items=items)
-    for _ in map_views(task, todo) if map_views is not None else track(_in_process(task, todo)):
-        pass
+    _run_views(task, [n for n in scene.names if items.get(n) is None], track, map_views)
 
 
 def filter_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,

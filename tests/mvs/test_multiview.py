@@ -125,8 +125,12 @@ def test_the_feature_cache_holds_what_a_run_of_consecutive_views_needs() -> None
 def test_the_geometric_pass_keeps_the_facade_accurate_and_adds_depths(facade, facade_ncc, sample_scene_dir, tmp_path):
     from photogrammetry.mvs.geometric import GeometricOptions
 
-    summary = reconstruct(facade, tmp_path, "ncc", geometric=GeometricOptions(enabled=True, iterations=1))
+    geometric = GeometricOptions(enabled=True, iterations=1)
+    summary = reconstruct(facade, tmp_path, "ncc", geometric=geometric)
     result = report(tmp_path, sample_scene_dir("facade"))
     assert result.depth.within[0.01] > 0.95
     assert np.mean([v.kept for v in summary.views]) >= np.mean([v.kept for v in facade_ncc[0].views])
-    assert len(list((tmp_path / ".raw").glob("*.geo-depth.npy"))) == len(summary.views)
+    refined = sorted((tmp_path / ".raw").glob("*.geo-depth.npy"))
+    before = {p: p.stat().st_mtime_ns for p in refined}
+    compute_depth(facade, DepthConfig(method="ncc", geometric=geometric, **SMALL), tmp_path)  # resumes
+    assert len(refined) == len(summary.views) and all(p.stat().st_mtime_ns == before[p] for p in refined)
