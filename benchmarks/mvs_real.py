@@ -316,7 +316,8 @@ def _cells(r: dict) -> list[str]:
     own = r["within_per_view_ratio"]
     return [r["set"], r["cameras"], r["method"], _f(r["kept"]), _f(r["within"]["0.01"]), _f(r["within"]["0.02"]),
             _f(r["within"]["0.05"]), _f(r["median_error"], ".4f"), _f(r["covered_5%"]),
-            f"{_f(own['0.02'])}/{_f(own['0.05'])}/{_f(r.get('covered_5%_own'))}", _f(r["ratio_median"], ".4f"), _f(r["ratio_spread_max"], ".4f"),
+            f"{_f(own['0.02'])}/{_f(own['0.05'])}/{_f(r.get('covered_5%_own'))}", _f(r["ratio_median"], ".4f"),
+            _f(r["ratio_spread_max"], ".4f"),
             _f(r["source_gap"], ".1f"), _f(r["seconds_per_view"], ".2f")]
 
 
