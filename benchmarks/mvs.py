@@ -46,17 +46,23 @@ def scene_paths(name: str, masks: str) -> tuple[Path, Path | None]:
 
 PROPAGATION_SUFFIX = "+pm"
 """A method name ending in this runs with PatchMatch propagation (``depth.propagation.enabled``)."""
+GEOMETRIC_SUFFIX = "+geo"
+"""A method name ending in this (after ``+pm`` if both) runs the geometric-consistency pass
+(``depth.geometric.enabled``)."""
 
 
 def depth_config(label: str, args: argparse.Namespace):
-    """The depth stage's config of a method label (``lite``, ``ncc+pm``) at ``--max-image-size``,
-    with the ``--set depth.option=value`` overrides."""
+    """The depth stage's config of a method label (``lite``, ``ncc+pm``, ``ncc+pm+geo``) at
+    ``--max-image-size``, with the ``--set depth.option=value`` overrides."""
     from photogrammetry.engine.settings import apply_overrides, parse_assignment
     from photogrammetry.engine.options import unflatten
     from photogrammetry.stages.depth import STAGE, DepthConfig
 
-    method = label.removesuffix(PROPAGATION_SUFFIX)
-    flat = {"propagation.enabled": True} if label.endswith(PROPAGATION_SUFFIX) else {}
+    flat = {"geometric.enabled": True} if label.endswith(GEOMETRIC_SUFFIX) else {}
+    method = label.removesuffix(GEOMETRIC_SUFFIX)
+    if method.endswith(PROPAGATION_SUFFIX):
+        flat["propagation.enabled"] = True
+    method = method.removesuffix(PROPAGATION_SUFFIX)
     for text in args.set or []:
         stage, option, value = parse_assignment(text)
         if stage != "depth":
@@ -336,7 +342,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--scenes", default=",".join(scenes), help=f"comma-separated, from: {', '.join(scenes)}")
     parser.add_argument("--methods", default="lite,ncc",
                         help=f"comma-separated MVS methods (registry names; with {PROPAGATION_SUFFIX}: PatchMatch "
-                             "propagation on)")
+                             f"propagation on; then with {GEOMETRIC_SUFFIX}: the geometric-consistency pass on)")
     parser.add_argument("--set", action="append", metavar="depth.OPTION=VALUE",
                         help="a depth stage option for every run (repeatable)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

@@ -50,6 +50,9 @@ class SensorComparison:
     """Sensor pixels given a depth within the tolerance."""
     num_sensor: int
     """Sensor pixels with a depth."""
+    covered_per_view_ratio: int = 0
+    """As ``covered``, after dividing the estimate by its median ratio to the sensor (its scale
+    error, e.g. camera drift, left out)."""
 
 
 def lift(view: PosedDepth) -> tuple[np.ndarray, np.ndarray]:
@@ -111,10 +114,13 @@ def compare_with_sensor(estimate: PosedDepth, sensor: PosedDepth, *, tolerance: 
     hit = truth > 0
     sensor_points, _ = lift(sensor)
     z_back, found = sample(estimate, sensor_points)
-    given = (found > 0) & (np.abs(found / np.maximum(z_back, 1e-12) - 1.0) <= tolerance)
+    ratios = z[hit] / truth[hit]
+    relative = found / np.maximum(z_back, 1e-12)
+    given = (found > 0) & (np.abs(relative - 1.0) <= tolerance)
+    own = (found > 0) & (np.abs(relative / (np.median(ratios) if len(ratios) else 1.0) - 1.0) <= tolerance)
     kept = np.isfinite(estimate.depth) & (estimate.depth > 0)
-    return SensorComparison(ratios=z[hit] / truth[hit], kept=float(kept.mean()), covered=int(given.sum()),
-                            num_sensor=len(sensor_points))
+    return SensorComparison(ratios=ratios, kept=float(kept.mean()), covered=int(given.sum()),
+                            num_sensor=len(sensor_points), covered_per_view_ratio=int(own.sum()))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,6 +137,8 @@ class SensorMetrics:
     """Fraction of the sensor's pixels given a depth within the comparison's tolerance."""
     within_per_view_ratio: dict[float, float]
     """As ``within``, after dividing each view's depths by its own median ratio (noise without drift)."""
+    covered_per_view_ratio: float
+    """As ``covered``, after dividing each view's depths by its own median ratio."""
     view_ratios: dict[str, float]
     """Median ratio estimate / sensor of each view."""
 
@@ -152,5 +160,6 @@ def sensor_metrics(comparisons: dict[str, SensorComparison],
         median_error=float(np.median(error)) if len(error) else nan,
         covered=sum(c.covered for c in comparisons.values()) / sensor if sensor else nan,
         within_per_view_ratio={t: float(np.mean(flat <= t)) if len(flat) else nan for t in thresholds},
+        covered_per_view_ratio=sum(c.covered_per_view_ratio for c in comparisons.values()) / sensor if sensor else nan,
         view_ratios=view_ratios,
     )

@@ -85,7 +85,7 @@ def check_source(ref: MVSView, depth: Any, src: MVSView, src_depth: Any, options
     pixels = pixel_grid(height, width, device=device)
     A, b = (torch.as_tensor(m, dtype=torch.float32, device=device) for m in relative_projection(ref, src))
     uv, z = project(A, b, pixels, depth.reshape(1, -1))
-    d_src = _bilinear_depth(src_depth, uv[0])
+    d_src = bilinear_depth(src_depth, uv[0])
     inside = (z[0] > 0) & (d_src > 0)
     src_pixels = torch.stack([uv[0, :, 0], uv[0, :, 1], torch.ones_like(d_src)])
     A2, b2 = (torch.as_tensor(m, dtype=torch.float32, device=device) for m in relative_projection(src, ref))
@@ -98,7 +98,7 @@ def check_source(ref: MVSView, depth: Any, src: MVSView, src_depth: Any, options
     return agree.reshape(height, width), back_depth.reshape(height, width)
 
 
-def _bilinear_depth(depth: Any, uv: Any) -> Any:
+def bilinear_depth(depth: Any, uv: Any) -> Any:
     """(N,) depth map (H, W) read bilinearly at pixel positions (N, 2); 0 where a neighbour has none."""
     import torch
 

@@ -3,7 +3,9 @@
 Pass 1 sweeps each view against its sources (:mod:`photogrammetry.mvs.cascade`), refines the
 map by PatchMatch propagation when asked (:mod:`photogrammetry.mvs.propagation`) and keeps the
 raw depth and confidence in scratch files (``.raw/``), recording each finished view so that an
-interrupted run resumes view by view. Pass 2 filters every raw map against its sources' raw
+interrupted run resumes view by view. When asked, a geometric-consistency pass then searches each
+view again against its sources' raw maps (:mod:`photogrammetry.mvs.geometric`; ``.raw/*.geo-*``,
+resumable alike). Pass 2 filters every raw map against its sources' raw
 maps (:mod:`photogrammetry.mvs.filtering`), derives normals and writes the artifact's maps
 (:mod:`photogrammetry.io.depth`).
 """
@@ -28,6 +30,7 @@ from photogrammetry.io.depth import DepthSummary, DepthView, load_array, save_ar
 from photogrammetry.mvs.cascade import FeatureBank, estimate_depth
 from photogrammetry.mvs.cost import MatchCost
 from photogrammetry.mvs.filtering import filter_depth
+from photogrammetry.mvs.geometric import refine_geometric
 from photogrammetry.mvs.geometry import normals_from_depth
 from photogrammetry.mvs.methods import method_spec
 from photogrammetry.mvs.scene import MVSScene, MVSView, fit_size
@@ -154,7 +157,49 @@ class ViewSweep:
                        files=[_raw_path(out, name, "depth"), _raw_path(out, name, "confidence")])
 
 
-def _in_process(task: ViewSweep, names: list[str]) -> Iterator[str]:
+@dataclass
+class GeometricPass:
+    """The geometric-consistency pass for some views, as an item task (see :class:`ViewSweep`): each
+    view's raw map searched again against its sources' raw maps; the result and its record go to
+    ``out`` as each view finishes."""
+
+    scene: MVSScene
+    views: dict[str, MVSView]
+    sources: dict[str, list[str]]
+    options: MVSOptions
+    out: Path
+    device: str
+    items: ItemStore
+
+    def chunk(self) -> int:
+        return 1
+
+    def setup(self) -> None:
+        self._device = resolve_device(self.device)
+        self._grey = lru_cache(maxsize=16)(lambda n: cv2.cvtColor(read_image(self.views[n]), cv2.COLOR_RGB2GRAY))
+        self._depth = lru_cache(maxsize=16)(lambda n: load_array(_raw_path(self.out, n, "depth")))
+
+    def run(self, names: Iterable[str]) -> Iterator[str]:
+        for name in names:
+            self._refine(name)
+            yield name
+
+    def _refine(self, name: str) -> None:
+        view, out, sources = self.views[name], self.out, self.sources[name]
+        depth = self._depth(name)
+        confidence = load_array(_raw_path(out, name, "confidence")).astype(np.float32)
+        bounds = depth_range(self.scene, self.scene.views[name], self.options.selection)
+        if sources and bounds is not None and (depth > 0).any():
+            depth, confidence = refine_geometric(
+                view, [self.views[s] for s in sources], [self._grey(n) for n in (name, *sources)], depth,
+                confidence, [self._depth(s) for s in sources], bounds, self.options.propagation,
+                self.options.geometric, self._device)
+        save_array(_raw_path(out, name, "geo-depth"), depth)
+        save_array(_raw_path(out, name, "geo-confidence"), confidence.astype(np.float16))
+        self.items.put(name, {}, files=[_raw_path(out, name, "geo-depth"), _raw_path(out, name, "geo-confidence")])
+
+
+def _in_process(task: ViewSweep | GeometricPass, names: list[str]) -> Iterator[str]:
     task.setup()
     yield from task.run(names)
 
@@ -164,26 +209,41 @@ def sweep_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, lis
               map_views: MapViews | None = None) -> None:
     """Pass 1: raw depth and confidence of every view not yet done, into ``out/.raw/``; the views
     go through ``map_views`` (with its own progress) when given, else through ``track`` here."""
-    todo = [n for n in scene.names if items.get(n) is None]
-    if not todo:
-        return
     task = ViewSweep(scene=scene, views=views, sources=sources, options=options, out=out, device=device, items=items)
-    for _ in map_views(task, todo) if map_views is not None else track(_in_process(task, todo)):
-        pass
+    _run_views(task, [n for n in scene.names if items.get(n) is None], track, map_views)
+
+
+def _run_views(task: ViewSweep | GeometricPass, todo: list[str], track: Track, map_views: MapViews | None) -> None:
+    """``task`` on the views ``todo``: through ``map_views`` when given, else here through ``track``."""
+    if todo:
+        for _ in map_views(task, todo) if map_views is not None else track(_in_process(task, todo)):
+            pass
+
+
+def geometric_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,
+                  out: Path, *, device: str, items: ItemStore, track: Track = iter,
+                  map_views: MapViews | None = None) -> None:
+    """The geometric-consistency pass of every view not yet done (after pass 1 of every view), into
+    ``out/.raw/*.geo-*``; through ``map_views`` when given, else through ``track`` here."""
+    task = GeometricPass(scene=scene, views=views, sources=sources, options=options, out=out, device=device,
+                         items=items)
+    _run_views(task, [n for n in scene.names if items.get(n) is None], track, map_views)
 
 
 def filter_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,
                out: Path, *, device: str, items: ItemStore, track: Track = iter) -> list[DepthView]:
-    """Pass 2: filtered depth, normals and confidence of every view into ``out``; their records."""
+    """Pass 2: filtered depth, normals and confidence of every view into ``out``; their records. The
+    raw maps are those of the geometric pass when ``options.geometric.enabled``."""
+    prefix = "geo-" if options.geometric.enabled else ""
 
     @lru_cache(maxsize=16)
     def raw(name: str) -> np.ndarray:
-        return load_array(_raw_path(out, name, "depth"))
+        return load_array(_raw_path(out, name, prefix + "depth"))
 
     records = []
     for name in track(scene.names):
         view = views[name]
-        confidence = load_array(_raw_path(out, name, "confidence")).astype(np.float32)
+        confidence = load_array(_raw_path(out, name, prefix + "confidence")).astype(np.float32)
         mask = read_mask(view) if options.use_masks else None
         kept = filter_depth(view, raw(name), confidence, mask, [(views[s], raw(s)) for s in sources[name]],
                             options.filtering, device).depth
@@ -208,7 +268,7 @@ def depth_record(view: MVSView, depth_range: list[float], sources: list[str], ke
 
 def compute_depth(scene: MVSScene, options: MVSOptions, out: Path, *, device: str = "cpu",
                   items: ItemStore | None = None, track: Track = iter, map_views: MapViews | None = None,
-                  sweep_device: str | None = None) -> DepthSummary:
+                  sweep_device: str | None = None, geometric_items: ItemStore | None = None) -> DepthSummary:
     """Depth, normal and confidence maps of every view of ``scene`` into ``out``.
 
     Args:
@@ -220,7 +280,9 @@ def compute_depth(scene: MVSScene, options: MVSOptions, out: Path, *, device: st
         track: Progress wrapper of the per-view loops.
         map_views: Runs the sweep of the views (pass 1) elsewhere, e.g. on a Ray cluster; default:
             here, in order.
-        sweep_device: Device of pass 1 (``auto`` picks per worker); default: ``device``.
+        sweep_device: Device of pass 1 and of the geometric pass (``auto`` picks per worker); default:
+            ``device``.
+        geometric_items: Records of the views the geometric pass has done; default: ``out/.geo-items``.
 
     Returns:
         The summary to store as ``depth.json``.
@@ -231,5 +293,8 @@ def compute_depth(scene: MVSScene, options: MVSOptions, out: Path, *, device: st
     sources = select_sources(scene, options.selection)
     sweep_all(scene, views, sources, options, out, device=sweep_device or device, items=items, track=track,
               map_views=map_views)
+    if options.geometric.enabled:
+        geometric_all(scene, views, sources, options, out, device=sweep_device or device,
+                      items=geometric_items or ItemStore(out / ".geo-items"), track=track, map_views=map_views)
     records = filter_all(scene, views, sources, options, out, device=device, items=items, track=track)
     return DepthSummary(method=method.name, learned=method.learned, views=tuple(records))

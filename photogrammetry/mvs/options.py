@@ -5,7 +5,8 @@ each part next to the code they configure: source selection
 (:class:`~photogrammetry.mvs.selection.SelectionOptions`), the coarse-to-fine sweep
 (:class:`~photogrammetry.mvs.cascade.CascadeOptions`, with its semi-global aggregation
 :class:`~photogrammetry.mvs.regularize.SGMOptions`), its PatchMatch refinement
-(:class:`~photogrammetry.mvs.propagation.PropagationOptions`) and the consistency filter
+(:class:`~photogrammetry.mvs.propagation.PropagationOptions`), the geometric-consistency pass
+(:class:`~photogrammetry.mvs.geometric.GeometricOptions`) and the consistency filter
 (:class:`~photogrammetry.mvs.filtering.FilterOptions`). Options that change how the maps are
 computed but not the maps carry ``metadata={"cache": False}``.
 """
@@ -18,6 +19,7 @@ from photogrammetry.errors import ConfigError
 from photogrammetry.features.weights import check_checkpoint
 from photogrammetry.mvs.cascade import CascadeOptions
 from photogrammetry.mvs.filtering import FilterOptions
+from photogrammetry.mvs.geometric import GeometricOptions
 from photogrammetry.mvs.methods import METHODS, method_spec
 from photogrammetry.mvs.propagation import PropagationOptions
 from photogrammetry.mvs.selection import SelectionOptions
@@ -50,6 +52,8 @@ class MVSOptions:
     """Coarse-to-fine search."""
     propagation: PropagationOptions = field(default_factory=PropagationOptions)
     """PatchMatch refinement of the swept maps (planes with normals; off by default)."""
+    geometric: GeometricOptions = field(default_factory=GeometricOptions)
+    """A second PatchMatch pass that makes each view's depth agree with its sources' (off by default)."""
     filtering: FilterOptions = field(default_factory=FilterOptions)
     """Confidence and geometric-consistency filtering."""
     feature_cache_mb: int = field(default=4096, metadata={"cache": False})

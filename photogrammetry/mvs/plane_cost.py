@@ -88,6 +88,11 @@ class PlaneCost:
         return torch.cat([self._score(index[i: i + chunk], depth[i: i + chunk], normal[:, i: i + chunk])
                           for i in range(0, index.shape[0], chunk)]) if index.numel() else depth.new_zeros(0)
 
+    def adjust(self, index: Any, depth: Any, costs: Any) -> Any:
+        """Per-source costs (S, M) of the planes of depth ``depth`` (M,) at ``index`` (M,) before the
+        sources are aggregated; a subclass adds its own terms (the photometric cost as is here)."""
+        return costs
+
     def _score(self, index: Any, depth: Any, normal: Any) -> Any:
         import torch
         import torch.nn.functional as F
@@ -115,7 +120,7 @@ class PlaneCost:
             var = (weight * centred**2).sum(dim=1)
             ncc = cov / (ref_var * var + 1e-8).sqrt()
             costs.append(torch.where(ok, 1.0 - ncc.clamp(-1.0, 1.0), WORST))
-        costs = torch.stack(costs)
+        costs = self.adjust(index, depth, torch.stack(costs))
         k = min(self.options.best_sources, costs.shape[0])
         best = costs.topk(k, dim=0, largest=False).values
         seen = best < WORST  # a pixel seen by fewer than k sources: the mean of those that see it

@@ -32,6 +32,15 @@ turned every camera by 4.7 degrees). Measured: temple and fountain (true princip
 off centre) gain 1.2-1.6 % in error and pass; a synthetic orbit with a centred principal point
 gains 0.03 % with SIFT and is refused, but 0.12 % with ALIKED, whose biased keypoints pull the
 point 0.8 px off (0.12 % of the image) and tilt every camera by 0.06 degrees: (3) refuses that.
+
+Where the cameras move mostly straight ahead (forward motion at least
+:data:`~photogrammetry.sfm.intrinsics.FORWARD_MOTION`: a walk, a video) the principal point is not
+refined at all. The focus of expansion lies near it, so a shift of the point turns the direction of
+motion the views agree on by as much: on the real office walk (true point 11 px above the centre
+of 540 x 360) the SIFT models refined it 6-14 px *below* the centre in 4 of 4 runs, each passing
+the tests above; on the same matches (cpu preset, denser SIFT) pose AUC@5 went from 0.269 with it
+refined to 0.426 held at the centre, the median direction error between neighbouring frames
+from 4.3 to 2.8 degrees.
 """
 
 from __future__ import annotations
@@ -71,7 +80,7 @@ def principal_points_plausible(model: pycolmap.Reconstruction, max_offset: float
 def bundle_options(config: SfmOptions, *, principal_point: bool, distortion: bool,
                    num_threads: int) -> pycolmap.BundleAdjustmentOptions:
     """Robust (Cauchy) global adjustment options: the focal length as ``config`` says, the principal
-    point and the distortion parameters as asked."""
+    point and the distortion parameters as asked, stopping at ``refinement.function_tolerance``."""
     import pycolmap
 
     ba = pycolmap.BundleAdjustmentOptions()
@@ -80,6 +89,7 @@ def bundle_options(config: SfmOptions, *, principal_point: bool, distortion: boo
     ba.refine_extra_params = distortion
     ba.refine_principal_point = principal_point
     ba.ceres.loss_function_type = pycolmap.LossFunctionType.CAUCHY
+    ba.ceres.solver_options.function_tolerance = config.refinement.function_tolerance
     ba.ceres.solver_options.num_threads = num_threads
     return ba
 
@@ -220,6 +230,10 @@ def refine_model(model: pycolmap.Reconstruction, database: Path, config: SfmOpti
         if always or config.refine_principal_point == "never" or not principal_point_constrained(
                 fixed, config.refinement.principal_point_min_images):
             return Refinement(fixed, always, distortion)
+        if moves_ahead(forward_motion(model)):
+            log.info("principal point kept at the image centre: the cameras move mostly straight ahead, where it "
+                     "trades off with the direction of motion (--set sfm.refine_principal_point=always to refine it)")
+            return Refinement(fixed, False, distortion)
         free = copy.deepcopy(model)  # same start and passes as ``fixed``: only the principal point differs
         if not distortion:
             reset_distortion(free, database)

@@ -2,20 +2,26 @@
 
 For each matched pair COLMAP estimates the essential matrix (both cameras with a focal
 prior), the fundamental matrix and a homography, keeps the inliers of the best-supported model
-and records the configuration (calibrated, uncalibrated, planar, ...) for the mapper.
+and records the configuration (calibrated, uncalibrated, planar, ...) for the mapper. Pairs whose
+few inliers could be chance are then verified again at a tighter threshold
+(:mod:`photogrammetry.sfm.chance`).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from photogrammetry.sfm import chance
 from photogrammetry.sfm.colmap import colmap_errors
 
 if TYPE_CHECKING:
     import pycolmap
 
     from photogrammetry.sfm.options import SfmOptions
+
+log = logging.getLogger("photogrammetry.sfm")
 
 
 def two_view_options(config: SfmOptions) -> pycolmap.TwoViewGeometryOptions:
@@ -49,8 +55,13 @@ def verify(database: Path, config: SfmOptions, *, num_threads: int = -1) -> int:
             db.clear_two_view_geometries()
         verifier = pycolmap.GeometricVerifierOptions()
         verifier.num_threads = num_threads
-        pycolmap.geometric_verification(database, verifier_options=verifier,
-                                        two_view_geometry_options=two_view_options(config))
+        options = two_view_options(config)
+        pycolmap.geometric_verification(database, verifier_options=verifier, two_view_geometry_options=options)
+        dropped = chance.drop_chance_pairs(database, options, config.verification.core_fraction)
+        if dropped:
+            log.info("%d verified pair(s) dropped: their inliers could be chance (fewer than %d within %.1f px)",
+                     dropped, config.verification.min_inliers,
+                     config.verification.core_fraction * config.verification.max_error)
         with pycolmap.Database.open(database) as db:
             _, inliers = db.read_two_view_geometry_num_inliers()
     return sum(1 for n in inliers if n >= config.verification.min_inliers)

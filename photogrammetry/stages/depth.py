@@ -69,7 +69,7 @@ def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -
     summary = compute_depth(scene, config, ctx.out, device=ctx.device, items=ctx.items("raw-items"),
                             track=lambda views: ctx.track(views, total=len(views), unit="view"),
                             map_views=lambda task, views: ctx.map(task, views, unit="view"),
-                            sweep_device=ctx.device_request)
+                            sweep_device=ctx.device_request, geometric_items=ctx.items("geo-items"))
     summary = replace(summary, units=undistort.units)
     write_colmap_workspace(ctx.out, summary, undistort)
     save_depth_summary(ctx.out, summary)

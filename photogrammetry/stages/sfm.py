@@ -142,10 +142,23 @@ def _final_refinement(model: Any, db: Path, config: SfmConfig, first_sift: dict[
     return refined
 
 
+def _verify(db: Path, config: SfmConfig, workers: int) -> tuple[bool, int]:
+    """Geometric verification, light where a second mapping pass will follow
+    (:func:`~photogrammetry.sfm.focal_pass.light_first_pass`, in full where it verifies no pair):
+    whether it was light, and the pairs verified."""
+    from photogrammetry.sfm import focal_pass, verification
+
+    light = focal_pass.light_first_pass(db, config)
+    verified = verification.verify(db, focal_pass.first_pass_options(config) if light else config, num_threads=workers)
+    if light and verified == 0:
+        return False, verification.verify(db, config, num_threads=workers)
+    return light, verified
+
+
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, diagnosis, focal_pass, mapping, sift, verification
+    from photogrammetry.sfm import colmap, database, diagnosis, focal_pass, sift
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
@@ -163,7 +176,7 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
                                                       num_threads=ctx.workers, masks=sift_masks(masks, ctx.log))
             ctx.log.info("added %d COLMAP SIFT matches", added)
         beat.step("geometric verification")
-        verified = verification.verify(db, config, num_threads=ctx.workers)
+        light, verified = _verify(db, config, ctx.workers)
         connected = database.connected_images(db, config.mapping.min_num_matches)
         ctx.log.info("%d images, %d matched pairs, %d verified pairs connecting %d images",
                      stats.images, stats.pairs, verified, connected)
@@ -171,10 +184,8 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
             ids = {i: im.name for i, im in enumerate(ingest.images, 1)}  # as write_database numbers them
             raise StageError(diagnosis.no_verified_pairs(db, ids, config))
         beat.step("mapping and bundle adjustment")
-        outcome = mapping.reconstruct(db, images, ctx.out / ".mapping", config, num_images=stats.images,
-                                      connected=connected, num_threads=ctx.workers)
-        outcome = focal_pass.second_pass(db, images, ctx.out / ".mapping" / "focal", config, outcome,
-                                         num_images=stats.images, num_threads=ctx.workers)
+        outcome = focal_pass.map_cameras(db, images, ctx.out / ".mapping", config, light=light, num_images=stats.images,
+                                         connected=connected, num_threads=ctx.workers)
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers)
         chosen, pp, distortion = final.model, final.principal_point, final.distortion
@@ -230,9 +241,12 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=9,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=10,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
-    # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior
+    # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
+    # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
+    # point held at the centre under forward motion, and no global retry kept there; the first pass light
+    # where the second follows, the final adjustments stop at a function tolerance
     config=SfmConfig,
     run=run,
     load=load_sfm,

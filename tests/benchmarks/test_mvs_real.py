@@ -20,7 +20,7 @@ def test_office_six_frames(tmp_path: Path) -> None:
     from benchmarks.mvs_real import run_all
 
     args = argparse.Namespace(real="office", frames=6, first_frame=0, cameras="true,fast", methods="ncc", scenes="",
-                              masks="auto", max_image_size=320, check_gt=True, device="cpu")
+                              masks="auto", max_image_size=320, check_gt=True, device="cpu", set=None)
     results = run_all(args, tmp_path, "cpu")
     assert results["frames"] == 6 and [r["cameras"] for r in results["rows"]] == ["true", "fast"]
     for result in results["rows"]:
@@ -31,3 +31,4 @@ def test_office_six_frames(tmp_path: Path) -> None:
     assert len(ours["centre_errors"]) >= 5 and np.median(list(ours["centre_errors"].values())) < 0.1  # metres
     near = results["checks"][0]
     assert near["pairs"] == 6 and near["within_5%"] > 0.9 and near["median_error"] < 0.01
+    assert all(r["covered_5%_own"] >= r["covered_5%"] * 0.5 and r["covered_5%_own"] > 0 for r in results["rows"])

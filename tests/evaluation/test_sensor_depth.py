@@ -29,6 +29,9 @@ def test_exact_and_scaled_maps(synthetic: Synthetic, gt_depths: dict[str, np.nda
     assert metrics.within == {0.01: 0.0, 0.02: 0.0, 0.05: 1.0} and metrics.covered == 1.0
     assert metrics.median_error == pytest.approx(0.03, abs=1e-6) and metrics.view_ratios[name] == pytest.approx(1.03)
     assert metrics.within_per_view_ratio[0.01] == 1.0  # the view's own ratio divided out
+    farther = PosedDepth(depth=sensor.depth * 1.08, camera=sensor.camera, pose=sensor.pose)
+    metrics = sensor_metrics({name: compare_with_sensor(farther, sensor)})
+    assert metrics.covered == 0.0 and metrics.covered_per_view_ratio == 1.0
     half = PosedDepth(depth=sensor.depth[:, : sensor.depth.shape[1] // 2], camera=sensor.camera, pose=sensor.pose)
     assert compare_with_sensor(half, sensor).covered < 0.6 * exact.covered  # half the sensor pixels unanswered
 

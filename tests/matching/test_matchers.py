@@ -52,6 +52,25 @@ def test_nn_mutual_check_and_empty_inputs() -> None:
     assert _nn(desc0[:0], desc1).indices.shape == (0, 2)
 
 
+def test_nn_mutual_check_is_argmax_over_columns_ties_included() -> None:
+    """The mutual check (column maxima by ``amax``) keeps what ``sim.argmax(dim=0)`` would: rows tied on
+    a column (duplicate descriptors) keep the first of them."""
+    import torch
+
+    from photogrammetry.matching.nearest import mutual_nn_ratio
+
+    rng = np.random.default_rng(5)
+    desc = torch.nn.functional.normalize(torch.from_numpy(rng.normal(size=(60, 16)).astype(np.float32)), dim=1)
+    twins = torch.cat([desc[:10], desc[:10], desc[10:]])  # rows 10-19 repeat rows 0-9
+    for a, b in ((desc, twins), (twins, desc), (twins, twins), (desc, desc[:40])):
+        sim = a @ b.T
+        nn01 = sim.topk(2, dim=1).indices[:, 0]
+        expected = (sim.argmax(dim=0)[nn01] == torch.arange(len(a))).nonzero()[:, 0]
+        indices, _ = mutual_nn_ratio(a, b, ratio=1.0)
+        np.testing.assert_array_equal(indices[:, 0].numpy(), expected.numpy())
+        np.testing.assert_array_equal(indices[:, 1].numpy(), nn01[expected].numpy())
+
+
 def test_nn_min_similarity_keeps_mutual_matches_above_it() -> None:
     """XFeat's matcher: mutual nearest neighbours whose cosine similarity exceeds 0.82, no ratio test."""
     rng = np.random.default_rng(2)

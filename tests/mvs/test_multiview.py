@@ -119,3 +119,18 @@ def test_the_feature_cache_holds_what_a_run_of_consecutive_views_needs() -> None
         assert cache_views(names, sources, run=3) == 7
         assert cache_views(names, sources, run=1) == 5
     assert cache_views(["a", "b"], {"a": ["b"], "b": []}, run=5) == 2
+
+
+@pytest.mark.slow  # about a minute on a loaded 2-core machine
+def test_the_geometric_pass_keeps_the_facade_accurate_and_adds_depths(facade, facade_ncc, sample_scene_dir, tmp_path):
+    from photogrammetry.mvs.geometric import GeometricOptions
+
+    geometric = GeometricOptions(enabled=True, iterations=1)
+    summary = reconstruct(facade, tmp_path, "ncc", geometric=geometric)
+    result = report(tmp_path, sample_scene_dir("facade"))
+    assert result.depth.within[0.01] > 0.95
+    assert np.mean([v.kept for v in summary.views]) >= np.mean([v.kept for v in facade_ncc[0].views])
+    refined = sorted((tmp_path / ".raw").glob("*.geo-depth.npy"))
+    before = {p: p.stat().st_mtime_ns for p in refined}
+    compute_depth(facade, DepthConfig(method="ncc", geometric=geometric, **SMALL), tmp_path)  # resumes
+    assert len(refined) == len(summary.views) and all(p.stat().st_mtime_ns == before[p] for p in refined)

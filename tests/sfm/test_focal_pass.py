@@ -19,8 +19,8 @@ def _cameras(path) -> list[pycolmap.Camera]:
 
 def test_a_camera_without_a_prior_is_mapped_again_with_the_focal_found(synthetic_sfm):
     attempts = synthetic_sfm.summary.attempts
-    assert attempts[0] == "incremental: 1 model(s), registered images 8"
-    assert "second pass, incremental: 1 model(s), registered images 8" in attempts
+    assert attempts == ("light first pass (200 RANSAC iterations at most, no retries), incremental: 1 model(s), "
+                        "registered images 8", "second pass, incremental: 1 model(s), registered images 8")
     [camera] = _cameras(synthetic_sfm.database)
     assert camera.has_prior_focal_length  # the database the second pass verified
     assert camera.focal_length == pytest.approx(1280.0, rel=0.02)  # the first pass's estimate, not the 1.2 x guess
@@ -54,3 +54,25 @@ def test_the_first_pass_and_its_database_stay_when_the_second_registers_less(syn
         "as a prior: registered images 0")
     after = ([(c.params.tolist(), c.has_prior_focal_length) for c in _cameras(db)], sorted(database.pairs_of(db)))
     assert after == before and not before[0][0][1]  # the first pass's cameras (no prior) and verified pairs
+
+
+def test_the_light_first_pass_caps_ransac_and_runs_only_before_a_second_pass():
+    config = resolve_config([sfm.STAGE], preset=None, overrides=[])["sfm"]
+    assert focal_pass.first_pass_options(config).verification.max_trials == 200
+    assert focal_pass.first_pass_options(config).mapping == config.mapping
+    fewer = resolve_config([sfm.STAGE], preset=None, overrides=["sfm.verification.max_trials=100"])["sfm"]
+    assert focal_pass.first_pass_options(fewer).verification.max_trials == 100
+
+
+def test_both_passes_run_in_full_where_the_second_leaves_connected_images_out(synthetic_scene, tmp_path,
+                                                                               monkeypatch):
+    """One more image counted as connected than any model can hold: the light passes are not enough."""
+    real = focal_pass.connected_images
+    monkeypatch.setattr(focal_pass, "connected_images", lambda db, n: real(db, n) + 1)
+    result = run_sfm(synthetic_scene, tmp_path / "out", "refinement.enabled=false", "mapping.retry_global=false")
+    attempts = result.summary.attempts
+    assert attempts[0] == "incremental: 1 model(s), registered images 8"  # in full: 1000 iterations, the retry
+    assert attempts[1] == "incremental, distortion held: 1 model(s), registered images 8"
+    assert "second pass, incremental: 1 model(s), registered images 8" in attempts
+    assert not any(a.startswith("light") for a in attempts)
+    assert result.summary.cameras[0].focal_px == pytest.approx(1280.0, rel=0.02)

@@ -148,3 +148,14 @@ def test_a_global_model_that_collapses_in_scale_disagrees_with_the_incremental_p
     assert residual > 2 * SfmOptions().mapping.global_max_residual
     assert _global_agrees([truth], moved, SfmOptions()) and not _global_agrees([truth], collapsed, SfmOptions())
     assert _global_agrees([], collapsed, SfmOptions())  # no incremental piece to compare with: kept
+
+
+def test_a_global_model_is_not_kept_where_the_cameras_move_straight_ahead(monkeypatch):
+    """On 40 office frames a global model that agreed with the piece within both limits was wrong elsewhere."""
+    from photogrammetry.sfm import mapping
+    from photogrammetry.sfm.options import SfmOptions
+
+    truth = _synthetic_model()
+    assert mapping._global_agrees([truth], truth, SfmOptions())  # sideways enough (forward motion 0.25)
+    monkeypatch.setattr(mapping, "forward_motion", lambda model: 0.8)
+    assert not mapping._global_agrees([truth], truth, SfmOptions())

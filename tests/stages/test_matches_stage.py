@@ -84,8 +84,23 @@ def test_sift_with_nearest_neighbours(scene, tmp_path: Path) -> None:
     assert ratio >= 0.9 and count > 6 * 40
 
 
+def test_sift_pairs_in_threads_match_as_one_at_a_time(scene, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """nn-ratio on the CPU matches ``workers`` pairs at once (torch on one thread each): the same matches."""
+    assert matches_stage.pair_threads("nn-ratio", "cpu", 2) == 2
+    assert matches_stage.pair_threads("lightglue", "cpu", 2) == matches_stage.pair_threads("nn-ratio", "cuda", 2) == 1
+    threaded = run(scene[0], tmp_path / "threads", "features.extractor=sift")
+    monkeypatch.setattr(matches_stage, "pair_threads", lambda matcher, device, workers: 1)
+    single = run(scene[0], tmp_path / "single", "features.extractor=sift")
+    with MatchFile(threaded.folder("matches") / "matches.h5") as a, \
+            MatchFile(single.folder("matches") / "matches.h5") as b:
+        pairs = list(b.pairs())
+        assert len(pairs) == 6 and all(np.array_equal(a.read(*p).indices, b.read(*p).indices) for p in pairs)
+
+
 def test_resumes_pair_by_pair(scene, reference, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Interrupted after three pairs, a second run matches only the other three and equals a whole run."""
+    """Interrupted at the third pair saved, a second run matches only the pairs not saved (pairs already
+    running when the interrupt came finish first: the rest of six) and equals a whole run."""
     saved: list[Path] = []
     real_save = matches_stage.save_matches_scratch
 
@@ -98,10 +113,13 @@ def test_resumes_pair_by_pair(scene, reference, tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(matches_stage, "save_matches_scratch", save_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         run(scene[0], tmp_path / "ws")
+    interrupted = set(saved)
+    assert len(interrupted) >= 3
     saved.clear()
     monkeypatch.setattr(matches_stage, "save_matches_scratch", lambda p, m: saved.append(p) or real_save(p, m))
     resumed = run(scene[0], tmp_path / "ws")
-    assert resumed.ran == ("matches",) and len(saved) == 3
+    assert resumed.ran == ("matches",) and len(saved) == 6 - len(interrupted)
+    assert not interrupted & set(saved)
     with MatchFile(resumed.folder("matches") / "matches.h5") as a, \
             MatchFile(reference.folder("matches") / "matches.h5") as b:
         for pair in b.pairs():
