@@ -99,10 +99,10 @@ def _raw_path(out: Path, name: str, kind: str) -> Path:
 
 
 @dataclass
-class ViewSweep:
-    """Pass 1 for some views, as an item task (:class:`photogrammetry.engine.executor.ItemTask`):
-    picklable, set up once per worker (the network, its feature cache), then run on view names;
-    each view's raw maps and record go to ``out`` as it finishes."""
+class _ViewTask:
+    """Work on some views as an item task (:class:`photogrammetry.engine.executor.ItemTask`):
+    picklable, set up once per worker, then run on view names; each view's raw maps and record go
+    to ``out`` as it finishes."""
 
     scene: MVSScene
     views: dict[str, MVSView]
@@ -118,22 +118,41 @@ class ViewSweep:
         return 1
 
     def setup(self) -> None:
-        device = self._device = resolve_device(self.device)
+        self._device = resolve_device(self.device)
         self._grey = lru_cache(maxsize=16)(lambda n: cv2.cvtColor(read_image(self.views[n]), cv2.COLOR_RGB2GRAY))
-        extractor = method_spec(self.options.method).build(self.options.weights or None, device, self.options.fp16)
-        self._cost = match_cost(self.options, extractor)
-        self._regularizer = getattr(extractor, "regularizer", None)
-        self._bank = FeatureBank(extractor, lambda n: read_image(self.views[n]), len(self.options.cascade.hypotheses),
-                                 device, self.options.feature_cache_mb * 2**20,
-                                 cache_views(self.scene.names, self.sources))
 
     def run(self, names: Iterable[str]) -> Iterator[str]:
         for name in names:
-            self._sweep(name)
+            self._view(name)
             yield name
 
-    def _sweep(self, name: str) -> None:
-        scene, views, out = self.scene, self.views, self.out
+    def _view(self, name: str) -> None:
+        raise NotImplementedError
+
+    def _save(self, name: str, prefix: str, depth: np.ndarray, confidence: np.ndarray, record: dict) -> None:
+        """The view's raw ``{prefix}depth`` and ``{prefix}confidence`` maps, then its record."""
+        files = [_raw_path(self.out, name, prefix + "depth"), _raw_path(self.out, name, prefix + "confidence")]
+        save_array(files[0], depth)
+        save_array(files[1], confidence.astype(np.float16))
+        self.items.put(name, record, files=files)
+
+
+@dataclass
+class ViewSweep(_ViewTask):
+    """Pass 1 for some views (the network and its feature cache set up once per worker)."""
+
+    def setup(self) -> None:
+        super().setup()
+        extractor = method_spec(self.options.method).build(self.options.weights or None, self._device,
+                                                           self.options.fp16)
+        self._cost = match_cost(self.options, extractor)
+        self._regularizer = getattr(extractor, "regularizer", None)
+        self._bank = FeatureBank(extractor, lambda n: read_image(self.views[n]), len(self.options.cascade.hypotheses),
+                                 self._device, self.options.feature_cache_mb * 2**20,
+                                 cache_views(self.scene.names, self.sources))
+
+    def _view(self, name: str) -> None:
+        scene, views = self.scene, self.views
         bounds = depth_range(scene, scene.views[name], self.options.selection)
         view = views[name]
         if bounds is None:
@@ -151,40 +170,19 @@ class ViewSweep:
                                               self.options.propagation, self._device)
         else:  # no usable source: nothing can be measured
             depth = confidence = np.zeros((view.height, view.width), np.float32)
-        save_array(_raw_path(out, name, "depth"), depth)
-        save_array(_raw_path(out, name, "confidence"), confidence.astype(np.float16))
-        self.items.put(name, {"depth_range": [near, far]},
-                       files=[_raw_path(out, name, "depth"), _raw_path(out, name, "confidence")])
+        self._save(name, "", depth, confidence, {"depth_range": [near, far]})
 
 
 @dataclass
-class GeometricPass:
-    """The geometric-consistency pass for some views, as an item task (see :class:`ViewSweep`): each
-    view's raw map searched again against its sources' raw maps; the result and its record go to
-    ``out`` as each view finishes."""
-
-    scene: MVSScene
-    views: dict[str, MVSView]
-    sources: dict[str, list[str]]
-    options: MVSOptions
-    out: Path
-    device: str
-    items: ItemStore
-
-    def chunk(self) -> int:
-        return 1
+class GeometricPass(_ViewTask):
+    """The geometric-consistency pass for some views: each view's raw map searched again against its
+    sources' raw maps, into ``geo-`` maps."""
 
     def setup(self) -> None:
-        self._device = resolve_device(self.device)
-        self._grey = lru_cache(maxsize=16)(lambda n: cv2.cvtColor(read_image(self.views[n]), cv2.COLOR_RGB2GRAY))
+        super().setup()
         self._depth = lru_cache(maxsize=16)(lambda n: load_array(_raw_path(self.out, n, "depth")))
 
-    def run(self, names: Iterable[str]) -> Iterator[str]:
-        for name in names:
-            self._refine(name)
-            yield name
-
-    def _refine(self, name: str) -> None:
+    def _view(self, name: str) -> None:
         view, out, sources = self.views[name], self.out, self.sources[name]
         depth = self._depth(name)
         confidence = load_array(_raw_path(out, name, "confidence")).astype(np.float32)
@@ -194,12 +192,10 @@ class GeometricPass:
                 view, [self.views[s] for s in sources], [self._grey(n) for n in (name, *sources)], depth,
                 confidence, [self._depth(s) for s in sources], bounds, self.options.propagation,
                 self.options.geometric, self._device)
-        save_array(_raw_path(out, name, "geo-depth"), depth)
-        save_array(_raw_path(out, name, "geo-confidence"), confidence.astype(np.float16))
-        self.items.put(name, {}, files=[_raw_path(out, name, "geo-depth"), _raw_path(out, name, "geo-confidence")])
+        self._save(name, "geo-", depth, confidence, {})
 
 
-def _in_process(task: ViewSweep | GeometricPass, names: list[str]) -> Iterator[str]:
+def _in_process(task: _ViewTask, names: list[str]) -> Iterator[str]:
     task.setup()
     yield from task.run(names)
 
@@ -213,7 +209,7 @@ def sweep_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, lis
     _run_views(task, [n for n in scene.names if items.get(n) is None], track, map_views)
 
 
-def _run_views(task: ViewSweep | GeometricPass, todo: list[str], track: Track, map_views: MapViews | None) -> None:
+def _run_views(task: _ViewTask, todo: list[str], track: Track, map_views: MapViews | None) -> None:
     """``task`` on the views ``todo``: through ``map_views`` when given, else here through ``track``."""
     if todo:
         for _ in map_views(task, todo) if map_views is not None else track(_in_process(task, todo)):
