@@ -125,7 +125,7 @@ def _light_passes(database: Path, images: Path, scratch: Path, config: SfmOption
     if not focals:
         return None
     again, _, complete = _second_run(database, images, scratch / "second-pass", config, first, focals,
-                                     num_images=num_images, num_threads=num_threads)
+                                     num_images=num_images, num_threads=num_threads, only_verified=True)
     if again is None:
         return None
     if not complete:
@@ -139,16 +139,17 @@ def _light_passes(database: Path, images: Path, scratch: Path, config: SfmOption
 
 
 def _second_run(database: Path, images: Path, scratch: Path, config: SfmOptions, first: MappingOutcome,
-                focals: dict[int, float], *, num_images: int,
-                num_threads: int) -> tuple[MappingOutcome | None, str, bool]:
+                focals: dict[int, float], *, num_images: int, num_threads: int,
+                only_verified: bool = False) -> tuple[MappingOutcome | None, str, bool]:
     """The second pass's mapping where it registers at least as many images as ``first`` (else
     ``None``, with ``database`` restored; its copy stays in ``scratch/first-pass.db``), the line that
-    says so, and whether it registers every connected image."""
+    says so, and whether it registers every connected image. ``only_verified``: verify again only the
+    pairs the first pass verified (:func:`~photogrammetry.sfm.verification.verify_again`)."""
     saved = scratch / "first-pass.db"
     scratch.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(database, saved)
     _write_priors(database, focals)
-    verification.verify(database, config, num_threads=num_threads)
+    (verification.verify_again if only_verified else verification.verify)(database, config, num_threads=num_threads)
     connected = connected_images(database, config.mapping.min_num_matches)
     try:
         again = mapping.reconstruct(database, images, scratch, config, num_images=num_images, connected=connected,

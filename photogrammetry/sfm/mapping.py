@@ -84,6 +84,7 @@ def incremental_options(config: SfmOptions, num_threads: int, *,
     o.mapper.abs_pose_min_num_inliers = config.mapping.abs_pose_min_num_inliers
     o.mapper.abs_pose_min_inlier_ratio = config.mapping.abs_pose_min_inlier_ratio
     o.mapper.max_reg_trials = config.mapping.max_reg_trials
+    o.ba_local_function_tolerance = o.ba_global_function_tolerance = config.mapping.ba_function_tolerance
     return o
 
 
@@ -145,14 +146,15 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions,
         StageError: When no run found a model.
     """
     first = choose_mapper(config, num_images)
-    models = run_mapper(first, database, images, scratch / first, config, num_threads)
+    models = _joined(run_mapper(first, database, images, scratch / first, config, num_threads), first, database,
+                     config, num_threads)
     attempts, chosen = [_describe(first, models)], first
     largest = models[0].num_reg_images() if models else 0
     if retries and first == "incremental" and config.refine_extra_params == "final" and largest < connected:
         log.info("incremental mapping registered %d of %d connected images; retrying with the lens distortion held",
                  largest, connected)
-        held = run_mapper(first, database, images, scratch / "incremental-held", config, num_threads,
-                          distortion=False)
+        held = _joined(run_mapper(first, database, images, scratch / "incremental-held", config, num_threads,
+                                  distortion=False), first, database, config, num_threads)
         attempts.append(_describe("incremental, distortion held", held))
         if held and held[0].num_reg_images() > largest:
             models, largest = held, held[0].num_reg_images()
@@ -167,6 +169,15 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions,
         raise StageError(f"structure from motion found no model ({'; '.join(attempts)}): no image pair gave "
                          f"a reliable initial reconstruction; {_HINT}")
     return MappingOutcome(models=models, mapper=chosen, attempts=tuple(attempts))
+
+
+def _joined(models: list, mapper: str, database: Path, config: SfmOptions, num_threads: int) -> list:
+    """An incremental run's pieces that share images joined (:func:`~photogrammetry.sfm.pieces.join_pieces`)."""
+    from photogrammetry.sfm.pieces import join_pieces
+
+    if mapper != "incremental" or not config.mapping.join_min_shared_points:
+        return models
+    return join_pieces(models, database, config, num_threads=num_threads)
 
 
 def disagreement(piece: pycolmap.Reconstruction, model: pycolmap.Reconstruction) -> tuple[float, float] | None:

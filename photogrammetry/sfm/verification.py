@@ -65,3 +65,25 @@ def verify(database: Path, config: SfmOptions, *, num_threads: int = -1) -> int:
         with pycolmap.Database.open(database) as db:
             _, inliers = db.read_two_view_geometry_num_inliers()
     return sum(1 for n in inliers if n >= config.verification.min_inliers)
+
+
+def verify_again(database: Path, config: SfmOptions, *, num_threads: int = -1) -> int:
+    """:func:`verify` on the pairs of ``database`` that are verified now only (the others keep their raw
+    matches, and no geometry): after a light verification, the pairs it rejected do not use every
+    RANSAC iteration again. Returns the pairs verified."""
+    import pycolmap
+
+    with pycolmap.Database.open(database) as db:
+        pair_ids, counts = db.read_two_view_geometry_num_inliers()
+        verified = {int(p) for p, n in zip(pair_ids, counts, strict=True) if n >= config.verification.min_inliers}
+        all_ids, all_matches = db.read_all_matches()
+        held = [(tuple(int(i) for i in pycolmap.pair_id_to_image_pair(p)), m)
+                for p, m in zip(all_ids, all_matches, strict=True) if int(p) not in verified]
+        for (id1, id2), _ in held:
+            db.delete_matches(id1, id2)
+    try:
+        return verify(database, config, num_threads=num_threads)
+    finally:
+        with pycolmap.Database.open(database) as db:
+            for (id1, id2), matches in held:
+                db.write_matches(id1, id2, matches)

@@ -67,3 +67,18 @@ def test_inliers_that_chance_gives_are_dropped_and_true_ones_kept(tmp_path: Path
     alone, true_inliers = chance_pairs(0.0)  # COLMAP's verification alone: 3 of 3 at 17-19 inliers
     assert alone == 3 and true_inliers >= 40
     assert chance_pairs(0.5) == (1, true_inliers)  # a pair that passes keeps its first inliers
+
+
+def test_verifying_again_skips_the_pairs_the_first_verification_rejected_and_keeps_their_matches(tmp_path):
+    path = _database(tmp_path / "database.db")
+    strict = SfmOptions(verification=VerificationOptions(min_inlier_ratio=0.0, core_fraction=0.5))
+    verification.verify(path, strict, num_threads=1)
+    first = {pair for pair, n in _inliers(path).items() if n >= 15}
+    assert (1, 2) in first and len(first) == 2  # one chance pair passes the core check (above)
+    with pycolmap.Database.open(path) as db:
+        raw = db.num_matches()
+    loose = SfmOptions(verification=VerificationOptions(min_inlier_ratio=0.0, core_fraction=0.0))
+    assert verification.verify_again(path, loose, num_threads=1) == 2  # a full verification: 4 (above)
+    assert {pair for pair, n in _inliers(path).items() if n >= 15} == first
+    with pycolmap.Database.open(path) as db:
+        assert db.num_matches() == raw and db.num_matched_image_pairs() == 4

@@ -1,0 +1,66 @@
+"""Pieces of a mapping run that share a registered image are joined into the largest model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pycolmap
+import pytest
+
+from photogrammetry.errors import ConfigError
+from photogrammetry.sfm.options import MappingOptions, SfmOptions
+from photogrammetry.sfm.pieces import join_pieces, similarity
+
+
+def _split(path: Path) -> tuple[pycolmap.Reconstruction, pycolmap.Reconstruction, pycolmap.Reconstruction]:
+    """The true model of a synthetic ring of 10 views (its database at ``path``), and two pieces of it
+    that share image 6: images 1-6 as they are, and images 6-10 moved by a similarity."""
+    pycolmap.set_random_seed(2)
+    options = pycolmap.SyntheticDatasetOptions(
+        num_rigs=1, num_cameras_per_rig=1, num_frames_per_rig=10, num_points3D=200, camera_width=640,
+        camera_height=480, camera_params=[600.0, 320.0, 240.0, 0.0], num_points2D_without_point3D=5,
+        inlier_match_ratio=1.0)
+    with pycolmap.Database.open(path) as db:
+        truth = pycolmap.synthesize_dataset(options, db)
+    first, second = pycolmap.Reconstruction(truth), pycolmap.Reconstruction(truth)
+    for image_id in range(7, 11):
+        first.deregister_frame(first.image(image_id).frame_id)
+    for image_id in range(1, 6):
+        second.deregister_frame(second.image(image_id).frame_id)
+    second.transform(pycolmap.Sim3d(2.5, pycolmap.Rotation3d(np.array([0.1, 0.2, 0.3])), np.array([1.0, -2.0, 0.5])))
+    return truth, first, second
+
+
+def test_the_similarity_between_pieces_comes_from_the_shared_image_and_its_points(tmp_path):
+    _, first, second = _split(tmp_path / "database.db")
+    join = similarity(second, first, 3)
+    assert join is not None and (join.shared_images, join.shared_points) == (1, 200)
+    assert join.sim.scale == pytest.approx(0.4)
+    moved = pycolmap.Reconstruction(second)
+    moved.transform(join.sim)
+    assert np.allclose(moved.image(6).projection_center(), first.image(6).projection_center())
+    assert np.allclose(moved.image(6).cam_from_world().rotation.matrix(), first.image(6).cam_from_world().rotation.matrix())
+    assert similarity(second, first, 201) is None  # too few shared points
+
+
+def test_a_piece_sharing_an_image_is_joined_at_the_true_poses(tmp_path):
+    truth, first, second = _split(tmp_path / "database.db")
+    models = join_pieces([first, second], tmp_path / "database.db", SfmOptions(), num_threads=1)
+    assert len(models) == 1 and models[0].num_reg_images() == 10
+    for image_id in range(1, 11):
+        ours, true = models[0].image(image_id).cam_from_world(), truth.image(image_id).cam_from_world()
+        assert np.allclose(ours.rotation.matrix(), true.rotation.matrix(), atol=1e-6)
+        assert np.allclose(ours.translation, true.translation, atol=1e-5)
+
+
+def test_pieces_are_left_apart_when_joining_is_off_or_nothing_is_shared(tmp_path):
+    _, first, second = _split(tmp_path / "database.db")
+    off = SfmOptions(mapping=MappingOptions(join_min_shared_points=1000))
+    assert [m.num_reg_images() for m in join_pieces([first, second], tmp_path / "database.db", off,
+                                                    num_threads=1)] == [6, 5]
+    second.deregister_frame(second.image(6).frame_id)
+    assert [m.num_reg_images() for m in join_pieces([first, second], tmp_path / "database.db", SfmOptions(),
+                                                    num_threads=1)] == [6, 4]
+    with pytest.raises(ConfigError, match="join_min_shared_points"):
+        MappingOptions(join_min_shared_points=-1)
