@@ -84,6 +84,7 @@ def incremental_options(config: SfmOptions, num_threads: int, *,
     o.mapper.abs_pose_min_num_inliers = config.mapping.abs_pose_min_num_inliers
     o.mapper.abs_pose_min_inlier_ratio = config.mapping.abs_pose_min_inlier_ratio
     o.mapper.max_reg_trials = config.mapping.max_reg_trials
+    o.structure_less_registration_fallback = config.mapping.structure_less_fallback
     o.ba_local_function_tolerance = o.ba_global_function_tolerance = config.mapping.ba_function_tolerance
     return o
 

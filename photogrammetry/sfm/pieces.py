@@ -95,7 +95,8 @@ def join_pieces(models: list, database: Path, config: SfmOptions, *, num_threads
     largest, kept, added = models[0], [models[0]], {}
     for piece in models[1:]:
         join = similarity(piece, largest, config.mapping.join_min_shared_points)
-        fresh = {} if join is None else {n: i for n, i in _names(piece).items() if n not in _names(largest)}
+        fresh = {} if join is None else {n: i for n, i in _names(piece).items()
+                                         if n not in _names(largest) and i not in added}
         if not fresh:
             kept.append(piece)
             continue

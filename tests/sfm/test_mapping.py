@@ -11,7 +11,7 @@ from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.evaluation.pose_metrics import estimated_poses, evaluate_poses
 from photogrammetry.evaluation.ground_truth import GroundTruth
 from photogrammetry.evaluation.loaders import colmap_views
-from photogrammetry.sfm.mapping import choose_mapper
+from photogrammetry.sfm.mapping import choose_mapper, incremental_options
 from photogrammetry.sfm.refine import principal_points_plausible, significant
 from photogrammetry.sfm.options import MappingOptions, SfmOptions
 from photogrammetry.stages import PIPELINE
@@ -80,12 +80,23 @@ def test_auto_mapper_switches_to_global_above_the_threshold():
 
 @pytest.mark.parametrize("setting", ["mapping.min_num_matches=0", "verification.min_inlier_ratio=1.5",
                                      "verification.max_error=0.0", "mapping.init_min_tri_angle=95.0",
-                                     "sift.max_features=0", "refinement.sift_min_points=0"])
+                                     "sift.max_features=0", "refinement.sift_min_points=0",
+                                     "mapping.ba_function_tolerance=-1.0", "mapping.join_min_shared_points=-1"])
 def test_invalid_settings_are_config_errors_naming_the_option(setting):
     path, _, _ = setting.partition("=")
     group, _, name = path.partition(".")
     with pytest.raises(ConfigError, match=rf"sfm\.{group}: {name} must be"):
         resolve_config(PIPELINE, preset=None, overrides=[f"sfm.{setting}"])
+
+
+def test_the_mapper_gets_the_tolerance_and_fallback_settings():
+    mapping = MappingOptions(ba_function_tolerance=1e-4, structure_less_fallback=False)
+    options = incremental_options(SfmOptions(mapping=mapping), 1)
+    assert options.ba_global_function_tolerance == options.ba_local_function_tolerance == pytest.approx(1e-4)
+    assert options.structure_less_registration_fallback is False
+    assert incremental_options(SfmOptions(), 1).structure_less_registration_fallback is True
+    cpu = resolve_config(PIPELINE, preset="cpu", overrides=[])["sfm"]
+    assert cpu.mapping.structure_less_fallback is False
 
 
 def test_former_flat_names_give_their_new_path():
