@@ -18,6 +18,10 @@ at most ``mapping.focal_first_pass_trials`` RANSAC iterations, and its mapping n
 holds less than half the connected images, or the second pass then leaves connected images out (or
 fails), both passes run again in full, as without the light one. Measured on the temple and the office (``cpu`` preset): the uncalibrated verification at 1000
 iterations took 4-6 s of the stage's 19-25 s, at 200 a quarter of it, with 38 of 39 pairs verified.
+After a light first pass the second verifies again only the pairs the first verified
+(:func:`~photogrammetry.sfm.verification.verify_again`): the others, which do not overlap, would use
+every RANSAC iteration once more. On the temple (the same matches, one profile each at load 11) the
+two verifications took 5.1 s instead of 10.6 s, with the same 16 views and AUC@5 0.947 (0.945 before).
 """
 
 from __future__ import annotations

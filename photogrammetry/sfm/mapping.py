@@ -8,6 +8,10 @@ within both limits (2 %, 1 degree) was garbage elsewhere (pose AUC@5 0.016): whe
 moves straight ahead (forward motion at least :data:`~photogrammetry.sfm.intrinsics.FORWARD_MOTION`)
 the retry's model is never kept.
 
+The pieces of an incremental run that registered an image of the largest model again are joined
+into it through that image (:mod:`photogrammetry.sfm.pieces`, ``mapping.join_min_shared_points``)
+before any retry: on the office walk's fast turn the pieces of 13 and 8 frames shared frame 12.
+
 Each run writes its models into a folder of its own and returns them as
 ``pycolmap.Reconstruction`` objects, largest first. Nothing here decides what is exported.
 
