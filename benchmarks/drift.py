@@ -96,7 +96,7 @@ def sensor_at(gt, name: str, width: int, height: int, xy: np.ndarray) -> np.ndar
     if not gt.views[name].depth_path or not len(xy):
         return out
     depth = gt_depth_map(gt, name, width=width, height=height)
-    cols, rows = (np.asarray(xy) - 0.5).round().astype(int).T
+    cols, rows = np.floor(np.asarray(xy)).astype(int).T  # the pixel the point lies in
     inside = (cols >= 0) & (cols < width) & (rows >= 0) & (rows < height)
     out[inside] = np.nan_to_num(depth[rows[inside], cols[inside]])
     return out
