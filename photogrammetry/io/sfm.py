@@ -70,6 +70,18 @@ class CameraInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WeakLink:
+    """A part of the chosen model tied to the rest by few 3D points (:mod:`photogrammetry.sfm.links`)."""
+
+    images: tuple[str, ...]
+    """Names of the images on the smaller side."""
+    points: int
+    """3D points seen from both sides."""
+    other_images: int
+    """Images on the larger side."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SfmSummary:
     """What the sfm stage did, in ``sfm.json``."""
 
@@ -94,6 +106,9 @@ class SfmSummary:
     forward_motion: float | None = None
     """How much the cameras move along their viewing direction, 0 (sideways) to 1 (straight ahead):
     the median ``|cos|`` of the angle between each optical axis and the step to the nearest camera."""
+    weak_links: tuple[WeakLink, ...] | None = None
+    """Parts of the chosen model tied to the rest by fewer than ``sfm.weak_link_points`` 3D points,
+    weakest first (the model is kept as it is); ``None`` in artifacts written before the check."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +152,8 @@ def load_sfm(folder: Path) -> SfmResult:
         distortion_refined=raw.get("distortion_refined", False),
         cameras=tuple(CameraInfo(**{**c, "extra_params": tuple(c["extra_params"])}) for c in raw.get("cameras", ())),
         forward_motion=raw.get("forward_motion"),
+        weak_links=None if raw.get("weak_links") is None else tuple(
+            WeakLink(**{**w, "images": tuple(w["images"])}) for w in raw["weak_links"]),
     )
     return SfmResult(root=folder, summary=summary)
 

@@ -28,7 +28,7 @@ from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.errors import InputError, StageError
 from photogrammetry.io.features import FeatureSet, MatchSet
 from photogrammetry.io.ingest import IngestResult
-from photogrammetry.io.sfm import CameraInfo, ModelInfo, SfmSummary, load_sfm, save_sfm_summary
+from photogrammetry.io.sfm import CameraInfo, ModelInfo, SfmSummary, WeakLink, load_sfm, save_sfm_summary
 from photogrammetry.io.masks import MaskSet
 from photogrammetry.sfm import intrinsics
 from photogrammetry.sfm.options import SfmOptions
@@ -158,7 +158,7 @@ def _verify(db: Path, config: SfmConfig, workers: int) -> tuple[bool, int]:
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, diagnosis, focal_pass, sift
+    from photogrammetry.sfm import colmap, database, diagnosis, focal_pass, links, sift
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
@@ -206,14 +206,15 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         unregistered=tuple(sorted({im.name for im in ingest.images} - set(registered))), verified_pairs=verified,
         principal_point_refined=pp, distortion_refined=distortion,
         cameras=intrinsics.camera_infos(chosen, ingest, deviations, calibrated=calibrated),
-        forward_motion=intrinsics.forward_motion(chosen))
+        forward_motion=intrinsics.forward_motion(chosen), weak_links=links.find(chosen, config.weak_link_points))
     save_sfm_summary(ctx.out, summary)
     _log_summary(ctx, summary, config)
     return {"registered": len(registered), "images": stats.images, "models": len(models),
             "model_sizes": ", ".join(str(m.num_images) for m in summary.models),
             "points": chosen.num_points3D(), "mapper": outcome.mapper,
             "reprojection_error": summary.models[0].mean_reprojection_error,
-            "focal": "; ".join(_describe_focal(c) for c in summary.cameras), "forward_motion": summary.forward_motion}
+            "focal": "; ".join(_describe_focal(c) for c in summary.cameras), "forward_motion": summary.forward_motion,
+            "weak_links": _describe_links(summary.weak_links)}
 
 
 def _describe_focal(camera: CameraInfo) -> str:
@@ -223,7 +224,16 @@ def _describe_focal(camera: CameraInfo) -> str:
     return f"camera {camera.camera_id}: {camera.focal_px:.1f} px ({camera.focal_source}{prior}{sd})"
 
 
+def _describe_links(weak: tuple[WeakLink, ...] | None) -> str:
+    """``0`` or ``2 (7 images by 34 points, ...)``, for ``status``."""
+    if not weak:
+        return "0"
+    return f"{len(weak)} ({', '.join(f'{len(w.images)} images by {w.points} points' for w in weak)})"
+
+
 def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> None:
+    from photogrammetry.sfm import links
+
     for camera in summary.cameras:
         ctx.log.info("focal length, %s", _describe_focal(camera))
         warning = intrinsics.focal_warning(camera, config.focal_warn_sd, summary.forward_motion)
@@ -237,6 +247,8 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
     if summary.unregistered:
         shown = ", ".join(summary.unregistered[:10]) + (" ..." if len(summary.unregistered) > 10 else "")
         ctx.log.warning("%d image(s) not in the chosen model: %s", len(summary.unregistered), shown)
+    for link in summary.weak_links or ():
+        ctx.log.warning("%s", links.warning(link, config.weak_link_points))
 
 
 STAGE = StageSpec(

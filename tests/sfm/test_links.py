@@ -1,0 +1,82 @@
+"""Weak links: parts of a model tied to the rest by few 3D points are reported, the model kept."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pycolmap
+import pytest
+from scipy.sparse import csr_matrix
+
+from photogrammetry.errors import ConfigError
+from photogrammetry.io.sfm import WeakLink, load_sfm, save_sfm_summary
+from photogrammetry.sfm import links
+from photogrammetry.sfm.options import SfmOptions
+
+
+def _seen(tracks: list[list[int]], num_images: int) -> csr_matrix:
+    """The ``points x images`` incidence of points seen by the images each track lists."""
+    rows = [p for p, track in enumerate(tracks) for _ in track]
+    cols = [i for track in tracks for i in track]
+    return csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(tracks), num_images))
+
+
+def _window_tracks(images: list[int], per_window: int, span: int = 3, ring: bool = False) -> list[list[int]]:
+    """``per_window`` points seen by each run of ``span`` consecutive images (around a ring with ``ring``)."""
+    n = len(images)
+    starts = range(n) if ring else range(n - span + 1)
+    return [[images[(s + k) % n] for k in range(span)] for s in starts for _ in range(per_window)]
+
+
+def test_two_clusters_linked_by_a_few_points_are_flagged():
+    names = [f"{i:02d}.jpg" for i in range(12)]
+    tracks = _window_tracks(list(range(6)), 80) + _window_tracks(list(range(6, 12)), 80)
+    tracks += [[5, 6]] * 10 + [[4, 5, 6, 7]] * 5  # 15 points seen from both clusters
+    found = links.weak_links(names, _seen(tracks, 12), min_points=50)
+    assert len(found) == 1
+    assert found[0].points == 15 and found[0].other_images == 6
+    assert set(found[0].images) in ({f"{i:02d}.jpg" for i in range(6)}, {f"{i:02d}.jpg" for i in range(6, 12)})
+    assert links.weak_links(names, _seen(tracks, 12), min_points=15) == []  # 15 is not fewer than 15
+    assert links.weak_links(names, _seen(tracks, 12), min_points=0) == []  # the check off
+
+
+def test_a_well_connected_ring_and_a_weak_end_image_are_not_flagged():
+    names = [f"{i:02d}.jpg" for i in range(16)]
+    default = SfmOptions().weak_link_points
+    ring = _window_tracks(list(range(16)), 40, ring=True)  # any cut crosses it twice: 160 points
+    assert links.weak_links(names, _seen(ring, 16), min_points=default) == []
+    assert {w.points for w in links.weak_links(names, _seen(ring, 16), min_points=161)} == {160}
+    # one image at the end of a walk that sees few points is a weakly registered image, not a weak link
+    walk = _window_tracks(list(range(15)), 100) + [[14, 15]] * 8
+    assert links.weak_links(names, _seen(walk, 16), min_points=default) == []
+
+
+def test_two_breaks_along_a_walk_are_both_reported_weakest_first():
+    names = [f"{i:02d}.jpg" for i in range(18)]
+    tracks = (_window_tracks(list(range(6)), 60) + _window_tracks(list(range(6, 12)), 60)
+              + _window_tracks(list(range(12, 18)), 60) + [[5, 6]] * 20 + [[11, 12]] * 8)
+    found = links.weak_links(names, _seen(tracks, 18), min_points=50)
+    assert [w.points for w in found] == [8, 20]
+    assert set(found[0].images) == {f"{i:02d}.jpg" for i in range(12, 18)}
+    assert set(found[1].images) == {f"{i:02d}.jpg" for i in range(6)}
+
+
+def test_a_synthetic_reconstruction_has_none_and_the_summary_keeps_them(tmp_path, synthetic_sfm):
+    options = pycolmap.SyntheticDatasetOptions(num_rigs=1, num_cameras_per_rig=1, num_frames_per_rig=8,
+                                               num_points3D=200)
+    with pycolmap.Database.open(tmp_path / "db.db") as db:
+        model = pycolmap.synthesize_dataset(options, db)
+    names, seen = links.incidence(model)
+    assert len(names) == 8 and seen.shape == (model.num_points3D(), 8)
+    assert seen.sum() == sum(len({e.image_id for e in p.track.elements}) for p in model.points3D.values())
+    assert links.find(model, SfmOptions().weak_link_points) == ()
+    assert synthetic_sfm.summary.weak_links == ()
+    weak = (WeakLink(images=("a.jpg", "b.jpg"), points=12, other_images=6),)
+    save_sfm_summary(tmp_path, dataclasses.replace(synthetic_sfm.summary, weak_links=weak))
+    assert load_sfm(tmp_path).summary.weak_links == weak
+
+
+def test_a_negative_threshold_is_refused():
+    with pytest.raises(ConfigError, match="weak_link_points"):
+        SfmOptions(weak_link_points=-1)
