@@ -5,7 +5,7 @@ incremental run on as few as ``sfm.mapping.join_min_shared_points`` points. Wher
 model is tied to the rest by a few dozen points, its scale and orientation relative to the rest
 rest on them alone: on the real office walk (60 frames, ``fast`` preset) one run joined frames 12-18
 to the rest through frame 19 by 34 points, and that part's scale was 22 % off the true cameras'; in
-another, frames 12-19 held on by 58 points (steps 2.14-2.28 x the true ones there, 2.25 along the
+another two, frames 12-19 held on by 58 and 56 points (steps 2.14-2.28 x the true ones there, 2.25 along the
 rest: no break that time). The model is exported as it is; this check only finds and reports such
 links (``sfm.weak_link_points``).
 

@@ -249,7 +249,7 @@ class SfmOptions:
     at least two images that shares fewer than this many 3D points with the rest: its scale and
     orientation rest on those points alone (see :mod:`photogrammetry.sfm.links`; the model is kept as
     it is; 0: no check). Measured, the weakest such part: the office walk (60 frames, ``fast``) 58 points
-    (frames 12-19 of a 48-frame model; 34 in a run whose frames 12-18 were 22 % off in scale); temple,
+    (frames 12-19 of a 48-frame model; 56 in another run, 34 in one whose frames 12-18 were 22 % off in scale); temple,
     fountain, facade and the sample scenes at least 114."""
     refine_principal_point: Refine = "final"
     """``final``: tried in the last global bundle adjustment and kept only where it is
