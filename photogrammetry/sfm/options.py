@@ -248,9 +248,9 @@ class SfmOptions:
     """Report (in ``sfm.json``, the log and ``status``) and warn about each part of the chosen model of
     at least two images that shares fewer than this many 3D points with the rest: its scale and
     orientation rest on those points alone (see :mod:`photogrammetry.sfm.links`; the model is kept as
-    it is; 0: no check). Measured, the weakest such part: the office walk (60 frames, ``fast``) 58 points
-    (frames 12-19 of a 48-frame model; 56 in another run, 34 in one whose frames 12-18 were 22 % off in scale); temple,
-    fountain, facade and the sample scenes at least 114."""
+    it is; 0: no check). Measured, the weakest such part: the office walk (60 frames, ``fast``), frames
+    12-19 of a 48-frame model, 58 and 56 points in two runs (34 in one whose frames 12-18 were 22 % off
+    in scale); temple, fountain, facade and the sample scenes at least 114."""
     refine_principal_point: Refine = "final"
     """``final``: tried in the last global bundle adjustment and kept only where it is
     plausible and significantly lowers the reprojection error (see :mod:`photogrammetry.sfm.refine`);
