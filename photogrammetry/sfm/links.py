@@ -16,8 +16,8 @@ each hold enough images (:data:`MIN_PART_IMAGES`) and share fewer than ``min_poi
 weak link. Where a part is joined to the rest only by edges weaker than those within it and within
 the rest (a walk that turns fast, two clusters of photos), the tree crosses that cut by exactly one
 edge, so the check finds it; cuts that split off nested parts (next to each other along a walk) are
-reported once, by the one with the fewest points across, so two breaks both on one side of a third
-are reported as one. About a second for 60 images.
+reported once, by the one with the fewest points across: two breaks in the same half of a walk are
+reported as one, the weaker. About a second for 60 images.
 """
 
 from __future__ import annotations
