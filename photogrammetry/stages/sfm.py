@@ -183,9 +183,17 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         if verified == 0:
             ids = {i: im.name for i, im in enumerate(ingest.images, 1)}  # as write_database numbers them
             raise StageError(diagnosis.no_verified_pairs(db, ids, config))
+        still = diagnosis.still_share(db, config.mapping.min_num_matches)
+        if still >= diagnosis.STILL_SHARE:
+            ctx.log.warning("%s", diagnosis.static_background(still))
         beat.step("mapping and bundle adjustment")
-        outcome = focal_pass.map_cameras(db, images, ctx.out / ".mapping", config, light=light, num_images=stats.images,
-                                         connected=connected, num_threads=ctx.workers)
+        try:
+            outcome = focal_pass.map_cameras(db, images, ctx.out / ".mapping", config, light=light,
+                                             num_images=stats.images, connected=connected, num_threads=ctx.workers)
+        except StageError as error:
+            if still < diagnosis.STILL_SHARE:
+                raise
+            raise StageError(f"{error}. {diagnosis.static_background(still)}") from error
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers)
         chosen, pp, distortion = final.model, final.principal_point, final.distortion

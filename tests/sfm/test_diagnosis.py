@@ -10,7 +10,8 @@ import pycolmap
 
 from photogrammetry.sfm import verification
 from photogrammetry.sfm.database import make_camera
-from photogrammetry.sfm.diagnosis import no_verified_pairs, several_models, tracks_into
+from photogrammetry.sfm.diagnosis import (STILL_SHARE, no_verified_pairs, several_models, static_background,
+                                          still_share, tracks_into)
 from photogrammetry.sfm.options import SfmOptions
 
 NAMES = {1: "a.jpg", 2: "b.jpg", 3: "c.jpg"}
@@ -95,3 +96,31 @@ def test_photos_outside_a_model_are_told_whether_any_mapper_could_join_them(tmp_
     assert ("The 2 photos outside it share at most 2 feature tracks with two or more of its photos (c.jpg; "
             "registering a photo needs sfm.mapping.abs_pose_min_num_inliers = 15)") in text
     assert "no mapper can join the parts at one scale" in text and "mapper=global" not in text
+
+
+def test_matches_that_stand_still_are_told_as_a_static_background(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    points = (rng.random((100, 2)) * [600, 440] + 20).astype(np.float32)
+    moved = {1: points, 2: points + [0.5, -0.5], 3: points + [30.0, 4.0], 4: points + [-25.0, 10.0]}
+
+    def database(path: Path, pairs: dict[tuple[int, int], int]) -> Path:
+        with pycolmap.Database.open(path) as db:
+            db.write_camera(make_camera(1, "SIMPLE_RADIAL", 640, 480, 500.0), use_camera_id=True)
+            for i, keypoints in moved.items():
+                db.write_image(pycolmap.Image(name=f"{i}.jpg", camera_id=1, image_id=i), use_image_id=True)
+                db.write_keypoints(i, keypoints.astype(np.float32))
+            for (a, b), n in pairs.items():
+                geometry = pycolmap.TwoViewGeometry()
+                geometry.config = pycolmap.TwoViewGeometryConfiguration.UNCALIBRATED
+                geometry.inlier_matches = np.stack([np.arange(n)] * 2, 1).astype(np.uint32)
+                db.write_two_view_geometry(a, b, geometry)
+        return path
+
+    # 1-2 stands still (0.7 px), 3-4 moves by 56 px; a pair under min_inliers does not count
+    assert still_share(database(tmp_path / "mixed.db", {(1, 2): 60, (3, 4): 40, (1, 3): 10}), 15) == 0.6
+    assert still_share(database(tmp_path / "moving.db", {(1, 3): 80, (2, 4): 80}), 15) == 0.0
+    assert still_share(database(tmp_path / "none.db", {}), 15) == 0.0
+    assert 0.0 < STILL_SHARE <= 0.6
+    text = static_background(0.991)
+    assert text.startswith("99% of the verified feature matches stay at the same pixel from photo to photo")
+    assert "--preset turntable" in text and "masks.method=folder" in text
