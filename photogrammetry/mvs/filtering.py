@@ -45,12 +45,21 @@ class FilterOptions:
     """Confidence above which ``confident_views`` agreeing sources are enough (1: never). Same walk:
     sensor pixels given a depth within 5 % 0.084 -> 0.131 (ncc), 0.074 -> 0.087 (lite); on the orbit
     render, lower values let ncc keep wrong depths (F-score at 1 % 0.959, 0.954 at 0.7, 0.946 at 0.6)."""
+    disparity_px: float = 0.0
+    """A source also agrees when its depth differs by more than ``max_relative_depth`` but moves the point by
+    less than this many pixels in that source (a short baseline measures depth coarsely: the tolerance
+    follows it); 0: ``max_relative_depth`` alone."""
+    max_loose_depth: float = 0.03
+    """The largest relative depth difference that ``disparity_px`` allows."""
     average_depths: bool = True
     """Replace each kept depth by the mean of its own and its agreeing sources' depths."""
 
     def __post_init__(self) -> None:
         if self.min_consistent_views < 0:
             raise ConfigError(f"min_consistent_views must be >= 0, got {self.min_consistent_views}")
+        if self.disparity_px < 0 or self.max_loose_depth < 0:
+            raise ConfigError(f"disparity_px and max_loose_depth must be >= 0, got {self.disparity_px}, "
+                              f"{self.max_loose_depth}")
         if self.confident_views < 0:
             raise ConfigError(f"confident_views must be >= 0, got {self.confident_views}")
 
@@ -84,7 +93,9 @@ def check_source(ref: MVSView, depth: Any, src: MVSView, src_depth: Any, options
     device = depth.device
     pixels = pixel_grid(height, width, device=device)
     A, b = (torch.as_tensor(m, dtype=torch.float32, device=device) for m in relative_projection(ref, src))
-    uv, z = project(A, b, pixels, depth.reshape(1, -1))
+    uv, z = project(A, b, pixels, depth.reshape(1, -1) * torch.tensor([[1.0], [1.0 + EPSILON]], device=device))
+    tolerance = relative_tolerance(uv, options)
+    uv, z = uv[:1], z[:1]
     d_src = bilinear_depth(src_depth, uv[0])
     inside = (z[0] > 0) & (d_src > 0)
     src_pixels = torch.stack([uv[0, :, 0], uv[0, :, 1], torch.ones_like(d_src)])
@@ -94,8 +105,22 @@ def check_source(ref: MVSView, depth: Any, src: MVSView, src_depth: Any, options
     error = (back_uv[0] - pixels[:2].T).norm(dim=1)
     rel = (back_depth - depth.reshape(-1)).abs() / depth.reshape(-1).clamp(min=1e-12)
     agree = inside & (back_depth > 0) & (depth.reshape(-1) > 0) & \
-        (error < options.max_reprojection_px) & (rel < options.max_relative_depth)
+        (error < options.max_reprojection_px) & (rel < tolerance)
     return agree.reshape(height, width), back_depth.reshape(height, width)
+
+
+EPSILON = 1e-3
+"""Relative depth step of the numerical derivative of a source position with respect to depth."""
+
+
+def relative_tolerance(uv: Any, options: FilterOptions) -> Any:
+    """(N,) relative depth difference within which a source agrees, from the source positions
+    ``uv`` (2, N, 2) of the reference pixels at their depth and ``1 + EPSILON`` times it: the larger of
+    ``max_relative_depth`` and the difference that moves the point by ``disparity_px`` in the source
+    (at most ``max_loose_depth``)."""
+    pixels_per_depth = (uv[1] - uv[0]).norm(dim=1) / EPSILON
+    loose = (options.disparity_px / pixels_per_depth.clamp(min=1e-9)).clamp(max=options.max_loose_depth)
+    return loose.clamp(min=options.max_relative_depth)
 
 
 def bilinear_depth(depth: Any, uv: Any) -> Any:

@@ -259,24 +259,26 @@ def refine_planes(cost_fn: PlaneCost, depth: Any, normal: Any, confidence: Any, 
             if iteration < options.fill_iterations:
                 _fill_step(state, cost_fn, index[colour & flat], options)
     if options.prior.enabled:
-        _prior_pass(state, cost_fn, index, free, flat, options)
+        _prior_pass(state, cost_fn, confidence.reshape(-1), free, flat, options)
     return Planes(depth=state.depth.reshape(height, width).cpu().numpy(),
                   normal=state.normal.T.reshape(height, width, 3).cpu().numpy(),
                   cost=state.cost.reshape(height, width).cpu().numpy())
 
 
-def _prior_pass(state: _State, cost_fn: PlaneCost, index: Any, free: Any, flat: Any,
+def _prior_pass(state: _State, cost_fn: PlaneCost, confidence: Any, free: Any, flat: Any,
                 options: PropagationOptions) -> None:
     """The planar prior (:mod:`photogrammetry.mvs.planar_prior`) from the reliable planes: free weakly
     textured pixels take the prior plane (cost: its vertices' worst plus ``fill_penalty``); the free
     textured ones try it, then search again with the prior's term added to their cost."""
     import torch
 
-    reliable = ~flat & ~free & (state.cost < options.prior.max_cost)
+    reliable = ~flat & ~free & (confidence >= options.prior.vertex_confidence) & \
+        (state.cost < options.prior.max_cost)
     prior = planar_prior(state.depth, state.cost, reliable, cost_fn.K_inv.cpu().numpy().astype(np.float64),
                          (cost_fn.height, cost_fn.width), options.prior)
     if prior is None:
         return
+    index = torch.arange(state.depth.numel(), device=state.depth.device)
     has = (prior.depth >= state.near) & (prior.depth <= state.far)
     weak = index[free & flat & has]
     state.depth[weak], state.normal[:, weak] = prior.depth[weak], prior.normal[:, weak]
