@@ -51,15 +51,18 @@ class FilterOptions:
     follows it); 0: ``max_relative_depth`` alone."""
     max_loose_depth: float = 0.03
     """The largest relative depth difference that ``disparity_px`` allows."""
+    loose_views: int = 0
+    """Sources that must agree, within the tolerance of ``disparity_px``, with a pixel that fewer sources
+    confirm within ``max_relative_depth`` (never fewer than those; 0: as many)."""
     average_depths: bool = True
     """Replace each kept depth by the mean of its own and its agreeing sources' depths."""
 
     def __post_init__(self) -> None:
         if self.min_consistent_views < 0:
             raise ConfigError(f"min_consistent_views must be >= 0, got {self.min_consistent_views}")
-        if self.disparity_px < 0 or self.max_loose_depth < 0:
-            raise ConfigError(f"disparity_px and max_loose_depth must be >= 0, got {self.disparity_px}, "
-                              f"{self.max_loose_depth}")
+        if self.disparity_px < 0 or self.max_loose_depth < 0 or self.loose_views < 0:
+            raise ConfigError("disparity_px, max_loose_depth and loose_views must be >= 0, got "
+                              f"{self.disparity_px}, {self.max_loose_depth}, {self.loose_views}")
         if self.confident_views < 0:
             raise ConfigError(f"confident_views must be >= 0, got {self.confident_views}")
 
@@ -74,7 +77,8 @@ class Filtered:
     """(H, W) uint8 number of agreeing sources."""
 
 
-def check_source(ref: MVSView, depth: Any, src: MVSView, src_depth: Any, options: FilterOptions) -> tuple[Any, Any]:
+def check_source(ref: MVSView, depth: Any, src: MVSView, src_depth: Any,
+                 options: FilterOptions) -> tuple[Any, Any, Any]:
     """Forward-backward check of one source.
 
     Args:
@@ -85,7 +89,8 @@ def check_source(ref: MVSView, depth: Any, src: MVSView, src_depth: Any, options
         options: Thresholds.
 
     Returns:
-        ``agree`` (H, W) bool and ``back_depth`` (H, W): the source's depth seen from the reference.
+        ``agree`` (H, W) bool, ``back_depth`` (H, W): the source's depth seen from the reference, and
+        ``exact`` (H, W) bool: it agrees within ``max_relative_depth`` (``agree`` may be looser).
     """
     import torch
 
@@ -106,7 +111,8 @@ def check_source(ref: MVSView, depth: Any, src: MVSView, src_depth: Any, options
     rel = (back_depth - depth.reshape(-1)).abs() / depth.reshape(-1).clamp(min=1e-12)
     agree = inside & (back_depth > 0) & (depth.reshape(-1) > 0) & \
         (error < options.max_reprojection_px) & (rel < tolerance)
-    return agree.reshape(height, width), back_depth.reshape(height, width)
+    exact = agree & (rel < options.max_relative_depth)
+    return agree.reshape(height, width), back_depth.reshape(height, width), exact.reshape(height, width)
 
 
 EPSILON = 1e-3
@@ -153,13 +159,16 @@ def filter_depth(ref: MVSView, depth: np.ndarray, confidence: np.ndarray, mask: 
     if mask is not None:
         keep &= mask
     d = torch.from_numpy(np.where(keep, depth, 0.0).astype(np.float32)).to(device)
-    total, count = d.clone(), torch.zeros_like(d)
+    total, count, exact = d.clone(), torch.zeros_like(d), torch.zeros_like(d)
     for src, src_depth in sources:
-        agree, back = check_source(ref, d, src, torch.from_numpy(src_depth.astype(np.float32)).to(device), options)
+        agree, back, strict = check_source(ref, d, src, torch.from_numpy(src_depth.astype(np.float32)).to(device),
+                                           options)
         count += agree.float()
+        exact += strict.float()
         total += torch.where(agree, back, 0.0)
     confident = torch.from_numpy(confidence > options.high_confidence).to(device)
-    needed = min(options.confident_views, options.min_consistent_views)
-    kept = count >= torch.where(confident, needed, options.min_consistent_views)
+    needed = torch.where(confident, min(options.confident_views, options.min_consistent_views),
+                         options.min_consistent_views)
+    kept = (exact >= needed) | (count >= needed.clamp(min=options.loose_views))
     out = torch.where(kept, total / (count + 1) if options.average_depths else d, 0.0)
     return Filtered(depth=out.cpu().numpy(), agreeing=count.clamp(max=255).to(torch.uint8).cpu().numpy())
