@@ -45,12 +45,24 @@ class FilterOptions:
     """Confidence above which ``confident_views`` agreeing sources are enough (1: never). Same walk:
     sensor pixels given a depth within 5 % 0.084 -> 0.131 (ncc), 0.074 -> 0.087 (lite); on the orbit
     render, lower values let ncc keep wrong depths (F-score at 1 % 0.959, 0.954 at 0.7, 0.946 at 0.6)."""
+    disparity_px: float = 0.0
+    """A source also agrees when its depth differs by more than ``max_relative_depth`` but moves the point by
+    less than this many pixels in that source (a short baseline measures depth coarsely: the tolerance
+    follows it); 0: ``max_relative_depth`` alone."""
+    max_loose_depth: float = 0.03
+    """The largest relative depth difference that ``disparity_px`` allows."""
+    loose_views: int = 0
+    """Sources that must agree, within the tolerance of ``disparity_px``, with a pixel that fewer sources
+    confirm within ``max_relative_depth`` (never fewer than those; 0: as many)."""
     average_depths: bool = True
     """Replace each kept depth by the mean of its own and its agreeing sources' depths."""
 
     def __post_init__(self) -> None:
         if self.min_consistent_views < 0:
             raise ConfigError(f"min_consistent_views must be >= 0, got {self.min_consistent_views}")
+        if self.disparity_px < 0 or self.max_loose_depth < 0 or self.loose_views < 0:
+            raise ConfigError("disparity_px, max_loose_depth and loose_views must be >= 0, got "
+                              f"{self.disparity_px}, {self.max_loose_depth}, {self.loose_views}")
         if self.confident_views < 0:
             raise ConfigError(f"confident_views must be >= 0, got {self.confident_views}")
 
@@ -65,7 +77,8 @@ class Filtered:
     """(H, W) uint8 number of agreeing sources."""
 
 
-def check_source(ref: MVSView, depth: Any, src: MVSView, src_depth: Any, options: FilterOptions) -> tuple[Any, Any]:
+def check_source(ref: MVSView, depth: Any, src: MVSView, src_depth: Any,
+                 options: FilterOptions) -> tuple[Any, Any, Any]:
     """Forward-backward check of one source.
 
     Args:
@@ -76,7 +89,8 @@ def check_source(ref: MVSView, depth: Any, src: MVSView, src_depth: Any, options
         options: Thresholds.
 
     Returns:
-        ``agree`` (H, W) bool and ``back_depth`` (H, W): the source's depth seen from the reference.
+        ``agree`` (H, W) bool, ``back_depth`` (H, W): the source's depth seen from the reference, and
+        ``exact`` (H, W) bool: it agrees within ``max_relative_depth`` (``agree`` may be looser).
     """
     import torch
 
@@ -84,7 +98,9 @@ def check_source(ref: MVSView, depth: Any, src: MVSView, src_depth: Any, options
     device = depth.device
     pixels = pixel_grid(height, width, device=device)
     A, b = (torch.as_tensor(m, dtype=torch.float32, device=device) for m in relative_projection(ref, src))
-    uv, z = project(A, b, pixels, depth.reshape(1, -1))
+    uv, z = project(A, b, pixels, depth.reshape(1, -1) * torch.tensor([[1.0], [1.0 + EPSILON]], device=device))
+    tolerance = relative_tolerance(uv, options)
+    uv, z = uv[:1], z[:1]
     d_src = bilinear_depth(src_depth, uv[0])
     inside = (z[0] > 0) & (d_src > 0)
     src_pixels = torch.stack([uv[0, :, 0], uv[0, :, 1], torch.ones_like(d_src)])
@@ -94,8 +110,23 @@ def check_source(ref: MVSView, depth: Any, src: MVSView, src_depth: Any, options
     error = (back_uv[0] - pixels[:2].T).norm(dim=1)
     rel = (back_depth - depth.reshape(-1)).abs() / depth.reshape(-1).clamp(min=1e-12)
     agree = inside & (back_depth > 0) & (depth.reshape(-1) > 0) & \
-        (error < options.max_reprojection_px) & (rel < options.max_relative_depth)
-    return agree.reshape(height, width), back_depth.reshape(height, width)
+        (error < options.max_reprojection_px) & (rel < tolerance)
+    exact = agree & (rel < options.max_relative_depth)
+    return agree.reshape(height, width), back_depth.reshape(height, width), exact.reshape(height, width)
+
+
+EPSILON = 1e-3
+"""Relative depth step of the numerical derivative of a source position with respect to depth."""
+
+
+def relative_tolerance(uv: Any, options: FilterOptions) -> Any:
+    """(N,) relative depth difference within which a source agrees, from the source positions
+    ``uv`` (2, N, 2) of the reference pixels at their depth and ``1 + EPSILON`` times it: the larger of
+    ``max_relative_depth`` and the difference that moves the point by ``disparity_px`` in the source
+    (at most ``max_loose_depth``)."""
+    pixels_per_depth = (uv[1] - uv[0]).norm(dim=1) / EPSILON
+    loose = (options.disparity_px / pixels_per_depth.clamp(min=1e-9)).clamp(max=options.max_loose_depth)
+    return loose.clamp(min=options.max_relative_depth)
 
 
 def bilinear_depth(depth: Any, uv: Any) -> Any:
@@ -128,13 +159,16 @@ def filter_depth(ref: MVSView, depth: np.ndarray, confidence: np.ndarray, mask: 
     if mask is not None:
         keep &= mask
     d = torch.from_numpy(np.where(keep, depth, 0.0).astype(np.float32)).to(device)
-    total, count = d.clone(), torch.zeros_like(d)
+    total, count, exact = d.clone(), torch.zeros_like(d), torch.zeros_like(d)
     for src, src_depth in sources:
-        agree, back = check_source(ref, d, src, torch.from_numpy(src_depth.astype(np.float32)).to(device), options)
+        agree, back, strict = check_source(ref, d, src, torch.from_numpy(src_depth.astype(np.float32)).to(device),
+                                           options)
         count += agree.float()
+        exact += strict.float()
         total += torch.where(agree, back, 0.0)
     confident = torch.from_numpy(confidence > options.high_confidence).to(device)
-    needed = min(options.confident_views, options.min_consistent_views)
-    kept = count >= torch.where(confident, needed, options.min_consistent_views)
+    needed = torch.where(confident, min(options.confident_views, options.min_consistent_views),
+                         options.min_consistent_views)
+    kept = (exact >= needed) | (count >= needed.clamp(min=options.loose_views))
     out = torch.where(kept, total / (count + 1) if options.average_depths else d, 0.0)
     return Filtered(depth=out.cpu().numpy(), agreeing=count.clamp(max=255).to(torch.uint8).cpu().numpy())

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from photogrammetry.errors import ConfigError
+from photogrammetry.mvs.planar_prior import PlanarPriorOptions, PriorCost, planar_prior
 from photogrammetry.mvs.plane_cost import WORST, PlaneCost
 from photogrammetry.mvs.scene import MVSView
 
@@ -72,6 +73,8 @@ class PropagationOptions:
     such a pixel needs ``min_consistent_views`` agreeing sources)."""
     seed: int = 0
     """Seed of the random planes (the same maps every run)."""
+    prior: PlanarPriorOptions = field(default_factory=PlanarPriorOptions)
+    """A planar prior for weak texture after the iterations (ACMP-style; off by default)."""
     chunk_pixels: int = field(default=32768, metadata={"cache": False})
     """Pixels scored at a time (memory; does not change results)."""
 
@@ -255,9 +258,40 @@ def refine_planes(cost_fn: PlaneCost, depth: Any, normal: Any, confidence: Any, 
                 _half_step(state, cost_fn, index[colour & ~flat], 0.5**iteration, options)
             if iteration < options.fill_iterations:
                 _fill_step(state, cost_fn, index[colour & flat], options)
+    if options.prior.enabled:
+        _prior_pass(state, cost_fn, confidence.reshape(-1), free, flat, options)
     return Planes(depth=state.depth.reshape(height, width).cpu().numpy(),
                   normal=state.normal.T.reshape(height, width, 3).cpu().numpy(),
                   cost=state.cost.reshape(height, width).cpu().numpy())
+
+
+def _prior_pass(state: _State, cost_fn: PlaneCost, confidence: Any, free: Any, flat: Any,
+                options: PropagationOptions) -> None:
+    """The planar prior (:mod:`photogrammetry.mvs.planar_prior`) from the reliable planes: free weakly
+    textured pixels take the prior plane (cost: its vertices' worst plus ``fill_penalty``); the free
+    textured ones try it, then search again with the prior's term added to their cost."""
+    import torch
+
+    reliable = ~flat & ~free & (confidence >= options.prior.vertex_confidence) & \
+        (state.cost < options.prior.max_cost)
+    prior = planar_prior(state.depth, state.cost, reliable, cost_fn.K_inv.cpu().numpy().astype(np.float64),
+                         (cost_fn.height, cost_fn.width), options.prior)
+    if prior is None:
+        return
+    index = torch.arange(state.depth.numel(), device=state.depth.device)
+    has = (prior.depth >= state.near) & (prior.depth <= state.far)
+    weak = index[free & flat & has]
+    state.depth[weak], state.normal[:, weak] = prior.depth[weak], prior.normal[:, weak]
+    state.cost[weak] = prior.cost[weak] + options.fill_penalty
+    cost = PriorCost(cost_fn, prior, options.prior)
+    search = index[free & ~flat & has]
+    state.cost[search] = cost(search, state.depth[search], state.normal[:, search])
+    _try(state, cost, search, prior.depth[search], prior.normal[:, search])
+    v, u = torch.div(index, cost_fn.width, rounding_mode="floor"), index % cost_fn.width
+    for iteration in range(options.prior.iterations):
+        for c in (0, 1):
+            _half_step(state, cost, index[((u + v) % 2 == c) & free & ~flat], 0.5 ** (options.iterations + iteration),
+                       options)
 
 
 def _seed(cost_fn: PlaneCost, depth: Any, normal: Any, confidence: Any, bounds: tuple[float, float],

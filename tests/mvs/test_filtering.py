@@ -6,7 +6,7 @@ import numpy as np
 
 from photogrammetry.mvs.filtering import FilterOptions, filter_depth
 
-from .conftest import plane_depth
+from .conftest import look_at, plane_depth
 
 
 def ground(views):
@@ -81,3 +81,31 @@ def test_confident_views_never_ask_for_more_than_the_views_needed(ring_views):
     assert ((out.depth > 0) == (depths[ref.name] > 0)).all() and (out.depth > 0).any()
     with pytest.raises(ConfigError, match="confident_views"):
         FilterOptions(confident_views=-1)
+
+
+def test_a_short_baseline_tolerates_the_depth_difference_it_cannot_measure(ring_views):
+    ref, wide = ring_views[0], ring_views[1]
+    near = look_at([4.0, 0.05, 1.0], [0, 0, 0], ref.K, (ref.width, ref.height), "near.png")  # 5 cm beside ref
+    depths = ground([ref, wide, near])
+    confidence = np.full_like(depths[ref.name], 0.5)
+    for source, agrees in ((near, True), (wide, False)):
+        off = [(source, depths[source.name] * 1.02)]  # the source's depth 2 % off
+        strict = filter_depth(ref, depths[ref.name], confidence, None, off, FilterOptions(min_consistent_views=1))
+        loose = filter_depth(ref, depths[ref.name], confidence, None, off,
+                             FilterOptions(min_consistent_views=1, disparity_px=1.0))
+        assert not (strict.depth > 0).any()
+        assert ((loose.depth > 0).mean() > 0.5) == agrees
+
+
+def test_loosely_agreeing_sources_must_be_more(ring_views):
+    ref = ring_views[0]
+    near = [look_at([4.0, s, 1.0], [0, 0, 0], ref.K, (ref.width, ref.height), f"n{s}.png") for s in (0.05, -0.05)]
+    depths = ground([ref, *near])
+    confidence = np.full_like(depths[ref.name], 0.5)
+    options = FilterOptions(min_consistent_views=1, disparity_px=1.0, loose_views=2)
+    for count in (1, 2):
+        off = [(source, depths[source.name] * 1.02) for source in near[:count]]
+        kept = filter_depth(ref, depths[ref.name], confidence, None, off, options).depth > 0
+        assert (kept.mean() > 0.5) == (count == 2)
+    exact = [(near[0], depths[near[0].name])]  # one source within max_relative_depth is enough
+    assert (filter_depth(ref, depths[ref.name], confidence, None, exact, options).depth > 0).mean() > 0.5
