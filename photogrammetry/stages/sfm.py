@@ -155,10 +155,28 @@ def _verify(db: Path, config: SfmConfig, workers: int) -> tuple[bool, int]:
     return light, verified
 
 
+def _map(db: Path, images: Path, config: SfmConfig, ctx: StageContext, *, light: bool, num_images: int,
+         connected: int) -> Any:
+    """:func:`~photogrammetry.sfm.focal_pass.map_cameras`, with a warning (and, where mapping fails, the
+    reason) where most verified matches stand still: a static background."""
+    from photogrammetry.sfm import diagnosis, focal_pass
+
+    still = diagnosis.still_share(db, config.mapping.min_num_matches)
+    if still >= diagnosis.STILL_SHARE:
+        ctx.log.warning("%s", diagnosis.static_background(still))
+    try:
+        return focal_pass.map_cameras(db, images, ctx.out / ".mapping", config, light=light, num_images=num_images,
+                                      connected=connected, num_threads=ctx.workers)
+    except StageError as error:
+        if still < diagnosis.STILL_SHARE:
+            raise
+        raise StageError(f"{error}. {diagnosis.static_background(still)}") from error
+
+
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, diagnosis, focal_pass, links, sift
+    from photogrammetry.sfm import colmap, database, diagnosis, links, sift
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
@@ -183,17 +201,8 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         if verified == 0:
             ids = {i: im.name for i, im in enumerate(ingest.images, 1)}  # as write_database numbers them
             raise StageError(diagnosis.no_verified_pairs(db, ids, config))
-        still = diagnosis.still_share(db, config.mapping.min_num_matches)
-        if still >= diagnosis.STILL_SHARE:
-            ctx.log.warning("%s", diagnosis.static_background(still))
         beat.step("mapping and bundle adjustment")
-        try:
-            outcome = focal_pass.map_cameras(db, images, ctx.out / ".mapping", config, light=light,
-                                             num_images=stats.images, connected=connected, num_threads=ctx.workers)
-        except StageError as error:
-            if still < diagnosis.STILL_SHARE:
-                raise
-            raise StageError(f"{error}. {diagnosis.static_background(still)}") from error
+        outcome = _map(db, images, config, ctx, light=light, num_images=stats.images, connected=connected)
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers)
         chosen, pp, distortion = final.model, final.principal_point, final.distortion
