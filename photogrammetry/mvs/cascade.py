@@ -201,7 +201,10 @@ class Sweep:
         self.groups = []
         for members in groups.values():
             A, b = zip(*(relative_projection(ref, sources[i]) for i in members), strict=True)
-            self.groups.append((torch.stack([src_feats[i] for i in members]),
+            feats = torch.stack([src_feats[i] for i in members])
+            if device.type == "cpu":  # a sample's channels in one cache line: grid_sample 3x faster, same values
+                feats = feats.contiguous(memory_format=torch.channels_last)
+            self.groups.append((feats,
                                 torch.as_tensor(np.stack(A), dtype=torch.float32, device=device),
                                 torch.as_tensor(np.stack(b), dtype=torch.float32, device=device)))
         self.num_sources = len(src_feats)
@@ -254,7 +257,8 @@ class Sweep:
             uv, z = project(A, b, pixels, depth[d0: d0 + chunk])
             warped, inside = sample(feats, uv)
             warped = warped.reshape(count, feats.shape[1], -1, rows, self.width)
-            score = similarity(ref, warped, self.kind, self.cost.window_radius, self.cost.grey_channel)
+            score = similarity(ref, warped, self.kind, self.cost.window_radius, self.cost.grey_channel,
+                               overwrite=True)
             valid = ((z > 0) & inside).reshape(count, -1, rows, self.width)
             out.append(torch.where(valid, score, INVALID))
         return torch.cat(out, dim=1)
