@@ -139,6 +139,18 @@ def test_feature_bank_keeps_the_most_recently_used_views(setup):
     assert list(tiny._cache) == [b]
 
 
+def test_threads_sharing_a_feature_bank_compute_each_view_once(setup):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, views, name, sources, _ = setup
+    bank = FeatureBank(GreyFeatures(), lambda n: read_image(views[n]), 2, "cpu", 2**30)
+    names = [name, *sources] * 4
+    with ThreadPoolExecutor(4) as pool:
+        maps = list(pool.map(lambda n: bank.get(n, 1), names))
+    assert bank.computed == len(sources) + 1
+    assert all(m is bank.get(n, 1) for n, m in zip(names, maps))
+
+
 def test_a_bounded_feature_cache_gives_the_same_maps(setup):
     """Views swept in turn with a cache of ``num_sources + 1`` views (each view's features computed
     again where evicted) give the same bytes as with every view kept."""
