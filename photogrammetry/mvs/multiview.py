@@ -259,17 +259,17 @@ def geometric_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str,
 
 
 def filter_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,
-               out: Path, *, device: str, items: ItemStore, track: Track = iter) -> list[DepthView]:
+               out: Path, *, device: str, items: ItemStore, track: Track = iter, threads: int = 1) -> list[DepthView]:
     """Pass 2: filtered depth, normals and confidence of every view into ``out``; their records. The
-    raw maps are those of the geometric pass when ``options.geometric.enabled``."""
+    raw maps are those of the geometric pass when ``options.geometric.enabled``. On the CPU ``threads``
+    views at once, each on one torch thread (the same maps: the filter has no reductions)."""
     prefix = "geo-" if options.geometric.enabled else ""
 
     @lru_cache(maxsize=16)
     def raw(name: str) -> np.ndarray:
         return load_array(_raw_path(out, name, prefix + "depth"))
 
-    records = []
-    for name in track(scene.names):
+    def one(name: str) -> DepthView:
         view = views[name]
         confidence = load_array(_raw_path(out, name, prefix + "confidence")).astype(np.float32)
         mask = read_mask(view) if options.use_masks else None
@@ -277,9 +277,12 @@ def filter_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, li
                             options.filtering, device).depth
         normals = normals_from_depth(kept, view.K, options.normal_smoothing)
         save_maps(out, name, kept, normals, confidence)
-        records.append(depth_record(view, items.get(name)["depth_range"], sources[name], kept,
-                                    mask is not None, out))
-    return records
+        return depth_record(view, items.get(name)["depth_range"], sources[name], kept, mask is not None, out)
+
+    parallel = threads if resolve_device(device) == "cpu" else 1
+    with torch_threads(1 if parallel > 1 else None):
+        done = prefetch(one, scene.names, workers=parallel, ahead=parallel)
+        return [next(done) for _ in track(scene.names)]  # in order, as they finish
 
 
 def depth_record(view: MVSView, depth_range: list[float], sources: list[str], kept: np.ndarray,
@@ -327,5 +330,5 @@ def compute_depth(scene: MVSScene, options: MVSOptions, out: Path, *, device: st
         geometric_all(scene, views, sources, options, out, device=sweep_device or device,
                       items=geometric_items or ItemStore(out / ".geo-items"), track=track, map_views=map_views,
                       threads=threads)
-    records = filter_all(scene, views, sources, options, out, device=device, items=items, track=track)
+    records = filter_all(scene, views, sources, options, out, device=device, items=items, track=track, threads=threads)
     return DepthSummary(method=method.name, learned=method.learned, views=tuple(records))
