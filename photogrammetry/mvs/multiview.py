@@ -262,7 +262,7 @@ def filter_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, li
                out: Path, *, device: str, items: ItemStore, track: Track = iter, threads: int = 1) -> list[DepthView]:
     """Pass 2: filtered depth, normals and confidence of every view into ``out``; their records. The
     raw maps are those of the geometric pass when ``options.geometric.enabled``. On the CPU ``threads``
-    views at once, each on one torch thread (the same maps: the filter has no reductions)."""
+    views at once, each on one torch thread (the same maps for any ``threads``)."""
     prefix = "geo-" if options.geometric.enabled else ""
 
     @lru_cache(maxsize=16)
