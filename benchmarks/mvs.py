@@ -251,8 +251,9 @@ def _synchronise(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_method(method: str, device: str, setup, repeats: int = 3) -> tuple[float, float]:
-    """Seconds to extract the 6 views' features, and median seconds of the sweep (after a warm-up)."""
+def time_method(method: str, device: str, setup, repeats: int = 3) -> tuple[float, float, float]:
+    """Seconds to extract the 6 views' features, and median wall and CPU seconds of the sweep (after a
+    warm-up; CPU seconds, of all threads, say more than wall time on a shared machine)."""
     from photogrammetry.mvs.cascade import CascadeOptions, FeatureBank, estimate_depth
     from photogrammetry.mvs.methods import method_spec
     from photogrammetry.mvs.multiview import match_cost, read_image
@@ -273,14 +274,15 @@ def time_method(method: str, device: str, setup, repeats: int = 3) -> tuple[floa
     cost = match_cost(MVSOptions(method=method), extractor)
     args = (views[name], [views[s] for s in sources], near_far, bank, cost, options)
     estimate_depth(*args)
-    seconds = []
-    for _ in range(repeats):
+    seconds, cpu = [], []
+    for _ in range(max(1, repeats)):
         _synchronise(device)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         estimate_depth(*args)
         _synchronise(device)
         seconds.append(time.perf_counter() - t0)
-    return features, sorted(seconds)[len(seconds) // 2]
+        cpu.append(time.process_time() - c0)
+    return features, sorted(seconds)[len(seconds) // 2], sorted(cpu)[len(cpu) // 2]
 
 
 def colmap_patch_match(setup, work: Path) -> float | None:
@@ -323,11 +325,11 @@ def speed(args: argparse.Namespace) -> None:
     for method in args.methods.split(","):
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        features, sweep = time_method(method, device, setup)
+        features, sweep, cpu = time_method(method, device, setup, args.repeats)
         best = sweep if best is None else min(best, sweep)
         memory = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MB" if device == "cuda" else ""
-        print(f"  {method}: sweep {sweep:.3f} s (+ {features:.3f} s for the 6 views' features, once per scene)"
-              f"{memory}")
+        print(f"  {method}: sweep {sweep:.3f} s, {cpu:.3f} s CPU on {torch.get_num_threads()} thread(s) "
+              f"(+ {features:.3f} s for the 6 views' features, once per scene){memory}")
     with tempfile.TemporaryDirectory() as tmp:
         colmap = colmap_patch_match(setup, Path(tmp))
     if colmap is None:
@@ -351,6 +353,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fusion", default="points", choices=["points", "tsdf"])
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--speed", action="store_true", help="time one 1600x1200 map instead")
+    parser.add_argument("--repeats", type=int, default=3, help="--speed: timed sweeps per method (the median)")
     parser.add_argument("--curves", type=Path, metavar="WORK",
                         help="accuracy-completeness curves of the runs kept in WORK (from --work)")
     parser.add_argument("--work", type=Path, help="keep outputs here (default: a temporary folder)")

@@ -14,6 +14,7 @@ is the aggregated (D, H, W) volume of one level and the aggregation's path costs
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -95,6 +96,7 @@ class FeatureBank:
     A reference view and its sources are used together, and neighbouring views share sources: an
     executor hands a worker runs of consecutive views, so a few views' maps serve the next views.
     Keeping every view a worker touches would grow its memory with the photo count.
+    Threads may share a bank: a view's maps are computed once, by the first thread that asks.
 
     Args:
         extractor: images ``(1, 3, H, W)`` -> maps ``(1, C, H, W)``.
@@ -111,17 +113,30 @@ class FeatureBank:
         self.max_bytes, self.max_views = max_bytes, max_views
         self._cache: OrderedDict[str, list[Any]] = OrderedDict()
         self._bytes = 0
+        self._lock = threading.Lock()
+        self._computing: dict[str, threading.Lock] = {}
         self.computed = 0
         """Views whose maps were computed (a view evicted and needed again counts again)."""
 
     def get(self, name: str, level: int) -> Any:
         """Features of view ``name`` at ``level``."""
-        if name not in self._cache:
-            self._compute(name)
-        self._cache.move_to_end(name)
-        return self._cache[name][level]
+        with self._lock:
+            computing = self._computing.setdefault(name, threading.Lock())
+        with computing:  # another thread computing this view's maps finishes first
+            with self._lock:
+                maps = self._cache.get(name)
+                if maps is not None:
+                    self._cache.move_to_end(name)
+                    return maps[level]
+            maps = self._compute(name)
+            with self._lock:
+                self._cache[name] = maps
+                self._bytes += _size(maps)
+                self.computed += 1
+                self._evict()
+            return maps[level]
 
-    def _compute(self, name: str) -> None:
+    def _compute(self, name: str) -> list[Any]:
         import cv2
         import torch
 
@@ -132,10 +147,7 @@ class FeatureBank:
             image = rgb if (w, h) == (width, height) else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
             batch = torch.from_numpy(image).to(self.device).permute(2, 0, 1)[None].float().div_(255.0)
             maps.append(self.extractor(batch)[0])
-        self._cache[name] = maps
-        self._bytes += _size(maps)
-        self.computed += 1
-        self._evict()
+        return maps
 
     def _evict(self) -> None:
         """Drop the least recently used views while over either bound (the newest view stays)."""
@@ -201,7 +213,10 @@ class Sweep:
         self.groups = []
         for members in groups.values():
             A, b = zip(*(relative_projection(ref, sources[i]) for i in members), strict=True)
-            self.groups.append((torch.stack([src_feats[i] for i in members]),
+            feats = torch.stack([src_feats[i] for i in members])
+            if device.type == "cpu":  # a sample's channels in one cache line: grid_sample 3x faster, same values
+                feats = feats.contiguous(memory_format=torch.channels_last)
+            self.groups.append((feats,
                                 torch.as_tensor(np.stack(A), dtype=torch.float32, device=device),
                                 torch.as_tensor(np.stack(b), dtype=torch.float32, device=device)))
         self.num_sources = len(src_feats)
@@ -254,7 +269,8 @@ class Sweep:
             uv, z = project(A, b, pixels, depth[d0: d0 + chunk])
             warped, inside = sample(feats, uv)
             warped = warped.reshape(count, feats.shape[1], -1, rows, self.width)
-            score = similarity(ref, warped, self.kind, self.cost.window_radius, self.cost.grey_channel)
+            score = similarity(ref, warped, self.kind, self.cost.window_radius, self.cost.grey_channel,
+                               overwrite=True)
             valid = ((z > 0) & inside).reshape(count, -1, rows, self.width)
             out.append(torch.where(valid, score, INVALID))
         return torch.cat(out, dim=1)

@@ -37,7 +37,8 @@ class MatchCost:
     """Sources averaged per hypothesis: the best-matching ones (occlusion-robust)."""
 
 
-def similarity(ref: Any, warped: Any, kind: str, radius: int, grey_channel: bool = False) -> Any:
+def similarity(ref: Any, warped: Any, kind: str, radius: int, grey_channel: bool = False, *,
+               overwrite: bool = False) -> Any:
     """Similarity of a reference tile with warped source features, per hypothesis.
 
     Args:
@@ -46,6 +47,8 @@ def similarity(ref: Any, warped: Any, kind: str, radius: int, grey_channel: bool
         kind: ``ncc``, ``dot`` or ``dot+ncc`` (see the module docstring).
         radius: window radius in pixels.
         grey_channel: the last channel is a grey level (``dot`` skips it, ``ncc`` uses only it).
+        overwrite: ``warped`` may be overwritten (``dot`` then multiplies in place: no second
+            tensor of its size; the same values).
 
     Returns:
         ([S,] D, h, W) similarity in ``[-1, 1]``.
@@ -56,7 +59,9 @@ def similarity(ref: Any, warped: Any, kind: str, radius: int, grey_channel: bool
     grey = slice(-1, None) if grey_channel else slice(None)
     if kind == "ncc":
         return _ncc(ref[grey], warped[..., grey, :, :, :], radius)
-    dot = box_filter((ref[learned, None] * warped[..., learned, :, :, :]).sum(dim=-4), radius)
+    products = warped[..., learned, :, :, :]
+    products = products.mul_(ref[learned, None]) if overwrite and kind == "dot" else ref[learned, None] * products
+    dot = box_filter(products.sum(dim=-4), radius)
     return dot if kind == "dot" else 0.5 * (dot + _ncc(ref[grey], warped[..., grey, :, :, :], radius))
 
 
@@ -74,6 +79,10 @@ def _ncc(ref: Any, warped: Any, radius: int) -> Any:
 def aggregate_sources(scores: Any, best: int) -> Any:
     """Mean of the ``best`` highest similarities over sources (occlusion-robust).
 
+    The highest ones are kept as a running sorted list over the sources (an element-wise maximum
+    and minimum per source and kept slot): the same values as ``topk``, in a few passes over the
+    volume instead of a sort along its first axis, which on the CPU costs several times more.
+
     Args:
         scores: (S, D, h, W) per-source similarities.
         best: how many sources count for each hypothesis and pixel.
@@ -81,10 +90,21 @@ def aggregate_sources(scores: Any, best: int) -> Any:
     Returns:
         (D, h, W) aggregated similarity.
     """
+    import torch
+
     k = max(1, min(best, scores.shape[0]))
     if k == scores.shape[0]:
         return scores.mean(dim=0)
-    return scores.topk(k, dim=0).values.mean(dim=0)
+    top: list[Any] = []  # highest first
+    for score in scores:
+        for j, kept in enumerate(top):
+            top[j], score = torch.maximum(kept, score), torch.minimum(kept, score)
+        if len(top) < k:
+            top.append(score)
+    total = top[0].clone()
+    for kept in top[1:]:
+        total += kept
+    return total.div_(k)
 
 
 @dataclass(frozen=True)

@@ -39,21 +39,30 @@ class SGMOptions:
 
 
 def _scan(cost: Any, p1: float, p2: float) -> Any:
-    """Path costs along the last axis, first to last: cost (D, N, L) -> (D, N, L)."""
+    """Path costs along the last axis, first to last: cost (D, N, L) -> (D, N, L).
+
+    The scan runs over a copy with the path axis first, so that each step reads and writes
+    contiguous (D, N) slices, and updates a preallocated buffer instead of allocating a step's
+    candidates (the same sums and minima, in the same order, as the textbook recursion).
+    """
     import torch
 
-    out = torch.empty_like(cost)
-    previous = cost[..., 0]
-    out[..., 0] = previous
-    inf = torch.full_like(previous[:1], float("inf"))
-    for i in range(1, cost.shape[-1]):
-        low = previous.min(dim=0, keepdim=True).values
-        up = torch.cat([previous[1:], inf]) + p1
-        down = torch.cat([inf, previous[:-1]]) + p1
-        best = torch.minimum(torch.minimum(previous, low + p2), torch.minimum(up, down))
-        previous = cost[..., i] + best - low
-        out[..., i] = previous
-    return out
+    steps = cost.permute(2, 0, 1).contiguous()  # (L, D, N)
+    out = torch.empty_like(steps)
+    out[0] = steps[0]
+    best = torch.empty_like(steps[0])
+    shifted = torch.empty_like(steps[0, :-1])
+    for i in range(1, steps.shape[0]):
+        previous = out[i - 1]
+        low = previous.amin(dim=0, keepdim=True)
+        torch.minimum(previous, low + p2, out=best)
+        torch.add(previous[1:], p1, out=shifted)  # one hypothesis up
+        torch.minimum(best[:-1], shifted, out=best[:-1])
+        torch.add(previous[:-1], p1, out=shifted)  # one hypothesis down
+        torch.minimum(best[1:], shifted, out=best[1:])
+        torch.add(steps[i], best, out=out[i])
+        out[i].sub_(low)
+    return out.permute(1, 2, 0)
 
 
 def _diagonal_scan(cost: Any, p1: float, p2: float) -> Any:

@@ -62,14 +62,15 @@ def write_colmap_workspace(out: Path, summary: DepthSummary, undistort: Undistor
 
 def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -> dict[str, Any]:
     """Compute the maps of every undistorted view into ``ctx.out``."""
-    from photogrammetry.mvs.multiview import compute_depth
+    from photogrammetry.mvs.multiview import compute_depth, view_threads
     from photogrammetry.mvs.scene import load_scene
 
     scene = load_scene(undistort.image_dir, undistort.model, undistort.masks_dir)
     summary = compute_depth(scene, config, ctx.out, device=ctx.device, items=ctx.items("raw-items"),
                             track=lambda views: ctx.track(views, total=len(views), unit="view"),
                             map_views=lambda task, views: ctx.map(task, views, unit="view"),
-                            sweep_device=ctx.device_request, geometric_items=ctx.items("geo-items"))
+                            sweep_device=ctx.device_request, geometric_items=ctx.items("geo-items"),
+                            threads=view_threads(ctx.workers, ctx.executor.name == "local"))
     summary = replace(summary, units=undistort.units)
     write_colmap_workspace(ctx.out, summary, undistort)
     save_depth_summary(ctx.out, summary)

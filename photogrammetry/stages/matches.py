@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from photogrammetry.device import resolve_device
+from photogrammetry.device import resolve_device, torch_threads
 from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.executor import ItemTask
 from photogrammetry.engine.stage import StageContext, StageSpec
@@ -126,7 +125,7 @@ class MatchTask(ItemTask[tuple[str, str], tuple[str, str]]):
             save_matches_scratch(scratch_path(self.out, name0, name1), self._matcher.match(a, b))
             return name0, name1
 
-        with FeatureFile(self.features) as self._file, _torch_threads(1 if self.threads > 1 else None):
+        with FeatureFile(self.features) as self._file, torch_threads(1 if self.threads > 1 else None):
             loaded = prefetch(read, items, workers=1, ahead=8)
             yield from prefetch(match, loaded, workers=self.threads, ahead=2 * self.threads)
 
@@ -140,22 +139,6 @@ def pair_threads(matcher: str, device: str, workers: int) -> int:
     one thread each matched as fast as one pair on two threads with the machine idle. The matches
     are the same either way."""
     return workers if matcher == "nn-ratio" and device == "cpu" else 1
-
-
-@contextmanager
-def _torch_threads(count: int | None) -> Iterator[None]:
-    """torch's CPU ops on ``count`` threads inside the block (``None``: unchanged)."""
-    if count is None:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _match_missing(config: MatchesConfig, ctx: StageContext, features: FeatureSet, todo: list) -> None:

@@ -43,6 +43,25 @@ def test_batched_sources_score_as_one_by_one(setup):
         assert torch.allclose(together[i], alone[0], atol=1e-4)
 
 
+def test_channels_last_sources_score_as_contiguous_ones_bit_for_bit(setup):
+    """The CPU warps sources stored channels-last (faster sampling); CUDA's contiguous layout,
+    forced on the CPU, gives the very same scores."""
+    scene, views, name, sources, _ = setup
+    gen = torch.Generator().manual_seed(6)
+    ref = torch.nn.functional.normalize(torch.randn(16, 60, 80, generator=gen), dim=0)
+    feats = [torch.nn.functional.normalize(torch.randn(16, 60, 80, generator=gen), dim=0) for _ in sources]
+    small = {n: v.resized(80, 60) for n, v in views.items()}
+    sweep = Sweep(small[name], [small[s] for s in sources], ref, feats, MatchCost(similarity="dot", window_radius=1), 64)
+    assert sweep.groups[0][0].is_contiguous(memory_format=torch.channels_last)
+    level = _first_level(*depth_range(scene, scene.views[name], SelectionOptions()), 12, "cpu")
+    depth = 1.0 / (level.start - torch.arange(12.0)[:, None] * level.interval)
+    pixels = pixel_grid(60, 80)
+    fast = sweep._group_scores(ref, pixels, sweep.groups[0], depth, 10**7)
+    feats_cl, A, b = sweep.groups[0]
+    plain = sweep._group_scores(ref, pixels, (feats_cl.contiguous(), A, b), depth, 10**7)
+    assert torch.equal(fast, plain)
+
+
 def test_a_small_memory_budget_gives_the_same_map(setup):
     scene, views, name, sources, bank = setup
     near_far = depth_range(scene, scene.views[name], SelectionOptions())
@@ -118,6 +137,18 @@ def test_feature_bank_keeps_the_most_recently_used_views(setup):
     tiny = FeatureBank(GreyFeatures(), lambda n: read_image(views[n]), 2, "cpu", 1)  # bytes: only the newest view
     tiny.get(a, 0), tiny.get(b, 0)
     assert list(tiny._cache) == [b]
+
+
+def test_threads_sharing_a_feature_bank_compute_each_view_once(setup):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, views, name, sources, _ = setup
+    bank = FeatureBank(GreyFeatures(), lambda n: read_image(views[n]), 2, "cpu", 2**30)
+    names = [name, *sources] * 4
+    with ThreadPoolExecutor(4) as pool:
+        maps = list(pool.map(lambda n: bank.get(n, 1), names))
+    assert bank.computed == len(sources) + 1
+    assert all(m is bank.get(n, 1) for n, m in zip(names, maps))
 
 
 def test_a_bounded_feature_cache_gives_the_same_maps(setup):

@@ -31,6 +31,26 @@ def test_aggregate_sources_keeps_the_best():
     assert aggregate_sources(scores, 9).item() == pytest.approx(0.125)
 
 
+@pytest.mark.parametrize("best", [1, 2, 3])
+def test_aggregate_sources_equals_the_mean_of_topk_bit_for_bit(best):
+    scores = torch.rand(5, 4, 6, 7, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    scores[1, 0] = scores[3, 0]  # ties
+    expected = scores.topk(best, dim=0).values.mean(dim=0)
+    assert torch.equal(aggregate_sources(scores, best), expected)
+
+
+def test_dot_in_place_equals_dot_on_a_copy():
+    gen = torch.Generator().manual_seed(5)
+    ref = torch.nn.functional.normalize(torch.randn(8, 6, 7, generator=gen), dim=0)
+    warped = torch.randn(3, 8, 4, 6, 7, generator=gen)  # (S, C, D, h, W)
+    expected = similarity(ref, warped, "dot", 1)
+    assert torch.equal(similarity(ref, warped.clone(), "dot", 1, overwrite=True), expected)
+    grey = torch.cat([ref, torch.randn(1, 6, 7, generator=gen)])
+    warped = torch.cat([warped, torch.randn(3, 1, 4, 6, 7, generator=gen)], dim=1)
+    expected = similarity(grey, warped, "dot+ncc", 1, grey_channel=True)
+    assert torch.equal(similarity(grey, warped.clone(), "dot+ncc", 1, grey_channel=True, overwrite=True), expected)
+
+
 def test_winner_is_the_parabola_vertex():
     hyps = torch.arange(10.0)[:, None, None]
     volume = -(hyps - 4.3) ** 2 * 0.01  # a parabola peaking between hypotheses 4 and 5

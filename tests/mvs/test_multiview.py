@@ -76,6 +76,18 @@ def test_a_second_run_resumes_instead_of_sweeping_again(facade, facade_ncc):
     assert len(raw) == 12 and all(p.stat().st_mtime_ns == before[p] for p in raw)
 
 
+def test_views_swept_at_once_give_the_same_maps(facade, facade_ncc, tmp_path):
+    """Two views at once, each on one torch thread (the CPU default), write the very maps that one
+    view at a time writes."""
+    _, _, folder = facade_ncc
+    compute_depth(facade, DepthConfig(method="ncc", **SMALL), tmp_path, threads=2)
+    for name in facade.names:
+        for kind in ("depth", "confidence"):
+            one, two = (np.load(f / ".raw" / f"{name}.{kind}.npy") for f in (folder, tmp_path))
+            assert np.array_equal(one, two), (name, kind)
+        assert np.array_equal(np.load(folder / "depth" / f"{name}.npy"), np.load(tmp_path / "depth" / f"{name}.npy"))
+
+
 def test_learned_beats_classical_in_the_cluttered_room(sample_scene_dir, tmp_path):
     """orbit: walls and a slanted floor seen from 20 degrees apart, where NCC windows struggle;
     and the semi-global aggregation completes the learned maps in weak texture."""

@@ -32,6 +32,29 @@ def test_scan_matches_the_recursion():
         assert torch.allclose(fast[:, row], _reference_scan(cost[:, row], 0.05, 0.2), atol=1e-6)
 
 
+def _textbook_scan(cost: torch.Tensor, p1: float, p2: float) -> torch.Tensor:
+    """The vectorised recursion as first written (a step's candidates concatenated afresh)."""
+    out = torch.empty_like(cost)
+    previous = out[..., 0] = cost[..., 0]
+    inf = torch.full_like(previous[:1], float("inf"))
+    for i in range(1, cost.shape[-1]):
+        low = previous.min(dim=0, keepdim=True).values
+        up = torch.cat([previous[1:], inf]) + p1
+        down = torch.cat([inf, previous[:-1]]) + p1
+        best = torch.minimum(torch.minimum(previous, low + p2), torch.minimum(up, down))
+        previous = cost[..., i] + best - low
+        out[..., i] = previous
+    return out
+
+
+@pytest.mark.parametrize("depth", [1, 2, 7])
+def test_scan_in_place_equals_the_textbook_recursion_bit_for_bit(depth):
+    cost = torch.rand(depth, 6, 33, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(_scan(cost, 0.06, 0.3), _textbook_scan(cost, 0.06, 0.3))
+    columns = cost.transpose(1, 2)  # a strided view, as semi_global passes it
+    assert torch.equal(_scan(columns, 0.06, 0.3), _textbook_scan(columns, 0.06, 0.3))
+
+
 def test_diagonal_scan_follows_diagonals_and_restarts_at_the_border():
     cost = torch.rand(4, 5, 7, generator=torch.Generator().manual_seed(1))
     scanned = _diagonal_scan(cost, 0.05, 0.2)
