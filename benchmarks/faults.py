@@ -121,6 +121,13 @@ def where(workspace: Path, stages: tuple[str, ...] = STAGES) -> str:
     return f"after {done[-1]}" if done else "before ingest"
 
 
+def _ctrl_c() -> None:
+    """In the child before it starts: SIGINT back to its default, as in a terminal. A shell that runs
+    this harness in the background (``cmd &`` without job control) ignores SIGINT, its children inherit
+    that, and Python then installs no KeyboardInterrupt: Ctrl-C would never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt(args: list[str], workspace: Path, stage: str, files: int, sig: int, *, timeout: float = 900.0,
               stages: tuple[str, ...] = STAGES) -> tuple[subprocess.CompletedProcess | None, str, str]:
     """Start the command ``args``, send ``sig`` once the stage's partial folder holds ``files`` files.
@@ -128,7 +135,7 @@ def interrupt(args: list[str], workspace: Path, stage: str, files: int, sig: int
     Returns the finished process (``None`` when it ended before the moment came), where it was
     stopped (among ``stages``), and its stderr.
     """
-    proc = subprocess.Popen(args, env=_env(), cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args, env=_env(), cwd=ROOT, stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c)
     deadline = time.monotonic() + timeout
     while True:
         count = partial_files(workspace, stage)
