@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.features.offline import block_network, torch_threads
+from photogrammetry.device import torch_threads
+from tests.features.offline import block_network
 
 
 @pytest.fixture
@@ -17,6 +18,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread() -> Iterator[None]:
-    """Torch on one thread (see :func:`tests.features.offline.torch_threads`)."""
+    """Torch on one thread: on a small shared machine two torch threads wait for each other at every
+    operation, and LightGlue runs several times slower (only speed changes)."""
     with torch_threads(1):
         yield

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import socket
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
@@ -37,20 +35,3 @@ def block_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
                    "kornia.feature.aliked.aliked"):
         monkeypatch.setattr(f"{module}.load_state_dict_from_url", refuse)
     return attempts
-
-
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run torch on ``count`` CPU threads inside the block, then restore the previous number.
-
-    On a small shared CI machine, two torch threads that wait for each other at every operation
-    make LightGlue several times slower than one; only speed changes.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

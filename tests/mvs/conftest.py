@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from photogrammetry.device import torch_threads
 from photogrammetry.mvs.scene import MVSScene, MVSView, load_scene
 
 SAMPLE_SCENES = Path(__file__).resolve().parents[2] / "sample_scenes"
@@ -15,12 +16,8 @@ SAMPLE_SCENES = Path(__file__).resolve().parents[2] / "sample_scenes"
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread():
     """One torch thread: the suite shares two cores, where torch's thread pool slows down badly."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 def look_at(center, target, K: np.ndarray, size: tuple[int, int], name: str) -> MVSView:

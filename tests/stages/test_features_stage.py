@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 import photogrammetry
+from photogrammetry.device import torch_threads
 from photogrammetry.errors import ConfigError
 from photogrammetry.io.features import FeatureFile, FeatureSet, load_features
 from photogrammetry.stages import features as features_stage
-from tests.features.offline import block_network, torch_threads
+from tests.features.offline import block_network
 from tests.features.synthetic import plane_views, write_images
 
 SMALL = ("features.max_keypoints=200",)

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 import photogrammetry
+from photogrammetry.device import torch_threads
 from photogrammetry.errors import ConfigError
 from photogrammetry.io.features import FeatureFile, MatchFile, MatchSet, load_matches, load_pairs
 from photogrammetry.stages import matches as matches_stage
-from tests.features.offline import block_network, torch_threads
+from tests.features.offline import block_network
 from tests.features.synthetic import apply_homography, plane_views, write_images
 from tests.io.hloc_reader import get_keypoints, get_matches, list_h5_names, parse_pairs
 
