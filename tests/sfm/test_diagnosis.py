@@ -60,14 +60,16 @@ def test_several_models_name_their_photos_and_the_ones_in_none() -> None:
     assert "--set sfm.mapping.mapper=global" in text
 
 
-def _verified(path: Path, pairs: dict[tuple[int, int], range]) -> Path:
-    """Four images a-d of 100 keypoints; ``pairs``: verified pair -> the keypoint indices matched
-    to the same indices in the other image."""
+def _verified(path: Path, pairs: dict[tuple[int, int], range],
+              keypoints: dict[int, np.ndarray] | None = None) -> Path:
+    """Four images a-d of 100 keypoints (``keypoints``: image id -> (100, 2) positions; default all at 0);
+    ``pairs``: verified pair -> the keypoint indices matched to the same indices in the other image."""
     with pycolmap.Database.open(path) as db:
         db.write_camera(make_camera(1, "SIMPLE_RADIAL", 640, 480, 500.0), use_camera_id=True)
         for i, name in enumerate("abcd", 1):
             db.write_image(pycolmap.Image(name=f"{name}.jpg", camera_id=1, image_id=i), use_image_id=True)
-            db.write_keypoints(i, np.zeros((100, 2), np.float32))
+            db.write_keypoints(i, np.zeros((100, 2), np.float32) if keypoints is None
+                               else keypoints[i].astype(np.float32))
         for (a, b), indices in pairs.items():
             geometry = pycolmap.TwoViewGeometry()
             geometry.config = pycolmap.TwoViewGeometryConfiguration.UNCALIBRATED
@@ -104,17 +106,7 @@ def test_matches_that_stand_still_are_told_as_a_static_background(tmp_path: Path
     moved = {1: points, 2: points + [0.5, -0.5], 3: points + [30.0, 4.0], 4: points + [-25.0, 10.0]}
 
     def database(path: Path, pairs: dict[tuple[int, int], int]) -> Path:
-        with pycolmap.Database.open(path) as db:
-            db.write_camera(make_camera(1, "SIMPLE_RADIAL", 640, 480, 500.0), use_camera_id=True)
-            for i, keypoints in moved.items():
-                db.write_image(pycolmap.Image(name=f"{i}.jpg", camera_id=1, image_id=i), use_image_id=True)
-                db.write_keypoints(i, keypoints.astype(np.float32))
-            for (a, b), n in pairs.items():
-                geometry = pycolmap.TwoViewGeometry()
-                geometry.config = pycolmap.TwoViewGeometryConfiguration.UNCALIBRATED
-                geometry.inlier_matches = np.stack([np.arange(n)] * 2, 1).astype(np.uint32)
-                db.write_two_view_geometry(a, b, geometry)
-        return path
+        return _verified(path, {pair: range(n) for pair, n in pairs.items()}, moved)
 
     # 1-2 stands still (0.7 px), 3-4 moves by 56 px; a pair under min_inliers does not count
     assert still_share(database(tmp_path / "mixed.db", {(1, 2): 60, (3, 4): 40, (1, 3): 10}), 15) == 0.6
