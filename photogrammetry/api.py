@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 from photogrammetry.engine.runner import RunOptions, RunRequest, RunResult, run_pipeline
 from photogrammetry.engine.settings import AUTO_PRESET, choose_preset, resolve_config
-from photogrammetry.engine.workspace import (ArtifactCheck, CleanReport, WorkspaceStatus, clean_workspace,
-                                             read_run_record, verify_workspace, workspace_status)
+from photogrammetry.engine.workspace import (WORKSPACE_MARKER, ArtifactCheck, CleanReport, WorkspaceStatus,
+                                             clean_workspace, read_run_record, verify_workspace, workspace_status)
 from photogrammetry.errors import InputError, PhotogrammetryError
+from photogrammetry.io.photos import list_files
 from photogrammetry.stages import PIPELINE
 
 if TYPE_CHECKING:
@@ -67,7 +68,8 @@ def run(
         photos: Folder of photos and videos (searched recursively), or one video file.
         workspace: Folder for the cached artifacts; created when missing.
         preset: Name of a preset in ``pipelines/`` (see ``photogrammetry run --help``), or ``auto``:
-            ``default`` (ALIKED + LightGlue) on a GPU, ``cpu`` (SIFT + nearest neighbours) without one
+            ``turntable`` where the photos' background stands still, else ``default`` (ALIKED +
+            LightGlue) on a GPU, ``cpu`` (SIFT + nearest neighbours) without one
             (see :func:`~photogrammetry.engine.settings.choose_preset`); the run logs which and records it.
         config_file: A TOML file with the same tables as a preset, applied after it.
         overrides: ``stage.option=value`` assignments, applied last.
@@ -91,7 +93,8 @@ def run(
         Which stages ran or were reused, with their artifact folders.
     """
     config_path = Path(config_file) if config_file else None
-    choice = choose_preset(preset, device=device, config_file=config_path, overrides=overrides)
+    files = list_files(Path(photos), WORKSPACE_MARKER) if preset == AUTO_PRESET and Path(photos).is_dir() else []
+    choice = choose_preset(preset, device=device, config_file=config_path, overrides=overrides, photos=files)
     config = resolve_config(PIPELINE, preset=choice.name, overrides=overrides, config_file=config_path)
     if until in (None, "export") and Path(photos).exists():
         from photogrammetry.export.publish import check_output

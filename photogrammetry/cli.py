@@ -28,7 +28,7 @@ from photogrammetry._version import __version__
 from photogrammetry.engine.executor import EXECUTORS
 from photogrammetry.engine.options import choices, leaves
 from photogrammetry.engine.runner import MAX_WORKERS
-from photogrammetry.engine.settings import AUTO_PRESET, CPU_PRESET, GPU_PRESET, available_presets
+from photogrammetry.engine.settings import AUTO_PRESET, CPU_PRESET, GPU_PRESET, STILL_PRESET, available_presets
 from photogrammetry.engine.stage import StageSpec
 from photogrammetry.errors import DamagedWorkspaceError, PhotogrammetryError, resource_error
 from photogrammetry.stages import PIPELINE, stage_names
@@ -127,8 +127,8 @@ def main() -> None:
 @click.option("-w", "--workspace", type=click.Path(path_type=Path), required=True,
               help="Folder for cached artifacts; a rerun resumes from it.")
 @click.option("--preset", default=AUTO_PRESET, show_default=True,
-              help=f"Preset from pipelines/ (listed below); {AUTO_PRESET}: {GPU_PRESET} on a GPU, "
-                   f"{CPU_PRESET} without one.")
+              help=f"Preset from pipelines/ (listed below); {AUTO_PRESET}: {STILL_PRESET} where the photos' "
+                   f"background stands still, else {GPU_PRESET} on a GPU, {CPU_PRESET} without one.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
               help="TOML file with [stage] tables, applied after the preset.")
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.OPTION=VALUE",

@@ -2,9 +2,10 @@
 
 A preset is a TOML file in ``pipelines/`` with a ``description`` line and one table per
 stage; it only overrides defaults. Unknown stages or keys are errors that list the valid ones.
-``auto``, the default, is no file: :func:`choose_preset` makes it ``default`` (ALIKED + LightGlue)
-where torch sees a GPU and ``cpu`` (SIFT + mutual nearest neighbours) where it does not, before
-anything is keyed, so a run records and keys the settings it resolved to.
+``auto``, the default, is no file: :func:`choose_preset` makes it ``turntable`` where the photos'
+background stands still, else ``default`` (ALIKED + LightGlue) where torch sees a GPU and ``cpu``
+(SIFT + mutual nearest neighbours) where it does not, before anything is keyed, so a run records
+and keys the settings it resolved to.
 
 Options of nested groups (see :mod:`photogrammetry.engine.options`) have one spelling, their
 dotted path below the stage, everywhere: ``--set depth.cascade.hypotheses=[64,16,8]``, and in
@@ -30,6 +31,8 @@ from photogrammetry.device import resolve_device
 from photogrammetry.engine.options import is_group, key_names, type_hints, unflatten
 from photogrammetry.engine.stage import StageSpec
 from photogrammetry.errors import ConfigError
+from photogrammetry.io.video import is_video
+from photogrammetry.masking.static import StillCamera, still_camera
 
 PipelineConfig = Mapping[str, Any]
 """Stage name -> that stage's frozen config dataclass instance."""
@@ -88,6 +91,8 @@ GPU_PRESET = "default"
 """What ``auto`` is on a GPU, or where the features were chosen explicitly: the most accurate."""
 CPU_PRESET = "cpu"
 """What ``auto`` is without a GPU: the fastest preset that keeps COLMAP's accuracy on a CPU (README)."""
+STILL_PRESET = "turntable"
+"""What ``auto`` is where the camera stood still in front of a textured background (a turntable)."""
 
 
 @dataclass(frozen=True)
@@ -109,9 +114,12 @@ def _chooses_extractor(config_file: Path | None, overrides: Sequence[str]) -> st
 
 
 def choose_preset(preset: str, *, device: str, config_file: Path | None = None,
-                  overrides: Sequence[str] = ()) -> PresetChoice:
-    """``preset`` itself, or for ``auto``: :data:`CPU_PRESET` when ``device`` (``auto``, ``cpu``, ``cuda``)
-    resolves to the CPU, else :data:`GPU_PRESET`; also that one where the extractor is chosen explicitly.
+                  overrides: Sequence[str] = (), photos: Sequence[Path] = ()) -> PresetChoice:
+    """``preset`` itself, or for ``auto``: :data:`GPU_PRESET` where the extractor is chosen explicitly;
+    :data:`STILL_PRESET` where the background of ``photos`` (the input's files, in order) stands
+    still (:func:`~photogrammetry.masking.static.still_camera`; videos are not read for it); else
+    :data:`CPU_PRESET` when ``device`` (``auto``, ``cpu``, ``cuda``) resolves to the CPU, else
+    :data:`GPU_PRESET`.
 
     The device is this process's (:func:`~photogrammetry.device.resolve_device`): with a Ray cluster,
     the driver's, not the workers' (``--preset default`` where only the workers have GPUs)."""
@@ -120,11 +128,24 @@ def choose_preset(preset: str, *, device: str, config_file: Path | None = None,
     explicit = _chooses_extractor(config_file, overrides)
     if explicit is not None:
         return PresetChoice(GPU_PRESET, f"preset auto: {GPU_PRESET!r}, since {explicit} chooses the features")
+    still = _still_camera(photos)
+    if still is not None:
+        return PresetChoice(STILL_PRESET, f"preset auto: the background stands still between the photos "
+                                          f"({still.share:.0%} of its textured pixels, {still.photos} photos read), "
+                                          f"as on a turntable, so {STILL_PRESET!r}: "
+                                          f"{load_preset(STILL_PRESET).description} "
+                                          f"--preset {CPU_PRESET} or {GPU_PRESET} where the camera did move")
     if resolve_device(device) != "cpu":
         return PresetChoice(GPU_PRESET, f"preset auto: GPU found, so {GPU_PRESET!r}: "
                                         f"{load_preset(GPU_PRESET).description}")
     return PresetChoice(CPU_PRESET, f"preset auto: no GPU, so {CPU_PRESET!r}: {load_preset(CPU_PRESET).description} "
                                     f"--preset {GPU_PRESET} for ALIKED + LightGlue (slower on a CPU)")
+
+
+def _still_camera(photos: Sequence[Path]) -> StillCamera | None:
+    """How still the background of ``photos`` stands, where it does."""
+    still = still_camera([p for p in photos if not is_video(p)])
+    return still if still is not None and still.still else None
 
 
 def parse_assignment(text: str) -> tuple[str, str, Any]:

@@ -1,0 +1,62 @@
+"""A camera that stood still: the background's texture stays put between photos; a moving camera's does not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from photogrammetry.engine.settings import CPU_PRESET, GPU_PRESET, STILL_PRESET, choose_preset
+from photogrammetry.masking.static import still_camera, still_share
+from tests.masking.test_background import turntable_frames
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_scenes"
+
+
+def _write(folder: Path, frames: list[np.ndarray]) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{i:03d}.jpg" for i in range(len(frames))]
+    for path, frame in zip(paths, frames):
+        cv2.imwrite(str(path), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return paths
+
+
+def test_a_turntable_stands_still_and_a_camera_that_pans_does_not(tmp_path: Path) -> None:
+    frames, _ = turntable_frames(n=10, size=(320, 240))
+    still = still_camera(_write(tmp_path / "turntable", frames))
+    assert still is not None and still.photos == 8 and still.share > 0.6 and still.still
+    scene = cv2.resize(frames[0], (640, 240), interpolation=cv2.INTER_NEAREST)
+    panned = [scene[:, 20 * k:20 * k + 320] for k in range(10)]  # the same scene, the camera turning
+    moving = still_camera(_write(tmp_path / "pan", panned))
+    assert moving is not None and moving.share < 0.3 and not moving.still
+
+
+def test_exposure_copies_and_odd_inputs(tmp_path: Path) -> None:
+    frames, _ = turntable_frames(n=6, size=(320, 240))
+    a = cv2.cvtColor(frames[0], cv2.COLOR_BGR2GRAY).astype(np.float32)
+    b = cv2.cvtColor(frames[3], cv2.COLOR_BGR2GRAY).astype(np.float32)
+    assert still_share(a, 0.8 * b) == pytest.approx(still_share(a, b), abs=0.05)  # an automatic exposure
+    assert np.isnan(still_share(a, b[:, :200]))
+    assert still_share(np.full_like(a, 90.0), np.full_like(a, 90.0)) == 0.0  # no texture: nothing to tell by
+    copies = still_camera(_write(tmp_path / "copies", [frames[0]] * 5))
+    assert copies is not None and copies.share == 1.0 and not copies.still  # nothing turned
+    paths = _write(tmp_path / "few", frames[:4])
+    (tmp_path / "few" / "notes.txt").write_text("not a photo")
+    assert still_camera([*paths[:2], tmp_path / "few" / "notes.txt"]) is None
+    assert still_camera(paths[:2]) is None
+
+
+@pytest.mark.parametrize(("scene", "still"), [("turntable", True), ("orbit", False), ("facade", False)])
+def test_auto_is_the_turntable_preset_where_the_sample_scenes_background_stands_still(scene: str, still: bool) -> None:
+    photos = sorted((SAMPLES / scene / "images").iterdir())
+    choice = choose_preset("auto", device="cpu", photos=photos)
+    if still:
+        assert choice.name == STILL_PRESET and "stands still" in choice.reason and "--preset cpu" in choice.reason
+    else:
+        assert choice.name == CPU_PRESET
+    # a named preset, or features chosen explicitly, come first
+    assert choose_preset("cpu", device="cpu", photos=photos).name == CPU_PRESET
+    assert choose_preset("auto", device="cpu", photos=photos,
+                         overrides=["features.extractor=disk"]).name == GPU_PRESET
