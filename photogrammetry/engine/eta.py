@@ -6,8 +6,8 @@ on a 2-core CPU). A run's estimate of a stage is its units times a rate, taken i
 
 1. the median rate of the stage's earlier results in the workspace (their manifests record the
    seconds, the units and the photos), as measured on this machine;
-2. the default rate, scaled by how much faster or slower than their defaults this run's earlier
-   stages ran.
+2. the default rate (of the method the stage's config picks, where methods' rates differ), scaled
+   by how much faster or slower than their defaults this run's earlier stages ran.
 
 Before a stage's units are known (the fused points of a mesh before fusion has run), they are the
 photo count times the median units per photo of its earlier results, else times its default.
@@ -17,9 +17,10 @@ time left is unknown.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 MIN_MEASURED_S = 1.0
@@ -40,6 +41,17 @@ class Cost:
     """Name of the stage's own count (in its manifest) that gives its units; ``None``: photos."""
     units_from: str | None = None
     """``stage.count`` of an earlier stage that gives this stage's units before it runs."""
+    method: str | None = None
+    """Name of the stage's config field that picks its method, where methods' rates differ."""
+    method_seconds: Mapping[str, float] = field(default_factory=dict)
+    """Default seconds per unit of the methods whose rate is not :attr:`seconds`."""
+
+    def of(self, config: Any) -> Cost:
+        """This cost for a stage's ``config``: the default rate of the method it picks."""
+        method = getattr(config, self.method, None) if self.method is not None else None
+        if method not in self.method_seconds:
+            return self
+        return dataclasses.replace(self, seconds=self.method_seconds[method])
 
 
 def format_left(seconds: float | None) -> str:

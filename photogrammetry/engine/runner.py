@@ -291,7 +291,8 @@ class _Executor:
                                      (per_photo, manifest_units_per_photo(spec.cost, artifact.manifest))):
                     if value is not None:
                         found.setdefault(spec.name, []).append(value)
-        return Estimator({s.name: s.cost for s in self.order if s.cost is not None}, rates, per_photo)
+        costs = {s.name: s.cost.of(self.request.config.get(s.name)) for s in self.order if s.cost is not None}
+        return Estimator(costs, rates, per_photo)
 
     def _left(self, stage: str, later: Sequence[str]) -> Left:
         """The run's time left, given the seconds left in ``stage`` (else its estimate less its time so far)."""

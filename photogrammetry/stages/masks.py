@@ -77,6 +77,6 @@ STAGE = StageSpec(
     requires=("ingest",),
     fingerprint=fingerprint,
     outputs={"masks": "masks"},
-    cost=Cost(seconds=0.01, count="images"),
+    cost=Cost(seconds=0.01, count="images", method="method", method_seconds={"background": 1.0}),
     summary="Object masks: from alpha channels, a folder, or a turntable's static background.",
 )

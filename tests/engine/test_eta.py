@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -53,6 +54,23 @@ def test_reused_stages_and_short_stages_leave_the_default_rates_alone():
     eta.observe("features", {"images": 10}, seconds=0.5)  # under a second: too short to tell
     assert eta.speed() == 1.0
     assert eta.estimate("features") == pytest.approx(5.0)
+
+
+def test_a_stage_whose_method_is_slower_has_its_own_default_rate():
+    """Background masks cost about a second a photo, an alpha channel nothing: a run that makes
+    background masks is not taken for a machine a hundred times slower than the reference."""
+    @dataclasses.dataclass
+    class Masks:
+        method: str
+
+    masks = Cost(seconds=0.01, count="images", method="method", method_seconds={"background": 1.0})
+    assert masks.of(Masks("none")) is masks and masks.of(None) is masks
+    assert masks.of(Masks("background")).seconds == 1.0
+    eta = Estimator({**COSTS, "masks": masks.of(Masks("background"))})
+    eta.observe("ingest", {"images": 24}, seconds=0.24)
+    eta.observe("masks", {"images": 24}, seconds=27.0)
+    assert eta.speed() == pytest.approx(27.24 / 24.24)
+    assert eta.estimate("features") == pytest.approx(24 * 0.5 * 27.24 / 24.24)
 
 
 def test_earlier_runs_rates_take_precedence():
