@@ -60,3 +60,17 @@ def test_auto_is_the_turntable_preset_where_the_sample_scenes_background_stands_
     assert choose_preset("cpu", device="cpu", photos=photos).name == CPU_PRESET
     assert choose_preset("auto", device="cpu", photos=photos,
                          overrides=["features.extractor=disk"]).name == GPU_PRESET
+
+
+def test_a_run_of_a_turntable_with_preset_auto_records_the_turntable_preset(tmp_path: Path, caplog) -> None:
+    from photogrammetry import api
+    from photogrammetry.engine.workspace import read_run_record
+
+    frames, _ = turntable_frames(n=8, size=(320, 240))
+    photos = tmp_path / "shoot"
+    _write(photos / "ring", frames)
+    (photos / "notes.txt").write_text("the ingest stage reports this file; the check reads no more than it can")
+    with caplog.at_level("INFO", logger="photogrammetry"):
+        api.run(photos, tmp_path / "work", until="ingest", device="cpu", progress=False)
+    assert read_run_record(tmp_path / "work").preset == STILL_PRESET
+    assert "background stands still" in caplog.text
