@@ -93,7 +93,9 @@ def run(
         Which stages ran or were reused, with their artifact folders.
     """
     config_path = Path(config_file) if config_file else None
-    files = list_files(Path(photos), WORKSPACE_MARKER) if preset == AUTO_PRESET and Path(photos).is_dir() else []
+    files = []  # what auto looks at: does the background stand still?
+    if preset == AUTO_PRESET:
+        files = list_files(Path(photos), WORKSPACE_MARKER) if Path(photos).is_dir() else [Path(photos)]
     choice = choose_preset(preset, device=device, config_file=config_path, overrides=overrides, photos=files)
     config = resolve_config(PIPELINE, preset=choice.name, overrides=overrides, config_file=config_path)
     if until in (None, "export") and Path(photos).exists():

@@ -117,7 +117,8 @@ def choose_preset(preset: str, *, device: str, config_file: Path | None = None,
                   overrides: Sequence[str] = (), photos: Sequence[Path] = ()) -> PresetChoice:
     """``preset`` itself, or for ``auto``: :data:`GPU_PRESET` where the extractor is chosen explicitly;
     :data:`STILL_PRESET` where the background of ``photos`` (the input's files, in order) stands
-    still (:func:`~photogrammetry.masking.static.still_camera`; videos are not read for it); else
+    still (:func:`~photogrammetry.masking.static.still_camera`: of the photos, else of the first video's
+    frames); else
     :data:`CPU_PRESET` when ``device`` (``auto``, ``cpu``, ``cuda``) resolves to the CPU, else
     :data:`GPU_PRESET`.
 
@@ -144,7 +145,8 @@ def choose_preset(preset: str, *, device: str, config_file: Path | None = None,
 
 def _still_camera(photos: Sequence[Path]) -> StillCamera | None:
     """How still the background of ``photos`` stands, where it does."""
-    still = still_camera([p for p in photos if not is_video(p)])
+    videos = [p for p in photos if is_video(p)]
+    still = still_camera([p for p in photos if not is_video(p)], video=videos[0] if videos else None)
     return still if still is not None and still.still else None
 
 

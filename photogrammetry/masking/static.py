@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
 from scipy import ndimage
@@ -33,7 +34,7 @@ class StillCamera:
     share: float
     """Median over the pairs of sampled photos of the share of textured pixels that stay put."""
     photos: int
-    """Photos read (pairs of different sizes are left out)."""
+    """Photos or video frames read (pairs of different sizes are left out)."""
 
     @property
     def still(self) -> bool:
@@ -70,13 +71,36 @@ def still_share(a: np.ndarray, b: np.ndarray, *, min_gradient: float = 8.0, max_
     return float((np.abs(a - b)[mask] < max_difference).mean())
 
 
-def still_camera(paths: Sequence[Path], *, sample: int = 8, work_size: int = 160) -> StillCamera | None:
+def video_greys(path: Path, *, sample: int = 8, work_size: int = 160) -> list[np.ndarray]:
+    """Up to ``sample`` frames spread evenly over the video ``path``, as grey levels shrunk to
+    ``work_size``; none where OpenCV cannot read it (ingest says so)."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+        greys = []
+        for index in sorted({round(i) for i in np.linspace(0, max(count - 1, 0), min(sample, count))}):
+            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+            ok, frame = capture.read()
+            if ok and frame is not None:
+                grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+                scale = min(1.0, work_size / max(grey.shape))
+                size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
+                greys.append(cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32))
+        return greys
+    finally:
+        capture.release()
+
+
+def still_camera(paths: Sequence[Path], *, sample: int = 8, work_size: int = 160,
+                 video: Path | None = None) -> StillCamera | None:
     """How still the background stands over ``sample`` photos spread evenly over ``paths`` (in capture
-    order); ``None`` where fewer than 3 of them read as images of one size."""
-    if len(paths) < 3:
-        return None
-    picks = sorted({round(i) for i in np.linspace(0, len(paths) - 1, min(sample, len(paths)))})
-    images = [image for image in (load_grey(paths[i], work_size) for i in picks) if image is not None]
+    order), or where there are no photos, over frames of ``video``; ``None`` where fewer than 3 of them
+    read as images of one size."""
+    if len(paths) >= 3:
+        picks = sorted({round(i) for i in np.linspace(0, len(paths) - 1, min(sample, len(paths)))})
+        images = [image for image in (load_grey(paths[i], work_size) for i in picks) if image is not None]
+    else:
+        images = video_greys(video, sample=sample, work_size=work_size) if video is not None else []
     shares = [s for a, b in combinations(images, 2) if not np.isnan(s := still_share(a, b))]
     if len(images) < 3 or not shares:
         return None

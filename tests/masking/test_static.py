@@ -10,6 +10,7 @@ import pytest
 
 from photogrammetry.engine.settings import CPU_PRESET, GPU_PRESET, STILL_PRESET, choose_preset
 from photogrammetry.masking.static import still_camera, still_share
+from tests.io.video_factory import orbit_frames, write_video
 from tests.masking.test_background import turntable_frames
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_scenes"
@@ -74,3 +75,17 @@ def test_a_run_of_a_turntable_with_preset_auto_records_the_turntable_preset(tmp_
         api.run(photos, tmp_path / "work", until="ingest", device="cpu", progress=False)
     assert read_run_record(tmp_path / "work").preset == STILL_PRESET
     assert "background stands still" in caplog.text
+
+
+def test_a_video_is_read_where_there_are_no_photos(tmp_path: Path) -> None:
+    frames, _ = turntable_frames(n=20, size=(320, 240))
+    turntable = write_video(tmp_path / "turntable.mp4", frames, fps=10)
+    still = still_camera([], video=turntable)
+    assert still is not None and still.photos == 8 and still.still
+    orbit = write_video(tmp_path / "orbit.mp4", orbit_frames(20), fps=10)
+    moving = still_camera([], video=orbit)
+    assert moving is not None and not moving.still
+    assert choose_preset("auto", device="cpu", photos=[turntable]).name == STILL_PRESET
+    assert choose_preset("auto", device="cpu", photos=[orbit]).name == CPU_PRESET
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    assert still_camera([], video=tmp_path / "broken.mp4") is None
