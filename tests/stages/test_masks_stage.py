@@ -26,9 +26,9 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def run(photos: Path, workspace: Path, *overrides: str, until: str = "masks"):
-    return photogrammetry.run(photos, workspace, overrides=list(overrides), until=until, device="cpu", workers=1,
-                              progress=False)
+def run(photos: Path, workspace: Path, *overrides: str, until: str = "masks", preset: str = "auto"):
+    return photogrammetry.run(photos, workspace, preset=preset, overrides=list(overrides), until=until, device="cpu",
+                              workers=1, progress=False)
 
 
 def loaded(result) -> MaskSet:
@@ -36,9 +36,10 @@ def loaded(result) -> MaskSet:
 
 
 def test_default_uses_ingest_alpha_and_none_masks_nothing(photos: Path, tmp_path: Path) -> None:
-    result = run(photos, tmp_path / "ws")
+    result = run(photos, tmp_path / "ws", preset="cpu")  # auto takes these photos for a turntable's
     assert loaded(result).method == "ingest" and loaded(result).count == 0  # the photos have no alpha
-    assert loaded(run(photos, tmp_path / "ws", "masks.method=none")).mask_path("img_00.png") is None
+    assert loaded(run(photos, tmp_path / "ws", "masks.method=none", preset="cpu")).mask_path("img_00.png") is None
+    assert loaded(run(photos, tmp_path / "ws")).method == "background"
 
 
 def test_background_masks_every_photo_and_features_stay_inside(photos: Path, tmp_path: Path) -> None:
