@@ -34,3 +34,14 @@ def test_auto_does_not_import_torch_without_a_driver() -> None:
             "assert resolve_device('auto') == 'cpu'; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.skipif(device._numpy_openblas() is None, reason="numpy's BLAS is not its wheel's OpenBLAS")
+def test_blas_threads_are_set_inside_the_block_and_restored() -> None:
+    _, getter = device._numpy_openblas()
+    before = getter()
+    with device.blas_threads(1):
+        assert getter() == 1
+    assert getter() == before
+    with device.blas_threads(None):
+        assert getter() == before
