@@ -170,3 +170,14 @@ def test_a_global_model_is_not_kept_where_the_cameras_move_straight_ahead(monkey
     assert mapping._global_agrees([truth], truth, SfmOptions())  # sideways enough (forward motion 0.25)
     monkeypatch.setattr(mapping, "forward_motion", lambda model: 0.8)
     assert not mapping._global_agrees([truth], truth, SfmOptions())
+
+
+def test_a_light_pass_reads_no_colours_and_adjusts_less():
+    full, light = (incremental_options(SfmOptions(), 1, light=flag) for flag in (False, True))
+    assert full.extract_colors and not light.extract_colors
+    assert light.ba_global_function_tolerance == light.ba_local_function_tolerance == pytest.approx(1e-4)
+    assert full.ba_global_function_tolerance == pytest.approx(1e-6)
+    assert (light.ba_local_max_refinements, light.ba_global_max_refinements) == (1, 1)
+    assert (full.ba_local_max_refinements, full.ba_global_max_refinements) == (2, 5)
+    looser = incremental_options(SfmOptions(mapping=MappingOptions(ba_function_tolerance=1e-3)), 1, light=True)
+    assert looser.ba_global_function_tolerance == pytest.approx(1e-3)
