@@ -100,6 +100,7 @@ def incremental_options(config: SfmOptions, num_threads: int, *, distortion: boo
     o.mapper.max_reg_trials = config.mapping.max_reg_trials
     o.structure_less_registration_fallback = config.mapping.structure_less_fallback
     o.ba_local_function_tolerance = o.ba_global_function_tolerance = config.mapping.ba_function_tolerance
+    o.ba_global_frames_ratio = o.ba_global_points_ratio = config.mapping.ba_global_ratio
     if light:
         o.extract_colors = False
         o.ba_local_function_tolerance = o.ba_global_function_tolerance = max(LIGHT_BA_TOLERANCE,
