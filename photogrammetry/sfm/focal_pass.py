@@ -14,7 +14,8 @@ least as many images as the first's; otherwise the first pass and its database a
 
 Where the second pass follows, the first pass is light (:func:`map_cameras`): its verification runs
 at most ``mapping.focal_first_pass_trials`` RANSAC iterations, and its mapping none of the retries
-(distortion held, global), since it only has to find the focal length. Where its largest model
+(distortion held, global), with lighter bundle adjustments and no point colours
+(:func:`~photogrammetry.sfm.mapping.incremental_options`), since it only has to find the focal length. Where its largest model
 holds less than half the connected images, or the second pass then leaves connected images out (or
 fails), both passes run again in full, as without the light one. Measured on the temple and the office (``cpu`` preset): the uncalibrated verification at 1000
 iterations took 4-6 s of the stage's 19-25 s, at 200 a quarter of it, with 38 of 39 pairs verified.
@@ -117,7 +118,7 @@ def _light_passes(database: Path, images: Path, scratch: Path, config: SfmOption
     else ``None``, with ``database`` as the light verification left it."""
     try:
         first = mapping.reconstruct(database, images, scratch, config, num_images=num_images, connected=connected,
-                                    num_threads=num_threads, retries=False)
+                                    num_threads=num_threads, retries=False, light=True)
     except StageError as err:
         log.info("light first pass: %s", err)
         return None

@@ -112,6 +112,8 @@ class ExtractTask(ItemTask[ImageRecord, str]):
     device_request: str
     workers: int
     """Threads that read images ahead."""
+    threads: int = 1
+    """Images extracted at once, each in its own thread (see :func:`image_threads`); 1: one at a time."""
 
     def chunk(self) -> int:
         return self.config.batch_size
@@ -126,9 +128,20 @@ class ExtractTask(ItemTask[ImageRecord, str]):
 
     def run(self, items: Sequence[ImageRecord]) -> Iterator[str]:
         batch_size = self.config.batch_size if self._device == "cuda" else 1
-        loaded = prefetch(self._load, items, workers=self.workers, ahead=2 * batch_size + self.workers)
-        for batch in _batches(loaded, batch_size):
-            yield from (record.name for record in _run_batch(self._extractor, batch, self.out))
+        loaded = prefetch(self._load, items, workers=self.workers, ahead=2 * batch_size + self.workers + self.threads)
+        done = prefetch(lambda batch: _run_batch(self._extractor, batch, self.out), _batches(loaded, batch_size),
+                        workers=self.threads, ahead=self.threads)
+        for records in done:
+            yield from (record.name for record in records)
+
+
+def image_threads(extractor: str, workers: int) -> int:
+    """Images extracted at once: ``workers`` for ``sift`` (OpenCV, on the CPU whatever the device), else 1.
+
+    COLMAP's SIFT extracts an image per core. OpenCV's SIFT runs much of an image on one thread (the
+    Gaussian pyramid), so two images at once keep both cores of the 2-core machine busy. Each image's
+    keypoints are the same either way."""
+    return workers if extractor == "sift" else 1
 
 
 def run(config: FeaturesConfig, ctx: StageContext, *, ingest: IngestResult, masks: MaskSet) -> dict[str, int | float]:
@@ -137,8 +150,9 @@ def run(config: FeaturesConfig, ctx: StageContext, *, ingest: IngestResult, mask
     if len(todo) < len(ingest.images):
         ctx.log.info("%d of %d images already done", len(ingest.images) - len(todo), len(ingest.images))
     if todo:
+        local = ctx.executor.name == "local"
         task = ExtractTask(config=config, ingest=ingest, masks=masks, out=ctx.out, device_request=ctx.device_request,
-                           workers=ctx.workers)
+                           workers=ctx.workers, threads=image_threads(config.extractor, ctx.workers) if local else 1)
         for _ in ctx.map(task, todo, unit="image"):
             pass
     per_image: list[int] = []

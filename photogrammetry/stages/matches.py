@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from photogrammetry.device import resolve_device, torch_threads
+from photogrammetry.device import blas_threads, resolve_device, torch_threads
 from photogrammetry.engine.eta import Cost
 from photogrammetry.engine.executor import ItemTask
 from photogrammetry.engine.stage import StageContext, StageSpec
@@ -105,8 +105,8 @@ class MatchTask(ItemTask[tuple[str, str], tuple[str, str]]):
     """The stage's (partial) folder: scratch files go to its ``.matches/``."""
     device_request: str
     threads: int = 1
-    """Pairs matched at once, each in its own thread with torch's CPU ops on one thread (see
-    :func:`pair_threads`); 1: one pair at a time, torch's ops on all its threads."""
+    """Pairs matched at once, each in its own thread with torch's CPU ops and numpy's BLAS on one thread
+    (see :func:`pair_threads`); 1: one pair at a time, torch's ops and the BLAS on all their threads."""
 
     def chunk(self) -> int:
         return 16
@@ -125,7 +125,9 @@ class MatchTask(ItemTask[tuple[str, str], tuple[str, str]]):
             save_matches_scratch(scratch_path(self.out, name0, name1), self._matcher.match(a, b))
             return name0, name1
 
-        with FeatureFile(self.features) as self._file, torch_threads(1 if self.threads > 1 else None):
+        one = 1 if self.threads > 1 else None
+        torch_one = one if getattr(self._matcher, "uses_torch", True) else None  # else torch is never imported
+        with FeatureFile(self.features) as self._file, torch_threads(torch_one), blas_threads(one):
             loaded = prefetch(read, items, workers=1, ahead=8)
             yield from prefetch(match, loaded, workers=self.threads, ahead=2 * self.threads)
 

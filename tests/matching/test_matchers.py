@@ -71,6 +71,33 @@ def test_nn_mutual_check_is_argmax_over_columns_ties_included() -> None:
         np.testing.assert_array_equal(indices[:, 1].numpy(), nn01[expected].numpy())
 
 
+def test_nn_numpy_on_the_cpu_keeps_what_torch_keeps() -> None:
+    """The CPU's numpy matcher and the torch one (CUDA's, here on the CPU) agree, ties, the ratio test
+    and the least similarity included; the numpy one's nearest neighbour is a row's first largest column."""
+    import torch
+
+    from photogrammetry.matching.nearest import mutual_nn_ratio, mutual_nn_ratio_numpy
+
+    rng = np.random.default_rng(7)
+    desc = unit_descriptors(rng.integers(0, 60, size=(300, 128)).astype(np.uint8))
+    other = unit_descriptors(np.clip(desc * 400 + rng.normal(scale=8, size=desc.shape), 0, 255).astype(np.uint8))
+    twins = np.concatenate([desc[:10], desc[:10], desc[10:]])  # rows 10-19 repeat rows 0-9
+    for a, b in ((desc, other), (other, desc[:120]), (twins, desc), (desc, twins), (twins, twins)):
+        for ratio, least in ((0.8, -1.0), (1.0, -1.0), (0.9, 0.9), (1.0, 0.95)):
+            ours, scores = mutual_nn_ratio_numpy(a, b, ratio, least)
+            theirs, expected = mutual_nn_ratio(torch.from_numpy(a), torch.from_numpy(b), ratio, least)
+            if b is not twins:  # among tied columns, torch's top-k picks its own
+                np.testing.assert_array_equal(ours, theirs.numpy())
+                np.testing.assert_allclose(scores, expected.numpy(), rtol=1e-6)
+            sim = a @ b.T
+            nn01 = sim.argmax(axis=1)
+            mutual = sim.argmax(axis=0)[nn01] == np.arange(len(a))
+            assert set(ours[:, 0]) <= set(np.flatnonzero(mutual)) and np.array_equal(ours[:, 1], nn01[ours[:, 0]])
+            if ratio == 1.0 and least == -1.0:
+                np.testing.assert_array_equal(ours[:, 0], np.flatnonzero(mutual))
+    assert mutual_nn_ratio_numpy(desc[:0], desc, 0.8)[0].shape == (0, 2)
+
+
 def test_nn_min_similarity_keeps_mutual_matches_above_it() -> None:
     """XFeat's matcher: mutual nearest neighbours whose cosine similarity exceeds 0.82, no ratio test."""
     rng = np.random.default_rng(2)

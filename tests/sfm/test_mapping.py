@@ -81,7 +81,8 @@ def test_auto_mapper_switches_to_global_above_the_threshold():
 @pytest.mark.parametrize("setting", ["mapping.min_num_matches=0", "verification.min_inlier_ratio=1.5",
                                      "verification.max_error=0.0", "mapping.init_min_tri_angle=95.0",
                                      "sift.max_features=0", "refinement.sift_min_points=0",
-                                     "mapping.ba_function_tolerance=-1.0", "mapping.join_min_shared_points=-1"])
+                                     "mapping.ba_function_tolerance=-1.0", "mapping.join_min_shared_points=-1",
+                                     "mapping.ba_global_ratio=1.0"])
 def test_invalid_settings_are_config_errors_naming_the_option(setting):
     path, _, _ = setting.partition("=")
     group, _, name = path.partition(".")
@@ -97,6 +98,9 @@ def test_the_mapper_gets_the_tolerance_and_fallback_settings():
     assert incremental_options(SfmOptions(), 1).structure_less_registration_fallback is True
     cpu = resolve_config(PIPELINE, preset="cpu", overrides=[])["sfm"]
     assert cpu.mapping.structure_less_fallback is False
+    assert incremental_options(SfmOptions(), 1).ba_global_frames_ratio == pytest.approx(1.1)
+    options = incremental_options(cpu, 1)
+    assert options.ba_global_frames_ratio == options.ba_global_points_ratio == pytest.approx(1.5)
 
 
 def test_former_flat_names_give_their_new_path():
@@ -170,3 +174,14 @@ def test_a_global_model_is_not_kept_where_the_cameras_move_straight_ahead(monkey
     assert mapping._global_agrees([truth], truth, SfmOptions())  # sideways enough (forward motion 0.25)
     monkeypatch.setattr(mapping, "forward_motion", lambda model: 0.8)
     assert not mapping._global_agrees([truth], truth, SfmOptions())
+
+
+def test_a_light_pass_reads_no_colours_and_adjusts_less():
+    full, light = (incremental_options(SfmOptions(), 1, light=flag) for flag in (False, True))
+    assert full.extract_colors and not light.extract_colors
+    assert light.ba_global_function_tolerance == light.ba_local_function_tolerance == pytest.approx(1e-4)
+    assert full.ba_global_function_tolerance == pytest.approx(1e-6)
+    assert (light.ba_local_max_refinements, light.ba_global_max_refinements) == (1, 1)
+    assert (full.ba_local_max_refinements, full.ba_global_max_refinements) == (2, 5)
+    looser = incremental_options(SfmOptions(mapping=MappingOptions(ba_function_tolerance=1e-3)), 1, light=True)
+    assert looser.ba_global_function_tolerance == pytest.approx(1e-3)

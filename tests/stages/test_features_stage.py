@@ -106,7 +106,8 @@ def test_key_ignores_batch_size_and_weights_path_but_not_keypoints(photos: Path,
 
 
 def test_resumes_image_by_image(photos: Path, reference, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Interrupted after two images, a second run extracts only the other two and equals a whole run."""
+    """Interrupted after two images, a second run extracts only those not saved and equals a whole run (SIFT
+    extracts two images at once: the other thread's image may be saved too)."""
     saved: list[Path] = []
     real_save = features_stage.save_features_scratch
 
@@ -125,7 +126,7 @@ def test_resumes_image_by_image(photos: Path, reference, tmp_path: Path, monkeyp
     monkeypatch.setattr(features_stage, "extract",
                         lambda ex, imgs: extracted.append(len(imgs)) or real_extract(ex, imgs))
     resumed = run(photos, tmp_path / "ws")
-    assert resumed.ran == ("features",) and sum(extracted) == 2
+    assert resumed.ran == ("features",) and 2 <= len(saved) <= 3 and sum(extracted) == 4 - len(saved)
     a = read_all(resumed.folder("features") / "features.h5")
     b = read_all(reference.folder("features") / "features.h5")
     assert a.keys() == b.keys()
