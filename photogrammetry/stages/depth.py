@@ -91,5 +91,6 @@ STAGE = StageSpec(
     outputs={"depth_maps": "depth", "normal_maps": "normals", "confidence_maps": "confidence",
              "colmap_workspace": colmap_dense.WORKSPACE},
     cost=Cost(unit="view", seconds=15.0, count="views", units_from="sfm.registered"),
+    per_item=True,
     summary="Depth, normal and confidence maps of every view by learned multi-view stereo.",
 )

@@ -194,5 +194,6 @@ STAGE = StageSpec(
     fingerprint=fingerprint,
     outputs={"matches": MATCHES_FILE},
     cost=Cost(unit="pair", seconds=0.1, per_photo=5.5, count="pairs", units_from="pairs.pairs"),
+    per_item=True,
     summary="Match features of each pair: LightGlue (DISK / ALIKED) or mutual NN + ratio (SIFT).",
 )
