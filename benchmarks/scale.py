@@ -33,7 +33,10 @@ actor process's CPU time while it set the stage's task up and ran its chunks), t
 busiest actor's, and the actors' busy share (their seconds in set-up and chunks over the stage's
 seconds). "CPU path" is the driver's CPU seconds plus the busiest actor's: the stage's seconds if
 every process had a core of its own; its ratio of one node over two says how the work itself
-splits. The load average is printed; compare within one run.
+splits. The load average is printed; compare within one run. Where the kernel groups processes by
+session for scheduling (``/proc/sys/kernel/sched_autogroup_enabled``, printed), every process of
+this benchmark, the Ray nodes included, shares one session's slice of a busy machine: two nodes
+then get little more CPU than one, and the seconds say so while the CPU path does not.
 """
 
 from __future__ import annotations
@@ -95,10 +98,10 @@ class _Sampler:
             self.stage, self._cpu0 = match.group(1), time.process_time()
         elif (match := re.match(r"(\w+): done in ", message)) and match.group(1) == self.stage:
             self.driver_cpu[self.stage] = time.process_time() - self._cpu0
-        elif re.match(r"\d+ Ray workers: ", message):
+        elif match := re.match(r"(?:started )?\d+ Ray workers(?: in ([\d.]+) s)?: ", message):
             self.workers.update(int(pid) for pid in re.findall(r":(\d+)(?:,|$)", message))
-        elif match := re.match(r"started \d+ Ray workers in ([\d.]+) s: ", message):
-            self.pool_start = float(match.group(1))
+            if match.group(1) is not None:
+                self.pool_start = float(match.group(1))
         elif message.startswith("Ray workers' share: ") and self.stage is not None:
             stage = self.usage.setdefault(self.stage, {})
             for place, items, busy, cpu in re.findall(r"(\S+) (\d+) items, busy ([\d.]+) s, ([\d.]+) CPU s", message):
@@ -308,7 +311,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs")
+    autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs, "
+          f"autogroup scheduling {autogroup.read_text().strip() if autogroup.exists() else 'unknown'}")
     results = measure(args, work)
     print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print_tables(results, args.runs, args.photos, args.stages)
