@@ -22,7 +22,9 @@ Peak RSS of the process that ran the pipeline (the driver), and on Ray of the la
 process (the actors, whose process ids the executor logs); both sampled every ``--sample`` seconds
 from ``/proc`` while the stage runs. A peak shorter than that may be missed; RSS counts shared
 libraries such as torch's in every process, and what a process freed is seldom given back, so a
-stage's peak includes what earlier stages of the run left in that process. "per-item" sums the
+stage's peak includes what earlier stages of the run left in that process; "+rise" is the most a
+process's RSS rose over what it held when the stage started (memory the stage reused from freed
+memory of earlier stages is not counted there). "per-item" sums the
 three per-item stages. Ratios: one node's seconds over two nodes' (target: 1.7 or more), and
 local's over two nodes'. Memory is flat in the photo count when the per-stage peaks of the workers
 (on Ray) and of the driver (locally) do not grow with the photos.
@@ -92,10 +94,15 @@ class _Sampler:
         self.usage: dict[str, dict[str, dict[str, float]]] = {}
         """Stage -> actor -> its items, busy seconds and CPU seconds, summed over the stage's passes."""
         self._cpu0 = 0.0
+        self.driver_rise: dict[str, float] = {}
+        self.worker_rise: dict[str, float] = {}
+        """Per stage, the most a process's RSS rose over what it held when the stage started."""
+        self._base: dict[int | str, float] = {}
 
     def on_log(self, message: str) -> None:
         if match := re.match(r"stage \d+ of \d+: (\w+): running", message):
             self.stage, self._cpu0 = match.group(1), time.process_time()
+            self._base = {pid: mb for pid in ["self", *self.workers] if (mb := rss_mb(pid)) is not None}
         elif (match := re.match(r"(\w+): done in ", message)) and match.group(1) == self.stage:
             self.driver_cpu[self.stage] = time.process_time() - self._cpu0
         elif match := re.match(r"(?:started )?\d+ Ray workers(?: in ([\d.]+) s)?: ", message):
@@ -113,9 +120,12 @@ class _Sampler:
         while not self.done.wait(self.every):
             if (stage := self.stage) is None:
                 continue
-            for found, pids in ((self.driver, ["self"]), (self.worker, list(self.workers))):
-                for mb in filter(None, map(rss_mb, pids)):
-                    found[stage] = max(found.get(stage, 0.0), mb)
+            for found, rise, pids in ((self.driver, self.driver_rise, ["self"]),
+                                      (self.worker, self.worker_rise, list(self.workers))):
+                for pid in pids:
+                    if (mb := rss_mb(pid)) is not None:
+                        found[stage] = max(found.get(stage, 0.0), mb)
+                        rise[stage] = max(rise.get(stage, 0.0), mb - self._base.get(pid, mb))
 
     def __enter__(self) -> _Sampler:
         sampler = self
@@ -155,6 +165,7 @@ def child(spec: dict) -> dict:
             "seconds": {s.name: s.seconds for s in result.stages if s.action == "ran"},
             "pool_start": sampler.pool_start, "driver_cpu": sampler.driver_cpu, "usage": sampler.usage,
             "driver_mb": sampler.driver, "worker_mb": sampler.worker, "workers": len(sampler.workers),
+            "driver_rise_mb": sampler.driver_rise, "worker_rise_mb": sampler.worker_rise,
             "driver_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -216,6 +227,12 @@ def _ratio(a: float | None, b: float | None) -> str:
     return fmt(a / b if a and b else None, ".2f") + "x" if a and b else "-"
 
 
+def _mb(got: dict, who: str, stage: str) -> str:
+    """Peak RSS of ``who`` (driver, worker) in ``stage``, and its rise over the stage's start."""
+    peak, rise = got.get(f"{who}_mb", {}).get(stage), got.get(f"{who}_rise_mb", {}).get(stage)
+    return fmt(peak, ".0f") + (f" (+{rise:.0f})" if rise is not None else "")
+
+
 def print_tables(results: dict[tuple[int, str], dict], runs: list[str], photos: list[int],
                  stages: list[str] = list(PER_ITEM)) -> None:
     """Seconds per stage with ratios, then peak memory per stage (Markdown)."""
@@ -242,13 +259,13 @@ def print_tables(results: dict[tuple[int, str], dict], runs: list[str], photos: 
             row = [n, stage]
             for r in runs:
                 got = results.get((n, r), {})
-                row.append(fmt(got.get("driver_mb", {}).get(stage), ".0f"))
+                row.append(_mb(got, "driver", stage))
                 if RUNS[r]:
-                    row.append(fmt(got.get("worker_mb", {}).get(stage), ".0f"))
+                    row.append(_mb(got, "worker", stage))
             rows.append(row)
     header = ["photos", "stage"]
     for r in runs:
-        header += [f"{r} driver MB"] + ([f"{r} worker MB"] if RUNS[r] else [])
+        header += [f"{r} driver MB (+rise)"] + ([f"{r} worker MB (+rise)"] if RUNS[r] else [])
     print_markdown(header, rows)
     print()
     print_cpu(results, runs, photos, stages)

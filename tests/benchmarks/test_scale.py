@@ -51,12 +51,14 @@ def test_the_sampler_takes_the_pool_start_and_the_cpu_seconds_from_the_log() -> 
 
 def test_the_table_gives_one_node_over_two(capsys: pytest.CaptureFixture[str]) -> None:
     seconds = {"features": 2.0, "matches": 6.0, "depth": 10.0}
-    results = {(25, "ray1"): {"seconds": seconds, "load": 1.0},
+    results = {(25, "ray1"): {"seconds": seconds, "load": 1.0, "worker_mb": {"depth": 1016.2},
+                              "worker_rise_mb": {"depth": 380.4}},
                (25, "ray2"): {"seconds": {k: v / 2 for k, v in seconds.items()}, "load": 1.0}}
     print_tables(results, ["ray1", "ray2"], [25])
     lines = capsys.readouterr().out.splitlines()
     per_item = next(line for line in lines if "| per-item" in line)
     assert "18.0" in per_item and "9.0" in per_item and "2.00x" in per_item
+    assert any("| depth" in line and "1016 (+380)" in line for line in lines)  # peak and rise in the stage
 
 
 def test_the_cpu_table_gives_the_cpu_path_of_one_node_over_two(capsys: pytest.CaptureFixture[str]) -> None:
