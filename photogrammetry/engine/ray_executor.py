@@ -148,7 +148,7 @@ class RayExecutor:
         ``device`` (``auto``, ``cpu``, ``cuda``) says whether they ask for GPUs."""
         self.workers, self.device = workers, device
         self._pool: list[Any] = []
-        """The run's actors, started by the first stage that maps items (see the module's docstring)."""
+        """The run's actors, started before the first stage that maps items (:meth:`start`)."""
         self._started = not ray.is_initialized()
         if self._started:
             if address is None:
