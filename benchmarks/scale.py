@@ -15,17 +15,30 @@ undistortion are reused (their keys do not depend on the executor), features, ma
 run again (``--stages``: only those of them). The local run uses ``--local-workers`` threads
 (default 1: one core, as one Ray node). Each run is a subprocess of its own, so its memory is its own.
 
-What is measured, per stage: its seconds (the run's own count; on Ray the first per-item stage,
-features, includes starting the workers, which then serve the later stages); the peak RSS of the
-process that ran the pipeline (the driver), and on Ray the peak RSS of the largest worker process
-(the actors, whose process ids the executor logs); both sampled every ``--sample`` seconds from
-``/proc`` while the stage runs. A peak shorter than that may be missed; RSS counts shared libraries
-such as torch's in every process, and what a process freed is seldom given back, so a stage's peak
-includes what earlier stages of the run left in that process. "per-item" sums the three per-item
-stages (the depth stage includes its filter, which runs in the driver). Ratios: one node's seconds
-over two nodes' (target: 1.7 or more), and local's over two nodes'. Memory is flat in the photo
-count when the per-stage peaks of the workers (on Ray) and of the driver (locally) do not grow
-with the photos. The machine may be shared: the load average is printed; compare within one run.
+What is measured, per stage: its seconds (the run's own count); on Ray, the "pool start" row: the
+seconds the executor took to start its actors and see each answer, before the first per-item
+stage (outside every stage's time, so the stages' seconds compare whichever stages run again).
+Peak RSS of the process that ran the pipeline (the driver), and on Ray of the largest worker
+process (the actors, whose process ids the executor logs); both sampled every ``--sample`` seconds
+from ``/proc`` while the stage runs. A peak shorter than that may be missed; RSS counts shared
+libraries such as torch's in every process, and what a process freed is seldom given back, so a
+stage's peak includes what earlier stages of the run left in that process; "+rise" is the most a
+process's RSS rose over what it held when the stage started (memory the stage reused from freed
+memory of earlier stages is not counted there). "per-item" sums the
+three per-item stages. Ratios: one node's seconds over two nodes' (target: 1.7 or more), and
+local's over two nodes'. Memory is flat in the photo count when the per-stage peaks of the workers
+(on Ray) and of the driver (locally) do not grow with the photos.
+
+CPU seconds per stage, less noisy than seconds on a shared machine: the driver's (its process, from
+the stage's start to its end) and, on Ray, each actor's in the stage (what the executor logs: the
+actor process's CPU time while it set the stage's task up and ran its chunks), their sum, the
+busiest actor's, and the actors' busy share (their seconds in set-up and chunks over the stage's
+seconds). "CPU path" is the driver's CPU seconds plus the busiest actor's: the stage's seconds if
+every process had a core of its own; its ratio of one node over two says how the work itself
+splits. The load average is printed; compare within one run. Where the kernel groups processes by
+session for scheduling (``/proc/sys/kernel/sched_autogroup_enabled``, printed), every process of
+this benchmark, the Ray nodes included, shares one session's slice of a busy machine: two nodes
+then get little more CPU than one, and the seconds say so while the CPU path does not.
 """
 
 from __future__ import annotations
@@ -67,7 +80,8 @@ def rss_mb(pid: int | str = "self") -> float | None:
 
 
 class _Sampler:
-    """Peak RSS of the driver and of the Ray workers, per stage, from the run's log and ``/proc``."""
+    """Peak RSS of the driver and of the Ray workers, per stage, from the run's log and ``/proc``;
+    the driver's and the workers' CPU seconds per stage, and the pool's start, from the run's log."""
 
     def __init__(self, every: float) -> None:
         self.every, self.stage = every, None
@@ -75,20 +89,43 @@ class _Sampler:
         self.driver: dict[str, float] = {}
         self.worker: dict[str, float] = {}
         self.done = threading.Event()
+        self.pool_start: float | None = None
+        self.driver_cpu: dict[str, float] = {}
+        self.usage: dict[str, dict[str, dict[str, float]]] = {}
+        """Stage -> actor -> its items, busy seconds and CPU seconds, summed over the stage's passes."""
+        self._cpu0 = 0.0
+        self.driver_rise: dict[str, float] = {}
+        self.worker_rise: dict[str, float] = {}
+        """Per stage, the most a process's RSS rose over what it held when the stage started."""
+        self._base: dict[int | str, float] = {}
 
     def on_log(self, message: str) -> None:
         if match := re.match(r"stage \d+ of \d+: (\w+): running", message):
-            self.stage = match.group(1)
-        elif re.match(r"\d+ Ray workers: ", message):
+            self.stage, self._cpu0 = match.group(1), time.process_time()
+            self._base = {pid: mb for pid in ["self", *self.workers] if (mb := rss_mb(pid)) is not None}
+        elif (match := re.match(r"(\w+): done in ", message)) and match.group(1) == self.stage:
+            self.driver_cpu[self.stage] = time.process_time() - self._cpu0
+        elif match := re.match(r"(?:started )?\d+ Ray workers(?: in ([\d.]+) s)?: ", message):
             self.workers.update(int(pid) for pid in re.findall(r":(\d+)(?:,|$)", message))
+            if match.group(1) is not None:
+                self.pool_start = float(match.group(1))
+        elif message.startswith("Ray workers' share: ") and self.stage is not None:
+            stage = self.usage.setdefault(self.stage, {})
+            for place, items, busy, cpu in re.findall(r"(\S+) (\d+) items, busy ([\d.]+) s, ([\d.]+) CPU s", message):
+                actor = stage.setdefault(place, {"items": 0, "busy": 0.0, "cpu": 0.0})
+                for key, value in (("items", items), ("busy", busy), ("cpu", cpu)):
+                    actor[key] += float(value)
 
     def _sample(self) -> None:
         while not self.done.wait(self.every):
             if (stage := self.stage) is None:
                 continue
-            for found, pids in ((self.driver, ["self"]), (self.worker, list(self.workers))):
-                for mb in filter(None, map(rss_mb, pids)):
-                    found[stage] = max(found.get(stage, 0.0), mb)
+            for found, rise, pids in ((self.driver, self.driver_rise, ["self"]),
+                                      (self.worker, self.worker_rise, list(self.workers))):
+                for pid in pids:
+                    if (mb := rss_mb(pid)) is not None:
+                        found[stage] = max(found.get(stage, 0.0), mb)
+                        rise[stage] = max(rise.get(stage, 0.0), mb - self._base.get(pid, mb))
 
     def __enter__(self) -> _Sampler:
         sampler = self
@@ -126,7 +163,9 @@ def child(spec: dict) -> dict:
                                     **options)
     return {"wall": time.perf_counter() - t0,
             "seconds": {s.name: s.seconds for s in result.stages if s.action == "ran"},
+            "pool_start": sampler.pool_start, "driver_cpu": sampler.driver_cpu, "usage": sampler.usage,
             "driver_mb": sampler.driver, "worker_mb": sampler.worker, "workers": len(sampler.workers),
+            "driver_rise_mb": sampler.driver_rise, "worker_rise_mb": sampler.worker_rise,
             "driver_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -188,18 +227,26 @@ def _ratio(a: float | None, b: float | None) -> str:
     return fmt(a / b if a and b else None, ".2f") + "x" if a and b else "-"
 
 
+def _mb(got: dict, who: str, stage: str) -> str:
+    """Peak RSS of ``who`` (driver, worker) in ``stage``, and its rise over the stage's start."""
+    peak, rise = got.get(f"{who}_mb", {}).get(stage), got.get(f"{who}_rise_mb", {}).get(stage)
+    return fmt(peak, ".0f") + (f" (+{rise:.0f})" if rise is not None else "")
+
+
 def print_tables(results: dict[tuple[int, str], dict], runs: list[str], photos: list[int],
                  stages: list[str] = list(PER_ITEM)) -> None:
     """Seconds per stage with ratios, then peak memory per stage (Markdown)."""
     def seconds(n: int, run: str, stage: str) -> float | None:
         found = results.get((n, run), {}).get("seconds", {})
+        if stage == "pool start":
+            return results.get((n, run), {}).get("pool_start")
         if stage == "per-item":
             return sum(found[s] for s in stages) if all(s in found for s in stages) else None
         return found.get(stage)
 
     rows = []
     for n in photos:
-        for stage in [*stages, "per-item"] if len(stages) > 1 else stages:
+        for stage in ["pool start", *stages, *(["per-item"] if len(stages) > 1 else [])]:
             row = [n, stage, *(fmt(seconds(n, r, stage), ".1f") for r in runs)]
             row += [_ratio(seconds(n, "ray1", stage), seconds(n, "ray2", stage)),
                     _ratio(seconds(n, "local", stage), seconds(n, "ray2", stage))]
@@ -212,19 +259,52 @@ def print_tables(results: dict[tuple[int, str], dict], runs: list[str], photos: 
             row = [n, stage]
             for r in runs:
                 got = results.get((n, r), {})
-                row.append(fmt(got.get("driver_mb", {}).get(stage), ".0f"))
+                row.append(_mb(got, "driver", stage))
                 if RUNS[r]:
-                    row.append(fmt(got.get("worker_mb", {}).get(stage), ".0f"))
+                    row.append(_mb(got, "worker", stage))
             rows.append(row)
     header = ["photos", "stage"]
     for r in runs:
-        header += [f"{r} driver MB"] + ([f"{r} worker MB"] if RUNS[r] else [])
+        header += [f"{r} driver MB (+rise)"] + ([f"{r} worker MB (+rise)"] if RUNS[r] else [])
     print_markdown(header, rows)
+    print()
+    print_cpu(results, runs, photos, stages)
     print()
     print_markdown(["photos", "run", "wall s", "workers", "driver max RSS MB", "load avg (1 min) after", "error"],
                    [[n, r, fmt(results[n, r].get("wall"), ".1f"), results[n, r].get("workers", "-"),
                      fmt(results[n, r].get("driver_maxrss_mb"), ".0f"), f"{results[n, r]['load']:.1f}",
                      results[n, r].get("error", "")[:80]] for n in photos for r in runs if (n, r) in results])
+
+
+def cpu_path(got: dict, stage: str) -> float | None:
+    """The driver's CPU seconds in ``stage`` plus its busiest actor's (see the module's docstring)."""
+    driver = got.get("driver_cpu", {}).get(stage)
+    actors = got.get("usage", {}).get(stage, {})
+    return None if driver is None else driver + max((a["cpu"] for a in actors.values()), default=0.0)
+
+
+def print_cpu(results: dict[tuple[int, str], dict], runs: list[str], photos: list[int], stages: list[str]) -> None:
+    """CPU seconds per stage: the driver's, the actors' (sum, busiest, busy share) and the CPU path (Markdown)."""
+    rows = []
+    for n, stage in ((n, stage) for n in photos for stage in stages):
+        row: list[str] = [str(n), stage]
+        for r in runs:
+            got = results.get((n, r), {})
+            row.append(fmt(got.get("driver_cpu", {}).get(stage), ".1f"))
+            if RUNS[r]:
+                actors = list(got.get("usage", {}).get(stage, {}).values())
+                seconds = got.get("seconds", {}).get(stage)
+                busy = sum(a["busy"] for a in actors) / (len(actors) * seconds) if actors and seconds else None
+                row += [fmt(sum(a["cpu"] for a in actors) if actors else None, ".1f"),
+                        "/".join(f"{a['items']:.0f}" for a in actors) or "-", fmt(busy and 100 * busy, ".0f"),
+                        fmt(cpu_path(got, stage), ".1f")]
+        row.append(_ratio(cpu_path(results.get((n, "ray1"), {}), stage), cpu_path(results.get((n, "ray2"), {}), stage)))
+        rows.append(row)
+    header = ["photos", "stage"]
+    for r in runs:
+        header += [f"{r} driver CPU s"] + ([f"{r} actors CPU s", f"{r} items per actor", f"{r} busy %",
+                                            f"{r} CPU path s"] if RUNS[r] else [])
+    print_markdown([*header, "CPU path ray1/ray2"], rows)
 
 
 def main() -> None:
@@ -248,7 +328,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs")
+    autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs, "
+          f"autogroup scheduling {autogroup.read_text().strip() if autogroup.exists() else 'unknown'}")
     results = measure(args, work)
     print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print_tables(results, args.runs, args.photos, args.stages)

@@ -60,6 +60,11 @@ class ItemExecutor(Protocol):
 
     name: str
 
+    def start(self) -> None:
+        """Start the workers, if they are not up yet; the runner calls it before a stage that maps
+        items (:attr:`StageSpec.per_item <photogrammetry.engine.stage.StageSpec.per_item>`), so
+        that their start-up is not counted in the stage's time."""
+
     def map(self, task: ItemTask[T, R], items: Sequence[T]) -> Iterator[R]:
         """The task's result of every item, yielded as items finish (in any order)."""
 
@@ -71,6 +76,9 @@ class LocalExecutor:
     """Everything in this process: the task's own threads, prefetching and CUDA batching, as before."""
 
     name = "local"
+
+    def start(self) -> None:
+        pass
 
     def map(self, task: ItemTask[T, R], items: Sequence[T]) -> Iterator[R]:
         if not items:

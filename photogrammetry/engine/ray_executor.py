@@ -2,12 +2,16 @@
 
 A run keeps one pool of actors, one per worker process (one per CPU of the cluster, or one per GPU
 when the cluster has GPUs and the device is not ``cpu``; ``--workers`` caps the count), started
-when a stage first maps items and killed when the run ends: the processes start and import torch
-once per run, not once per stage. For each stage, an actor loads the stage's
-:class:`~photogrammetry.engine.executor.ItemTask` (unpickled once, its ``setup`` run once: the
-network is loaded once per actor and stage), takes chunks of items one at a time from the driver,
-so fast actors take more (each from its own run of consecutive items first, whose inputs overlap:
-see :class:`Shares`), and drops the task when the stage ends (an idle actor holds no network).
+before the first stage that maps items (:meth:`RayExecutor.start`, outside the stage's time) and
+killed when the run ends: the processes start and import torch once per run, not once per stage.
+For each stage, an actor loads the stage's :class:`~photogrammetry.engine.executor.ItemTask`
+(unpickled once, its ``setup`` run once: the network is loaded once per actor and stage), takes
+chunks of items from the driver as it finishes them, so fast actors take more (each from its own
+run of consecutive items first, whose inputs overlap: see :class:`Shares`), and drops the task
+when the stage ends (an idle actor holds no network). Each actor holds :data:`IN_FLIGHT` chunks at
+once, so that the next one waits in its queue while it runs one, instead of the actor waiting for
+the driver between chunks. When the stage ends, the driver logs each actor's items, busy seconds
+and CPU seconds.
 Actors write the items' files and records straight into the stage's ``.partial`` folder in the
 workspace, which every node must see at the same path: that is checked when the executor starts.
 When an actor dies (its process killed, its node lost), the chunk it held goes back to the queue
@@ -25,6 +29,7 @@ import gc
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -39,29 +44,50 @@ from photogrammetry.errors import ConfigError, PhotogrammetryError, StageError
 
 log = logging.getLogger("photogrammetry")
 
+IN_FLIGHT = 2
+"""Chunks an actor holds at once: one running, the next queued (see the module's docstring)."""
+
 
 class Worker:
     """One actor of the run's pool: loads a stage's task (set up once), runs it on chunks of items, drops it."""
 
     def __init__(self) -> None:
-        """Torch gets as many threads as the actor has CPUs, as a local run gets ``--workers``: the
-        order of float sums, hence the last bits of depth maps, depends on it."""
+        """Torch and OpenCV get as many threads as the actor has CPUs (OpenCV would take every core
+        of the machine), as a local run gets ``--workers``: the order of float sums, hence the last
+        bits of depth maps, depends on torch's."""
+        import cv2
         import torch
 
-        torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
+        cpus = max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
+        torch.set_num_threads(cpus)
+        cv2.setNumThreads(cpus)
         self.task: ItemTask | None = None
+        self.usage = {"items": 0, "busy": 0.0, "cpu": 0.0}
+        """The loaded task's items, and the seconds and CPU seconds of this process in ``load`` and ``run``."""
 
-    def load(self, task: ItemTask) -> str:
-        """Drop the previous stage's task, set ``task`` up; where this actor runs (host and process), for the log."""
-        self.unload()
-        task.setup()
-        self.task = task
+    def place(self) -> str:
+        """Where this actor runs (host and process), for the log; an actor that answers is up."""
         return f"{socket.gethostname()}:{os.getpid()}"
 
-    def run(self, items: Sequence[Any]) -> list[Any]:
-        """The loaded task's results of ``items``."""
+    def load(self, task: ItemTask) -> str:
+        """Drop the previous stage's task, set ``task`` up; :meth:`place`."""
+        self.unload()
+        t0, c0 = time.perf_counter(), time.process_time()
+        task.setup()
+        self.task = task
+        self.usage = {"items": 0, "busy": time.perf_counter() - t0, "cpu": time.process_time() - c0}
+        return self.place()
+
+    def run(self, items: Sequence[Any]) -> tuple[list[Any], dict[str, float]]:
+        """The loaded task's results of ``items``, and :attr:`usage` since it was loaded."""
         assert self.task is not None, "run before load"
-        return list(self.task.run(items))
+        t0, c0 = time.perf_counter(), time.process_time()
+        results = list(self.task.run(items))
+        usage = self.usage
+        usage["items"] += len(results)
+        usage["busy"] += time.perf_counter() - t0
+        usage["cpu"] += time.process_time() - c0
+        return results, dict(usage)
 
     def unload(self) -> None:
         """Free the task's network and caches (the stage is over)."""
@@ -122,7 +148,7 @@ class RayExecutor:
         ``device`` (``auto``, ``cpu``, ``cuda``) says whether they ask for GPUs."""
         self.workers, self.device = workers, device
         self._pool: list[Any] = []
-        """The run's actors, started by the first stage that maps items (see the module's docstring)."""
+        """The run's actors, started before the first stage that maps items (:meth:`start`)."""
         self._started = not ray.is_initialized()
         if self._started:
             if address is None:
@@ -145,15 +171,37 @@ class RayExecutor:
             self.close()
             raise
 
-    def _actors(self, chunks: int) -> tuple[dict[str, Any], int]:
-        """Options of each actor and how many to start for ``chunks`` chunks of work."""
+    def _actors(self, chunks: int | None = None) -> tuple[dict[str, Any], int]:
+        """Options of each actor and how many to start for ``chunks`` chunks of work (``None``: as many
+        as the cluster and ``workers`` allow)."""
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 0))
         if gpus and self.device != "cpu":
             options, capacity = {"num_cpus": 1, "num_gpus": 1}, gpus
         else:
             options, capacity = {"num_cpus": 1}, cpus
-        return options, max(1, min(chunks, self.workers or capacity, capacity or 1))
+        return options, max(1, min(chunks or capacity, self.workers or capacity, capacity or 1))
+
+    def start(self) -> None:
+        """Start the pool's actors that are not up (all, before the first stage; those lost since) and
+        wait until each answers; log how long that took."""
+        self._grow(*self._actors())
+
+    def _grow(self, options: dict[str, Any], count: int) -> None:
+        """Start actors until the pool has ``count``, and wait until each is up (a lost one leaves the pool)."""
+        if len(self._pool) >= count:
+            return
+        t0 = time.perf_counter()
+        new = [ray.remote(Worker).options(**options).remote() for _ in range(count - len(self._pool))]
+        self._pool.extend(new)
+        places = []
+        for actor, ref in [(a, a.place.remote()) for a in new]:
+            try:
+                places.append(ray.get(ref))
+            except ray.exceptions.RayActorError as e:
+                log.warning("a Ray worker was lost as it started (%s)", str(e).splitlines()[0])
+                self._drop(actor)
+        log.info("started %d Ray workers in %.1f s: %s", len(places), time.perf_counter() - t0, ", ".join(places))
 
     def map(self, task: ItemTask[T, R], items: Sequence[T]) -> Iterator[R]:
         size = max(1, task.chunk())
@@ -161,15 +209,17 @@ class RayExecutor:
         if not chunks:
             return
         options, count = self._actors(len(chunks))
-        while len(self._pool) < count:  # the first stage, or actors lost in an earlier one
-            self._pool.append(ray.remote(Worker).options(**options).remote())
+        self._grow(options, count)  # without start(), or actors lost in an earlier stage
         workers = self._load(self._pool[:count], ray.put(task))
         log.info("%d Ray workers: %s", len(workers), ", ".join(place for _, place in workers))
+        usage: dict[str, dict[str, float]] = {}
         try:
-            yield from self._dispatch(workers, Shares(chunks, max(1, len(workers))))
+            yield from self._dispatch(workers, Shares(chunks, max(1, len(workers))), usage)
         finally:
             for actor in self._pool:
                 actor.unload.remote()  # queued after the actor's last chunk
+        log.info("Ray workers' share: %s", "; ".join(
+            f"{place} {u['items']:.0f} items, busy {u['busy']:.1f} s, {u['cpu']:.1f} CPU s" for place, u in usage.items()))
 
     def _load(self, actors: list[Any], task: Any) -> list[tuple[Any, str]]:
         """Each actor that loaded ``task``, with where it runs; a lost one leaves the pool, a task's
@@ -185,13 +235,16 @@ class RayExecutor:
                 self._drop(actor)
         return workers
 
-    def _dispatch(self, workers: list[tuple[Any, str]], chunks: Shares) -> Iterator[Any]:
-        """Hand out chunks to idle actors until all are done (actor ``i`` takes share ``i``); a lost
-        actor's chunk goes back to the queue."""
-        idle, running = list(enumerate(workers)), {}
+    def _dispatch(self, workers: list[tuple[Any, str]], chunks: Shares,
+                  usage: dict[str, dict[str, float]]) -> Iterator[Any]:
+        """Hand out chunks to actors with a free slot (:data:`IN_FLIGHT` each) until all are done
+        (actor ``i`` takes share ``i``); a lost actor's chunks go back to the queue. ``usage``: each
+        actor's, as its last chunk reported it."""
+        idle = [(i, actor, place) for _ in range(IN_FLIGHT) for i, (actor, place) in reversed(list(enumerate(workers)))]
+        running: dict[Any, tuple[int, Any, str, list[Any]]] = {}
         while chunks or running:
             while chunks and idle:
-                i, (actor, place) = idle.pop()
+                i, actor, place = idle.pop()
                 chunk = chunks.next(i)
                 running[actor.run.remote(chunk)] = (i, actor, place, chunk)
             if not running:
@@ -200,23 +253,25 @@ class RayExecutor:
             (ref,), _ = ray.wait(list(running), num_returns=1)
             i, actor, place, chunk = running.pop(ref)
             try:
-                results = ray.get(ref)
+                results, usage[place] = ray.get(ref)
             except ray.exceptions.RayActorError as e:
                 log.warning("the Ray worker %s was lost (%s); its items go to the others: %s", place,
                             str(e).splitlines()[0], _labels(chunk))
                 chunks.give_back(chunk)
+                idle = [slot for slot in idle if slot[1] is not actor]
                 self._drop(actor)
                 continue
             except ray.exceptions.RayTaskError as e:
                 raise _cause(e) from None
             log.debug("done on %s: %s", place, _labels(chunk))
-            idle.append((i, (actor, place)))
+            idle.append((i, actor, place))
             yield from results
 
     def _drop(self, actor: Any) -> None:
-        """Kill ``actor`` (lost, or the run is over) and take it out of the pool."""
-        ray.kill(actor)
-        self._pool = [a for a in self._pool if a is not actor]
+        """Kill ``actor`` (lost, or the run is over) and take it out of the pool (once)."""
+        if any(a is actor for a in self._pool):
+            ray.kill(actor)
+            self._pool = [a for a in self._pool if a is not actor]
 
     def close(self) -> None:
         if ray.is_initialized():

@@ -340,6 +340,8 @@ class _Executor:
         upstream = {name: self._result(name) for name in spec.requires}
         if self.options.workers:
             _limit_torch_threads(self.options.workers)
+        if spec.per_item:
+            self.items.start()
         out = self.store.begin(spec.name, key, fresh=fresh)
         self._warn_if_short_of_space(spec.name, out)
         resumed = any(out.iterdir())

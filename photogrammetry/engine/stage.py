@@ -56,6 +56,10 @@ class StageSpec:
     """One line for ``--help`` and logs."""
     cost: Cost | None = None
     """How long the stage takes, for the run's estimate of the time left (``None``: no time)."""
+    per_item: bool = False
+    """Its work goes through :meth:`StageContext.map`: the runner starts the executor's workers
+    before the stage (:meth:`ItemExecutor.start <photogrammetry.engine.executor.ItemExecutor.start>`),
+    outside its time."""
 
 
 def output_affecting_settings(config: Any) -> dict[str, Any]:

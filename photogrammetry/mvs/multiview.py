@@ -7,7 +7,8 @@ interrupted run resumes view by view. When asked, a geometric-consistency pass t
 view again against its sources' raw maps (:mod:`photogrammetry.mvs.geometric`; ``.raw/*.geo-*``,
 resumable alike). Pass 2 filters every raw map against its sources' raw
 maps (:mod:`photogrammetry.mvs.filtering`), derives normals and writes the artifact's maps
-(:mod:`photogrammetry.io.depth`).
+(:mod:`photogrammetry.io.depth`). Each pass is an item task over the views (:class:`_ViewTask`),
+run here or by an executor's workers (``map_views``).
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ from photogrammetry.mvs.selection import depth_range, select_sources
 Track = Callable[[Iterable[Any]], Iterator[Any]]
 """Wraps an iterable with progress reporting (``StageContext.track`` or ``iter``)."""
 
-MapViews = Callable[["ViewSweep", list[str]], Iterable[str]]
-"""Runs a :class:`ViewSweep` on view names, yielding each as it finishes (``StageContext.map``)."""
+MapViews = Callable[["_ViewTask", list[str]], Iterable[Any]]
+"""Runs a pass (:class:`ViewSweep`, :class:`GeometricPass`, :class:`FilterPass`) on view names,
+yielding each view's result as it finishes, in any order (``StageContext.map``)."""
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +116,8 @@ def _raw_path(out: Path, name: str, kind: str) -> Path:
 @dataclass
 class _ViewTask:
     """Work on some views as an item task (:class:`photogrammetry.engine.executor.ItemTask`):
-    picklable, set up once per worker, then run on view names; each view's raw maps and record go
-    to ``out`` as it finishes."""
+    picklable, set up once per worker, then run on view names; each view's maps (and, for the
+    resumable passes, its record) go to ``out`` as it finishes, and its result is yielded."""
 
     scene: MVSScene
     views: dict[str, MVSView]
@@ -141,19 +143,16 @@ class _ViewTask:
         """Views at once here: :attr:`threads` on the CPU, else 1."""
         return self.threads if self._device == "cpu" else 1
 
-    def run(self, names: Iterable[str]) -> Iterator[str]:
-        def view(name: str) -> str:
-            self._view(name)
-            return name
-
+    def run(self, names: Iterable[str]) -> Iterator[Any]:
         parallel = self._parallel()
         if parallel <= 1:
-            yield from map(view, names)
+            yield from map(self._view, names)
             return
         with torch_threads(1):
-            yield from prefetch(view, names, workers=parallel, ahead=parallel)
+            yield from prefetch(self._view, names, workers=parallel, ahead=parallel)
 
-    def _view(self, name: str) -> None:
+    def _view(self, name: str) -> Any:
+        """Process view ``name``; its result (the resumable passes: its name)."""
         raise NotImplementedError
 
     def _save(self, name: str, prefix: str, depth: np.ndarray, confidence: np.ndarray, record: dict) -> None:
@@ -181,7 +180,7 @@ class ViewSweep(_ViewTask):
         cascade = self.options.cascade  # the views at once share the working memory (their maps stay the same)
         self._cascade = replace(cascade, memory_budget_mb=max(1, cascade.memory_budget_mb // parallel))
 
-    def _view(self, name: str) -> None:
+    def _view(self, name: str) -> str:
         scene, views = self.scene, self.views
         bounds = depth_range(scene, scene.views[name], self.options.selection)
         view = views[name]
@@ -201,6 +200,7 @@ class ViewSweep(_ViewTask):
         else:  # no usable source: nothing can be measured
             depth = confidence = np.zeros((view.height, view.width), np.float32)
         self._save(name, "", depth, confidence, {"depth_range": [near, far]})
+        return name
 
 
 @dataclass
@@ -212,7 +212,7 @@ class GeometricPass(_ViewTask):
         super().setup()
         self._depth = lru_cache(maxsize=16)(lambda n: load_array(_raw_path(self.out, n, "depth")))
 
-    def _view(self, name: str) -> None:
+    def _view(self, name: str) -> str:
         view, out, sources = self.views[name], self.out, self.sources[name]
         depth = self._depth(name)
         confidence = load_array(_raw_path(out, name, "confidence")).astype(np.float32)
@@ -223,6 +223,30 @@ class GeometricPass(_ViewTask):
                 confidence, [self._depth(s) for s in sources], bounds, self.options.propagation,
                 self.options.geometric, self._device)
         self._save(name, "geo-", depth, confidence, {})
+        return name
+
+
+@dataclass
+class FilterPass(_ViewTask):
+    """Pass 2 for some views: each view's raw map (the geometric pass's when it ran) filtered against
+    its sources' raw maps, its normals derived, the artifact's maps written; yields each view's
+    :class:`DepthView`. ``items`` holds pass 1's records (read: the depth ranges). It records
+    nothing: an interrupted stage filters every view again."""
+
+    def setup(self) -> None:
+        super().setup()
+        self._prefix = "geo-" if self.options.geometric.enabled else ""
+        self._raw = lru_cache(maxsize=16)(lambda n: load_array(_raw_path(self.out, n, self._prefix + "depth")))
+
+    def _view(self, name: str) -> DepthView:
+        view, options, sources = self.views[name], self.options, self.sources[name]
+        confidence = load_array(_raw_path(self.out, name, self._prefix + "confidence")).astype(np.float32)
+        mask = read_mask(view) if options.use_masks else None
+        kept = filter_depth(view, self._raw(name), confidence, mask, [(self.views[s], self._raw(s)) for s in sources],
+                            options.filtering, self._device).depth
+        normals = normals_from_depth(kept, view.K, options.normal_smoothing)
+        save_maps(self.out, name, kept, normals, confidence)
+        return depth_record(view, self.items.get(name)["depth_range"], sources, kept, mask is not None, self.out)
 
 
 def _in_process(task: _ViewTask, names: list[str]) -> Iterator[str]:
@@ -241,11 +265,12 @@ def sweep_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, lis
     _run_views(task, [n for n in scene.names if items.get(n) is None], track, map_views)
 
 
-def _run_views(task: _ViewTask, todo: list[str], track: Track, map_views: MapViews | None) -> None:
-    """``task`` on the views ``todo``: through ``map_views`` when given, else here through ``track``."""
-    if todo:
-        for _ in map_views(task, todo) if map_views is not None else track(_in_process(task, todo)):
-            pass
+def _run_views(task: _ViewTask, todo: list[str], track: Track, map_views: MapViews | None) -> list[Any]:
+    """``task``'s results of the views ``todo``, in any order: through ``map_views`` when given,
+    else here through ``track``."""
+    if not todo:
+        return []
+    return list(map_views(task, todo) if map_views is not None else track(_in_process(task, todo)))
 
 
 def geometric_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,
@@ -259,30 +284,16 @@ def geometric_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str,
 
 
 def filter_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,
-               out: Path, *, device: str, items: ItemStore, track: Track = iter, threads: int = 1) -> list[DepthView]:
-    """Pass 2: filtered depth, normals and confidence of every view into ``out``; their records. The
-    raw maps are those of the geometric pass when ``options.geometric.enabled``. On the CPU ``threads``
-    views at once, each on one torch thread (the same maps for any ``threads``)."""
-    prefix = "geo-" if options.geometric.enabled else ""
-
-    @lru_cache(maxsize=16)
-    def raw(name: str) -> np.ndarray:
-        return load_array(_raw_path(out, name, prefix + "depth"))
-
-    def one(name: str) -> DepthView:
-        view = views[name]
-        confidence = load_array(_raw_path(out, name, prefix + "confidence")).astype(np.float32)
-        mask = read_mask(view) if options.use_masks else None
-        kept = filter_depth(view, raw(name), confidence, mask, [(views[s], raw(s)) for s in sources[name]],
-                            options.filtering, device).depth
-        normals = normals_from_depth(kept, view.K, options.normal_smoothing)
-        save_maps(out, name, kept, normals, confidence)
-        return depth_record(view, items.get(name)["depth_range"], sources[name], kept, mask is not None, out)
-
-    parallel = threads if resolve_device(device) == "cpu" else 1
-    with torch_threads(1 if parallel > 1 else None):
-        done = prefetch(one, scene.names, workers=parallel, ahead=parallel)
-        return [next(done) for _ in track(scene.names)]  # in order, as they finish
+               out: Path, *, device: str, items: ItemStore, track: Track = iter,
+               map_views: MapViews | None = None, threads: int = 1) -> list[DepthView]:
+    """Pass 2: filtered depth, normals and confidence of every view into ``out``; their records, in
+    the scene's order. The raw maps are those of the geometric pass when ``options.geometric.enabled``.
+    Through ``map_views`` when given, else here through ``track``; on the CPU ``threads`` views at
+    once, each on one torch thread (the same maps for any ``threads``)."""
+    task = FilterPass(scene=scene, views=views, sources=sources, options=options, out=out, device=device,
+                      items=items, threads=threads)
+    records = {record.name: record for record in _run_views(task, list(scene.names), track, map_views)}
+    return [records[name] for name in scene.names]
 
 
 def depth_record(view: MVSView, depth_range: list[float], sources: list[str], kept: np.ndarray,
@@ -310,10 +321,9 @@ def compute_depth(scene: MVSScene, options: MVSOptions, out: Path, *, device: st
         device: torch device.
         items: Records of the views already swept (resume); default: ``out/.raw-items``.
         track: Progress wrapper of the per-view loops.
-        map_views: Runs the sweep of the views (pass 1) elsewhere, e.g. on a Ray cluster; default:
-            here, in order.
-        sweep_device: Device of pass 1 and of the geometric pass (``auto`` picks per worker); default:
-            ``device``.
+        map_views: Runs the passes over the views elsewhere, e.g. on a Ray cluster; default: here,
+            in order.
+        sweep_device: Device of the passes (``auto`` picks per worker); default: ``device``.
         geometric_items: Records of the views the geometric pass has done; default: ``out/.geo-items``.
         threads: Views swept at once on the CPU, each on one torch thread (:func:`view_threads`).
 
@@ -330,5 +340,6 @@ def compute_depth(scene: MVSScene, options: MVSOptions, out: Path, *, device: st
         geometric_all(scene, views, sources, options, out, device=sweep_device or device,
                       items=geometric_items or ItemStore(out / ".geo-items"), track=track, map_views=map_views,
                       threads=threads)
-    records = filter_all(scene, views, sources, options, out, device=device, items=items, track=track, threads=threads)
+    records = filter_all(scene, views, sources, options, out, device=sweep_device or device, items=items, track=track,
+                         map_views=map_views, threads=threads)
     return DepthSummary(method=method.name, learned=method.learned, views=tuple(records))

@@ -5,10 +5,10 @@ range from the sparse points it sees. The default method, ``lite``, compares fea
 compact network trained on our synthetic renders in a coarse-to-fine plane sweep; ``ncc`` is
 the classical baseline on the same code path (see :mod:`photogrammetry.mvs.methods`). Depths are
 kept where enough sources agree (forward-backward reprojection) and inside object masks.
-Resumes view by view. The sweep of each view goes through ``ctx.map`` (here, or on the workers
-of a Ray cluster); the filtering, which reads each view's sources' raw maps, runs here. Layout
-in :mod:`photogrammetry.io.depth`; the maps also as COLMAP's binary arrays in a COLMAP dense
-workspace ``colmap/`` (:mod:`photogrammetry.io.colmap_dense`).
+Resumes view by view. The sweep of each view, then its filtering (which reads its sources' raw
+maps, once every view is swept), go through ``ctx.map`` (here, or on the workers of a Ray
+cluster). Layout in :mod:`photogrammetry.io.depth`; the maps also as COLMAP's binary arrays in
+a COLMAP dense workspace ``colmap/`` (:mod:`photogrammetry.io.colmap_dense`).
 """
 
 from __future__ import annotations
@@ -91,5 +91,6 @@ STAGE = StageSpec(
     outputs={"depth_maps": "depth", "normal_maps": "normals", "confidence_maps": "confidence",
              "colmap_workspace": colmap_dense.WORKSPACE},
     cost=Cost(unit="view", seconds=15.0, count="views", units_from="sfm.registered"),
+    per_item=True,
     summary="Depth, normal and confidence maps of every view by learned multi-view stereo.",
 )

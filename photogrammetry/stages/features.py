@@ -197,5 +197,6 @@ STAGE = StageSpec(
     fingerprint=fingerprint,
     outputs={"features": FEATURES_FILE},
     cost=Cost(seconds=0.3, count="images"),
+    per_item=True,
     summary="Local features: ALIKED / DISK (kornia, learned) or SIFT, per image.",
 )

@@ -2,7 +2,9 @@
 
 ``auto`` picks LightGlue for DISK and ALIKED features (LighterGlue for XFeat) and mutual nearest
 neighbours with a ratio test for SIFT (registry: :data:`photogrammetry.matching.MATCHERS`). Each image's features are
-moved to the device once and kept in a bounded cache while pairs that use it run; features are
+moved to the device once and kept in a bounded cache while pairs that use it run (at most the
+images of any :data:`CACHE_RUN` consecutive pairs, so its memory does not grow with the photo
+count, and at most ``cache_images``); features are
 read ahead in a worker thread. Pairs go through ``ctx.map`` in chunks (in this process, or on
 the workers of a Ray cluster, each with its own cache). Each pair's result is a scratch file as
 soon as it is done, so an interrupted run resumes pair by pair; ``matches.h5``
@@ -33,6 +35,9 @@ from photogrammetry.matching import MATCHERS, MatcherOptions, load_matcher, reso
 SCRATCH = ".matches"
 """Folder of per-pair scratch results inside the artifact."""
 
+CACHE_RUN = 64
+"""The feature cache holds the images that any run of this many consecutive pairs needs (:func:`cache_size`)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class MatchesConfig(MatcherOptions):
@@ -43,7 +48,8 @@ class MatchesConfig(MatcherOptions):
     """``auto`` (LightGlue for DISK / ALIKED / XFeat, ``nn-ratio`` for SIFT) or one of
     :data:`~photogrammetry.matching.MATCHERS`: ``lightglue``, ``nn-ratio``."""
     cache_images: int = field(default=512, metadata={"cache": False})
-    """Images whose features are kept on the device between pairs (bounds memory)."""
+    """Most images whose features are kept on the device between pairs (bounds memory); a worker
+    keeps fewer, those that any 64 consecutive pairs name."""
 
     KEY_NAMES: ClassVar[dict[str, str]] = {name: name for name in (
         "depth_confidence", "width_confidence", "filter_threshold", "ratio", "fp16", "matcher")}
@@ -107,6 +113,8 @@ class MatchTask(ItemTask[tuple[str, str], tuple[str, str]]):
     threads: int = 1
     """Pairs matched at once, each in its own thread with torch's CPU ops and numpy's BLAS on one thread
     (see :func:`pair_threads`); 1: one pair at a time, torch's ops and the BLAS on all their threads."""
+    cache_images: int = 2
+    """Images whose prepared features a worker keeps (:func:`cache_size`)."""
 
     def chunk(self) -> int:
         return 16
@@ -114,7 +122,7 @@ class MatchTask(ItemTask[tuple[str, str], tuple[str, str]]):
     def setup(self) -> None:
         self._matcher = load_matcher(self.matcher, self.extractor, self.config, resolve_device(self.device_request))
         self._file: FeatureFile | None = None
-        self._cache = DeviceCache(lambda n: self._matcher.prepare(self._file.read(n)), self.config.cache_images)
+        self._cache = DeviceCache(lambda n: self._matcher.prepare(self._file.read(n)), self.cache_images)
 
     def run(self, items: Sequence[tuple[str, str]]) -> Iterator[tuple[str, str]]:
         def read(pair: tuple[str, str]) -> tuple[tuple[str, str], Any, Any]:
@@ -130,6 +138,24 @@ class MatchTask(ItemTask[tuple[str, str], tuple[str, str]]):
         with FeatureFile(self.features) as self._file, torch_threads(torch_one), blas_threads(one):
             loaded = prefetch(read, items, workers=1, ahead=8)
             yield from prefetch(match, loaded, workers=self.threads, ahead=2 * self.threads)
+
+
+def cache_size(pairs: Sequence[tuple[str, str]], limit: int, run: int = CACHE_RUN) -> int:
+    """Images whose features a matching worker keeps: the most that any ``run`` consecutive pairs of
+    ``pairs`` name, at most ``limit`` (``matches.cache_images``). An executor hands a worker runs of
+    consecutive pairs (sorted by their first image, whose neighbours they share), so the cache serves
+    them, and its size follows the pairs per image, not the photo count."""
+    named: dict[str, int] = {}  # image -> its pairs in the window of the last ``run`` pairs
+    most = 0
+    for i, pair in enumerate(pairs):
+        for name in pair:
+            named[name] = named.get(name, 0) + 1
+        for name in pairs[i - run] if i >= run else ():
+            named[name] -= 1
+            if not named[name]:
+                del named[name]
+        most = max(most, len(named))
+    return max(2, min(limit, most))
 
 
 def pair_threads(matcher: str, device: str, workers: int) -> int:
@@ -155,7 +181,8 @@ def _match_missing(config: MatchesConfig, ctx: StageContext, features: FeatureSe
     local = ctx.executor.name == "local"
     task = MatchTask(config=config, matcher=name, extractor=features.extractor, features=features.path, out=ctx.out,
                      device_request=ctx.device_request,
-                     threads=pair_threads(name, ctx.device, ctx.workers) if local else 1)
+                     threads=pair_threads(name, ctx.device, ctx.workers) if local else 1,
+                     cache_images=cache_size(todo, config.cache_images))
     for _ in ctx.map(task, todo, unit="pair"):
         pass
 
@@ -196,5 +223,6 @@ STAGE = StageSpec(
     fingerprint=fingerprint,
     outputs={"matches": MATCHES_FILE},
     cost=Cost(unit="pair", seconds=0.1, per_photo=5.5, count="pairs", units_from="pairs.pairs"),
+    per_item=True,
     summary="Match features of each pair: LightGlue (DISK / ALIKED) or mutual NN + ratio (SIFT).",
 )

@@ -132,8 +132,13 @@ def test_ray_run_gives_the_local_keys_and_bytes(local: RunResult, on_ray: RunRes
 
 def test_one_pool_of_workers_serves_every_stage_and_ends_with_the_run(on_ray: RunResult, ray_log: list[str]):
     pools = [set(re.findall(r":(\d+)", m.split(": ", 1)[1])) for m in ray_log if re.match(r"\d+ Ray workers:", m)]
-    assert len(pools) == 3 and len(pools[0]) == 2  # features, matches, depth, on both nodes
-    assert pools[1] == pools[0] and pools[2] == pools[0]
+    assert len(pools) == 4 and len(pools[0]) == 2  # features, matches, depth (sweep, filter), on both nodes
+    assert all(pool == pools[0] for pool in pools[1:])
+    started = [i for i, m in enumerate(ray_log) if m.startswith("started 2 Ray workers in ")]
+    features = next(i for i, m in enumerate(ray_log) if re.match(r"stage \d+ of \d+: features: running", m))
+    assert len(started) == 1 and started[0] < features  # before the first per-item stage: not in its time
+    shares = [m for m in ray_log if m.startswith("Ray workers' share: ")]
+    assert len(shares) == 4 and all(m.count(" CPU s") == 2 for m in shares)
     deadline = time.monotonic() + 30  # killed when the run ended (asynchronously)
     while any(_alive(int(pid)) for pid in pools[0]) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -139,6 +139,16 @@ def test_small_device_cache_gives_the_same_matches(scene, reference, tmp_path: P
         assert all(np.array_equal(a.read(*p).indices, b.read(*p).indices) for p in b.pairs())
 
 
+def test_the_cache_holds_the_images_of_a_run_of_pairs_not_of_the_capture() -> None:
+    def ring(photos: int) -> list[tuple[str, str]]:  # each photo with its 4 next ones, sorted as pairs are
+        return sorted((f"{i:03d}", f"{(i + d) % photos:03d}") for i in range(photos) for d in range(1, 5))
+
+    sizes = [matches_stage.cache_size(ring(n), 512, run=16) for n in (25, 100, 400)]
+    assert sizes[0] == sizes[1] == sizes[2] < 25  # 16 consecutive pairs: 4 first images and their next 4
+    assert matches_stage.cache_size(ring(100), 6, run=16) == 6  # matches.cache_images caps it
+    assert matches_stage.cache_size([("a", "b")], 512) == 2 and matches_stage.cache_size([], 512) == 2
+
+
 def test_lightglue_for_sift_is_a_config_error(scene, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="nn-ratio"):
         run(scene[0], tmp_path / "ws", "features.extractor=sift", "matches.matcher=lightglue")
