@@ -90,7 +90,19 @@ def incremental_options(config: SfmOptions, num_threads: int, *,
     o.mapper.max_reg_trials = config.mapping.max_reg_trials
     o.structure_less_registration_fallback = config.mapping.structure_less_fallback
     o.ba_local_function_tolerance = o.ba_global_function_tolerance = config.mapping.ba_function_tolerance
+    o.triangulation.min_angle = o.mapper.filter_min_tri_angle = config.mapping.min_tri_angle
     return o
+
+
+def triangulation_options(config: SfmOptions) -> tuple[pycolmap.IncrementalTriangulatorOptions,
+                                                       pycolmap.IncrementalMapperOptions]:
+    """COLMAP's triangulation and mapper options (the smallest triangulation angle of
+    ``mapping.min_tri_angle``, where points are made and filtered) for work on a mapped model."""
+    import pycolmap
+
+    triangulation, mapper = pycolmap.IncrementalTriangulatorOptions(), pycolmap.IncrementalMapperOptions()
+    triangulation.min_angle = mapper.filter_min_tri_angle = config.mapping.min_tri_angle
+    return triangulation, mapper
 
 
 def global_options(config: SfmOptions, num_threads: int) -> pycolmap.GlobalPipelineOptions:

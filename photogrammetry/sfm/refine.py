@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING
 
 from photogrammetry.sfm.colmap import colmap_errors
 from photogrammetry.sfm.intrinsics import forward_motion, moves_ahead
+from photogrammetry.sfm.mapping import triangulation_options
 
 if TYPE_CHECKING:
     import pycolmap
@@ -99,8 +100,7 @@ def _refine_once(model: pycolmap.Reconstruction, database: Path, config: SfmOpti
     """Complete and merge tracks, re-triangulate, then iterate global BA and filtering, in place."""
     import pycolmap
 
-    triangulation = pycolmap.IncrementalTriangulatorOptions()
-    mapper_options = pycolmap.IncrementalMapperOptions()
+    triangulation, mapper_options = triangulation_options(config)
     mapper_options.num_threads = num_threads
     with pycolmap.Database.open(database) as db:
         cache = pycolmap.DatabaseCache.create(db, pycolmap.DatabaseCacheOptions())
