@@ -94,17 +94,6 @@ def incremental_options(config: SfmOptions, num_threads: int, *,
     return o
 
 
-def triangulation_options(config: SfmOptions) -> tuple[pycolmap.IncrementalTriangulatorOptions,
-                                                       pycolmap.IncrementalMapperOptions]:
-    """COLMAP's triangulation and mapper options (the smallest triangulation angle of
-    ``mapping.min_tri_angle``, where points are made and filtered) for work on a mapped model."""
-    import pycolmap
-
-    triangulation, mapper = pycolmap.IncrementalTriangulatorOptions(), pycolmap.IncrementalMapperOptions()
-    triangulation.min_angle = mapper.filter_min_tri_angle = config.mapping.min_tri_angle
-    return triangulation, mapper
-
-
 def global_options(config: SfmOptions, num_threads: int) -> pycolmap.GlobalPipelineOptions:
     """pycolmap's global (GLOMAP) pipeline options for ``config``."""
     import pycolmap

@@ -120,8 +120,7 @@ def _register(model: pycolmap.Reconstruction, poses: dict[int, pycolmap.Rigid3d]
     """Register the images ``poses`` names into ``model`` at those poses, triangulate them and adjust, in place."""
     import pycolmap
 
-    from photogrammetry.sfm.mapping import triangulation_options
-    from photogrammetry.sfm.refine import bundle_options
+    from photogrammetry.sfm.refine import bundle_options, triangulation_options
 
     with pycolmap.Database.open(database) as db:
         cache = pycolmap.DatabaseCache.create(db, pycolmap.DatabaseCacheOptions())

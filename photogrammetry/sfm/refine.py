@@ -55,7 +55,6 @@ from typing import TYPE_CHECKING
 
 from photogrammetry.sfm.colmap import colmap_errors
 from photogrammetry.sfm.intrinsics import forward_motion, moves_ahead
-from photogrammetry.sfm.mapping import triangulation_options
 
 if TYPE_CHECKING:
     import pycolmap
@@ -76,6 +75,17 @@ def principal_point_constrained(model: pycolmap.Reconstruction, min_images: int)
 def principal_points_plausible(model: pycolmap.Reconstruction, max_offset: float) -> bool:
     """Whether each camera's principal point lies within ``max_offset`` x size of the image centre."""
     return principal_point_offset(model) <= max_offset
+
+
+def triangulation_options(config: SfmOptions) -> tuple[pycolmap.IncrementalTriangulatorOptions,
+                                                       pycolmap.IncrementalMapperOptions]:
+    """COLMAP's triangulation and mapper options (the smallest triangulation angle of
+    ``mapping.min_tri_angle``, where points are made and filtered) for work on a mapped model."""
+    import pycolmap
+
+    triangulation, mapper = pycolmap.IncrementalTriangulatorOptions(), pycolmap.IncrementalMapperOptions()
+    triangulation.min_angle = mapper.filter_min_tri_angle = config.mapping.min_tri_angle
+    return triangulation, mapper
 
 
 def bundle_options(config: SfmOptions, *, principal_point: bool, distortion: bool,
