@@ -127,3 +127,25 @@ def test_guided_options_are_checked():
         GuidedOptions(min_points=-1)
     with pytest.raises(ConfigError, match="guided"):
         GuidedOptions(ratio=1.5)
+
+
+def test_pairs_that_only_a_smaller_piece_registered_are_matched_along_its_lines(tmp_path):
+    database = tmp_path / "database.db"
+    truth = _synthetic(database)
+    _features(truth, tmp_path / "features.h5", database)
+    first, second = pycolmap.Reconstruction(truth), pycolmap.Reconstruction(truth)
+    for image_id in (3, 4):
+        first.deregister_frame(first.image(image_id).frame_id)
+    for image_id in (1, 2):
+        second.deregister_frame(second.image(image_id).frame_id)
+    second.transform(pycolmap.Sim3d(0.5, pycolmap.Rotation3d(np.array([0.2, 0.0, 0.1])), np.array([1.0, 0.0, 0.0])))
+    with pycolmap.Database.open(database) as db:
+        true_matches = np.asarray(db.read_two_view_geometry(3, 4).inlier_matches)
+        db.delete_matches(3, 4)
+        db.write_matches(3, 4, np.ascontiguousarray(true_matches[:10], dtype=np.uint32))
+    pairs = add_guided_matches(database, tmp_path / "features.h5", [first, second], GuidedOptions(min_points=10_000),
+                               min_inliers=15)
+    assert pairs == {(1, 2), (3, 4)}  # the pairs across the pieces have no model that holds both
+    with pycolmap.Database.open(database) as db:
+        now = {tuple(m) for m in np.asarray(db.read_matches(3, 4))}
+    assert len(now & {tuple(m) for m in true_matches}) >= 0.9 * len(true_matches)
