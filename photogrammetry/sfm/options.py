@@ -61,10 +61,11 @@ class GuidedOptions:
     """Images of the first pass's models that see fewer 3D points are weak: their verified pairs are
     matched again along the first pass's epipolar lines before the second pass (0: off; needs the
     second pass, ``mapping.focal_second_pass``, and a camera without a focal prior). Measured on the
-    office walk (``cpu``, no EXIF, three runs each, with ``mapping.min_tri_angle`` 0.75): 20 frames,
-    frame 12's keypoints matched on both sides 14 -> 97, one piece instead of two joined through 5
-    points in two runs (largest scale departure against the sensor 2.6 %, before 24-37 %), 16.9 % in
-    the third; 40 frames, 13-18 % against 4.5-4.8 % before. So it is off in every preset."""
+    office walk (``cpu``, no EXIF, the same matches, with ``mapping.min_tri_angle`` 0.75): 20 frames,
+    frame 12's keypoints matched on both sides 14 -> 97; largest scale departure against the sensor
+    2.6 % in four runs of six (one piece instead of two joined through 5 points) and 16.9 % in two,
+    against 24-37 % in four runs without; 40 frames, 13-18 % against 4.5-4.8 % (three runs each). So
+    it is off in every preset."""
     max_error_px: float = 2.0
     """Largest distance of a candidate keypoint to the epipolar line, pixels, both ways."""
     ratio: float = 0.8
@@ -152,8 +153,9 @@ class MappingOptions:
     min_tri_angle: float = 1.5
     """Smallest triangulation angle of a 3D point, degrees, where the incremental mapper, the joining of
     pieces and the final refinement triangulate and filter points (COLMAP: 1.5). Lower keeps more points
-    of frames that turn with little baseline. Office walk (``cpu``, three runs each): 0.75 alone, 20 frames,
-    largest scale departure 24 % (1.5: 20-35 %); with ``guided.min_points`` 150, see :class:`GuidedOptions`."""
+    of frames that turn with little baseline. Office walk, 20 frames (``cpu``): 0.75 in the mapper alone,
+    largest scale departure against the true cameras 24 % in two runs (1.5: 20-35 % in four); with
+    ``guided.min_points`` 150, see :class:`GuidedOptions`."""
     abs_pose_min_num_inliers: int = 15
     """2D-3D inliers a new image needs to register (COLMAP: 30)."""
     abs_pose_min_inlier_ratio: float = 0.1
