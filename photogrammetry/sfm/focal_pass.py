@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from photogrammetry.errors import StageError
-from photogrammetry.sfm import mapping, verification
+from photogrammetry.sfm import guided, mapping, verification
 from photogrammetry.sfm.database import connected_images
 from photogrammetry.sfm.mapping import MappingOutcome
 from photogrammetry.sfm.options import SfmOptions
@@ -85,7 +85,7 @@ def first_pass_options(config: SfmOptions) -> SfmOptions:
 
 
 def map_cameras(database: Path, images: Path, scratch: Path, config: SfmOptions, *, light: bool, num_images: int,
-                connected: int, num_threads: int) -> MappingOutcome:
+                connected: int, num_threads: int, features: Path | None = None) -> MappingOutcome:
     """Both mapping passes on the verified ``database``: the first (light where ``light``, its
     verification done with :func:`first_pass_options`) and :func:`second_pass`.
 
@@ -95,12 +95,15 @@ def map_cameras(database: Path, images: Path, scratch: Path, config: SfmOptions,
     focal length sent the second pass into pieces too), ``database`` is verified again in full and
     both passes run as without the light one.
 
+    ``features`` (our ``features.h5``): where ``guided.min_points`` asks for it, the second pass
+    first matches the first's weak images again (:mod:`photogrammetry.sfm.guided`).
+
     Raises:
         StageError: When the full first pass found no model.
     """
     if light:
         found = _light_passes(database, images, scratch / "light", config, num_images=num_images,
-                              connected=connected, num_threads=num_threads)
+                              connected=connected, num_threads=num_threads, features=features)
         if found is not None:
             return found
         log.info("the light first pass and the second pass left connected images out: both run again in full")
@@ -109,11 +112,11 @@ def map_cameras(database: Path, images: Path, scratch: Path, config: SfmOptions,
     first = mapping.reconstruct(database, images, scratch, config, num_images=num_images, connected=connected,
                                 num_threads=num_threads)
     return second_pass(database, images, scratch / "focal", config, first, num_images=num_images,
-                       num_threads=num_threads)
+                       num_threads=num_threads, features=features)
 
 
 def _light_passes(database: Path, images: Path, scratch: Path, config: SfmOptions, *, num_images: int,
-                  connected: int, num_threads: int) -> MappingOutcome | None:
+                  connected: int, num_threads: int, features: Path | None) -> MappingOutcome | None:
     """The light first pass and the second pass, where the second registers every connected image;
     else ``None``, with ``database`` as the light verification left it."""
     try:
@@ -130,7 +133,8 @@ def _light_passes(database: Path, images: Path, scratch: Path, config: SfmOption
     if not focals:
         return None
     again, _, complete = _second_run(database, images, scratch / "second-pass", config, first, focals,
-                                     num_images=num_images, num_threads=num_threads, only_verified=True)
+                                     num_images=num_images, num_threads=num_threads, only_verified=True,
+                                     features=features)
     if again is None:
         return None
     if not complete:
@@ -144,8 +148,8 @@ def _light_passes(database: Path, images: Path, scratch: Path, config: SfmOption
 
 
 def _second_run(database: Path, images: Path, scratch: Path, config: SfmOptions, first: MappingOutcome,
-                focals: dict[int, float], *, num_images: int, num_threads: int,
-                only_verified: bool = False) -> tuple[MappingOutcome | None, str, bool]:
+                focals: dict[int, float], *, num_images: int, num_threads: int, only_verified: bool = False,
+                features: Path | None = None) -> tuple[MappingOutcome | None, str, bool]:
     """The second pass's mapping where it registers at least as many images as ``first`` (else
     ``None``, with ``database`` restored; its copy stays in ``scratch/first-pass.db``), the line that
     says so, and whether it registers every connected image. ``only_verified``: verify again only the
@@ -154,14 +158,15 @@ def _second_run(database: Path, images: Path, scratch: Path, config: SfmOptions,
     scratch.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(database, saved)
     _write_priors(database, focals)
+    guide = features is not None and config.guided.min_points > 0
+    done = guided.add_guided_matches(database, features, first.models, config.guided,
+                                     config.verification.min_inliers) if guide else set()
     (verification.verify_again if only_verified else verification.verify)(database, config, num_threads=num_threads)
     connected = connected_images(database, config.mapping.min_num_matches)
-    try:
-        again = mapping.reconstruct(database, images, scratch, config, num_images=num_images, connected=connected,
-                                    num_threads=num_threads)
-    except StageError as err:  # no model: the first pass stands
-        log.info("second mapping pass failed (%s); the first pass is kept", err)
-        again = None
+    again = _map_again(database, images, scratch, config, num_images=num_images, num_threads=num_threads)
+    if guide and again is not None:
+        again = _guided_round(database, images, scratch / "guided", config, again, features, done,
+                              num_images=num_images, num_threads=num_threads)
     before = first.models[0].num_reg_images()
     after = again.models[0].num_reg_images() if again else 0
     shown = ", ".join(f"{f:.1f} px" for f in focals.values())
@@ -174,8 +179,40 @@ def _second_run(database: Path, images: Path, scratch: Path, config: SfmOptions,
     return None, note, False
 
 
+def _map_again(database: Path, images: Path, scratch: Path, config: SfmOptions, *, num_images: int,
+               num_threads: int) -> MappingOutcome | None:
+    """Map the verified ``database`` again (:func:`~photogrammetry.sfm.mapping.reconstruct`); ``None`` with no model."""
+    connected = connected_images(database, config.mapping.min_num_matches)
+    try:
+        return mapping.reconstruct(database, images, scratch, config, num_images=num_images, connected=connected,
+                                   num_threads=num_threads)
+    except StageError as err:  # no model: the first pass stands
+        log.info("second mapping pass failed (%s); the first pass is kept", err)
+        return None
+
+
+def _guided_round(database: Path, images: Path, scratch: Path, config: SfmOptions, mapped: MappingOutcome,
+                  features: Path, done: set[tuple[int, int]], *, num_images: int, num_threads: int) -> MappingOutcome:
+    """``mapped`` or, where its models still hold weak images in pairs that the first guided matching left
+    out (images that the first pass had not registered together), those pairs matched along ``mapped``'s
+    epipolar lines and the database mapped once more: kept where it registers at least as many images."""
+    more = guided.add_guided_matches(database, features, mapped.models, config.guided,
+                                     config.verification.min_inliers, skip=done)
+    if not more:
+        return mapped
+    verification.verify_again(database, config, num_threads=num_threads)
+    again = _map_again(database, images, scratch, config, num_images=num_images, num_threads=num_threads)
+    before = mapped.models[0].num_reg_images()
+    if again is None or again.models[0].num_reg_images() < before:
+        log.info("guided matching, second round: the mapping before it is kept")
+        return mapped
+    log.info("guided matching, second round: %d pairs more, registered images %d (before it %d)", len(more),
+             again.models[0].num_reg_images(), before)
+    return again
+
+
 def second_pass(database: Path, images: Path, scratch: Path, config: SfmOptions, first: MappingOutcome, *,
-                num_images: int, num_threads: int) -> MappingOutcome:
+                num_images: int, num_threads: int, features: Path | None = None) -> MappingOutcome:
     """``first`` or, where a camera had no focal prior, the mapping of a second pass that starts from
     the focal lengths ``first`` found, marked as priors (see the module docstring).
 
@@ -187,6 +224,7 @@ def second_pass(database: Path, images: Path, scratch: Path, config: SfmOptions,
         first: The first pass's outcome.
         num_images: Images in the database.
         num_threads: Threads COLMAP may use.
+        features: Our ``features.h5``, for guided matching (``guided.min_points``).
     """
     if not (config.mapping.focal_second_pass and config.refine_focal_length and first.models):
         return first
@@ -194,7 +232,7 @@ def second_pass(database: Path, images: Path, scratch: Path, config: SfmOptions,
     if not focals:
         return first
     again, note, _ = _second_run(database, images, scratch / "second-pass", config, first, focals,
-                                 num_images=num_images, num_threads=num_threads)
+                                 num_images=num_images, num_threads=num_threads, features=features)
     if again is not None:
         return MappingOutcome(models=again.models, mapper=again.mapper,
                               attempts=(*first.attempts, *(f"second pass, {a}" for a in again.attempts)))

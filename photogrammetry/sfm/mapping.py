@@ -101,6 +101,7 @@ def incremental_options(config: SfmOptions, num_threads: int, *, distortion: boo
     o.structure_less_registration_fallback = config.mapping.structure_less_fallback
     o.ba_local_function_tolerance = o.ba_global_function_tolerance = config.mapping.ba_function_tolerance
     o.ba_global_frames_ratio = o.ba_global_points_ratio = config.mapping.ba_global_ratio
+    o.triangulation.min_angle = o.mapper.filter_min_tri_angle = config.mapping.min_tri_angle
     if light:
         o.extract_colors = False
         o.ba_local_function_tolerance = o.ba_global_function_tolerance = max(LIGHT_BA_TOLERANCE,

@@ -54,6 +54,33 @@ class SiftOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
+class GuidedOptions:
+    """Guided matching of the weakly tied images of the first mapping pass (:mod:`photogrammetry.sfm.guided`)."""
+
+    min_points: int = 0
+    """Images of the first pass's models that see fewer 3D points are weak: their verified pairs are
+    matched again along the first pass's epipolar lines before the second pass (0: off; needs the
+    second pass, ``mapping.focal_second_pass``, and a camera without a focal prior). Measured on the
+    office walk (``cpu``, no EXIF, the same matches, with ``mapping.min_tri_angle`` 0.75): 20 frames,
+    frame 12's keypoints matched on both sides 14 -> 97; largest scale departure against the sensor
+    2.6 % in four runs of six (one piece instead of two joined through 5 points) and 16.9 % in two,
+    against 24-37 % in four runs without; 40 frames, 13-18 % against 4.5-4.8 % (three runs each). So
+    it is off in every preset."""
+    max_error_px: float = 2.0
+    """Largest distance of a candidate keypoint to the epipolar line, pixels, both ways."""
+    ratio: float = 0.8
+    """Ratio test among the candidates along the line: the nearest descriptor's distance over the second's."""
+    max_distance: float = 0.7
+    """Largest descriptor distance of a guided match (unit descriptors: RootSIFT for SIFT)."""
+
+    def __post_init__(self) -> None:
+        if self.min_points < 0 or self.max_error_px <= 0 or not 0 < self.ratio <= 1 or not 0 < self.max_distance <= 2:
+            raise ConfigError(f"guided: min_points must be >= 0, max_error_px > 0, ratio within (0, 1] and "
+                              f"max_distance within (0, 2], got {self.min_points}, {self.max_error_px}, "
+                              f"{self.ratio} and {self.max_distance}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class VerificationOptions:
     """Geometric verification of the raw matches (:mod:`photogrammetry.sfm.verification`)."""
 
@@ -123,6 +150,12 @@ class MappingOptions:
     """Inliers the initial image pair needs (COLMAP: 100; lower helps wide baselines)."""
     init_min_tri_angle: float = 8.0
     """Smallest median triangulation angle of the initial pair, degrees (COLMAP: 16)."""
+    min_tri_angle: float = 1.5
+    """Smallest triangulation angle of a 3D point, degrees, where the incremental mapper, the joining of
+    pieces and the final refinement triangulate and filter points (COLMAP: 1.5). Lower keeps more points
+    of frames that turn with little baseline. Office walk, 20 frames (``cpu``): 0.75 in the mapper alone,
+    largest scale departure against the true cameras 24 % in two runs (1.5: 20-35 % in four); with
+    ``guided.min_points`` 150, see :class:`GuidedOptions`."""
     abs_pose_min_num_inliers: int = 15
     """2D-3D inliers a new image needs to register (COLMAP: 30)."""
     abs_pose_min_inlier_ratio: float = 0.1
@@ -161,6 +194,8 @@ class MappingOptions:
         _fraction(self, ("abs_pose_min_inlier_ratio",))
         if self.ba_function_tolerance < 0:
             raise ConfigError(f"ba_function_tolerance must be >= 0, got {self.ba_function_tolerance}")
+        if not 0.0 < self.min_tri_angle < 90.0:
+            raise ConfigError(f"min_tri_angle must be within (0, 90) degrees, got {self.min_tri_angle}")
         if not 0.0 < self.init_min_tri_angle < 90.0:
             raise ConfigError(f"init_min_tri_angle must be within (0, 90) degrees, got {self.init_min_tri_angle}")
 
@@ -275,6 +310,8 @@ class SfmOptions:
     """COLMAP's SIFT on top of our features."""
     verification: VerificationOptions = field(default_factory=VerificationOptions)
     """Geometric verification of the raw matches."""
+    guided: GuidedOptions = field(default_factory=GuidedOptions)
+    """Guided matching of weakly tied images between the mapping passes."""
     mapping: MappingOptions = field(default_factory=MappingOptions)
     """Incremental or global mapping."""
     refinement: RefinementOptions = field(default_factory=RefinementOptions)

@@ -120,7 +120,7 @@ def _register(model: pycolmap.Reconstruction, poses: dict[int, pycolmap.Rigid3d]
     """Register the images ``poses`` names into ``model`` at those poses, triangulate them and adjust, in place."""
     import pycolmap
 
-    from photogrammetry.sfm.refine import bundle_options
+    from photogrammetry.sfm.refine import bundle_options, triangulation_options
 
     with pycolmap.Database.open(database) as db:
         cache = pycolmap.DatabaseCache.create(db, pycolmap.DatabaseCacheOptions())
@@ -130,12 +130,11 @@ def _register(model: pycolmap.Reconstruction, poses: dict[int, pycolmap.Rigid3d]
         frame = model.frame(model.image(image_id).frame_id)
         frame.rig_from_world = pose
         model.register_frame(frame.frame_id)
-    triangulation = pycolmap.IncrementalTriangulatorOptions()
+    triangulation, options = triangulation_options(config)
     for image_id in poses:
         mapper.triangulate_image(triangulation, image_id)
     mapper.complete_and_merge_tracks(triangulation)
     mapper.retriangulate(triangulation)
-    options = pycolmap.IncrementalMapperOptions()
     options.num_threads = num_threads
     ba = bundle_options(config, principal_point=config.refine_principal_point == "always", distortion=False,
                         num_threads=num_threads)

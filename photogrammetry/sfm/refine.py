@@ -77,6 +77,17 @@ def principal_points_plausible(model: pycolmap.Reconstruction, max_offset: float
     return principal_point_offset(model) <= max_offset
 
 
+def triangulation_options(config: SfmOptions) -> tuple[pycolmap.IncrementalTriangulatorOptions,
+                                                       pycolmap.IncrementalMapperOptions]:
+    """COLMAP's triangulation and mapper options (the smallest triangulation angle of
+    ``mapping.min_tri_angle``, where points are made and filtered) for work on a mapped model."""
+    import pycolmap
+
+    triangulation, mapper = pycolmap.IncrementalTriangulatorOptions(), pycolmap.IncrementalMapperOptions()
+    triangulation.min_angle = mapper.filter_min_tri_angle = config.mapping.min_tri_angle
+    return triangulation, mapper
+
+
 def bundle_options(config: SfmOptions, *, principal_point: bool, distortion: bool,
                    num_threads: int) -> pycolmap.BundleAdjustmentOptions:
     """Robust (Cauchy) global adjustment options: the focal length as ``config`` says, the principal
@@ -99,8 +110,7 @@ def _refine_once(model: pycolmap.Reconstruction, database: Path, config: SfmOpti
     """Complete and merge tracks, re-triangulate, then iterate global BA and filtering, in place."""
     import pycolmap
 
-    triangulation = pycolmap.IncrementalTriangulatorOptions()
-    mapper_options = pycolmap.IncrementalMapperOptions()
+    triangulation, mapper_options = triangulation_options(config)
     mapper_options.num_threads = num_threads
     with pycolmap.Database.open(database) as db:
         cache = pycolmap.DatabaseCache.create(db, pycolmap.DatabaseCacheOptions())

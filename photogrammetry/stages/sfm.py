@@ -156,7 +156,7 @@ def _verify(db: Path, config: SfmConfig, workers: int) -> tuple[bool, int]:
 
 
 def _map(db: Path, images: Path, config: SfmConfig, ctx: StageContext, *, light: bool, num_images: int,
-         connected: int) -> Any:
+         connected: int, features: Path) -> Any:
     """:func:`~photogrammetry.sfm.focal_pass.map_cameras`, with a warning (and, where mapping fails, the
     reason) where most verified matches stand still: a static background."""
     from photogrammetry.sfm import diagnosis, focal_pass
@@ -166,7 +166,7 @@ def _map(db: Path, images: Path, config: SfmConfig, ctx: StageContext, *, light:
         ctx.log.warning("%s", diagnosis.static_background(still))
     try:
         return focal_pass.map_cameras(db, images, ctx.out / ".mapping", config, light=light, num_images=num_images,
-                                      connected=connected, num_threads=ctx.workers)
+                                      connected=connected, num_threads=ctx.workers, features=features)
     except StageError as error:
         if still < diagnosis.STILL_SHARE:
             raise
@@ -202,7 +202,8 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
             ids = {i: im.name for i, im in enumerate(ingest.images, 1)}  # as write_database numbers them
             raise StageError(diagnosis.no_verified_pairs(db, ids, config))
         beat.step("mapping and bundle adjustment")
-        outcome = _map(db, images, config, ctx, light=light, num_images=stats.images, connected=connected)
+        outcome = _map(db, images, config, ctx, light=light, num_images=stats.images, connected=connected,
+                       features=features.path)
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers)
         chosen, pp, distortion = final.model, final.principal_point, final.distortion

@@ -76,3 +76,11 @@ def test_both_passes_run_in_full_where_the_second_leaves_connected_images_out(sy
     assert "second pass, incremental: 1 model(s), registered images 8" in attempts
     assert not any(a.startswith("light") for a in attempts)
     assert result.summary.cameras[0].focal_px == pytest.approx(1280.0, rel=0.02)
+
+
+def test_the_second_pass_matches_the_weak_images_again_first(synthetic_scene, tmp_path, caplog):
+    caplog.set_level("INFO", logger="photogrammetry.sfm")
+    result = run_sfm(synthetic_scene, tmp_path / "out", "guided.min_points=100000", "refinement.enabled=false")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("guided matching:")]
+    assert lines and lines[0].startswith("guided matching: 8 weak image(s) (fewer than 100000 points)")
+    assert len(result.summary.registered) == 8
