@@ -93,9 +93,7 @@ def run(
         Which stages ran or were reused, with their artifact folders.
     """
     config_path = Path(config_file) if config_file else None
-    files = []  # what auto looks at: does the background stand still?
-    if preset == AUTO_PRESET:
-        files = list_files(Path(photos), WORKSPACE_MARKER) if Path(photos).is_dir() else [Path(photos)]
+    files = _input_files(Path(photos)) if preset == AUTO_PRESET else []  # auto: does the background stand still?
     choice = choose_preset(preset, device=device, config_file=config_path, overrides=overrides, photos=files)
     config = resolve_config(PIPELINE, preset=choice.name, overrides=overrides, config_file=config_path)
     if until in (None, "export") and Path(photos).exists():
@@ -123,6 +121,11 @@ def run(
             log.warning("report.html not written (%s); 'photogrammetry report %s -o %s' tries again", e, workspace,
                         folder / "report.html")
     return result
+
+
+def _input_files(photos: Path) -> list[Path]:
+    """The files ingest will read: those below a folder (in order), or the one file given."""
+    return list_files(photos, WORKSPACE_MARKER) if photos.is_dir() else [photos]
 
 
 def output_folder(workspace: str | os.PathLike, output: str | os.PathLike | None = None) -> Path:
