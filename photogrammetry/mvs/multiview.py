@@ -36,7 +36,7 @@ from photogrammetry.mvs.geometry import normals_from_depth
 from photogrammetry.mvs.methods import method_spec
 from photogrammetry.mvs.scene import MVSScene, MVSView, fit_size
 from photogrammetry.mvs.options import MVSOptions
-from photogrammetry.mvs.propagation import propagate
+from photogrammetry.mvs.pyramid import propagate
 from photogrammetry.mvs.selection import depth_range, select_sources
 
 Track = Callable[[Iterable[Any]], Iterator[Any]]
