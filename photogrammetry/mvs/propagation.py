@@ -16,7 +16,6 @@ device, in float32; the random numbers are drawn on the CPU (the same maps on ev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +24,6 @@ import numpy as np
 from photogrammetry.errors import ConfigError
 from photogrammetry.mvs.planar_prior import PlanarPriorOptions, PriorCost, planar_prior
 from photogrammetry.mvs.plane_cost import WORST, PlaneCost
-from photogrammetry.mvs.scene import MVSView
 
 
 @dataclass(frozen=True, kw_only=True)
