@@ -258,12 +258,21 @@ def geometric_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str,
     _run_views(task, [n for n in scene.names if items.get(n) is None], track, map_views)
 
 
+def checked_views(scene: MVSScene, sources: dict[str, list[str]], options: MVSOptions) -> dict[str, list[str]]:
+    """The views each map is checked against: ``options.filtering.num_sources`` best by the selection's
+    score when set, else the sweep's ``sources``."""
+    count = options.filtering.num_sources
+    return select_sources(scene, replace(options.selection, num_sources=count)) if count else sources
+
+
 def filter_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,
                out: Path, *, device: str, items: ItemStore, track: Track = iter, threads: int = 1) -> list[DepthView]:
-    """Pass 2: filtered depth, normals and confidence of every view into ``out``; their records. The
-    raw maps are those of the geometric pass when ``options.geometric.enabled``. On the CPU ``threads``
-    views at once, each on one torch thread (the same maps for any ``threads``)."""
+    """Pass 2: filtered depth, normals and confidence of every view into ``out``; their records (with the
+    sweep's ``sources``). Each raw map is checked against those of :func:`checked_views`; the raw maps are
+    those of the geometric pass when ``options.geometric.enabled``. On the CPU ``threads`` views at once,
+    each on one torch thread (the same maps for any ``threads``)."""
     prefix = "geo-" if options.geometric.enabled else ""
+    checked = checked_views(scene, sources, options)
 
     @lru_cache(maxsize=16)
     def raw(name: str) -> np.ndarray:
@@ -273,7 +282,7 @@ def filter_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, li
         view = views[name]
         confidence = load_array(_raw_path(out, name, prefix + "confidence")).astype(np.float32)
         mask = read_mask(view) if options.use_masks else None
-        kept = filter_depth(view, raw(name), confidence, mask, [(views[s], raw(s)) for s in sources[name]],
+        kept = filter_depth(view, raw(name), confidence, mask, [(views[s], raw(s)) for s in checked[name]],
                             options.filtering, device).depth
         normals = normals_from_depth(kept, view.K, options.normal_smoothing)
         save_maps(out, name, kept, normals, confidence)

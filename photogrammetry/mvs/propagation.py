@@ -247,21 +247,22 @@ def refine_planes(cost_fn: PlaneCost, depth: Any, normal: Any, confidence: Any, 
         bounds: ``(near, far)`` depth range.
         options: Search settings.
         init: Planes of a coarser level at this size (:mod:`photogrammetry.mvs.pyramid`): they replace
-            the random planes, and a searched pixel's plane costs at most its coarse cost plus
-            ``fill_penalty`` (a plane must score better here to replace it).
+            the random planes, and such a pixel's plane costs at most its coarse cost plus
+            ``fill_penalty`` (a plane must score better here to replace it); the other searched pixels
+            try them as a candidate.
     """
     import torch
 
     height, width = depth.shape
     index = torch.arange(height * width, device=depth.device)
-    state = _seed(cost_fn, depth, normal, confidence, bounds, options, init)
+    coarse = None if init is None else _CoarsePlanes(init, cost_fn, index, bounds)
+    state, seeded = _seed(cost_fn, depth, normal, confidence, bounds, options, coarse)
     flat = cost_fn.ref_std < options.flat_std
     v, u = torch.div(index, width, rounding_mode="floor"), index % width
     free = confidence.reshape(-1) < options.keep_confidence
     state.cost = torch.where(free & flat, WORST, state.cost)  # a weak pixel's own cost says nothing
-    if init is not None:  # the coarser level's cost stands until a plane costs less here
-        coarse = (torch.from_numpy(init.cost).to(depth.device).reshape(-1) + options.fill_penalty).clamp(max=WORST)
-        state.cost = torch.where(free, torch.minimum(state.cost, coarse), state.cost)
+    if coarse is not None:
+        coarse.start(state, cost_fn, index, free, seeded, options)
     colours = [((u + v) % 2 == c) & free for c in (0, 1)]
     for iteration in range(max(options.iterations, options.fill_iterations)):
         for colour in colours:
@@ -305,10 +306,33 @@ def _prior_pass(state: _State, cost_fn: PlaneCost, confidence: Any, free: Any, f
                        options)
 
 
+class _CoarsePlanes:
+    """The planes of a coarser level at this level's pixels, as flat tensors."""
+
+    def __init__(self, init: Planes, cost_fn: PlaneCost, index: Any, bounds: tuple[float, float]) -> None:
+        import torch
+
+        device = index.device
+        self.depth = torch.from_numpy(init.depth).to(device).reshape(-1).clamp(*bounds)
+        self.normal = _facing(torch.from_numpy(init.normal).to(device).reshape(-1, 3).T, cost_fn.rays(index))
+        self.cost = torch.from_numpy(init.cost).to(device).reshape(-1)
+
+    def start(self, state: _State, cost_fn: PlaneCost, index: Any, free: Any, seeded: Any,
+              options: PropagationOptions) -> None:
+        """Where the coarse planes seeded the free pixels, their cost plus ``fill_penalty`` stands until a
+        plane scores better here (a noisy window scores anything alike); the other free pixels try them."""
+        import torch
+
+        floor = (self.cost + options.fill_penalty).clamp(max=WORST)
+        state.cost = torch.where(free & seeded, torch.minimum(state.cost, floor), state.cost)
+        other = index[free & ~seeded]
+        _try(state, cost_fn, other, self.depth[other], self.normal[:, other])
+
+
 def _seed(cost_fn: PlaneCost, depth: Any, normal: Any, confidence: Any, bounds: tuple[float, float],
-          options: PropagationOptions, init: Planes | None = None) -> _State:
-    """The first planes: the sweep's depth and normals, where its confidence is low those of ``init``
-    or random ones; scored."""
+          options: PropagationOptions, coarse: _CoarsePlanes | None = None) -> tuple[_State, Any]:
+    """The first planes: the sweep's depth and normals, where its confidence is low those of ``coarse``
+    or random ones; scored. Also which pixels were seeded so (N,) bool."""
     import torch
 
     index = torch.arange(depth.numel(), device=depth.device)
@@ -316,12 +340,11 @@ def _seed(cost_fn: PlaneCost, depth: Any, normal: Any, confidence: Any, bounds: 
     state = _State(depth.reshape(-1).clamp(*bounds), normal.reshape(-1, 3).T.contiguous(), None, bounds,
                    options.seed)
     weak = (confidence.reshape(-1) < options.seed_confidence) | (state.normal.abs().sum(dim=0) == 0)
-    if init is None:
+    if coarse is None:
         other_depth, other_normal = state.random_depth(index.shape[0]), state.random_normal(ray)
     else:
-        other_depth = torch.from_numpy(init.depth).to(depth.device).reshape(-1).clamp(*bounds)
-        other_normal = _facing(torch.from_numpy(init.normal).to(depth.device).reshape(-1, 3).T, ray)
+        other_depth, other_normal = coarse.depth, coarse.normal
     state.depth = torch.where(weak, other_depth, state.depth)
     state.normal = torch.where(weak, other_normal, _facing(state.normal, ray))
     state.cost = cost_fn(index, state.depth, state.normal)
-    return state
+    return state, weak
