@@ -162,5 +162,6 @@ def test_checking_against_more_views_keeps_more_and_records_the_sweep_sources(fa
     assert all(len(v.sources) == 5 for v in summary.views)
     before, after = (sum(v.kept for v in s.views) for s in (summary, wider))
     assert after > before, (before, after)  # 10.21 -> 10.33 views' worth of pixels when written
-    depth = evaluate_depth(find_depth_maps(tmp_path / "depth", facade.names), load_ground_truth(sample_scene_dir("facade")))
+    gt = load_ground_truth(sample_scene_dir("facade"))
+    depth = evaluate_depth(find_depth_maps(tmp_path / "depth", facade.names), gt)
     assert depth.within[0.01] > 0.95
