@@ -3,10 +3,11 @@
 Pass 1 sweeps each view against its sources (:mod:`photogrammetry.mvs.cascade`), refines the
 map by PatchMatch propagation when asked (:mod:`photogrammetry.mvs.propagation`, over scales by
 :mod:`photogrammetry.mvs.pyramid`) and keeps the raw depth and confidence in scratch files
-(``.raw/``), recording each finished view so that an interrupted run resumes view by view. When asked, a geometric-consistency pass then searches each
-view again against its sources' raw maps (:mod:`photogrammetry.mvs.geometric`; ``.raw/*.geo-*``,
-resumable alike). Pass 2 filters every raw map against its sources' raw
-maps, or more views' (``filtering.num_sources``; :mod:`photogrammetry.mvs.filtering`), derives normals and writes the artifact's maps
+(``.raw/``), recording each finished view so that an interrupted run resumes view by view. When
+asked, a geometric-consistency pass then searches each view again against its sources' raw maps
+(:mod:`photogrammetry.mvs.geometric`; ``.raw/*.geo-*``, resumable alike). Pass 2 filters every raw
+map against its sources' raw maps, or more views' (``filtering.num_sources``;
+:mod:`photogrammetry.mvs.filtering`), derives normals and writes the artifact's maps
 (:mod:`photogrammetry.io.depth`).
 """
 
