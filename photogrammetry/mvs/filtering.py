@@ -54,6 +54,11 @@ class FilterOptions:
     loose_views: int = 0
     """Sources that must agree, within the tolerance of ``disparity_px``, with a pixel that fewer sources
     confirm within ``max_relative_depth`` (never fewer than those; 0: as many)."""
+    num_sources: int = 0
+    """Views each depth is checked against: the best this many by the source selection's score
+    (:func:`~photogrammetry.mvs.selection.select_sources`: along a video, also frames farther away than
+    the sweep's sources); 0: the sweep's sources (``selection.num_sources``). A check costs far less than
+    sweeping a source."""
     average_depths: bool = True
     """Replace each kept depth by the mean of its own and its agreeing sources' depths."""
 
@@ -63,6 +68,8 @@ class FilterOptions:
         if self.disparity_px < 0 or self.max_loose_depth < 0 or self.loose_views < 0:
             raise ConfigError("disparity_px, max_loose_depth and loose_views must be >= 0, got "
                               f"{self.disparity_px}, {self.max_loose_depth}, {self.loose_views}")
+        if self.num_sources < 0:
+            raise ConfigError(f"filtering.num_sources must be >= 0, got {self.num_sources}")
         if self.confident_views < 0:
             raise ConfigError(f"confident_views must be >= 0, got {self.confident_views}")
 

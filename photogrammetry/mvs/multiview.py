@@ -1,12 +1,13 @@
 """Depth, normal and confidence maps of every view of a scene, in two resumable passes.
 
 Pass 1 sweeps each view against its sources (:mod:`photogrammetry.mvs.cascade`), refines the
-map by PatchMatch propagation when asked (:mod:`photogrammetry.mvs.propagation`) and keeps the
-raw depth and confidence in scratch files (``.raw/``), recording each finished view so that an
-interrupted run resumes view by view. When asked, a geometric-consistency pass then searches each
-view again against its sources' raw maps (:mod:`photogrammetry.mvs.geometric`; ``.raw/*.geo-*``,
-resumable alike). Pass 2 filters every raw map against its sources' raw
-maps (:mod:`photogrammetry.mvs.filtering`), derives normals and writes the artifact's maps
+map by PatchMatch propagation when asked (:mod:`photogrammetry.mvs.propagation`, over scales by
+:mod:`photogrammetry.mvs.pyramid`) and keeps the raw depth and confidence in scratch files
+(``.raw/``), recording each finished view so that an interrupted run resumes view by view. When
+asked, a geometric-consistency pass then searches each view again against its sources' raw maps
+(:mod:`photogrammetry.mvs.geometric`; ``.raw/*.geo-*``, resumable alike). Pass 2 filters every raw
+map against its sources' raw maps, or more views' (``filtering.num_sources``;
+:mod:`photogrammetry.mvs.filtering`), derives normals and writes the artifact's maps
 (:mod:`photogrammetry.io.depth`). Each pass is an item task over the views (:class:`_ViewTask`),
 run here or by an executor's workers (``map_views``).
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from photogrammetry.mvs.geometry import normals_from_depth
 from photogrammetry.mvs.methods import method_spec
 from photogrammetry.mvs.scene import MVSScene, MVSView, fit_size
 from photogrammetry.mvs.options import MVSOptions
-from photogrammetry.mvs.propagation import propagate
+from photogrammetry.mvs.pyramid import propagate
 from photogrammetry.mvs.selection import depth_range, select_sources
 
 Track = Callable[[Iterable[Any]], Iterator[Any]]
@@ -233,6 +234,9 @@ class FilterPass(_ViewTask):
     :class:`DepthView`. ``items`` holds pass 1's records (read: the depth ranges). It records
     nothing: an interrupted stage filters every view again."""
 
+    checked: dict[str, list[str]] = field(default_factory=dict)
+    """The views each map is checked against (:func:`checked_views`); a view not in it: its sources."""
+
     def setup(self) -> None:
         super().setup()
         self._prefix = "geo-" if self.options.geometric.enabled else ""
@@ -242,8 +246,8 @@ class FilterPass(_ViewTask):
         view, options, sources = self.views[name], self.options, self.sources[name]
         confidence = load_array(_raw_path(self.out, name, self._prefix + "confidence")).astype(np.float32)
         mask = read_mask(view) if options.use_masks else None
-        kept = filter_depth(view, self._raw(name), confidence, mask, [(self.views[s], self._raw(s)) for s in sources],
-                            options.filtering, self._device).depth
+        checked = [(self.views[s], self._raw(s)) for s in self.checked.get(name, sources)]
+        kept = filter_depth(view, self._raw(name), confidence, mask, checked, options.filtering, self._device).depth
         normals = normals_from_depth(kept, view.K, options.normal_smoothing)
         save_maps(self.out, name, kept, normals, confidence)
         return depth_record(view, self.items.get(name)["depth_range"], sources, kept, mask is not None, self.out)
@@ -283,15 +287,23 @@ def geometric_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str,
     _run_views(task, [n for n in scene.names if items.get(n) is None], track, map_views)
 
 
+def checked_views(scene: MVSScene, sources: dict[str, list[str]], options: MVSOptions) -> dict[str, list[str]]:
+    """The views each map is checked against: ``options.filtering.num_sources`` best by the selection's
+    score when set, else the sweep's ``sources``."""
+    count = options.filtering.num_sources
+    return select_sources(scene, replace(options.selection, num_sources=count)) if count else sources
+
+
 def filter_all(scene: MVSScene, views: dict[str, MVSView], sources: dict[str, list[str]], options: MVSOptions,
                out: Path, *, device: str, items: ItemStore, track: Track = iter,
                map_views: MapViews | None = None, threads: int = 1) -> list[DepthView]:
-    """Pass 2: filtered depth, normals and confidence of every view into ``out``; their records, in
-    the scene's order. The raw maps are those of the geometric pass when ``options.geometric.enabled``.
+    """Pass 2: filtered depth, normals and confidence of every view into ``out``; their records (with the
+    sweep's ``sources``), in the scene's order. Each raw map is checked against those of
+    :func:`checked_views`; the raw maps are those of the geometric pass when ``options.geometric.enabled``.
     Through ``map_views`` when given, else here through ``track``; on the CPU ``threads`` views at
     once, each on one torch thread (the same maps for any ``threads``)."""
     task = FilterPass(scene=scene, views=views, sources=sources, options=options, out=out, device=device,
-                      items=items, threads=threads)
+                      items=items, threads=threads, checked=checked_views(scene, sources, options))
     records = {record.name: record for record in _run_views(task, list(scene.names), track, map_views)}
     return [records[name] for name in scene.names]
 

@@ -16,7 +16,6 @@ device, in float32; the random numbers are drawn on the CPU (the same maps on ev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +24,6 @@ import numpy as np
 from photogrammetry.errors import ConfigError
 from photogrammetry.mvs.planar_prior import PlanarPriorOptions, PriorCost, planar_prior
 from photogrammetry.mvs.plane_cost import WORST, PlaneCost
-from photogrammetry.mvs.scene import MVSView
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +71,11 @@ class PropagationOptions:
     such a pixel needs ``min_consistent_views`` agreeing sources)."""
     seed: int = 0
     """Seed of the random planes (the same maps every run)."""
+    scales: int = 1
+    """PatchMatch levels, coarse to fine (ACMM-style, :mod:`photogrammetry.mvs.pyramid`): with ``k > 1``
+    the map is first refined at ``1/2^(k-1)`` of its size, where a window covers more texture and
+    averages noise away, and each level's planes start the next level's low-confidence pixels (instead
+    of random planes) and give its weakly textured ones their cost; 1: the map's size only."""
     prior: PlanarPriorOptions = field(default_factory=PlanarPriorOptions)
     """A planar prior for weak texture after the iterations (ACMP-style; off by default)."""
     chunk_pixels: int = field(default=32768, metadata={"cache": False})
@@ -83,6 +86,8 @@ class PropagationOptions:
             raise ConfigError("propagation needs iterations >= 0, window_radius >= 1, window_step >= 1 and "
                               f"best_sources >= 1, got {self.iterations}, {self.window_radius}, "
                               f"{self.window_step}, {self.best_sources}")
+        if self.scales < 1:
+            raise ConfigError(f"propagation.scales must be >= 1, got {self.scales}")
 
 
 @dataclass(frozen=True)
@@ -231,7 +236,7 @@ def _fill_step(state: _State, cost_fn: PlaneCost, index: Any, options: Propagati
 
 
 def refine_planes(cost_fn: PlaneCost, depth: Any, normal: Any, confidence: Any, bounds: tuple[float, float],
-                  options: PropagationOptions) -> Planes:
+                  options: PropagationOptions, init: Planes | None = None) -> Planes:
     """PatchMatch from a swept map.
 
     Args:
@@ -241,16 +246,23 @@ def refine_planes(cost_fn: PlaneCost, depth: Any, normal: Any, confidence: Any, 
         confidence: (H, W) sweep confidence; below ``options.seed_confidence`` the plane starts random.
         bounds: ``(near, far)`` depth range.
         options: Search settings.
+        init: Planes of a coarser level at this size (:mod:`photogrammetry.mvs.pyramid`): they replace
+            the random planes, and such a pixel's plane costs at most its coarse cost plus
+            ``fill_penalty`` (a plane must score better here to replace it); the other searched pixels
+            try them as a candidate.
     """
     import torch
 
     height, width = depth.shape
     index = torch.arange(height * width, device=depth.device)
-    state = _seed(cost_fn, depth, normal, confidence, bounds, options)
+    coarse = None if init is None else _CoarsePlanes(init, cost_fn, index, bounds)
+    state, seeded = _seed(cost_fn, depth, normal, confidence, bounds, options, coarse)
     flat = cost_fn.ref_std < options.flat_std
     v, u = torch.div(index, width, rounding_mode="floor"), index % width
     free = confidence.reshape(-1) < options.keep_confidence
     state.cost = torch.where(free & flat, WORST, state.cost)  # a weak pixel's own cost says nothing
+    if coarse is not None:
+        coarse.start(state, cost_fn, index, free, seeded, options)
     colours = [((u + v) % 2 == c) & free for c in (0, 1)]
     for iteration in range(max(options.iterations, options.fill_iterations)):
         for colour in colours:
@@ -294,9 +306,33 @@ def _prior_pass(state: _State, cost_fn: PlaneCost, confidence: Any, free: Any, f
                        options)
 
 
+class _CoarsePlanes:
+    """The planes of a coarser level at this level's pixels, as flat tensors."""
+
+    def __init__(self, init: Planes, cost_fn: PlaneCost, index: Any, bounds: tuple[float, float]) -> None:
+        import torch
+
+        device = index.device
+        self.depth = torch.from_numpy(init.depth).to(device).reshape(-1).clamp(*bounds)
+        self.normal = _facing(torch.from_numpy(init.normal).to(device).reshape(-1, 3).T, cost_fn.rays(index))
+        self.cost = torch.from_numpy(init.cost).to(device).reshape(-1)
+
+    def start(self, state: _State, cost_fn: PlaneCost, index: Any, free: Any, seeded: Any,
+              options: PropagationOptions) -> None:
+        """Where the coarse planes seeded the free pixels, their cost plus ``fill_penalty`` stands until a
+        plane scores better here (a noisy window scores anything alike); the other free pixels try them."""
+        import torch
+
+        floor = (self.cost + options.fill_penalty).clamp(max=WORST)
+        state.cost = torch.where(free & seeded, torch.minimum(state.cost, floor), state.cost)
+        other = index[free & ~seeded]
+        _try(state, cost_fn, other, self.depth[other], self.normal[:, other])
+
+
 def _seed(cost_fn: PlaneCost, depth: Any, normal: Any, confidence: Any, bounds: tuple[float, float],
-          options: PropagationOptions) -> _State:
-    """The first planes: the sweep's depth and normals, random where its confidence is low; scored."""
+          options: PropagationOptions, coarse: _CoarsePlanes | None = None) -> tuple[_State, Any]:
+    """The first planes: the sweep's depth and normals, where its confidence is low those of ``coarse``
+    or random ones; scored. Also which pixels were seeded so (N,) bool."""
     import torch
 
     index = torch.arange(depth.numel(), device=depth.device)
@@ -304,41 +340,11 @@ def _seed(cost_fn: PlaneCost, depth: Any, normal: Any, confidence: Any, bounds: 
     state = _State(depth.reshape(-1).clamp(*bounds), normal.reshape(-1, 3).T.contiguous(), None, bounds,
                    options.seed)
     weak = (confidence.reshape(-1) < options.seed_confidence) | (state.normal.abs().sum(dim=0) == 0)
-    state.depth = torch.where(weak, state.random_depth(index.shape[0]), state.depth)
-    state.normal = torch.where(weak, state.random_normal(ray), _facing(state.normal, ray))
+    if coarse is None:
+        other_depth, other_normal = state.random_depth(index.shape[0]), state.random_normal(ray)
+    else:
+        other_depth, other_normal = coarse.depth, coarse.normal
+    state.depth = torch.where(weak, other_depth, state.depth)
+    state.normal = torch.where(weak, other_normal, _facing(state.normal, ray))
     state.cost = cost_fn(index, state.depth, state.normal)
-    return state
-
-
-def propagate(ref: MVSView, sources: Sequence[MVSView], greys: Sequence[np.ndarray], depth: np.ndarray,
-              confidence: np.ndarray, bounds: tuple[float, float], options: PropagationOptions,
-              device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """A swept map refined by PatchMatch, and its confidence.
-
-    Args:
-        ref: The reference view (intrinsics at the map's size).
-        sources: Its source views.
-        greys: (H, W) uint8 grey images of ``ref`` then of each source, at their views' sizes.
-        depth: (H, W) swept depth.
-        confidence: (H, W) sweep confidence in [0, 1].
-        bounds: ``(near, far)`` depth range.
-        options: Search settings.
-        device: torch device.
-
-    Returns:
-        Depth (H, W) float32 and confidence (H, W) float32: the sweep's where it was kept (at least
-        ``keep_confidence``), elsewhere ``filled_confidence * (1 - cost)`` (clipped to [0, 1]).
-    """
-    import torch
-
-    from photogrammetry.mvs.geometry import normals_from_depth
-
-    tensors = [torch.from_numpy(g).to(device).float().div_(255.0) for g in greys]
-    with torch.inference_mode():
-        cost_fn = PlaneCost(ref, sources, tensors[0], tensors[1:], options)
-        normal = normals_from_depth(np.where(confidence >= options.keep_confidence, depth, 0.0), ref.K, 2)
-        planes = refine_planes(cost_fn, *(torch.from_numpy(np.ascontiguousarray(a)).to(device)
-                                          for a in (depth, normal, confidence.astype(np.float32))), bounds, options)
-    kept = confidence >= options.keep_confidence
-    score = options.filled_confidence * np.clip(1.0 - planes.cost, 0.0, 1.0)
-    return planes.depth, np.where(kept, confidence, score).astype(np.float32)
+    return state, weak

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from photogrammetry.io.depth import load_depth, save_depth_summary
 from photogrammetry.mvs.multiview import cache_views, compute_depth
 from photogrammetry.mvs.scene import load_scene
 from photogrammetry.mvs.cascade import CascadeOptions
+from photogrammetry.mvs.filtering import FilterOptions
 from photogrammetry.mvs.propagation import PropagationOptions
 from photogrammetry.mvs.regularize import SGMOptions
 from photogrammetry.stages.depth import DepthConfig
@@ -146,3 +149,19 @@ def test_the_geometric_pass_keeps_the_facade_accurate_and_adds_depths(facade, fa
     before = {p: p.stat().st_mtime_ns for p in refined}
     compute_depth(facade, DepthConfig(method="ncc", geometric=geometric, **SMALL), tmp_path)  # resumes
     assert len(refined) == len(summary.views) and all(p.stat().st_mtime_ns == before[p] for p in refined)
+
+
+def test_checking_against_more_views_keeps_more_and_records_the_sweep_sources(facade, facade_ncc, sample_scene_dir,
+                                                                              tmp_path):
+    """``filtering.num_sources``: the swept maps (resumed, not swept again) checked against 8 views instead
+    of the sweep's 5 keep more depths, as accurate; the records still list the sweep's sources."""
+    summary, _, folder = facade_ncc
+    shutil.copytree(folder, tmp_path, dirs_exist_ok=True)
+    wider = compute_depth(facade, DepthConfig(method="ncc", filtering=FilterOptions(num_sources=8), **SMALL), tmp_path)
+    assert [v.sources for v in wider.views] == [v.sources for v in summary.views]
+    assert all(len(v.sources) == 5 for v in summary.views)
+    before, after = (sum(v.kept for v in s.views) for s in (summary, wider))
+    assert after > before, (before, after)  # 10.21 -> 10.33 views' worth of pixels when written
+    gt = load_ground_truth(sample_scene_dir("facade"))
+    depth = evaluate_depth(find_depth_maps(tmp_path / "depth", facade.names), gt)
+    assert depth.within[0.01] > 0.95
