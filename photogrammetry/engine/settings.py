@@ -116,11 +116,10 @@ def _chooses_extractor(config_file: Path | None, overrides: Sequence[str]) -> st
 def choose_preset(preset: str, *, device: str, config_file: Path | None = None,
                   overrides: Sequence[str] = (), photos: Sequence[Path] = ()) -> PresetChoice:
     """``preset`` itself, or for ``auto``: :data:`GPU_PRESET` where the extractor is chosen explicitly;
-    :data:`STILL_PRESET` where the background of ``photos`` (the input's files, in order) stands
-    still (:func:`~photogrammetry.masking.static.still_camera`: of the photos, else of the first video's
-    frames); else
-    :data:`CPU_PRESET` when ``device`` (``auto``, ``cpu``, ``cuda``) resolves to the CPU, else
-    :data:`GPU_PRESET`.
+    :data:`STILL_PRESET` where the background of ``photos`` (the input's files, in order) stands still
+    (:func:`~photogrammetry.masking.static.still_camera`: of the photos, else of the first video's
+    frames); else :data:`CPU_PRESET` when ``device`` (``auto``, ``cpu``, ``cuda``) resolves to the CPU,
+    else :data:`GPU_PRESET`.
 
     The device is this process's (:func:`~photogrammetry.device.resolve_device`): with a Ray cluster,
     the driver's, not the workers' (``--preset default`` where only the workers have GPUs)."""
