@@ -62,6 +62,18 @@ def _synthesize(num_images: int, num_points: int, seed: int, noise_px: float) ->
     return truth, names, keypoints, pairs
 
 
+def ring_database(path: Path, *, frames: int, points: int, seed: int, unmatched: int) -> pycolmap.Reconstruction:
+    """The true model of pycolmap's synthetic views (640 x 480, focal 600 px), whose keypoints and
+    exact matches go into the COLMAP database at ``path``; ``unmatched`` keypoints per image without a point."""
+    pycolmap.set_random_seed(seed)
+    options = pycolmap.SyntheticDatasetOptions(
+        num_rigs=1, num_cameras_per_rig=1, num_frames_per_rig=frames, num_points3D=points, camera_width=640,
+        camera_height=480, camera_params=[600.0, 320.0, 240.0, 0.0], num_points2D_without_point3D=unmatched,
+        inlier_match_ratio=1.0)
+    with pycolmap.Database.open(path) as db:
+        return pycolmap.synthesize_dataset(options, db)
+
+
 def _one_match_per_keypoint(pair: tuple) -> tuple:
     """A pair's matches with each keypoint of image 0 in its first match only (hloc's ``matches0``
     holds one match per keypoint; pycolmap's synthetic outliers may give a keypoint several)."""

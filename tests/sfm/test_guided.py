@@ -14,6 +14,7 @@ from photogrammetry.io.features import Features, write_features
 from photogrammetry.matching.nearest import mutual_nn_ratio
 from photogrammetry.sfm.guided import add_guided_matches, epipolar_matches, weak_images
 from photogrammetry.sfm.options import GuidedOptions
+from tests.sfm.synthetic import ring_database
 
 
 def _two_views(seed: int = 0, count: int = 120):
@@ -73,16 +74,6 @@ def test_descriptors_farther_than_max_distance_are_not_matched():
     assert len(found) == 0
 
 
-def _synthetic(path: Path) -> pycolmap.Reconstruction:
-    pycolmap.set_random_seed(3)
-    options = pycolmap.SyntheticDatasetOptions(
-        num_rigs=1, num_cameras_per_rig=1, num_frames_per_rig=4, num_points3D=150, camera_width=640,
-        camera_height=480, camera_params=[600.0, 320.0, 240.0, 0.0], num_points2D_without_point3D=10,
-        inlier_match_ratio=1.0)
-    with pycolmap.Database.open(path) as db:
-        return pycolmap.synthesize_dataset(options, db)
-
-
 def _features(truth: pycolmap.Reconstruction, path: Path, database: Path) -> None:
     """``features.h5`` for the database's images: its keypoints, each 3D point's descriptor on its
     observations, random ones elsewhere."""
@@ -104,7 +95,7 @@ def _features(truth: pycolmap.Reconstruction, path: Path, database: Path) -> Non
 
 def test_a_weak_images_pair_gets_its_matches_back_along_the_lines(tmp_path):
     database = tmp_path / "database.db"
-    truth = _synthetic(database)
+    truth = ring_database(database, frames=4, points=150, seed=3, unmatched=10)
     _features(truth, tmp_path / "features.h5", database)
     with pycolmap.Database.open(database) as db:
         true_matches = np.asarray(db.read_two_view_geometry(1, 2).inlier_matches)
@@ -131,7 +122,7 @@ def test_guided_options_are_checked():
 
 def test_pairs_that_only_a_smaller_piece_registered_are_matched_along_its_lines(tmp_path):
     database = tmp_path / "database.db"
-    truth = _synthetic(database)
+    truth = ring_database(database, frames=4, points=150, seed=3, unmatched=10)
     _features(truth, tmp_path / "features.h5", database)
     first, second = pycolmap.Reconstruction(truth), pycolmap.Reconstruction(truth)
     for image_id in (3, 4):

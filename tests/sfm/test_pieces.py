@@ -11,18 +11,13 @@ import pytest
 from photogrammetry.errors import ConfigError
 from photogrammetry.sfm.options import MappingOptions, SfmOptions
 from photogrammetry.sfm.pieces import join_pieces, similarity
+from tests.sfm.synthetic import ring_database
 
 
 def _split(path: Path) -> tuple[pycolmap.Reconstruction, pycolmap.Reconstruction, pycolmap.Reconstruction]:
     """The true model of a synthetic ring of 10 views (its database at ``path``), and two pieces of it
     that share image 6: images 1-6 as they are, and images 6-10 moved by a similarity."""
-    pycolmap.set_random_seed(2)
-    options = pycolmap.SyntheticDatasetOptions(
-        num_rigs=1, num_cameras_per_rig=1, num_frames_per_rig=10, num_points3D=200, camera_width=640,
-        camera_height=480, camera_params=[600.0, 320.0, 240.0, 0.0], num_points2D_without_point3D=5,
-        inlier_match_ratio=1.0)
-    with pycolmap.Database.open(path) as db:
-        truth = pycolmap.synthesize_dataset(options, db)
+    truth = ring_database(path, frames=10, points=200, seed=2, unmatched=5)
     first, second = pycolmap.Reconstruction(truth), pycolmap.Reconstruction(truth)
     for image_id in range(7, 11):
         first.deregister_frame(first.image(image_id).frame_id)
