@@ -21,6 +21,8 @@ import numpy as np
 from PIL import Image, ImageOps
 from scipy import ndimage
 
+from photogrammetry.masking.background import work_shape
+
 STILL_SHARE = 0.5
 """Median share of still textured pixels over the pairs of photos from which the camera stood still."""
 SAME_SHARE = 0.995
@@ -83,8 +85,7 @@ def video_greys(path: Path, *, sample: int = 8, work_size: int = 160) -> list[np
             ok, frame = capture.read()
             if ok and frame is not None:
                 grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-                scale = min(1.0, work_size / max(grey.shape))
-                size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
+                size = work_shape(grey.shape[1], grey.shape[0], work_size)
                 greys.append(cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32))
         return greys
     finally:
