@@ -25,14 +25,15 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photogrammetry.device import resolve_device
 from photogrammetry.engine.options import is_group, key_names, type_hints, unflatten
 from photogrammetry.engine.stage import StageSpec
 from photogrammetry.errors import ConfigError
-from photogrammetry.io.video import is_video
-from photogrammetry.masking.static import StillCamera, still_camera
+
+if TYPE_CHECKING:
+    from photogrammetry.masking.static import StillCamera
 
 PipelineConfig = Mapping[str, Any]
 """Stage name -> that stage's frozen config dataclass instance."""
@@ -144,6 +145,9 @@ def choose_preset(preset: str, *, device: str, config_file: Path | None = None,
 
 def _still_camera(photos: Sequence[Path]) -> StillCamera | None:
     """How still the background of ``photos`` stands, where it does."""
+    from photogrammetry.io.video import is_video  # here: images and scipy load only for auto
+    from photogrammetry.masking.static import still_camera
+
     videos = [p for p in photos if is_video(p)]
     still = still_camera([p for p in photos if not is_video(p)], video=videos[0] if videos else None)
     return still if still is not None and still.still else None
