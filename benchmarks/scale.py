@@ -3,16 +3,19 @@
     python benchmarks/scale.py                          # 25, 50, 100 and 200 photos of 320 px
     python benchmarks/scale.py --photos 25 50 --json scale.json
     python benchmarks/scale.py --photos 25 --runs local ray2
-    python benchmarks/scale.py --photos 25 50 100 --stages depth   # later runs do depth only again
+    python benchmarks/scale.py --photos 25 100 200 --stages depth  # the measured runs do depth only
 
 Renders one orbit per photo count (``photogrammetry.synthetic``, the first seed from ``--seed``
 that draws an orbit, ``--size`` pixels wide) and runs the pipeline up to depth (preset
-``--preset``, small images and a short depth cascade unless ``--set`` says otherwise): first
-locally, then on Ray clusters started here with ``ray.cluster_utils.Cluster``, a head with no CPU
-(it runs no actor) and one, then two worker nodes of one CPU each. Each later run starts from a
-copy of the first run's workspace less the per-item stages' results: ingest, pairs, SfM and
-undistortion are reused (their keys do not depend on the executor), features, matches and depth
-run again (``--stages``: only those of them). The local run uses ``--local-workers`` threads
+``--preset``, small images and a short depth cascade unless ``--set`` says otherwise): first a
+preparation run, not measured, up to undistortion (in ``ws-N-prep``, kept and reused when there),
+then the measured runs: locally, then on Ray clusters started here with
+``ray.cluster_utils.Cluster``, a head with no CPU (it runs no actor) and one, then two worker nodes
+of one CPU each. Each measured run starts from a copy of the preparation's workspace less the
+per-item stages' results: ingest, pairs, SfM and undistortion are reused (their keys do not depend
+on the executor), features, matches and depth run (``--stages``: only those of them again). So
+every measured process, the local one included, runs the per-item stages only, and its memory is
+theirs, not SfM's of as many photos. The local run uses ``--local-workers`` threads
 (default 1: one core, as one Ray node). Each run is a subprocess of its own, so its memory is its own.
 
 What is measured, per stage: its seconds (the run's own count); on Ray, the "pool start" row: the
@@ -159,7 +162,7 @@ def child(spec: dict) -> dict:
     t0 = time.perf_counter()
     with _Sampler(spec["sample"]) as sampler:
         result = photogrammetry.run(Path(spec["photos"]), Path(spec["workspace"]), preset=spec["preset"],
-                                    until="depth", overrides=spec["overrides"], device="cpu", progress=False,
+                                    until=spec.get("until", "depth"), overrides=spec["overrides"], device="cpu", progress=False,
                                     **options)
     return {"wall": time.perf_counter() - t0,
             "seconds": {s.name: s.seconds for s in result.stages if s.action == "ran"},
@@ -185,15 +188,21 @@ def measure(args: argparse.Namespace, work: Path) -> dict[tuple[int, str], dict]
     scenes = {n: render(args.seed, n, args.size, work / f"orbit-{n}") / "images" for n in args.photos}
     results: dict[tuple[int, str], dict] = {}
     for n in args.photos:
-        for name in args.runs:  # the first run computes the stages that the others reuse
+        spec = {"photos": str(scenes[n]), "preset": args.preset, "overrides": [*SMALL, *args.overrides],
+                "sample": args.sample, "local_workers": args.local_workers, "address": None}
+        prep = work / f"ws-{n}-prep"
+        if not (prep / "undistort").is_dir():  # the stages that every measured run reuses
+            results[n, "prep"] = run_child(spec | {"workspace": str(prep), "until": "undistort"})
+            if "error" in results[n, "prep"]:
+                raise SystemExit(f"{n} photos: the preparation run failed: {results[n, 'prep']['error']}")
+        for name in args.runs:
             workspace = work / f"ws-{n}-{name}"
-            reuse(work / f"ws-{n}-{args.runs[0]}", workspace, args.stages)
-            spec = {"photos": str(scenes[n]), "workspace": str(workspace), "preset": args.preset,
-                    "overrides": [*SMALL, *args.overrides], "sample": args.sample, "local_workers": args.local_workers,
-                    "address": None}
+            reuse(prep, workspace, args.stages)
+            spec["workspace"] = str(workspace)
             cluster = start_cluster(RUNS[name]) if RUNS[name] else None
             try:
-                results[n, name] = run_child(spec | {"address": cluster and cluster.address})
+                results[n, name] = run_child(spec | {"address": cluster and cluster.address,
+                                                     "until": "depth"})
             finally:
                 if cluster is not None:
                     cluster.shutdown()
@@ -315,9 +324,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, nargs="+", default=[25, 50, 100, 200])
     parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS),
-                        help="local, then Ray with one and two worker nodes (the first computes the shared stages)")
+                        help="local, then Ray with one and two worker nodes")
     parser.add_argument("--stages", nargs="+", choices=PER_ITEM, default=list(PER_ITEM),
-                        help="per-item stages the later runs do again (the first run does all)")
+                        help="per-item stages the measured runs do (the others: the preparation's)")
     parser.add_argument("--size", type=int, default=320, help="image width in pixels (height 3/4 of it)")
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="stage.option=value")
