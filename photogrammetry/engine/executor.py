@@ -21,6 +21,7 @@ import socket
 from collections.abc import Iterator, Sequence
 from typing import Protocol, TypeVar
 
+from photogrammetry.engine.memory import trim
 from photogrammetry.errors import ConfigError
 
 T = TypeVar("T")
@@ -81,10 +82,13 @@ class LocalExecutor:
         pass
 
     def map(self, task: ItemTask[T, R], items: Sequence[T]) -> Iterator[R]:
+        """The task's results in order; once they are done, the heap memory that is free goes back
+        to the system (:func:`~photogrammetry.engine.memory.trim`)."""
         if not items:
             return
         task.setup()
         yield from task.run(items)
+        trim()
 
     def close(self) -> None:
         pass

@@ -8,7 +8,9 @@ For each stage, an actor loads the stage's :class:`~photogrammetry.engine.execut
 (unpickled once, its ``setup`` run once: the network is loaded once per actor and stage), takes
 chunks of items from the driver as it finishes them, so fast actors take more (each from its own
 run of consecutive items first, whose inputs overlap: see :class:`Shares`), and drops the task
-when the stage ends (an idle actor holds no network). Each actor holds :data:`IN_FLIGHT` chunks at
+when the stage ends (an idle actor holds no network, and gives the freed memory back to the
+system). An actor's process has two allocation arenas, so that its memory does not grow with the
+items it has done (:mod:`.memory`). Each actor holds :data:`IN_FLIGHT` chunks at
 once, so that the next one waits in its queue while it runs one, instead of the actor waiting for
 the driver between chunks. When the stage ends, the driver logs each actor's items, busy seconds
 and CPU seconds.
@@ -40,6 +42,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from photogrammetry.engine.executor import ItemTask, R, T
+from photogrammetry.engine.memory import ACTOR_ENV, trim
 from photogrammetry.errors import ConfigError, PhotogrammetryError, StageError
 
 log = logging.getLogger("photogrammetry")
@@ -90,9 +93,10 @@ class Worker:
         return results, dict(usage)
 
     def unload(self) -> None:
-        """Free the task's network and caches (the stage is over)."""
+        """Free the task's network and caches (the stage is over), and give that memory back."""
         self.task = None
         gc.collect()
+        trim()
 
 
 def _probe(driver_file: str, token: str, node_file: str) -> str | None:
@@ -180,6 +184,7 @@ class RayExecutor:
             options, capacity = {"num_cpus": 1, "num_gpus": 1}, gpus
         else:
             options, capacity = {"num_cpus": 1}, cpus
+        options["runtime_env"] = {"env_vars": ACTOR_ENV}  # set as its process starts (see .memory)
         return options, max(1, min(chunks or capacity, self.workers or capacity, capacity or 1))
 
     def start(self) -> None:

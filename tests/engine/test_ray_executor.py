@@ -206,6 +206,19 @@ def test_a_worker_killed_during_depth_changes_nothing(local: RunResult, on_ray: 
     assert _differing_maps(local, result) == []
 
 
+def test_the_workers_start_with_two_malloc_arenas(cluster, tmp_path: Path):
+    """Their processes' environment, where glibc reads it (see photogrammetry.engine.memory)."""
+    from photogrammetry.engine.ray_executor import RayExecutor
+
+    executor = RayExecutor(tmp_path, address=cluster.address, workers=1, device="cpu")
+    try:
+        executor.start()
+        pid = int(ray.get(executor._pool[0].place.remote()).rpartition(":")[2])
+        assert b"MALLOC_ARENA_MAX=2" in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    finally:
+        executor.close()
+
+
 def test_each_actor_takes_consecutive_chunks_then_the_longest_runs_tail():
     from photogrammetry.engine.ray_executor import Shares
 
