@@ -162,8 +162,8 @@ def child(spec: dict) -> dict:
     t0 = time.perf_counter()
     with _Sampler(spec["sample"]) as sampler:
         result = photogrammetry.run(Path(spec["photos"]), Path(spec["workspace"]), preset=spec["preset"],
-                                    until=spec.get("until", "depth"), overrides=spec["overrides"], device="cpu", progress=False,
-                                    **options)
+                                    until=spec.get("until", "depth"), overrides=spec["overrides"], device="cpu",
+                                    progress=False, **options)
     return {"wall": time.perf_counter() - t0,
             "seconds": {s.name: s.seconds for s in result.stages if s.action == "ran"},
             "pool_start": sampler.pool_start, "driver_cpu": sampler.driver_cpu, "usage": sampler.usage,
