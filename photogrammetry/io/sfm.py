@@ -67,6 +67,10 @@ class CameraInfo:
     pixels; ``None`` when it could not be computed."""
     extra_params: tuple[float, ...]
     """Distortion parameters in COLMAP's order for ``model`` (zeros where they were held)."""
+    focal_other_px: float | None = None
+    """The focal length of the final adjustment's other lens-distortion fit (free where the distortion
+    was held, held where it was refined): where the two differ, the views leave the focal length to the
+    lens, whatever ``focal_sd_px`` says; ``None`` where only one was fitted."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -104,7 +104,7 @@ def focal_deviations(model: pycolmap.Reconstruction, *, focal: bool, principal_p
 
 
 def camera_infos(model: pycolmap.Reconstruction, ingest: IngestResult, deviations: Mapping[int, float], *,
-                 calibrated: set[int]) -> tuple[CameraInfo, ...]:
+                 calibrated: set[int], others: Mapping[int, float] | None = None) -> tuple[CameraInfo, ...]:
     """What each camera of ``model`` ended with, and where its focal length came from.
 
     Args:
@@ -112,6 +112,8 @@ def camera_infos(model: pycolmap.Reconstruction, ingest: IngestResult, deviation
         ingest: The ingest result the model was made from (after :func:`with_user_focal`).
         deviations: Focal standard deviations by camera id (:func:`focal_deviations`).
         calibrated: Ids of the cameras that started from ``sfm.calibration``.
+        others: Focal lengths of the other lens-distortion fit by camera id
+            (:attr:`~photogrammetry.sfm.refine.Refinement.other_focals`).
     """
     records = {im.name: im for im in ingest.images}
     members: dict[int, list[str]] = {}
@@ -123,13 +125,14 @@ def camera_infos(model: pycolmap.Reconstruction, ingest: IngestResult, deviation
         camera, first = model.camera(camera_id), records.get(names[0])
         source = "calibration" if camera_id in calibrated else SOURCES.get(first.focal_source if first else "none",
                                                                            "estimated")
-        sd = deviations.get(camera_id)
+        sd, other = deviations.get(camera_id), (others or {}).get(camera_id)
         infos.append(CameraInfo(
             camera_id=camera_id, model=camera.model.name, width=camera.width, height=camera.height, images=len(names),
             focal_px=round(float(camera.mean_focal_length()), 3), focal_source=source,
             focal_prior_px=round(first.focal_px, 3) if first and first.focal_px else None,
             focal_sd_px=None if sd is None else round(sd, 3),
-            extra_params=tuple(round(float(camera.params[i]), 6) for i in camera.extra_params_idxs())))
+            extra_params=tuple(round(float(camera.params[i]), 6) for i in camera.extra_params_idxs()),
+            focal_other_px=None if other is None else round(other, 3)))
     return tuple(infos)
 
 
@@ -164,16 +167,33 @@ def moves_ahead(forward: float | None) -> bool:
     return forward is not None and forward >= FORWARD_MOTION
 
 
-def focal_warning(camera: CameraInfo, limit: float, forward: float | None = None) -> str | None:
+def other_fit(camera: CameraInfo, distortion: bool, limit: float = 0.0) -> str | None:
+    """``511.0 px (+5.3 %) with the lens distortion free``: the focal length of the other distortion fit
+    (:attr:`~photogrammetry.io.sfm.CameraInfo.focal_other_px`; held where ``distortion``, the kept fit,
+    was refined, else free) where it lies more than ``limit`` x the focal length away; ``None`` where it
+    does not or there is none."""
+    other = camera.focal_other_px
+    if other is None or abs(other - camera.focal_px) <= limit * camera.focal_px:
+        return None
+    lens = "held" if distortion else "free"
+    return f"{other:.1f} px ({100 * (other / camera.focal_px - 1):+.1f} %) with the lens distortion {lens}"
+
+
+def focal_warning(camera: CameraInfo, limit: float, forward: float | None = None,
+                  distortion: bool = False) -> str | None:
     """A warning for an estimated focal length that the views pin down poorly (a standard deviation
     over ``limit`` x itself, or a walk straight ahead: ``forward`` >= :data:`FORWARD_MOTION`), with
-    what to do; ``None`` when there is nothing to warn about."""
+    what to do and, where it lies further than that, the other distortion fit's focal length
+    (:func:`other_fit`; ``distortion``: whether the kept fit refined it); ``None`` when there is nothing
+    to warn about."""
     sd = camera.focal_sd_px
     loose = sd is not None and sd > limit * camera.focal_px
     ahead = moves_ahead(forward)
     if camera.focal_source != "estimated" or not (loose or ahead):
         return None
     spread = f" +- {sd:.1f} px ({100 * sd / camera.focal_px:.1f} %)" if sd is not None else ""
+    other = other_fit(camera, distortion, limit)
+    spread += f" ({other})" if other else ""
     cause = ("the cameras move mostly along their viewing direction (a walk straight ahead), where a focal length "
              "and the depths trade off" if ahead else
              "typical causes: a camera moving straight ahead, a narrow field of view, few views")

@@ -49,7 +49,8 @@ import copy
 import logging
 import math
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -161,6 +162,11 @@ class Refinement:
     """Whether the principal points were refined (and kept)."""
     distortion: bool
     """Whether the distortion parameters were refined (and kept)."""
+    other_focals: Mapping[int, float] = field(default_factory=dict)
+    """Each camera's focal length in the distortion fit not kept (free where it was held, held where it
+    was free), by camera id; empty where only one was fitted. The spread between the two is what the
+    views leave to the lens: on 20 frames of the office walk (``cpu``, six RANSAC seeds) 2.7-5.3 %,
+    where the adjustment's standard deviation said 0.5 %."""
 
 
 def corner_shift_px(camera: pycolmap.Camera) -> float:
@@ -189,15 +195,17 @@ def reset_distortion(model: pycolmap.Reconstruction, database: Path) -> None:
 
 
 def _choose_distortion(model: pycolmap.Reconstruction, database: Path, config: SfmOptions, *,
-                       principal_point: bool, num_threads: int) -> tuple[pycolmap.Reconstruction, bool]:
+                       principal_point: bool,
+                       num_threads: int) -> tuple[pycolmap.Reconstruction, bool, dict[int, float]]:
     """``model`` refined with the distortion held at its starting value or free (``final``:
-    whichever the test prefers)."""
+    whichever the test prefers), and the focal lengths of the fit not kept (:func:`focals_of`; none
+    where only one was fitted)."""
     extra = extra_params_per_camera(model)
     held = copy.deepcopy(model)
     if config.refine_extra_params != "final" or extra == 0:
         free = config.refine_extra_params == "always" and extra > 0
         _refine_once(held, database, config, principal_point=principal_point, distortion=free, num_threads=num_threads)
-        return held, free
+        return held, free, {}
     reset_distortion(held, database)
     _refine_once(held, database, config, principal_point=principal_point, distortion=False, num_threads=num_threads)
     free = copy.deepcopy(model)  # the mapped distortion, refined: only the distortion differs from ``held``
@@ -210,7 +218,12 @@ def _choose_distortion(model: pycolmap.Reconstruction, database: Path, config: S
              "focal length %s px held, %s px refined", "refined" if keep else "held at its starting value",
              held.compute_mean_reprojection_error(), free.compute_mean_reprojection_error(), shift,
              _focals(held), _focals(free))
-    return (free, True) if keep else (held, False)
+    return (free, True, focals_of(held)) if keep else (held, False, focals_of(free))
+
+
+def focals_of(model: pycolmap.Reconstruction) -> dict[int, float]:
+    """Each camera's mean focal length, by camera id."""
+    return {int(i): float(c.mean_focal_length()) for i, c in model.cameras.items()}
 
 
 def distortion_min_gain(options: RefinementOptions, forward: float | None) -> float:
@@ -235,29 +248,29 @@ def refine_model(model: pycolmap.Reconstruction, database: Path, config: SfmOpti
     """
     always = config.refine_principal_point == "always"
     with colmap_errors("the final bundle adjustment", _HINT):
-        fixed, distortion = _choose_distortion(model, database, config, principal_point=always,
-                                               num_threads=num_threads)
+        fixed, distortion, others = _choose_distortion(model, database, config, principal_point=always,
+                                                       num_threads=num_threads)
         if always or config.refine_principal_point == "never" or not principal_point_constrained(
                 fixed, config.refinement.principal_point_min_images):
-            return Refinement(fixed, always, distortion)
+            return Refinement(fixed, always, distortion, others)
         if moves_ahead(forward_motion(model)):
             log.info("principal point kept at the image centre: the cameras move mostly straight ahead, where it "
                      "trades off with the direction of motion (--set sfm.refine_principal_point=always to refine it)")
-            return Refinement(fixed, False, distortion)
+            return Refinement(fixed, False, distortion, others)
         free = copy.deepcopy(model)  # same start and passes as ``fixed``: only the principal point differs
         if not distortion:
             reset_distortion(free, database)
         _refine_once(free, database, config, principal_point=True, distortion=distortion, num_threads=num_threads)
     if not principal_points_plausible(free, config.refinement.max_principal_point_offset):
         log.warning("the refined principal point left the image centre region; keeping it fixed")
-        return Refinement(fixed, False, distortion)
+        return Refinement(fixed, False, distortion, others)
     offset = principal_point_offset(free)
     if offset < config.refinement.principal_point_min_offset:
         log.info("principal point kept at the image centre: the refined one is %.2f %% of the image away",
                  100 * offset)
-        return Refinement(fixed, False, distortion)
+        return Refinement(fixed, False, distortion, others)
     keep = significant(fixed, free, 2, config.refinement.principal_point_min_gain)
     log.info("principal point %s: reprojection error %.4f px fixed, %.4f px refined",
              "refined" if keep else "kept at the image centre", fixed.compute_mean_reprojection_error(),
              free.compute_mean_reprojection_error())
-    return Refinement(free if keep else fixed, keep, distortion)
+    return Refinement(free if keep else fixed, keep, distortion, others)

@@ -223,7 +223,7 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         mapper=outcome.mapper, attempts=outcome.attempts, models=_model_infos(models), registered=tuple(registered),
         unregistered=tuple(sorted({im.name for im in ingest.images} - set(registered))), verified_pairs=verified,
         principal_point_refined=pp, distortion_refined=distortion,
-        cameras=intrinsics.camera_infos(chosen, ingest, deviations, calibrated=calibrated),
+        cameras=intrinsics.camera_infos(chosen, ingest, deviations, calibrated=calibrated, others=final.other_focals),
         forward_motion=intrinsics.forward_motion(chosen), weak_links=links.find(chosen, config.weak_link_points))
     save_sfm_summary(ctx.out, summary)
     _log_summary(ctx, summary, config)
@@ -231,15 +231,18 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
             "model_sizes": ", ".join(str(m.num_images) for m in summary.models),
             "points": chosen.num_points3D(), "mapper": outcome.mapper,
             "reprojection_error": summary.models[0].mean_reprojection_error,
-            "focal": "; ".join(_describe_focal(c) for c in summary.cameras), "forward_motion": summary.forward_motion,
-            "weak_links": _describe_links(summary.weak_links)}
+            "focal": "; ".join(_describe_focal(c, distortion) for c in summary.cameras),
+            "forward_motion": summary.forward_motion, "weak_links": _describe_links(summary.weak_links)}
 
 
-def _describe_focal(camera: CameraInfo) -> str:
-    """``camera 1: 498.4 px (estimated, sd 0.4 %)``."""
+def _describe_focal(camera: CameraInfo, distortion: bool) -> str:
+    """``camera 1: 498.4 px (estimated, sd 0.4 %; 511.0 px (+2.5 %) with the lens distortion free)``: the
+    other distortion fit where it differs by 0.1 % or more (``distortion``: the kept fit refined it)."""
     sd = "" if camera.focal_sd_px is None else f", sd {100 * camera.focal_sd_px / camera.focal_px:.1f} %"
     prior = f" from {camera.focal_prior_px:.1f}" if camera.focal_prior_px and camera.focal_source != "estimated" else ""
-    return f"camera {camera.camera_id}: {camera.focal_px:.1f} px ({camera.focal_source}{prior}{sd})"
+    other = intrinsics.other_fit(camera, distortion, 0.001)
+    return f"camera {camera.camera_id}: {camera.focal_px:.1f} px ({camera.focal_source}{prior}{sd}" + (
+        f"; {other})" if other else ")")
 
 
 def _describe_links(weak: tuple[WeakLink, ...] | None) -> str:
@@ -253,8 +256,9 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
     from photogrammetry.sfm import links
 
     for camera in summary.cameras:
-        ctx.log.info("focal length, %s", _describe_focal(camera))
-        warning = intrinsics.focal_warning(camera, config.focal_warn_sd, summary.forward_motion)
+        ctx.log.info("focal length, %s", _describe_focal(camera, summary.distortion_refined))
+        warning = intrinsics.focal_warning(camera, config.focal_warn_sd, summary.forward_motion,
+                                           summary.distortion_refined)
         if warning:
             ctx.log.warning("%s", warning)
     for attempt in summary.attempts:
@@ -271,14 +275,15 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=12,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=13,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
     # point held at the centre under forward motion, and no global retry kept there; the first pass light
     # where the second follows, the final adjustments stop at a function tolerance; 11: pieces that share an
     # image joined, the mapper's adjustments stop at a function tolerance, the light pass's second
-    # verification only on the pairs the first verified; 12: the light pass maps with lighter bundle adjustments
+    # verification only on the pairs the first verified; 12: the light pass maps with lighter bundle adjustments;
+    # 13: sfm.json gives each camera the focal length of the other lens-distortion fit (focal_other_px)
     config=SfmConfig,
     run=run,
     load=load_sfm,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.focal import preset_for, strip_exif
+from benchmarks.focal import Row, preset_for, strip_exif, summary_rows
 from benchmarks.sets import BenchmarkSet
 from photogrammetry.io.photos import read_exif
 
@@ -35,3 +35,24 @@ def test_the_turntable_sample_scene_runs_with_its_preset() -> None:
     orbit = BenchmarkSet("orbit", scenes / "orbit" / "images", scenes / "orbit", "sample")
     real = BenchmarkSet("temple", scenes / "orbit" / "images", None, "real")
     assert [preset_for(s, "fast") for s in (turntable, orbit, real)] == ["turntable", "fast", "fast"]
+
+
+def _row(method: str, preset: str | None, focal: float, registered: str, auc5: float, seed: int | None = None) -> Row:
+    return Row(set="walk", method=method, focal=focal, true_focal=500.0, sd=None, registered=registered, auc5=auc5,
+               rotation_median_deg=None, wall_s=1.0, preset=preset, seed=seed, sfm_s=1.0)
+
+
+def test_the_summary_holds_each_preset_to_the_targets_over_its_seeds() -> None:
+    rows = [_row("ours (cpu)", "cpu", 505.0, "20/20", 0.40, 0),
+            _row("ours (cpu), true f", "cpu", 500.0, "20/20", 0.50, 0),
+            _row("ours (cpu)", "cpu", 512.0, "20/20", 0.45, 1),
+            _row("ours (cpu), true f", "cpu", 500.0, "20/20", 0.44, 1),
+            _row("ours (default)", "default", 505.0, "20/20", 0.495),
+            _row("ours (default), true f", "default", 500.0, "20/20", 0.50),
+            _row("colmap sift", None, 1000.0, "2/20", 0.0)]
+    cpu, default = summary_rows(rows)
+    assert cpu[:3] == ["walk", "cpu x2 seeds", "500.0"]
+    assert cpu[3] == "+1.70 (+1.00 to +2.40)"  # the focal error over the seeds: median (range)
+    assert cpu[6:10] == ["0.425 (0.400 to 0.450)", "0.470 (0.440 to 0.500)", "-0.045", "no/yes/no"]
+    assert default[3] == "+1.00" and default[8:10] == ["-0.005", "yes/yes/yes"]
+    assert default[10:13] == ["+100.00", "2/20", "0.000"]  # COLMAP's, once per set

@@ -10,7 +10,7 @@ import pytest
 
 from photogrammetry.errors import ConfigError
 from photogrammetry.io.sfm import CameraInfo
-from photogrammetry.sfm.intrinsics import focal_warning, user_focal, with_user_focal
+from photogrammetry.sfm.intrinsics import focal_warning, other_fit, user_focal, with_user_focal
 from photogrammetry.sfm.intrinsics import FORWARD_MOTION
 from photogrammetry.sfm.refine import corner_shift_px, distortion_min_gain
 from photogrammetry.sfm.options import RefinementOptions, SfmOptions
@@ -46,6 +46,7 @@ def test_a_long_lens_registers_every_view_with_its_focal_length(narrow, tmp_path
     assert camera.focal_source == "estimated" and camera.focal_prior_px is None
     assert camera.focal_px == pytest.approx(_focal(result), rel=1e-6)
     assert 0 < camera.focal_sd_px < 0.05 * camera.focal_px  # a long lens pins its distortion down poorly
+    assert camera.focal_other_px > 0  # both distortion fits were made: the one not kept is reported
     model = pycolmap.Reconstruction(result.model)
     assert corner_shift_px(next(iter(model.cameras.values()))) <= RefinementOptions().distortion_free_px
     assert result.summary.forward_motion < 0.3  # around the object, 22.5 degrees apart: steps nearly sideways
@@ -63,6 +64,11 @@ def test_a_forward_walk_without_exif_finds_its_focal_length_and_is_warned_about(
     assert any("the cameras move mostly straight ahead" in r.message for r in caplog.records)
     warning = next(r.message for r in caplog.records if "poorly constrained" in r.message)
     assert "a walk straight ahead" in warning and "sfm.focal_px" in warning
+    camera = result.summary.cameras[0]
+    assert camera.focal_other_px == pytest.approx(rig.focal, rel=0.05)
+    line = next(r.message for r in caplog.records if r.message.startswith("focal length, camera 1"))
+    lens = "held" if result.summary.distortion_refined else "free"
+    assert f"{camera.focal_other_px:.1f} px" in line and f"with the lens distortion {lens}" in line
 
 
 def test_a_user_focal_length_is_the_prior_and_is_reported(narrow, tmp_path, caplog):
@@ -87,6 +93,21 @@ def test_a_poorly_constrained_estimate_is_warned_about_with_what_to_do():
     assert "a walk straight ahead" in focal_warning(camera, 0.03, forward=0.5)
     assert focal_warning(dataclasses.replace(camera, focal_source="exif"), 0.01) is None  # a prior is not warned about
     assert focal_warning(dataclasses.replace(camera, focal_sd_px=None), 0.01) is None
+
+
+def test_the_other_distortion_fit_is_named_where_it_lies_further_than_the_limit():
+    """Where the lens distortion and the focal length trade off, the adjustment's standard deviation is
+    small but the fit with the distortion free (or held) lands elsewhere: the warning says where."""
+    camera = CameraInfo(camera_id=1, model="SIMPLE_RADIAL", width=540, height=360, images=20, focal_px=485.0,
+                        focal_source="estimated", focal_prior_px=None, focal_sd_px=2.4, extra_params=(0.0,),
+                        focal_other_px=510.0)
+    assert other_fit(camera, False) == "510.0 px (+5.2 %) with the lens distortion free"
+    assert other_fit(camera, True, 0.01).endswith("with the lens distortion held")
+    assert other_fit(camera, False, 0.06) is None
+    assert other_fit(dataclasses.replace(camera, focal_other_px=None), False) is None
+    warning = focal_warning(camera, 0.01, forward=0.5)
+    assert "485.0 px +- 2.4 px (0.5 %) (510.0 px (+5.2 %) with the lens distortion free)" in warning
+    assert "with the lens distortion" not in focal_warning(camera, 0.06, forward=0.5)
 
 
 def test_user_focal_is_in_pixels_of_the_photos_as_given_or_a_field_of_view():

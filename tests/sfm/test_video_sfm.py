@@ -27,6 +27,7 @@ def test_an_orbit_video_is_reconstructed(tmp_path: Path) -> None:
     sfm = load_sfm(result.folder("sfm"))
     model = pycolmap.Reconstruction(sfm.model)
     assert model.num_reg_images() == len(frames)
+    assert len(load_ingest(result.folder("ingest")).cameras) == 1 and len(model.cameras) == 1  # one video, one camera
     camera = next(iter(model.cameras.values()))
     assert camera.focal_length == pytest.approx(orbit_scene(count, size).camera.focal, rel=0.02)  # no EXIF: estimated
     views = orbit_scene(count, size).views
