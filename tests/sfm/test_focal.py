@@ -123,3 +123,22 @@ def test_distortion_must_gain_more_under_forward_motion():
     assert distortion_min_gain(options, None) == 0.03
     with pytest.raises(ConfigError, match="distortion_min_gain_forward"):
         RefinementOptions(distortion_min_gain_forward=-1.0)
+
+
+@pytest.mark.parametrize(("shift", "adjusted"), [(1.0, [True]), (7.0, [True, False])])
+def test_distortion_held_only_adjusted_when_the_free_one_is_large(monkeypatch, tmp_path, shift, adjusted):
+    """The free distortion is adjusted first; where it moves the corners by at most
+    ``distortion_free_px`` it is kept without a test, so the held adjustment is not run."""
+    from photogrammetry.sfm import refine
+
+    model = pycolmap.Reconstruction()
+    model.add_camera(pycolmap.Camera(model="SIMPLE_RADIAL", width=640, height=480, params=[500.0, 320, 240, 0.0]))
+    calls: list[bool] = []
+    monkeypatch.setattr(refine, "_refine_once", lambda m, db, config, *, principal_point, distortion, num_threads:
+                        calls.append(distortion))
+    monkeypatch.setattr(refine, "corner_shift_px", lambda camera: shift)
+    monkeypatch.setattr(refine, "reset_distortion", lambda m, db: None)
+    _, kept = refine._choose_distortion(model, tmp_path / "database.db", SfmOptions(), principal_point=False,
+                                        num_threads=1)
+    assert calls == adjusted
+    assert kept is (shift <= RefinementOptions().distortion_free_px)
