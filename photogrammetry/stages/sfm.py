@@ -271,14 +271,15 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=12,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=13,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
     # point held at the centre under forward motion, and no global retry kept there; the first pass light
     # where the second follows, the final adjustments stop at a function tolerance; 11: pieces that share an
     # image joined, the mapper's adjustments stop at a function tolerance, the light pass's second
-    # verification only on the pairs the first verified; 12: the light pass maps with lighter bundle adjustments
+    # verification only on the pairs the first verified; 12: the light pass maps with lighter bundle adjustments;
+    # 13: the second verification after a light pass does not check the pairs for chance again
     config=SfmConfig,
     run=run,
     load=load_sfm,
