@@ -22,6 +22,7 @@ reported as one, the weaker. About a second for 60 images.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,14 +33,51 @@ MIN_PART_IMAGES = 2
 """A part of fewer images is a weakly registered image, not a weak link between parts of the model."""
 
 
-def incidence(model: Any) -> tuple[list[str], Any]:
-    """The registered image names (sorted) and a sparse ``points x images`` matrix of 0/1: which image
-    sees which 3D point of ``model`` (a ``pycolmap.Reconstruction``)."""
-    from scipy.sparse import csr_matrix
+@dataclass(frozen=True)
+class Incidence:
+    """Which image sees which 3D point: one entry per (point, image) pair, an image that sees a point
+    twice counted once. numpy only: scipy's sparse graphs cost 0.1-0.3 s of import in a run that
+    needs no other part of scipy (the sparse part of the pipeline)."""
 
+    points: np.ndarray
+    """(K,) int64: the point (row) of each entry."""
+    images: np.ndarray
+    """(K,) int64: the image (column) of each entry."""
+    shape: tuple[int, int]
+    """(points, images)."""
+
+    @classmethod
+    def of(cls, points: Any, images: Any, shape: tuple[int, int]) -> Incidence:
+        """The incidence of the (point, image) pairs given, duplicates dropped."""
+        keys = np.unique(np.asarray(points, np.int64) * shape[1] + np.asarray(images, np.int64))
+        return cls(keys // shape[1], keys % shape[1], shape)
+
+    def covisibility(self) -> np.ndarray:
+        """(images, images) float64: the points each two images both see (the diagonal: each image's)."""
+        n = self.shape[1]
+        order = np.argsort(self.points, kind="stable")
+        points, images = self.points[order], self.images[order]
+        counts = np.bincount(points, minlength=self.shape[0])
+        starts = np.cumsum(counts) - counts
+        reps = counts[points]  # each entry paired with every entry of its point
+        left = np.repeat(images, reps)
+        offsets = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+        right = images[np.repeat(starts[points], reps) + offsets]
+        return np.bincount(left * n + right, minlength=n * n).reshape(n, n).astype(np.float64)
+
+    def across(self, side: np.ndarray) -> int:
+        """The points seen from both ``side`` (a boolean mask over the images) and the other images."""
+        inside = side[self.images]
+        on = np.bincount(self.points, weights=inside, minlength=self.shape[0]) > 0
+        off = np.bincount(self.points, weights=~inside, minlength=self.shape[0]) > 0
+        return int(np.count_nonzero(on & off))
+
+
+def incidence(model: Any) -> tuple[list[str], Incidence]:
+    """The registered image names (sorted) and which image sees which 3D point of ``model`` (a
+    ``pycolmap.Reconstruction``), images numbered in the names' order."""
     names = sorted(model.image(i).name for i in model.reg_image_ids())
-    column = {model.image(i).name: c for c, i in enumerate(sorted(model.reg_image_ids(),
-                                                                   key=lambda i: model.image(i).name))}
+    column = {name: c for c, name in enumerate(names)}
     ids = {int(i): column[model.image(i).name] for i in model.reg_image_ids()}
     rows, cols = [], []
     for row, point in enumerate(model.points3D.values()):
@@ -47,39 +85,48 @@ def incidence(model: Any) -> tuple[list[str], Any]:
             if int(element.image_id) in ids:
                 rows.append(row)
                 cols.append(ids[int(element.image_id)])
-    matrix = csr_matrix((np.ones(len(rows), np.int32), (rows, cols)), shape=(model.num_points3D(), len(names)))
-    matrix.data[:] = 1  # an image seeing a point twice counts once
-    matrix.sum_duplicates()
-    matrix.data[:] = 1
-    return names, matrix
+    return names, Incidence.of(rows, cols, (model.num_points3D(), len(names)))
 
 
-def weak_links(names: list[str], seen: Any, min_points: int) -> list[WeakLink]:
-    """The weak links of a model given as image ``names`` and the ``points x images`` incidence
-    ``seen`` (:func:`incidence`): cuts along the covisibility graph's maximum spanning tree whose sides
-    hold at least :data:`MIN_PART_IMAGES` images each and share fewer than ``min_points`` points;
-    nested cuts reported once. Fewest points across first."""
-    from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
+def maximum_spanning_tree(weights: np.ndarray) -> list[tuple[int, int]]:
+    """The edges of a maximum spanning forest of the graph whose edge weights (symmetric, ``(n, n)``,
+    0 where there is no edge) are ``weights`` (Prim's algorithm, a tree per connected component)."""
+    n = len(weights)
+    in_tree = np.zeros(n, bool)
+    best, parent = np.zeros(n), np.full(n, -1)
+    edges = []
+    for _ in range(n):
+        open_best = np.where(in_tree, -1.0, best)
+        v = int(np.argmax(open_best))
+        if open_best[v] <= 0:  # no edge into the tree: a new component starts
+            v, parent[v] = int(np.flatnonzero(~in_tree)[0]), -1
+        in_tree[v] = True
+        if parent[v] >= 0:
+            edges.append((int(parent[v]), v))
+        better = ~in_tree & (weights[v] > best)
+        best[better], parent[better] = weights[v][better], v
+    return edges
 
+
+def weak_links(names: list[str], seen: Incidence, min_points: int) -> list[WeakLink]:
+    """The weak links of a model given as image ``names`` and the points each sees (:func:`incidence`):
+    cuts along the covisibility graph's maximum spanning tree whose sides hold at least
+    :data:`MIN_PART_IMAGES` images each and share fewer than ``min_points`` points; nested cuts reported
+    once. Fewest points across first."""
     n = len(names)
     if n < 2 * MIN_PART_IMAGES or min_points <= 0:
         return []
-    seen = seen.tocsc().astype(np.float64)
-    shared = (seen.T @ seen).toarray()
+    shared = seen.covisibility()
     np.fill_diagonal(shared, 0)
-    # the maximum spanning tree as the minimum one of (top - weight) on the existing edges
-    top = shared.max() + 1.0
-    weights = np.where(shared > 0, top - shared, 0.0)
-    tree = minimum_spanning_tree(weights).tocoo()
-    adjacency = (tree + tree.T).tocsr()
+    tree = maximum_spanning_tree(shared)
     candidates = []
-    for a, b in zip(tree.row, tree.col, strict=True):
-        side = _side(adjacency, int(a), int(b), n, breadth_first_order)
+    for a, b in tree:
+        side = _side(tree, a, b, n)
         size = int(side.sum())
         if min(size, n - size) < MIN_PART_IMAGES:
             continue
         small = side if size <= n - size else ~side
-        across = int(np.count_nonzero((seen @ small > 0) & (seen @ ~small > 0)))
+        across = seen.across(small)
         if across < min_points:
             candidates.append((across, small))
     links: list[WeakLink] = []
@@ -111,13 +158,20 @@ def warning(link: WeakLink, min_points: int) -> str:
             "(--set features.max_keypoints=...); --set sfm.weak_link_points=0 silences this check")
 
 
-def _side(adjacency: Any, a: int, b: int, n: int, bfs: Any) -> Any:
+def _side(tree: list[tuple[int, int]], a: int, b: int, n: int) -> np.ndarray:
     """The images on ``b``'s side of the tree once its edge to ``a`` is removed, as a boolean mask."""
-    cut = adjacency.tolil()
-    cut[a, b] = cut[b, a] = 0
-    order = bfs(cut.tocsr(), b, directed=False, return_predecessors=False)
+    neighbours: dict[int, list[int]] = {}
+    for u, v in tree:
+        if {u, v} != {a, b}:
+            neighbours.setdefault(u, []).append(v)
+            neighbours.setdefault(v, []).append(u)
     side = np.zeros(n, bool)
-    side[order] = True
+    side[b], stack = True, [b]
+    while stack:
+        for w in neighbours.get(stack.pop(), ()):
+            if not side[w]:
+                side[w] = True
+                stack.append(w)
     return side
 
 
