@@ -22,7 +22,6 @@ reported as one, the weaker. About a second for 60 images.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,51 +32,14 @@ MIN_PART_IMAGES = 2
 """A part of fewer images is a weakly registered image, not a weak link between parts of the model."""
 
 
-@dataclass(frozen=True)
-class Incidence:
-    """Which image sees which 3D point: one entry per (point, image) pair, an image that sees a point
-    twice counted once. numpy only: scipy's sparse graphs cost 0.1-0.3 s of import in a run that
-    needs no other part of scipy (the sparse part of the pipeline)."""
+def incidence(model: Any) -> tuple[list[str], Any]:
+    """The registered image names (sorted) and a sparse ``points x images`` matrix of 0/1: which image
+    sees which 3D point of ``model`` (a ``pycolmap.Reconstruction``)."""
+    from scipy.sparse import csr_matrix
 
-    points: np.ndarray
-    """(K,) int64: the point (row) of each entry."""
-    images: np.ndarray
-    """(K,) int64: the image (column) of each entry."""
-    shape: tuple[int, int]
-    """(points, images)."""
-
-    @classmethod
-    def of(cls, points: Any, images: Any, shape: tuple[int, int]) -> Incidence:
-        """The incidence of the (point, image) pairs given, duplicates dropped."""
-        keys = np.unique(np.asarray(points, np.int64) * shape[1] + np.asarray(images, np.int64))
-        return cls(keys // shape[1], keys % shape[1], shape)
-
-    def covisibility(self) -> np.ndarray:
-        """(images, images) float64: the points each two images both see (the diagonal: each image's)."""
-        n = self.shape[1]
-        order = np.argsort(self.points, kind="stable")
-        points, images = self.points[order], self.images[order]
-        counts = np.bincount(points, minlength=self.shape[0])
-        starts = np.cumsum(counts) - counts
-        reps = counts[points]  # each entry paired with every entry of its point
-        left = np.repeat(images, reps)
-        offsets = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
-        right = images[np.repeat(starts[points], reps) + offsets]
-        return np.bincount(left * n + right, minlength=n * n).reshape(n, n).astype(np.float64)
-
-    def across(self, side: np.ndarray) -> int:
-        """The points seen from both ``side`` (a boolean mask over the images) and the other images."""
-        inside = side[self.images]
-        on = np.bincount(self.points, weights=inside, minlength=self.shape[0]) > 0
-        off = np.bincount(self.points, weights=~inside, minlength=self.shape[0]) > 0
-        return int(np.count_nonzero(on & off))
-
-
-def incidence(model: Any) -> tuple[list[str], Incidence]:
-    """The registered image names (sorted) and which image sees which 3D point of ``model`` (a
-    ``pycolmap.Reconstruction``), images numbered in the names' order."""
     names = sorted(model.image(i).name for i in model.reg_image_ids())
-    column = {name: c for c, name in enumerate(names)}
+    column = {model.image(i).name: c for c, i in enumerate(sorted(model.reg_image_ids(),
+                                                                   key=lambda i: model.image(i).name))}
     ids = {int(i): column[model.image(i).name] for i in model.reg_image_ids()}
     rows, cols = [], []
     for row, point in enumerate(model.points3D.values()):
@@ -85,12 +47,18 @@ def incidence(model: Any) -> tuple[list[str], Incidence]:
             if int(element.image_id) in ids:
                 rows.append(row)
                 cols.append(ids[int(element.image_id)])
-    return names, Incidence.of(rows, cols, (model.num_points3D(), len(names)))
+    matrix = csr_matrix((np.ones(len(rows), np.int32), (rows, cols)), shape=(model.num_points3D(), len(names)))
+    matrix.data[:] = 1  # an image seeing a point twice counts once
+    matrix.sum_duplicates()
+    matrix.data[:] = 1
+    return names, matrix
 
 
 def maximum_spanning_tree(weights: np.ndarray) -> list[tuple[int, int]]:
     """The edges of a maximum spanning forest of the graph whose edge weights (symmetric, ``(n, n)``,
-    0 where there is no edge) are ``weights`` (Prim's algorithm, a tree per connected component)."""
+    0 where there is no edge) are ``weights``: Prim's algorithm, a tree per connected component. Ours,
+    not scipy's ``csgraph``, whose import took 0.24 s of the temple's sfm stage (cProfile, load 7) in
+    a run that needs no other part of it."""
     n = len(weights)
     in_tree = np.zeros(n, bool)
     best, parent = np.zeros(n), np.full(n, -1)
@@ -108,15 +76,16 @@ def maximum_spanning_tree(weights: np.ndarray) -> list[tuple[int, int]]:
     return edges
 
 
-def weak_links(names: list[str], seen: Incidence, min_points: int) -> list[WeakLink]:
-    """The weak links of a model given as image ``names`` and the points each sees (:func:`incidence`):
-    cuts along the covisibility graph's maximum spanning tree whose sides hold at least
-    :data:`MIN_PART_IMAGES` images each and share fewer than ``min_points`` points; nested cuts reported
-    once. Fewest points across first."""
+def weak_links(names: list[str], seen: Any, min_points: int) -> list[WeakLink]:
+    """The weak links of a model given as image ``names`` and the ``points x images`` incidence
+    ``seen`` (:func:`incidence`): cuts along the covisibility graph's maximum spanning tree whose sides
+    hold at least :data:`MIN_PART_IMAGES` images each and share fewer than ``min_points`` points;
+    nested cuts reported once. Fewest points across first."""
     n = len(names)
     if n < 2 * MIN_PART_IMAGES or min_points <= 0:
         return []
-    shared = seen.covisibility()
+    seen = seen.tocsc().astype(np.float64)
+    shared = (seen.T @ seen).toarray()
     np.fill_diagonal(shared, 0)
     tree = maximum_spanning_tree(shared)
     candidates = []
@@ -126,7 +95,7 @@ def weak_links(names: list[str], seen: Incidence, min_points: int) -> list[WeakL
         if min(size, n - size) < MIN_PART_IMAGES:
             continue
         small = side if size <= n - size else ~side
-        across = seen.across(small)
+        across = int(np.count_nonzero((seen @ small > 0) & (seen @ ~small > 0)))
         if across < min_points:
             candidates.append((across, small))
     links: list[WeakLink] = []

@@ -280,7 +280,7 @@ STAGE = StageSpec(
     # image joined, the mapper's adjustments stop at a function tolerance, the light pass's second
     # verification only on the pairs the first verified; 12: the light pass maps with lighter bundle adjustments;
     # 13: the second verification after a light pass does not check the pairs for chance again; weak links
-    # found along a spanning tree of our own (ties may pick another tree than scipy's)
+    # found along a maximum spanning tree of our own (ties may pick another tree than scipy's)
     config=SfmConfig,
     run=run,
     load=load_sfm,
