@@ -7,8 +7,9 @@ where that moves the image corners by more than ``refinement.distortion_free_px`
 value (zero, or a calibration's). The free one is kept when its distortion moves the corners by at most
 ``refinement.distortion_free_px`` (the held adjustment is then not run: on office-20, fountain and facade
 the stage's global adjustments went from 3 to 2; elsewhere the held one starts from the free one's poses
-and points, not the mapped model's: on the temple 0.10 s of CPU instead of 0.20, the same chosen model), or when it lowers the mean
-reprojection error by at least ``refinement.distortion_min_gain`` and passes the same BIC test as below:
+and points, not the mapped model's: on the temple 0.10 s of CPU instead of 0.20, the same chosen model),
+or when it lowers the mean reprojection error by at least ``refinement.distortion_min_gain`` and passes
+the same BIC test as below:
 large distortion that the views do not constrain trades off against the focal length. Measured
 on the real office walk (undistorted, true focal 495.5 px, 20 frames): with the default preset k
 stays near 0.009 (1.7-2.1 px at the corners) and the focal length at 492 px free against 483 px
