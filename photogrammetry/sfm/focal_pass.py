@@ -161,7 +161,10 @@ def _second_run(database: Path, images: Path, scratch: Path, config: SfmOptions,
     guide = features is not None and config.guided.min_points > 0
     done = guided.add_guided_matches(database, features, first.models, config.guided,
                                      config.verification.min_inliers) if guide else set()
-    (verification.verify_again if only_verified else verification.verify)(database, config, num_threads=num_threads)
+    if only_verified:  # the pairs verified passed the chance check; guided matches may add pairs that did not
+        verification.verify_again(database, config, num_threads=num_threads, recheck=bool(done))
+    else:
+        verification.verify(database, config, num_threads=num_threads)
     connected = connected_images(database, config.mapping.min_num_matches)
     again = _map_again(database, images, scratch, config, num_images=num_images, num_threads=num_threads)
     if guide and again is not None:

@@ -283,7 +283,9 @@ STAGE = StageSpec(
     # where the second follows, the final adjustments stop at a function tolerance; 11: pieces that share an
     # image joined, the mapper's adjustments stop at a function tolerance, the light pass's second
     # verification only on the pairs the first verified; 12: the light pass maps with lighter bundle adjustments;
-    # 13: sfm.json gives each camera the focal length of the other lens-distortion fit (focal_other_px)
+    # 13: the second verification after a light pass does not check the pairs for chance again; weak links
+    # found along a maximum spanning tree of our own (ties may pick another tree than scipy's); the free lens
+    # distortion adjusted first; sfm.json gives each camera the focal length of the other fit (focal_other_px)
     config=SfmConfig,
     run=run,
     load=load_sfm,

@@ -82,3 +82,15 @@ def test_verifying_again_skips_the_pairs_the_first_verification_rejected_and_kee
     assert {pair for pair, n in _inliers(path).items() if n >= 15} == first
     with pycolmap.Database.open(path) as db:
         assert db.num_matches() == raw and db.num_matched_image_pairs() == 4
+
+
+def test_verifying_again_without_the_recheck_keeps_the_pairs_that_passed_it(tmp_path):
+    """``recheck=False`` (the pairs verified already passed the chance check): no pair is checked again,
+    where the check (here at a threshold that drops every pair) would drop them."""
+    path = _database(tmp_path / "database.db")
+    options = VerificationOptions(min_inlier_ratio=0.0, core_fraction=0.5)
+    verification.verify(path, SfmOptions(verification=options), num_threads=1)
+    first = {pair for pair, n in _inliers(path).items() if n >= 15}
+    harsh = SfmOptions(verification=VerificationOptions(min_inlier_ratio=0.0, core_fraction=0.01))
+    assert verification.verify_again(path, harsh, num_threads=1, recheck=False) == len(first)
+    assert verification.verify_again(path, harsh, num_threads=1) < len(first)

@@ -46,7 +46,9 @@ def test_a_long_lens_registers_every_view_with_its_focal_length(narrow, tmp_path
     assert camera.focal_source == "estimated" and camera.focal_prior_px is None
     assert camera.focal_px == pytest.approx(_focal(result), rel=1e-6)
     assert 0 < camera.focal_sd_px < 0.05 * camera.focal_px  # a long lens pins its distortion down poorly
-    assert camera.focal_other_px > 0  # both distortion fits were made: the one not kept is reported
+    # the free distortion stays within distortion_free_px and the cameras move sideways: kept without
+    # adjusting the held one, so there is no other fit to report (a walk straight ahead gets both: below)
+    assert camera.focal_other_px is None
     model = pycolmap.Reconstruction(result.model)
     assert corner_shift_px(next(iter(model.cameras.values()))) <= RefinementOptions().distortion_free_px
     assert result.summary.forward_motion < 0.3  # around the object, 22.5 degrees apart: steps nearly sideways
@@ -144,3 +146,26 @@ def test_distortion_must_gain_more_under_forward_motion():
     assert distortion_min_gain(options, None) == 0.03
     with pytest.raises(ConfigError, match="distortion_min_gain_forward"):
         RefinementOptions(distortion_min_gain_forward=-1.0)
+
+
+@pytest.mark.parametrize(("shift", "forward", "adjusted"),
+                         [(1.0, None, [True]), (7.0, None, [True, False]), (1.0, FORWARD_MOTION + 0.1, [True, False])])
+def test_distortion_held_only_adjusted_when_the_free_one_is_large(monkeypatch, tmp_path, shift, forward, adjusted):
+    """The free distortion is adjusted first; where it moves the corners by at most
+    ``distortion_free_px`` it is kept without a test, so the held adjustment is not run, except on a walk
+    straight ahead, where the held fit's focal length is reported beside the kept one."""
+    from photogrammetry.sfm import refine
+
+    model = pycolmap.Reconstruction()
+    model.add_camera(pycolmap.Camera(model="SIMPLE_RADIAL", width=640, height=480, params=[500.0, 320, 240, 0.0]))
+    calls: list[bool] = []
+    monkeypatch.setattr(refine, "_refine_once", lambda m, db, config, *, principal_point, distortion, num_threads:
+                        calls.append(distortion))
+    monkeypatch.setattr(refine, "corner_shift_px", lambda camera: shift)
+    monkeypatch.setattr(refine, "reset_distortion", lambda m, db: None)
+    monkeypatch.setattr(refine, "forward_motion", lambda m: forward)
+    _, kept, others = refine._choose_distortion(model, tmp_path / "database.db", SfmOptions(), principal_point=False,
+                                                num_threads=1)
+    assert calls == adjusted
+    assert kept is (shift <= RefinementOptions().distortion_free_px)
+    assert len(others) == (1 if len(adjusted) == 2 else 0)  # the focal length of the fit not kept

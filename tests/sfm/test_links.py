@@ -80,3 +80,12 @@ def test_a_synthetic_reconstruction_has_none_and_the_summary_keeps_them(tmp_path
 def test_a_negative_threshold_is_refused():
     with pytest.raises(ConfigError, match="weak_link_points"):
         SfmOptions(weak_link_points=-1)
+
+
+def test_the_maximum_spanning_forest_takes_the_heaviest_edges_one_tree_per_part():
+    chain = np.array([[0, 5, 1, 0], [5, 0, 4, 2], [1, 4, 0, 3], [0, 2, 3, 0]], float)
+    assert sorted(tuple(sorted(e)) for e in links.maximum_spanning_tree(chain)) == [(0, 1), (1, 2), (2, 3)]
+    two = np.zeros((5, 5))
+    two[0, 1] = two[1, 0] = two[1, 2] = two[2, 1] = 3.0
+    two[3, 4] = two[4, 3] = 1.0
+    assert sorted(tuple(sorted(e)) for e in links.maximum_spanning_tree(two)) == [(0, 1), (1, 2), (3, 4)]
