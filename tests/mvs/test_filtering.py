@@ -109,3 +109,33 @@ def test_loosely_agreeing_sources_must_be_more(ring_views):
         assert (kept.mean() > 0.5) == (count == 2)
     exact = [(near[0], depths[near[0].name])]  # one source within max_relative_depth is enough
     assert (filter_depth(ref, depths[ref.name], confidence, None, exact, options).depth > 0).mean() > 0.5
+
+
+def test_the_agreement_score_keeps_confirmed_patches_and_drops_speckle(ring_views):
+    """With ``min_score``: right depths that two sources confirm are kept, depths 5 % off and depths no
+    source sees are not, and a right pixel amid wrong ones (speckle) is dropped by its neighbourhood,
+    where the counting rule keeps it."""
+    depths = ground(ring_views)
+    ref, sources = ring_views[0], [(v, depths[v.name]) for v in (ring_views[1], ring_views[7])]
+    middling = np.full_like(depths[ref.name], 0.5)
+    scored = FilterOptions(min_score=1.4)
+    visible = depths[ref.name] > 0
+    assert (filter_depth(ref, depths[ref.name], middling, None, sources, scored).depth > 0).sum() > 0.5 * visible.sum()
+    assert not (filter_depth(ref, depths[ref.name] * 1.05, middling, None, sources, scored).depth > 0).any()
+    assert not (filter_depth(ref, depths[ref.name], middling, None, [], scored).depth > 0).any()
+    rows, cols = np.nonzero(visible[2:-2, 2:-2])
+    row, col = rows[len(rows) // 2] + 2, cols[len(cols) // 2] + 2
+    speckle = depths[ref.name] * 1.05
+    speckle[row, col] = depths[ref.name][row, col]
+    counted = filter_depth(ref, speckle, middling, None, sources, FilterOptions())
+    assert counted.depth[row, col] > 0
+    assert not (filter_depth(ref, speckle, middling, None, sources, scored).depth > 0).any()
+
+
+def test_a_negative_score_is_refused():
+    import pytest
+
+    from photogrammetry.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="min_score"):
+        FilterOptions(min_score=-1.0)
