@@ -135,7 +135,10 @@ class MatchTask(ItemTask[tuple[str, str], tuple[str, str]]):
 
         one = 1 if self.threads > 1 else None
         torch_one = one if getattr(self._matcher, "uses_torch", True) else None  # else torch is never imported
-        with FeatureFile(self.features) as self._file, torch_threads(torch_one), blas_threads(one):
+        # numpy's products on one thread always, not only beside other matching threads: OpenBLAS's sums
+        # differ in the last bit with its thread count, so a one-thread local run and a Ray actor (one
+        # thread) would otherwise give other similarities, and at the ratio test's edge other matches
+        with FeatureFile(self.features) as self._file, torch_threads(torch_one), blas_threads(1):
             loaded = prefetch(read, items, workers=1, ahead=8)
             yield from prefetch(match, loaded, workers=self.threads, ahead=2 * self.threads)
 
