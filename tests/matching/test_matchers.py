@@ -86,7 +86,10 @@ def test_nn_numpy_on_the_cpu_keeps_what_torch_keeps() -> None:
         for ratio, least in ((0.8, -1.0), (1.0, -1.0), (0.9, 0.9), (1.0, 0.95)):
             ours, scores = mutual_nn_ratio_numpy(a, b, ratio, least)
             theirs, expected = mutual_nn_ratio(torch.from_numpy(a), torch.from_numpy(b), ratio, least)
-            if b is not twins:  # among tied columns, torch's top-k picks its own
+            # among tied columns torch's top-k picks its own; and twin rows' similarities can differ in the
+            # last bit within one product (OpenBLAS's kernel on an AMD EPYC put row 11 above its twin, row 1),
+            # so which twin is mutual is numpy's own choice: checked against its own product below
+            if b is not twins and a is not twins:
                 np.testing.assert_array_equal(ours, theirs.numpy())
                 np.testing.assert_allclose(scores, expected.numpy(), rtol=1e-6)
             sim = a @ b.T
