@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -115,7 +116,7 @@ def _raw_path(out: Path, name: str, kind: str) -> Path:
 
 
 @dataclass
-class _ViewTask:
+class _ViewTask(ABC):
     """Work on some views as an item task (:class:`photogrammetry.engine.executor.ItemTask`):
     picklable, set up once per worker, then run on view names; each view's maps (and, for the
     resumable passes, its record) go to ``out`` as it finishes, and its result is yielded."""
@@ -152,9 +153,9 @@ class _ViewTask:
         with torch_threads(1):
             yield from prefetch(self._view, names, workers=parallel, ahead=parallel)
 
+    @abstractmethod
     def _view(self, name: str) -> Any:
         """Process view ``name``; its result (the resumable passes: its name)."""
-        raise NotImplementedError
 
     def _save(self, name: str, prefix: str, depth: np.ndarray, confidence: np.ndarray, record: dict) -> None:
         """The view's raw ``{prefix}depth`` and ``{prefix}confidence`` maps, then its record."""
