@@ -246,7 +246,7 @@ def distortion_min_gain(options: RefinementOptions, forward: float | None) -> fl
 
 
 def _focals(model: pycolmap.Reconstruction) -> str:
-    return ", ".join(f"{c.mean_focal_length():.1f}" for c in model.cameras.values())
+    return ", ".join(f"{f:.1f}" for f in focals_of(model).values())
 
 
 def refine_model(model: pycolmap.Reconstruction, database: Path, config: SfmOptions, *,
