@@ -320,12 +320,12 @@ def _run_set(bset: BenchmarkSet, work: Path, args: argparse.Namespace) -> list[R
     """Every preset's two runs and COLMAP's on ``bset`` stripped of EXIF; the table of them printed."""
     photos = stripped_copy(bset, work / "photos")
     new = []
+    given = None if args.no_reference else true_focal(set_ground_truth(bset), photos)
     for name in dict.fromkeys(args.preset):
         preset = preset_for(bset, name)
         for seed in args.seeds or [None]:  # one workspace: features and matches once, an sfm run each
             new.append(run_ours(bset, photos, work / f"ours-{preset}", preset, None, seed))
-            if not args.no_reference:
-                given = true_focal(set_ground_truth(bset), photos)
+            if given is not None:
                 new.append(run_ours(bset, photos, work / f"ours-{preset}", preset, given, seed))
     if not args.no_baseline:
         new.append(run_colmap(bset, photos, work / "colmap"))
