@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from photogrammetry.errors import StageError
-from photogrammetry.sfm import guided, mapping, verification
+from photogrammetry.sfm import guided, mapping, plausible, verification
 from photogrammetry.sfm.database import connected_images
 from photogrammetry.sfm.mapping import MappingOutcome
 from photogrammetry.sfm.options import SfmOptions
@@ -44,12 +44,14 @@ log = logging.getLogger("photogrammetry.sfm")
 
 def estimated_priors(database: Path, model: Any) -> dict[int, float]:
     """Focal lengths of ``model`` (a ``pycolmap.Reconstruction``) for the database's cameras that have
-    no focal prior and images in it, by camera id."""
+    no focal prior and images in it, by camera id; not those it left implausible
+    (:func:`~photogrammetry.sfm.plausible.plausible_camera`), which keep their starting guess."""
     import pycolmap
 
     with pycolmap.Database.open(database) as db:
         free = {int(c.camera_id) for c in db.read_all_cameras() if not c.has_prior_focal_length}
-    return {int(i): float(model.camera(i).mean_focal_length()) for i in model.cameras if int(i) in free}
+    return {int(i): float(model.camera(i).mean_focal_length()) for i in model.cameras
+            if int(i) in free and plausible.plausible_camera(model.camera(i))}
 
 
 def _write_priors(database: Path, focals: dict[int, float]) -> None:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from photogrammetry.errors import StageError
 from photogrammetry.sfm.colmap import colmap_errors
 from photogrammetry.sfm.intrinsics import forward_motion, moves_ahead
+from photogrammetry.sfm import plausible
 
 if TYPE_CHECKING:
     import pycolmap
@@ -143,8 +144,19 @@ def run_mapper(mapper: str, database: Path, images: Path, out: Path, config: Sfm
             found = pycolmap.incremental_mapping(database, images, out,
                                                  incremental_options(config, num_threads, distortion=distortion,
                                                                      light=light))
-    models = [m for m in found.values() if m.num_reg_images() > 0]
-    return sorted(models, key=lambda m: (-m.num_reg_images(), -m.num_points3D()))
+    return plausible_models([m for m in found.values() if m.num_reg_images() > 0], mapper)
+
+
+def plausible_models(models: list, mapper: str) -> list:
+    """``models`` without their implausible images (:func:`~photogrammetry.sfm.plausible.without_implausible`,
+    each logged), most registered images first."""
+    kept = []
+    for model in models:
+        model, dropped = plausible.without_implausible(model)
+        for image in dropped:
+            log.info("%s mapping: %s taken out of a model: %s", mapper, image.name, image.reason)
+        kept.append(model)
+    return sorted(kept, key=lambda m: (-m.num_reg_images(), -m.num_points3D()))
 
 
 def _describe(mapper: str, models: list) -> str:
@@ -203,7 +215,7 @@ def _joined(models: list, mapper: str, database: Path, config: SfmOptions, num_t
 
     if mapper != "incremental" or not config.mapping.join_min_shared_points:
         return models
-    return join_pieces(models, database, config, num_threads=num_threads)
+    return plausible_models(join_pieces(models, database, config, num_threads=num_threads), mapper)
 
 
 def disagreement(piece: pycolmap.Reconstruction, model: pycolmap.Reconstruction) -> tuple[float, float] | None:

@@ -142,6 +142,12 @@ def _final_refinement(model: Any, db: Path, config: SfmConfig, first_sift: dict[
     return refined
 
 
+def _apart(chosen: Any, others: Iterable[Any]) -> list[Any]:
+    """The models of ``others`` that hold an image ``chosen`` does not (the rest add nothing to it)."""
+    placed = {chosen.image(i).name for i in chosen.reg_image_ids()}
+    return [m for m in others if any(m.image(i).name not in placed for i in m.reg_image_ids())]
+
+
 def _verify(db: Path, config: SfmConfig, workers: int) -> tuple[bool, int]:
     """Geometric verification, light where a second mapping pass will follow
     (:func:`~photogrammetry.sfm.focal_pass.light_first_pass`, in full where it verifies no pair):
@@ -176,7 +182,7 @@ def _map(db: Path, images: Path, config: SfmConfig, ctx: StageContext, *, light:
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, diagnosis, links, sift
+    from photogrammetry.sfm import colmap, database, diagnosis, links, plausible, sift
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
@@ -207,11 +213,15 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers)
         chosen, pp, distortion = final.model, final.principal_point, final.distortion
+        chosen, dropped = plausible.without_implausible(chosen)
+        if dropped:
+            ctx.log.warning("%s", plausible.describe(dropped))
         models = [chosen, *outcome.models[1:]]
-        if len(models) > 1:
+        apart = _apart(chosen, outcome.models[1:])
+        if apart:
             shared = diagnosis.tracks_into(db, chosen)
-            ctx.log.warning("%s", diagnosis.several_models(models, [im.name for im in ingest.images], shared,
-                                                           config.mapping.abs_pose_min_num_inliers))
+            ctx.log.warning("%s", diagnosis.several_models([chosen, *apart], [im.name for im in ingest.images],
+                                                           shared, config.mapping.abs_pose_min_num_inliers))
         beat.step("writing the models")
         _write_models(models, ingest, masks, ctx.out)
         deviations = intrinsics.focal_deviations(chosen, focal=config.refine_focal_length, principal_point=pp,
@@ -275,7 +285,7 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=13,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=14,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
@@ -285,7 +295,8 @@ STAGE = StageSpec(
     # verification only on the pairs the first verified; 12: the light pass maps with lighter bundle adjustments;
     # 13: the second verification after a light pass does not check the pairs for chance again; weak links
     # found along a maximum spanning tree of our own (ties may pick another tree than scipy's); the free lens
-    # distortion adjusted first; sfm.json gives each camera the focal length of the other fit (focal_other_px)
+    # distortion adjusted first; sfm.json gives each camera the focal length of the other fit (focal_other_px);
+    # 14: images with an implausible camera or no 3D point taken out of the models, and such focal lengths no prior
     config=SfmConfig,
     run=run,
     load=load_sfm,
