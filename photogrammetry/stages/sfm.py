@@ -275,7 +275,7 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=13,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=14,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
@@ -285,7 +285,9 @@ STAGE = StageSpec(
     # verification only on the pairs the first verified; 12: the light pass maps with lighter bundle adjustments;
     # 13: the second verification after a light pass does not check the pairs for chance again; weak links
     # found along a maximum spanning tree of our own (ties may pick another tree than scipy's); the free lens
-    # distortion adjusted first; sfm.json gives each camera the focal length of the other fit (focal_other_px)
+    # distortion adjusted first; sfm.json gives each camera the focal length of the other fit (focal_other_px);
+    # 14: on a walk straight ahead the free distortion is not kept by its corner shift alone: it may move the
+    # focal length by at most refinement.distortion_max_focal_change from the held fit, else it is scaled down
     config=SfmConfig,
     run=run,
     load=load_sfm,
