@@ -31,10 +31,11 @@ the free fits moved the corners by 2.6-5.3 px and the focal length 2.7-4.6 % fro
 kept flipping with the seed at the 4 px limit; on 40 frames 1.3-2.0 % apart (free -1.3 to -0.6 %, held
 -2.6 %). The same 20 frames warped with a real distortion of 4-6 px at the corners: the error -0.2 to
 +0.2 % lower with it free, the held fits 3.3-3.7 % short, the free ones 1.2-2.6 % long. Where the two
-lay far apart the truth lay between them (where they lay within 2.6 % of each other, it was once just
-outside), so the focal length ends at most 2 % from the held fit's, towards the free one's: within reach
-of the truth whether the lens is a pinhole or has that distortion. Synthetic (white noise, so the free fit is right): a forward walk with
-k = 0.02 (4.7 px) gains 0.07 % from it; held it came out 2.9 % short, limited 0.9 % (free 0.2 %).
+lay more than 2.6 % apart the truth lay between them (closer, on 40 frames, both were short), so the
+focal length ends at most 2 % from the held fit's, towards the free one's: within reach of the truth
+whether the lens is a pinhole or has that distortion. Synthetic (white noise, so the free fit is
+right): a forward walk with k = 0.02 (4.7 px) gains 0.07 % from it; held it came out 2.9 % short,
+limited 0.9 % (free 0.2 %).
 
 The principal point is weakly constrained: refining it where the data do not call for it
 moves it by a pixel or two and tilts every camera by as much (the image centre is usually

@@ -189,7 +189,7 @@ def test_a_forward_walk_limits_how_far_an_unproven_distortion_moves_the_focal_le
                           (7.0, FORWARD_MOTION + 0.1, 0.01, [True, False], True),
                           (1.0, FORWARD_MOTION + 0.1, 0.04, [True, False, False], False)])
 def test_distortion_held_only_adjusted_when_the_free_one_is_large(monkeypatch, tmp_path, shift, forward, change,
-                                                                  adjusted, kept):
+                                                                  adjusted, kept, overshoot=1.0):
     """The free distortion is adjusted first; where it moves the corners by at most
     ``distortion_free_px`` it is kept without a test, so the held adjustment is not run, except on a walk
     straight ahead: there the free fit is kept where it moves the focal length by at most
@@ -205,7 +205,8 @@ def test_distortion_held_only_adjusted_when_the_free_one_is_large(monkeypatch, t
         calls.append(distortion)
         camera = m.camera(1)
         k = 0.05 if distortion else camera.params[3]
-        camera.params = [500.0 * (1.0 + change * k / 0.05), 320, 240, k]
+        scale = overshoot if 0 < k < 0.05 else 1.0  # the scaled distortion's adjustment
+        camera.params = [500.0 * (1.0 + change * scale * k / 0.05), 320, 240, k]
 
     def reset(m, db):
         m.camera(1).params = [*m.camera(1).params[:3], 0.0]
@@ -219,8 +220,17 @@ def test_distortion_held_only_adjusted_when_the_free_one_is_large(monkeypatch, t
     assert calls == adjusted
     assert free is kept
     assert len(others) == (1 if len(adjusted) >= 2 else 0)  # the focal length of the fit not kept
-    if len(adjusted) == 3:  # limited: k halved, the focal length 2 % from the held one's
+    if overshoot != 1.0:  # the scaled fit left the range between the two: the held one is kept
+        assert chosen.camera(1).params[3] == 0.0 and chosen.camera(1).mean_focal_length() == 500.0
+    elif len(adjusted) == 3:  # limited: k halved, the focal length 2 % from the held one's
         limit = RefinementOptions().distortion_max_focal_change
         assert chosen.camera(1).params[3] == pytest.approx(0.05 * limit / change)
         assert chosen.camera(1).mean_focal_length() == pytest.approx(500.0 * (1 + limit))
         assert others[1] == pytest.approx(500.0 * (1 + change))
+
+
+def test_a_scaled_distortion_whose_focal_length_leaves_the_two_fits_range_is_held(monkeypatch, tmp_path):
+    """Where the adjustment with the scaled distortion lands outside the held and free fits' focal lengths
+    (it left the valley between them), the held fit is kept."""
+    test_distortion_held_only_adjusted_when_the_free_one_is_large(monkeypatch, tmp_path, 1.0, FORWARD_MOTION + 0.1,
+                                                                   0.04, [True, False, False], False, overshoot=3.0)
