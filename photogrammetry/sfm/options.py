@@ -221,7 +221,8 @@ class RefinementOptions:
     distortion_free_px: float = 4.0
     """Refined distortion that moves the image corners by at most this many pixels is kept by
     ``refine_extra_params`` ``final`` without the error test (the office walk's default-preset
-    models: 1.7-2.1 px, where the free fit is the better one)."""
+    models: 1.7-2.1 px, where the free fit is the better one), except where the cameras move mostly
+    straight ahead: there ``distortion_max_focal_change`` decides."""
     distortion_max_focal_change: float = 0.02
     """Where the cameras move mostly straight ahead, refined distortion that does not lower the
     reprojection error by ``distortion_min_gain_forward`` may move the focal length by at most this
