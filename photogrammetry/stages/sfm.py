@@ -285,7 +285,7 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=14,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=15,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
@@ -296,7 +296,9 @@ STAGE = StageSpec(
     # 13: the second verification after a light pass does not check the pairs for chance again; weak links
     # found along a maximum spanning tree of our own (ties may pick another tree than scipy's); the free lens
     # distortion adjusted first; sfm.json gives each camera the focal length of the other fit (focal_other_px);
-    # 14: images with an implausible camera or no 3D point taken out of the models, and such focal lengths no prior
+    # 14: on a walk straight ahead the free distortion is not kept by its corner shift alone: it may move the
+    # focal length by at most refinement.distortion_max_focal_change from the held fit, else it is scaled down;
+    # 15: images with an implausible camera or no 3D point taken out of the models, and such focal lengths no prior
     config=SfmConfig,
     run=run,
     load=load_sfm,

@@ -6,7 +6,9 @@ view; these rigs place them the way two hard real captures do:
 - :func:`forward_video`: a hand-held walk through a room, frames of a video (each camera
   looks roughly along the direction it moves in; frames overlap only with near neighbours);
 - :func:`narrow_ring`: an object photographed on a ring of viewpoints through a long lens
-  (focal length over 4x the image width).
+  (focal length over 4x the image width);
+- :func:`sideways_walk`: a walk across a room looking at its far wall (sideways steps), through a
+  lens with radial distortion.
 
 Their projections become ``features.h5`` / ``matches.h5`` (with a share of wrong matches)
 beside an :class:`IngestResult` without a focal prior, as from photos without EXIF.
@@ -76,6 +78,28 @@ def forward_video(*, num_frames: int = 24, focal: float = 500.0, seed: int = 0) 
         rotations.append(r)
         translations.append(t)
     return Rig(np.stack(rotations), np.stack(translations), points, normals, 640, 480, focal, window=6)
+
+
+def sideways_walk(*, num_frames: int = 24, focal: float = 500.0, k1: float = 0.0, seed: int = 0) -> Rig:
+    """A walk of 4 m across a 8 x 6 x 3 m room, looking at the far wall 5 m away (the cameras step
+    sideways, across their viewing direction), 640 x 480, through a lens with radial distortion ``k1``."""
+    rng = np.random.default_rng(seed)
+    walls = []
+    for axis, value, normal in ((0, -4.0, 1), (0, 4.0, -1), (1, 3.0, -1), (2, 0.0, 1), (2, 3.0, -1)):
+        p = rng.uniform([-4.0, -3.0, 0.0], [4.0, 3.0, 3.0], size=(500, 3))
+        p[:, axis] = value
+        n = np.zeros_like(p)
+        n[:, axis] = normal
+        walls.append((p, n))
+    points, normals = (np.concatenate(a) for a in zip(*walls))
+    rotations, translations = [], []
+    for i in range(num_frames):
+        s = i / max(num_frames - 1, 1)
+        yaw = np.deg2rad(8.0 * np.sin(3.0 * s))
+        r, t = _look(np.array([4.0 * s - 2.0, -2.0, 1.5]), np.array([np.sin(yaw), np.cos(yaw), -0.05]))
+        rotations.append(r)
+        translations.append(t)
+    return Rig(np.stack(rotations), np.stack(translations), points, normals, 640, 480, focal, window=6, k1=k1)
 
 
 def narrow_ring(*, num_views: int = 16, focal: float = 3000.0, seed: int = 0) -> Rig:

@@ -15,7 +15,7 @@ from photogrammetry.sfm.intrinsics import FORWARD_MOTION
 from photogrammetry.sfm.refine import corner_shift_px, distortion_min_gain
 from photogrammetry.sfm.options import RefinementOptions, SfmOptions
 from tests.sfm.conftest import run_sfm
-from tests.sfm.rigs import forward_video, narrow_ring, write_rig
+from tests.sfm.rigs import forward_video, narrow_ring, sideways_walk, write_rig
 from tests.sfm.synthetic import SyntheticScene
 
 
@@ -148,24 +148,89 @@ def test_distortion_must_gain_more_under_forward_motion():
         RefinementOptions(distortion_min_gain_forward=-1.0)
 
 
-@pytest.mark.parametrize(("shift", "forward", "adjusted"),
-                         [(1.0, None, [True]), (7.0, None, [True, False]), (1.0, FORWARD_MOTION + 0.1, [True, False])])
-def test_distortion_held_only_adjusted_when_the_free_one_is_large(monkeypatch, tmp_path, shift, forward, adjusted):
+def _rig_run(rig, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="photogrammetry"):
+        result = run_sfm(_scene(rig, tmp_path / "in"), tmp_path / "out")
+    assert len(result.summary.registered) == len(rig.rotations)
+    return result, result.summary.cameras[0]
+
+
+def test_a_sideways_walk_keeps_the_lens_distortion_it_sees(tmp_path, caplog):
+    """Stepping across the viewing direction the views separate the distortion from the focal length:
+    a real one (20 px at the corners) lowers the error by 7 % and is kept; held, the focal length comes
+    out 16 % long."""
+    rig = dataclasses.replace(sideways_walk(), k1=-0.08)
+    result, camera = _rig_run(rig, tmp_path, caplog)
+    assert result.summary.forward_motion < FORWARD_MOTION
+    assert result.summary.distortion_refined
+    assert camera.focal_px == pytest.approx(rig.focal, rel=0.02)
+    assert camera.extra_params[0] == pytest.approx(rig.k1, rel=0.1)
+    assert camera.focal_other_px > 1.1 * rig.focal  # the held fit, reported beside it
+
+
+def test_a_forward_walk_limits_how_far_an_unproven_distortion_moves_the_focal_length(tmp_path, caplog):
+    """Walking straight ahead a real distortion of 5 px lowers the error by 0.1 % only: held, the focal
+    length came out 2.9 % short (the test refused the free fit); the free fit moves it by 2.7 %, more
+    than ``distortion_max_focal_change``, so the distortion is scaled to move it by 2 % and held there."""
+    rig = dataclasses.replace(forward_video(), k1=0.02)
+    result, camera = _rig_run(rig, tmp_path, caplog)
+    limit = RefinementOptions().distortion_max_focal_change
+    assert not result.summary.distortion_refined
+    assert 0 < camera.extra_params[0] < rig.k1
+    assert camera.focal_px == pytest.approx(rig.focal, rel=0.02)
+    assert camera.focal_other_px > camera.focal_px  # the free fit, further out
+    assert any(f"scaled to move the focal length by at most {100 * limit:.1f} %" in r.message
+               for r in caplog.records)
+
+
+@pytest.mark.parametrize(("shift", "forward", "change", "adjusted", "kept"),
+                         [(1.0, None, 0.0, [True], True), (7.0, None, 0.0, [True, False], False),
+                          (1.0, FORWARD_MOTION + 0.1, 0.01, [True, False], True),
+                          (7.0, FORWARD_MOTION + 0.1, 0.01, [True, False], True),
+                          (1.0, FORWARD_MOTION + 0.1, 0.04, [True, False, False], False)])
+def test_distortion_held_only_adjusted_when_the_free_one_is_large(monkeypatch, tmp_path, shift, forward, change,
+                                                                  adjusted, kept, overshoot=1.0):
     """The free distortion is adjusted first; where it moves the corners by at most
     ``distortion_free_px`` it is kept without a test, so the held adjustment is not run, except on a walk
-    straight ahead, where the held fit's focal length is reported beside the kept one."""
+    straight ahead: there the free fit is kept where it moves the focal length by at most
+    ``distortion_max_focal_change`` from the held fit's, and beyond it is scaled down to move it that far."""
     from photogrammetry.sfm import refine
 
     model = pycolmap.Reconstruction()
-    model.add_camera(pycolmap.Camera(model="SIMPLE_RADIAL", width=640, height=480, params=[500.0, 320, 240, 0.0]))
+    model.add_camera(pycolmap.Camera(camera_id=1, model="SIMPLE_RADIAL", width=640, height=480,
+                                     params=[500.0, 320, 240, 0.0]))
     calls: list[bool] = []
-    monkeypatch.setattr(refine, "_refine_once", lambda m, db, config, *, principal_point, distortion, num_threads:
-                        calls.append(distortion))
+
+    def adjust(m, db, config, *, principal_point, distortion, num_threads):  # the focal follows k linearly
+        calls.append(distortion)
+        camera = m.camera(1)
+        k = 0.05 if distortion else camera.params[3]
+        scale = overshoot if 0 < k < 0.05 else 1.0  # the scaled distortion's adjustment
+        camera.params = [500.0 * (1.0 + change * scale * k / 0.05), 320, 240, k]
+
+    def reset(m, db):
+        m.camera(1).params = [*m.camera(1).params[:3], 0.0]
+
+    monkeypatch.setattr(refine, "_refine_once", adjust)
     monkeypatch.setattr(refine, "corner_shift_px", lambda camera: shift)
-    monkeypatch.setattr(refine, "reset_distortion", lambda m, db: None)
+    monkeypatch.setattr(refine, "reset_distortion", reset)
     monkeypatch.setattr(refine, "forward_motion", lambda m: forward)
-    _, kept, others = refine._choose_distortion(model, tmp_path / "database.db", SfmOptions(), principal_point=False,
-                                                num_threads=1)
+    chosen, free, others = refine._choose_distortion(model, tmp_path / "database.db", SfmOptions(),
+                                                     principal_point=False, num_threads=1)
     assert calls == adjusted
-    assert kept is (shift <= RefinementOptions().distortion_free_px)
-    assert len(others) == (1 if len(adjusted) == 2 else 0)  # the focal length of the fit not kept
+    assert free is kept
+    assert len(others) == (1 if len(adjusted) >= 2 else 0)  # the focal length of the fit not kept
+    if overshoot != 1.0:  # the scaled fit left the range between the two: the held one is kept
+        assert chosen.camera(1).params[3] == 0.0 and chosen.camera(1).mean_focal_length() == 500.0
+    elif len(adjusted) == 3:  # limited: k halved, the focal length 2 % from the held one's
+        limit = RefinementOptions().distortion_max_focal_change
+        assert chosen.camera(1).params[3] == pytest.approx(0.05 * limit / change)
+        assert chosen.camera(1).mean_focal_length() == pytest.approx(500.0 * (1 + limit))
+        assert others[1] == pytest.approx(500.0 * (1 + change))
+
+
+def test_a_scaled_distortion_whose_focal_length_leaves_the_two_fits_range_is_held(monkeypatch, tmp_path):
+    """Where the adjustment with the scaled distortion lands outside the held and free fits' focal lengths
+    (it left the valley between them), the held fit is kept."""
+    test_distortion_held_only_adjusted_when_the_free_one_is_large(monkeypatch, tmp_path, 1.0, FORWARD_MOTION + 0.1,
+                                                                   0.04, [True, False, False], False, overshoot=3.0)
