@@ -262,15 +262,33 @@ def _describe_links(weak: tuple[WeakLink, ...] | None) -> str:
     return f"{len(weak)} ({', '.join(f'{len(w.images)} images by {w.points} points' for w in weak)})"
 
 
+FOCAL_WARNINGS_SHOWN = 2
+"""Cameras whose poorly constrained focal length gets a warning of its own; beyond, one more warning
+names the others (photos without EXIF from many cameras, each its own: one warning, not one a photo)."""
+
+
+def _focal_warnings(summary: SfmSummary, config: SfmConfig) -> list[str]:
+    """The warnings of :func:`~photogrammetry.sfm.intrinsics.focal_warning`, the first
+    :data:`FOCAL_WARNINGS_SHOWN` in full and the other cameras' in one line."""
+    warned = [(camera, text) for camera in summary.cameras
+              if (text := intrinsics.focal_warning(camera, config.focal_warn_sd, summary.forward_motion,
+                                                   summary.distortion_refined))]
+    shown = [text for _, text in warned[:FOCAL_WARNINGS_SHOWN]]
+    rest = [camera for camera, _ in warned[FOCAL_WARNINGS_SHOWN:]]
+    if rest:
+        listed = "; ".join(_describe_focal(camera, summary.distortion_refined) for camera in rest)
+        shown.append(f"the focal lengths of {len(rest)} more camera(s) are poorly constrained too ({listed}); "
+                     "what to do is in the warnings above")
+    return shown
+
+
 def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> None:
     from photogrammetry.sfm import links
 
     for camera in summary.cameras:
         ctx.log.info("focal length, %s", _describe_focal(camera, summary.distortion_refined))
-        warning = intrinsics.focal_warning(camera, config.focal_warn_sd, summary.forward_motion,
-                                           summary.distortion_refined)
-        if warning:
-            ctx.log.warning("%s", warning)
+    for warning in _focal_warnings(summary, config):
+        ctx.log.warning("%s", warning)
     for attempt in summary.attempts:
         ctx.log.info("mapping attempt: %s", attempt)
     for i, m in enumerate(summary.models):

@@ -234,3 +234,23 @@ def test_a_scaled_distortion_whose_focal_length_leaves_the_two_fits_range_is_hel
     (it left the valley between them), the held fit is kept."""
     test_distortion_held_only_adjusted_when_the_free_one_is_large(monkeypatch, tmp_path, 1.0, FORWARD_MOTION + 0.1,
                                                                    0.04, [True, False, False], False, overshoot=3.0)
+
+
+def test_many_poorly_constrained_cameras_get_two_warnings_and_one_line_for_the_rest():
+    """Photos without EXIF from many cameras (a landmark set from the web): not one warning a photo."""
+    from photogrammetry.io.sfm import SfmSummary
+    from photogrammetry.stages.sfm import FOCAL_WARNINGS_SHOWN, SfmConfig, _focal_warnings
+
+    cameras = tuple(CameraInfo(camera_id=i, model="SIMPLE_RADIAL", width=1024, height=683, images=1,
+                               focal_px=800.0 + 100 * i, focal_source="estimated", focal_prior_px=None,
+                               focal_sd_px=(0.02 if i % 2 else 0.002) * (800.0 + 100 * i), extra_params=(0.0,))
+                    for i in range(1, 11))
+    summary = SfmSummary(mapper="incremental", attempts=(), models=(), registered=(), unregistered=(),
+                         verified_pairs=45, principal_point_refined=False, cameras=cameras)
+    warnings = _focal_warnings(summary, SfmConfig())
+    assert FOCAL_WARNINGS_SHOWN == 2 and len(warnings) == 3  # cameras 1, 3 in full; 5, 7, 9 in one line
+    assert warnings[0].startswith("the focal length of camera 1 ") and "camera 3 " in warnings[1]
+    assert warnings[2].startswith("the focal lengths of 3 more camera(s)")
+    assert all(f"camera {i}: " in warnings[2] for i in (5, 7, 9)) and "camera 2: " not in warnings[2]
+    few = dataclasses.replace(summary, cameras=cameras[:3])
+    assert len(_focal_warnings(few, SfmConfig())) == 2  # cameras 1 and 3, each in full
