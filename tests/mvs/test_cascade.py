@@ -139,6 +139,35 @@ def test_feature_bank_keeps_the_most_recently_used_views(setup):
     assert list(tiny._cache) == [b]
 
 
+def test_the_feature_bank_drops_the_view_its_plan_uses_last(setup):
+    """Over the bound, a view the plan does not name goes first, then the one it uses last; without a
+    plan, the least recently used."""
+    scene, views, _, _, _ = setup
+    a, b, c, d = scene.names[:4]
+    bank = FeatureBank(GreyFeatures(), lambda n: read_image(views[n]), 2, "cpu", 2**30, max_views=3)
+    bank.plan([c, a, d, b])
+    bank.get(a, 0), bank.get(b, 0), bank.get(c, 0), bank.get(d, 0)  # b, used last of them, goes
+    assert list(bank._cache) == [a, c, d]
+    bank.plan([d, a])
+    bank.get(b, 0)  # c is not in the plan
+    assert list(bank._cache) == [a, d, b] and bank.computed == 5
+
+
+def test_any_chunk_of_hypotheses_gives_the_same_bits(setup, monkeypatch):
+    """The warped features are capped at ``WARP_ELEMENTS`` on the CPU; hypotheses one at a time give
+    the very same map as all at once."""
+    from photogrammetry.mvs import cascade
+
+    scene, views, name, sources, bank = setup
+    args = (views[name], [views[s] for s in sources], depth_range(scene, scene.views[name], SelectionOptions()),
+            bank, MatchCost(similarity="dot"), CascadeOptions(hypotheses=(32, 8)))
+    monkeypatch.setattr(cascade, "WARP_ELEMENTS", 2**40)
+    whole = estimate_depth(*args)
+    monkeypatch.setattr(cascade, "WARP_ELEMENTS", 1)
+    single = estimate_depth(*args)
+    assert np.array_equal(whole.depth, single.depth) and np.array_equal(whole.confidence, single.confidence)
+
+
 def test_threads_sharing_a_feature_bank_compute_each_view_once(setup):
     from concurrent.futures import ThreadPoolExecutor
 
