@@ -153,21 +153,6 @@ def test_the_feature_bank_drops_the_view_its_plan_uses_last(setup):
     assert list(bank._cache) == [a, d, b] and bank.computed == 5
 
 
-def test_any_chunk_of_hypotheses_gives_the_same_bits(setup, monkeypatch):
-    """The warped features are capped at ``WARP_ELEMENTS`` on the CPU; hypotheses one at a time give
-    the very same map as all at once."""
-    from photogrammetry.mvs import cascade
-
-    scene, views, name, sources, bank = setup
-    args = (views[name], [views[s] for s in sources], depth_range(scene, scene.views[name], SelectionOptions()),
-            bank, MatchCost(similarity="dot"), CascadeOptions(hypotheses=(32, 8)))
-    monkeypatch.setattr(cascade, "WARP_ELEMENTS", 2**40)
-    whole = estimate_depth(*args)
-    monkeypatch.setattr(cascade, "WARP_ELEMENTS", 1)
-    single = estimate_depth(*args)
-    assert np.array_equal(whole.depth, single.depth) and np.array_equal(whole.confidence, single.confidence)
-
-
 def test_threads_sharing_a_feature_bank_compute_each_view_once(setup):
     from concurrent.futures import ThreadPoolExecutor
 
