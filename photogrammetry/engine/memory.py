@@ -23,7 +23,7 @@ but cost 60 % more CPU time.
 
 Within a stage, a worker's resident memory still crept up: the depth sweep frees its working memory
 at every view, and the heap's free space, fragmented, is not all reused by the next view (a 200-view
-orbit at 320 px on one worker: from 600 to 730 MB after each view). :class:`Trimmer` trims only when
+orbit at 320 px in one process: from 690 to 811 MB after each view). :class:`Trimmer` trims only when
 the resident memory after an item is :data:`SLACK_MB` over what it was after the first item since the
 last trim (that first item's working memory is faulted in again there, so the bound follows the
 items' size): a few trims in a stage, not one per item.
