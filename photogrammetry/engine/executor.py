@@ -21,7 +21,7 @@ import socket
 from collections.abc import Iterator, Sequence
 from typing import Protocol, TypeVar
 
-from photogrammetry.engine.memory import trim
+from photogrammetry.engine.memory import Trimmer, trim
 from photogrammetry.errors import ConfigError
 
 T = TypeVar("T")
@@ -82,12 +82,16 @@ class LocalExecutor:
         pass
 
     def map(self, task: ItemTask[T, R], items: Sequence[T]) -> Iterator[R]:
-        """The task's results in order; once they are done, the heap memory that is free goes back
-        to the system (:func:`~photogrammetry.engine.memory.trim`)."""
+        """The task's results in order; the heap memory that is free goes back to the system when the
+        process has grown over the items (:class:`~photogrammetry.engine.memory.Trimmer`) and once
+        they are done (:func:`~photogrammetry.engine.memory.trim`)."""
         if not items:
             return
         task.setup()
-        yield from task.run(items)
+        trimmer = Trimmer()
+        for result in task.run(items):
+            trimmer.item_done()
+            yield result
         trim()
 
     def close(self) -> None:

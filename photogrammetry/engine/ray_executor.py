@@ -9,10 +9,10 @@ For each stage, an actor loads the stage's :class:`~photogrammetry.engine.execut
 chunks of items from the driver as it finishes them, so fast actors take more (each from its own
 run of consecutive items first, whose inputs overlap: see :class:`Shares`), and drops the task
 when the stage ends (an idle actor holds no network, and gives the freed memory back to the
-system). An actor's process has two allocation arenas, so that its memory does not grow with the
-items it has done (:mod:`.memory`). Each actor holds :data:`IN_FLIGHT` chunks at
-once, so that the next one waits in its queue while it runs one, instead of the actor waiting for
-the driver between chunks. When the stage ends, the driver logs each actor's items, busy seconds
+system). An actor's process has two allocation arenas, and trims its heap when it has grown over
+the chunks, so that its memory does not grow with the items it has done (:mod:`.memory`). Each
+actor holds :data:`IN_FLIGHT` chunks at once, so that the next one waits in its queue while it
+runs one, instead of the actor waiting for the driver between chunks. When the stage ends, the driver logs each actor's items, busy seconds
 and CPU seconds.
 Actors write the items' files and records straight into the stage's ``.partial`` folder in the
 workspace, which every node must see at the same path: that is checked when the executor starts.
@@ -42,7 +42,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from photogrammetry.engine.executor import ItemTask, R, T
-from photogrammetry.engine.memory import ACTOR_ENV, trim
+from photogrammetry.engine.memory import ACTOR_ENV, Trimmer, trim
 from photogrammetry.errors import ConfigError, PhotogrammetryError, StageError
 
 log = logging.getLogger("photogrammetry")
@@ -65,6 +65,8 @@ class Worker:
         torch.set_num_threads(cpus)
         cv2.setNumThreads(cpus)
         self.task: ItemTask | None = None
+        self.trimmer = Trimmer()
+        """Gives the heap's freed memory back when the process grows over the items (:mod:`.memory`)."""
         self.usage = {"items": 0, "busy": 0.0, "cpu": 0.0}
         """The loaded task's items, and the seconds and CPU seconds of this process in ``load`` and ``run``."""
 
@@ -77,7 +79,7 @@ class Worker:
         self.unload()
         t0, c0 = time.perf_counter(), time.process_time()
         task.setup()
-        self.task = task
+        self.task, self.trimmer = task, Trimmer()
         self.usage = {"items": 0, "busy": time.perf_counter() - t0, "cpu": time.process_time() - c0}
         return self.place()
 
@@ -86,6 +88,7 @@ class Worker:
         assert self.task is not None, "run before load"
         t0, c0 = time.perf_counter(), time.process_time()
         results = list(self.task.run(items))
+        self.trimmer.item_done()
         usage = self.usage
         usage["items"] += len(results)
         usage["busy"] += time.perf_counter() - t0

@@ -90,12 +90,14 @@ def level_sizes(width: int, height: int, levels: int) -> list[tuple[int, int]]:
 
 
 class FeatureBank:
-    """Feature maps ``(C, H, W)`` of views at every level, computed on first use, the most recently
-    used views kept.
+    """Feature maps ``(C, H, W)`` of views at every level, computed on first use, a few views kept.
 
     A reference view and its sources are used together, and neighbouring views share sources: an
     executor hands a worker runs of consecutive views, so a few views' maps serve the next views.
-    Keeping every view a worker touches would grow its memory with the photo count.
+    Keeping every view a worker touches would grow its memory with the photo count. Over a bound,
+    the view dropped is the one that the :meth:`plan` (the views the next items will use, in order)
+    uses last or not at all, the least recently used among those (without a plan: the least
+    recently used).
     Threads may share a bank: a view's maps are computed once, by the first thread that asks.
 
     Args:
@@ -115,8 +117,18 @@ class FeatureBank:
         self._bytes = 0
         self._lock = threading.Lock()
         self._computing: dict[str, threading.Lock] = {}
+        self._next_use: dict[str, int] = {}
+        """View -> its rank in the plan (the order in which the next items first use them)."""
         self.computed = 0
         """Views whose maps were computed (a view evicted and needed again counts again)."""
+
+    def plan(self, names: Sequence[str]) -> None:
+        """The views the next items will use, in order of use (it only decides what to drop)."""
+        order: dict[str, int] = {}
+        for name in names:
+            order.setdefault(name, len(order))
+        with self._lock:
+            self._next_use = order
 
     def get(self, name: str, level: int) -> Any:
         """Features of view ``name`` at ``level``."""
@@ -150,11 +162,14 @@ class FeatureBank:
         return maps
 
     def _evict(self) -> None:
-        """Drop the least recently used views while over either bound (the newest view stays)."""
+        """Drop views while over either bound (the newest view stays): those the plan uses last or
+        not at all, the least recently used first."""
         while len(self._cache) > 1 and (self._bytes > self.max_bytes or
                                         (self.max_views is not None and len(self._cache) > self.max_views)):
-            _, maps = self._cache.popitem(last=False)
-            self._bytes -= _size(maps)
+            older = list(self._cache)[:-1]  # least recently used first
+            unplanned = len(self._next_use)
+            victim = max(older, key=lambda n: self._next_use.get(n, unplanned))  # the first of equals
+            self._bytes -= _size(self._cache.pop(victim))
 
 
 def _size(maps: list[Any]) -> int:

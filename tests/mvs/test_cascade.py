@@ -139,6 +139,20 @@ def test_feature_bank_keeps_the_most_recently_used_views(setup):
     assert list(tiny._cache) == [b]
 
 
+def test_the_feature_bank_drops_the_view_its_plan_uses_last(setup):
+    """Over the bound, a view the plan does not name goes first, then the one it uses last; without a
+    plan, the least recently used."""
+    scene, views, _, _, _ = setup
+    a, b, c, d = scene.names[:4]
+    bank = FeatureBank(GreyFeatures(), lambda n: read_image(views[n]), 2, "cpu", 2**30, max_views=3)
+    bank.plan([c, a, d, b])
+    bank.get(a, 0), bank.get(b, 0), bank.get(c, 0), bank.get(d, 0)  # b, used last of them, goes
+    assert list(bank._cache) == [a, c, d]
+    bank.plan([d, a])
+    bank.get(b, 0)  # c is not in the plan
+    assert list(bank._cache) == [a, d, b] and bank.computed == 5
+
+
 def test_threads_sharing_a_feature_bank_compute_each_view_once(setup):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -136,6 +136,18 @@ def test_the_feature_cache_holds_what_a_run_of_consecutive_views_needs() -> None
     assert cache_views(["a", "b"], {"a": ["b"], "b": []}, run=5) == 2
 
 
+def test_the_feature_cache_stays_within_three_views_per_source_in_a_dense_orbit() -> None:
+    """Sources one and two twentieths of the orbit away: 5 consecutive views need 9 views in an
+    orbit of 20, 13 and more as it grows; the cache holds 3 per source (12) at most, plus one per
+    view swept at once beyond the run."""
+    for n, needed in ((20, 9), (200, 12), (400, 12)):
+        names = [f"v{i:03d}" for i in range(n)]
+        step = n // 20
+        sources = {names[i]: [names[(i + d * step) % n] for d in (-2, -1, 1, 2)] for i in range(n)}
+        assert cache_views(names, sources) == needed
+        assert cache_views(names, sources, run=6) == needed + 1
+
+
 @pytest.mark.slow  # about a minute on a loaded 2-core machine
 def test_the_geometric_pass_keeps_the_facade_accurate_and_adds_depths(facade, facade_ncc, sample_scene_dir, tmp_path):
     from photogrammetry.mvs.geometric import GeometricOptions
