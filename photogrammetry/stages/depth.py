@@ -81,8 +81,9 @@ def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -
 
 STAGE = StageSpec(
     name="depth",
-    version=5,  # 3: sources of another size than the reference are matched at their own size; 4: colmap/;
-    # 5: confidence from the coarse sweep, kept pixels gated by it (min_confidence, confident_views)
+    version=6,  # 3: sources of another size than the reference are matched at their own size; 4: colmap/;
+    # 5: confidence from the coarse sweep, kept pixels gated by it (min_confidence, confident_views);
+    # 6: the CPU sweep warps at most 16 MB of features at once (mvs.cascade.WARP_ELEMENTS): last bits differ
     config=DepthConfig,
     run=run,
     load=load_depth,

@@ -153,6 +153,22 @@ def test_the_feature_bank_drops_the_view_its_plan_uses_last(setup):
     assert list(bank._cache) == [a, d, b] and bank.computed == 5
 
 
+def test_any_chunk_of_hypotheses_gives_the_same_map(setup, monkeypatch):
+    """The warped features are capped at ``WARP_ELEMENTS`` on the CPU; hypotheses one at a time give
+    the same map as all at once, to the last bits (which may differ where rows have an odd width)."""
+    from photogrammetry.mvs import cascade
+
+    scene, views, name, sources, bank = setup
+    args = (views[name], [views[s] for s in sources], depth_range(scene, scene.views[name], SelectionOptions()),
+            bank, MatchCost(similarity="dot"), CascadeOptions(hypotheses=(32, 8)))
+    monkeypatch.setattr(cascade, "WARP_ELEMENTS", 2**40)
+    whole = estimate_depth(*args)
+    monkeypatch.setattr(cascade, "WARP_ELEMENTS", 1)
+    single = estimate_depth(*args)
+    np.testing.assert_allclose(single.depth, whole.depth, rtol=1e-6)
+    np.testing.assert_allclose(single.confidence, whole.confidence, rtol=1e-5, atol=1e-6)
+
+
 def test_threads_sharing_a_feature_bank_compute_each_view_once(setup):
     from concurrent.futures import ThreadPoolExecutor
 
