@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
 
 from benchmarks.mvs_real import align, sensor_posed  # noqa: E402
-from benchmarks.sets import available_sets, photo_files, pick_frames  # noqa: E402
+from benchmarks.sets import HELD_OUT_AT, available_sets, photo_files, pick_frames, split_frames  # noqa: E402
 from benchmarks.table import print_markdown  # noqa: E402
 from photogrammetry.evaluation import GroundTruth  # noqa: E402
 from photogrammetry.evaluation.ground_truth import GTView  # noqa: E402
@@ -41,20 +41,8 @@ from photogrammetry.evaluation.sensor_depth import PosedDepth, compare_with_sens
 from photogrammetry.evaluation.texture_metrics import psnr, render_in_view  # noqa: E402
 from photogrammetry.evaluation.texture_render import TexturedMesh  # noqa: E402
 
-HELD_OUT_AT = (0.25, 0.5, 0.75)
-"""Where along the walk the held-out frames are (fractions of its length)."""
 ERROR_SCALE = 0.10
 """Relative depth error shown red in the pictures (and above)."""
-
-
-def split_frames(total: int, count: int, held_out_at: tuple[float, ...] = HELD_OUT_AT) -> tuple[list[int], list[int]]:
-    """(``count`` input frames spread evenly along ``total``, the held-out frames), 0-based indices;
-    no held-out frame is an input."""
-    held = sorted({round(f * (total - 1)) for f in held_out_at})
-    rest = [i for i in range(total) if i not in held]
-    if not 3 <= count <= len(rest):
-        raise ValueError(f"{total} frames with {len(held)} held out: cannot take {count} as input (3 to {len(rest)})")
-    return [rest[int(i)] for i in np.round(np.linspace(0, len(rest) - 1, count))], held
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     from photogrammetry.evaluation import GroundTruth
 
@@ -81,6 +83,20 @@ def pick_frames(bset: BenchmarkSet, indices: list[int], folder: Path, name: str)
     for index in indices:
         (images / photos[index].name).symlink_to(photos[index])
     return BenchmarkSet(name, images, bset.gt, bset.kind)
+
+
+HELD_OUT_AT = (0.25, 0.5, 0.75)
+"""Where along the walk ``benchmarks/room.py`` holds frames out (fractions of its length)."""
+
+
+def split_frames(total: int, count: int, held_out_at: tuple[float, ...] = HELD_OUT_AT) -> tuple[list[int], list[int]]:
+    """(``count`` input frames spread evenly along ``total``, the held-out frames), 0-based indices;
+    no held-out frame is an input."""
+    held = sorted({round(f * (total - 1)) for f in held_out_at})
+    rest = [i for i in range(total) if i not in held]
+    if not 3 <= count <= len(rest):
+        raise ValueError(f"{total} frames with {len(held)} held out: cannot take {count} as input (3 to {len(rest)})")
+    return [rest[int(i)] for i in np.round(np.linspace(0, len(rest) - 1, count))], held
 
 
 def set_ground_truth(bset: BenchmarkSet) -> GroundTruth:

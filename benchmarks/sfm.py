@@ -13,7 +13,8 @@ seconds of the features, matches and sfm stages; COLMAP: extraction, matching an
 machine may be shared: compare times as ratios within one run. pycolmap, which both use, is
 imported before either runs (printed: until then our first set paid it and COLMAP's run got it free).
 ``--frames N`` cuts real sets to their first N photos (in name order) and scores them against those
-photos' ground truth.
+photos' ground truth. ``office-spread`` is the office walk's frames spread along it instead, every third
+(``--frames`` of them, 20 when not given): the input frames of ``benchmarks/room.py``, far apart.
 Where the camera centres are collinear (a sideways walk) no Sim3 fits the centres alone; the
 evaluation then takes the rotation from the cameras' orientations, and the error is marked with ``*``.
 """
@@ -32,7 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
 
-from benchmarks.sets import BenchmarkSet, available_sets, first_frames, set_ground_truth  # noqa: E402
+from benchmarks.sets import (BenchmarkSet, available_sets, first_frames, photo_files, pick_frames,  # noqa: E402
+                            set_ground_truth, split_frames)
 from benchmarks.table import fmt, print_markdown  # noqa: E402
 
 STEPS = ("features", "matches", "sfm")
@@ -119,8 +121,19 @@ def print_table(rows: list[Row]) -> None:
     print_markdown(header, lines)
 
 
+SPREAD = {"office-spread": "office"}
+"""Sets of frames spread along a walk (:func:`spread_set`), by the set they are taken from."""
+
+
+def spread_set(bset: BenchmarkSet, name: str, count: int, folder: Path) -> BenchmarkSet:
+    """``count`` frames spread evenly along ``bset``'s walk, as ``benchmarks/room.py`` takes them (three
+    frames it holds out excepted), named ``name``."""
+    return pick_frames(bset, split_frames(len(photo_files(bset)), count)[0], folder, name)
+
+
 def main() -> None:
     sets = available_sets()
+    sets.update({name: sets[source] for name, source in SPREAD.items() if source in sets})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", choices=sorted(sets), default=sorted(sets))
     parser.add_argument("--preset", nargs="+", default=["fast"], help="our presets, each run (default: fast)")
@@ -138,7 +151,9 @@ def main() -> None:
     rows = []
     for name in args.sets:
         bset = sets[name]
-        if args.frames and bset.kind == "real" and args.frames < len(list(bset.images.iterdir())):
+        if name in SPREAD:
+            bset = spread_set(bset, f"{name}-{args.frames or 20}", args.frames or 20, work / name / "cut")
+        elif args.frames and bset.kind == "real" and args.frames < len(list(bset.images.iterdir())):
             bset = first_frames(bset, args.frames, work / name / "cut")
         done = len(rows)
         for preset in args.preset:

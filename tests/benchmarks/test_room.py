@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import open3d as o3d
 
-from benchmarks.room import score_room, split_frames
+from benchmarks.room import score_room
+from benchmarks.sets import split_frames
 from photogrammetry.evaluation.raycast import MeshRaycaster
 from tests.evaluation.synthetic import random_sim3, write_colmap_model, write_scene
 
