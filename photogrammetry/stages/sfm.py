@@ -148,6 +148,28 @@ def _apart(chosen: Any, others: Iterable[Any]) -> list[Any]:
     return [m for m in others if any(m.image(i).name not in placed for i in m.reg_image_ids())]
 
 
+def _plausible(model: Any, ctx: StageContext) -> Any:
+    """``model`` without its implausible images (:mod:`photogrammetry.sfm.plausible`), with a warning naming them."""
+    from photogrammetry.sfm import plausible
+
+    kept, dropped = plausible.without_implausible(model)
+    if dropped:
+        ctx.log.warning("%s", plausible.describe(dropped))
+    return kept
+
+
+def _warn_apart(chosen: Any, others: list[Any], db: Path, ingest: IngestResult, config: SfmConfig,
+                ctx: StageContext) -> None:
+    """Warn where ``others`` hold photos the chosen model does not (:func:`_apart`)."""
+    from photogrammetry.sfm import diagnosis
+
+    apart = _apart(chosen, others)
+    if apart:
+        ctx.log.warning("%s", diagnosis.several_models([chosen, *apart], [im.name for im in ingest.images],
+                                                       diagnosis.tracks_into(db, chosen),
+                                                       config.mapping.abs_pose_min_num_inliers))
+
+
 def _verify(db: Path, config: SfmConfig, workers: int) -> tuple[bool, int]:
     """Geometric verification, light where a second mapping pass will follow
     (:func:`~photogrammetry.sfm.focal_pass.light_first_pass`, in full where it verifies no pair):
@@ -182,7 +204,7 @@ def _map(db: Path, images: Path, config: SfmConfig, ctx: StageContext, *, light:
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, diagnosis, links, plausible, sift
+    from photogrammetry.sfm import colmap, database, diagnosis, links, sift
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
@@ -213,15 +235,9 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers)
         chosen, pp, distortion = final.model, final.principal_point, final.distortion
-        chosen, dropped = plausible.without_implausible(chosen)
-        if dropped:
-            ctx.log.warning("%s", plausible.describe(dropped))
+        chosen = _plausible(chosen, ctx)
         models = [chosen, *outcome.models[1:]]
-        apart = _apart(chosen, outcome.models[1:])
-        if apart:
-            shared = diagnosis.tracks_into(db, chosen)
-            ctx.log.warning("%s", diagnosis.several_models([chosen, *apart], [im.name for im in ingest.images],
-                                                           shared, config.mapping.abs_pose_min_num_inliers))
+        _warn_apart(chosen, outcome.models[1:], db, ingest, config, ctx)
         beat.step("writing the models")
         _write_models(models, ingest, masks, ctx.out)
         deviations = intrinsics.focal_deviations(chosen, focal=config.refine_focal_length, principal_point=pp,
