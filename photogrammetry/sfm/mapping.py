@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from photogrammetry.errors import StageError
+from photogrammetry.sfm import plausible
 from photogrammetry.sfm.colmap import colmap_errors
 from photogrammetry.sfm.intrinsics import forward_motion, moves_ahead
-from photogrammetry.sfm import plausible
 
 if TYPE_CHECKING:
     import pycolmap
@@ -149,9 +149,13 @@ def run_mapper(mapper: str, database: Path, images: Path, out: Path, config: Sfm
 
 def plausible_models(models: list, mapper: str) -> list:
     """``models`` without their implausible images (:func:`~photogrammetry.sfm.plausible.without_implausible`,
-    each logged), most registered images first."""
+    each logged; a model with fewer than two plausible images is left out), most registered images first."""
     kept = []
     for model in models:
+        if model.num_reg_images() - len(plausible.implausible_images(model)) < 2:
+            log.info("%s mapping: a model of %d images left out: fewer than two are plausible", mapper,
+                     model.num_reg_images())
+            continue
         model, dropped = plausible.without_implausible(model)
         for image in dropped:
             log.info("%s mapping: %s taken out of a model: %s", mapper, image.name, image.reason)

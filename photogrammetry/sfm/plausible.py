@@ -3,27 +3,25 @@ image that observes no 3D point.
 
 COLMAP's incremental mapper filters such frames (``IncrementalMapperOptions.min_focal_length_ratio``,
 ``max_focal_length_ratio``, ``max_extra_param``: a focal length under 0.1 or over 10 times the longest
-side, a distortion parameter beyond 1), but its models still hold some. Measured on 10 landmark photos from 10 cameras without EXIF
-(``hloc_sacre_coeur``, ``cpu`` preset): the light first pass gave four cameras focal lengths of
-28,900-2,565,000 px on 675-1083 px photos, which the second pass took as priors, and its model kept one
-image registered at -159,744 px with no 3D point, which the depth stage then could not bound and the
-export wrote as a camera. Such images are taken out of the model (:func:`without_implausible`) and such
-focal lengths are no prior (:func:`plausible_camera`). The bounds are COLMAP's for the focal length; the
-distortion is bounded by how far it moves the image corners (:data:`MAX_CORNER_SHIFT`).
+side, a distortion parameter beyond 1), but its models still hold some. Measured on 10 landmark photos
+from 10 cameras without EXIF (``hloc_sacre_coeur``, ``cpu`` preset): the light first pass gave four
+cameras focal lengths of 28,900-2,565,000 px on 675-1083 px photos, which the second pass took as
+priors, and its model kept one image registered at -159,744 px with no 3D point, which the depth stage
+then could not bound and the export wrote as a camera. Such images are taken out of the model
+(:func:`without_implausible`) and such focal lengths are no prior (:func:`plausible_camera`). The bounds
+are COLMAP's for the focal length; the distortion is bounded by how far it moves the image corners
+(:data:`MAX_CORNER_SHIFT`).
 """
 
 from __future__ import annotations
 
 import copy
-import logging
 import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pycolmap
-
-log = logging.getLogger("photogrammetry.sfm")
 
 
 @dataclass(frozen=True)

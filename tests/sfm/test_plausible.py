@@ -120,3 +120,13 @@ def _without(model: pycolmap.Reconstruction, names: list[str]) -> pycolmap.Recon
         if work.image(image_id).name in names:
             _strip_points(work, image_id)
     return work
+
+
+def test_a_mapped_model_with_fewer_than_two_plausible_images_is_left_out():
+    from photogrammetry.sfm.mapping import plausible_models
+
+    good, bad = _model(4), _model(3)
+    for image_id in sorted(bad.reg_image_ids())[:2]:
+        _set_params(bad, image_id, [-1000.0, 320.0, 240.0, 0.0])
+    kept = plausible_models([bad, good], "incremental")
+    assert kept == [good]
