@@ -12,8 +12,8 @@ when the stage ends (an idle actor holds no network, and gives the freed memory 
 system). An actor's process has two allocation arenas, and trims its heap when it has grown over
 the chunks, so that its memory does not grow with the items it has done (:mod:`.memory`). Each
 actor holds :data:`IN_FLIGHT` chunks at once, so that the next one waits in its queue while it
-runs one, instead of the actor waiting for the driver between chunks. When the stage ends, the driver logs each actor's items, busy seconds
-and CPU seconds.
+runs one, instead of the actor waiting for the driver between chunks. When the stage ends, the
+driver logs each actor's items, busy seconds and CPU seconds.
 Actors write the items' files and records straight into the stage's ``.partial`` folder in the
 workspace, which every node must see at the same path: that is checked when the executor starts.
 When an actor dies (its process killed, its node lost), the chunk it held goes back to the queue
