@@ -57,17 +57,25 @@ def _look(center: np.ndarray, forward: np.ndarray, up=(0.0, 0.0, 1.0)) -> tuple[
     return rotation, -rotation @ center
 
 
-def forward_video(*, num_frames: int = 24, focal: float = 500.0, seed: int = 0) -> Rig:
-    """A walk of 3 m down a 8 x 5 x 3 m room, looking ahead with a gentle sway, 640 x 480."""
-    rng = np.random.default_rng(seed)
+def _walls(rng: np.random.Generator, planes: tuple[tuple[int, float, int], ...], low: list[float],
+           high: list[float], count: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` random points on each wall ``(axis, value, normal sign)`` of the box ``low``-``high``,
+    and their normals."""
     walls = []
-    for axis, value, normal in ((0, 8.0, -1), (1, -2.5, 1), (1, 2.5, -1), (2, 0.0, 1), (2, 3.0, -1)):
-        p = rng.uniform([-1.0, -2.5, 0.0], [8.0, 2.5, 3.0], size=(300, 3))
+    for axis, value, normal in planes:
+        p = rng.uniform(low, high, size=(count, 3))
         p[:, axis] = value
         n = np.zeros_like(p)
         n[:, axis] = normal
         walls.append((p, n))
     points, normals = (np.concatenate(a) for a in zip(*walls))
+    return points, normals
+
+
+def forward_video(*, num_frames: int = 24, focal: float = 500.0, seed: int = 0) -> Rig:
+    """A walk of 3 m down a 8 x 5 x 3 m room, looking ahead with a gentle sway, 640 x 480."""
+    points, normals = _walls(np.random.default_rng(seed), ((0, 8.0, -1), (1, -2.5, 1), (1, 2.5, -1), (2, 0.0, 1),
+                                                          (2, 3.0, -1)), [-1.0, -2.5, 0.0], [8.0, 2.5, 3.0], 300)
     rotations, translations = [], []
     for i in range(num_frames):
         s = i / max(num_frames - 1, 1)
@@ -83,15 +91,8 @@ def forward_video(*, num_frames: int = 24, focal: float = 500.0, seed: int = 0) 
 def sideways_walk(*, num_frames: int = 24, focal: float = 500.0, k1: float = 0.0, seed: int = 0) -> Rig:
     """A walk of 4 m across a 8 x 6 x 3 m room, looking at the far wall 5 m away (the cameras step
     sideways, across their viewing direction), 640 x 480, through a lens with radial distortion ``k1``."""
-    rng = np.random.default_rng(seed)
-    walls = []
-    for axis, value, normal in ((0, -4.0, 1), (0, 4.0, -1), (1, 3.0, -1), (2, 0.0, 1), (2, 3.0, -1)):
-        p = rng.uniform([-4.0, -3.0, 0.0], [4.0, 3.0, 3.0], size=(500, 3))
-        p[:, axis] = value
-        n = np.zeros_like(p)
-        n[:, axis] = normal
-        walls.append((p, n))
-    points, normals = (np.concatenate(a) for a in zip(*walls))
+    points, normals = _walls(np.random.default_rng(seed), ((0, -4.0, 1), (0, 4.0, -1), (1, 3.0, -1), (2, 0.0, 1),
+                                                          (2, 3.0, -1)), [-4.0, -3.0, 0.0], [4.0, 3.0, 3.0], 500)
     rotations, translations = [], []
     for i in range(num_frames):
         s = i / max(num_frames - 1, 1)
