@@ -194,7 +194,8 @@ def focal_warning(camera: CameraInfo, limit: float, forward: float | None = None
     spread = f" +- {sd:.1f} px ({100 * sd / camera.focal_px:.1f} %)" if sd is not None else ""
     other = other_fit(camera, distortion, limit)
     spread += f" ({other})" if other else ""
-    cause = ("the cameras move mostly along their viewing direction (a walk straight ahead), where a focal length "
+    cause = ("the cameras move mostly along their viewing direction (a walk straight ahead, or photos taken nearer "
+             "and farther along the same line of sight), where a focal length "
              "and the depths trade off" if ahead else
              "typical causes: a camera moving straight ahead, a narrow field of view, few views")
     return (f"the focal length of camera {camera.camera_id} ({camera.width} x {camera.height}, {camera.images} images) "
