@@ -38,8 +38,7 @@ def incidence(model: Any) -> tuple[list[str], Any]:
     from scipy.sparse import csr_matrix
 
     names = sorted(model.image(i).name for i in model.reg_image_ids())
-    column = {model.image(i).name: c for c, i in enumerate(sorted(model.reg_image_ids(),
-                                                                   key=lambda i: model.image(i).name))}
+    column = {name: c for c, name in enumerate(names)}
     ids = {int(i): column[model.image(i).name] for i in model.reg_image_ids()}
     rows, cols = [], []
     for row, point in enumerate(model.points3D.values()):
@@ -48,9 +47,7 @@ def incidence(model: Any) -> tuple[list[str], Any]:
                 rows.append(row)
                 cols.append(ids[int(element.image_id)])
     matrix = csr_matrix((np.ones(len(rows), np.int32), (rows, cols)), shape=(model.num_points3D(), len(names)))
-    matrix.data[:] = 1  # an image seeing a point twice counts once
-    matrix.sum_duplicates()
-    matrix.data[:] = 1
+    matrix.data[:] = 1  # duplicates are summed into one entry: an image seeing a point twice counts once
     return names, matrix
 
 

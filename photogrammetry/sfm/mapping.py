@@ -152,14 +152,14 @@ def plausible_models(models: list, mapper: str) -> list:
     each logged; a model with fewer than two plausible images is left out), most registered images first."""
     kept = []
     for model in models:
-        if model.num_reg_images() - len(plausible.implausible_images(model)) < 2:
+        dropped = plausible.implausible_images(model)
+        if model.num_reg_images() - len(dropped) < 2:
             log.info("%s mapping: a model of %d images left out: fewer than two are plausible", mapper,
                      model.num_reg_images())
             continue
-        model, dropped = plausible.without_implausible(model)
         for image in dropped:
             log.info("%s mapping: %s taken out of a model: %s", mapper, image.name, image.reason)
-        kept.append(model)
+        kept.append(plausible.without(model, dropped) if dropped else model)
     return sorted(kept, key=lambda m: (-m.num_reg_images(), -m.num_points3D()))
 
 

@@ -16,6 +16,7 @@ are COLMAP's for the focal length; the distortion is bounded by how far it moves
 from __future__ import annotations
 
 import copy
+import functools
 import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -38,13 +39,21 @@ MAX_CORNER_SHIFT = 0.25
 same parameter moves the corners by far less, to a tighter bound in pixels)."""
 
 
+@functools.cache
+def _focal_ratios() -> tuple[float, float]:
+    """COLMAP's bounds of a focal length over the longest side (the incremental mapper's defaults)."""
+    import pycolmap
+
+    options = pycolmap.IncrementalMapperOptions()
+    return options.min_focal_length_ratio, options.max_focal_length_ratio
+
+
 def implausible(camera: pycolmap.Camera) -> str | None:
     """Why ``camera``'s parameters are implausible, or ``None``: a parameter not finite, a focal length
     outside COLMAP's bounds (the incremental mapper's ``min_focal_length_ratio`` and
     ``max_focal_length_ratio`` times the longest side), or distortion that moves a corner by more than
     :data:`MAX_CORNER_SHIFT` of the diagonal."""
     import numpy as np
-    import pycolmap
 
     from photogrammetry.sfm.refine import corner_shift_px
 
@@ -52,8 +61,8 @@ def implausible(camera: pycolmap.Camera) -> str | None:
     if not np.all(np.isfinite(camera.params)):
         return f"parameters not finite {size}"
     focal, longest = float(camera.mean_focal_length()), max(camera.width, camera.height)
-    bounds = pycolmap.IncrementalMapperOptions()
-    if not bounds.min_focal_length_ratio * longest <= focal <= bounds.max_focal_length_ratio * longest:
+    low, high = _focal_ratios()
+    if not low * longest <= focal <= high * longest:
         return f"focal length {focal:.1f} px {size}"
     shift, diagonal = corner_shift_px(camera), float(np.hypot(camera.width, camera.height))
     if not shift <= MAX_CORNER_SHIFT * diagonal:
@@ -87,18 +96,23 @@ def without_implausible(model: pycolmap.Reconstruction) -> tuple[pycolmap.Recons
 
     The images' frames are deregistered and the model written and read back, which leaves them out as
     COLMAP's mappers do (pycolmap's covariance estimation fails on a frame without a pose)."""
-    import pycolmap
-
     dropped = implausible_images(model)
     if not dropped or model.num_reg_images() - len(dropped) < 2:
         return model, []
+    return without(model, dropped), dropped
+
+
+def without(model: pycolmap.Reconstruction, dropped: list[Dropped]) -> pycolmap.Reconstruction:
+    """A copy of ``model`` without the images ``dropped`` (see :func:`without_implausible`)."""
+    import pycolmap
+
     work = copy.deepcopy(model)
     names = {d.name for d in dropped}
     for frame_id in sorted({work.image(i).frame_id for i in work.reg_image_ids() if work.image(i).name in names}):
         work.deregister_frame(frame_id)
     with tempfile.TemporaryDirectory(prefix="plausible-") as folder:
         work.write(folder)
-        return pycolmap.Reconstruction(folder), dropped
+        return pycolmap.Reconstruction(folder)
 
 
 def describe(dropped: list[Dropped]) -> str:

@@ -234,8 +234,7 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
                        features=features.path)
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers)
-        chosen, pp, distortion = final.model, final.principal_point, final.distortion
-        chosen = _plausible(chosen, ctx)
+        chosen, pp, distortion = _plausible(final.model, ctx), final.principal_point, final.distortion
         models = [chosen, *outcome.models[1:]]
         _warn_apart(chosen, outcome.models[1:], db, ingest, config, ctx)
         beat.step("writing the models")
