@@ -74,6 +74,10 @@ class Worker:
         """Where this actor runs (host and process), for the log; an actor that answers is up."""
         return f"{socket.gethostname()}:{os.getpid()}"
 
+    def gpus(self) -> list[str]:
+        """The IDs of the GPUs Ray gave this actor (none when it asked for none)."""
+        return [str(gpu) for gpu in ray.get_gpu_ids()]
+
     def load(self, task: ItemTask) -> str:
         """Drop the previous stage's task, set ``task`` up; :meth:`place`."""
         self.unload()
@@ -202,14 +206,19 @@ class RayExecutor:
         t0 = time.perf_counter()
         new = [ray.remote(Worker).options(**options).remote() for _ in range(count - len(self._pool))]
         self._pool.extend(new)
-        places = []
-        for actor, ref in [(a, a.place.remote()) for a in new]:
+        places, gpus = [], []
+        for actor, refs in [(a, (a.place.remote(), a.gpus.remote())) for a in new]:
             try:
-                places.append(ray.get(ref))
+                place, held = ray.get(list(refs))
             except ray.exceptions.RayActorError as e:
                 log.warning("a Ray worker was lost as it started (%s)", str(e).splitlines()[0])
                 self._drop(actor)
+                continue
+            places.append(place)
+            gpus += [f"{place} GPU {', '.join(held)}"] if held else []
         log.info("started %d Ray workers in %.1f s: %s", len(places), time.perf_counter() - t0, ", ".join(places))
+        if gpus:
+            log.info("Ray workers' GPUs: %s", "; ".join(gpus))
 
     def map(self, task: ItemTask[T, R], items: Sequence[T]) -> Iterator[R]:
         size = max(1, task.chunk())
