@@ -148,7 +148,9 @@ def main() -> None:
 @click.option("--ray-address", metavar="auto|HOST:PORT",
               help="With --executor ray: a running cluster ('ray start --head'); default: Ray started on this machine.")
 @click.option("--video-fps", type=float, metavar="FPS",
-              help="Frames sampled per second of video: sets ingest.video.fps.")
+              help="Frames sampled per second of video, at fixed intervals: sets ingest.video.fps and "
+                   "ingest.video.sampling=interval (default: a frame each time the view has moved on by a tenth "
+                   "of its width, ingest.video.spacing).")
 @click.option("--verify", is_flag=True, help="Compare checksums of every cached result, not only of those read.")
 @click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Warnings and errors only.")
 @click.option("-v", "--verbose", "verbosity", flag_value=1, help="Debug messages too.")
@@ -160,7 +162,7 @@ def run(photos: Path, workspace: Path, preset: str, config_file: Path | None, ov
     _setup_logging(verbosity or 0)
     log_name = f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"  # the PID: runs started in one second
     if video_fps is not None:
-        overrides = (*overrides, f"ingest.video.fps={video_fps}")
+        overrides = (*overrides, "ingest.video.sampling=interval", f"ingest.video.fps={video_fps}")
     result = api.run(photos, workspace, preset=preset, config_file=config_file, overrides=overrides,
                      until=until, force=force, device=device, workers=workers, executor=executor,
                      ray_address=ray_address,

@@ -1,11 +1,24 @@
 """Sampling still frames from a video file with OpenCV.
 
-The video is cut into intervals of ``1 / fps`` seconds (longer when the video would give more
-than ``max_frames`` frames); of each interval the sharpest frame is kept, sharpness being the
-variance of the Laplacian of its grey image (motion blur and defocus lower it). A kept frame
-that hardly differs from the one kept before it (the camera stood still) is left out, as it
-adds no baseline. Frames come out in time order, as 8-bit BGR arrays, turned upright by OpenCV
-when the file records a rotation (phones do).
+Two ways (``ingest.video.sampling``):
+
+- ``motion`` (the default): a frame each time the view has moved on by ``spacing`` of the frame's
+  width, so a fast turn gives frames close in time and a slow walk frames far apart, each overlapping
+  its neighbours alike. A first pass over the video tracks corners from frame to frame (pyramidal
+  Lucas-Kanade at 320 px, checked forward and backward) and adds up how far the view moves (the
+  80th percentile of the tracked corners' displacements, which also follows an object turning in
+  front of a still background); a step where tracking is lost counts as a full ``spacing``. Then,
+  from the last kept frame, the sharpest frame whose view has moved between half and the whole
+  ``spacing`` is kept, and the second pass decodes those frames. A camera that stands still adds
+  no motion, so adds no frame.
+- ``interval``: the video is cut into intervals of ``1 / fps`` seconds; of each interval the
+  sharpest frame is kept. A kept frame that hardly differs from the one kept before it (the camera
+  stood still) is left out, as it adds no baseline.
+
+Both keep at most ``max_frames`` frames, spread over the whole video (longer intervals, or a larger
+spacing). Sharpness is the variance of the Laplacian of the grey image (motion blur and defocus
+lower it). Frames come out in time order, as 8-bit BGR arrays, turned upright by OpenCV when the
+file records a rotation (phones do).
 """
 
 from __future__ import annotations
@@ -19,6 +32,7 @@ import cv2
 import numpy as np
 
 from photogrammetry.errors import ConfigError, InputError
+from photogrammetry.io.video_motion import MotionTracker, choose_keyframes
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv")
 """File extensions read as videos (lower case)."""
@@ -30,19 +44,34 @@ _SHARPNESS_SIZE = 960
 """Longest side a frame is shrunk to before its sharpness is measured (bounds the cost)."""
 
 
+SAMPLINGS = ("motion", "interval")
+"""How frames are chosen (see the module's docstring)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class VideoOptions:
     """How frames are sampled from video files."""
 
+    sampling: str = "motion"
+    """``motion``: a frame each time the view has moved on by ``spacing``; ``interval``: the sharpest
+    frame of every ``1 / fps`` seconds (see :mod:`photogrammetry.io.video`)."""
+    spacing: float = 0.1
+    """``motion``: the most the view moves on between kept frames, as a share of the frame's width (the
+    sharpest frame between half and all of it is kept; a third of it left too few points seen by three
+    frames to map a real walk: README, Inputs)."""
     fps: float = 2.0
-    """Frames kept per second of video (at most): the sharpest of every ``1 / fps`` seconds."""
+    """``interval``: frames kept per second of video (at most): the sharpest of every ``1 / fps`` seconds."""
     max_frames: int = 300
-    """Most frames kept per video; a longer video gets longer intervals so they span all of it."""
+    """Most frames kept per video; a longer video gets longer intervals (or a larger spacing) so they span all of it."""
     min_difference: float = 2.0
-    """A frame whose grey thumbnail differs from the last kept frame's by less than this mean
+    """``interval``: a frame whose grey thumbnail differs from the last kept frame's by less than this mean
     absolute difference (grey levels, 0-255) is a near-duplicate (no motion) and left out; 0 keeps all."""
 
     def __post_init__(self) -> None:
+        if self.sampling not in SAMPLINGS:
+            raise ConfigError(f"ingest.video.sampling must be one of {', '.join(SAMPLINGS)}, got {self.sampling!r}")
+        if not 0 < self.spacing <= 1:
+            raise ConfigError(f"ingest.video.spacing must be within (0, 1], got {self.spacing}")
         if not 0 < self.fps <= 120:
             raise ConfigError(f"ingest.video.fps must be within (0, 120], got {self.fps}")
         if self.max_frames < 2:
@@ -102,14 +131,20 @@ class FrameSampler:
         self.path = path
         self.options = options
         self.frames_read = 0
-        """Frames decoded."""
+        """Frames decoded (in the first pass, with ``motion``)."""
         self.near_duplicates = 0
-        """Interval winners left out as near-duplicates of the frame kept before."""
+        """``interval``: interval winners left out as near-duplicates of the frame kept before."""
         self.video_fps = ASSUMED_FPS
         """The video's frame rate (stated, or :data:`ASSUMED_FPS`)."""
+        self.moved = 0.0
+        """``motion``: how far the view moved over the whole video (frame widths)."""
+        self.spacing = options.spacing
+        """``motion``: the spacing used (larger than asked where ``max_frames`` frames would not span the video)."""
+        self.lost_steps = 0
+        """``motion``: steps between frames where tracking was lost (each counted as a whole spacing)."""
 
-    def _open(self) -> tuple[cv2.VideoCapture, float]:
-        """The opened capture and the interval length in frames."""
+    def _open(self) -> cv2.VideoCapture:
+        """The opened capture; reads the frame rate."""
         capture = cv2.VideoCapture(str(self.path))
         if not capture.isOpened():
             capture.release()
@@ -118,15 +153,60 @@ class FrameSampler:
         stated = capture.get(cv2.CAP_PROP_FPS)
         if math.isfinite(stated) and 0 < stated <= 1000:
             self.video_fps = stated
+        return capture
+
+    def frames(self) -> Iterator[Frame]:
+        """Kept frames in time order (at most ``max_frames``)."""
+        if self.options.sampling == "interval":
+            yield from self._interval_frames()
+        else:
+            yield from self._motion_frames()
+
+    def _decoded(self, capture: cv2.VideoCapture) -> Iterator[np.ndarray]:
+        """The capture's frames as BGR, until it ends."""
+        while True:
+            ok, image = capture.read()
+            if not ok or image is None:
+                return
+            yield cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
+
+    def _motion_frames(self) -> Iterator[Frame]:
+        """``motion`` sampling: measure every step, choose, then decode the chosen frames again."""
+        capture, tracker = self._open(), MotionTracker()
+        steps, scores = [], []
+        try:
+            for image in self._decoded(capture):
+                step = tracker.step(image)
+                steps.append(np.nan if step is None else step)
+                scores.append(sharpness(image))
+        finally:
+            capture.release()
+        self.frames_read = len(steps)
+        if not steps:
+            return
+        steps_array = np.asarray(steps)
+        self.lost_steps = int(np.isnan(steps_array).sum())
+        chosen, self.spacing = choose_keyframes(steps_array, np.asarray(scores), self.options.spacing,
+                                                self.options.max_frames)
+        self.moved = float(np.nansum(steps_array))
+        wanted = set(chosen)
+        capture = self._open()
+        try:
+            for index, image in enumerate(self._decoded(capture)):
+                if index in wanted:
+                    yield Frame(index, index / self.video_fps, image, scores[index])
+                if index >= chosen[-1]:
+                    return
+        finally:
+            capture.release()
+
+    def _interval_frames(self) -> Iterator[Frame]:
+        """``interval`` sampling: the sharpest frame of each interval, near-duplicates left out."""
+        capture = self._open()
         interval = max(1.0, self.video_fps / self.options.fps)
         count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
         if math.isfinite(count) and count > 0:
             interval = max(interval, count / self.options.max_frames)
-        return capture, interval
-
-    def frames(self) -> Iterator[Frame]:
-        """Kept frames in time order (at most ``max_frames``)."""
-        capture, interval = self._open()
         best: Frame | None = None
         last_thumb: np.ndarray | None = None
         kept = 0

@@ -13,6 +13,7 @@ Resumes file by file after an interruption.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import statistics
 from concurrent.futures import ThreadPoolExecutor
@@ -53,7 +54,7 @@ class IngestConfig:
     jpeg_quality: int = 95
     """Quality of JPEGs that must be re-encoded (rotated or downscaled, HEIC, video frames)."""
     video: VideoOptions = field(default_factory=VideoOptions)
-    """How video files are sampled into frames (``--video-fps`` sets ``video.fps``)."""
+    """How video files are sampled into frames (``--video-fps`` sets ``video.fps`` and ``interval`` sampling)."""
 
     KEY_NAMES: ClassVar[dict[str, str]] = {name: name for name in (
         "max_image_size", "camera_grouping", "drop_duplicates", "alpha_as_mask", "jpeg_quality")}
@@ -86,8 +87,9 @@ def _photo_files(photo_dir: Path) -> tuple[Path, list[tuple[Path, str]]]:
     return root, [(p, p.relative_to(root).as_posix()) for p in photos.list_files(root, WORKSPACE_MARKER)]
 
 
-VIDEO_SAMPLING = 1
-"""Version of the frame sampling; it enters the key of inputs that hold a video."""
+VIDEO_SAMPLING = 2
+"""Version of the frame sampling; it enters the key of inputs that hold a video (2: ``motion`` sampling
+is the default)."""
 
 
 def fingerprint(config: IngestConfig, photo_dir: Path) -> dict[str, Any]:
@@ -199,7 +201,23 @@ def _prepare_video(path: Path, rel: str, config: IngestConfig, out: Path) -> dic
     if not records:
         raise InputError(f"the video {path} gave no frames (OpenCV decoded {sampler.frames_read}); check that it "
                          "plays, or convert it to H.264 MP4")
-    return {"records": records, "read": sampler.frames_read, "near_duplicates": sampler.near_duplicates}
+    return {"records": records, "read": sampler.frames_read, "near_duplicates": sampler.near_duplicates,
+            "sampling": _sampling_note(sampler), "widened": sampler.spacing > sampler.options.spacing * 1.001}
+
+
+def _sampling_note(sampler: FrameSampler) -> str:
+    """How the frames were chosen, for the log."""
+    options = sampler.options
+    if options.sampling == "interval":
+        return f"{sampler.near_duplicates} near-duplicates left out"
+    note = (f"the sharpest each time the view moved on by {sampler.spacing / 2:.0%} to {sampler.spacing:.0%} of its "
+            f"width; it moved {sampler.moved:.1f} widths in all")
+    if sampler.lost_steps:
+        note += f", tracking lost at {sampler.lost_steps} steps (each counted as a whole spacing)"
+    if sampler.spacing > options.spacing * 1.001:
+        note += (f"; ingest.video.max_frames ({options.max_frames}) widened the spacing from "
+                 f"{options.spacing:.0%}, so neighbouring frames overlap less: raise it, or split the video")
+    return note
 
 
 def _group_key(record: dict[str, Any], mode: str) -> tuple:
@@ -287,8 +305,8 @@ def _prepare_files(config: IngestConfig, ctx: StageContext,
         ctx.log.warning("skipped %s: %s", s.file, s.reason)
     for rel, r in results.items():
         if "records" in r:
-            ctx.log.info("%s: kept %d of %d frames (%d near-duplicates left out)", rel, len(r["records"]), r["read"],
-                         r["near_duplicates"])
+            ctx.log.log(logging.WARNING if r["widened"] else logging.INFO, "%s: kept %d of %d frames (%s)", rel,
+                        len(r["records"]), r["read"], r["sampling"])
     records = [record for r in results.values() for record in r.get("records", [r.get("record")]) if record]
     return sorted(records, key=lambda r: r["name"]), skipped
 

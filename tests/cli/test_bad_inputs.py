@@ -271,7 +271,7 @@ SETTINGS = {
         ("--set out of range", ("--set", "ingest.max_image_size=32"), "ingest.max_image_size must be 0 (full size) or"),
         ("--set float for an int", ("--set", "ingest.max_image_size=1.5"), "ingest.max_image_size: 1.5 is not an integer"),
         ("--set unknown nested option", ("--set", "ingest.video.nope=1"),
-         "unknown option ingest.video.nope; valid options of ingest.video: fps"),
+         "unknown option ingest.video.nope; valid options of ingest.video: sampling, spacing, fps"),
         ("--set a group as a value", ("--set", "ingest.video=3"), "--set: ingest.video is a group of options"),
         ("--set empty", ("--set", ""), "--set expects stage.option=value, got ''"),
         ("--set a string for a list", ("--set", "export.formats=glb"), "export.formats: expected a list, got 'glb'"),

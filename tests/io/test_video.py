@@ -1,4 +1,4 @@
-"""Frame sampling from videos: the sharpest frame per interval, near-duplicates left out, frame limits."""
+"""Frame sampling from videos: by the view's motion (the default) or per interval, sharpest frames, frame limits."""
 
 from __future__ import annotations
 
@@ -9,18 +9,22 @@ import pytest
 
 from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.io.video import FrameSampler, VideoOptions, is_video, sharpness
+from photogrammetry.io.video_motion import choose_keyframes
 from tests.io.photo_factory import texture
 from tests.io.video_factory import blurred, write_video
 
 
-def _panning(count: int, step: int = 8, size: tuple[int, int] = (160, 120)) -> list[np.ndarray]:
-    """Frames of a camera panning over a texture, ``step`` pixels per frame."""
-    wide = texture(size[0] + step * count, size[1], seed=3)
-    return [np.ascontiguousarray(wide[:, i * step:i * step + size[0]]) for i in range(count)]
+def _panning(count: int, step: int = 8, size: tuple[int, int] = (160, 120), *,
+             faster: int | None = None) -> list[np.ndarray]:
+    """Frames of a camera panning over a texture, ``step`` pixels per frame (``faster`` from the middle on)."""
+    steps = [0] + [step if i < count // 2 or faster is None else faster for i in range(1, count)]
+    offsets = np.cumsum(steps)
+    wide = texture(size[0] + int(offsets[-1]), size[1], seed=3)
+    return [np.ascontiguousarray(wide[:, x:x + size[0]]) for x in offsets]
 
 
 def _sample(path: Path, **options) -> tuple[list[int], FrameSampler]:
-    sampler = FrameSampler(path, VideoOptions(**options))
+    sampler = FrameSampler(path, VideoOptions(**{"sampling": "interval", **options}))
     return [frame.index for frame in sampler.frames()], sampler
 
 
@@ -63,7 +67,59 @@ def test_sharpness_and_suffixes() -> None:
     assert is_video(Path("a/CLIP.MOV")) and is_video(Path("b.mkv")) and not is_video(Path("c.jpg"))
 
 
-@pytest.mark.parametrize("options", [{"fps": 0}, {"max_frames": 1}, {"min_difference": -1}])
+@pytest.mark.parametrize("options", [{"fps": 0}, {"max_frames": 1}, {"min_difference": -1}, {"sampling": "every"},
+                                     {"spacing": 0}, {"spacing": 1.5}])
 def test_bad_options_are_config_errors(options) -> None:
     with pytest.raises(ConfigError, match="ingest.video"):
         VideoOptions(**options)
+
+
+def test_keyframes_are_the_sharpest_of_each_half_to_whole_spacing() -> None:
+    steps = np.full(40, 0.02)
+    steps[0] = 0.0
+    sharp = np.ones(40)
+    sharp[[5, 8, 13]] = 2.0
+    keep, spacing = choose_keyframes(steps, sharp, spacing=0.11, max_frames=300)
+    # from each kept frame the band of 0.055 to 0.11 is the next 3rd to 5th frame; its sharpest, else its first
+    assert keep[:6] == [0, 5, 8, 13, 16, 19] and spacing == 0.11
+    assert keep[-1] >= 36  # the tail is left only when it moved on by less than half a spacing
+
+
+def test_keyframes_follow_jumps_and_lost_tracking_and_skip_a_still_camera() -> None:
+    steps = np.full(30, 0.02)
+    steps[0], steps[10], steps[20] = 0.0, 0.5, np.nan  # a jump, then a step where tracking was lost
+    keep, _ = choose_keyframes(steps, np.ones(30), spacing=0.11, max_frames=300)
+    assert 10 in keep and 20 in keep  # the frame after each: a lost step counts as a whole spacing
+    assert choose_keyframes(np.zeros(50), np.arange(50.0) % 7, spacing=0.1, max_frames=300)[0] == [6]
+
+
+def test_keyframes_spread_over_the_whole_video_within_max_frames() -> None:
+    steps = np.full(100, 0.02)
+    all_of_them, _ = choose_keyframes(steps, np.ones(100), spacing=0.11, max_frames=300)
+    keep, spacing = choose_keyframes(steps, np.ones(100), spacing=0.11, max_frames=10)
+    assert len(all_of_them) > 30 and len(keep) <= 10 and spacing > 0.11
+    assert keep[0] <= 5 and keep[-1] >= 80
+
+
+def _motion(path: Path, **options) -> tuple[list[int], FrameSampler]:
+    sampler = FrameSampler(path, VideoOptions(**options))
+    return [frame.index for frame in sampler.frames()], sampler
+
+
+def test_motion_sampling_keeps_frames_by_how_far_the_view_moved(tmp_path: Path) -> None:
+    frames = _panning(80, step=4, faster=8)  # 2.5 %, then 5 % of the width a frame
+    kept, sampler = _motion(write_video(tmp_path / "pan.mp4", frames, fps=10), spacing=0.1)
+    assert sampler.frames_read == 80 and sampler.lost_steps == 0
+    assert 39 * 0.025 + 40 * 0.05 == pytest.approx(sampler.moved, rel=0.1)
+    first, second = np.diff([k for k in kept if k < 40]), np.diff([k for k in kept if k >= 40])
+    assert 2 <= first.mean() <= 4 and 1 <= second.mean() <= 2  # the same overlap: twice the frames when twice as fast
+
+
+def test_motion_sampling_takes_the_sharpest_frame_and_nothing_while_still(tmp_path: Path) -> None:
+    frames = _panning(31, step=4)  # 2.5 % a frame: from a kept frame, the band is the 2nd to 4th frame after it
+    sharp = list(range(0, 31, 3))
+    moving = [f if i in sharp else blurred(f) for i, f in enumerate(frames)]
+    kept, _ = _motion(write_video(tmp_path / "pan.mp4", moving, fps=10))
+    assert kept == sharp
+    still, _ = _motion(write_video(tmp_path / "stop.mp4", moving + [moving[-1]] * 30, fps=10))
+    assert len(still) in (len(sharp), len(sharp) + 1) and sum(i > 30 for i in still) <= 1

@@ -21,7 +21,7 @@ def test_an_orbit_video_is_reconstructed(tmp_path: Path) -> None:
     size, count = (320, 240), 48
     video = write_video(tmp_path / "orbit.mp4", orbit_frames(count, size), fps=8)  # 6 s, 7.5 degrees a frame
     result = photogrammetry.run(video, tmp_path / "ws", preset="fast", until="sfm",
-                                overrides=["ingest.video.fps=4"], progress=False)
+                                overrides=["ingest.video.sampling=interval", "ingest.video.fps=4"], progress=False)
     frames = load_ingest(result.folder("ingest")).images
     assert len(frames) == 24 and all(f.video == "orbit.mp4" for f in frames)
     sfm = load_sfm(result.folder("sfm"))

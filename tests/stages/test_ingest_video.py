@@ -17,8 +17,9 @@ from photogrammetry.stages.ingest import IngestConfig, fingerprint
 from tests.io.video_factory import blurred, orbit_frames, write_video
 
 SHARP = [i for i in range(40) if i % 5 == 2]
-"""Frames left sharp in the orbit video; all others are blurred. At 10 fps and 2 frames a second,
-the intervals are 5 frames long, so these are the frames ingest must keep."""
+"""Frames left sharp in the orbit video; all others are blurred. At 10 fps and ``interval`` sampling
+at 2 frames a second, the intervals are 5 frames long, so these are the frames ingest must keep."""
+INTERVAL = "ingest.video.sampling=interval"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def _cli(*args: str | Path) -> subprocess.CompletedProcess:
 
 
 def test_a_video_given_as_photos_becomes_its_sharpest_frames_in_order(orbit_video: Path, tmp_path: Path) -> None:
-    proc = _cli("run", orbit_video, "-w", tmp_path / "ws", "--until", "ingest")
+    proc = _cli("run", orbit_video, "-w", tmp_path / "ws", "--until", "ingest", "--set", INTERVAL)
     assert proc.returncode == 0, proc.stderr
     result = load_ingest(next((tmp_path / "ws" / "ingest").iterdir()))
     assert [i.name for i in result.images] == [f"orbit_{i:06d}.jpg" for i in SHARP]
@@ -53,15 +54,17 @@ def test_video_fps_option_and_cache(orbit_video: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     images = load_ingest(next((workspace / "ingest").iterdir())).images
     assert len(images) == 20 and [i.frame for i in images] == sorted(i.frame for i in images)
-    again = photogrammetry.run(orbit_video, workspace, until="ingest", overrides=["ingest.video.fps=5"],
+    again = photogrammetry.run(orbit_video, workspace, until="ingest", overrides=[INTERVAL, "ingest.video.fps=5"],
                                progress=False)
     assert [s.action for s in again.stages] == ["reused"]
     copy = tmp_path / "orbit.mp4"  # another file: its own fingerprint
     copy.write_bytes(orbit_video.read_bytes())
-    other = photogrammetry.run(copy, workspace, until="ingest", overrides=["ingest.video.fps=5"], progress=False)
+    other = photogrammetry.run(copy, workspace, until="ingest", overrides=[INTERVAL, "ingest.video.fps=5"],
+                               progress=False)
     assert [s.action for s in other.stages] == ["ran"]
     os.utime(copy, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns + 10**9))  # the video changed
-    changed = photogrammetry.run(copy, workspace, until="ingest", overrides=["ingest.video.fps=5"], progress=False)
+    changed = photogrammetry.run(copy, workspace, until="ingest", overrides=[INTERVAL, "ingest.video.fps=5"],
+                                 progress=False)
     assert [s.action for s in changed.stages] == ["ran"]
 
 
@@ -74,7 +77,7 @@ def test_a_video_beside_photos_is_sampled_and_fingerprinted(orbit_video: Path, t
     after = fingerprint(IngestConfig(), photos_dir)
     assert "video_sampling" not in before and after["video_sampling"] >= 1
     assert ["clips/walk.MOV", orbit_video.stat().st_size] == list(after["files"][1][:2])
-    result, artifact = ingest()
+    result, artifact = ingest(INTERVAL.removeprefix("ingest."))
     names = [i.name for i in artifact.images]
     assert names == ["a.jpg", *(f"clips/walk_{i:06d}.jpg" for i in SHARP)]
     assert result.stages[0].counts["video_frames"] == len(SHARP)
