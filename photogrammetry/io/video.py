@@ -6,11 +6,13 @@ Two ways (``ingest.video.sampling``):
   width, so a fast turn gives frames close in time and a slow walk frames far apart, each overlapping
   its neighbours alike. A first pass over the video tracks corners from frame to frame (pyramidal
   Lucas-Kanade at 320 px, checked forward and backward) and adds up how far the view moves (the
-  80th percentile of the tracked corners' displacements, which also follows an object turning in
-  front of a still background); a step where tracking is lost counts as a full ``spacing``. Then,
-  from the last kept frame, the sharpest frame whose view has moved between half and the whole
-  ``spacing`` is kept, and the second pass decodes those frames. A camera that stands still adds
-  no motion, so adds no frame.
+  80th percentile of the tracked corners' displacements); a step where tracking is lost counts as a
+  full ``spacing``. Then, from the last kept frame, the sharpest frame whose view has moved between
+  half and the whole ``spacing`` is kept, and the second pass decodes those frames. Where the view
+  moves on by less than half a spacing within ``1 / fps`` seconds (a slow pan, or an object turning
+  before a still camera, whose corners the background's outvote), the sharpest frame of that time's
+  second half is kept, unless it is a near-duplicate (below) of the last kept one: a camera standing
+  still adds no frame.
 - ``interval``: the video is cut into intervals of ``1 / fps`` seconds; of each interval the
   sharpest frame is kept. A kept frame that hardly differs from the one kept before it (the camera
   stood still) is left out, as it adds no baseline.
@@ -60,11 +62,12 @@ class VideoOptions:
     sharpest frame between half and all of it is kept; a third of it left too few points seen by three
     frames to map a real walk: README, Inputs)."""
     fps: float = 2.0
-    """``interval``: frames kept per second of video (at most): the sharpest of every ``1 / fps`` seconds."""
+    """``interval``: frames kept per second of video (at most): the sharpest of every ``1 / fps`` seconds;
+    ``motion``: the fewest while the view changes (see :mod:`photogrammetry.io.video`)."""
     max_frames: int = 300
     """Most frames kept per video; a longer video gets longer intervals (or a larger spacing) so they span all of it."""
     min_difference: float = 2.0
-    """``interval``: a frame whose grey thumbnail differs from the last kept frame's by less than this mean
+    """A frame kept for time alone whose grey thumbnail differs from the last kept frame's by less than this mean
     absolute difference (grey levels, 0-255) is a near-duplicate (no motion) and left out; 0 keeps all."""
 
     def __post_init__(self) -> None:
@@ -173,12 +176,13 @@ class FrameSampler:
     def _motion_frames(self) -> Iterator[Frame]:
         """``motion`` sampling: measure every step, choose, then decode the chosen frames again."""
         capture, tracker = self._open(), MotionTracker()
-        steps, scores = [], []
+        steps, scores, thumbs = [], [], []
         try:
             for image in self._decoded(capture):
                 step = tracker.step(image)
                 steps.append(np.nan if step is None else step)
                 scores.append(sharpness(image))
+                thumbs.append(thumbnail(image))
         finally:
             capture.release()
         self.frames_read = len(steps)
@@ -186,8 +190,12 @@ class FrameSampler:
             return
         steps_array = np.asarray(steps)
         self.lost_steps = int(np.isnan(steps_array).sum())
+        def differs(a: int, b: int) -> bool:
+            return float(np.abs(thumbs[a] - thumbs[b]).mean()) >= self.options.min_difference
+
         chosen, self.spacing = choose_keyframes(steps_array, np.asarray(scores), self.options.spacing,
-                                                self.options.max_frames)
+                                                self.options.max_frames, gap=max(1.0, self.video_fps / self.options.fps),
+                                                differs=differs)
         self.moved = float(np.nansum(steps_array))
         wanted = set(chosen)
         capture = self._open()

@@ -74,12 +74,16 @@ def test_bad_options_are_config_errors(options) -> None:
         VideoOptions(**options)
 
 
+NO_FLOOR = {"gap": 1e9, "differs": lambda a, b: True}
+"""No frame kept for time alone: the view's motion decides."""
+
+
 def test_keyframes_are_the_sharpest_of_each_half_to_whole_spacing() -> None:
     steps = np.full(40, 0.02)
     steps[0] = 0.0
     sharp = np.ones(40)
     sharp[[5, 8, 13]] = 2.0
-    keep, spacing = choose_keyframes(steps, sharp, spacing=0.11, max_frames=300)
+    keep, spacing = choose_keyframes(steps, sharp, spacing=0.11, max_frames=300, **NO_FLOOR)
     # from each kept frame the band of 0.055 to 0.11 is the next 3rd to 5th frame; its sharpest, else its first
     assert keep[:6] == [0, 5, 8, 13, 16, 19] and spacing == 0.11
     assert keep[-1] >= 36  # the tail is left only when it moved on by less than half a spacing
@@ -88,15 +92,26 @@ def test_keyframes_are_the_sharpest_of_each_half_to_whole_spacing() -> None:
 def test_keyframes_follow_jumps_and_lost_tracking_and_skip_a_still_camera() -> None:
     steps = np.full(30, 0.02)
     steps[0], steps[10], steps[20] = 0.0, 0.5, np.nan  # a jump, then a step where tracking was lost
-    keep, _ = choose_keyframes(steps, np.ones(30), spacing=0.11, max_frames=300)
+    keep, _ = choose_keyframes(steps, np.ones(30), spacing=0.11, max_frames=300, **NO_FLOOR)
     assert 10 in keep and 20 in keep  # the frame after each: a lost step counts as a whole spacing
-    assert choose_keyframes(np.zeros(50), np.arange(50.0) % 7, spacing=0.1, max_frames=300)[0] == [6]
+    assert choose_keyframes(np.zeros(50), np.arange(50.0) % 7, spacing=0.1, max_frames=300, **NO_FLOOR)[0] == [6]
+
+
+def test_where_the_view_hardly_moves_a_frame_is_kept_each_gap_unless_it_looks_the_same() -> None:
+    sharp = np.arange(60.0) % 4  # the sharpest frames: 3, 7, 11, ...
+    turning, _ = choose_keyframes(np.full(60, 0.001), sharp, spacing=0.1, max_frames=300, gap=8,
+                                  differs=lambda a, b: True)  # an object turning before a still camera
+    assert turning == [3, 11, 19, 27, 35, 43, 51, 59]  # the sharpest of each gap's second half
+    alike = range(19, 40)  # the camera stood still: these frames look the same
+    still, _ = choose_keyframes(np.full(60, 0.001), sharp, spacing=0.1, max_frames=300, gap=8,
+                                differs=lambda a, b: not (a in alike and b in alike))
+    assert still == [3, 11, 19, 43, 51, 59]
 
 
 def test_keyframes_spread_over_the_whole_video_within_max_frames() -> None:
     steps = np.full(100, 0.02)
-    all_of_them, _ = choose_keyframes(steps, np.ones(100), spacing=0.11, max_frames=300)
-    keep, spacing = choose_keyframes(steps, np.ones(100), spacing=0.11, max_frames=10)
+    all_of_them, _ = choose_keyframes(steps, np.ones(100), spacing=0.11, max_frames=300, **NO_FLOOR)
+    keep, spacing = choose_keyframes(steps, np.ones(100), spacing=0.11, max_frames=10, **NO_FLOOR)
     assert len(all_of_them) > 30 and len(keep) <= 10 and spacing > 0.11
     assert keep[0] <= 5 and keep[-1] >= 80
 
@@ -123,3 +138,15 @@ def test_motion_sampling_takes_the_sharpest_frame_and_nothing_while_still(tmp_pa
     assert kept == sharp
     still, _ = _motion(write_video(tmp_path / "stop.mp4", moving + [moving[-1]] * 30, fps=10))
     assert len(still) in (len(sharp), len(sharp) + 1) and sum(i > 30 for i in still) <= 1
+
+
+def test_motion_sampling_keeps_an_object_turning_before_a_still_camera(tmp_path: Path) -> None:
+    background, turning = texture(160, 120, seed=5), _panning(40, step=2, size=(56, 56))
+    frames = []
+    for patch in turning:  # a textured object turning in the middle; most corners stand still
+        frame = background.copy()
+        frame[32:88, 52:108] = patch
+        frames.append(frame)
+    kept, sampler = _motion(write_video(tmp_path / "turn.mp4", frames, fps=10))  # a gap: 5 frames at 2 fps
+    assert sampler.moved < 0.1 * 0.5  # the background's corners outvote the object's: no motion to speak of
+    assert 8 <= len(kept) <= 14 and np.diff(kept).max() <= 5  # the sharpest of the second half of every gap
