@@ -26,7 +26,7 @@ file records a rotation (phones do).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,14 +125,17 @@ class FrameSampler:
     Args:
         path: The video file.
         options: Sampling settings.
+        on_step: Told each pass over the video as it starts (for progress lines).
 
     Raises:
         InputError: When OpenCV cannot open the file (from :meth:`frames`).
     """
 
-    def __init__(self, path: Path, options: VideoOptions) -> None:
+    def __init__(self, path: Path, options: VideoOptions, *, on_step: Callable[[str], None] | None = None) -> None:
         self.path = path
         self.options = options
+        self.on_step = on_step or (lambda step: None)
+        """Told each pass over the video as it starts (for progress lines)."""
         self.frames_read = 0
         """Frames decoded (in the first pass, with ``motion``)."""
         self.near_duplicates = 0
@@ -176,6 +179,9 @@ class FrameSampler:
     def _motion_frames(self) -> Iterator[Frame]:
         """``motion`` sampling: measure every step, choose, then decode the chosen frames again."""
         capture, tracker = self._open(), MotionTracker()
+        count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+        self.on_step(f"measuring how the view moves ({int(count)} frames)" if math.isfinite(count) and count > 0
+                     else "measuring how the view moves")
         steps, scores, thumbs = [], [], []
         try:
             for image in self._decoded(capture):
@@ -198,6 +204,7 @@ class FrameSampler:
                                                 differs=differs)
         self.moved = float(np.nansum(steps_array))
         wanted = set(chosen)
+        self.on_step(f"decoding the {len(chosen)} frames chosen of {len(steps)}")
         capture = self._open()
         try:
             for index, image in enumerate(self._decoded(capture)):
@@ -211,6 +218,7 @@ class FrameSampler:
     def _interval_frames(self) -> Iterator[Frame]:
         """``interval`` sampling: the sharpest frame of each interval, near-duplicates left out."""
         capture = self._open()
+        self.on_step("keeping the sharpest frame of each interval")
         interval = max(1.0, self.video_fps / self.options.fps)
         count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
         if math.isfinite(count) and count > 0:

@@ -16,7 +16,9 @@ import hashlib
 import logging
 import os
 import statistics
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -184,9 +186,11 @@ def _prepare(path: Path, rel: str, config: IngestConfig, out: Path) -> dict[str,
         focal_mm=exif.focal_mm, sha256=hashlib.sha256(data).hexdigest(), mask=mask, capture_time=exif.capture_time)}
 
 
-def _prepare_video(path: Path, rel: str, config: IngestConfig, out: Path) -> dict[str, Any]:
-    """Sample and write the frames of one video: ``{"records": [...], "read": n, "near_duplicates": m}``."""
-    sampler = FrameSampler(path, config.video)
+def _prepare_video(path: Path, rel: str, config: IngestConfig, out: Path,
+                   on_step: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Sample and write the frames of one video: ``{"records": [...], "read": n, "near_duplicates": m, ...}``;
+    ``on_step`` is told each pass over it as it starts."""
+    sampler = FrameSampler(path, config.video, on_step=(lambda step: on_step(f"{rel}: {step}")) if on_step else None)
     stem = rel[: -len(path.suffix)] if path.suffix else rel
     records = []
     for frame in sampler.frames():
@@ -279,16 +283,21 @@ def _process_all(config: IngestConfig, ctx: StageContext, files: list[tuple[Path
     results = {rel: done.get(rel) for _, rel in files}
     todo = [(path, rel) for path, rel in files if results[rel] is None]
 
-    def work(item: tuple[Path, str]) -> tuple[str, dict]:
-        path, rel = item
-        result = _prepare_video(path, rel, config, ctx.out) if is_video(path) else _prepare(path, rel, config, ctx.out)
-        records = result.get("records", [result.get("record", {})])
-        done.put(rel, result, files=[f for r in records for f in (r.get("file"), r.get("mask")) if f])
-        return rel, result
+    videos = [rel for path, rel in todo if is_video(path)]
+    with ExitStack() as stack:  # a video takes long as one item: a line every 10 s names its step
+        beat = stack.enter_context(ctx.heartbeat(f"reading {len(videos)} video(s)")) if videos else None
 
-    with ThreadPoolExecutor(max_workers=ctx.workers) as pool:
-        for rel, result in ctx.track(pool.map(work, todo), total=len(todo), unit="image"):
-            results[rel] = result
+        def work(item: tuple[Path, str]) -> tuple[str, dict]:
+            path, rel = item
+            result = (_prepare_video(path, rel, config, ctx.out, on_step=beat.step if beat else None)
+                      if is_video(path) else _prepare(path, rel, config, ctx.out))
+            records = result.get("records", [result.get("record", {})])
+            done.put(rel, result, files=[f for r in records for f in (r.get("file"), r.get("mask")) if f])
+            return rel, result
+
+        with ThreadPoolExecutor(max_workers=ctx.workers) as pool:
+            for rel, result in ctx.track(pool.map(work, todo), total=len(todo), unit="image"):
+                results[rel] = result
     return results
 
 

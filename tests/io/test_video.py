@@ -134,8 +134,11 @@ def test_motion_sampling_takes_the_sharpest_frame_and_nothing_while_still(tmp_pa
     frames = _panning(31, step=4)  # 2.5 % a frame: from a kept frame, the band is the 2nd to 4th frame after it
     sharp = list(range(0, 31, 3))
     moving = [f if i in sharp else blurred(f) for i, f in enumerate(frames)]
-    kept, _ = _motion(write_video(tmp_path / "pan.mp4", moving, fps=10))
+    steps: list[str] = []
+    sampler = FrameSampler(write_video(tmp_path / "pan.mp4", moving, fps=10), VideoOptions(), on_step=steps.append)
+    kept = [frame.index for frame in sampler.frames()]
     assert kept == sharp
+    assert steps == ["measuring how the view moves (31 frames)", f"decoding the {len(sharp)} frames chosen of 31"]
     still, _ = _motion(write_video(tmp_path / "stop.mp4", moving + [moving[-1]] * 30, fps=10))
     assert len(still) in (len(sharp), len(sharp) + 1) and sum(i > 30 for i in still) <= 1
 
