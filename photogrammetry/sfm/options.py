@@ -143,7 +143,15 @@ class MappingOptions:
     """A piece of an incremental run that registered an image of the largest model again is joined into
     it (:mod:`photogrammetry.sfm.pieces`) where at least this many points, triangulated by both at the
     same keypoints of the shared images, agree on the scale between them (0: never join). Measured on the
-    office walk (20 frames, ``cpu``): pieces of 13 and 8 frames sharing one frame and 3 such points."""
+    office walk (20 frames, ``cpu``): pieces of 13 and 8 frames sharing one frame and 3 such points.
+    With ``join_tracks`` a piece is tried with any agreeing shared point, and joined where, after the
+    guided matching, at least this many points are seen from both sides."""
+    join_tracks: bool = True
+    """Before a piece's images are adjusted with the largest model's, the pairs around the shared images
+    are matched again along the joined poses and verified again (:mod:`photogrammetry.sfm.bridge`), so
+    that more tracks tie the two sides (needs our features, not those of the SIFT assist). Office walk,
+    60 frames (``cpu``): frames 150-172, a piece sharing frame 174 on 2-3 points, were left out; see the
+    module for the measured effect."""
     min_num_matches: int = 15
     """Verified inliers a pair needs to be used by the mappers."""
     init_min_num_inliers: int = 50

@@ -10,8 +10,12 @@ turn were left out of the chosen model.
 :func:`join_pieces` moves a smaller piece onto the largest by the similarity its shared images give:
 their orientations and centres, and the scale from the 3D points that both pieces triangulated at
 the same keypoints of those images (the median ratio of their depths). At least
-``min_shared_points`` such points must agree within a factor of 1.5 of that median, else the piece
-is left apart. The piece's other images join the largest model at the poses moved onto it; then
+``min_shared_points`` such points must agree within a factor of 1.5 of that median. Where fewer
+do (and ``mapping.join_tracks``), the piece is placed by any that agree, the pairs through the shared
+images are matched again along the placed poses, and the scale is taken from the shared images'
+keypoints now matched on both sides instead (:mod:`photogrammetry.sfm.bridge`); at least
+``min_shared_points`` of them must agree, else the piece is left apart. Pieces are joined one after
+the other, each into a copy of the largest model. The piece's other images join the largest model at the poses moved onto it; then
 their points are triangulated, tracks completed and merged and the model adjusted again (robust
 global bundle adjustment with the mapping's intrinsics settings, the distortion held), so that the
 shared frame's tracks tie both parts together.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,32 +97,144 @@ def similarity(piece: pycolmap.Reconstruction, largest: pycolmap.Reconstruction,
     return Join(pycolmap.Sim3d(scale, pycolmap.Rotation3d(rotation), translation), len(shared), len(agree))
 
 
-def join_pieces(models: list, database: Path, config: SfmOptions, *, num_threads: int) -> list:
+def join_pieces(models: list, database: Path, config: SfmOptions, *, num_threads: int,
+                features: Path | None = None) -> list:
     """``models`` (largest first) with every piece that shares a registered image with the largest
-    joined into it (see the module docstring); the largest is changed in place, joined pieces are dropped."""
+    joined into it, one after the other (see the module docstring); joined pieces are dropped.
+    ``features`` (our ``features.h5``): with ``mapping.join_tracks``, the pairs around the shared
+    images are matched again first (:mod:`photogrammetry.sfm.bridge`)."""
     if len(models) < 2:
         return models
-    largest, kept, added = models[0], [models[0]], {}
+    largest, kept = models[0], []
     for piece in models[1:]:
-        join = similarity(piece, largest, config.mapping.join_min_shared_points)
-        fresh = {} if join is None else {n: i for n, i in _names(piece).items()
-                                         if n not in _names(largest) and i not in added}
-        if not fresh:
+        joined = _join(largest, piece, database, config, num_threads, features)
+        if joined is None:
             kept.append(piece)
-            continue
-        moved = copy.deepcopy(piece)
-        moved.transform(join.sim)
-        added.update({image_id: moved.image(image_id).cam_from_world() for image_id in fresh.values()})
-        log.info("joined a piece of %d images into the largest model through %d shared image(s) and %d shared "
-                 "points: %d images added", piece.num_reg_images(), join.shared_images, join.shared_points, len(fresh))
-    if added:
-        _register(largest, added, database, config, num_threads)
-    return sorted(kept, key=lambda m: (-m.num_reg_images(), -m.num_points3D()))
+        else:
+            largest = joined
+    return sorted([largest, *kept], key=lambda m: (-m.num_reg_images(), -m.num_points3D()))
 
 
-def _register(model: pycolmap.Reconstruction, poses: dict[int, pycolmap.Rigid3d], database: Path, config: SfmOptions,
-              num_threads: int) -> None:
-    """Register the images ``poses`` names into ``model`` at those poses, triangulate them and adjust, in place."""
+def _join(largest: pycolmap.Reconstruction, piece: pycolmap.Reconstruction, database: Path, config: SfmOptions,
+          num_threads: int, features: Path | None) -> pycolmap.Reconstruction | None:
+    """A copy of ``largest`` with ``piece``'s other images joined at the poses :func:`similarity` gives,
+    triangulated and adjusted; ``None`` where there is no such similarity, nothing to add, or (with
+    ``mapping.join_tracks``) fewer than ``join_min_shared_points`` keypoints of the shared images that
+    tie the scale (:func:`_bridged`)."""
+    least = config.mapping.join_min_shared_points
+    join = similarity(piece, largest, least)
+    tracks = join is None and features is not None and config.mapping.join_tracks and least > 0
+    if tracks:  # too few shared points: tried with any, and joined where the tracks tie it (_bridged)
+        join = similarity(piece, largest, 1)
+    ours = _names(largest)
+    fresh = {} if join is None else {n: i for n, i in _names(piece).items() if n not in ours}
+    if not fresh:
+        return None
+    shared = {i for n, i in _names(piece).items() if n in ours}
+    joined = _placed(largest, piece, join.sim, fresh.values())
+    backup = database.with_name(database.name + ".before-join")
+    if tracks:  # the database as it was afterwards: the mapping passes that follow verify and map on their own
+        shutil.copyfile(database, backup)
+    try:
+        if tracks:
+            joined = _bridged(joined, largest, piece, join, shared, set(fresh.values()), database, features, config)
+            if joined is None:
+                return None
+        _triangulate(joined, [*fresh.values(), *shared], database, config, num_threads)
+    finally:
+        if tracks:
+            shutil.copyfile(backup, database)
+            backup.unlink()
+    across = points_across(joined, set(fresh.values()), set(ours.values()) - shared)
+    log.info("joined a piece of %d images into the largest model through %d shared image(s) (%d shared points "
+             "before, %d points seen from both sides after): %d images added", piece.num_reg_images(),
+             join.shared_images, join.shared_points, across, len(fresh))
+    return joined
+
+
+def _bridged(joined: pycolmap.Reconstruction, largest: pycolmap.Reconstruction, piece: pycolmap.Reconstruction,
+             join: Join, shared: set[int], fresh: set[int], database: Path, features: Path,
+             config: SfmOptions) -> pycolmap.Reconstruction | None:
+    """``joined`` (the piece's ``fresh`` images placed by ``join``) with the pairs through the ``shared``
+    images matched again, the piece's scale corrected from them and the pairs across matched again
+    (:mod:`photogrammetry.sfm.bridge`); ``None`` where fewer than ``join_min_shared_points`` keypoints
+    tie the scale."""
+    from photogrammetry.sfm import bridge
+
+    least = config.mapping.join_min_shared_points
+    others = set(_names(largest).values()) - shared
+    pairs = bridge.pairs_across(database, shared, set(_names(piece).values()), set(_names(largest).values()),
+                                config.verification.min_inliers)
+    through, across = bridge.through_and_across(pairs, shared)
+    bridge.match_across(database, features, joined, through, config)
+    factor, count = bridge.scale_through(database, joined, shared, fresh, others, config.mapping.min_tri_angle,
+                                         AGREEMENT)
+    if count < least:
+        log.info("a piece of %d images left apart: %d keypoints of the %d shared image(s) tie its scale to the "
+                 "largest model's (sfm.mapping.join_min_shared_points = %d)", piece.num_reg_images(), count,
+                 len(shared), least)
+        return None
+    log.info("the scale of a piece of %d images corrected by %.3f from %d keypoints of the shared image(s) "
+             "(from %d shared points before)", piece.num_reg_images(), factor, count, join.shared_points)
+    centres = [joined.image(i).projection_center() for i in shared]
+    joined = _placed(largest, piece, _rescaled(join.sim, factor, centres), fresh)
+    bridge.match_across(database, features, joined, across, config)
+    return joined
+
+
+def _placed(largest: pycolmap.Reconstruction, piece: pycolmap.Reconstruction, sim: pycolmap.Sim3d,
+            image_ids) -> pycolmap.Reconstruction:
+    """A copy of ``largest`` with ``piece``'s ``image_ids`` registered at their poses moved by ``sim``."""
+    import pycolmap
+
+    moved = copy.deepcopy(piece)
+    moved.transform(sim)
+    joined = pycolmap.Reconstruction(largest)
+    for image_id in image_ids:
+        _place(joined, piece, image_id, moved.image(image_id).cam_from_world())
+    return joined
+
+
+def _rescaled(sim: pycolmap.Sim3d, factor: float, pivots: list[np.ndarray]) -> pycolmap.Sim3d:
+    """``sim`` followed by a scaling by ``factor`` about the mean of ``pivots`` (the shared images' centres)."""
+    import pycolmap
+
+    pivot = np.mean(pivots, axis=0)
+    return pycolmap.Sim3d(factor * sim.scale, sim.rotation, factor * np.asarray(sim.translation) + (1 - factor) * pivot)
+
+
+def _place(model: pycolmap.Reconstruction, piece: pycolmap.Reconstruction, image_id: int,
+           pose: pycolmap.Rigid3d) -> None:
+    """Register ``image_id`` in ``model`` at ``pose``; added from ``piece`` (its keypoints, no points)
+    where ``model`` does not hold it (a model read back from disk holds its registered images only)."""
+    import pycolmap
+
+    if model.exists_image(image_id):
+        frame = model.frame(model.image(image_id).frame_id)
+        frame.rig_from_world = pose
+        model.register_frame(frame.frame_id)
+        return
+    source = piece.image(image_id)
+    if not model.exists_camera(source.camera_id):
+        model.add_camera_with_trivial_rig(piece.camera(source.camera_id))
+    keypoints = np.array([p.xy for p in source.points2D], np.float64).reshape(-1, 2)
+    model.add_image_with_trivial_frame(pycolmap.Image(name=source.name, keypoints=keypoints,
+                                                      camera_id=source.camera_id, image_id=image_id), pose)
+
+
+def points_across(model: pycolmap.Reconstruction, one: set[int], other: set[int]) -> int:
+    """The 3D points of ``model`` seen by an image of ``one`` and an image of ``other`` (image ids)."""
+    count = 0
+    for point in model.points3D.values():
+        seen = {int(e.image_id) for e in point.track.elements}
+        count += bool(seen & one) and bool(seen & other)
+    return count
+
+
+def _triangulate(model: pycolmap.Reconstruction, image_ids: list[int], database: Path, config: SfmOptions,
+                 num_threads: int) -> None:
+    """Triangulate ``image_ids`` of ``model`` (registered) from the database's verified matches, complete
+    and merge tracks and adjust, in place."""
     import pycolmap
 
     from photogrammetry.sfm.refine import bundle_options, triangulation_options
@@ -126,12 +243,8 @@ def _register(model: pycolmap.Reconstruction, poses: dict[int, pycolmap.Rigid3d]
         cache = pycolmap.DatabaseCache.create(db, pycolmap.DatabaseCacheOptions())
     mapper = pycolmap.IncrementalMapper(cache)
     mapper.begin_reconstruction(model)
-    for image_id, pose in poses.items():
-        frame = model.frame(model.image(image_id).frame_id)
-        frame.rig_from_world = pose
-        model.register_frame(frame.frame_id)
     triangulation, options = triangulation_options(config)
-    for image_id in poses:
+    for image_id in image_ids:
         mapper.triangulate_image(triangulation, image_id)
     mapper.complete_and_merge_tracks(triangulation)
     mapper.retriangulate(triangulation)
