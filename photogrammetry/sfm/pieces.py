@@ -14,8 +14,8 @@ the same keypoints of those images (the median ratio of their depths). At least
 do (and ``mapping.join_tracks``), the piece is placed by any that agree, the pairs through the shared
 images are matched again along the placed poses, and the scale is taken from the shared images'
 keypoints now matched on both sides instead (:mod:`photogrammetry.sfm.bridge`); at least
-``min_shared_points`` of them must agree, else the piece is left apart. Pieces are joined one after
-the other, each into a copy of the largest model. The piece's other images join the largest model at the poses moved onto it; then
+``min_shared_points`` of them must agree, else the piece is left apart (such pieces are tried one
+after the other, once the others are joined). The piece's other images join the largest model at the poses moved onto it; then
 their points are triangulated, tracks completed and merged and the model adjusted again (robust
 global bundle adjustment with the mapping's intrinsics settings, the distortion held), so that the
 shared frame's tracks tie both parts together.
@@ -100,55 +100,64 @@ def similarity(piece: pycolmap.Reconstruction, largest: pycolmap.Reconstruction,
 def join_pieces(models: list, database: Path, config: SfmOptions, *, num_threads: int,
                 features: Path | None = None) -> list:
     """``models`` (largest first) with every piece that shares a registered image with the largest
-    joined into it, one after the other (see the module docstring); joined pieces are dropped.
-    ``features`` (our ``features.h5``): with ``mapping.join_tracks``, the pairs around the shared
-    images are matched again first (:mod:`photogrammetry.sfm.bridge`)."""
+    joined into it (see the module docstring); the largest is changed in place, joined pieces are
+    dropped. ``features`` (our ``features.h5``): with ``mapping.join_tracks``, the pieces left apart
+    for too few shared points are tried once more through their tracks (:func:`_join_by_tracks`)."""
     if len(models) < 2:
         return models
-    largest, kept = models[0], []
+    largest, kept, added, few = models[0], [models[0]], {}, []
     for piece in models[1:]:
-        joined = _join(largest, piece, database, config, num_threads, features)
+        join = similarity(piece, largest, config.mapping.join_min_shared_points)
+        fresh = {} if join is None else {n: i for n, i in _names(piece).items()
+                                         if n not in _names(largest) and i not in added}
+        if not fresh:
+            (few if join is None else kept).append(piece)
+            continue
+        moved = copy.deepcopy(piece)
+        moved.transform(join.sim)
+        added.update({image_id: moved.image(image_id).cam_from_world() for image_id in fresh.values()})
+        log.info("joined a piece of %d images into the largest model through %d shared image(s) and %d shared "
+                 "points: %d images added", piece.num_reg_images(), join.shared_images, join.shared_points, len(fresh))
+    if added:
+        _triangulate(largest, list(added), database, config, num_threads, poses=added)
+    tracks = features is not None and config.mapping.join_tracks and config.mapping.join_min_shared_points > 0
+    for piece in few:
+        joined = _join_by_tracks(largest, piece, database, config, num_threads, features) if tracks else None
         if joined is None:
             kept.append(piece)
         else:
-            largest = joined
-    return sorted([largest, *kept], key=lambda m: (-m.num_reg_images(), -m.num_points3D()))
+            kept[0] = largest = joined
+    return sorted(kept, key=lambda m: (-m.num_reg_images(), -m.num_points3D()))
 
 
-def _join(largest: pycolmap.Reconstruction, piece: pycolmap.Reconstruction, database: Path, config: SfmOptions,
-          num_threads: int, features: Path | None) -> pycolmap.Reconstruction | None:
-    """A copy of ``largest`` with ``piece``'s other images joined at the poses :func:`similarity` gives,
-    triangulated and adjusted; ``None`` where there is no such similarity, nothing to add, or (with
-    ``mapping.join_tracks``) fewer than ``join_min_shared_points`` keypoints of the shared images that
-    tie the scale (:func:`_bridged`)."""
-    least = config.mapping.join_min_shared_points
-    join = similarity(piece, largest, least)
-    tracks = join is None and features is not None and config.mapping.join_tracks and least > 0
-    if tracks:  # too few shared points: tried with any, and joined where the tracks tie it (_bridged)
-        join = similarity(piece, largest, 1)
+def _join_by_tracks(largest: pycolmap.Reconstruction, piece: pycolmap.Reconstruction, database: Path,
+                    config: SfmOptions, num_threads: int, features: Path) -> pycolmap.Reconstruction | None:
+    """A copy of ``largest`` with ``piece``'s other images joined, where ``piece`` shares too few points
+    with it: placed by any that agree, its scale taken from the tracks matched again through the shared
+    images (:func:`_bridged`), triangulated and adjusted; ``None`` where there is no such point, nothing
+    to add, or fewer than ``join_min_shared_points`` keypoints tie the scale. The database is as it was
+    afterwards: the mapping passes that follow verify and map on their own."""
+    join = similarity(piece, largest, 1)
     ours = _names(largest)
     fresh = {} if join is None else {n: i for n, i in _names(piece).items() if n not in ours}
     if not fresh:
         return None
     shared = {i for n, i in _names(piece).items() if n in ours}
-    joined = _placed(largest, piece, join.sim, fresh.values())
     backup = database.with_name(database.name + ".before-join")
-    if tracks:  # the database as it was afterwards: the mapping passes that follow verify and map on their own
-        shutil.copyfile(database, backup)
+    shutil.copyfile(database, backup)
     try:
-        if tracks:
-            joined = _bridged(joined, largest, piece, join, shared, set(fresh.values()), database, features, config)
-            if joined is None:
-                return None
+        joined = _bridged(_placed(largest, piece, join.sim, fresh.values()), largest, piece, join, shared,
+                          set(fresh.values()), database, features, config)
+        if joined is None:
+            return None
         _triangulate(joined, [*fresh.values(), *shared], database, config, num_threads)
     finally:
-        if tracks:
-            shutil.copyfile(backup, database)
-            backup.unlink()
-    across = points_across(joined, set(fresh.values()), set(ours.values()) - shared)
+        shutil.copyfile(backup, database)
+        backup.unlink()
     log.info("joined a piece of %d images into the largest model through %d shared image(s) (%d shared points "
              "before, %d points seen from both sides after): %d images added", piece.num_reg_images(),
-             join.shared_images, join.shared_points, across, len(fresh))
+             join.shared_images, join.shared_points,
+             points_across(joined, set(fresh.values()), set(ours.values()) - shared), len(fresh))
     return joined
 
 
@@ -232,9 +241,9 @@ def points_across(model: pycolmap.Reconstruction, one: set[int], other: set[int]
 
 
 def _triangulate(model: pycolmap.Reconstruction, image_ids: list[int], database: Path, config: SfmOptions,
-                 num_threads: int) -> None:
-    """Triangulate ``image_ids`` of ``model`` (registered) from the database's verified matches, complete
-    and merge tracks and adjust, in place."""
+                 num_threads: int, poses: dict[int, pycolmap.Rigid3d] | None = None) -> None:
+    """Register the images ``poses`` names (if any) at those poses, triangulate ``image_ids`` of ``model``
+    from the database's verified matches, complete and merge tracks and adjust, in place."""
     import pycolmap
 
     from photogrammetry.sfm.refine import bundle_options, triangulation_options
@@ -243,6 +252,10 @@ def _triangulate(model: pycolmap.Reconstruction, image_ids: list[int], database:
         cache = pycolmap.DatabaseCache.create(db, pycolmap.DatabaseCacheOptions())
     mapper = pycolmap.IncrementalMapper(cache)
     mapper.begin_reconstruction(model)
+    for image_id, pose in (poses or {}).items():
+        frame = model.frame(model.image(image_id).frame_id)
+        frame.rig_from_world = pose
+        model.register_frame(frame.frame_id)
     triangulation, options = triangulation_options(config)
     for image_id in image_ids:
         mapper.triangulate_image(triangulation, image_id)

@@ -13,6 +13,8 @@ from photogrammetry.sfm.options import MappingOptions, SfmOptions
 from photogrammetry.sfm.pieces import join_pieces, points_across, similarity
 from tests.sfm.synthetic import ring_database
 
+TRACKS = SfmOptions(mapping=MappingOptions(join_tracks=True))
+
 SHARED = 6
 """The image both pieces registered: the only one that sees both sides of the weak stretch."""
 
@@ -101,9 +103,9 @@ def test_a_piece_on_two_shared_points_is_joined_at_the_true_scale_through_its_tr
     join = similarity(second, first, 1)
     assert join is not None and join.shared_points == 2
     assert abs(join.sim.scale * 2.5 - 1.0) > 0.2  # the shared points alone give a scale 30 % off
-    assert [m.num_reg_images() for m in join_pieces([first, second], database, SfmOptions(), num_threads=1)] \
-        == [6, 5]  # without the tracks: left apart (2 points, 3 needed)
-    models = join_pieces([first, second], database, SfmOptions(), num_threads=1, features=features)
+    assert [m.num_reg_images() for m in join_pieces([first, second], database, TRACKS, num_threads=1)] \
+        == [6, 5]  # without the features: left apart (2 points, 3 needed)
+    models = join_pieces([first, second], database, TRACKS, num_threads=1, features=features)
     assert [m.num_reg_images() for m in models] == [10]
     assert points_across(models[0], {7, 8, 9, 10}, {1, 2, 3, 4, 5}) > 50
     assert _centres_error(models[0], truth) < 1e-3
@@ -111,9 +113,9 @@ def test_a_piece_on_two_shared_points_is_joined_at_the_true_scale_through_its_tr
 
 def test_a_piece_whose_tracks_do_not_match_again_is_left_apart(tmp_path):
     _, database, features, first, second = _weak_walk(tmp_path, distinct=False)
-    models = join_pieces([first, second], database, SfmOptions(), num_threads=1, features=features)
+    models = join_pieces([first, second], database, TRACKS, num_threads=1, features=features)
     assert [m.num_reg_images() for m in models] == [6, 5]
-    off = SfmOptions(mapping=MappingOptions(join_tracks=False))
+    off = SfmOptions()  # join_tracks off
     (tmp_path / "off").mkdir()
     _, database, features, first, second = _weak_walk(tmp_path / "off")
     assert [m.num_reg_images() for m in join_pieces([first, second], database, off, num_threads=1,
