@@ -11,15 +11,20 @@ inliers with a frame on each side, 3 were triangulated in both models, and no pa
 it verified (3 correct raw matches of 32 between frames 172 and 176). Joined on those, the piece
 came out 16 % shallower than the rest against the true cameras.
 
-Once the piece's images sit in the largest model at the poses the join gives, every pair around the
-shared images is matched again along the epipolar lines of those poses (:func:`guided.epipolar_matches`,
-``guided`` options: band, ratio, descriptor distance): each shared image with the images it is verified
-with on either side, and each such image of the piece with each such image of the largest model (two
-steps through a shared image). The new matches join the pairs' raw matches, and each pair is verified
-again with COLMAP's RANSAC (and the tighter check for chance inliers of
-:mod:`photogrammetry.sfm.chance`); a pair's geometry is replaced where it gains inliers. On the office
-walk, frame 174's keypoints matched on both sides went from 8 to 40 (along the true lines: 41) and
-frames 172 and 176 got 35 guided matches, 20 of them correct.
+Once the piece's images sit in the largest model at the poses the join gives, the pairs through the
+shared images (each with the images it is verified with on either side) are matched again along
+the epipolar lines of those poses (:func:`guided.epipolar_matches`, ``guided`` options: band, ratio,
+descriptor distance; matches that triangulate behind a camera dropped: on the office walk 12-55 % of
+a pair's verified matches did, along the line on the wrong side of the epipole). The new matches join the pairs' raw matches,
+and each pair is verified again with COLMAP's RANSAC (and the tighter check for chance inliers of
+:mod:`photogrammetry.sfm.chance`); a pair's geometry is replaced where it gains inliers. These
+pairs' epipolar lines do not depend on the join's scale, which :func:`scale_through` then takes
+from the shared images' keypoints matched on both sides. The pairs across (an image of the piece
+with one of the largest model, both verified with a shared image) are matched last, at that scale.
+On the office walk, frame 174's keypoints matched on both sides went from 8 to 11 (along the true
+epipolar lines SIFT's keypoints give 41), of which 4-7 triangulated on both sides: scale corrections
+of 1.04-1.39 over runs, too few to fix the scale, so ``mapping.join_tracks`` is off (README, "Photos
+without EXIF").
 
 Only our own features take part (the keypoints of the SIFT assist have no descriptors here).
 """
@@ -77,13 +82,15 @@ def through_and_across(pairs: list[tuple[int, int]], shared: set[int]) -> tuple[
 
 
 def scale_through(database: Path, model: pycolmap.Reconstruction, shared: set[int], piece: set[int],
-                  largest: set[int], min_angle_deg: float, agreement: float) -> tuple[float, int]:
+                  largest: set[int], min_angle_deg: float, agreement: float) -> tuple[float, int, float]:
     """The factor that the piece's part of ``model`` must be scaled by about the shared images, from the
     shared images' keypoints that are verified inliers with an image of ``piece`` and one of ``largest``
     (ids, the shared ones excepted): each such keypoint's depth in its shared image, triangulated with
     the largest model's images over that triangulated with the piece's (two views each, rays at least
     ``min_angle_deg`` apart, median per side); the median of the ratios that agree within a factor
-    ``agreement`` of the first median, and their count (1.0 and 0 without)."""
+    ``agreement`` of the first median, their count, and the median's standard error as a fraction
+    (1.2533 x the robust standard deviation of their logarithms over the square root of the count;
+    1.0, 0 and infinity without)."""
     import pycolmap
 
     ratios = []
@@ -106,10 +113,12 @@ def scale_through(database: Path, model: pycolmap.Reconstruction, shared: set[in
             both = set(depths["piece"]) & set(depths["largest"])
             ratios += [np.median(depths["largest"][k]) / np.median(depths["piece"][k]) for k in both]
     if not ratios:
-        return 1.0, 0
+        return 1.0, 0, float("inf")
     median = float(np.median(ratios))
     agree = [r for r in ratios if median / agreement <= r <= median * agreement]
-    return float(np.median(agree)), len(agree)
+    logs = np.log(agree)
+    error = 1.2533 * 1.4826 * float(np.median(np.abs(logs - np.median(logs)))) / np.sqrt(len(agree))
+    return float(np.median(agree)), len(agree), float(np.expm1(error))
 
 
 def _depths(model: pycolmap.Reconstruction, a: int, b: int, keypoints_a: np.ndarray, keypoints_b: np.ndarray,

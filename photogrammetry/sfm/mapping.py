@@ -183,14 +183,15 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions,
         num_threads: Threads COLMAP may use.
         retries: Retry as described above (false: the first run only).
         light: Map lightly (:func:`incremental_options`): the run only finds the focal length.
-        features: Our ``features.h5``, for the tracks across joined pieces (``mapping.join_tracks``).
+        features: Our ``features.h5``, for joining pieces through their tracks (``mapping.join_tracks``;
+            not in a light pass, which only finds the focal length).
 
     Raises:
         StageError: When no run found a model.
     """
     first = choose_mapper(config, num_images)
     models = _joined(run_mapper(first, database, images, scratch / first, config, num_threads, light=light), first,
-                     database, config, num_threads, features)
+                     database, config, num_threads, None if light else features)
     attempts, chosen = [_describe(first, models)], first
     largest = models[0].num_reg_images() if models else 0
     if retries and first == "incremental" and config.refine_extra_params == "final" and largest < connected:

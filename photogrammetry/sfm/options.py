@@ -147,13 +147,18 @@ class MappingOptions:
     With ``join_tracks`` a piece with fewer is tried with any, and joined where at least this many
     keypoints of the shared images, matched again, agree on the scale."""
     join_tracks: bool = False
-    """Pieces left apart for too few shared points are tried once more: placed by any that agree, the
-    pairs through the shared images matched again along the placed poses, the scale taken from the
-    shared images' keypoints then matched on both sides, the pairs across matched again
-    (:mod:`photogrammetry.sfm.bridge`; needs our features). Off: on the office walk (60 frames, ``cpu``,
-    five runs of the same matches) it registered 60/60 instead of 48/60, but the model's largest scale
-    departure against the true cameras was 16-29 % (the 48 without: 8.5 %), and pose AUC@5 0.48-0.53 in
-    two runs and 0.29-0.30 in three (without: 0.32)."""
+    """Pieces left apart for too few shared points are tried once more (not in a light first pass):
+    placed by any that agree, the pairs through the shared images matched again along the placed
+    poses, the scale taken from the shared images' keypoints then matched on both sides, the pairs
+    across matched again (:mod:`photogrammetry.sfm.bridge`; needs our features). Off: on the office
+    walk (60 frames, six runs of the same ``cpu`` matches) it registered 60/60 instead of 48/60, with
+    AUC@5 0.50-0.56 and a largest scale departure of 9.8-10.4 % against the true cameras in two runs
+    (the 48 without: 0.32, 8.5 %), but in four the retry with the distortion held then kept a model of
+    all 60 broken at another frame (AUC@5 0.29, 26-27 %); ``fast``: 60/60, 0.46, 10.6 % (48/60, 0.31, 9.4 %)."""
+    join_max_scale_error: float = 0.05
+    """With ``join_tracks``, a piece is joined only where the scale its keypoints give is known within
+    this fraction (the standard error of their median ratio, :func:`~photogrammetry.sfm.bridge.scale_through`):
+    a join must not put a break in the scale along a walk."""
     min_num_matches: int = 15
     """Verified inliers a pair needs to be used by the mappers."""
     init_min_num_inliers: int = 50
@@ -197,6 +202,8 @@ class MappingOptions:
     def __post_init__(self) -> None:
         if self.ba_global_ratio <= 1.0:
             raise ConfigError(f"ba_global_ratio must be > 1, got {self.ba_global_ratio}")
+        if self.join_max_scale_error <= 0:
+            raise ConfigError(f"join_max_scale_error must be > 0, got {self.join_max_scale_error}")
         if self.join_min_shared_points < 0:
             raise ConfigError(f"join_min_shared_points must be >= 0, got {self.join_min_shared_points}")
         _at_least_one(self, ("global_above_images", "focal_first_pass_trials", "min_num_matches",

@@ -14,8 +14,9 @@ the same keypoints of those images (the median ratio of their depths). At least
 do (and ``mapping.join_tracks``), the piece is placed by any that agree, the pairs through the shared
 images are matched again along the placed poses, and the scale is taken from the shared images'
 keypoints now matched on both sides instead (:mod:`photogrammetry.sfm.bridge`); at least
-``min_shared_points`` of them must agree, else the piece is left apart (such pieces are tried one
-after the other, once the others are joined). The piece's other images join the largest model at the poses moved onto it; then
+``min_shared_points`` of them must agree, and their median ratio be known within
+``join_max_scale_error``, else the piece is left apart (such pieces are tried one after the other,
+once the others are joined). The piece's other images join the largest model at the poses moved onto it; then
 their points are triangulated, tracks completed and merged and the model adjusted again (robust
 global bundle adjustment with the mapping's intrinsics settings, the distortion held), so that the
 shared frame's tracks tie both parts together.
@@ -167,7 +168,7 @@ def _bridged(joined: pycolmap.Reconstruction, largest: pycolmap.Reconstruction, 
     """``joined`` (the piece's ``fresh`` images placed by ``join``) with the pairs through the ``shared``
     images matched again, the piece's scale corrected from them and the pairs across matched again
     (:mod:`photogrammetry.sfm.bridge`); ``None`` where fewer than ``join_min_shared_points`` keypoints
-    tie the scale."""
+    tie the scale, or tie it less well than ``join_max_scale_error``."""
     from photogrammetry.sfm import bridge
 
     least = config.mapping.join_min_shared_points
@@ -176,15 +177,17 @@ def _bridged(joined: pycolmap.Reconstruction, largest: pycolmap.Reconstruction, 
                                 config.verification.min_inliers)
     through, across = bridge.through_and_across(pairs, shared)
     bridge.match_across(database, features, joined, through, config)
-    factor, count = bridge.scale_through(database, joined, shared, fresh, others, config.mapping.min_tri_angle,
-                                         AGREEMENT)
-    if count < least:
+    factor, count, error = bridge.scale_through(database, joined, shared, fresh, others,
+                                                config.mapping.min_tri_angle, AGREEMENT)
+    if count < least or error > config.mapping.join_max_scale_error:
         log.info("a piece of %d images left apart: %d keypoints of the %d shared image(s) tie its scale to the "
-                 "largest model's (sfm.mapping.join_min_shared_points = %d)", piece.num_reg_images(), count,
-                 len(shared), least)
+                 "largest model's, within %.1f %% (sfm.mapping.join_min_shared_points = %d, join_max_scale_error = "
+                 "%g)", piece.num_reg_images(), count, len(shared), 100 * error, least,
+                 config.mapping.join_max_scale_error)
         return None
-    log.info("the scale of a piece of %d images corrected by %.3f from %d keypoints of the shared image(s) "
-             "(from %d shared points before)", piece.num_reg_images(), factor, count, join.shared_points)
+    log.info("the scale of a piece of %d images corrected by %.3f (within %.1f %%) from %d keypoints of the shared "
+             "image(s) (from %d shared points before)", piece.num_reg_images(), factor, 100 * error, count,
+             join.shared_points)
     centres = [joined.image(i).projection_center() for i in shared]
     joined = _placed(largest, piece, _rescaled(join.sim, factor, centres), fresh)
     bridge.match_across(database, features, joined, across, config)
