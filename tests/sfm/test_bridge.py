@@ -33,14 +33,15 @@ def _keep(db: pycolmap.Database, a: int, b: int, keep) -> None:
         db.write_two_view_geometry(a, b, geometry)
 
 
-def _weak_walk(tmp_path: Path, *, distinct: bool = True, scale_error: float = 1.3):
+def _weak_walk(tmp_path: Path, *, distinct: bool = True, scale_error: float = 1.3, noise_px: float = 0.0):
     """A synthetic walk of 10 views (the truth), its database and features, and two pieces sharing image 6.
 
     Image 6's points are split: those before it are matched only to images 1-5, those after only to
     7-10, two to both; no pair across image 6 has a match (a fast turn that SIFT does not carry). The
     first piece holds images 1-6, the second 6-10, moved by a similarity, its two shared points moved
     along image 6's rays by ``scale_error`` (so the shared points' scale is that far off). Every point
-    has one descriptor in every image (``distinct``; else each keypoint a random one)."""
+    has one descriptor in every image (``distinct``; else each keypoint a random one); the keypoints
+    move by ``noise_px`` (standard deviation) from the true projections."""
     database = tmp_path / "database.db"
     truth = ring_database(database, frames=10, points=200, seed=2, unmatched=5)
     rng = np.random.default_rng(0)
@@ -53,7 +54,10 @@ def _weak_walk(tmp_path: Path, *, distinct: bool = True, scale_error: float = 1.
     features = []
     with pycolmap.Database.open(database) as db:
         for image_id in range(1, 11):
-            keypoints = np.asarray(db.read_keypoints(image_id))[:, :2].astype(np.float32)
+            stored = np.asarray(db.read_keypoints(image_id))
+            stored[:, :2] += rng.normal(scale=noise_px, size=(len(stored), 2))
+            db.update_keypoints(image_id, np.ascontiguousarray(stored, np.float32))
+            keypoints = stored[:, :2].astype(np.float32)
             points2D = truth.image(image_id).points2D
             descriptors = rng.normal(size=(len(keypoints), 32)).astype(np.float32)
             for j, p in enumerate(points2D):
@@ -120,3 +124,13 @@ def test_a_piece_whose_tracks_do_not_match_again_is_left_apart(tmp_path):
     _, database, features, first, second = _weak_walk(tmp_path / "off")
     assert [m.num_reg_images() for m in join_pieces([first, second], database, off, num_threads=1,
                                                     features=features)] == [6, 5]
+
+
+def test_a_piece_whose_scale_the_tracks_give_too_loosely_is_left_apart(tmp_path):
+    truth, database, features, first, second = _weak_walk(tmp_path, noise_px=1.0)
+    loose = SfmOptions(mapping=MappingOptions(join_tracks=True, join_max_scale_error=1e-4))
+    assert [m.num_reg_images() for m in join_pieces([first, second], database, loose, num_threads=1,
+                                                    features=features)] == [6, 5]
+    models = join_pieces([first, second], database, TRACKS, num_threads=1, features=features)
+    assert [m.num_reg_images() for m in models] == [10]
+    assert _centres_error(models[0], truth) < 0.01
