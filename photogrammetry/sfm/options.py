@@ -154,7 +154,8 @@ class MappingOptions:
     walk (60 frames, six runs of the same ``cpu`` matches) it registered 60/60 instead of 48/60, with
     AUC@5 0.50-0.56 and a largest scale departure of 9.8-10.4 % against the true cameras in two runs
     (the 48 without: 0.32, 8.5 %), but in four the retry with the distortion held then kept a model of
-    all 60 broken at another frame (AUC@5 0.29, 26-27 %); ``fast``: 60/60, 0.46, 10.6 % (48/60, 0.31, 9.4 %)."""
+    all 60 broken at another frame (AUC@5 0.29, 26-27 %); ``fast`` (three runs): 60/60, 0.32-0.46, 9.8-10.6 %
+    (48/60, 0.31, 9.4 %)."""
     join_max_scale_error: float = 0.05
     """With ``join_tracks``, a piece is joined only where the scale its keypoints give is known within
     this fraction (the standard error of their median ratio, :func:`~photogrammetry.sfm.bridge.scale_through`):
