@@ -112,7 +112,7 @@ def map_cameras(database: Path, images: Path, scratch: Path, config: SfmOptions,
         verification.verify(database, config, num_threads=num_threads)
         connected = connected_images(database, config.mapping.min_num_matches)
     first = mapping.reconstruct(database, images, scratch, config, num_images=num_images, connected=connected,
-                                num_threads=num_threads)
+                                num_threads=num_threads, features=features)
     return second_pass(database, images, scratch / "focal", config, first, num_images=num_images,
                        num_threads=num_threads, features=features)
 
@@ -123,7 +123,7 @@ def _light_passes(database: Path, images: Path, scratch: Path, config: SfmOption
     else ``None``, with ``database`` as the light verification left it."""
     try:
         first = mapping.reconstruct(database, images, scratch, config, num_images=num_images, connected=connected,
-                                    num_threads=num_threads, retries=False, light=True)
+                                    num_threads=num_threads, retries=False, light=True, features=features)
     except StageError as err:
         log.info("light first pass: %s", err)
         return None
@@ -168,7 +168,8 @@ def _second_run(database: Path, images: Path, scratch: Path, config: SfmOptions,
     else:
         verification.verify(database, config, num_threads=num_threads)
     connected = connected_images(database, config.mapping.min_num_matches)
-    again = _map_again(database, images, scratch, config, num_images=num_images, num_threads=num_threads)
+    again = _map_again(database, images, scratch, config, num_images=num_images, num_threads=num_threads,
+                       features=features)
     if guide and again is not None:
         again = _guided_round(database, images, scratch / "guided", config, again, features, done,
                               num_images=num_images, num_threads=num_threads)
@@ -185,12 +186,12 @@ def _second_run(database: Path, images: Path, scratch: Path, config: SfmOptions,
 
 
 def _map_again(database: Path, images: Path, scratch: Path, config: SfmOptions, *, num_images: int,
-               num_threads: int) -> MappingOutcome | None:
+               num_threads: int, features: Path | None = None) -> MappingOutcome | None:
     """Map the verified ``database`` again (:func:`~photogrammetry.sfm.mapping.reconstruct`); ``None`` with no model."""
     connected = connected_images(database, config.mapping.min_num_matches)
     try:
         return mapping.reconstruct(database, images, scratch, config, num_images=num_images, connected=connected,
-                                   num_threads=num_threads)
+                                   num_threads=num_threads, features=features)
     except StageError as err:  # no model: the first pass stands
         log.info("second mapping pass failed (%s); the first pass is kept", err)
         return None
@@ -206,7 +207,8 @@ def _guided_round(database: Path, images: Path, scratch: Path, config: SfmOption
     if not more:
         return mapped
     verification.verify_again(database, config, num_threads=num_threads)
-    again = _map_again(database, images, scratch, config, num_images=num_images, num_threads=num_threads)
+    again = _map_again(database, images, scratch, config, num_images=num_images, num_threads=num_threads,
+                       features=features)
     before = mapped.models[0].num_reg_images()
     if again is None or again.models[0].num_reg_images() < before:
         log.info("guided matching, second round: the mapping before it is kept")

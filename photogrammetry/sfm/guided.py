@@ -106,13 +106,13 @@ def epipolar_matches(E: np.ndarray, rays0: np.ndarray, rays1: np.ndarray, desc0:
     return np.column_stack([index, arg1[index]]).astype(np.int64)
 
 
-def _rays(model: pycolmap.Reconstruction, image_id: int, keypoints: np.ndarray) -> np.ndarray:
+def camera_rays(model: pycolmap.Reconstruction, image_id: int, keypoints: np.ndarray) -> np.ndarray:
     camera = model.camera(model.image(image_id).camera_id)
     xy = np.asarray(camera.cam_from_img(np.asarray(keypoints, np.float64)), np.float64)
     return np.column_stack([xy, np.ones(len(xy))])
 
 
-def _merge(raw: np.ndarray, new: np.ndarray) -> np.ndarray:
+def merged_matches(raw: np.ndarray, new: np.ndarray) -> np.ndarray:
     """``raw`` and those of ``new`` whose keypoints ``raw`` leaves unmatched, on both sides."""
     fresh = ~np.isin(new[:, 0], raw[:, 0]) & ~np.isin(new[:, 1], raw[:, 1])
     return np.concatenate([raw.astype(np.int64), new[fresh]])
@@ -152,7 +152,7 @@ def add_guided_matches(database: Path, features: Path, models: list[pycolmap.Rec
             for i in (a, b):
                 if (id(model), i) not in cache:
                     own = file.read(db.read_image(i).name)
-                    rays = _rays(model, i, db.read_keypoints(i)[: len(own.keypoints), :2])
+                    rays = camera_rays(model, i, db.read_keypoints(i)[: len(own.keypoints), :2])
                     cache[id(model), i] = rays, unit_descriptors(own.descriptors)
             (rays0, desc0), (rays1, desc1) = cache[id(model), a], cache[id(model), b]
             focal = model.camera(model.image(a).camera_id).mean_focal_length()
@@ -163,7 +163,7 @@ def add_guided_matches(database: Path, features: Path, models: list[pycolmap.Rec
             if db.exists_matches(a, b):  # pycolmap reads and writes pairs in the order asked
                 raw = np.asarray(db.read_matches(a, b), np.int64).reshape(-1, 2)
                 db.delete_matches(a, b)
-            merged = _merge(raw, new)
+            merged = merged_matches(raw, new)
             added += len(merged) - len(raw)
             db.write_matches(a, b, np.ascontiguousarray(merged, dtype=np.uint32))
     weak = {i for a, b, m in pairs for i in weak_images(m, options.min_points) & {a, b}}

@@ -170,7 +170,7 @@ def _describe(mapper: str, models: list) -> str:
 
 def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions, *,
                 num_images: int, connected: int, num_threads: int, retries: bool = True,
-                light: bool = False) -> MappingOutcome:
+                light: bool = False, features: Path | None = None) -> MappingOutcome:
     """Map with the configured strategy; retry with the global mapper when the result is fragmented.
 
     Args:
@@ -183,20 +183,22 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions,
         num_threads: Threads COLMAP may use.
         retries: Retry as described above (false: the first run only).
         light: Map lightly (:func:`incremental_options`): the run only finds the focal length.
+        features: Our ``features.h5``, for joining pieces through their tracks (``mapping.join_tracks``;
+            not in a light pass, which only finds the focal length).
 
     Raises:
         StageError: When no run found a model.
     """
     first = choose_mapper(config, num_images)
     models = _joined(run_mapper(first, database, images, scratch / first, config, num_threads, light=light), first,
-                     database, config, num_threads)
+                     database, config, num_threads, None if light else features)
     attempts, chosen = [_describe(first, models)], first
     largest = models[0].num_reg_images() if models else 0
     if retries and first == "incremental" and config.refine_extra_params == "final" and largest < connected:
         log.info("incremental mapping registered %d of %d connected images; retrying with the lens distortion held",
                  largest, connected)
         held = _joined(run_mapper(first, database, images, scratch / "incremental-held", config, num_threads,
-                                  distortion=False), first, database, config, num_threads)
+                                  distortion=False), first, database, config, num_threads, features)
         attempts.append(_describe("incremental, distortion held", held))
         if held and held[0].num_reg_images() > largest:
             models, largest = held, held[0].num_reg_images()
@@ -213,13 +215,15 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions,
     return MappingOutcome(models=models, mapper=chosen, attempts=tuple(attempts))
 
 
-def _joined(models: list, mapper: str, database: Path, config: SfmOptions, num_threads: int) -> list:
+def _joined(models: list, mapper: str, database: Path, config: SfmOptions, num_threads: int,
+            features: Path | None = None) -> list:
     """An incremental run's pieces that share images joined (:func:`~photogrammetry.sfm.pieces.join_pieces`)."""
     from photogrammetry.sfm.pieces import join_pieces
 
     if mapper != "incremental" or not config.mapping.join_min_shared_points:
         return models
-    return plausible_models(join_pieces(models, database, config, num_threads=num_threads), mapper)
+    return plausible_models(join_pieces(models, database, config, num_threads=num_threads, features=features),
+                            mapper)
 
 
 def disagreement(piece: pycolmap.Reconstruction, model: pycolmap.Reconstruction) -> tuple[float, float] | None:

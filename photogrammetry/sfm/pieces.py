@@ -10,8 +10,13 @@ turn were left out of the chosen model.
 :func:`join_pieces` moves a smaller piece onto the largest by the similarity its shared images give:
 their orientations and centres, and the scale from the 3D points that both pieces triangulated at
 the same keypoints of those images (the median ratio of their depths). At least
-``min_shared_points`` such points must agree within a factor of 1.5 of that median, else the piece
-is left apart. The piece's other images join the largest model at the poses moved onto it; then
+``min_shared_points`` such points must agree within a factor of 1.5 of that median. Where fewer
+do (and ``mapping.join_tracks``), the piece is placed by any that agree, the pairs through the shared
+images are matched again along the placed poses, and the scale is taken from the shared images'
+keypoints now matched on both sides instead (:mod:`photogrammetry.sfm.bridge`); at least
+``min_shared_points`` of them must agree, and their median ratio be known within
+``join_max_scale_error``, else the piece is left apart (such pieces are tried one after the other,
+once the others are joined). The piece's other images join the largest model at the poses moved onto it; then
 their points are triangulated, tracks completed and merged and the model adjusted again (robust
 global bundle adjustment with the mapping's intrinsics settings, the distortion held), so that the
 shared frame's tracks tie both parts together.
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,18 +98,21 @@ def similarity(piece: pycolmap.Reconstruction, largest: pycolmap.Reconstruction,
     return Join(pycolmap.Sim3d(scale, pycolmap.Rotation3d(rotation), translation), len(shared), len(agree))
 
 
-def join_pieces(models: list, database: Path, config: SfmOptions, *, num_threads: int) -> list:
+def join_pieces(models: list, database: Path, config: SfmOptions, *, num_threads: int,
+                features: Path | None = None) -> list:
     """``models`` (largest first) with every piece that shares a registered image with the largest
-    joined into it (see the module docstring); the largest is changed in place, joined pieces are dropped."""
+    joined into it (see the module docstring); the largest is changed in place, joined pieces are
+    dropped. ``features`` (our ``features.h5``): with ``mapping.join_tracks``, the pieces left apart
+    for too few shared points are tried once more through their tracks (:func:`_join_by_tracks`)."""
     if len(models) < 2:
         return models
-    largest, kept, added = models[0], [models[0]], {}
+    largest, kept, added, few = models[0], [models[0]], {}, []
     for piece in models[1:]:
         join = similarity(piece, largest, config.mapping.join_min_shared_points)
         fresh = {} if join is None else {n: i for n, i in _names(piece).items()
                                          if n not in _names(largest) and i not in added}
         if not fresh:
-            kept.append(piece)
+            (few if join is None else kept).append(piece)
             continue
         moved = copy.deepcopy(piece)
         moved.transform(join.sim)
@@ -111,13 +120,133 @@ def join_pieces(models: list, database: Path, config: SfmOptions, *, num_threads
         log.info("joined a piece of %d images into the largest model through %d shared image(s) and %d shared "
                  "points: %d images added", piece.num_reg_images(), join.shared_images, join.shared_points, len(fresh))
     if added:
-        _register(largest, added, database, config, num_threads)
+        _triangulate(largest, list(added), database, config, num_threads, poses=added)
+    tracks = features is not None and config.mapping.join_tracks and config.mapping.join_min_shared_points > 0
+    for piece in few:
+        joined = _join_by_tracks(largest, piece, database, config, num_threads, features) if tracks else None
+        if joined is None:
+            kept.append(piece)
+        else:
+            kept[0] = largest = joined
     return sorted(kept, key=lambda m: (-m.num_reg_images(), -m.num_points3D()))
 
 
-def _register(model: pycolmap.Reconstruction, poses: dict[int, pycolmap.Rigid3d], database: Path, config: SfmOptions,
-              num_threads: int) -> None:
-    """Register the images ``poses`` names into ``model`` at those poses, triangulate them and adjust, in place."""
+def _join_by_tracks(largest: pycolmap.Reconstruction, piece: pycolmap.Reconstruction, database: Path,
+                    config: SfmOptions, num_threads: int, features: Path) -> pycolmap.Reconstruction | None:
+    """A copy of ``largest`` with ``piece``'s other images joined, where ``piece`` shares too few points
+    with it: placed by any that agree, its scale taken from the tracks matched again through the shared
+    images (:func:`_bridged`), triangulated and adjusted; ``None`` where there is no such point, nothing
+    to add, or fewer than ``join_min_shared_points`` keypoints tie the scale. The database is as it was
+    afterwards: the mapping passes that follow verify and map on their own."""
+    join = similarity(piece, largest, 1)
+    ours = _names(largest)
+    fresh = {} if join is None else {n: i for n, i in _names(piece).items() if n not in ours}
+    if not fresh:
+        return None
+    shared = {i for n, i in _names(piece).items() if n in ours}
+    backup = database.with_name(database.name + ".before-join")
+    shutil.copyfile(database, backup)
+    try:
+        joined = _bridged(_placed(largest, piece, join.sim, fresh.values()), largest, piece, join, shared,
+                          set(fresh.values()), database, features, config)
+        if joined is None:
+            return None
+        _triangulate(joined, [*fresh.values(), *shared], database, config, num_threads)
+    finally:
+        shutil.copyfile(backup, database)
+        backup.unlink()
+    log.info("joined a piece of %d images into the largest model through %d shared image(s) (%d shared points "
+             "before, %d points seen from both sides after): %d images added", piece.num_reg_images(),
+             join.shared_images, join.shared_points,
+             points_across(joined, set(fresh.values()), set(ours.values()) - shared), len(fresh))
+    return joined
+
+
+def _bridged(joined: pycolmap.Reconstruction, largest: pycolmap.Reconstruction, piece: pycolmap.Reconstruction,
+             join: Join, shared: set[int], fresh: set[int], database: Path, features: Path,
+             config: SfmOptions) -> pycolmap.Reconstruction | None:
+    """``joined`` (the piece's ``fresh`` images placed by ``join``) with the pairs through the ``shared``
+    images matched again, the piece's scale corrected from them and the pairs across matched again
+    (:mod:`photogrammetry.sfm.bridge`); ``None`` where fewer than ``join_min_shared_points`` keypoints
+    tie the scale, or tie it less well than ``join_max_scale_error``."""
+    from photogrammetry.sfm import bridge
+
+    least = config.mapping.join_min_shared_points
+    others = set(_names(largest).values()) - shared
+    pairs = bridge.pairs_across(database, shared, set(_names(piece).values()), set(_names(largest).values()),
+                                config.verification.min_inliers)
+    through, across = bridge.through_and_across(pairs, shared)
+    bridge.match_across(database, features, joined, through, config)
+    factor, count, error = bridge.scale_through(database, joined, shared, fresh, others,
+                                                config.mapping.min_tri_angle, AGREEMENT)
+    if count < least or error > config.mapping.join_max_scale_error:
+        log.info("a piece of %d images left apart: %d keypoints of the %d shared image(s) tie its scale to the "
+                 "largest model's, within %.1f %% (sfm.mapping.join_min_shared_points = %d, join_max_scale_error = "
+                 "%g)", piece.num_reg_images(), count, len(shared), 100 * error, least,
+                 config.mapping.join_max_scale_error)
+        return None
+    log.info("the scale of a piece of %d images corrected by %.3f (within %.1f %%) from %d keypoints of the shared "
+             "image(s) (from %d shared points before)", piece.num_reg_images(), factor, 100 * error, count,
+             join.shared_points)
+    centres = [joined.image(i).projection_center() for i in shared]
+    joined = _placed(largest, piece, _rescaled(join.sim, factor, centres), fresh)
+    bridge.match_across(database, features, joined, across, config)
+    return joined
+
+
+def _placed(largest: pycolmap.Reconstruction, piece: pycolmap.Reconstruction, sim: pycolmap.Sim3d,
+            image_ids) -> pycolmap.Reconstruction:
+    """A copy of ``largest`` with ``piece``'s ``image_ids`` registered at their poses moved by ``sim``."""
+    import pycolmap
+
+    moved = copy.deepcopy(piece)
+    moved.transform(sim)
+    joined = pycolmap.Reconstruction(largest)
+    for image_id in image_ids:
+        _place(joined, piece, image_id, moved.image(image_id).cam_from_world())
+    return joined
+
+
+def _rescaled(sim: pycolmap.Sim3d, factor: float, pivots: list[np.ndarray]) -> pycolmap.Sim3d:
+    """``sim`` followed by a scaling by ``factor`` about the mean of ``pivots`` (the shared images' centres)."""
+    import pycolmap
+
+    pivot = np.mean(pivots, axis=0)
+    return pycolmap.Sim3d(factor * sim.scale, sim.rotation, factor * np.asarray(sim.translation) + (1 - factor) * pivot)
+
+
+def _place(model: pycolmap.Reconstruction, piece: pycolmap.Reconstruction, image_id: int,
+           pose: pycolmap.Rigid3d) -> None:
+    """Register ``image_id`` in ``model`` at ``pose``; added from ``piece`` (its keypoints, no points)
+    where ``model`` does not hold it (a model read back from disk holds its registered images only)."""
+    import pycolmap
+
+    if model.exists_image(image_id):
+        frame = model.frame(model.image(image_id).frame_id)
+        frame.rig_from_world = pose
+        model.register_frame(frame.frame_id)
+        return
+    source = piece.image(image_id)
+    if not model.exists_camera(source.camera_id):
+        model.add_camera_with_trivial_rig(piece.camera(source.camera_id))
+    keypoints = np.array([p.xy for p in source.points2D], np.float64).reshape(-1, 2)
+    model.add_image_with_trivial_frame(pycolmap.Image(name=source.name, keypoints=keypoints,
+                                                      camera_id=source.camera_id, image_id=image_id), pose)
+
+
+def points_across(model: pycolmap.Reconstruction, one: set[int], other: set[int]) -> int:
+    """The 3D points of ``model`` seen by an image of ``one`` and an image of ``other`` (image ids)."""
+    count = 0
+    for point in model.points3D.values():
+        seen = {int(e.image_id) for e in point.track.elements}
+        count += bool(seen & one) and bool(seen & other)
+    return count
+
+
+def _triangulate(model: pycolmap.Reconstruction, image_ids: list[int], database: Path, config: SfmOptions,
+                 num_threads: int, poses: dict[int, pycolmap.Rigid3d] | None = None) -> None:
+    """Register the images ``poses`` names (if any) at those poses, triangulate ``image_ids`` of ``model``
+    from the database's verified matches, complete and merge tracks and adjust, in place."""
     import pycolmap
 
     from photogrammetry.sfm.refine import bundle_options, triangulation_options
@@ -126,12 +255,12 @@ def _register(model: pycolmap.Reconstruction, poses: dict[int, pycolmap.Rigid3d]
         cache = pycolmap.DatabaseCache.create(db, pycolmap.DatabaseCacheOptions())
     mapper = pycolmap.IncrementalMapper(cache)
     mapper.begin_reconstruction(model)
-    for image_id, pose in poses.items():
+    for image_id, pose in (poses or {}).items():
         frame = model.frame(model.image(image_id).frame_id)
         frame.rig_from_world = pose
         model.register_frame(frame.frame_id)
     triangulation, options = triangulation_options(config)
-    for image_id in poses:
+    for image_id in image_ids:
         mapper.triangulate_image(triangulation, image_id)
     mapper.complete_and_merge_tracks(triangulation)
     mapper.retriangulate(triangulation)
