@@ -15,7 +15,8 @@ once: a stage the first attempt has just computed under the same key is not forc
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,7 +43,14 @@ def run_escalating(stages: Sequence[StageSpec], request: RunRequest, options: Ru
     if fallback is None or rule is None or rule.stage not in names or (
             request.until is not None and names.index(request.until) < names.index(rule.stage)):
         return run_pipeline(stages, request, options)
-    options = replace(options, on_start=_once(options.on_start))
+    with _one_ray(options):
+        return _escalating(stages, request, replace(options, on_start=_once(options.on_start)), fallback, rule)
+
+
+def _escalating(stages: Sequence[StageSpec], request: RunRequest, options: RunOptions, fallback: RunRequest,
+                rule: Escalation) -> RunResult:
+    """:func:`run_escalating` where it may escalate."""
+    names = [s.name for s in stages]
     first, failure = _first_attempt(stages, request, options, rule)
     model = next((o for o in first.stages if o.name == rule.stage), None)
     if failure is None and (model is None or not rule.escalates(model.counts)):
@@ -122,6 +130,15 @@ def _force_after(names: Sequence[str], stage: str, force: Sequence[str]) -> tupl
     if not any(names.index(name) <= last for name in force if name in names):
         return tuple(force)
     return tuple(names[last + 1:last + 2])
+
+
+def _one_ray(options: RunOptions) -> AbstractContextManager[None]:
+    """With the ray executor: one Ray session for every attempt (starting Ray took about 12 s a run here)."""
+    if options.executor != "ray":
+        return nullcontext()
+    from photogrammetry.engine.ray_executor import ray_session
+
+    return ray_session(options.ray_address, options.workers)
 
 
 def _once(on_start: Callable[[Path], None] | None) -> Callable[[Path], None] | None:

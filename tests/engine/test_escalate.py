@@ -186,3 +186,20 @@ def test_auto_escalates_from_cpu_only_where_asked() -> None:
     assert choose_preset("auto", device="cpu", overrides=["features.extractor=sift"]).escalation is None
     assert CPU_ESCALATION.escalates({"registered": 3, "images": 20})
     assert not CPU_ESCALATION.escalates({"registered": 20, "images": 20})
+
+
+def test_on_ray_one_session_serves_every_attempt(numbers: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    ray = pytest.importorskip("ray", reason="the ray executor needs Ray: pip install -e '.[distributed]'")
+    local = _run(numbers, tmp_path / "local", 3, 13)
+    starts: list[dict] = []
+    init = ray.init
+    monkeypatch.setattr(ray, "init", lambda *args, **kwargs: starts.append(kwargs) or init(*args, **kwargs))
+    CALLS.clear()
+    on_ray = run_escalating(STAGES, _request(numbers, tmp_path / "ws", "sift", 3),
+                            RunOptions(device="cpu", progress=False, executor="ray", workers=1),
+                            fallback=_request(numbers, tmp_path / "ws", "learned", 13), rule=RULE)
+    assert CALLS == [("features", "sift"), ("model", "sift"), ("features", "learned"), ("model", "learned"),
+                     ("mesh", "learned")]
+    assert [s.key for s in on_ray.stages] == [s.key for s in local.stages]
+    assert len(starts) == 1 and starts[0]["num_cpus"] == 1 and not ray.is_initialized()
