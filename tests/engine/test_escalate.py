@@ -203,3 +203,37 @@ def test_on_ray_one_session_serves_every_attempt(numbers: Path, tmp_path: Path,
                      ("mesh", "learned")]
     assert [s.key for s in on_ray.stages] == [s.key for s in local.stages]
     assert len(starts) == 1 and starts[0]["num_cpus"] == 1 and not ray.is_initialized()
+
+
+def test_the_real_pipeline_escalates_once_and_a_second_run_reuses_both_attempts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A rule that asks for more than every photo makes auto on the CPU try xfeat after cpu on six
+    orbit views at 320 px; a second run decides the same from the cached counts, computing nothing."""
+    import re
+    import shutil
+
+    import photogrammetry
+    from photogrammetry.engine import settings
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(6):
+        shutil.copy(Path(__file__).parents[2] / "sample_scenes" / "orbit" / "images" / f"view_{i:03d}.jpg", photos)
+    monkeypatch.setattr(settings, "CPU_ESCALATION", Escalation(preset="xfeat", below=1.01))
+    caplog.set_level(logging.INFO, logger="photogrammetry")
+    overrides = ["ingest.max_image_size=320", "features.resize_min=0", "features.resize_max=320"]
+
+    def run() -> tuple[RunResult, list[str]]:
+        caplog.clear()
+        result = photogrammetry.run(photos, tmp_path / "ws", device="cpu", until="sfm", overrides=overrides,
+                                    progress=False)
+        return result, re.findall(r"preset auto: (cpu registered \d+ of 6 photos: trying xfeat|xfeat .*)", caplog.text)
+
+    first, said = run()
+    assert len(said) == 2 and said[0].startswith("cpu registered"), said
+    status = photogrammetry.status(tmp_path / "ws")
+    kept = "xfeat" if "kept, the rest runs with xfeat" in said[1] else "cpu"
+    assert status.preset == kept and status.preset_reason.endswith(f": {kept} kept")
+    assert [s.state for s in status.stages[:6]] == ["done"] * 6 and len(status.stages[2].cached_keys) == 2
+    again, said_again = run()
+    assert again.ran == () and said_again == said and [s.key for s in again.stages] == [s.key for s in first.stages]
