@@ -150,7 +150,8 @@ def _f(value: float, spec: str = ".3f") -> str:
 def print_results(results: dict) -> None:
     """The held-out table and how the run went."""
     print(f"office walk, {results['preset']} preset (used: {results.get('used', '-')}), {len(results['inputs'])} "
-          f"input frames {results['inputs']}, held out {results['held_out']}; run {results['seconds']:.0f} s; {results['cameras']}")
+          f"input frames {results['inputs']}, held out {results['held_out']}; run {results['seconds']:.0f} s; "
+          f"{results['cameras']}")
     rows = [[str(results["held_out"][i]), v["name"], str(results["nearest_input_gap"][i]), _f(v["covered"]),
              _f(v["psnr"], ".2f"), _f(v["depth_median_error"], ".4f"), _f(v["depth_within_5"]), _f(v["sensor_given_5"])]
             for i, v in enumerate(results["views"])]

@@ -8,8 +8,9 @@ first) and runs the rest of the pipeline with its preset, which the run record n
 
 Each attempt is an ordinary :func:`~photogrammetry.engine.runner.run_pipeline` with its own keys:
 the same command run again reuses both attempts' stages and reaches the same decision from their
-cached counts; a run stopped during the second attempt resumes it. ``force`` recomputes each stage
-once: a stage the first attempt has just computed under the same key is not forced again.
+cached counts (where the first attempt's stage failed, that stage runs again: a failure is not
+cached); a run stopped during the second attempt resumes it. ``force`` recomputes each stage once: a
+stage an attempt has just computed under the same key is not forced again.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ def _escalating(stages: Sequence[StageSpec], request: RunRequest, options: RunOp
     if failure is None and (model is None or not rule.escalates(model.counts)):
         return first
     log.info("preset auto: %s: trying %s for the stages up to %s ('--no-escalate': %s alone)",
-             _failed(request, failure) if failure else _outcome(request, model), fallback.preset, rule.stage,
-             request.preset)
+             _failed(request, failure) if failure else f"{_outcome(request, model)}, under {rule.below:.0%}",
+             fallback.preset, rule.stage, request.preset)
     force = _force_again(stages[:names.index(rule.stage) + 1], request.force, fallback, first.stages)
     try:
         second = run_pipeline(stages, replace(fallback, until=rule.stage, force=force), options)

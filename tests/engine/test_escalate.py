@@ -97,8 +97,8 @@ def test_a_model_that_loses_the_photos_is_tried_again_and_the_better_one_kept(nu
     result = _run(numbers, tmp_path / "ws", 3, 13)
     assert CALLS == [("features", "sift"), ("model", "sift"), ("features", "learned"), ("model", "learned"),
                      ("mesh", "learned")]
-    assert caplog.text.count("preset auto: sift registered 3 of 20 photos: trying learned for the stages up to "
-                             "model") == 1
+    assert caplog.text.count("preset auto: sift registered 3 of 20 photos, under 50%: trying learned for the "
+                             "stages up to model") == 1
     assert caplog.text.count("preset auto: learned registered 13 of 20 photos: kept, the rest runs with learned") == 1
     record = read_run_record(tmp_path / "ws")
     assert record.preset == "learned" and record.settings["features"]["kind"] == "learned"
@@ -227,7 +227,8 @@ def test_the_real_pipeline_escalates_once_and_a_second_run_reuses_both_attempts(
         caplog.clear()
         result = photogrammetry.run(photos, tmp_path / "ws", device="cpu", until="sfm", overrides=overrides,
                                     progress=False)
-        return result, re.findall(r"preset auto: (cpu registered \d+ of 6 photos: trying xfeat|xfeat .*)", caplog.text)
+        said = re.findall(r"preset auto: (cpu registered \d+ of 6 photos, under 101%: trying xfeat|xfeat .*)", caplog.text)
+        return result, said
 
     first, said = run()
     assert len(said) == 2 and said[0].startswith("cpu registered"), said
