@@ -72,8 +72,9 @@ def run(
         workspace: Folder for the cached artifacts; created when missing.
         preset: Name of a preset in ``pipelines/`` (see ``photogrammetry run --help``), or ``auto``:
             ``turntable`` where the photos' background stands still, else ``default`` (ALIKED +
-            LightGlue) on a GPU, ``cpu`` (SIFT + nearest neighbours) without one
-            (see :func:`~photogrammetry.engine.settings.choose_preset`); the run logs which and records it.
+            LightGlue) on a GPU, ``cpu`` (SIFT + nearest neighbours) without one, escalated to ``xfeat``
+            where its sparse model loses the photos (``escalate``; see
+            :func:`~photogrammetry.engine.settings.choose_preset`); the run logs which and records it.
         config_file: A TOML file with the same tables as a preset, applied after it.
         overrides: ``stage.option=value`` assignments, applied last.
         until: Stop after this stage.
