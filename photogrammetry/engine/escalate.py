@@ -41,17 +41,9 @@ def run_escalating(stages: Sequence[StageSpec], request: RunRequest, options: Ru
     the kept attempt did them (``ran`` or ``reused``).
     """
     names = [s.name for s in stages]
-    if fallback is None or rule is None or rule.stage not in names or (
-            request.until is not None and names.index(request.until) < names.index(rule.stage)):
+    if fallback is None or rule is None or not _reaches(names, request.until, rule.stage):
         return run_pipeline(stages, request, options)
-    with _one_ray(options):
-        return _escalating(stages, request, replace(options, on_start=_once(options.on_start)), fallback, rule)
-
-
-def _escalating(stages: Sequence[StageSpec], request: RunRequest, options: RunOptions, fallback: RunRequest,
-                rule: Escalation) -> RunResult:
-    """:func:`run_escalating` where it may escalate."""
-    names = [s.name for s in stages]
+    options = replace(options, on_start=_once(options.on_start))
     first, failure = _first_attempt(stages, request, options, rule)
     model = next((o for o in first.stages if o.name == rule.stage), None)
     if failure is None and (model is None or not rule.escalates(model.counts)):
@@ -59,6 +51,16 @@ def _escalating(stages: Sequence[StageSpec], request: RunRequest, options: RunOp
     log.info("preset auto: %s: trying %s for the stages up to %s ('--no-escalate': %s alone)",
              _failed(request, failure) if failure else f"{_outcome(request, model)}, under {rule.below:.0%}",
              fallback.preset, rule.stage, request.preset)
+    with _one_ray(options):
+        return _escalate(stages, request, options, fallback, rule, first, failure)
+
+
+def _escalate(stages: Sequence[StageSpec], request: RunRequest, options: RunOptions, fallback: RunRequest,
+              rule: Escalation, first: RunResult, failure: StageError | None) -> RunResult:
+    """The stages up to ``rule.stage`` with ``fallback`` after ``first`` (which ``failure`` ended, if
+    anything did), then the rest of the pipeline with the request that registered more."""
+    names = [s.name for s in stages]
+    model = next((o for o in first.stages if o.name == rule.stage), None)
     force = _force_again(stages[:names.index(rule.stage) + 1], request.force, fallback, first.stages)
     try:
         second = run_pipeline(stages, replace(fallback, until=rule.stage, force=force), options)
@@ -79,6 +81,14 @@ def _escalating(stages: Sequence[StageSpec], request: RunRequest, options: RunOp
     final = run_pipeline(stages, replace(kept, force=after, preset_reason=reason), options)
     done = {(o.name, o.key): o for o in [*first.stages, *(second.stages if second else ())] if o.action == "ran"}
     return RunResult(workspace=request.workspace, stages=tuple(done.get((o.name, o.key), o) for o in final.stages))
+
+
+def _reaches(names: Sequence[str], until: str | None, stage: str) -> bool:
+    """Whether a run ``until`` that stage (``None``: all) runs ``stage``; with an unknown name, no
+    (:func:`run_pipeline` then says what is wrong)."""
+    if stage not in names or (until is not None and until not in names):
+        return False
+    return until is None or names.index(until) >= names.index(stage)
 
 
 def _first_attempt(stages: Sequence[StageSpec], request: RunRequest, options: RunOptions,
@@ -134,7 +144,8 @@ def _force_after(names: Sequence[str], stage: str, force: Sequence[str]) -> tupl
 
 
 def _one_ray(options: RunOptions) -> AbstractContextManager[None]:
-    """With the ray executor: one Ray session for every attempt (starting Ray took about 12 s a run here)."""
+    """With the ray executor: one Ray session for the second attempt and the rest of the run (starting
+    Ray took about 12 s a run here); the first attempt ran as any run does."""
     if options.executor != "ray":
         return nullcontext()
     from photogrammetry.engine.ray_executor import ray_session

@@ -15,7 +15,7 @@ from photogrammetry.engine.runner import RunOptions, RunRequest, RunResult
 from photogrammetry.engine.settings import CPU_ESCALATION, CPU_PRESET, Escalation, choose_preset, resolve_config
 from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.engine.workspace import read_run_record, workspace_status
-from photogrammetry.errors import StageError
+from photogrammetry.errors import ConfigError, StageError
 from photogrammetry.io.jsonio import read_json, write_json
 from tests.engine.toy_stages import TOY
 
@@ -127,6 +127,8 @@ def test_a_tie_or_a_worse_second_model_keeps_the_first(numbers: Path, tmp_path: 
 
 
 def test_no_escalation_before_the_model_or_when_turned_off(numbers: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown stage 'modle'"):
+        _run(numbers, tmp_path / "ws", 3, 13, until="modle")
     _run(numbers, tmp_path / "ws", 3, 13, until="features")
     assert CALLS == [("features", "sift")]
     _run(numbers, tmp_path / "ws", 3, 13, escalate=False)
@@ -188,7 +190,7 @@ def test_auto_escalates_from_cpu_only_where_asked() -> None:
     assert not CPU_ESCALATION.escalates({"registered": 20, "images": 20})
 
 
-def test_on_ray_one_session_serves_every_attempt(numbers: Path, tmp_path: Path,
+def test_on_ray_one_session_serves_the_second_attempt_and_the_rest(numbers: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     ray = pytest.importorskip("ray", reason="the ray executor needs Ray: pip install -e '.[distributed]'")
     local = _run(numbers, tmp_path / "local", 3, 13)
@@ -202,7 +204,7 @@ def test_on_ray_one_session_serves_every_attempt(numbers: Path, tmp_path: Path,
     assert CALLS == [("features", "sift"), ("model", "sift"), ("features", "learned"), ("model", "learned"),
                      ("mesh", "learned")]
     assert [s.key for s in on_ray.stages] == [s.key for s in local.stages]
-    assert len(starts) == 1 and starts[0]["num_cpus"] == 1 and not ray.is_initialized()
+    assert len(starts) == 2 and starts[1]["num_cpus"] == 1 and not ray.is_initialized()  # the first attempt's, one
 
 
 def test_the_real_pipeline_escalates_once_and_a_second_run_reuses_both_attempts(
