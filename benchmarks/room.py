@@ -185,8 +185,8 @@ def main() -> None:
     model, obj, seconds, used = reconstruct(cut.images, work / f"office-{args.frames}", args.preset, args.device)
     held_names = [photos[i].name for i in held]
     views, note = score_room(load_ground_truth(bset.gt), held_names, model, obj, out)
-    results = {"preset": args.preset, "used": used, "inputs": inputs, "held_out": held, "seconds": seconds, "cameras": note,
-               "nearest_input_gap": [min(abs(h - i) for i in inputs) for h in held],
+    results = {"preset": args.preset, "used": used, "inputs": inputs, "held_out": held, "seconds": seconds,
+               "cameras": note, "nearest_input_gap": [min(abs(h - i) for i in inputs) for h in held],
                "views": [asdict(v) for v in views], "pictures": [str(out / f"{Path(n).stem}.png") for n in held_names]}
     (out / "room.json").write_text(json.dumps(results, indent=2))
     print_results(results)

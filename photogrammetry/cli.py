@@ -161,7 +161,8 @@ def main() -> None:
 @_handle_errors
 def run(photos: Path, workspace: Path, preset: str, escalate: bool, config_file: Path | None,
         overrides: tuple[str, ...], output: Path | None, until: str | None, force: tuple[str, ...], device: str,
-        workers: int | None, executor: str, ray_address: str | None, video_fps: float | None, verify: bool, verbosity: int | None) -> None:
+        workers: int | None, executor: str, ray_address: str | None, video_fps: float | None, verify: bool,
+        verbosity: int | None) -> None:
     """Run the pipeline on the photos and videos in PHOTOS (searched recursively), or on one video file."""
     _setup_logging(verbosity or 0)
     log_name = f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"  # the PID: runs started in one second

@@ -229,7 +229,8 @@ def test_the_real_pipeline_escalates_once_and_a_second_run_reuses_both_attempts(
         caplog.clear()
         result = photogrammetry.run(photos, tmp_path / "ws", device="cpu", until="sfm", overrides=overrides,
                                     progress=False)
-        said = re.findall(r"preset auto: (cpu registered \d+ of 6 photos, under 101%: trying xfeat|xfeat .*)", caplog.text)
+        said = re.findall(r"preset auto: (cpu registered \d+ of 6 photos, under 101%: trying xfeat|xfeat .*)",
+                          caplog.text)
         return result, said
 
     first, said = run()
