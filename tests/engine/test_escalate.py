@@ -75,11 +75,19 @@ def _request(numbers: Path, workspace: Path, preset: str, registered: int, **fie
                       preset=preset, **fields)
 
 
+STARTS: list[Path] = []
+"""The workspaces ``on_start`` was called with (the CLI opens its log file there: once a run)."""
+
+
 def _run(numbers: Path, workspace: Path, first: int, second: int, *, escalate: bool = True, **fields) -> RunResult:
     CALLS.clear()
+    STARTS.clear()
     request = _request(numbers, workspace, "sift", first, **fields)
     fallback = _request(numbers, workspace, "learned", second, **fields) if escalate else None
-    return run_escalating(STAGES, request, RunOptions(device="cpu", progress=False), fallback=fallback, rule=RULE)
+    result = run_escalating(STAGES, request, RunOptions(device="cpu", progress=False, on_start=STARTS.append),
+                            fallback=fallback, rule=RULE)
+    assert STARTS == [workspace]
+    return result
 
 
 def test_a_model_that_keeps_enough_photos_is_kept_without_a_second_attempt(numbers: Path, tmp_path: Path,
