@@ -191,7 +191,7 @@ def report(workspace: str | os.PathLike, path: str | os.PathLike | None = None, 
                                settings=record.settings.get(s.name, {}),
                                folder=Path(s.folder) if s.folder else None) for s in state.stages)
     inputs = ReportInputs(workspace=Path(workspace).resolve(), photos=state.photos, stages=stages,
-                          preset=record.preset)
+                          preset=record.preset, preset_reason=record.preset_reason)
     written = write_report(inputs, Path(path) if path is not None else default_report_path(workspace), options)
     log.info("report: %s (%.1f MB, %.1f s)", written.path, written.size_bytes / 1e6, written.seconds)
     return written

@@ -223,6 +223,7 @@ def test_the_real_pipeline_escalates_once_and_a_second_run_reuses_both_attempts(
     import shutil
 
     import photogrammetry
+    from photogrammetry import api
     from photogrammetry.engine import settings
 
     photos = tmp_path / "photos"
@@ -247,5 +248,7 @@ def test_the_real_pipeline_escalates_once_and_a_second_run_reuses_both_attempts(
     kept = "xfeat" if "kept, the rest runs with xfeat" in said[1] else "cpu"
     assert status.preset == kept and status.preset_reason.endswith(f": {kept} kept")
     assert [s.state for s in status.stages[:6]] == ["done"] * 6 and len(status.stages[2].cached_keys) == 2
+    html = api.report(tmp_path / "ws", tmp_path / "report.html").path.read_text(encoding="utf-8")
+    assert f"preset <code>{kept}</code> (auto: cpu registered" in html
     again, said_again = run()
     assert again.ran == () and said_again == said and [s.key for s in again.stages] == [s.key for s in first.stages]
