@@ -21,7 +21,7 @@ from photogrammetry.engine.runner import RunOptions, RunRequest, RunResult
 from photogrammetry.engine.settings import AUTO_PRESET, PresetChoice, choose_preset, resolve_config
 from photogrammetry.engine.workspace import (WORKSPACE_MARKER, ArtifactCheck, CleanReport, WorkspaceStatus,
                                              clean_workspace, read_run_record, verify_workspace, workspace_status)
-from photogrammetry.errors import InputError, PhotogrammetryError
+from photogrammetry.errors import ConfigError, InputError, PhotogrammetryError
 from photogrammetry.io.photos import list_files
 from photogrammetry.stages import PIPELINE
 
@@ -134,10 +134,17 @@ def run(
 
 def _fallback(choice: PresetChoice, request: RunRequest, config_file: Path | None,
               overrides: Sequence[str]) -> RunRequest | None:
-    """``request`` with the settings of the preset ``choice`` escalates to, if it may."""
+    """``request`` with the settings of the preset ``choice`` escalates to, if it may (not where the
+    user's settings do not go with that preset: the run is then the chosen preset's alone)."""
     if choice.escalation is None:
         return None
-    config = resolve_config(PIPELINE, preset=choice.escalation.preset, overrides=overrides, config_file=config_file)
+    try:
+        config = resolve_config(PIPELINE, preset=choice.escalation.preset, overrides=overrides,
+                                config_file=config_file)
+    except ConfigError as e:
+        log.info("preset auto: %s is not tried where %s loses the photos: with these settings, %s",
+                 choice.escalation.preset, choice.name, e)
+        return None
     return replace(request, preset=choice.escalation.preset, config=config)
 
 

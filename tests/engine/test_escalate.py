@@ -252,3 +252,17 @@ def test_the_real_pipeline_escalates_once_and_a_second_run_reuses_both_attempts(
     assert f"preset <code>{kept}</code> (auto: cpu registered" in html
     again, said_again = run()
     assert again.ran == () and said_again == said and [s.key for s in again.stages] == [s.key for s in first.stages]
+
+
+def test_settings_that_do_not_go_with_the_second_preset_leave_the_run_to_the_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from photogrammetry import api
+    from photogrammetry.engine import settings
+
+    monkeypatch.setattr(settings, "CPU_ESCALATION", Escalation(preset="no-such-preset", below=1.01))
+    caplog.set_level(logging.INFO, logger="photogrammetry")
+    choice = choose_preset("auto", device="cpu")
+    request = _request(tmp_path, tmp_path / "ws", "cpu", 0)
+    assert choice.escalation is not None and api._fallback(choice, request, None, ()) is None
+    assert "preset auto: no-such-preset is not tried where cpu loses the photos: with these settings, unknown " \
+           "preset 'no-such-preset'" in caplog.text
