@@ -2,6 +2,7 @@
 
     python benchmarks/room.py --preset fast --frames 20 --out /tmp/room
     python benchmarks/room.py --preset default --frames 24
+    python benchmarks/room.py --preset auto --device cpu   # what a user without a GPU gets (cpu, or xfeat)
 
 Takes ``--frames`` photos spread evenly along the office video (``../shared/data``), keeping three
 frames out of the input (at a quarter, half and three quarters of the walk; ``--held-out``), runs
@@ -107,17 +108,19 @@ def write_picture(path: Path, picture: np.ndarray, labels: list[str]) -> None:
     cv2.imwrite(str(path), image)
 
 
-def reconstruct(images: Path, work: Path, preset: str, device: str) -> tuple[Path, Path, float]:
-    """``photogrammetry run`` on ``images``: (its sparse model, the texture stage's OBJ, seconds)."""
+def reconstruct(images: Path, work: Path, preset: str, device: str) -> tuple[Path, Path, float, str]:
+    """``photogrammetry run`` on ``images``: (its sparse model, the texture stage's OBJ, seconds, the preset
+    used: ``auto``'s choice, escalation included)."""
     import photogrammetry
 
     workspace = work / f"workspace-{preset}"
     start = time.perf_counter()
     photogrammetry.run(images, workspace, preset=preset, device=device, progress=False)
     seconds = time.perf_counter() - start
-    outputs = {k: Path(v) for s in photogrammetry.status(workspace).stages if s.state == "done"
-               for k, v in s.outputs.items()}
-    return outputs["sparse_model"], outputs["textured_obj"], seconds
+    status = photogrammetry.status(workspace)
+    outputs = {k: Path(v) for s in status.stages if s.state == "done" for k, v in s.outputs.items()}
+    used = status.preset + (f" ({status.preset_reason})" if status.preset_reason else "")
+    return outputs["sparse_model"], outputs["textured_obj"], seconds, used
 
 
 def score_room(gt: GroundTruth, held: list[str], model: Path, obj: Path, out: Path) -> tuple[list[HeldOutView], str]:
@@ -146,8 +149,9 @@ def _f(value: float, spec: str = ".3f") -> str:
 
 def print_results(results: dict) -> None:
     """The held-out table and how the run went."""
-    print(f"office walk, {results['preset']} preset, {len(results['inputs'])} input frames "
-          f"{results['inputs']}, held out {results['held_out']}; run {results['seconds']:.0f} s; {results['cameras']}")
+    print(f"office walk, {results['preset']} preset (used: {results.get('used', '-')}), {len(results['inputs'])} "
+          f"input frames {results['inputs']}, held out {results['held_out']}; run {results['seconds']:.0f} s; "
+          f"{results['cameras']}")
     rows = [[str(results["held_out"][i]), v["name"], str(results["nearest_input_gap"][i]), _f(v["covered"]),
              _f(v["psnr"], ".2f"), _f(v["depth_median_error"], ".4f"), _f(v["depth_within_5"]), _f(v["sensor_given_5"])]
             for i, v in enumerate(results["views"])]
@@ -178,11 +182,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     work = args.work or args.out / "work"
     cut = pick_frames(bset, inputs, work / f"photos-{args.frames}", f"office-{args.frames}-spread")
-    model, obj, seconds = reconstruct(cut.images, work / f"office-{args.frames}", args.preset, args.device)
+    model, obj, seconds, used = reconstruct(cut.images, work / f"office-{args.frames}", args.preset, args.device)
     held_names = [photos[i].name for i in held]
     views, note = score_room(load_ground_truth(bset.gt), held_names, model, obj, out)
-    results = {"preset": args.preset, "inputs": inputs, "held_out": held, "seconds": seconds, "cameras": note,
-               "nearest_input_gap": [min(abs(h - i) for i in inputs) for h in held],
+    results = {"preset": args.preset, "used": used, "inputs": inputs, "held_out": held, "seconds": seconds,
+               "cameras": note, "nearest_input_gap": [min(abs(h - i) for i in inputs) for h in held],
                "views": [asdict(v) for v in views], "pictures": [str(out / f"{Path(n).stem}.png") for n in held_names]}
     (out / "room.json").write_text(json.dumps(results, indent=2))
     print_results(results)

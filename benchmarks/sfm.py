@@ -3,6 +3,7 @@
     python benchmarks/sfm.py                                  # every set present, preset fast
     python benchmarks/sfm.py --sets temple fountain --preset default --json sfm.json
     python benchmarks/sfm.py --sets temple fountain --frames 8 --preset default xfeat   # two presets, one run
+    python benchmarks/sfm.py --sets office-spread --preset cpu auto   # auto: the preset it kept is shown
 
 For each set it runs our pipeline up to ``sfm`` (``photogrammetry.run``) with each preset given and
 the baseline of :mod:`benchmarks.colmap_baseline`, then compares the largest models with the ground
@@ -89,7 +90,9 @@ def run_ours(bset: BenchmarkSet, work: Path, preset: str, overrides: list[str]) 
                    round(time.perf_counter() - t0, 1), None, str(err))
     wall = time.perf_counter() - t0
     steps = {s.name: round(s.seconds, 1) for s in result.stages if s.name in STEPS}
-    return evaluate(result.folder("sfm") / "model", bset, images, f"ours ({preset})", wall, steps)
+    used = photogrammetry.status(work).preset  # auto: the preset it resolved to, or escalated to
+    method = f"ours ({preset}: {used})" if used != preset else f"ours ({preset})"
+    return evaluate(result.folder("sfm") / "model", bset, images, method, wall, steps)
 
 
 def run_colmap(bset: BenchmarkSet, work: Path) -> Row:

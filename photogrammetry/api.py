@@ -12,14 +12,16 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from photogrammetry.engine.runner import RunOptions, RunRequest, RunResult, run_pipeline
-from photogrammetry.engine.settings import AUTO_PRESET, choose_preset, resolve_config
+from photogrammetry.engine.escalate import run_escalating
+from photogrammetry.engine.runner import RunOptions, RunRequest, RunResult
+from photogrammetry.engine.settings import AUTO_PRESET, PresetChoice, choose_preset, resolve_config
 from photogrammetry.engine.workspace import (WORKSPACE_MARKER, ArtifactCheck, CleanReport, WorkspaceStatus,
                                              clean_workspace, read_run_record, verify_workspace, workspace_status)
-from photogrammetry.errors import InputError, PhotogrammetryError
+from photogrammetry.errors import ConfigError, InputError, PhotogrammetryError
 from photogrammetry.io.photos import list_files
 from photogrammetry.stages import PIPELINE
 
@@ -58,6 +60,7 @@ def run(
     output: str | os.PathLike | None = None,
     executor: str = "local",
     ray_address: str | None = None,
+    escalate: bool = True,
 ) -> RunResult:
     """Run the pipeline on a folder of photos (or a video), reusing what ``workspace`` already holds.
 
@@ -69,8 +72,9 @@ def run(
         workspace: Folder for the cached artifacts; created when missing.
         preset: Name of a preset in ``pipelines/`` (see ``photogrammetry run --help``), or ``auto``:
             ``turntable`` where the photos' background stands still, else ``default`` (ALIKED +
-            LightGlue) on a GPU, ``cpu`` (SIFT + nearest neighbours) without one
-            (see :func:`~photogrammetry.engine.settings.choose_preset`); the run logs which and records it.
+            LightGlue) on a GPU, ``cpu`` (SIFT + nearest neighbours) without one, escalated to ``xfeat``
+            where its sparse model loses the photos (``escalate``; see
+            :func:`~photogrammetry.engine.settings.choose_preset`); the run logs which and records it.
         config_file: A TOML file with the same tables as a preset, applied after it.
         overrides: ``stage.option=value`` assignments, applied last.
         until: Stop after this stage.
@@ -88,13 +92,17 @@ def run(
             ``pip install 'photogrammetry[distributed]'``). Outputs and cache keys are the same.
         ray_address: ``ray`` only: ``auto`` or ``HOST:PORT`` of a running cluster (``ray start
             --head``); ``None`` starts Ray on this machine with ``workers`` CPUs and stops it after the run.
+        escalate: Where ``auto`` chose ``cpu``: if its sparse model registers under half the photos (or
+            fails), run the sparse part again with ``xfeat`` and go on with the model that registers more
+            (:data:`~photogrammetry.engine.settings.CPU_ESCALATION`); ``False`` keeps cpu's.
 
     Returns:
         Which stages ran or were reused, with their artifact folders.
     """
     config_path = Path(config_file) if config_file else None
     files = _input_files(Path(photos)) if preset == AUTO_PRESET else []  # auto: does the background stand still?
-    choice = choose_preset(preset, device=device, config_file=config_path, overrides=overrides, photos=files)
+    choice = choose_preset(preset, device=device, config_file=config_path, overrides=overrides, photos=files,
+                           escalate=escalate)
     config = resolve_config(PIPELINE, preset=choice.name, overrides=overrides, config_file=config_path)
     if until in (None, "export") and Path(photos).exists():
         from photogrammetry.export.publish import check_output
@@ -109,9 +117,10 @@ def run(
         if choice.reason:
             log.info("%s", choice.reason)
 
-    result = run_pipeline(PIPELINE, request, RunOptions(device=device, workers=workers, progress=progress,
-                                                        verify=verify, on_start=started, executor=executor,
-                                                        ray_address=ray_address))
+    options = RunOptions(device=device, workers=workers, progress=progress, verify=verify, on_start=started,
+                         executor=executor, ray_address=ray_address)
+    result = run_escalating(PIPELINE, request, options, fallback=_fallback(choice, request, config_path, overrides),
+                            rule=choice.escalation)
     if any(stage.name == "export" for stage in result.stages):
         folder = output_folder(workspace, output)
         publish(result.folder("export"), folder)
@@ -121,6 +130,22 @@ def run(
             log.warning("report.html not written (%s); 'photogrammetry report %s -o %s' tries again", e, workspace,
                         folder / "report.html")
     return result
+
+
+def _fallback(choice: PresetChoice, request: RunRequest, config_file: Path | None,
+              overrides: Sequence[str]) -> RunRequest | None:
+    """``request`` with the settings of the preset ``choice`` escalates to, if it may (not where the
+    user's settings do not go with that preset: the run is then the chosen preset's alone)."""
+    if choice.escalation is None:
+        return None
+    try:
+        config = resolve_config(PIPELINE, preset=choice.escalation.preset, overrides=overrides,
+                                config_file=config_file)
+    except ConfigError as e:
+        log.info("preset auto: %s is not tried where %s loses the photos: with these settings, %s",
+                 choice.escalation.preset, choice.name, e)
+        return None
+    return replace(request, preset=choice.escalation.preset, config=config)
 
 
 def _input_files(photos: Path) -> list[Path]:
@@ -173,7 +198,7 @@ def report(workspace: str | os.PathLike, path: str | os.PathLike | None = None, 
                                settings=record.settings.get(s.name, {}),
                                folder=Path(s.folder) if s.folder else None) for s in state.stages)
     inputs = ReportInputs(workspace=Path(workspace).resolve(), photos=state.photos, stages=stages,
-                          preset=record.preset)
+                          preset=record.preset, preset_reason=record.preset_reason)
     written = write_report(inputs, Path(path) if path is not None else default_report_path(workspace), options)
     log.info("report: %s (%.1f MB, %.1f s)", written.path, written.size_bytes / 1e6, written.seconds)
     return written

@@ -28,7 +28,8 @@ from photogrammetry._version import __version__
 from photogrammetry.engine.executor import EXECUTORS
 from photogrammetry.engine.options import choices, leaves
 from photogrammetry.engine.runner import MAX_WORKERS
-from photogrammetry.engine.settings import AUTO_PRESET, CPU_PRESET, GPU_PRESET, STILL_PRESET, available_presets
+from photogrammetry.engine.settings import (AUTO_PRESET, CPU_ESCALATION, CPU_PRESET, GPU_PRESET, STILL_PRESET,
+                                            available_presets)
 from photogrammetry.engine.stage import StageSpec
 from photogrammetry.errors import DamagedWorkspaceError, PhotogrammetryError, resource_error
 from photogrammetry.stages import PIPELINE, stage_names
@@ -128,7 +129,12 @@ def main() -> None:
               help="Folder for cached artifacts; a rerun resumes from it.")
 @click.option("--preset", default=AUTO_PRESET, show_default=True,
               help=f"Preset from pipelines/ (listed below); {AUTO_PRESET}: {STILL_PRESET} where the photos' "
-                   f"background stands still, else {GPU_PRESET} on a GPU, {CPU_PRESET} without one.")
+                   f"background stands still, else {GPU_PRESET} on a GPU, {CPU_PRESET} without one (then "
+                   f"{CPU_ESCALATION.preset}'s sparse model where {CPU_PRESET}'s registers under "
+                   f"{CPU_ESCALATION.below:.0%} of the photos and {CPU_ESCALATION.preset}'s more).")
+@click.option("--no-escalate", "escalate", flag_value=False, default=True,
+              help=f"With --preset {AUTO_PRESET} on a CPU: keep {CPU_PRESET}'s sparse model, never try "
+                   f"{CPU_ESCALATION.preset}'s.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
               help="TOML file with [stage] tables, applied after the preset.")
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.OPTION=VALUE",
@@ -155,17 +161,18 @@ def main() -> None:
 @click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Warnings and errors only.")
 @click.option("-v", "--verbose", "verbosity", flag_value=1, help="Debug messages too.")
 @_handle_errors
-def run(photos: Path, workspace: Path, preset: str, config_file: Path | None, overrides: tuple[str, ...],
-        output: Path | None, until: str | None, force: tuple[str, ...], device: str, workers: int | None,
-        executor: str, ray_address: str | None, video_fps: float | None, verify: bool, verbosity: int | None) -> None:
+def run(photos: Path, workspace: Path, preset: str, escalate: bool, config_file: Path | None,
+        overrides: tuple[str, ...], output: Path | None, until: str | None, force: tuple[str, ...], device: str,
+        workers: int | None, executor: str, ray_address: str | None, video_fps: float | None, verify: bool,
+        verbosity: int | None) -> None:
     """Run the pipeline on the photos and videos in PHOTOS (searched recursively), or on one video file."""
     _setup_logging(verbosity or 0)
     log_name = f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"  # the PID: runs started in one second
     if video_fps is not None:
         overrides = (*overrides, "ingest.video.sampling=interval", f"ingest.video.fps={video_fps}")
-    result = api.run(photos, workspace, preset=preset, config_file=config_file, overrides=overrides,
-                     until=until, force=force, device=device, workers=workers, executor=executor,
-                     ray_address=ray_address,
+    result = api.run(photos, workspace, preset=preset, escalate=escalate, config_file=config_file,
+                     overrides=overrides, until=until, force=force, device=device, workers=workers,
+                     executor=executor, ray_address=ray_address,
                      progress=False if verbosity == -1 else None, verify=verify, output=output,
                      on_start=lambda ws: _add_log_file(ws / "logs" / log_name))
     ran = ", ".join(result.ran) or "nothing (all cached)"
@@ -199,6 +206,8 @@ def status(workspace: Path, as_json: bool) -> None:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         return
     click.echo(f"workspace: {report.workspace}\nphotos:    {report.photos}")
+    if report.preset:
+        click.echo(f"preset:    {report.preset}" + (f" ({report.preset_reason})" if report.preset_reason else ""))
     if report.note:
         click.echo(f"note: {report.note}")
     click.echo(f"{'stage':<10} {'state':<8} {'key':<17} {'time':>8} {'size':>9}  counts")

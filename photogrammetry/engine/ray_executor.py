@@ -35,6 +35,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,33 @@ def check_shared_workspace(workspace: Path) -> None:
                           "Put it on storage that every node mounts at the same path (NFS, a cluster file system)")
 
 
+def start_ray(address: str | None, workers: int | None) -> None:
+    """Connect to the cluster at ``address``, or start Ray here with ``workers`` CPUs (``None``: all)."""
+    if address is None:
+        ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False)
+        return
+    try:
+        ray.init(address=address)
+    except ConnectionError as e:
+        raise ConfigError(f"--ray-address {address}: no Ray cluster found there ({e}); "
+                          "start one with 'ray start --head' or give its HOST:PORT") from e
+
+
+@contextmanager
+def ray_session(address: str | None, workers: int | None) -> Iterator[None]:
+    """Ray started (or connected to, see :func:`start_ray`) once for several runs, each of whose
+    :class:`RayExecutor` then finds it up and leaves it so; stopped (disconnected) at the end. Where
+    Ray is up already, nothing."""
+    if ray.is_initialized():
+        yield
+        return
+    start_ray(address, workers)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
 class RayExecutor:
     """Maps items over actors of a Ray cluster; see the module's docstring."""
 
@@ -162,14 +190,7 @@ class RayExecutor:
         """The run's actors, started before the first stage that maps items (:meth:`start`)."""
         self._started = not ray.is_initialized()
         if self._started:
-            if address is None:
-                ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False)
-            else:
-                try:
-                    ray.init(address=address)
-                except ConnectionError as e:
-                    raise ConfigError(f"--ray-address {address}: no Ray cluster found there ({e}); "
-                                      "start one with 'ray start --head' or give its HOST:PORT") from e
+            start_ray(address, workers)
         resources = ray.cluster_resources()
         log.info("Ray: %d nodes, %g CPUs, %g GPUs", len([n for n in ray.nodes() if n.get("Alive")]),
                  resources.get("CPU", 0), resources.get("GPU", 0))

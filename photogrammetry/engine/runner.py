@@ -41,6 +41,8 @@ class RunRequest:
     """Resolved settings: stage name -> config dataclass."""
     preset: str | None = None
     """Preset the settings started from (recorded for ``status``)."""
+    preset_reason: str = ""
+    """Why ``auto`` ended at that preset, where it was not named (recorded for ``status``)."""
     overrides: tuple[str, ...] = ()
     """``--set`` assignments as given (recorded for ``status``)."""
     until: str | None = None
@@ -144,8 +146,12 @@ def check_request(stages: Sequence[StageSpec], request: RunRequest, options: Run
 
 
 
-def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunOptions = RunOptions()) -> RunResult:
+def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunOptions = RunOptions(), *,
+                 stop: Callable[[StageOutcome], bool] | None = None) -> RunResult:
     """Run ``stages`` for ``request``: reuse cached artifacts, compute the rest, in order.
+
+    ``stop``: called with each stage's outcome once it is done or reused; where it returns true, the run
+    ends there (the result holds the stages up to that one).
 
     Raises:
         InputError, ConfigError: Before anything is written (see :func:`check_request`).
@@ -164,8 +170,12 @@ def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunO
             keys = plan_keys(selected, request.config, request.photos)
             write_run_record(workspace, _run_record(request, keys))
             items = make_executor(options, workspace)
+            outcomes: list[StageOutcome] = []
             try:
-                outcomes = tuple(_Executor(selected, request, options, store, keys, items).run_all())
+                for outcome in _Executor(selected, request, options, store, keys, items).run_all():
+                    outcomes.append(outcome)
+                    if stop is not None and stop(outcome):
+                        break
             finally:
                 items.close()
     except OSError as e:
@@ -173,9 +183,9 @@ def run_pipeline(stages: Sequence[StageSpec], request: RunRequest, options: RunO
         if mapped is None:
             raise
         raise mapped from e
-    if not any(o.action == "ran" for o in outcomes):
+    if not any(o.action == "ran" for o in outcomes) and len(outcomes) == len(selected):
         log.info("Nothing to do: all %d stages are up to date in %s", len(outcomes), workspace)
-    return RunResult(workspace=workspace, stages=outcomes)
+    return RunResult(workspace=workspace, stages=tuple(outcomes))
 
 
 def make_executor(options: RunOptions, workspace: Path) -> ItemExecutor:
@@ -196,7 +206,7 @@ def make_executor(options: RunOptions, workspace: Path) -> ItemExecutor:
 def _run_record(request: RunRequest, keys: Mapping[str, str]) -> RunRecord:
     """What ``status`` needs to know of this run."""
     return RunRecord(photos=str(request.photos.resolve()), preset=request.preset,
-                     overrides=tuple(request.overrides), until=request.until,
+                     preset_reason=request.preset_reason, overrides=tuple(request.overrides), until=request.until,
                      settings=to_jsonable(dict(request.config)), keys=dict(keys))
 
 

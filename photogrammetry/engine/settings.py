@@ -97,11 +97,40 @@ STILL_PRESET = "turntable"
 
 
 @dataclass(frozen=True)
+class Escalation:
+    """Where ``auto`` chose :data:`CPU_PRESET` and its sparse model leaves many photos out: the stages up
+    to ``stage`` again with ``preset``, and the model that registers more photos kept, ties the first
+    (:mod:`photogrammetry.engine.escalate`)."""
+
+    preset: str
+    """Preset tried second."""
+    below: float
+    """Tried where the first model registers fewer than this share of the photos (or its stage fails)."""
+    stage: str = "sfm"
+    """The stage whose counts (``registered`` of ``images``) decide; the stages up to it are tried again."""
+
+    def escalates(self, counts: Mapping[str, Any]) -> bool:
+        """Whether a model with these counts of ``stage`` leaves too many photos out."""
+        return counts.get("registered", 0) < self.below * counts.get("images", 0)
+
+
+CPU_ESCALATION = Escalation(preset="xfeat", below=0.5)
+"""``auto`` without a GPU: ``cpu`` (SIFT) is seconds where its keypoints repeat; where they do not (frames far
+apart along a walk) XFeat + LighterGlue's model is tried. Under half, measured (README, "When SIFT loses the
+photos"): where cpu keeps most photos xfeat is no better (the office's 60 frames: cpu 48/60, AUC@5 0.319;
+xfeat 60/60, 0.250, in 1.8x the time; the rolled temple: 16/16 against 9/16); where it keeps under half
+(3/20, 10/30) or none, xfeat registered 13/20, 24/30, 3/12. ``--no-escalate`` (``run(escalate=False)``)
+keeps cpu's."""
+
+
+@dataclass(frozen=True)
 class PresetChoice:
     """The preset a run uses, and why (``reason`` is empty when it was named)."""
 
     name: str
     reason: str = ""
+    escalation: Escalation | None = None
+    """Where the run may move to another preset after the sparse part (``auto`` on a CPU)."""
 
 
 def _chooses_extractor(config_file: Path | None, overrides: Sequence[str]) -> str | None:
@@ -115,12 +144,12 @@ def _chooses_extractor(config_file: Path | None, overrides: Sequence[str]) -> st
 
 
 def choose_preset(preset: str, *, device: str, config_file: Path | None = None,
-                  overrides: Sequence[str] = (), photos: Sequence[Path] = ()) -> PresetChoice:
+                  overrides: Sequence[str] = (), photos: Sequence[Path] = (), escalate: bool = True) -> PresetChoice:
     """``preset`` itself, or for ``auto``: :data:`GPU_PRESET` where the extractor is chosen explicitly;
     :data:`STILL_PRESET` where the background of ``photos`` (the input's files, in order) stands still
     (:func:`~photogrammetry.masking.static.still_camera`: of the photos, else of the first video's
     frames); else :data:`CPU_PRESET` when ``device`` (``auto``, ``cpu``, ``cuda``) resolves to the CPU,
-    else :data:`GPU_PRESET`.
+    with :data:`CPU_ESCALATION` where ``escalate``, else :data:`GPU_PRESET`.
 
     The device is this process's (:func:`~photogrammetry.device.resolve_device`): with a Ray cluster,
     the driver's, not the workers' (``--preset default`` where only the workers have GPUs)."""
@@ -140,7 +169,8 @@ def choose_preset(preset: str, *, device: str, config_file: Path | None = None,
         return PresetChoice(GPU_PRESET, f"preset auto: GPU found, so {GPU_PRESET!r}: "
                                         f"{load_preset(GPU_PRESET).description}")
     return PresetChoice(CPU_PRESET, f"preset auto: no GPU, so {CPU_PRESET!r}: {load_preset(CPU_PRESET).description} "
-                                    f"--preset {GPU_PRESET} for ALIKED + LightGlue (slower on a CPU)")
+                                    f"--preset {GPU_PRESET} for ALIKED + LightGlue (slower on a CPU)",
+                        CPU_ESCALATION if escalate else None)
 
 
 def _still_camera(photos: Sequence[Path]) -> StillCamera | None:

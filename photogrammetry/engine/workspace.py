@@ -33,6 +33,8 @@ class RunRecord:
     """Absolute path of the photo folder."""
     preset: str | None
     """Preset name (``auto`` recorded as what it resolved to)."""
+    preset_reason: str = ""
+    """Why ``auto`` ended at that preset (empty where the preset was named)."""
     overrides: tuple[str, ...]
     """``--set`` assignments."""
     until: str | None
@@ -105,6 +107,10 @@ class WorkspaceStatus:
     """One entry per stage of the pipeline, in order."""
     note: str = ""
     """Why keys could not be derived, if so."""
+    preset: str | None = None
+    """Preset of the last run (``auto`` recorded as what it resolved to)."""
+    preset_reason: str = ""
+    """Why ``auto`` ended at that preset (empty where the preset was named)."""
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)
@@ -145,7 +151,7 @@ def workspace_status(stages: Sequence[StageSpec], workspace: Path) -> WorkspaceS
         entries = _mark_running(entries)
         who = f"PID {owner.get('pid', '?')} on host {owner.get('host', '?')}, since {owner.get('since', '?')}"
         note = "; ".join(filter(None, [f"a {owner.get('command', 'run')} is in progress ({who})", note]))
-    return WorkspaceStatus(str(workspace), record.photos, entries, note)
+    return WorkspaceStatus(str(workspace), record.photos, entries, note, record.preset, record.preset_reason)
 
 
 def _mark_running(entries: tuple[StageStatus, ...]) -> tuple[StageStatus, ...]:

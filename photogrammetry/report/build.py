@@ -69,6 +69,7 @@ def build_report(inputs: ReportInputs, options: ReportOptions | None = None) -> 
     built = [_build_section(anchor, title, builder, inputs, options) for anchor, title, builder in SECTIONS]
     subtitle = (f"Workspace <code>{esc(inputs.workspace)}</code>, photos <code>{esc(inputs.photos)}</code>"
                 + (f", preset <code>{esc(inputs.preset)}</code>" if inputs.preset else "")
+                + (f" ({esc(inputs.preset_reason)})" if inputs.preset_reason else "")
                 + f". Made {esc(time.strftime('%Y-%m-%d %H:%M:%S'))}; sections whose stage has not run say "
                 "&quot;not computed&quot;.")
     html = page("Photogrammetry report", subtitle, [section for section, _ in built])

@@ -57,6 +57,8 @@ class ReportInputs:
     """Every stage of the pipeline, in order."""
     preset: str | None = None
     """Preset of the last run."""
+    preset_reason: str = ""
+    """Why ``auto`` ended at that preset, where it escalated (empty otherwise)."""
 
     def record(self, stage: str) -> StageRecord | None:
         """The record of ``stage``, ``None`` for a stage the pipeline does not have."""

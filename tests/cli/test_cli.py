@@ -124,5 +124,8 @@ def test_run_without_a_preset_on_the_cpu_logs_and_records_the_cpu_preset(photos:
     assert "preset auto: no GPU, so 'cpu'" in log_file.read_text()
     record = json.loads((workspace / "run.json").read_text())
     assert record["preset"] == "cpu" and record["settings"]["features"]["extractor"] == "sift"
+    assert "preset:    cpu\n" in cli("status", workspace).stdout
     named = cli("run", photos, "-w", workspace, "--device", "cpu", "--until", "ingest", "--preset", "default")
     assert "preset auto" not in named.stderr
+    off = cli("run", photos, "-w", workspace, "--device", "cpu", "--until", "ingest", "--no-escalate")
+    assert "preset auto: no GPU, so 'cpu'" in off.stderr

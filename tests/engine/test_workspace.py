@@ -24,7 +24,7 @@ def test_status_after_a_full_run(numbers: Path, tmp_path: Path) -> None:
     assert total.key == result.folder("total").name
     assert total.outputs == {"total": str(result.folder("total") / "total.json")}
     assert total.counts == {"values": 20} and total.size_bytes > 0 and total.seconds >= 0
-    assert set(status.to_dict()) == {"workspace", "photos", "stages", "note"}
+    assert set(status.to_dict()) == {"workspace", "photos", "stages", "note", "preset", "preset_reason"}
 
 
 def test_status_missing_stale_and_partial(numbers: Path, tmp_path: Path) -> None:

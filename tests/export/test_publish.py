@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import photogrammetry.api as api
+import photogrammetry.engine.escalate as escalate
 from photogrammetry.cli import main
 from photogrammetry.engine.runner import RunResult, StageOutcome
 from photogrammetry.errors import ConfigError
@@ -78,10 +78,10 @@ def test_a_folder_of_other_files_is_never_replaced(artifact: Path, tmp_path: Pat
 
 def test_run_publishes_and_its_last_line_names_the_glb(artifact: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    def finished_run(stages, request, options) -> RunResult:
+    def finished_run(stages, request, options, stop=None) -> RunResult:
         return RunResult(workspace=request.workspace, stages=(StageOutcome("export", "k", "ran", 1.0, artifact),))
 
-    monkeypatch.setattr(api, "run_pipeline", finished_run)
+    monkeypatch.setattr(escalate, "run_pipeline", finished_run)
     (tmp_path / "photos").mkdir()
     for output, where in ((None, tmp_path / "ws" / "output"), (tmp_path / "final", tmp_path / "final")):
         args = ["run", str(tmp_path / "photos"), "-w", str(tmp_path / "ws"), *(["-o", str(output)] if output else [])]
