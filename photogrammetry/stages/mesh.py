@@ -45,6 +45,7 @@ from photogrammetry.meshing import (
 )
 from photogrammetry.meshing.crop import CropOptions, crop_filter, pull_inside
 from photogrammetry.meshing.poisson import remove_vertices
+from photogrammetry.meshing.seen import SeenOptions, remove_unseen
 from photogrammetry.meshing.silhouette import SilhouetteOptions, fit_silhouettes
 
 
@@ -69,6 +70,8 @@ class MeshConfig:
     """The meshers' settings: Poisson depth and screening, trimming, TSDF voxels."""
     crop: CropOptions = field(default_factory=CropOptions)
     """Cropping the cloud and the surface to the object: masks or a box around the SfM points."""
+    seen: SeenOptions = field(default_factory=SeenOptions)
+    """Faces no photo sees: removed on open scenes (box or no crop), kept closed with masks."""
     cleanup: CleanupOptions = field(default_factory=CleanupOptions)
     """Which pieces are kept and which holes filled."""
     silhouette: SilhouetteOptions = field(default_factory=SilhouetteOptions)
@@ -131,6 +134,12 @@ def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraV
         surface = remove_vertices(surface, ~keep(surface.vertices))
     if len(surface.faces) == 0:
         raise InputError("the surface lies outside the crop region; try mesh.crop.mode = none")
+    if config.seen.removes(mode):
+        seconds["crop"] = time.perf_counter() - start
+        step("removing unseen faces")
+        surface, seconds["unseen"] = _without_unseen(surface, views, config.seen, log)
+        start = time.perf_counter()
+        step("cleanup")
     raw = clean_mesh(surface, config.cleanup)
     seconds["cleanup"] = time.perf_counter() - start
     if mode == "masks" and config.silhouette.band > 0 and config.silhouette.iterations > 0:
@@ -146,6 +155,18 @@ def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraV
     for name, (mesh, took) in detail_levels(raw).items():
         levels[name], seconds[f"level_{name}"] = mesh, took
     return MeshBuild(raw=raw, levels=levels, seconds={k: round(v, 3) for k, v in seconds.items()}, box=box)
+
+
+def _without_unseen(surface: MeshData, views: Sequence[CameraView], options: SeenOptions,
+                    log: Any) -> tuple[MeshData, float]:
+    """The surface without the faces no view sees (:func:`remove_unseen`), and the seconds it took."""
+    start = time.perf_counter()
+    surface, removed = remove_unseen(surface, views, options)
+    if log is not None:
+        log.info("%.1f %% of the surface's faces are seen by no photo: removed (mesh.seen.unseen)", 100 * removed)
+    if len(surface.faces) == 0:
+        raise InputError("no photo sees the surface; check the cameras, or set mesh.seen.unseen = keep")
+    return surface, time.perf_counter() - start
 
 
 def upstream_inputs(fusion: FusionResult, undistort: UndistortResult) -> tuple[Path, Path, Path, Path | None, Units]:
@@ -201,7 +222,7 @@ def run(config: MeshConfig, ctx: StageContext, *, fusion: FusionResult, undistor
 
 STAGE = StageSpec(
     name="mesh",
-    version=3,
+    version=4,  # 4: faces no photo sees removed on open scenes (mesh.seen)
     config=MeshConfig,
     run=run,
     load=load_mesh_result,
