@@ -4,7 +4,8 @@ Steps: read the fused cloud (normals estimated when missing); crop it to the obj
 carve it to their visual hull; else a box around the SfM points); build the surface with a mesher of
 :data:`photogrammetry.meshing.MESHERS` (screened Poisson with density trimming, or TSDF
 marching cubes); crop the surface the same way (with masks, vertices a little outside the hull
-are pulled back onto it instead); keep the main components (floaters and
+are pulled back onto it instead); without masks, remove the faces no photo sees
+(:mod:`photogrammetry.meshing.seen`); keep the main components (floaters and
 small islands go), fill small holes; with masks, move the contours onto the masks' outlines
 (:mod:`photogrammetry.meshing.silhouette`); decimate to the detail levels ``preview`` / ``reduced``
 / ``medium`` / ``full`` (about 25k / 50k / 100k / 250k triangles) besides ``raw``.
