@@ -44,6 +44,7 @@ from photogrammetry.meshing import (
     mesher_spec,
     read_cloud,
 )
+from photogrammetry.meshing.cleanup import keep_large_components
 from photogrammetry.meshing.crop import CropOptions, crop_filter, pull_inside
 from photogrammetry.meshing.poisson import remove_vertices
 from photogrammetry.meshing.seen import SeenOptions, remove_unseen
@@ -138,10 +139,11 @@ def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraV
     if config.seen.removes(mode):
         seconds["crop"] = time.perf_counter() - start
         step("removing unseen faces")
-        surface, seconds["unseen"] = _without_unseen(surface, views, config.seen, log)
+        surface, seconds["unseen"] = _without_unseen(surface, views, config, log)
         start = time.perf_counter()
         step("cleanup")
-    raw = clean_mesh(surface, config.cleanup)
+    cleanup = replace(config.cleanup, min_component=config.seen.min_piece) if "unseen" in seconds else config.cleanup
+    raw = clean_mesh(surface, cleanup)
     seconds["cleanup"] = time.perf_counter() - start
     if mode == "masks" and config.silhouette.band > 0 and config.silhouette.iterations > 0:
         start = time.perf_counter()
@@ -158,11 +160,14 @@ def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraV
     return MeshBuild(raw=raw, levels=levels, seconds={k: round(v, 3) for k, v in seconds.items()}, box=box)
 
 
-def _without_unseen(surface: MeshData, views: Sequence[CameraView], options: SeenOptions,
+def _without_unseen(surface: MeshData, views: Sequence[CameraView], config: MeshConfig,
                     log: Any) -> tuple[MeshData, float]:
-    """The surface without the faces no view sees (:func:`remove_unseen`), and the seconds it took."""
+    """The surface without its floaters (``cleanup.min_component``) and the faces no view sees
+    (:func:`remove_unseen`), and the seconds it took."""
     start = time.perf_counter()
-    surface, removed = remove_unseen(surface, views, options)
+    surface = keep_large_components(surface, min_fraction=config.cleanup.min_component,
+                                    max_components=config.cleanup.max_components)
+    surface, removed = remove_unseen(surface, views, config.seen)
     if log is not None:
         log.info("%.1f %% of the surface's faces are seen by no photo: removed (mesh.seen.unseen)", 100 * removed)
     if len(surface.faces) == 0:
