@@ -66,6 +66,7 @@ from photogrammetry.evaluation.texture_render import load_textured_mesh  # noqa:
 from photogrammetry.io.gltf import write_glb  # noqa: E402
 from photogrammetry.io.mesh import LEVEL_NAMES, MeshData, TexturedMeshData, write_ply  # noqa: E402
 from photogrammetry.meshing import CameraView, OrientedCloud, colmap_points  # noqa: E402
+from photogrammetry.meshing.seen import SeenOptions  # noqa: E402
 from photogrammetry.stages.mesh import MeshBuild, MeshConfig, build_mesh  # noqa: E402
 from photogrammetry.stages.texture import TextureConfig  # noqa: E402
 from photogrammetry.texturing import BlendOptions, texture_mesh  # noqa: E402
@@ -244,7 +245,8 @@ def run_set(name: str, gt_path: Path, args: argparse.Namespace, work: Path) -> d
     start = time.perf_counter()
     if cloud is not None:
         write_ply(work / "cloud.ply", MeshData(vertices=cloud.points, faces=np.zeros((0, 3)), colors=cloud.colors))
-        build = build_mesh(MeshConfig(method=args.method), cloud, views, points)
+        config = MeshConfig(method=args.method, seen=SeenOptions(unseen=args.unseen))
+        build = build_mesh(config, cloud, views, points)
         if gt.scene_mesh_path is not None or gt.object_mesh_path is not None:
             result["fscore_cloud"] = _scores(work / "cloud.ply", gt, [], "points_path")
             write_ply(work / "cloud_inliers.ply", MeshData(vertices=inliers(cloud.points), faces=np.zeros((0, 3))))
@@ -376,6 +378,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                         help="threads of our texturing (the stage's default; open3d uses every core)")
     parser.add_argument("--method", default="poisson", help="mesher")
+    parser.add_argument("--unseen", default=SeenOptions().unseen, choices=("auto", "remove", "keep"),
+                        help="faces no photo sees (mesh.seen.unseen): keep gives the mesh as before they were removed")
     parser.add_argument("--real-mesh", choices=("hull", "mvs"), default="hull",
                         help="mesh of real sets (no GT mesh): their visual hull, or our MVS + fusion + mesh stages")
     parser.add_argument("--real-mvs", default="ncc", help="MVS method for --real-mesh mvs")

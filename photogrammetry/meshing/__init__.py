@@ -8,8 +8,8 @@ Typical use::
     levels = detail_levels(mesh)          # preview / reduced / medium / full
 
 Modules: :mod:`.cloud` (input clouds), :mod:`.views` (cameras and masks), :mod:`.poisson`,
-:mod:`.tsdf` (the meshers), :mod:`.cleanup`, :mod:`.crop`, :mod:`.silhouette` (contours onto
-the masks' outlines), :mod:`.levels`. open3d is imported
+:mod:`.tsdf` (the meshers), :mod:`.cleanup`, :mod:`.crop`, :mod:`.seen` (faces no photo sees, by
+ray casting with :mod:`.raycast`), :mod:`.silhouette` (contours onto the masks' outlines), :mod:`.levels`. open3d is imported
 inside the functions that use it.
 """
 

@@ -4,7 +4,8 @@ Steps: read the fused cloud (normals estimated when missing); crop it to the obj
 carve it to their visual hull; else a box around the SfM points); build the surface with a mesher of
 :data:`photogrammetry.meshing.MESHERS` (screened Poisson with density trimming, or TSDF
 marching cubes); crop the surface the same way (with masks, vertices a little outside the hull
-are pulled back onto it instead); keep the main components (floaters and
+are pulled back onto it instead); without masks, remove the faces no photo sees
+(:mod:`photogrammetry.meshing.seen`); keep the main components (floaters and
 small islands go), fill small holes; with masks, move the contours onto the masks' outlines
 (:mod:`photogrammetry.meshing.silhouette`); decimate to the detail levels ``preview`` / ``reduced``
 / ``medium`` / ``full`` (about 25k / 50k / 100k / 250k triangles) besides ``raw``.
@@ -43,8 +44,10 @@ from photogrammetry.meshing import (
     mesher_spec,
     read_cloud,
 )
+from photogrammetry.meshing.cleanup import keep_large_components
 from photogrammetry.meshing.crop import CropOptions, crop_filter, pull_inside
 from photogrammetry.meshing.poisson import remove_vertices
+from photogrammetry.meshing.seen import SeenOptions, remove_unseen
 from photogrammetry.meshing.silhouette import SilhouetteOptions, fit_silhouettes
 
 
@@ -69,6 +72,8 @@ class MeshConfig:
     """The meshers' settings: Poisson depth and screening, trimming, TSDF voxels."""
     crop: CropOptions = field(default_factory=CropOptions)
     """Cropping the cloud and the surface to the object: masks or a box around the SfM points."""
+    seen: SeenOptions = field(default_factory=SeenOptions)
+    """Faces no photo sees: removed on open scenes (box or no crop), kept closed with masks."""
     cleanup: CleanupOptions = field(default_factory=CleanupOptions)
     """Which pieces are kept and which holes filled."""
     silhouette: SilhouetteOptions = field(default_factory=SilhouetteOptions)
@@ -131,7 +136,14 @@ def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraV
         surface = remove_vertices(surface, ~keep(surface.vertices))
     if len(surface.faces) == 0:
         raise InputError("the surface lies outside the crop region; try mesh.crop.mode = none")
-    raw = clean_mesh(surface, config.cleanup)
+    if config.seen.removes(mode):
+        seconds["crop"] = time.perf_counter() - start
+        step("removing unseen faces")
+        surface, seconds["unseen"] = _without_unseen(surface, views, config, log)
+        start = time.perf_counter()
+        step("cleanup")
+    cleanup = replace(config.cleanup, min_component=config.seen.min_piece) if "unseen" in seconds else config.cleanup
+    raw = clean_mesh(surface, cleanup)
     seconds["cleanup"] = time.perf_counter() - start
     if mode == "masks" and config.silhouette.band > 0 and config.silhouette.iterations > 0:
         start = time.perf_counter()
@@ -146,6 +158,21 @@ def build_mesh(config: MeshConfig, cloud: OrientedCloud, views: Sequence[CameraV
     for name, (mesh, took) in detail_levels(raw).items():
         levels[name], seconds[f"level_{name}"] = mesh, took
     return MeshBuild(raw=raw, levels=levels, seconds={k: round(v, 3) for k, v in seconds.items()}, box=box)
+
+
+def _without_unseen(surface: MeshData, views: Sequence[CameraView], config: MeshConfig,
+                    log: Any) -> tuple[MeshData, float]:
+    """The surface without its floaters (``cleanup.min_component``) and the faces no view sees
+    (:func:`remove_unseen`), and the seconds it took."""
+    start = time.perf_counter()
+    surface = keep_large_components(surface, min_fraction=config.cleanup.min_component,
+                                    max_components=config.cleanup.max_components)
+    surface, removed = remove_unseen(surface, views, config.seen)
+    if log is not None:
+        log.info("%.1f %% of the surface's faces are seen by no photo: removed (mesh.seen.unseen)", 100 * removed)
+    if len(surface.faces) == 0:
+        raise InputError("no photo sees the surface; check the cameras, or set mesh.seen.unseen = keep")
+    return surface, time.perf_counter() - start
 
 
 def upstream_inputs(fusion: FusionResult, undistort: UndistortResult) -> tuple[Path, Path, Path, Path | None, Units]:
@@ -201,7 +228,7 @@ def run(config: MeshConfig, ctx: StageContext, *, fusion: FusionResult, undistor
 
 STAGE = StageSpec(
     name="mesh",
-    version=3,
+    version=4,  # 4: faces no photo sees removed on open scenes (mesh.seen)
     config=MeshConfig,
     run=run,
     load=load_mesh_result,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 
@@ -26,6 +29,22 @@ def ring_views(count: int = 8, *, height: float = 1.2) -> list[CameraView]:
     K = np.array([[FOCAL, 0, WIDTH / 2], [0, FOCAL, HEIGHT / 2], [0, 0, 1]])
     return [CameraView(name=f"v{i}.png", K=K, R=R, t=t, width=WIDTH, height=HEIGHT)
             for i, (R, t) in enumerate(ring(count, height=height))]
+
+
+def sphere_masked(views: list[CameraView], folder: Path) -> list[CameraView]:
+    """The views with masks of the unit sphere: the pixels whose rays meet it."""
+    masked = []
+    for view in views:
+        cols, rows = np.meshgrid(np.arange(view.width) + 0.5, np.arange(view.height) + 0.5)
+        pixels = np.stack([cols, rows, np.ones_like(cols)], axis=-1).reshape(-1, 3)
+        rays = pixels @ np.linalg.inv(view.K).T @ view.R  # world directions (R^T K^-1 p)
+        rays /= np.linalg.norm(rays, axis=1, keepdims=True)
+        hit = np.linalg.norm(np.cross(view.center, rays), axis=1) <= 1.0
+        path = folder / f"{view.name}.png"
+        cv2.imwrite(str(path), (255 * hit.reshape(view.height, view.width)).astype(np.uint8))
+        masked.append(CameraView(name=view.name, K=view.K, R=view.R, t=view.t, width=view.width,
+                                 height=view.height, mask_path=path))
+    return masked
 
 
 @pytest.fixture(scope="session")

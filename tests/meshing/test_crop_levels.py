@@ -13,7 +13,7 @@ from photogrammetry.meshing.levels import decimate, detail_levels
 from photogrammetry.meshing.views import CameraView
 from tests.texturing.scene import sphere
 
-from .conftest import ring_views
+from .conftest import ring_views, sphere_masked
 
 
 def test_robust_box_ignores_stray_points() -> None:
@@ -65,24 +65,8 @@ def test_carving_keeps_the_visual_hull_within_the_margin(tmp_path: Path) -> None
     assert carve(points, views, margin_px=2, tolerance=0.2).all()
 
 
-def _sphere_masked(views: list[CameraView], folder: Path) -> list[CameraView]:
-    """The views with masks of the unit sphere: the pixels whose rays meet it."""
-    masked = []
-    for view in views:
-        cols, rows = np.meshgrid(np.arange(view.width) + 0.5, np.arange(view.height) + 0.5)
-        pixels = np.stack([cols, rows, np.ones_like(cols)], axis=-1).reshape(-1, 3)
-        rays = pixels @ np.linalg.inv(view.K).T @ view.R  # world directions (R^T K^-1 p)
-        rays /= np.linalg.norm(rays, axis=1, keepdims=True)
-        hit = np.linalg.norm(np.cross(view.center, rays), axis=1) <= 1.0
-        path = folder / f"{view.name}.png"
-        cv2.imwrite(str(path), (255 * hit.reshape(view.height, view.width)).astype(np.uint8))
-        masked.append(CameraView(name=view.name, K=view.K, R=view.R, t=view.t, width=view.width,
-                                 height=view.height, mask_path=path))
-    return masked
-
-
 def test_swollen_surface_is_pulled_onto_the_masks_hull_without_holes(tmp_path: Path) -> None:
-    views = _sphere_masked(ring_views(6), tmp_path)
+    views = sphere_masked(ring_views(6), tmp_path)
     pixel = 4.0 / views[0].K[0, 0]  # a pixel's size at the sphere
 
     def inside(points: np.ndarray) -> np.ndarray:
