@@ -47,6 +47,14 @@ def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     return acc / length
 
 
+def face_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit normals (F, 3) and areas (F,) of the faces (counter-clockwise winding points outwards)."""
+    corners = vertices[faces]
+    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    area = np.linalg.norm(cross, axis=1)
+    return cross / np.maximum(area, 1e-30)[:, None], 0.5 * area
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class MeshData:
     """A triangle mesh in memory."""

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from photogrammetry.errors import ConfigError
-from photogrammetry.io.mesh import MeshData
+from photogrammetry.io.mesh import MeshData, face_normals
 from photogrammetry.meshing.poisson import remove_vertices
 from photogrammetry.meshing.raycast import MeshScene
 from photogrammetry.meshing.views import CameraView
@@ -78,12 +78,6 @@ def scaled_view(view: CameraView, max_size: int) -> CameraView:
     return replace(view, K=view.K * factors[:, None], width=width, height=height)
 
 
-def face_normals(mesh: MeshData) -> np.ndarray:
-    """(F, 3) unnormalised normals of the faces (counter-clockwise winding points outwards)."""
-    corners = mesh.vertices[mesh.faces]
-    return np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-
-
 def seen_faces(mesh: MeshData, views: Sequence[CameraView], options: SeenOptions) -> np.ndarray:
     """(F,) bool: faces that at least one view sees (see the module docstring), before any margin.
 
@@ -94,7 +88,7 @@ def seen_faces(mesh: MeshData, views: Sequence[CameraView], options: SeenOptions
     """
     scene = MeshScene(mesh.vertices, mesh.faces)
     centres = mesh.vertices[mesh.faces].mean(axis=1)
-    normals = face_normals(mesh)
+    normals = face_normals(mesh.vertices, mesh.faces)[0]
     seen = np.zeros(len(mesh.faces), dtype=bool)
     kernel = np.ones((3, 3), np.uint8)
     for full in views:

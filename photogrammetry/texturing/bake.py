@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 
 from photogrammetry.errors import ConfigError
+from photogrammetry.io.mesh import face_normals
 from photogrammetry.meshing.views import CameraView, sample_image
-from photogrammetry.texturing.charts import face_normals
 from photogrammetry.texturing.leveling import Levelling
 from photogrammetry.texturing.visibility import MeshScene, ViewMaps, sees, view_maps
 

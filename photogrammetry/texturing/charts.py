@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from photogrammetry.io.mesh import MeshData
+from photogrammetry.io.mesh import MeshData, face_normals
 from photogrammetry.texturing.selection import select_views
 
 _DIRECTIONS = np.array([d for d in itertools.product((-1, 0, 1), repeat=3) if any(d)], dtype=np.float64)
@@ -28,14 +28,6 @@ _DIRECTIONS /= np.linalg.norm(_DIRECTIONS, axis=1, keepdims=True)
 
 if TYPE_CHECKING:
     from scipy import sparse
-
-
-def face_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit normals (F, 3) and areas (F,) of the faces."""
-    corners = vertices[faces]
-    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    area = np.linalg.norm(cross, axis=1)
-    return cross / np.maximum(area, 1e-30)[:, None], 0.5 * area
 
 
 def smooth_normals(mesh: MeshData, adjacency: sparse.csr_matrix, iterations: int) -> np.ndarray:

@@ -13,7 +13,8 @@ from photogrammetry.io.mesh import MeshData
 from photogrammetry.meshing import SurfaceOptions
 from photogrammetry.meshing.cloud import OrientedCloud
 from photogrammetry.meshing.crop import CropOptions
-from photogrammetry.meshing.seen import SeenOptions, face_normals, grow, remove_unseen, scaled_view, seen_faces
+from photogrammetry.io.mesh import face_normals
+from photogrammetry.meshing.seen import SeenOptions, grow, remove_unseen, scaled_view, seen_faces
 from photogrammetry.meshing.views import CameraView
 from photogrammetry.stages.mesh import MeshConfig, build_mesh
 from tests.texturing.scene import sphere
@@ -43,9 +44,8 @@ def box_on_ground(count: int = 20_000, seed: int = 0) -> OrientedCloud:
 
 def facing(mesh: MeshData, direction: tuple[float, float, float], *, above: float = -np.inf) -> float:
     """Area of the faces whose normals lie within 45 degrees of ``direction`` (and centres above ``above``)."""
-    normals = face_normals(mesh)
-    area = 0.5 * np.linalg.norm(normals, axis=1)
-    cosine = normals @ np.asarray(direction) / np.maximum(2 * area, 1e-12)
+    normals, area = face_normals(mesh.vertices, mesh.faces)
+    cosine = normals @ np.asarray(direction)
     high = mesh.vertices[mesh.faces].mean(axis=1)[:, 2] > above
     return float(area[(cosine > np.sqrt(0.5)) & high].sum())
 

@@ -24,7 +24,7 @@ TEMPLE = ROOT.parent / "shared" / "data" / "middlebury_templeSparseRing"
 def object_cloud(gt, count: int, seed: int = 0) -> OrientedCloud:
     """Points on the GT object mesh with half a pixel of noise along the normal (a clean fused cloud)."""
     from photogrammetry.evaluation.raycast import read_mesh
-    from photogrammetry.texturing.charts import face_normals
+    from photogrammetry.io.mesh import face_normals
 
     rng = np.random.default_rng(seed)
     vertices, faces = read_mesh(gt.object_mesh_path)
