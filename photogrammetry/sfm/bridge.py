@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from photogrammetry.io.features import FeatureFile
-from photogrammetry.matching.descriptors import unit_descriptors
 from photogrammetry.sfm import chance
-from photogrammetry.sfm.guided import camera_rays, epipolar_matches, essential, merged_matches
+from photogrammetry.sfm.database import pairs_of
+from photogrammetry.sfm.guided import camera_rays, epipolar_matches, essential, image_features, merged_matches
 from photogrammetry.sfm.verification import two_view_options
 
 if TYPE_CHECKING:
@@ -58,13 +58,8 @@ def pairs_across(database: Path, shared: set[int], piece: set[int], largest: set
     """The image pairs (ids) to match again around the ``shared`` images of a join: each shared image
     with every image of ``piece`` or ``largest`` it is verified with (at least ``min_inliers``
     inliers), and each such image of the piece with each such image of the largest model."""
-    import pycolmap
-
-    with pycolmap.Database.open(database) as db:
-        pair_ids, counts = db.read_two_view_geometry_num_inliers()
     near: dict[int, set[int]] = {s: set() for s in shared}
-    for pair_id, count in zip(pair_ids, counts, strict=True):
-        a, b = (int(i) for i in pycolmap.pair_id_to_image_pair(pair_id))
+    for a, b, count in pairs_of(database):
         if count < min_inliers:
             continue
         for s, other in ((a, b), (b, a)):
@@ -98,6 +93,7 @@ def scale_through(database: Path, model: pycolmap.Reconstruction, shared: set[in
     ratios = []
     with pycolmap.Database.open(database) as db:
         for s in shared:
+            keypoints = np.asarray(db.read_keypoints(s))[:, :2].astype(np.float64)
             depths: dict[str, dict[int, list[float]]] = {"piece": {}, "largest": {}}
             for side, images in (("piece", piece), ("largest", largest)):
                 for other in images:
@@ -106,9 +102,8 @@ def scale_through(database: Path, model: pycolmap.Reconstruction, shared: set[in
                     matches = np.asarray(db.read_two_view_geometry(s, other).inlier_matches).reshape(-1, 2)
                     if len(matches) == 0:
                         continue
-                    keypoints_s = np.asarray(db.read_keypoints(s))[matches[:, 0], :2].astype(np.float64)
                     keypoints_o = np.asarray(db.read_keypoints(other))[matches[:, 1], :2].astype(np.float64)
-                    z = _depths(model, s, other, keypoints_s, keypoints_o, min_angle_deg)
+                    z = _depths(model, s, other, keypoints[matches[:, 0]], keypoints_o, min_angle_deg)
                     for k, depth in zip(matches[:, 0], z, strict=True):
                         if np.isfinite(depth):
                             depths[side].setdefault(int(k), []).append(float(depth))
@@ -158,12 +153,7 @@ def match_across(database: Path, features: Path, model: pycolmap.Reconstruction,
     replaced = 0
     with pycolmap.Database.open(database) as db, FeatureFile(features) as file:
         cameras = {c.camera_id: c for c in db.read_all_cameras()}
-        cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for image_id in {i for pair in pairs for i in pair}:
-            own = file.read(db.read_image(image_id).name)
-            keypoints = np.asarray(db.read_keypoints(image_id))[:, :2].astype(np.float64)
-            rays = camera_rays(model, image_id, keypoints[: len(own.keypoints)])
-            cache[image_id] = keypoints, rays, unit_descriptors(own.descriptors)
+        cache = {i: image_features(db, file, model, i) for i in {i for pair in pairs for i in pair}}
         for a, b in pairs:
             (kp0, rays0, desc0), (kp1, rays1, desc1) = cache[a], cache[b]
             focal = model.camera(model.image(a).camera_id).mean_focal_length()

@@ -112,6 +112,16 @@ def camera_rays(model: pycolmap.Reconstruction, image_id: int, keypoints: np.nda
     return np.column_stack([xy, np.ones(len(xy))])
 
 
+def image_features(db: pycolmap.Database, file: FeatureFile, model: pycolmap.Reconstruction,
+                   image_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An image's keypoints (N, 2) as the database holds them, the rays (K, 3) of our own K of them in
+    ``model``'s camera and their unit descriptors (K, D) (the SIFT assist's keypoints follow ours and
+    have no descriptors here)."""
+    own = file.read(db.read_image(image_id).name)
+    keypoints = np.asarray(db.read_keypoints(image_id))[:, :2].astype(np.float64)
+    return keypoints, camera_rays(model, image_id, keypoints[: len(own.keypoints)]), unit_descriptors(own.descriptors)
+
+
 def merged_matches(raw: np.ndarray, new: np.ndarray) -> np.ndarray:
     """``raw`` and those of ``new`` whose keypoints ``raw`` leaves unmatched, on both sides."""
     fresh = ~np.isin(new[:, 0], raw[:, 0]) & ~np.isin(new[:, 1], raw[:, 1])
@@ -147,14 +157,12 @@ def add_guided_matches(database: Path, features: Path, models: list[pycolmap.Rec
     with pycolmap.Database.open(database) as db, FeatureFile(features) as file:
         pairs = _pairs(db, models, options.min_points, min_inliers, skip)
         added = 0
-        cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for a, b, model in pairs:
             for i in (a, b):
                 if (id(model), i) not in cache:
-                    own = file.read(db.read_image(i).name)
-                    rays = camera_rays(model, i, db.read_keypoints(i)[: len(own.keypoints), :2])
-                    cache[id(model), i] = rays, unit_descriptors(own.descriptors)
-            (rays0, desc0), (rays1, desc1) = cache[id(model), a], cache[id(model), b]
+                    cache[id(model), i] = image_features(db, file, model, i)
+            (_, rays0, desc0), (_, rays1, desc1) = cache[id(model), a], cache[id(model), b]
             focal = model.camera(model.image(a).camera_id).mean_focal_length()
             new = epipolar_matches(essential(model, a, b), rays0, rays1, desc0, desc1,
                                    band=options.max_error_px / focal, ratio=options.ratio,
