@@ -149,6 +149,11 @@ class FrameSampler:
         self.lost_steps = 0
         """``motion``: steps between frames where tracking was lost (each counted as a whole spacing)."""
 
+    @property
+    def widened(self) -> bool:
+        """``motion``: whether ``max_frames`` made the spacing larger than asked."""
+        return self.spacing > self.options.spacing * 1.001
+
     def _open(self) -> cv2.VideoCapture:
         """The opened capture; reads the frame rate."""
         capture = cv2.VideoCapture(str(self.path))
@@ -196,12 +201,10 @@ class FrameSampler:
             return
         steps_array = np.asarray(steps)
         self.lost_steps = int(np.isnan(steps_array).sum())
-        def differs(a: int, b: int) -> bool:
-            return float(np.abs(thumbs[a] - thumbs[b]).mean()) >= self.options.min_difference
-
+        gap = max(1.0, self.video_fps / self.options.fps)
         chosen, self.spacing = choose_keyframes(steps_array, np.asarray(scores), self.options.spacing,
-                                                self.options.max_frames, gap=max(1.0, self.video_fps / self.options.fps),
-                                                differs=differs)
+                                                self.options.max_frames, gap=gap,
+                                                differs=lambda a, b: self._distinct(thumbs[a], thumbs[b]))
         self.moved = float(np.nansum(steps_array))
         wanted = set(chosen)
         self.on_step(f"decoding the {len(chosen)} frames chosen of {len(steps)}")
@@ -226,25 +229,35 @@ class FrameSampler:
         best: Frame | None = None
         last_thumb: np.ndarray | None = None
         kept = 0
+
+        def new(frame: Frame) -> bool:
+            """Whether ``frame`` differs from the last kept one (else a near-duplicate, counted)."""
+            nonlocal last_thumb
+            thumb = thumbnail(frame.image)
+            if last_thumb is not None and not self._distinct(thumb, last_thumb):
+                self.near_duplicates += 1
+                return False
+            last_thumb = thumb
+            return True
+
         try:
-            while kept < self.options.max_frames:
-                ok, image = capture.read()
-                if ok and image is not None and image.ndim == 2:
-                    image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-                index = self.frames_read
-                if best is not None and (not ok or math.floor(index / interval) != math.floor(best.index / interval)):
-                    thumb = thumbnail(best.image)
-                    if last_thumb is None or float(np.abs(thumb - last_thumb).mean()) >= self.options.min_difference:
-                        last_thumb, kept = thumb, kept + 1
+            for index, image in enumerate(self._decoded(capture)):
+                if best is not None and math.floor(index / interval) != math.floor(best.index / interval):
+                    if new(best):
+                        kept += 1
                         yield best
-                    else:
-                        self.near_duplicates += 1
                     best = None
-                if not ok or image is None:
-                    break
+                    if kept >= self.options.max_frames:
+                        return
                 self.frames_read += 1
                 score = sharpness(image)
                 if best is None or score > best.sharpness:
                     best = Frame(index, index / self.video_fps, image, score)
+            if best is not None and new(best):
+                yield best
         finally:
             capture.release()
+
+    def _distinct(self, thumb: np.ndarray, other: np.ndarray) -> bool:
+        """Whether two frames' thumbnails differ by at least ``min_difference`` (else near-duplicates)."""
+        return float(np.abs(thumb - other).mean()) >= self.options.min_difference

@@ -206,7 +206,7 @@ def _prepare_video(path: Path, rel: str, config: IngestConfig, out: Path,
         raise InputError(f"the video {path} gave no frames (OpenCV decoded {sampler.frames_read}); check that it "
                          "plays, or convert it to H.264 MP4")
     return {"records": records, "read": sampler.frames_read, "near_duplicates": sampler.near_duplicates,
-            "sampling": _sampling_note(sampler), "widened": sampler.spacing > sampler.options.spacing * 1.001}
+            "sampling": _sampling_note(sampler), "widened": sampler.widened}
 
 
 def _sampling_note(sampler: FrameSampler) -> str:
@@ -218,7 +218,7 @@ def _sampling_note(sampler: FrameSampler) -> str:
             f"width; it moved {sampler.moved:.1f} widths in all")
     if sampler.lost_steps:
         note += f", tracking lost at {sampler.lost_steps} steps (each counted as a whole spacing)"
-    if sampler.spacing > options.spacing * 1.001:
+    if sampler.widened:
         note += (f"; ingest.video.max_frames ({options.max_frames}) widened the spacing from "
                  f"{options.spacing:.0%}, so neighbouring frames overlap less: raise it, or split the video")
     return note
