@@ -222,9 +222,7 @@ def _place(model: pycolmap.Reconstruction, piece: pycolmap.Reconstruction, image
     import pycolmap
 
     if model.exists_image(image_id):
-        frame = model.frame(model.image(image_id).frame_id)
-        frame.rig_from_world = pose
-        model.register_frame(frame.frame_id)
+        _register_at(model, image_id, pose)
         return
     source = piece.image(image_id)
     if not model.exists_camera(source.camera_id):
@@ -232,6 +230,13 @@ def _place(model: pycolmap.Reconstruction, piece: pycolmap.Reconstruction, image
     keypoints = np.array([p.xy for p in source.points2D], np.float64).reshape(-1, 2)
     model.add_image_with_trivial_frame(pycolmap.Image(name=source.name, keypoints=keypoints,
                                                       camera_id=source.camera_id, image_id=image_id), pose)
+
+
+def _register_at(model: pycolmap.Reconstruction, image_id: int, pose: pycolmap.Rigid3d) -> None:
+    """Register ``model``'s image ``image_id`` (its frame) at ``pose``."""
+    frame = model.frame(model.image(image_id).frame_id)
+    frame.rig_from_world = pose
+    model.register_frame(frame.frame_id)
 
 
 def points_across(model: pycolmap.Reconstruction, one: set[int], other: set[int]) -> int:
@@ -256,9 +261,7 @@ def _triangulate(model: pycolmap.Reconstruction, image_ids: list[int], database:
     mapper = pycolmap.IncrementalMapper(cache)
     mapper.begin_reconstruction(model)
     for image_id, pose in (poses or {}).items():
-        frame = model.frame(model.image(image_id).frame_id)
-        frame.rig_from_world = pose
-        model.register_frame(frame.frame_id)
+        _register_at(model, image_id, pose)
     triangulation, options = triangulation_options(config)
     for image_id in image_ids:
         mapper.triangulate_image(triangulation, image_id)
