@@ -16,6 +16,10 @@ that moves the point by a pixel there (a short baseline is tolerant, a long one 
 0.5-2 %), the score is the smaller of a pixel's own
 sum and its 5x5 neighbourhood's mean (right depths come in patches that sources confirm, wrong ones
 in speckle), plus half the sweep's confidence.
+
+Given the reference photo in grey and no object mask, a kept depth on a flat pixel (the sky) then
+stays only where textured kept depths enclose it and imply it (``min_contrast``,
+:mod:`~photogrammetry.mvs.texture`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Sources per view come from the sparse model (shared points, triangulation angle)
 range from the sparse points it sees. The default method, ``lite``, compares features of a
 compact network trained on our synthetic renders in a coarse-to-fine plane sweep; ``ncc`` is
 the classical baseline on the same code path (see :mod:`photogrammetry.mvs.methods`). Depths are
-kept where enough sources agree (forward-backward reprojection) and inside object masks.
+kept where enough sources agree (forward-backward reprojection) and inside object masks;
+on flat pixels (the sky) only between textured depths that imply them (:mod:`photogrammetry.mvs.texture`).
 Resumes view by view. The sweep of each view, then its filtering (which reads its sources' raw
 maps, once every view is swept), go through ``ctx.map`` (here, or on the workers of a Ray
 cluster). Layout in :mod:`photogrammetry.io.depth`; the maps also as COLMAP's binary arrays in
