@@ -6,10 +6,10 @@ is undefined: every depth matches equally, and what the sweep gives there comes 
 textured surface into the flat area. Between textured surfaces (a wall between its door frames and
 its pictures) that is the right depth; beyond the last one (the sky around a building) it is a sheet
 that the other views, smoothed alike, confirm. So a kept depth on a flat patch (grey standard
-deviation in a window below ``min_contrast`` times the window's mean grey) stays only where textured kept depths lie on both sides of
-it along its row or its column and the depth interpolated between them (linear in inverse depth, as a
-plane's is along a line) matches it within ``enclosed_tolerance``: a depth propagated from confident
-neighbours, not extrapolated from one side.
+deviation in a window below ``min_contrast`` times the window's mean grey) stays only where textured
+kept depths lie on both sides of it along its row or its column and the depth interpolated between
+them (linear in inverse depth, as a plane's is along a line) matches it within ``enclosed_tolerance``:
+a depth propagated from confident neighbours, not extrapolated from one side.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import numpy as np
 
 FAR = np.iinfo(np.int32).max // 4
 """Distance, in pixels, recorded where no textured depth lies in a direction."""
-
 
 DARK = 0.05
 """Mean grey (of the full range) below which the contrast is taken relative to this level instead."""
