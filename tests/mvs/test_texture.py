@@ -139,7 +139,8 @@ def wall_scene(tmp_path_factory):
     K = np.array([[110.0, 0, SIZE[0] / 2], [0, 110.0, SIZE[1] / 2], [0, 0, 1]])
     views, truth, patches, points = {}, {}, {}, []
     for i, x in enumerate((-0.9, -0.45, 0.0, 0.45, 0.9)):
-        view = replace(look_at((x, -5.0, -0.6), (0.3 * x, 0, 0.3), K, SIZE, f"v{i}.png"), image_path=folder / f"v{i}.png")
+        view = look_at((x, -5.0, -0.6), (0.3 * x, 0, 0.3), K, SIZE, f"v{i}.png")
+        view = replace(view, image_path=folder / view.name)
         grey, truth[view.name], patches[view.name], seen = render_wall(view)
         cv2.imwrite(str(view.image_path), grey)
         views[view.name] = view
