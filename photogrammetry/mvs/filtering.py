@@ -16,6 +16,10 @@ that moves the point by a pixel there (a short baseline is tolerant, a long one 
 0.5-2 %), the score is the smaller of a pixel's own
 sum and its 5x5 neighbourhood's mean (right depths come in patches that sources confirm, wrong ones
 in speckle), plus half the sweep's confidence.
+
+Given the reference photo in grey and no object mask, a kept depth on a flat pixel (the sky) then
+stays only where textured kept depths enclose it and imply it (``min_contrast``,
+:mod:`~photogrammetry.mvs.texture`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 from photogrammetry.errors import ConfigError
 from photogrammetry.mvs.geometry import box_filter, pixel_grid, project, relative_projection, sample
 from photogrammetry.mvs.scene import MVSView
+from photogrammetry.mvs.texture import keep_textured
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +81,19 @@ class FilterOptions:
     20-31 (ncc+pm) 0.161 -> 0.197 at 0.897 -> 0.895 (README)."""
     average_depths: bool = True
     """Replace each kept depth by the mean of its own and its agreeing sources' depths."""
+    min_contrast: float = 0.01
+    """A kept depth where the reference photo is flat (local contrast: grey standard deviation in the
+    ``texture_radius`` window over its mean grey, below this) stays only between textured kept depths
+    that imply it (:mod:`~photogrammetry.mvs.texture`): a flat sky is not given the depth of the
+    building next to it. Views with an object mask are not checked (the mask bounds their depths);
+    0: off. Landmark set (10 photos, ``cpu``): fused points in the sky 14.5 % -> 1.3 %; office frames
+    8-19 (``lite``, true cameras): sensor pixels given a depth within 5 % 0.0914 -> 0.0902, kept depths
+    within 5 % 0.849 -> 0.852; orbit and facade renders unchanged (README)."""
+    texture_radius: int = 2
+    """Radius of the window of ``min_contrast``, in pixels of the depth map."""
+    enclosed_tolerance: float = 0.1
+    """How far (relative) a flat pixel's inverse depth may lie from the one interpolated between the
+    textured kept depths on each side of it."""
 
     def __post_init__(self) -> None:
         if self.min_consistent_views < 0:
@@ -89,6 +107,9 @@ class FilterOptions:
             raise ConfigError(f"confident_views must be >= 0, got {self.confident_views}")
         if self.min_score < 0:
             raise ConfigError(f"filtering.min_score must be >= 0, got {self.min_score}")
+        if self.min_contrast < 0 or self.texture_radius < 1 or self.enclosed_tolerance < 0:
+            raise ConfigError("filtering.min_contrast and enclosed_tolerance must be >= 0 and texture_radius >= 1, "
+                              f"got {self.min_contrast}, {self.enclosed_tolerance}, {self.texture_radius}")
 
 
 @dataclass(frozen=True)
@@ -207,7 +228,7 @@ def agreement_score(likelihood: Any, confidence: Any) -> Any:
 
 def filter_depth(ref: MVSView, depth: np.ndarray, confidence: np.ndarray, mask: np.ndarray | None,
                  sources: Sequence[tuple[MVSView, np.ndarray]], options: FilterOptions,
-                 device: str = "cpu") -> Filtered:
+                 device: str = "cpu", grey: np.ndarray | None = None) -> Filtered:
     """Filter one reference depth map.
 
     Args:
@@ -218,6 +239,8 @@ def filter_depth(ref: MVSView, depth: np.ndarray, confidence: np.ndarray, mask: 
         sources: ``(view, raw depth (H', W'))`` of the views to check against.
         options: Thresholds.
         device: torch device.
+        grey: (H, W) the reference photo in grey at the map's size (uint8): with it and no ``mask``,
+            depths on flat pixels stay only where textured depths enclose them (``min_contrast``).
     """
     import torch
 
@@ -240,4 +263,8 @@ def filter_depth(ref: MVSView, depth: np.ndarray, confidence: np.ndarray, mask: 
     candidate = (conf >= options.min_confidence) & (d > 0)
     out = torch.where(kept & candidate, total / (count + 1) if options.average_depths else d, 0.0)
     agreeing = torch.where(candidate, count, 0.0).clamp(max=255).to(torch.uint8)
-    return Filtered(depth=out.cpu().numpy(), agreeing=agreeing.cpu().numpy())
+    kept_depth = out.cpu().numpy()
+    if grey is not None and mask is None and options.min_contrast > 0:
+        kept_depth = np.where(keep_textured(kept_depth, grey, options.min_contrast, options.texture_radius,
+                                            options.enclosed_tolerance), kept_depth, 0.0).astype(np.float32)
+    return Filtered(depth=kept_depth, agreeing=agreeing.cpu().numpy())

@@ -264,7 +264,8 @@ class FilterPass(_ViewTask):
         confidence = load_array(_raw_path(self.out, name, self._prefix + "confidence")).astype(np.float32)
         mask = read_mask(view) if options.use_masks else None
         checked = [(self.views[s], self._raw(s)) for s in self.checked.get(name, sources)]
-        kept = filter_depth(view, self._raw(name), confidence, mask, checked, options.filtering, self._device).depth
+        kept = filter_depth(view, self._raw(name), confidence, mask, checked, options.filtering, self._device,
+                            grey=self._grey(name)).depth
         normals = normals_from_depth(kept, view.K, options.normal_smoothing)
         save_maps(self.out, name, kept, normals, confidence)
         return depth_record(view, self.items.get(name)["depth_range"], sources, kept, mask is not None, self.out)

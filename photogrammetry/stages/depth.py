@@ -4,7 +4,8 @@ Sources per view come from the sparse model (shared points, triangulation angle)
 range from the sparse points it sees. The default method, ``lite``, compares features of a
 compact network trained on our synthetic renders in a coarse-to-fine plane sweep; ``ncc`` is
 the classical baseline on the same code path (see :mod:`photogrammetry.mvs.methods`). Depths are
-kept where enough sources agree (forward-backward reprojection) and inside object masks.
+kept where enough sources agree (forward-backward reprojection) and inside object masks;
+on flat pixels (the sky) only between textured depths that imply them (:mod:`photogrammetry.mvs.texture`).
 Resumes view by view. The sweep of each view, then its filtering (which reads its sources' raw
 maps, once every view is swept), go through ``ctx.map`` (here, or on the workers of a Ray
 cluster). Layout in :mod:`photogrammetry.io.depth`; the maps also as COLMAP's binary arrays in
@@ -81,9 +82,10 @@ def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -
 
 STAGE = StageSpec(
     name="depth",
-    version=6,  # 3: sources of another size than the reference are matched at their own size; 4: colmap/;
+    version=7,  # 3: sources of another size than the reference are matched at their own size; 4: colmap/;
     # 5: confidence from the coarse sweep, kept pixels gated by it (min_confidence, confident_views);
-    # 6: the CPU sweep warps at most 16 MB of features at once (mvs.cascade.WARP_ELEMENTS): last bits differ
+    # 6: the CPU sweep warps at most 16 MB of features at once (mvs.cascade.WARP_ELEMENTS): last bits differ;
+    # 7: depths on flat pixels kept only where textured depths enclose them (filtering.min_contrast)
     config=DepthConfig,
     run=run,
     load=load_depth,

@@ -1,0 +1,80 @@
+"""Depths where the photo has no texture: kept only between textured depths that imply them.
+
+Where a patch of the reference photo is flat (a clear or overcast sky, a white wall), photo-consistency
+is undefined: every depth matches equally, and what the sweep gives there comes from its smoothing
+(semi-global aggregation, PatchMatch's neighbour planes), which carries the depth of the nearest
+textured surface into the flat area. Between textured surfaces (a wall between its door frames and
+its pictures) that is the right depth; beyond the last one (the sky around a building) it is a sheet
+that the other views, smoothed alike, confirm. So a kept depth on a flat patch (grey standard
+deviation in a window below ``min_contrast`` times the window's mean grey) stays only where textured
+kept depths lie on both sides of it along its row or its column and the depth interpolated between
+them (linear in inverse depth, as a plane's is along a line) matches it within ``enclosed_tolerance``:
+a depth propagated from confident neighbours, not extrapolated from one side.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+FAR = np.iinfo(np.int32).max // 4
+"""Distance, in pixels, recorded where no textured depth lies in a direction."""
+
+DARK = 0.05
+"""Mean grey (of the full range) below which the contrast is taken relative to this level instead."""
+
+
+def local_contrast(grey: np.ndarray, radius: int) -> np.ndarray:
+    """(H, W) float32 standard deviation of a grey image (H, W) (uint8, or float in [0, 1]) over the
+    ``(2 radius + 1)^2`` window around each pixel, divided by the window's mean grey (at least
+    :data:`DARK`): a dark wall's texture counts as much as a bright one's."""
+    values = grey.astype(np.float32) / (255.0 if grey.dtype == np.uint8 else 1.0)
+    size = (2 * radius + 1, 2 * radius + 1)
+    mean = cv2.blur(values, size, borderType=cv2.BORDER_REFLECT)
+    square = cv2.blur(values * values, size, borderType=cv2.BORDER_REFLECT)
+    return np.sqrt(np.maximum(square - mean * mean, 0.0)) / np.maximum(mean, DARK)
+
+
+def _nearest_before(anchor: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every pixel of (H, W) maps, the distance (``FAR`` where none) to the nearest ``anchor`` pixel
+    at or before it along its row, and that pixel's value in ``values``."""
+    columns = np.broadcast_to(np.arange(anchor.shape[1]), anchor.shape)
+    index = np.maximum.accumulate(np.where(anchor, columns, -1), axis=1)
+    distance = np.where(index >= 0, columns - index, FAR)
+    return distance, np.take_along_axis(values, np.maximum(index, 0), axis=1)
+
+
+def _enclosed_along_rows(anchor: np.ndarray, inverse: np.ndarray, tolerance: float) -> np.ndarray:
+    """(H, W) bool: an ``anchor`` pixel lies on each side along the row and the inverse depth
+    interpolated between the nearest two is within ``tolerance`` (relative) of ``inverse``."""
+    left, left_value = _nearest_before(anchor, inverse)
+    right, right_value = (a[:, ::-1] for a in _nearest_before(anchor[:, ::-1], inverse[:, ::-1]))
+    both = (left < FAR) & (right < FAR)
+    weight = left / np.maximum(left + right, 1)
+    between = left_value * (1 - weight) + right_value * weight
+    return both & (np.abs(inverse - between) <= tolerance * np.maximum(between, 1e-12))
+
+
+def keep_textured(depth: np.ndarray, grey: np.ndarray, min_contrast: float, radius: int,
+                  tolerance: float) -> np.ndarray:
+    """Which kept depths to keep: those on textured pixels, and those on flat ones that textured
+    depths enclose along the row or the column (see the module's docstring).
+
+    Args:
+        depth: (H, W) kept depths, 0 where none.
+        grey: (H, W) the reference photo in grey at the map's size (uint8, or float in [0, 1]).
+        min_contrast: Local contrast (:func:`local_contrast`) below which a pixel is flat.
+        radius: Radius of the window of the contrast.
+        tolerance: Relative difference allowed between a flat pixel's inverse depth and the one
+            interpolated between the textured depths that enclose it.
+
+    Returns:
+        (H, W) bool, false where ``depth`` is 0.
+    """
+    kept = depth > 0
+    textured = local_contrast(grey, radius) >= min_contrast
+    anchor = kept & textured
+    inverse = np.where(kept, 1.0 / np.where(kept, depth, 1.0), 0.0)
+    rows = _enclosed_along_rows(anchor, inverse, tolerance)
+    columns = _enclosed_along_rows(anchor.T, inverse.T, tolerance).T
+    return kept & (textured | rows | columns)
