@@ -127,6 +127,11 @@ class MappingOptions:
     global_max_rotation_deg: float = 1.0
     """... and the two models' camera orientations agree up to one rotation within this median angle
     (orbit: 0.01 degrees; that walk: 2.95)."""
+    retry_max_scale_change: float = 0.1
+    """A retry (the lens distortion held, the global mapper, the second focal pass) that registers more
+    images replaces the model before it only where, on the images both hold, its scale departs from that
+    model's by at most this fraction (:mod:`~photogrammetry.sfm.continuity`): a break in scale along a walk
+    shows there without ground truth."""
     focal_second_pass: bool = True
     """Where a camera has no focal prior (no EXIF, no ``focal_px``), map a second time with the focal
     length the first pass found given as a prior, which COLMAP's calibrated verification and
@@ -136,8 +141,9 @@ class MappingOptions:
     focal_first_pass_trials: int = 200
     """Where the second pass follows, the first pass's verification runs at most this many RANSAC
     iterations (``verification.max_trials`` where lower) and its mapping no retries: it only finds the
-    focal length. Both passes run again in full where the second then leaves connected images out
-    (:mod:`photogrammetry.sfm.focal_pass`). The temple's uncalibrated verification: 38 pairs at 200,
+    focal length. Both passes run again in full where the first's largest model holds under half the
+    connected images; where the second leaves connected images out, only their pairs with its model are
+    verified again in full (:mod:`photogrammetry.sfm.focal_pass`). The temple's uncalibrated verification: 38 pairs at 200,
     39 at 1000, in a quarter of the time."""
     join_min_shared_points: int = 3
     """A piece of an incremental run that registered an image of the largest model again is joined into
@@ -203,6 +209,8 @@ class MappingOptions:
     def __post_init__(self) -> None:
         if self.ba_global_ratio <= 1.0:
             raise ConfigError(f"ba_global_ratio must be > 1, got {self.ba_global_ratio}")
+        if self.retry_max_scale_change <= 0:
+            raise ConfigError(f"retry_max_scale_change must be > 0, got {self.retry_max_scale_change}")
         if self.join_max_scale_error <= 0:
             raise ConfigError(f"join_max_scale_error must be > 0, got {self.join_max_scale_error}")
         if self.join_min_shared_points < 0:
