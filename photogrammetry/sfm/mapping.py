@@ -208,15 +208,19 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions,
 def _retries(models: list, attempts: list[str], database: Path, images: Path, scratch: Path, config: SfmOptions, *,
              connected: int, num_threads: int, features: Path | None) -> tuple[list, str]:
     """The incremental run's ``models`` or a retry's, where they leave connected images out: the lens
-    distortion held (``refine_extra_params`` ``final``), then the global mapper (``retry_global``; not run
-    where the largest model moves straight ahead, where its model would be refused). A retry's models
+    distortion held (``refine_extra_params`` ``final``; not run where no image left out could register onto
+    the largest model, :func:`_may_register`), then the global mapper (``retry_global``; not run where the
+    largest model moves straight ahead, where its model would be refused). A retry's models
     are kept where they register more images and keep the scale of the model they replace
     (:func:`~photogrammetry.sfm.continuity.keeps_scale`). Appends one line per run to ``attempts``."""
     from photogrammetry.sfm.continuity import keeps_scale
 
     largest, chosen = (models[0].num_reg_images() if models else 0), "incremental"
     limit = config.mapping.retry_max_scale_change
-    if config.refine_extra_params == "final" and largest < connected:
+    held_retry = config.refine_extra_params == "final" and largest < connected
+    if held_retry and not _may_register(models, database, config):
+        attempts.append("incremental, distortion held: not run, no image left out could register")
+    elif held_retry:
         log.info("incremental mapping registered %d of %d connected images; retrying with the lens distortion held",
                  largest, connected)
         held = _joined(run_mapper("incremental", database, images, scratch / "incremental-held", config, num_threads,
@@ -241,6 +245,25 @@ def _retries(models: list, attempts: list[str], database: Path, images: Path, sc
             not models or keeps_scale(models[0], retry[0], limit, "the global retry")):
         models, chosen = retry, "global"
     return models, chosen
+
+
+def _may_register(models: list, database: Path, config: SfmOptions) -> bool:
+    """Whether an image left out of the largest of ``models`` could have enough 2D-3D matches with it to
+    register (:func:`~photogrammetry.sfm.reach.most_matches`), so that the retry with the distortion held
+    may add it; logged where not."""
+    from photogrammetry.sfm.reach import most_matches
+
+    if not models:
+        return True
+    options = config.mapping
+    most = most_matches(models[0], database, options.min_num_matches, structure_less=options.structure_less_fallback)
+    if most >= options.abs_pose_min_num_inliers:
+        return True
+    log.info("incremental mapping registered %d images; no retry with the lens distortion held: no image left out "
+             "has more than %d verified matches with keypoints the model can triangulate (%d needed to "
+             "register, sfm.mapping.abs_pose_min_num_inliers)", models[0].num_reg_images(), most,
+             options.abs_pose_min_num_inliers)
+    return False
 
 
 def _joined(models: list, mapper: str, database: Path, config: SfmOptions, num_threads: int,

@@ -143,8 +143,8 @@ class MappingOptions:
     iterations (``verification.max_trials`` where lower) and its mapping no retries: it only finds the
     focal length. Both passes run again in full where the first's largest model holds under half the
     connected images; where the second leaves connected images out, only their pairs with its model are
-    verified again in full (:mod:`photogrammetry.sfm.focal_pass`). The temple's uncalibrated verification: 38 pairs at 200,
-    39 at 1000, in a quarter of the time."""
+    verified again in full (:mod:`photogrammetry.sfm.focal_pass`). The temple's uncalibrated
+    verification: 38 pairs at 200, 39 at 1000, in a quarter of the time."""
     join_min_shared_points: int = 3
     """A piece of an incremental run that registered an image of the largest model again is joined into
     it (:mod:`photogrammetry.sfm.pieces`) where at least this many points, triangulated by both at the

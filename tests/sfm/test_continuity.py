@@ -12,6 +12,7 @@ import pytest
 from photogrammetry.sfm import mapping
 from photogrammetry.sfm.continuity import keeps_scale, scale_change
 from photogrammetry.sfm.options import MappingOptions, SfmOptions
+from photogrammetry.sfm.reach import most_matches
 
 
 def _walk(frames: int = 10) -> pycolmap.Reconstruction:
@@ -79,6 +80,7 @@ def _mapper(results: dict, calls: list):
 def test_a_retry_that_registers_more_but_breaks_the_scale_is_refused(monkeypatch, tmp_path):
     walk = _walk()
     calls: list[str] = []
+    monkeypatch.setattr(mapping, "_may_register", lambda models, database, config: True)
     monkeypatch.setattr(mapping, "run_mapper", _mapper({"incremental": [_without_first(walk)],
                                                         "held": [_broken(walk)]}, calls))
     config = SfmOptions(mapping=MappingOptions(retry_global=False))
@@ -110,3 +112,36 @@ def test_the_global_retry_is_not_run_where_the_cameras_move_straight_ahead(monke
     else:
         assert calls == ["incremental", "global"]
         assert outcome.mapper == "global" and outcome.models[0].num_reg_images() == 10
+
+
+def test_an_image_left_out_reaches_the_model_only_through_keypoints_it_can_triangulate(synthetic_sfm):
+    """With one other image registered, no keypoint of it has a verified match to a second: none is a 3D point."""
+    model = pycolmap.Reconstruction(synthetic_sfm.model)
+    ids = sorted(model.reg_image_ids())
+    assert most_matches(model, synthetic_sfm.database, 15, structure_less=False) == 0  # none left out
+    without = copy.deepcopy(model)
+    without.deregister_frame(without.image(ids[-1]).frame_id)
+    assert most_matches(without, synthetic_sfm.database, 15, structure_less=False) > 15
+    for image_id in ids[1:-1]:
+        without.deregister_frame(without.image(image_id).frame_id)
+    assert without.num_reg_images() == 1
+    assert most_matches(without, synthetic_sfm.database, 15, structure_less=False) == 0
+    assert most_matches(without, synthetic_sfm.database, 15, structure_less=True) > 15  # 2D-2D matches count
+
+
+def test_no_retry_with_the_distortion_held_where_no_image_left_out_could_register(monkeypatch, tmp_path, caplog):
+    walk = _walk()
+    calls: list[str] = []
+    monkeypatch.setattr(mapping, "run_mapper", _mapper({"incremental": [_without_first(walk)], "held": [walk]}, calls))
+    monkeypatch.setattr("photogrammetry.sfm.reach.most_matches", lambda *args, **kwargs: 14)
+    config = SfmOptions(mapping=MappingOptions(retry_global=False))
+    with caplog.at_level(logging.INFO, logger="photogrammetry.sfm"):
+        outcome = mapping.reconstruct(tmp_path / "db", tmp_path, tmp_path, config, num_images=10, connected=10,
+                                      num_threads=1)
+    assert calls == ["incremental"] and outcome.models[0].num_reg_images() == 9
+    assert ("no image left out has more than 14 verified matches with keypoints the model can triangulate "
+            "(15 needed") in caplog.text
+    assert outcome.attempts[-1] == "incremental, distortion held: not run, no image left out could register"
+    monkeypatch.setattr("photogrammetry.sfm.reach.most_matches", lambda *args, **kwargs: 15)
+    assert mapping.reconstruct(tmp_path / "db", tmp_path, tmp_path, config, num_images=10, connected=10,
+                               num_threads=1).models[0].num_reg_images() == 10
