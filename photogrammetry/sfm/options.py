@@ -161,7 +161,8 @@ class MappingOptions:
     AUC@5 0.50-0.56 and a largest scale departure of 9.8-10.4 % against the true cameras in two runs
     (the 48 without: 0.32, 8.5 %), but in four the retry with the distortion held then kept a model of
     all 60 broken at another frame (AUC@5 0.29, 26-27 %); ``fast`` (three runs): 60/60, 0.32-0.46, 9.8-10.6 %
-    (48/60, 0.31, 9.4 %)."""
+    (48/60, 0.31, 9.4 %). Such a retry is now refused (``retry_max_scale_change``); then five ``cpu`` runs
+    all kept 48/60 (the join found 4 keypoints within 9.6-9.7 %), so it stays off."""
     join_max_scale_error: float = 0.05
     """With ``join_tracks``, a piece is joined only where the scale its keypoints give is known within
     this fraction (the standard error of their median ratio, :func:`~photogrammetry.sfm.bridge.scale_through`):

@@ -142,6 +142,17 @@ def test_no_retry_with_the_distortion_held_where_no_image_left_out_could_registe
     assert ("no image left out has more than 14 verified matches with keypoints the model can triangulate "
             "(15 needed") in caplog.text
     assert outcome.attempts[-1] == "incremental, distortion held: not run, no image left out could register"
+    piece = copy.deepcopy(walk)  # a piece that shares images with the largest model: the retry may join it
+    for image_id in sorted(piece.reg_image_ids())[3:]:
+        piece.deregister_frame(piece.image(image_id).frame_id)
+    calls.clear()
+    monkeypatch.setattr(mapping, "run_mapper", _mapper({"incremental": [_without_first(walk), piece],
+                                                        "held": [walk]}, calls))
+    monkeypatch.setattr(mapping, "_joined", lambda models, *args, **kwargs: models)  # keep the piece apart
+    assert mapping.reconstruct(tmp_path / "db", tmp_path, tmp_path, config, num_images=10, connected=10,
+                               num_threads=1).models[0].num_reg_images() == 10
+    assert calls == ["incremental", "held"]
+    monkeypatch.setattr(mapping, "run_mapper", _mapper({"incremental": [_without_first(walk)], "held": [walk]}, []))
     monkeypatch.setattr("photogrammetry.sfm.reach.most_matches", lambda *args, **kwargs: 15)
     assert mapping.reconstruct(tmp_path / "db", tmp_path, tmp_path, config, num_images=10, connected=10,
                                num_threads=1).models[0].num_reg_images() == 10
