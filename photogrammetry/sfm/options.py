@@ -128,10 +128,12 @@ class MappingOptions:
     """... and the two models' camera orientations agree up to one rotation within this median angle
     (orbit: 0.01 degrees; that walk: 2.95)."""
     retry_max_scale_change: float = 0.1
-    """A retry (the lens distortion held, the global mapper, the second focal pass) that registers more
-    images replaces the model before it only where, on the images both hold, its scale departs from that
-    model's by at most this fraction (:mod:`~photogrammetry.sfm.continuity`): a break in scale along a walk
-    shows there without ground truth."""
+    """A retry within a mapping pass (the lens distortion held, the global mapper, the mapping after more
+    pairs are verified, guided matching's) that registers more images replaces the model before it only
+    where, on the images both hold, its scale departs from that model's by at most this fraction
+    (:mod:`~photogrammetry.sfm.continuity`): a break in scale along a walk shows there without ground
+    truth. Office walk, 60 frames (``cpu``): held retries that joined all 60 departed by 22.5-28.8 %,
+    models that agree by 0.6-3.7 %."""
     focal_second_pass: bool = True
     """Where a camera has no focal prior (no EXIF, no ``focal_px``), map a second time with the focal
     length the first pass found given as a prior, which COLMAP's calibrated verification and
