@@ -2,8 +2,8 @@
 
 A mapping retry (the lens distortion held, the global mapper, the mapping after more pairs are
 verified, guided matching's) is kept where it registers more images. More images do not make a sound
-model: on the real office walk (60 frames, ``cpu`` with ``sfm.mapping.join_tracks``) the retry with the distortion held registered all 60 in four
-runs of six, with frames 00150-00186 at 0.74-0.82 of the median depth ratio against the true cameras
+model: on the real office walk (60 frames, ``cpu`` with ``sfm.mapping.join_tracks``) the retry with
+the distortion held registered all 60 in four runs of six, with frames 00150-00186 at 0.74-0.82 of the median depth ratio against the true cameras
 and the rest at 0.92-1.11 (AUC@5 0.29 against 0.50-0.56 where it was not taken). The 48 frames that the
 model it replaced held, 00174-00268, were in it: the break shows on them, without ground truth.
 
