@@ -332,8 +332,9 @@ STAGE = StageSpec(
     # 14: on a walk straight ahead the free distortion is not kept by its corner shift alone: it may move the
     # focal length by at most refinement.distortion_max_focal_change from the held fit, else it is scaled down;
     # 15: images with an implausible camera or no 3D point taken out of the models, and such focal lengths no prior;
-    # 16: no global retry where the cameras move straight ahead; a retry kept only where it keeps the scale of the
-    # model it replaces; after light passes that leave images out, only those images' pairs are verified in full
+    # 16: no global retry where the cameras move straight ahead, no held retry where no image left out could
+    # register or join; a retry within a pass kept only where it keeps the scale of the model it replaces; after
+    # light passes that leave images out, only those images' pairs with the model are verified again in full
     config=SfmConfig,
     run=run,
     load=load_sfm,
