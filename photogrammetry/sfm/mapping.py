@@ -6,7 +6,10 @@ error 11.8 degrees against the true cameras; the piece of 13, 2.2 degrees), 11.6
 the piece. On 40 frames of that walk (cpu preset) a global model that agreed with the piece of 28
 within both limits (2 %, 1 degree) was garbage elsewhere (pose AUC@5 0.016): where the largest piece
 moves straight ahead (forward motion at least :data:`~photogrammetry.sfm.intrinsics.FORWARD_MOTION`)
-the retry's model is never kept.
+the retry's model would never be kept, so the retry is not run: on the office walk's 60 frames (``cpu``)
+the global runs took 50 s of the stage's 124 (three runs, each refused).
+Any retry's model (distortion held, global) replaces the models before it only where it also keeps
+their scale on the images both hold (:mod:`photogrammetry.sfm.continuity`).
 
 The pieces of an incremental run that registered an image of the largest model again are joined
 into it through that image (:mod:`photogrammetry.sfm.pieces`, ``mapping.join_min_shared_points``)
@@ -193,26 +196,79 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions,
     models = _joined(run_mapper(first, database, images, scratch / first, config, num_threads, light=light), first,
                      database, config, num_threads, None if light else features)
     attempts, chosen = [_describe(first, models)], first
-    largest = models[0].num_reg_images() if models else 0
-    if retries and first == "incremental" and config.refine_extra_params == "final" and largest < connected:
-        log.info("incremental mapping registered %d of %d connected images; retrying with the lens distortion held",
-                 largest, connected)
-        held = _joined(run_mapper(first, database, images, scratch / "incremental-held", config, num_threads,
-                                  distortion=False), first, database, config, num_threads, features)
-        attempts.append(_describe("incremental, distortion held", held))
-        if held and held[0].num_reg_images() > largest:
-            models, largest = held, held[0].num_reg_images()
-    if retries and first == "incremental" and config.mapping.retry_global and largest < connected:
-        log.info("incremental mapping registered %d of %d connected images; retrying with the global mapper",
-                 largest, connected)
-        retry = run_mapper("global", database, images, scratch / "global", config, num_threads)
-        attempts.append(_describe("global", retry))
-        if retry and retry[0].num_reg_images() > largest and _global_agrees(models, retry[0], config):
-            models, chosen = retry, "global"
+    if retries and first == "incremental":
+        models, chosen = _retries(models, attempts, database, images, scratch, config, connected=connected,
+                                  num_threads=num_threads, features=features)
     if not models:
         raise StageError(f"structure from motion found no model ({'; '.join(attempts)}): no image pair gave "
                          f"a reliable initial reconstruction; {_HINT}")
     return MappingOutcome(models=models, mapper=chosen, attempts=tuple(attempts))
+
+
+def _retries(models: list, attempts: list[str], database: Path, images: Path, scratch: Path, config: SfmOptions, *,
+             connected: int, num_threads: int, features: Path | None) -> tuple[list, str]:
+    """The incremental run's ``models`` or a retry's, where they leave connected images out: the lens
+    distortion held (``refine_extra_params`` ``final``; not run where no image left out could register onto
+    the largest model, :func:`_may_register`), then the global mapper (``retry_global``; not run where the
+    largest model moves straight ahead, where its model would be refused). A retry's models
+    are kept where they register more images and keep the scale of the model they replace
+    (:func:`~photogrammetry.sfm.continuity.keeps_scale`). Appends one line per run to ``attempts``."""
+    from photogrammetry.sfm.continuity import keeps_scale
+
+    largest, chosen = (models[0].num_reg_images() if models else 0), "incremental"
+    limit = config.mapping.retry_max_scale_change
+    held_retry = config.refine_extra_params == "final" and largest < connected
+    if held_retry and not _may_register(models, database, config):
+        attempts.append("incremental, distortion held: not run, no image left out could register")
+    elif held_retry:
+        log.info("incremental mapping registered %d of %d connected images; retrying with the lens distortion held",
+                 largest, connected)
+        held = _joined(run_mapper("incremental", database, images, scratch / "incremental-held", config, num_threads,
+                                  distortion=False), "incremental", database, config, num_threads, features)
+        attempts.append(_describe("incremental, distortion held", held))
+        if held and held[0].num_reg_images() > largest and (
+                not models or keeps_scale(models[0], held[0], limit, "the retry with the lens distortion held")):
+            models, largest = held, held[0].num_reg_images()
+    if not (config.mapping.retry_global and largest < connected):
+        return models, chosen
+    if models and moves_ahead(forward := forward_motion(models[0])):
+        log.info("incremental mapping registered %d of %d connected images; no global retry: the cameras move "
+                 "mostly straight ahead (forward motion %.2f), where its model is not used", largest, connected,
+                 forward)
+        attempts.append("global: not run, the cameras move straight ahead")
+        return models, chosen
+    log.info("incremental mapping registered %d of %d connected images; retrying with the global mapper",
+             largest, connected)
+    retry = run_mapper("global", database, images, scratch / "global", config, num_threads)
+    attempts.append(_describe("global", retry))
+    if retry and retry[0].num_reg_images() > largest and _global_agrees(models, retry[0], config) and (
+            not models or keeps_scale(models[0], retry[0], limit, "the global retry")):
+        models, chosen = retry, "global"
+    return models, chosen
+
+
+def _may_register(models: list, database: Path, config: SfmOptions) -> bool:
+    """Whether the retry with the distortion held may add an image to the largest of ``models``: another
+    model shares a registered image with it (the retry's pieces may then be joined where these were not:
+    on the office walk's first 40 frames it joined 12 frames on 3 shared points, 40 of 40 where this run
+    had 28), or an image left out could have enough 2D-3D matches with it to register
+    (:func:`~photogrammetry.sfm.reach.most_matches`); logged where neither."""
+    from photogrammetry.sfm.reach import most_matches
+
+    if not models:
+        return True
+    options = config.mapping
+    names = {models[0].image(i).name for i in models[0].reg_image_ids()}
+    if options.join_min_shared_points and any(m.image(i).name in names for m in models[1:] for i in m.reg_image_ids()):
+        return True
+    most = most_matches(models[0], database, options.min_num_matches, structure_less=options.structure_less_fallback)
+    if most >= options.abs_pose_min_num_inliers:
+        return True
+    log.info("incremental mapping registered %d images; no retry with the lens distortion held: no image left out "
+             "has more than %d verified matches with keypoints the model can triangulate (%d needed to "
+             "register, sfm.mapping.abs_pose_min_num_inliers)", models[0].num_reg_images(), most,
+             options.abs_pose_min_num_inliers)
+    return False
 
 
 def _joined(models: list, mapper: str, database: Path, config: SfmOptions, num_threads: int,
@@ -257,11 +313,8 @@ def disagreement(piece: pycolmap.Reconstruction, model: pycolmap.Reconstruction)
 
 
 def _global_agrees(pieces: list, model: pycolmap.Reconstruction, config: SfmOptions) -> bool:
-    """Whether the global retry's ``model`` agrees with the largest incremental piece (or there is none)."""
-    if pieces and moves_ahead(forward_motion(pieces[0])):
-        log.warning("the global mapper registered more images, but the cameras move mostly straight ahead (a walk, a "
-                    "video), where global positioning is ill-posed: its model is not used")
-        return False
+    """Whether the global retry's ``model`` agrees with the largest incremental piece (or there is none).
+    Where that piece moves straight ahead the retry does not run (:func:`_retries`)."""
     found = disagreement(pieces[0], model) if pieces else None
     if found is None:
         return True

@@ -13,6 +13,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from photogrammetry.sfm import chance
 from photogrammetry.sfm.colmap import colmap_errors
 
@@ -91,3 +93,45 @@ def verify_again(database: Path, config: SfmOptions, *, num_threads: int = -1, r
         with pycolmap.Database.open(database) as db:
             for (id1, id2), matches in held:
                 db.write_matches(id1, id2, matches)
+
+
+def verify_between(database: Path, config: SfmOptions, one: set[int], other: set[int]) -> int:
+    """Verify the matched pairs of ``database`` between an image of ``one`` and an image of ``other`` (ids)
+    that have no verified geometry (a light verification rejected them, :func:`verify_again` left them out), with
+    ``config``'s full RANSAC and the check for chance inliers; those that pass get their geometry, the
+    others stay as they are. Pairs with fewer raw matches than ``verification.min_inliers`` are not
+    tried. Returns the pairs verified."""
+    import pycolmap
+
+    options = two_view_options(config)
+    least, core = options.min_num_inliers, config.verification.core_fraction
+    tight = chance.recheck_options(options, core) if 0 < core < 1 else None
+    added = 0
+    with pycolmap.Database.open(database) as db:
+        cameras = {c.camera_id: c for c in db.read_all_cameras()}
+        camera_of = {im.image_id: im.camera_id for im in db.read_all_images()}
+        pair_ids, counts = db.read_two_view_geometry_num_inliers()
+        verified = {int(p) for p, n in zip(pair_ids, counts, strict=True) if n >= least}
+        all_ids, _ = db.read_all_matches()
+        keypoints: dict[int, np.ndarray] = {}
+        for pair_id in (int(p) for p in all_ids):
+            id1, id2 = (int(i) for i in pycolmap.pair_id_to_image_pair(pair_id))
+            if pair_id in verified or not (id1 in one and id2 in other or id1 in other and id2 in one):
+                continue
+            matches = np.asarray(db.read_matches(id1, id2), dtype=np.uint32).reshape(-1, 2)
+            if len(matches) < least:
+                continue
+            for image_id in (id1, id2):
+                if image_id not in keypoints:
+                    keypoints[image_id] = np.asarray(db.read_keypoints(image_id))[:, :2].astype(np.float64)
+            args = (cameras[camera_of[id1]], keypoints[id1], cameras[camera_of[id2]], keypoints[id2], matches)
+            found = pycolmap.estimate_two_view_geometry(*args, options)
+            count = len(found.inlier_matches)
+            if count < least or (tight is not None and count < chance.RECHECK_BELOW * least
+                                 and len(pycolmap.estimate_two_view_geometry(*args, tight).inlier_matches) < least):
+                continue
+            if db.exists_two_view_geometry(id1, id2):
+                db.delete_two_view_geometry(id1, id2)
+            db.write_two_view_geometry(id1, id2, found)
+            added += 1
+    return added

@@ -318,7 +318,7 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=15,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=16,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
@@ -331,7 +331,10 @@ STAGE = StageSpec(
     # distortion adjusted first; sfm.json gives each camera the focal length of the other fit (focal_other_px);
     # 14: on a walk straight ahead the free distortion is not kept by its corner shift alone: it may move the
     # focal length by at most refinement.distortion_max_focal_change from the held fit, else it is scaled down;
-    # 15: images with an implausible camera or no 3D point taken out of the models, and such focal lengths no prior
+    # 15: images with an implausible camera or no 3D point taken out of the models, and such focal lengths no prior;
+    # 16: no global retry where the cameras move straight ahead, no held retry where no image left out could
+    # register or join; a retry within a pass kept only where it keeps the scale of the model it replaces; after
+    # light passes that leave images out, only those images' pairs with the model are verified again in full
     config=SfmConfig,
     run=run,
     load=load_sfm,

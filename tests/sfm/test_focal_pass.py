@@ -64,18 +64,42 @@ def test_the_light_first_pass_caps_ransac_and_runs_only_before_a_second_pass():
     assert focal_pass.first_pass_options(fewer).verification.max_trials == 100
 
 
-def test_both_passes_run_in_full_where_the_second_leaves_connected_images_out(synthetic_scene, tmp_path,
-                                                                               monkeypatch):
-    """One more image counted as connected than any model can hold: the light passes are not enough."""
+def test_both_passes_run_in_full_where_the_light_pass_holds_under_half_the_connected(synthetic_scene, tmp_path,
+                                                                                       monkeypatch, caplog):
+    """Nine more images counted as connected than any model can hold: the light pass's focal is no prior."""
     real = focal_pass.connected_images
-    monkeypatch.setattr(focal_pass, "connected_images", lambda db, n: real(db, n) + 1)
+    monkeypatch.setattr(focal_pass, "connected_images", lambda db, n: real(db, n) + 9)
+    monkeypatch.setattr(database, "connected_images", lambda db, n: real(db, n) + 9)  # the stage's count
     result = run_sfm(synthetic_scene, tmp_path / "out", "refinement.enabled=false", "mapping.retry_global=false")
     attempts = result.summary.attempts
     assert attempts[0] == "incremental: 1 model(s), registered images 8"  # in full: 1000 iterations, the retry
-    assert attempts[1] == "incremental, distortion held: 1 model(s), registered images 8"
+    assert attempts[1] == "incremental, distortion held: not run, no image left out could register"  # none is
     assert "second pass, incremental: 1 model(s), registered images 8" in attempts
     assert not any(a.startswith("light") for a in attempts)
     assert result.summary.cameras[0].focal_px == pytest.approx(1280.0, rel=0.02)
+
+
+def test_the_light_passes_stand_where_the_images_left_out_gain_no_verified_pair(synthetic_scene, tmp_path,
+                                                                                 monkeypatch):
+    """One more image counted as connected than the second pass registers: only the pairs between the images
+    left out and the model are verified in full (none here), and nothing is mapped again."""
+    calls = []
+    monkeypatch.setattr(focal_pass.verification, "verify_between",
+                        lambda db, config, one, other: calls.append((set(one), set(other))) or 0)
+    second = focal_pass._second_run
+
+    def incomplete(*args, **kwargs):
+        again, note, _ = second(*args, **kwargs)
+        return again, note, False
+
+    monkeypatch.setattr(focal_pass, "_second_run", incomplete)
+    result = run_sfm(synthetic_scene, tmp_path / "out", "refinement.enabled=false")
+    attempts = result.summary.attempts
+    assert attempts[0].startswith("light first pass") and attempts[1] == "second pass, incremental: 1 model(s), " \
+        "registered images 8"
+    assert attempts[-1] == "full verification of the pairs between the 0 images left out and the model: 0 pair(s) more"
+    assert len(attempts) == 3 and calls == [(set(), set(range(1, 9)))]
+
 
 
 def test_the_second_pass_matches_the_weak_images_again_first(synthetic_scene, tmp_path, caplog):
@@ -84,3 +108,21 @@ def test_the_second_pass_matches_the_weak_images_again_first(synthetic_scene, tm
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("guided matching:")]
     assert lines and lines[0].startswith("guided matching: 8 weak image(s) (fewer than 100000 points)")
     assert len(result.summary.registered) == 8
+
+
+def test_only_the_unverified_pairs_between_the_two_sets_are_verified_in_full(synthetic_scene, tmp_path):
+    config = resolve_config([sfm.STAGE], preset=None, overrides=[])["sfm"]
+    db = tmp_path / "database.db"
+    database.write_database(db, synthetic_scene.ingest, synthetic_scene.features.path, synthetic_scene.matches.path,
+                            camera_model=config.camera_model, shared_intrinsics=True)
+    verification.verify(db, config, num_threads=1)
+    verified = {(a, b): n for a, b, n in database.pairs_of(db)}
+    assert verified[(1, 2)] >= 15 and verified[(1, 3)] >= 15
+    with pycolmap.Database.open(db) as opened:
+        for pair in ((1, 2), (1, 3)):
+            opened.delete_two_view_geometry(*pair)
+    assert verification.verify_between(db, config, {2}, {4, 5}) == 0  # (1, 2) and (1, 3) are not between them
+    assert verification.verify_between(db, config, {2}, {1}) == 1
+    after = {(a, b): n for a, b, n in database.pairs_of(db)}
+    assert after[(1, 2)] >= 15 and (1, 3) not in after
+    assert verification.verify_between(db, config, {1}, {2, 3}) == 1  # (1, 2) is verified now: (1, 3) only
