@@ -47,6 +47,21 @@ class ScaleChange:
     """Shared images that took part (at least :data:`MIN_POINTS` points each)."""
 
 
+def shared_depth_ratios(old: pycolmap.Reconstruction, a: pycolmap.Image, new: pycolmap.Reconstruction,
+                        b: pycolmap.Image) -> list[float]:
+    """The depth in ``new`` (image ``b``) over the depth in ``old`` (image ``a``, the same photo) of each
+    point that both models triangulated at one of the photo's keypoints, where both lie in front."""
+    pose_a, pose_b = a.cam_from_world(), b.cam_from_world()
+    found = []
+    for pa, pb in zip(a.points2D, b.points2D, strict=True):
+        if pa.has_point3D() and pb.has_point3D():
+            za = (pose_a * old.point3D(pa.point3D_id).xyz)[2]
+            zb = (pose_b * new.point3D(pb.point3D_id).xyz)[2]
+            if za > 0 and zb > 0:
+                found.append(float(zb / za))
+    return found
+
+
 def depth_ratios(old: pycolmap.Reconstruction, new: pycolmap.Reconstruction) -> dict[str, float]:
     """For each image both models registered: the median, over its keypoints that observe a 3D point in
     both, of the point's depth in ``new`` over its depth in ``old`` (images with fewer than
@@ -57,15 +72,7 @@ def depth_ratios(old: pycolmap.Reconstruction, new: pycolmap.Reconstruction) -> 
         b = new.image(j)
         if b.name not in ours:
             continue
-        a = old.image(ours[b.name])
-        pose_a, pose_b = a.cam_from_world(), b.cam_from_world()
-        found = []
-        for pa, pb in zip(a.points2D, b.points2D, strict=True):
-            if pa.has_point3D() and pb.has_point3D():
-                za = (pose_a * old.point3D(pa.point3D_id).xyz)[2]
-                zb = (pose_b * new.point3D(pb.point3D_id).xyz)[2]
-                if za > 0 and zb > 0:
-                    found.append(zb / za)
+        found = shared_depth_ratios(old, old.image(ours[b.name]), new, b)
         if len(found) >= MIN_POINTS:
             ratios[b.name] = float(np.median(found))
     return ratios

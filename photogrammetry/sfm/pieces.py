@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from photogrammetry.sfm.continuity import shared_depth_ratios
+
 if TYPE_CHECKING:
     import pycolmap
 
@@ -76,14 +78,8 @@ def similarity(piece: pycolmap.Reconstruction, largest: pycolmap.Reconstruction,
     rotations, ratios = [], []
     for name in shared:
         a, b = largest.image(ours[name]), piece.image(theirs[name])
-        pose_a, pose_b = a.cam_from_world(), b.cam_from_world()
-        rotations.append(pose_a.rotation.matrix().T @ pose_b.rotation.matrix())
-        for pa, pb in zip(a.points2D, b.points2D, strict=True):
-            if pa.has_point3D() and pb.has_point3D():
-                za = (pose_a * largest.point3D(pa.point3D_id).xyz)[2]
-                zb = (pose_b * piece.point3D(pb.point3D_id).xyz)[2]
-                if za > 0 and zb > 0:
-                    ratios.append(za / zb)
+        rotations.append(a.cam_from_world().rotation.matrix().T @ b.cam_from_world().rotation.matrix())
+        ratios.extend(shared_depth_ratios(piece, b, largest, a))  # the largest's depth over the piece's
     if not ratios:
         return None
     median = float(np.median(ratios))
