@@ -4,8 +4,10 @@
     python scripts/train_mvs.py train --data /tmp/mvs_train --steps 4000 # -> photogrammetry/mvs/weights/lite.pt
 
 ``render`` draws scenes with :func:`photogrammetry.synthetic.random_scene` (seeds from 1000 on,
-apart from the sample scenes' specs), renders a run of consecutive views of each at 640x480 with
-exact depth, and JPEG-compresses them like the sample scenes. ``train`` samples, like the
+apart from the sample scenes' specs), or with ``--rooms`` furnished rooms seen by a hand-held camera
+(:func:`photogrammetry.synthetic.random_room_scene`), renders a run of consecutive views of each at
+640x480 with exact depth, and JPEG-compresses them like the sample scenes. ``train`` reads one or
+more folders of them. ``train`` samples, like the
 cascade at inference, one of its three levels: the coarsest (1/4 size, a sweep of 48 planes over
 the view's depth range) or a finer one (1/2 or full size, 16 or 8 per-pixel hypotheses around a
 perturbed true depth) on crops, and minimises the cross-entropy of the softmax over hypotheses
