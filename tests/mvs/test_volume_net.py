@@ -126,3 +126,16 @@ def test_committed_weights_are_small_and_load():
     assert REGULARIZED_FILE.is_file() and REGULARIZED_FILE.stat().st_size < 20 * 2**20
     _, regularizer = load_regularized()
     assert regularizer.head.weight.abs().sum() > 0
+
+
+def test_lite_reg_refine_sweeps_with_lite_reg_and_refines_with_grey_ncc():
+    from photogrammetry.mvs.features import LiteRegFeatures, LiteRegGreyFeatures
+    from photogrammetry.mvs.methods import method_spec
+
+    spec = method_spec("lite-reg-refine")
+    assert (spec.similarity, spec.refine_similarity, spec.grey_channel) == ("dot", "ncc", True)
+    images = torch.rand(1, 3, 32, 48)
+    grey, plain = spec.build(None, "cpu", False), LiteRegFeatures(None, "cpu", False)
+    assert isinstance(grey, LiteRegGreyFeatures) and grey.regularizer is not None
+    out = grey(images)
+    assert torch.equal(out[:, :-1], plain(images)) and torch.equal(out[:, -1:], GreyFeatures()(images))
