@@ -51,8 +51,17 @@ GEOMETRIC_SUFFIX = "+geo"
 (``depth.geometric.enabled``)."""
 
 
+WEIGHTS_SEPARATOR = "@"
+"""``lite-reg@/tmp/candidate.pt``: the method with these weights (a candidate beside the committed ones)."""
+
+
+def folder_name(label: str) -> str:
+    """A method label as one folder name (a weights file's path flattened)."""
+    return label.replace("/", "_")
+
+
 def depth_config(label: str, args: argparse.Namespace):
-    """The depth stage's config of a method label (``lite``, ``ncc+pm``, ``ncc+pm+geo``) at
+    """The depth stage's config of a method label (``lite``, ``ncc+pm``, ``ncc+pm+geo``, ``lite-reg@FILE+pm``) at
     ``--max-image-size``, with the ``--set depth.option=value`` overrides."""
     from photogrammetry.engine.settings import apply_overrides, parse_assignment
     from photogrammetry.engine.options import unflatten
@@ -63,6 +72,9 @@ def depth_config(label: str, args: argparse.Namespace):
     if method.endswith(PROPAGATION_SUFFIX):
         flat["propagation.enabled"] = True
     method = method.removesuffix(PROPAGATION_SUFFIX)
+    method, _, weights = method.partition(WEIGHTS_SEPARATOR)
+    if weights:
+        flat["weights"] = weights
     for text in args.set or []:
         stage, option, value = parse_assignment(text)
         if stage != "depth":
@@ -193,7 +205,7 @@ def print_curves(work: Path, args: argparse.Namespace) -> None:
 
 def run_child(scene: str, method: str, work: Path, args: argparse.Namespace) -> dict:
     """Run :func:`child` in a fresh process; its JSON plus wall time and peak RSS."""
-    folder = work / f"{scene}-{method}"
+    folder = work / f"{scene}-{folder_name(method)}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     command = [sys.executable, __file__, "--child", "--scene", scene, "--method", method, "--work", str(folder),
@@ -343,8 +355,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", default=",".join(scenes), help=f"comma-separated, from: {', '.join(scenes)}")
     parser.add_argument("--methods", default="lite,ncc",
-                        help=f"comma-separated MVS methods (registry names; with {PROPAGATION_SUFFIX}: PatchMatch "
-                             f"propagation on; then with {GEOMETRIC_SUFFIX}: the geometric-consistency pass on)")
+                        help=f"comma-separated MVS methods (registry names, each optionally {WEIGHTS_SEPARATOR}WEIGHTS "
+                             f"FILE; with {PROPAGATION_SUFFIX}: PatchMatch propagation on; then with "
+                             f"{GEOMETRIC_SUFFIX}: the geometric-consistency pass on)")
     parser.add_argument("--set", action="append", metavar="depth.OPTION=VALUE",
                         help="a depth stage option for every run (repeatable)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

@@ -278,6 +278,8 @@ def sample_source(name: str, masks: str) -> tuple[GroundTruth, CameraSource]:
 
 def run_all(args: argparse.Namespace, work: Path, device: str) -> dict:
     """Every (set, cameras, method): depth maps scored against the sensor; the GT check."""
+    from benchmarks.mvs import folder_name
+
     jobs = [(n, *sample_source(n, args.masks)) for n in args.scenes.split(",") if n]
     name, gt, sources = real_sources(args, work, device)
     jobs += [(name, gt, s) for s in sources]
@@ -285,7 +287,7 @@ def run_all(args: argparse.Namespace, work: Path, device: str) -> dict:
     for set_name, truth, source in jobs:
         for method in args.methods.split(","):
             print(f"[{set_name}] {source.label} cameras, {method} ...", flush=True)
-            out = work / set_name / f"depth-{source.label}-{method}"
+            out = work / set_name / f"depth-{source.label}-{folder_name(method)}"
             try:
                 seconds = run_depth(source.scene, method, out, args, device)
             except InputError as err:  # e.g. a view of a broken model with no sparse point ahead: a finding

@@ -4,8 +4,10 @@
     python scripts/train_mvs.py train --data /tmp/mvs_train --steps 4000 # -> photogrammetry/mvs/weights/lite.pt
 
 ``render`` draws scenes with :func:`photogrammetry.synthetic.random_scene` (seeds from 1000 on,
-apart from the sample scenes' specs), renders a run of consecutive views of each at 640x480 with
-exact depth, and JPEG-compresses them like the sample scenes. ``train`` samples, like the
+apart from the sample scenes' specs), or with ``--rooms`` furnished rooms seen by a hand-held camera
+(:func:`photogrammetry.synthetic.random_room_scene`), renders a run of consecutive views of each at
+640x480 with exact depth, and JPEG-compresses them like the sample scenes. ``train`` reads one or
+more folders of them. ``train`` samples, like the
 cascade at inference, one of its three levels: the coarsest (1/4 size, a sweep of 48 planes over
 the view's depth range) or a finer one (1/2 or full size, 16 or 8 per-pixel hypotheses around a
 perturbed true depth) on crops, and minimises the cross-entropy of the softmax over hypotheses
@@ -32,18 +34,21 @@ MAX_SOURCES = 3
 """Sources per example (random ones among the scene's other views)."""
 
 
-def render_dataset(out: Path, first_seed: int, count: int, views: int, size: tuple[int, int] = (640, 480)) -> None:
+def render_dataset(out: Path, first_seed: int, count: int, views: int, size: tuple[int, int] = (640, 480),
+                   rooms: bool = False) -> None:
     """Render ``count`` random scenes (``views`` consecutive views each, ``size`` = (width, height))
-    into ``out/<seed>.npz``."""
-    from photogrammetry.synthetic import build_scene, random_scene
+    into ``out/<seed>.npz``: object and facade scenes, or with ``rooms`` furnished rooms seen by a
+    hand-held camera (:func:`photogrammetry.synthetic.random_room_scene`)."""
+    from photogrammetry.synthetic import build_scene, random_room_scene, random_scene
     from photogrammetry.synthetic.render import Renderer
 
+    draw = random_room_scene if rooms else random_scene
     out.mkdir(parents=True, exist_ok=True)
     for seed in range(first_seed, first_seed + count):
         path = out / f"{seed}.npz"
         if path.exists():
             continue
-        scene = build_scene(random_scene(seed, width=size[0], height=size[1]))
+        scene = build_scene(draw(seed, width=size[0], height=size[1]))
         rng = np.random.default_rng([seed, 77])
         start = int(rng.integers(0, max(1, len(scene.views) - views)))
         renderer = Renderer(scene)
@@ -262,11 +267,11 @@ class TrainOptions:
     regularizer: bool = False
     """Train the volume regulariser jointly (writes ``lite-reg`` weights: features and regulariser)."""
     init: Path | None = None
-    """Start the features from these ``lite`` weights."""
+    """Start from these weights: ``lite`` (the features) or ``lite-reg`` (features and regulariser)."""
     feature_lr_scale: float = 1.0
     """The features' learning rate relative to ``lr``."""
-    val: Path | None = None
-    """Held-out scenes (``.npz``): their mean loss is printed every ``val_every`` steps."""
+    val: tuple[Path, ...] = ()
+    """Folders of held-out scenes (``.npz``): their mean loss is printed every ``val_every`` steps."""
     val_samples: int = 48
     val_every: int = 250
 
@@ -279,15 +284,34 @@ def _build(options: TrainOptions):
     from photogrammetry.mvs.volume_net import build_regularizer
 
     model = build_network()
+    regularizer = build_regularizer() if options.regularizer else None
     if options.init is not None:
-        model.load_state_dict(torch.load(options.init, map_location="cpu", weights_only=True))
-    regularizer = build_regularizer().to(options.device) if options.regularizer else None
-    return model.to(options.device), regularizer
+        state = torch.load(options.init, map_location="cpu", weights_only=True)
+        joint = "features" in state
+        model.load_state_dict(state["features"] if joint else state)
+        if joint and regularizer is not None:
+            regularizer.load_state_dict(state["regularizer"])
+    return model.to(options.device), None if regularizer is None else regularizer.to(options.device)
 
 
-def validation_samples(data: Path, count: int, seed: int, photometric: bool) -> list[Sample]:
-    """``count`` fixed examples drawn from the held-out scenes in ``data``."""
-    scenes = [dict(np.load(f)) for f in sorted(data.glob("*.npz"))]
+def load_scenes(folders: list[Path]) -> list[dict]:
+    """Every rendered scene (``.npz``) in ``folders``, folder by folder, by name.
+
+    Raises:
+        SystemExit: When a folder holds none (render it first).
+    """
+    scenes = []
+    for folder in folders:
+        files = sorted(folder.glob("*.npz"))
+        if not files:
+            raise SystemExit(f"no rendered scenes (.npz) in {folder}: run `train_mvs.py render --data {folder}` first")
+        scenes += [dict(np.load(f)) for f in files]
+    return scenes
+
+
+def validation_samples(data: list[Path], count: int, seed: int, photometric: bool) -> list[Sample]:
+    """``count`` fixed examples drawn from the held-out scenes in the folders ``data``."""
+    scenes = load_scenes(data)
     rng, samples = np.random.default_rng([seed, 99]), []
     for attempt in range(50 * count):
         if len(samples) == count:
@@ -311,14 +335,14 @@ def _validate(model, regularizer, samples: list[Sample], device: str) -> tuple[f
     return tuple(np.mean(results, axis=0)) if results else (float("nan"), float("nan"))
 
 
-def train(data: Path, out: Path, steps: int, seed: int, options: TrainOptions = TrainOptions()) -> None:
-    """Train from the ``.npz`` scenes in ``data`` and write the weights to ``out``."""
+def train(data: list[Path], out: Path, steps: int, seed: int, options: TrainOptions = TrainOptions()) -> None:
+    """Train from the ``.npz`` scenes in the folders ``data`` and write the weights to ``out``."""
     import torch
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    scenes = [dict(np.load(f)) for f in sorted(data.glob("*.npz"))]
-    print(f"{len(scenes)} scenes from {data}", flush=True)
+    scenes = load_scenes(data)
+    print(f"{len(scenes)} scenes from {', '.join(map(str, data))}", flush=True)
     model, regularizer = _build(options)
     groups = [{"params": model.parameters(), "lr": options.lr * options.feature_lr_scale}]
     if regularizer is not None:
@@ -326,7 +350,8 @@ def train(data: Path, out: Path, steps: int, seed: int, options: TrainOptions = 
     optimiser = torch.optim.Adam(groups)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=[g["lr"] for g in groups], total_steps=steps,
                                                    pct_start=0.05)
-    held_out = validation_samples(options.val, options.val_samples, seed, options.photometric) if options.val else []
+    held_out = validation_samples(list(options.val), options.val_samples, seed, options.photometric) \
+        if options.val else []
     params = [p for g in groups for p in g["params"]]
     history, t0, step = [], time.time(), 0
     while step < steps:
@@ -380,8 +405,9 @@ def main(argv: list[str] | None = None) -> None:
     render.add_argument("--first-seed", type=int, default=1000)
     render.add_argument("--scenes", type=int, default=80)
     render.add_argument("--views", type=int, default=5)
+    render.add_argument("--rooms", action="store_true", help="furnished rooms and hand-held camera paths")
     fit = sub.add_parser("train", help="train the network")
-    fit.add_argument("--data", type=Path, required=True)
+    fit.add_argument("--data", type=Path, nargs="+", required=True, help="folders of rendered scenes")
     fit.add_argument("--out", type=Path, help=f"weights file (default: {WEIGHTS_FILE.name}, with --regularizer "
                                               f"{REGULARIZED_FILE.name}, in {WEIGHTS_FILE.parent})")
     fit.add_argument("--steps", type=int, default=4000)
@@ -391,14 +417,14 @@ def main(argv: list[str] | None = None) -> None:
     fit.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     fit.add_argument("--photometric", action="store_true", help="views differ as photos do (exposure, noise, ...)")
     fit.add_argument("--regularizer", action="store_true", help="train the volume regulariser too (lite-reg)")
-    fit.add_argument("--init", type=Path, help="start the features from these lite weights")
+    fit.add_argument("--init", type=Path, help="start from these lite (features) or lite-reg weights")
     fit.add_argument("--feature-lr-scale", type=float, default=1.0, help="features' learning rate over --lr")
-    fit.add_argument("--val", type=Path, help="held-out scenes (.npz) whose loss is printed")
+    fit.add_argument("--val", type=Path, nargs="+", default=[], help="folders of held-out scenes (.npz)")
     fit.add_argument("--val-every", type=int, default=250)
     fit.add_argument("--val-samples", type=int, default=48)
     args = parser.parse_args(argv)
     if args.command == "render":
-        render_dataset(args.data, args.first_seed, args.scenes, args.views)
+        render_dataset(args.data, args.first_seed, args.scenes, args.views, rooms=args.rooms)
         return
     if args.threads:
         import torch
@@ -406,7 +432,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     out = args.out or (REGULARIZED_FILE if args.regularizer else WEIGHTS_FILE)
     options = TrainOptions(device=args.device, lr=args.lr, photometric=args.photometric, regularizer=args.regularizer,
-                           init=args.init, feature_lr_scale=args.feature_lr_scale, val=args.val,
+                           init=args.init, feature_lr_scale=args.feature_lr_scale, val=tuple(args.val),
                            val_every=args.val_every, val_samples=args.val_samples)
     train(args.data, out, args.steps, args.seed, options)
 

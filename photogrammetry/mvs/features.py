@@ -130,3 +130,12 @@ class LiteRegFeatures(LiteFeatures):
         _NetworkFeatures.__init__(self, model, device, fp16, multiple=model.multiple)
         self.regularizer = VolumeRegularizer(regularizer, device, fp16)
         """Callable ``(volume (D, H, W), max_elements) -> volume`` (:mod:`photogrammetry.mvs.volume_net`)."""
+
+
+class LiteRegGreyFeatures(LiteRegFeatures):
+    """``lite-reg`` descriptors (and regulariser) with the grey level appended as a last channel."""
+
+    def __call__(self, images: Any) -> Any:
+        import torch
+
+        return torch.cat([super().__call__(images), GreyFeatures()(images)], dim=1)

@@ -21,9 +21,16 @@ from photogrammetry.synthetic.io import (
     load_normals,
     read_scene_meta,
 )
-from photogrammetry.synthetic.rigs import FacadeRig, OrbitRig, TurntableRig
+from photogrammetry.synthetic.rigs import FacadeRig, OrbitRig, RoomRig, TurntableRig
 from photogrammetry.synthetic.samples import SAMPLE_SCENES, SampleScene, render_sample_scene
-from photogrammetry.synthetic.scenes import CameraSpec, SceneKind, SceneSpec, build_scene, random_scene
+from photogrammetry.synthetic.scenes import (
+    CameraSpec,
+    SceneKind,
+    SceneSpec,
+    build_scene,
+    random_room_scene,
+    random_scene,
+)
 from photogrammetry.synthetic.shapes import ShapeKind, ShapeSpec
 
 __all__ = [
@@ -31,6 +38,7 @@ __all__ = [
     "CameraSpec",
     "FacadeRig",
     "OrbitRig",
+    "RoomRig",
     "SampleScene",
     "SceneKind",
     "SceneLayout",
@@ -44,6 +52,7 @@ __all__ = [
     "load_depth",
     "load_mask",
     "load_normals",
+    "random_room_scene",
     "random_scene",
     "read_scene_meta",
     "render_sample_scene",

@@ -38,6 +38,7 @@ _COVERAGE = {
     ),
     SceneKind.ORBIT: ("scene", "every surface: object, ground, clutter and room walls"),
     SceneKind.FACADE: ("scene", "every surface: facade and ground; sky pixels have depth 0"),
+    SceneKind.ROOM: ("scene", "every surface: floor, ceiling, walls, posters and furniture"),
 }
 
 

@@ -115,7 +115,7 @@ class SceneMeta:
     """Contents of ``gt/scene.json``."""
 
     kind: str
-    """Scene kind: ``turntable``, ``orbit`` or ``facade``."""
+    """Scene kind: ``turntable``, ``orbit``, ``facade`` or ``room``."""
     seed: int
     """Seed of the scene."""
     generator_version: str

@@ -185,5 +185,6 @@ def facade_parts(rig: FacadeRig, focal: float, rng: np.random.Generator) -> list
 
 def light_direction(kind: str) -> np.ndarray:
     """Unit direction towards the (directional) light in the lab frame, shape ``(3,)``."""
-    toward = {"turntable": (-0.45, -0.75, 0.85), "orbit": (-0.3, -0.4, 0.9), "facade": (-0.5, -0.6, 0.8)}[kind]
+    toward = {"turntable": (-0.45, -0.75, 0.85), "orbit": (-0.3, -0.4, 0.9), "facade": (-0.5, -0.6, 0.8),
+              "room": (0.3, -0.5, 0.8)}[kind]
     return normalize(np.array(toward))

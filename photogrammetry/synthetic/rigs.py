@@ -70,7 +70,39 @@ class FacadeRig:
     """Window columns of the facade (2.4 m each)."""
 
 
-Rig = TurntableRig | OrbitRig | FacadeRig
+@dataclass(frozen=True, kw_only=True)
+class RoomRig:
+    """A hand-held camera inside a furnished room: walking forward and turning, panning, or orbiting.
+
+    The views of :func:`photogrammetry.synthetic.rooms.room_views`; the room and its furniture are
+    :func:`photogrammetry.synthetic.rooms.room_parts`.
+    """
+
+    kind: ClassVar[str] = "room"
+    num_views: int = 12
+    """Views along the path."""
+    size: tuple[float, float, float] = (5.0, 4.0, 2.6)
+    """Inner width (x), depth (y) and height (z) of the room, metres."""
+    path: str = "walk"
+    """``walk`` (forward, turning slowly), ``pan`` (standing, turning, a small sideways sway) or
+    ``orbit`` (an arc around the room's centre, looking at it)."""
+    step: float = 0.15
+    """Distance between consecutive camera centres, metres."""
+    turn_deg: float = 4.0
+    """Yaw change between consecutive views (walk, pan), degrees."""
+    height: float = 1.5
+    """Camera height above the floor, metres."""
+    pitch_deg: float = -10.0
+    """Mean pitch of the optical axis (negative: looking down), degrees."""
+    look_jitter_deg: float = 1.5
+    """Standard deviation of the random deviation of the optical axis, degrees."""
+    num_furniture: int = 6
+    """Pieces of furniture (tables, cabinets, sofas, shelves, poles) placed around the cameras."""
+    weak_texture: float = 0.4
+    """Share of the surfaces painted nearly uniform (walls, cabinet doors), as rooms have."""
+
+
+Rig = TurntableRig | OrbitRig | FacadeRig | RoomRig
 
 
 @dataclass(frozen=True, eq=False)

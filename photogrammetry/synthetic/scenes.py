@@ -26,12 +26,14 @@ from photogrammetry.synthetic.rigs import (
     FacadeRig,
     OrbitRig,
     Rig,
+    RoomRig,
     TurntableRig,
     View,
     facade_views,
     orbit_views,
     turntable_views,
 )
+from photogrammetry.synthetic.rooms import PATHS, room_parts, room_views
 from photogrammetry.synthetic.shapes import ShapeKind, ShapeSpec
 
 GENERATOR_VERSION = "1"
@@ -44,6 +46,7 @@ class SceneKind(StrEnum):
     TURNTABLE = "turntable"
     ORBIT = "orbit"
     FACADE = "facade"
+    ROOM = "room"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +111,7 @@ class SceneSpec:
     rig: Rig
     """Camera rig; its type decides the scene kind."""
     shape: ShapeSpec | None = None
-    """The object (turntable and orbit scenes); ``None`` for a facade."""
+    """The object (turntable and orbit scenes); ``None`` for a facade or a room."""
     camera: CameraSpec = field(default_factory=CameraSpec)
     """Image size and intrinsics."""
     shading: ShadingSpec = field(default_factory=ShadingSpec)
@@ -117,8 +120,8 @@ class SceneSpec:
     """Number of ground-truth surface points (with tracks) written to ``points3D.txt``."""
 
     def __post_init__(self) -> None:
-        """Check that object scenes have an object and facades have none."""
-        if (self.shape is None) != (self.kind is SceneKind.FACADE):
+        """Check that object scenes have an object and facades and rooms have none."""
+        if (self.shape is None) != (self.kind in (SceneKind.FACADE, SceneKind.ROOM)):
             raise ValueError(f"a {self.kind} scene {'needs no' if self.shape is None else 'needs an'} object shape")
 
     @property
@@ -169,6 +172,9 @@ def build_scene(spec: SceneSpec) -> Scene:
         parts = orbit_parts(spec.shape, rig, camera.focal, rng)
         lo, hi = parts[0].mesh.bounds
         views = orbit_views(rig, (lo + hi) / 2.0, rng)
+    elif isinstance(rig, RoomRig):
+        views = room_views(rig, rng)
+        parts = room_parts(rig, views, camera.focal, rng)
     else:
         parts = facade_parts(rig, camera.focal, rng)
         views = facade_views(rig, rng)
@@ -218,3 +224,35 @@ def random_scene(seed: int, *, width: int = 640, height: int = 480) -> SceneSpec
             num_clutter=int(rng.integers(6, 16)),
         )
     return SceneSpec(seed=seed, rig=rig, shape=shape, camera=camera)
+
+
+def random_room_scene(seed: int, *, width: int = 640, height: int = 480) -> SceneSpec:
+    """Draw a random furnished room and a hand-held camera path in it (walk, pan or orbit), all from ``seed``.
+
+    Kept apart from :func:`random_scene`, whose draws stay as they were: MVS training data mixes both
+    (``scripts/train_mvs.py render --rooms``).
+
+    Args:
+        seed: Seed of every random choice (and of the scene itself).
+        width: Image width, pixels.
+        height: Image height, pixels.
+
+    Returns:
+        The scene specification.
+    """
+    rng = np.random.default_rng([seed, 607])
+    path = PATHS[int(rng.choice(3, p=[0.5, 0.2, 0.3]))]
+    step = {"walk": rng.uniform(0.08, 0.35), "pan": rng.uniform(0.01, 0.06), "orbit": rng.uniform(0.1, 0.3)}[path]
+    rig = RoomRig(
+        num_views=int(rng.integers(8, 17)),
+        size=(float(rng.uniform(3.5, 8.0)), float(rng.uniform(3.0, 7.0)), float(rng.uniform(2.4, 3.2))),
+        path=path,
+        step=float(step),
+        turn_deg=float(rng.uniform(0.0, 8.0) if path != "orbit" else 0.0),
+        height=float(rng.uniform(1.2, 1.8)),
+        pitch_deg=float(rng.uniform(-25.0, 5.0)),
+        num_furniture=int(rng.integers(4, 13)),
+        weak_texture=float(rng.uniform(0.2, 0.7)),
+    )
+    camera = CameraSpec(width=width, height=height, focal_35mm=float(rng.integers(22, 35)))
+    return SceneSpec(seed=seed, rig=rig, camera=camera)

@@ -92,11 +92,25 @@ def test_learned_levels_limits_the_regularizer_to_the_coarsest(facade_args):
 def test_training_with_the_regularizer_moves_it_and_writes_lite_reg_weights(tmp_path):
     script = train_script()
     script.render_dataset(tmp_path / "data", first_seed=1000, count=1, views=3, size=(160, 120))
-    options = script.TrainOptions(regularizer=True, photometric=True, lr=1e-2, val=tmp_path / "data", val_samples=2)
-    script.train(tmp_path / "data", tmp_path / "reg.pt", steps=3, seed=0, options=options)
+    options = script.TrainOptions(regularizer=True, photometric=True, lr=1e-2, val=(tmp_path / "data",), val_samples=2)
+    script.train([tmp_path / "data"], tmp_path / "reg.pt", steps=3, seed=0, options=options)
     features, regularizer = load_regularized(tmp_path / "reg.pt")
     assert regularizer.head.weight.abs().sum() > 0  # it left its zero start
     assert features(torch.rand(1, 3, 16, 16)).shape[-2:] == (16, 16)
+
+
+def test_training_goes_on_from_lite_reg_weights_on_rooms_and_objects(tmp_path):
+    script = train_script()
+    script.render_dataset(tmp_path / "objects", first_seed=1000, count=1, views=3, size=(160, 120))
+    script.render_dataset(tmp_path / "rooms", first_seed=3000, count=1, views=3, size=(160, 120), rooms=True)
+    assert len(script.load_scenes([tmp_path / "objects", tmp_path / "rooms"])) == 2
+    options = script.TrainOptions(regularizer=True, lr=1e-9, init=REGULARIZED_FILE)
+    script.train([tmp_path / "objects", tmp_path / "rooms"], tmp_path / "reg.pt", steps=2, seed=0, options=options)
+    _, start = load_regularized()
+    _, regularizer = load_regularized(tmp_path / "reg.pt")
+    assert torch.allclose(regularizer.head.weight, start.head.weight, atol=1e-5)  # both nets came from the file
+    with pytest.raises(SystemExit, match="render"):
+        script.load_scenes([tmp_path / "empty"])
 
 
 def test_missing_or_foreign_weights_are_reported(tmp_path):
@@ -112,3 +126,16 @@ def test_committed_weights_are_small_and_load():
     assert REGULARIZED_FILE.is_file() and REGULARIZED_FILE.stat().st_size < 20 * 2**20
     _, regularizer = load_regularized()
     assert regularizer.head.weight.abs().sum() > 0
+
+
+def test_lite_reg_refine_sweeps_with_lite_reg_and_refines_with_grey_ncc():
+    from photogrammetry.mvs.features import LiteRegFeatures, LiteRegGreyFeatures
+    from photogrammetry.mvs.methods import method_spec
+
+    spec = method_spec("lite-reg-refine")
+    assert (spec.similarity, spec.refine_similarity, spec.grey_channel) == ("dot", "ncc", True)
+    images = torch.rand(1, 3, 32, 48)
+    grey, plain = spec.build(None, "cpu", False), LiteRegFeatures(None, "cpu", False)
+    assert isinstance(grey, LiteRegGreyFeatures) and grey.regularizer is not None
+    out = grey(images)
+    assert torch.equal(out[:, :-1], plain(images)) and torch.equal(out[:, -1:], GreyFeatures()(images))

@@ -10,6 +10,7 @@ from photogrammetry.synthetic import (
     CameraSpec,
     FacadeRig,
     OrbitRig,
+    RoomRig,
     SceneSpec,
     ShapeKind,
     ShapeSpec,
@@ -35,6 +36,7 @@ SMALL_SPECS = {
         gt_points=80,
     ),
     "facade": SceneSpec(seed=23, rig=FacadeRig(num_views=4, floors=2, bays=4), camera=SMALL_CAMERA, gt_points=80),
+    "room": SceneSpec(seed=24, rig=RoomRig(num_views=4, num_furniture=4), camera=SMALL_CAMERA, gt_points=80),
 }
 """One small spec per scene kind."""
 

@@ -119,9 +119,10 @@ def test_poses_compose_and_invert() -> None:
 
 
 def test_random_scenes_are_varied_and_buildable() -> None:
-    """random_scene makes every kind and object, with moderate view steps, and its scenes build."""
+    """random_scene makes every kind but rooms (random_room_scene's) and every object, with moderate view steps,
+    and its scenes build."""
     specs = [random_scene(seed) for seed in range(40)]
-    assert {s.kind for s in specs} == set(SceneKind)
+    assert {s.kind for s in specs} == set(SceneKind) - {SceneKind.ROOM}
     assert {s.shape.kind for s in specs if s.shape is not None} == set(ShapeKind)
     assert random_scene(3) == random_scene(3)
     for spec in specs[:6]:

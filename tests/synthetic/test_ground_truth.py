@@ -195,7 +195,7 @@ def test_scene_meta_matches_the_files(small_scene: Path) -> None:
     assert meta.scene_extent == pytest.approx(np.linalg.norm(vertices.max(0) - vertices.min(0)), rel=1e-6)
     assert meta.units == "metres" and meta.kind == SMALL_SPECS[meta.kind].kind
     assert meta.scene_extent * 1e-4 <= meta.depth_scale <= meta.scene_extent * 2.5e-4
-    if meta.kind == "facade":
+    if meta.kind in ("facade", "room"):
         assert meta.object_bbox_min is None and not layout.object_mesh.exists()
     else:
         obj, _ = _read_mesh(layout.object_mesh)
