@@ -26,46 +26,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from photogrammetry.errors import InputError
+from photogrammetry.synthetic.training_set import load_training_set, render_training_set
+
 LEVELS = ((0.25, 32, (96, 128)), (0.5, 16, (96, 128)), (1.0, 8, (96, 128)))
 """Training levels: (image scale, hypotheses, ref crop (h, w)); the coarsest level sweeps the whole
 range (with fewer planes than at inference, to train faster), the others search around the truth."""
 
 MAX_SOURCES = 3
 """Sources per example (random ones among the scene's other views)."""
-
-
-def render_dataset(out: Path, first_seed: int, count: int, views: int, size: tuple[int, int] = (640, 480),
-                   rooms: bool = False) -> None:
-    """Render ``count`` random scenes (``views`` consecutive views each, ``size`` = (width, height))
-    into ``out/<seed>.npz``: object and facade scenes, or with ``rooms`` furnished rooms seen by a
-    hand-held camera (:func:`photogrammetry.synthetic.random_room_scene`)."""
-    from photogrammetry.synthetic import build_scene, random_room_scene, random_scene
-    from photogrammetry.synthetic.render import Renderer
-
-    draw = random_room_scene if rooms else random_scene
-    out.mkdir(parents=True, exist_ok=True)
-    for seed in range(first_seed, first_seed + count):
-        path = out / f"{seed}.npz"
-        if path.exists():
-            continue
-        scene = build_scene(draw(seed, width=size[0], height=size[1]))
-        rng = np.random.default_rng([seed, 77])
-        start = int(rng.integers(0, max(1, len(scene.views) - views)))
-        renderer = Renderer(scene)
-        images, depths, rotations, translations = [], [], [], []
-        for index in range(start, min(start + views, len(scene.views))):
-            view = renderer.render(index)
-            quality = int(rng.integers(85, 96))
-            ok, buf = cv2.imencode(".jpg", view.image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-            images.append(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
-            depths.append(view.depth.astype(np.float32))
-            rotations.append(scene.views[index].cam_from_world.rotation)
-            translations.append(scene.views[index].cam_from_world.translation)
-        cam = scene.camera
-        K = np.array([[cam.focal, 0, cam.cx], [0, cam.focal, cam.cy], [0, 0, 1]])
-        np.savez_compressed(path, images=np.stack(images), depths=np.stack(depths), K=K,
-                            R=np.stack(rotations), t=np.stack(translations))
-        print(f"rendered {path.name}: {scene.spec.kind}, {len(images)} views", flush=True)
 
 
 @dataclass
@@ -294,24 +263,9 @@ def _build(options: TrainOptions):
     return model.to(options.device), None if regularizer is None else regularizer.to(options.device)
 
 
-def load_scenes(folders: list[Path]) -> list[dict]:
-    """Every rendered scene (``.npz``) in ``folders``, folder by folder, by name.
-
-    Raises:
-        SystemExit: When a folder holds none (render it first).
-    """
-    scenes = []
-    for folder in folders:
-        files = sorted(folder.glob("*.npz"))
-        if not files:
-            raise SystemExit(f"no rendered scenes (.npz) in {folder}: run `train_mvs.py render --data {folder}` first")
-        scenes += [dict(np.load(f)) for f in files]
-    return scenes
-
-
 def validation_samples(data: list[Path], count: int, seed: int, photometric: bool) -> list[Sample]:
     """``count`` fixed examples drawn from the held-out scenes in the folders ``data``."""
-    scenes = load_scenes(data)
+    scenes = load_training_set(data)
     rng, samples = np.random.default_rng([seed, 99]), []
     for attempt in range(50 * count):
         if len(samples) == count:
@@ -341,7 +295,7 @@ def train(data: list[Path], out: Path, steps: int, seed: int, options: TrainOpti
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    scenes = load_scenes(data)
+    scenes = load_training_set(data)
     print(f"{len(scenes)} scenes from {', '.join(map(str, data))}", flush=True)
     model, regularizer = _build(options)
     groups = [{"params": model.parameters(), "lr": options.lr * options.feature_lr_scale}]
@@ -424,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
     fit.add_argument("--val-samples", type=int, default=48)
     args = parser.parse_args(argv)
     if args.command == "render":
-        render_dataset(args.data, args.first_seed, args.scenes, args.views, rooms=args.rooms)
+        render_training_set(args.data, args.first_seed, args.scenes, args.views, rooms=args.rooms)
         return
     if args.threads:
         import torch
@@ -434,7 +388,10 @@ def main(argv: list[str] | None = None) -> None:
     options = TrainOptions(device=args.device, lr=args.lr, photometric=args.photometric, regularizer=args.regularizer,
                            init=args.init, feature_lr_scale=args.feature_lr_scale, val=tuple(args.val),
                            val_every=args.val_every, val_samples=args.val_samples)
-    train(args.data, out, args.steps, args.seed, options)
+    try:
+        train(args.data, out, args.steps, args.seed, options)
+    except InputError as err:
+        raise SystemExit(str(err)) from None
 
 
 if __name__ == "__main__":

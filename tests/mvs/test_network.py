@@ -16,6 +16,7 @@ from photogrammetry.mvs.features import LiteFeatures
 from photogrammetry.mvs.network import CHANNELS, WEIGHTS_FILE, build_network, load_network, weights_identity
 from photogrammetry.mvs.scene import MVSScene, MVSView
 from photogrammetry.synthetic import load_depth, read_scene_meta
+from photogrammetry.synthetic.training_set import render_training_set
 from tests.mvs.conftest import SAMPLE_SCENES
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_mvs.py"
@@ -90,7 +91,7 @@ def test_committed_weights_match_better_than_untrained_ones(facade: MVSScene, tm
 
 def test_training_runs_reproducibly_on_a_tiny_render(tmp_path):
     script = train_script()
-    script.render_dataset(tmp_path / "data", first_seed=1000, count=1, views=3, size=(160, 120))
+    render_training_set(tmp_path / "data", first_seed=1000, count=1, views=3, size=(160, 120))
     scene = dict(np.load(next((tmp_path / "data").glob("*.npz"))))
     assert scene["images"].shape == (3, 120, 160, 3) and scene["depths"].max() > 0
     samples = [script.make_sample(scene, np.random.default_rng(5)) for _ in range(2)]

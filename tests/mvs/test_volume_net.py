@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from photogrammetry.errors import ConfigError
+from photogrammetry.errors import ConfigError, InputError
 from photogrammetry.mvs.cascade import CascadeOptions, FeatureBank, estimate_depth
 from photogrammetry.mvs.cost import MatchCost
 from photogrammetry.mvs.features import GreyFeatures
@@ -15,6 +15,7 @@ from photogrammetry.mvs.regularize import SGMOptions
 from photogrammetry.mvs.selection import SelectionOptions, depth_range, select_sources
 from photogrammetry.mvs.volume_net import (REGULARIZED_FILE, VolumeRegularizer, build_regularizer, load_regularized,
                                            weights_identity)
+from photogrammetry.synthetic.training_set import load_training_set, render_training_set
 from tests.mvs.test_network import train_script
 
 
@@ -91,7 +92,7 @@ def test_learned_levels_limits_the_regularizer_to_the_coarsest(facade_args):
 
 def test_training_with_the_regularizer_moves_it_and_writes_lite_reg_weights(tmp_path):
     script = train_script()
-    script.render_dataset(tmp_path / "data", first_seed=1000, count=1, views=3, size=(160, 120))
+    render_training_set(tmp_path / "data", first_seed=1000, count=1, views=3, size=(160, 120))
     options = script.TrainOptions(regularizer=True, photometric=True, lr=1e-2, val=(tmp_path / "data",), val_samples=2)
     script.train([tmp_path / "data"], tmp_path / "reg.pt", steps=3, seed=0, options=options)
     features, regularizer = load_regularized(tmp_path / "reg.pt")
@@ -101,16 +102,16 @@ def test_training_with_the_regularizer_moves_it_and_writes_lite_reg_weights(tmp_
 
 def test_training_goes_on_from_lite_reg_weights_on_rooms_and_objects(tmp_path):
     script = train_script()
-    script.render_dataset(tmp_path / "objects", first_seed=1000, count=1, views=3, size=(160, 120))
-    script.render_dataset(tmp_path / "rooms", first_seed=3000, count=1, views=3, size=(160, 120), rooms=True)
-    assert len(script.load_scenes([tmp_path / "objects", tmp_path / "rooms"])) == 2
+    render_training_set(tmp_path / "objects", first_seed=1000, count=1, views=3, size=(160, 120))
+    render_training_set(tmp_path / "rooms", first_seed=3000, count=1, views=3, size=(160, 120), rooms=True)
+    assert len(load_training_set([tmp_path / "objects", tmp_path / "rooms"])) == 2
     options = script.TrainOptions(regularizer=True, lr=1e-9, init=REGULARIZED_FILE)
     script.train([tmp_path / "objects", tmp_path / "rooms"], tmp_path / "reg.pt", steps=2, seed=0, options=options)
     _, start = load_regularized()
     _, regularizer = load_regularized(tmp_path / "reg.pt")
     assert torch.allclose(regularizer.head.weight, start.head.weight, atol=1e-5)  # both nets came from the file
-    with pytest.raises(SystemExit, match="render"):
-        script.load_scenes([tmp_path / "empty"])
+    with pytest.raises(InputError, match="render"):
+        load_training_set([tmp_path / "empty"])
 
 
 def test_missing_or_foreign_weights_are_reported(tmp_path):
