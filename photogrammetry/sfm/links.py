@@ -18,6 +18,10 @@ the rest (a walk that turns fast, two clusters of photos), the tree crosses that
 edge, so the check finds it; cuts that split off nested parts (next to each other along a walk) are
 reported once, by the one with the fewest points across: two breaks in the same half of a walk are
 reported as one, the weaker. About a second for 60 images.
+
+:func:`split` takes the smaller side of such links out of the model (``sfm.split_weak_link_points``, off
+by default): on the office walk (``cpu``) it halves the largest scale departure against the true
+cameras but drops the photos whose relative poses were still usable (README, "Scale along a walk").
 """
 
 from __future__ import annotations
@@ -113,6 +117,20 @@ def find(model: Any, min_points: int) -> tuple[WeakLink, ...]:
     return tuple(weak_links(names, seen, min_points))
 
 
+def split(model: Any, min_points: int) -> tuple[Any, list[WeakLink]]:
+    """``model`` without the smaller side of each of its weak links of fewer than ``min_points`` points
+    (the weakest first, found again after each cut), and the links cut; ``model`` itself where there is none."""
+    from photogrammetry.sfm import plausible
+
+    cut: list[WeakLink] = []
+    while min_points and (found := find(model, min_points)):
+        link = found[0]
+        reason = f"it hangs on the other {link.other_images} photos by {link.points} 3D points"
+        model = plausible.without(model, [plausible.Dropped(name, reason) for name in link.images])
+        cut.append(link)
+    return model, cut
+
+
 def warning(link: WeakLink, min_points: int) -> str:
     """What a weak link means and what to do, naming its images."""
     shown = ", ".join(link.images[:8]) + (f" and {len(link.images) - 8} more" if len(link.images) > 8 else "")
@@ -121,7 +139,8 @@ def warning(link: WeakLink, min_points: int) -> str:
             "against the rest hang on those points alone and may be off, and the depths, sizes and mesh there "
             "with them. Take more photos with overlap where the capture turns or jumps there, use matching "
             "that finds more (--preset default or --preset high), or map with more features "
-            "(--set features.max_keypoints=...); --set sfm.weak_link_points=0 silences this check")
+            "(--set features.max_keypoints=...), or take such parts out of the model (--set "
+            "sfm.split_weak_link_points=...); --set sfm.weak_link_points=0 silences this check")
 
 
 def _side(tree: list[tuple[int, int]], a: int, b: int, n: int) -> np.ndarray:

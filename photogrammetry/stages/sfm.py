@@ -158,6 +158,19 @@ def _plausible(model: Any, ctx: StageContext) -> Any:
     return kept
 
 
+def _split(model: Any, config: SfmConfig, ctx: StageContext) -> Any:
+    """``model`` without the parts that hang on it by fewer than ``split_weak_link_points`` points, each logged."""
+    from photogrammetry.sfm import links
+
+    kept, cut = links.split(model, config.split_weak_link_points)
+    for link in cut:
+        ctx.log.warning("%d photo(s) taken out of the model (%s): they hang on the other %d by %d 3D points "
+                        "(sfm.split_weak_link_points = %d), too few to hold their scale", len(link.images),
+                        ", ".join(link.images[:8]) + (" ..." if len(link.images) > 8 else ""), link.other_images,
+                        link.points, config.split_weak_link_points)
+    return kept
+
+
 def _warn_apart(chosen: Any, others: list[Any], db: Path, ingest: IngestResult, config: SfmConfig,
                 ctx: StageContext) -> None:
     """Warn where ``others`` hold photos the chosen model does not (:func:`_apart`)."""
@@ -234,7 +247,8 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
                        features=features.path)
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers)
-        chosen, pp, distortion = _plausible(final.model, ctx), final.principal_point, final.distortion
+        chosen = _split(_plausible(final.model, ctx), config, ctx)
+        pp, distortion = final.principal_point, final.distortion
         models = [chosen, *outcome.models[1:]]
         _warn_apart(chosen, outcome.models[1:], db, ingest, config, ctx)
         beat.step("writing the models")

@@ -89,3 +89,38 @@ def test_the_maximum_spanning_forest_takes_the_heaviest_edges_one_tree_per_part(
     two[0, 1] = two[1, 0] = two[1, 2] = two[2, 1] = 3.0
     two[3, 4] = two[4, 3] = 1.0
     assert sorted(tuple(sorted(e)) for e in links.maximum_spanning_tree(two)) == [(0, 1), (1, 2), (3, 4)]
+
+
+def _two_parts(across: int) -> pycolmap.Reconstruction:
+    """A synthetic walk of 10 frames whose first 6 and last 4 share only ``across`` 3D points: every other
+    point keeps the observations of one part only."""
+    options = pycolmap.SyntheticDatasetOptions(num_rigs=1, num_cameras_per_rig=1, num_frames_per_rig=10,
+                                               num_points3D=300)
+    pycolmap.set_random_seed(0)
+    model = pycolmap.synthesize_dataset(options)
+    ids = sorted(model.reg_image_ids())
+    first = set(ids[:6])
+    for k, point_id in enumerate(sorted(model.points3D)):
+        if k < across:
+            continue
+        keep = first if k % 2 else set(ids) - first
+        observed = [(int(e.image_id), int(e.point2D_idx)) for e in model.point3D(point_id).track.elements]
+        for image_id, index in observed:
+            if image_id not in keep:
+                model.delete_observation(image_id, index)
+    return model
+
+
+def test_split_takes_the_smaller_side_of_a_weak_link_out(caplog):
+    model = _two_parts(across=10)
+    names = sorted(model.image(i).name for i in model.reg_image_ids())
+    kept, cut = links.split(model, 40)
+    assert [(len(w.images), w.points, w.other_images) for w in cut] == [(4, 10, 6)]
+    assert sorted(kept.image(i).name for i in kept.reg_image_ids()) == names[:6]
+    assert model.num_reg_images() == 10  # the model given is left as it was
+    assert links.find(kept, 40) == ()
+    assert links.split(model, 10)[0] is model  # 10 points are not fewer than 10
+    assert links.split(model, 0)[0] is model  # 0: off
+    assert links.split(_two_parts(across=120), 80)[1] == []
+    with pytest.raises(ConfigError, match="split_weak_link_points"):
+        SfmOptions(split_weak_link_points=-1)
