@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from photogrammetry.sfm.database import pairs_of
+
 if TYPE_CHECKING:
     import pycolmap
 
@@ -40,12 +42,9 @@ def most_matches(model: pycolmap.Reconstruction, database: Path, min_inliers: in
     placed = {int(i) for i in model.reg_image_ids()}
     tracked: dict[int, set[int]] = {i: set() for i in placed}
     across = []
+    wanted = [(a, b) for a, b, count in pairs_of(database) if count >= min_inliers and (a in placed or b in placed)]
     with pycolmap.Database.open(database) as db:
-        pair_ids, counts = db.read_two_view_geometry_num_inliers()
-        for pair_id, count in zip(pair_ids, counts, strict=True):
-            a, b = (int(i) for i in pycolmap.pair_id_to_image_pair(pair_id))
-            if count < min_inliers or (a not in placed and b not in placed):
-                continue
+        for a, b in wanted:
             inliers = np.asarray(db.read_two_view_geometry(a, b).inlier_matches).reshape(-1, 2)
             if a in placed and b in placed:
                 tracked[a].update(inliers[:, 0].tolist())
