@@ -75,7 +75,7 @@ Stage artifacts:
   float32 normals, uchar colours when the mesher gives them), ``levels/<level>.ply`` for
   ``preview`` / ``reduced`` / ``medium`` / ``full`` (quadric decimation to about 25k / 50k /
   100k / 250k triangles), ``mesh.json`` (units, mesher, triangles per level, timings, crop box).
-- ``texture``: ``model.obj`` + ``model.mtl`` + ``model.png`` (one detail level with one square
+- ``texture`` (OBJ files in :mod:`photogrammetry.io.obj`): ``model.obj`` + ``model.mtl`` + ``model.png`` (one detail level with one square
   texture atlas; OBJ UVs have ``v = 0`` at the bottom row) and, on decimated levels,
   ``model_normal.png`` (tangent-space normal map of the raw mesh, named by the MTL's ``norm`` and
   ``map_Bump``; frames in :mod:`photogrammetry.io.tangents`), the same for each further level in

@@ -31,9 +31,9 @@ from photogrammetry.io.fusion import FusionResult
 from photogrammetry.io.export import ExportInfo, load_export_result, save_export_info
 from photogrammetry.io.gltf import write_glb
 from photogrammetry.io.ingest import IngestResult
-from photogrammetry.io.mesh import (TextureResult, TexturedMeshData, obj_texture_name, read_obj, write_obj,
-                                    write_textured_ply)
+from photogrammetry.io.mesh import TextureResult, TexturedMeshData, write_textured_ply
 from photogrammetry.io.masks import MaskSet
+from photogrammetry.io.obj import obj_texture_name, read_obj, write_obj
 from photogrammetry.io.scale import ScaleResult
 
 _FORMATS = ("glb", "obj", "ply", "cameras", "voxels")

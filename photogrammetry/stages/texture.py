@@ -18,7 +18,8 @@ from photogrammetry.engine.stage import StageContext, StageSpec
 from photogrammetry.io.jsonio import write_json
 from photogrammetry.errors import ConfigError
 from photogrammetry.io.mesh import (LEVEL_NAMES, MeshData, MeshResult, TexturedMeshData, TextureInfo,
-                                    load_texture_result, read_mesh, write_obj)
+                                    load_texture_result, read_mesh)
+from photogrammetry.io.obj import write_obj
 from photogrammetry.io.undistort import UndistortResult
 from photogrammetry.meshing import load_colmap_views
 from photogrammetry.texturing import TextureOptions, TextureReport, texture_mesh

@@ -15,7 +15,8 @@ from photogrammetry.io.depth import DepthResult, DepthSummary, DepthView, load_d
 from photogrammetry.io.fusion import FusionResult, FusionSummary
 from photogrammetry.io.ingest import IngestReport, IngestResult, ImageRecord
 from photogrammetry.io.jsonio import write_json
-from photogrammetry.io.mesh import MeshData, TexturedMeshData, TextureInfo, load_texture_result, write_obj, write_ply
+from photogrammetry.io.mesh import MeshData, TexturedMeshData, TextureInfo, load_texture_result, write_ply
+from photogrammetry.io.obj import write_obj
 from photogrammetry.io.masks import MaskSet, load_mask_set, read_mask, save_mask_set, write_mask
 from photogrammetry.io.scale import ScaleInfo, ScaleResult, save_scale
 from photogrammetry.synthetic import load_depth as load_gt_depth

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from photogrammetry.errors import InputError
-from photogrammetry.io.mesh import TexturedMeshData, read_obj, write_obj, write_textured_ply
+from photogrammetry.io.mesh import TexturedMeshData, write_textured_ply
+from photogrammetry.io.obj import read_obj, write_obj
 
 
 def test_obj_round_trip(quad: TexturedMeshData, tmp_path: Path) -> None:

@@ -22,9 +22,9 @@ from photogrammetry.io.mesh import (
     TextureResult,
     load_mesh_result,
     load_texture_result,
-    read_obj,
     write_ply,
 )
+from photogrammetry.io.obj import read_obj
 from photogrammetry.io.undistort import UndistortResult, load_undistort, save_undistort
 from photogrammetry.meshing import SurfaceOptions
 from photogrammetry.meshing.crop import CropOptions

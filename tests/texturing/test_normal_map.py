@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from photogrammetry.io.gltf import glb_bytes
-from photogrammetry.io.mesh import TexturedMeshData, read_obj, write_obj
+from photogrammetry.io.mesh import TexturedMeshData
+from photogrammetry.io.obj import read_obj, write_obj
 from photogrammetry.io.tangents import decode, encode, texel_frames, vertex_tangents
 from photogrammetry.texturing.atlas import compute_atlas, rasterize, ring_texels
 from photogrammetry.texturing.normalmap import bake_normal_map
