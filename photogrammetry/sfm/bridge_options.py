@@ -14,14 +14,15 @@ class LearnedBridgeOptions:
 
     enabled: bool = False
     """Run it where the features are SIFT and the chosen model leaves images out or has a weak link. Off:
-    on the office walk (60 frames, ``cpu``, one run each at load 10-12) it registered 60/60 where ``cpu``
-    registers 48, but AUC@5 0.319 -> 0.298 and the sparse part 0.94x -> 6.5x COLMAP's time (README,
-    "Where SIFT breaks: learned matches around the break")."""
+    on the office walk (60 frames, ``cpu``, load 8-12) two runs registered 60/60 where ``cpu`` registers
+    48, with AUC@5 0.298 and 0.481 (``cpu``: 0.317-0.348), but the 12 frames bridged were 23 % and 8 % off
+    the rest's scale, which no check without ground truth told apart, and the sfm stage took 107-186 s
+    (``cpu``: 27-46 s). README, "Where SIFT breaks: learned matches around the break"."""
     neighbours: int = 3
     """Images either side in name order that join the images around a break; pairs of them at most this far
     apart in name order are matched. Office walk, 60 frames (``cpu``; the 12 frames bridged against the
     true cameras, ``benchmarks/drift.py``): 2, 30 pairs, those frames 16-19 % off the rest's scale; 3, 48
-    pairs, 8-9 %; 4, 68 pairs, 6-7.5 % for 1.6x the matching time of 3 (the largest departure along the
+    pairs, 8-9 %; 4, 68 pairs, 6-7.5 %, its matching 115 s against 57 s for 3 (the largest departure along the
     walk 9.7 and 9.9 %, frame 23's, against 8.5 % with the 12 left out)."""
     most_matched: int = 0
     """Registered images, by most raw matches, also paired with each image left out (for photos whose names

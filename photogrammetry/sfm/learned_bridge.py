@@ -22,14 +22,14 @@ a weak link (:mod:`photogrammetry.sfm.links`), this module:
    more inliers;
 4. continues the incremental mapper from the chosen model (its images given the appended keypoints,
    :func:`with_keypoints`, and the learned matches among them triangulated first, :func:`extend`): the
-   images left out register onto it, and a weak link gets the new points across it. Seconds, where
-   mapping again from nothing took a minute on the office walk, and the bulk starts from its own poses;
+   images left out register onto it, and a weak link gets the new points across it. Seconds (2-12 s on
+   the office walk), and the bulk starts from its own poses (``learned_bridge.remap``: mapped again);
 5. keeps the new model where it registers more images, or as many with no weaker link, and keeps the
    old model's scale (:func:`~photogrammetry.sfm.continuity.keeps_scale`, on the images of the old
    model that do not hang on a weak link). Otherwise the database is put back as it was.
 
-Where nothing is left out and no link is weak (every sample scene, the temple, fountain and facade)
-nothing runs. Only for SIFT features (the learned presets match with LightGlue already).
+Where nothing is left out and no link is weak (the temple, fountain and facade) nothing runs. Only for
+SIFT features (the learned presets match with LightGlue already). Off by default (``learned_bridge.enabled``).
 """
 
 from __future__ import annotations
@@ -275,8 +275,8 @@ def bridge(database: Path, images: Path, scratch: Path, config: SfmOptions, outc
              "%.1f s verifying)", added, verified, len(found.pairs), matched - start, time.perf_counter() - matched)
     new = _map_again(database, images, scratch, config, outcome, num_threads)
     if new is not None and _better(old, new.models[0], config, found.hanging):
-        log.info("learned bridge: kept, %d images registered (%d before), %.1f s in all", new.models[0].num_reg_images(),
-                 old.num_reg_images(), time.perf_counter() - start)
+        log.info("learned bridge: kept, %d images registered (%d before), %.1f s in all",
+                 new.models[0].num_reg_images(), old.num_reg_images(), time.perf_counter() - start)
         backup.unlink()
         return mapping.MappingOutcome(new.models, new.mapper,
                                       (*outcome.attempts, *(f"learned bridge: {a}" for a in new.attempts)))
@@ -340,8 +340,8 @@ def with_keypoints(model: Any, database: Path, folder: Path) -> Path:
 def extend(database: Path, images: Path, scratch: Path, config: SfmOptions, outcome: MappingOutcome,
            num_threads: int) -> MappingOutcome:
     """The incremental mapper continued from ``outcome``'s chosen model on the bridged ``database``: the
-    images left out register onto it (and its bundle adjustments refine it). Seconds, where mapping
-    again from nothing took a minute on the office walk, and the bulk keeps its poses to begin with."""
+    images left out register onto it (and its bundle adjustments refine it): 2-12 s on the office walk,
+    and the bulk keeps its poses to begin with."""
     import pycolmap
 
     from photogrammetry.sfm import mapping

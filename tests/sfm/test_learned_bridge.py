@@ -157,3 +157,15 @@ def test_the_mapper_continues_from_a_model_whose_images_got_learned_keypoints(tm
     found = learned_bridge.extend(db, tmp_path / "images", tmp_path / "scratch", SfmOptions(),
                                   MappingOutcome([old], "incremental", ()), 2)
     assert found.models[0].num_reg_images() == 8  # the image left out registered onto the model
+
+
+def test_a_model_is_kept_for_a_stronger_link_only_where_a_link_was_bridged() -> None:
+    from .test_links import _two_parts
+
+    weak, strong, sound = _two_parts(across=10), _two_parts(across=40), _two_parts(across=120)
+    assert learned_bridge.weakest(sound, 80) > learned_bridge.weakest(strong, 80) > learned_bridge.weakest(weak, 80)
+    hanging = frozenset(sorted(weak.image(i).name for i in weak.reg_image_ids())[6:])
+    config = SfmOptions()
+    assert learned_bridge._better(weak, strong, config, hanging)  # as many images, the link stronger, same scale
+    assert not learned_bridge._better(strong, weak, config, hanging)  # weaker
+    assert not learned_bridge._better(weak, strong, config, frozenset())  # no link was bridged, no image added
