@@ -50,10 +50,12 @@ class ScaleChange:
 def shared_depth_ratios(old: pycolmap.Reconstruction, a: pycolmap.Image, new: pycolmap.Reconstruction,
                         b: pycolmap.Image) -> list[float]:
     """The depth in ``new`` (image ``b``) over the depth in ``old`` (image ``a``, the same photo) of each
-    point that both models triangulated at one of the photo's keypoints, where both lie in front."""
+    point that both models triangulated at one of the photo's keypoints, where both lie in front (the keypoints
+    that ``a`` holds: ``b`` may hold more after them, :mod:`~photogrammetry.sfm.learned_bridge`)."""
     pose_a, pose_b = a.cam_from_world(), b.cam_from_world()
     found = []
-    for pa, pb in zip(a.points2D, b.points2D, strict=True):
+    # not strict: the learned bridge appends keypoints after an image's own (the first ones stay the same)
+    for pa, pb in zip(a.points2D, b.points2D):
         if pa.has_point3D() and pb.has_point3D():
             za = (pose_a * old.point3D(pa.point3D_id).xyz)[2]
             zb = (pose_b * new.point3D(pb.point3D_id).xyz)[2]

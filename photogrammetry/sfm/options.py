@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from photogrammetry.errors import ConfigError
+from photogrammetry.sfm.bridge_options import LearnedBridgeOptions
 
 CameraModel = Literal["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"]
 """COLMAP camera models the stage offers."""
@@ -363,6 +364,9 @@ class SfmOptions:
     """Incremental or global mapping."""
     refinement: RefinementOptions = field(default_factory=RefinementOptions)
     """The final refinement of the chosen model."""
+    learned_bridge: LearnedBridgeOptions = field(default_factory=LearnedBridgeOptions)
+    """XFeat + LighterGlue where the SIFT model leaves images out or has a weak link
+    (:mod:`photogrammetry.sfm.learned_bridge`)."""
 
     def __post_init__(self) -> None:
         if self.focal_px < 0 or not 0.0 <= self.fov_deg < 180.0:
