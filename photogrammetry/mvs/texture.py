@@ -102,7 +102,7 @@ def keep_textured(depth: np.ndarray, grey: np.ndarray, min_contrast: float, radi
     """
     kept = depth > 0
     mean, std = local_stats(grey, radius)
-    textured = (std >= min_contrast * np.maximum(mean, DARK)) & (std >= min_grey_std)
+    textured = (std / np.maximum(mean, DARK) >= min_contrast) & (std >= min_grey_std)
     anchor = kept & textured
     inverse = np.where(kept, 1.0 / np.where(kept, depth, 1.0), 0.0)
     rows = _enclosed_along_rows(anchor, inverse, tolerance)
