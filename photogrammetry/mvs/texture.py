@@ -10,6 +10,16 @@ deviation in a window below ``min_contrast`` times the window's mean grey) stays
 kept depths lie on both sides of it along its row or its column and the depth interpolated between
 them (linear in inverse depth, as a plane's is along a line) matches it within ``enclosed_tolerance``:
 a depth propagated from confident neighbours, not extrapolated from one side.
+
+Texture must also stand above a photo's noise. A window whose grey standard deviation is below
+``min_grey_std`` (of the full range) is flat whatever its mean: the JPEG and sensor noise of a deep
+blue sky reaches 1 % of its grey (opt-in, see :class:`~photogrammetry.mvs.filtering.FilterOptions`).
+And a kept depth on a dark pixel whose own 3x3 neighbourhood is flat (mean grey below ``dark_grey``,
+standard deviation below ``dark_std``: a black background, a gap between columns, a shadow) is
+dropped, enclosed or not. Such a pixel shows nothing a window could match; its depth is the one the
+matching window or the aggregation carried from the textured surface beside it (the foreground
+fattens), and the textured depths around a dark gap enclose it as they enclose a wall. Relative to a
+floor of :data:`DARK`, the noise of a black background reads as texture, so this is measured apart.
 """
 
 from __future__ import annotations
@@ -24,15 +34,29 @@ DARK = 0.05
 """Mean grey (of the full range) below which the contrast is taken relative to this level instead."""
 
 
-def local_contrast(grey: np.ndarray, radius: int) -> np.ndarray:
-    """(H, W) float32 standard deviation of a grey image (H, W) (uint8, or float in [0, 1]) over the
-    ``(2 radius + 1)^2`` window around each pixel, divided by the window's mean grey (at least
-    :data:`DARK`): a dark wall's texture counts as much as a bright one's."""
+def local_stats(grey: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) float32 mean and standard deviation of a grey image (H, W) (uint8, or float in [0, 1]),
+    in [0, 1], over the ``(2 radius + 1)^2`` window around each pixel."""
     values = grey.astype(np.float32) / (255.0 if grey.dtype == np.uint8 else 1.0)
     size = (2 * radius + 1, 2 * radius + 1)
     mean = cv2.blur(values, size, borderType=cv2.BORDER_REFLECT)
     square = cv2.blur(values * values, size, borderType=cv2.BORDER_REFLECT)
-    return np.sqrt(np.maximum(square - mean * mean, 0.0)) / np.maximum(mean, DARK)
+    return mean, np.sqrt(np.maximum(square - mean * mean, 0.0))
+
+
+def local_contrast(grey: np.ndarray, radius: int) -> np.ndarray:
+    """(H, W) float32 standard deviation of a grey image (H, W) (uint8, or float in [0, 1]) over the
+    ``(2 radius + 1)^2`` window around each pixel, divided by the window's mean grey (at least
+    :data:`DARK`): a dark wall's texture counts as much as a bright one's."""
+    mean, std = local_stats(grey, radius)
+    return std / np.maximum(mean, DARK)
+
+
+def dark_and_flat(grey: np.ndarray, dark_grey: float, dark_std: float) -> np.ndarray:
+    """(H, W) bool: the 3x3 neighbourhood of the pixel of a grey image (H, W) (uint8, or float in
+    [0, 1]) has a mean below ``dark_grey`` and a standard deviation below ``dark_std`` (of the full range)."""
+    mean, std = local_stats(grey, 1)
+    return (mean < dark_grey) & (std < dark_std)
 
 
 def _nearest_before(anchor: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -55,10 +79,10 @@ def _enclosed_along_rows(anchor: np.ndarray, inverse: np.ndarray, tolerance: flo
     return both & (np.abs(inverse - between) <= tolerance * np.maximum(between, 1e-12))
 
 
-def keep_textured(depth: np.ndarray, grey: np.ndarray, min_contrast: float, radius: int,
-                  tolerance: float) -> np.ndarray:
+def keep_textured(depth: np.ndarray, grey: np.ndarray, min_contrast: float, radius: int, tolerance: float,
+                  min_grey_std: float = 0.0, dark_grey: float = 0.0, dark_std: float = 0.0) -> np.ndarray:
     """Which kept depths to keep: those on textured pixels, and those on flat ones that textured
-    depths enclose along the row or the column (see the module's docstring).
+    depths enclose along the row or the column, none on a dark flat pixel (see the module's docstring).
 
     Args:
         depth: (H, W) kept depths, 0 where none.
@@ -67,14 +91,21 @@ def keep_textured(depth: np.ndarray, grey: np.ndarray, min_contrast: float, radi
         radius: Radius of the window of the contrast.
         tolerance: Relative difference allowed between a flat pixel's inverse depth and the one
             interpolated between the textured depths that enclose it.
+        min_grey_std: Grey standard deviation (of the full range) in the window below which a pixel
+            is flat whatever its contrast; 0: the contrast alone.
+        dark_grey: Mean grey of a 3x3 neighbourhood below which, where it is also flat (``dark_std``),
+            the pixel's depth is dropped; 0: none is.
+        dark_std: Grey standard deviation of that neighbourhood below which it is flat.
 
     Returns:
         (H, W) bool, false where ``depth`` is 0.
     """
     kept = depth > 0
-    textured = local_contrast(grey, radius) >= min_contrast
+    mean, std = local_stats(grey, radius)
+    textured = (std / np.maximum(mean, DARK) >= min_contrast) & (std >= min_grey_std)
     anchor = kept & textured
     inverse = np.where(kept, 1.0 / np.where(kept, depth, 1.0), 0.0)
     rows = _enclosed_along_rows(anchor, inverse, tolerance)
     columns = _enclosed_along_rows(anchor.T, inverse.T, tolerance).T
-    return kept & (textured | rows | columns)
+    blank = dark_and_flat(grey, dark_grey, dark_std) if dark_grey > 0 else np.zeros_like(kept)
+    return kept & ~blank & (textured | rows | columns)

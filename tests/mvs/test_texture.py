@@ -88,6 +88,35 @@ def test_a_flat_pixel_keeps_its_depth_only_where_the_enclosing_depths_imply_it()
     assert kept[6:15, 12:18].all()  # between the towers: enclosed along the rows
 
 
+def black(shape: tuple[int, int], seed: int = 4) -> np.ndarray:
+    """(H, W) uint8 black background with a sensor's noise: grey 0-2 of 255 (standard deviation about
+    0.8 levels, 0.003 of the range, as the temple's), which reads as texture relative to ``DARK``."""
+    return np.random.default_rng(seed).integers(0, 3, shape).astype(np.uint8)
+
+
+def test_a_black_gap_between_textured_columns_loses_the_depth_carried_onto_it():
+    depth = np.full((20, 40), 4.0, np.float32)  # the columns' depth, carried over the gap by the window
+    grey = np.random.default_rng(1).integers(60, 255, depth.shape).astype(np.uint8)
+    grey[:, 15:25] = black((20, 10))
+    assert (local_contrast(grey, 1)[:, 17:23] >= 0.01).mean() > 0.5  # the noise reads as texture
+    before = keep_textured(depth, grey, 0.01, 1, 0.1)
+    assert before[:, 15:25].all()  # textured by its noise, or enclosed by the columns on each side
+    after = keep_textured(depth, grey, 0.01, 1, 0.1, dark_grey=0.08, dark_std=0.005)
+    assert not after[:, 16:24].any()  # every pixel whose 3x3 neighbourhood is black
+    assert after[:, :15].all() and after[:, 25:].all()  # the columns keep theirs
+    dim = grey.copy()
+    dim[:, 15:25] = np.random.default_rng(5).integers(8, 20, (20, 10))  # dim but textured: not blank
+    assert keep_textured(depth, dim, 0.01, 1, 0.1, dark_grey=0.08, dark_std=0.005).all()
+
+
+def test_a_grey_standard_deviation_floor_makes_a_noisy_sky_flat():
+    depth = np.full((20, 30), 4.0, np.float32)
+    grey = np.random.default_rng(1).integers(0, 255, depth.shape).astype(np.uint8)
+    grey[:6] = 60 + black((6, 30))  # a deep blue sky: noise of 1 % of its grey, touching the border
+    assert keep_textured(depth, grey, 0.01, 1, 0.1)[:3].mean() > 0.5
+    assert not keep_textured(depth, grey, 0.01, 1, 0.1, min_grey_std=0.005)[:3].any()
+
+
 def test_contrast_is_relative_to_the_local_brightness():
     flat = np.full((9, 9), 100, np.uint8)
     assert np.allclose(local_contrast(flat, 2), 0.0)
@@ -103,9 +132,13 @@ def test_options_are_checked_and_enter_the_depth_key_when_changed():
         FilterOptions(min_contrast=-1)
     with pytest.raises(ConfigError, match="texture_radius"):
         FilterOptions(texture_radius=0)
-    changed = DepthConfig(filtering=FilterOptions(min_contrast=0.02, texture_radius=3, enclosed_tolerance=0.2))
+    with pytest.raises(ConfigError, match="dark_grey"):
+        FilterOptions(dark_std=-0.1)
+    changed = DepthConfig(filtering=FilterOptions(min_contrast=0.02, texture_radius=3, enclosed_tolerance=0.2,
+                                                  dark_grey=0.1, dark_std=0.01, min_grey_std=0.004))
     keys = output_affecting_settings(changed)
-    assert {"filtering.min_contrast", "filtering.texture_radius", "filtering.enclosed_tolerance"} <= set(keys)
+    assert {"filtering.min_contrast", "filtering.texture_radius", "filtering.enclosed_tolerance",
+            "filtering.dark_grey", "filtering.dark_std", "filtering.min_grey_std"} <= set(keys)
 
 
 SIZE = (128, 96)
@@ -113,9 +146,10 @@ WALL_TOP = 0.4
 """The textured wall ``y = 0``, ``|x| < 2``, ``-3 < z < WALL_TOP``, before a uniform sky."""
 
 
-def render_wall(view) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(H, W) uint8 grey photo of the wall before the sky, with a flat patch in the middle of the wall;
-    the true depth (0: sky); the flat patch's pixels; (N, 3) world points of the textured wall seen."""
+def render_wall(view, dark: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(H, W) uint8 grey photo of the wall before the sky (``dark``: before a black background with
+    noise, :func:`black`), with a flat patch in the middle of the wall; the true depth (0: sky); the
+    flat patch's pixels; (N, 3) world points of the textured wall seen."""
     u, v = np.meshgrid(np.arange(SIZE[0]) + 0.5, np.arange(SIZE[1]) + 0.5)
     rays = np.stack([u, v, np.ones_like(u)], -1) @ np.linalg.inv(view.K).T @ view.R
     along = -view.center[1] / rays[..., 1]
@@ -128,20 +162,23 @@ def render_wall(view) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     grey = np.where(wall, np.where(patch, 0.6, np.clip(texture, 0, 1)), 0.8)
     seen = wall & ~patch
     points = np.stack([x[seen], np.zeros(seen.sum()), z[seen]], 1)
-    return (grey * 255).astype(np.uint8), np.where(wall, along * (rays @ view.R[2]), 0.0), patch, points
+    grey = (grey * 255).astype(np.uint8)
+    if dark:
+        grey = np.where(wall, grey, black(grey.shape, seed=int(view.name[1:].split(".")[0])))
+    return grey, np.where(wall, along * (rays @ view.R[2]), 0.0), patch, points
 
 
-@pytest.fixture(scope="module")
-def wall_scene(tmp_path_factory):
-    """Five views of the wall and the sky, photos written, sparse points on the textured wall (none on the
-    flat patch, as SfM finds none there); true depths, patches."""
-    folder = tmp_path_factory.mktemp("wall")
+@pytest.fixture(scope="module", params=[False, True], ids=["sky", "black"])
+def wall_scene(tmp_path_factory, request):
+    """Five views of the wall and the sky (or a black background), photos written, sparse points on the
+    textured wall (none on the flat patch, as SfM finds none there); true depths, patches."""
+    folder = tmp_path_factory.mktemp("wall-black" if request.param else "wall")
     K = np.array([[110.0, 0, SIZE[0] / 2], [0, 110.0, SIZE[1] / 2], [0, 0, 1]])
     views, truth, patches, points = {}, {}, {}, []
     for i, x in enumerate((-0.9, -0.45, 0.0, 0.45, 0.9)):
         view = look_at((x, -5.0, -0.6), (0.3 * x, 0, 0.3), K, SIZE, f"v{i}.png")
         view = replace(view, image_path=folder / view.name)
-        grey, truth[view.name], patches[view.name], seen = render_wall(view)
+        grey, truth[view.name], patches[view.name], seen = render_wall(view, request.param)
         cv2.imwrite(str(view.image_path), grey)
         views[view.name] = view
         points.append(seen[::97])
@@ -154,11 +191,11 @@ def wall_scene(tmp_path_factory):
     return MVSScene(views=views, points=points, observations=observations), truth, patches, folder
 
 
-def kept_shares(scene, truth, patches, out, min_contrast):
+def kept_shares(scene, truth, patches, out, filtering):
     """Depth maps of the wall scene into ``out``; kept sky pixels more than 3 px from the wall, and the
     kept shares of the wall's and the flat patch's pixels."""
     options = DepthConfig(method="lite", max_image_size=SIZE[0], cascade=CascadeOptions(hypotheses=(32, 8)),
-                          filtering=FilterOptions(min_contrast=min_contrast))
+                          filtering=filtering)
     compute_depth(scene, options, out)
     kept = {n: np.load(out / "depth" / f"{n}.npy") > 0 for n in scene.views}
     open_sky = {n: cv2.dilate((t > 0).astype(np.uint8), np.ones((7, 7), np.uint8)) == 0 for n, t in truth.items()}
@@ -170,10 +207,14 @@ def kept_shares(scene, truth, patches, out, min_contrast):
     return sky, share({n: t > 0 for n, t in truth.items()}), share(patches)
 
 
-def test_a_swept_scene_gives_no_depth_to_the_sky_and_keeps_the_wall(wall_scene):
+def test_a_swept_scene_gives_no_depth_to_the_sky_or_a_black_background_and_keeps_the_wall(wall_scene):
+    """Before a black background the rule of dark flat pixels is needed: its noise reads as texture."""
     scene, truth, patches, folder = wall_scene
-    sky_before, wall_before, patch_before = kept_shares(scene, truth, patches, folder / "off", 0.0)
-    sky, wall, patch = kept_shares(scene, truth, patches, folder / "on", 0.01)
+    sky_before, wall_before, patch_before = kept_shares(scene, truth, patches, folder / "off",
+                                                        FilterOptions(min_contrast=0.0))
+    sky, wall, patch = kept_shares(scene, truth, patches, folder / "on", FilterOptions())
+    if folder.name.startswith("wall-black"):  # the noise is texture to the contrast: the dark rule removes it
+        assert kept_shares(scene, truth, patches, folder / "bright", FilterOptions(dark_grey=0.0))[0] > 300
     assert sky_before > 300  # the smoothing sweep gives the sky the wall's depth, and the views agree
     assert sky == 0
     assert wall > 0.97 * wall_before and wall > 0.5  # the textured wall keeps its depths ...
