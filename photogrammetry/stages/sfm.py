@@ -214,10 +214,15 @@ def _map(db: Path, images: Path, config: SfmConfig, ctx: StageContext, *, light:
         raise StageError(f"{error}. {diagnosis.static_background(still)}") from error
 
 
-def _bridge(db: Path, images: Path, config: SfmConfig, ctx: StageContext, outcome: Any) -> Any:
-    """:func:`~photogrammetry.sfm.learned_bridge.bridge`: learned matches where the SIFT model breaks."""
+def _bridge(db: Path, images: Path, config: SfmConfig, ctx: StageContext, outcome: Any, extractor: str,
+            beat: Any) -> Any:
+    """:func:`~photogrammetry.sfm.learned_bridge.bridge` (learned matches where the SIFT model breaks) where
+    ``sfm.learned_bridge`` is on and the features are SIFT; else ``outcome`` as it is."""
+    if not (config.learned_bridge.enabled and extractor == "sift"):
+        return outcome
     from photogrammetry.sfm import learned_bridge
 
+    beat.step("learned bridge")
     return learned_bridge.bridge(db, images, ctx.out / ".mapping" / "bridge", config, outcome,
                                  num_threads=ctx.workers, device=ctx.device)
 
@@ -253,9 +258,7 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         beat.step("mapping and bundle adjustment")
         outcome = _map(db, images, config, ctx, light=light, num_images=stats.images, connected=connected,
                        features=features.path)
-        if config.learned_bridge.enabled and features.extractor == "sift":
-            beat.step("learned bridge")
-            outcome = _bridge(db, images, config, ctx, outcome)
+        outcome = _bridge(db, images, config, ctx, outcome, features.extractor, beat)
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers)
         chosen = _split(_plausible(final.model, ctx), config, ctx)
