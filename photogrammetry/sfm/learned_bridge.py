@@ -161,12 +161,9 @@ def verify_pairs(database: Path, config: SfmOptions, pairs: list[tuple[str, str]
     pairs now verified with at least ``verification.min_inliers`` inliers."""
     import pycolmap
 
-    from photogrammetry.sfm import chance
-    from photogrammetry.sfm.verification import two_view_options
+    from photogrammetry.sfm.verification import PairCheck
 
-    options = two_view_options(config)
-    least, core = options.min_num_inliers, config.verification.core_fraction
-    tight = chance.recheck_options(options, core) if 0 < core < 1 else None
+    check = PairCheck.of(config)
     passed = 0
     with pycolmap.Database.open(database) as db:
         cameras = {c.camera_id: c for c in db.read_all_cameras()}
@@ -180,16 +177,12 @@ def verify_pairs(database: Path, config: SfmOptions, pairs: list[tuple[str, str]
             before = 0 if old is None else len(old.inlier_matches)
             args = tuple(x for i in (id1, id2) for x in (cameras[db.read_image(i).camera_id],
                                                          np.asarray(db.read_keypoints(i))[:, :2].astype(np.float64)))
-            found = pycolmap.estimate_two_view_geometry(*args, m, options)
-            count = len(found.inlier_matches)
-            if count >= least and tight is not None and count < chance.RECHECK_BELOW * least:
-                if len(pycolmap.estimate_two_view_geometry(*args, m, tight).inlier_matches) < least:
-                    count = 0
-            if count > before and count >= least:
+            found, count = check.estimate(*args, m)
+            if count > before and count >= check.least:
                 if old is not None:
                     db.delete_two_view_geometry(id1, id2)
                 db.write_two_view_geometry(id1, id2, found)
-            passed += max(count, before) >= least
+            passed += max(count, before) >= check.least
     return passed
 
 

@@ -10,6 +10,7 @@ few inliers could be chance are then verified again at a tighter threshold
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,41 @@ def two_view_options(config: SfmOptions) -> pycolmap.TwoViewGeometryOptions:
     options.ransac.max_num_trials = config.verification.max_trials
     options.ransac.random_seed = config.seed
     return options
+
+
+@dataclass(frozen=True)
+class PairCheck:
+    """One pair's verification as :func:`verify` does it (full RANSAC, then the check for chance inliers),
+    for the pairs verified one at a time."""
+
+    options: pycolmap.TwoViewGeometryOptions
+    """The sfm options' RANSAC."""
+    tight: pycolmap.TwoViewGeometryOptions | None
+    """The tighter threshold of the chance check (:func:`~photogrammetry.sfm.chance.recheck_options`); None: off."""
+    least: int
+    """``verification.min_inliers``."""
+
+    @classmethod
+    def of(cls, config: SfmOptions) -> PairCheck:
+        """The check with ``config``'s verification options."""
+        options = two_view_options(config)
+        core = config.verification.core_fraction
+        return cls(options, chance.recheck_options(options, core) if 0 < core < 1 else None, options.min_num_inliers)
+
+    def estimate(self, camera1: pycolmap.Camera, points1: np.ndarray, camera2: pycolmap.Camera, points2: np.ndarray,
+                 matches: np.ndarray) -> tuple[pycolmap.TwoViewGeometry, int]:
+        """The pair's two-view geometry from its (N, 2) keypoints and (M, 2) matches, and its inlier count:
+        0 where fewer than ``chance.RECHECK_BELOW`` times ``least`` inliers leave under ``least`` at the
+        tighter threshold."""
+        import pycolmap
+
+        args = (camera1, points1, camera2, points2, matches)
+        found = pycolmap.estimate_two_view_geometry(*args, self.options)
+        count = len(found.inlier_matches)
+        if (self.tight is not None and self.least <= count < chance.RECHECK_BELOW * self.least
+                and len(pycolmap.estimate_two_view_geometry(*args, self.tight).inlier_matches) < self.least):
+            count = 0
+        return found, count
 
 
 def verify(database: Path, config: SfmOptions, *, num_threads: int = -1, recheck: bool = True) -> int:
@@ -103,15 +139,13 @@ def verify_between(database: Path, config: SfmOptions, one: set[int], other: set
     tried. Returns the pairs verified."""
     import pycolmap
 
-    options = two_view_options(config)
-    least, core = options.min_num_inliers, config.verification.core_fraction
-    tight = chance.recheck_options(options, core) if 0 < core < 1 else None
+    check = PairCheck.of(config)
     added = 0
     with pycolmap.Database.open(database) as db:
         cameras = {c.camera_id: c for c in db.read_all_cameras()}
         camera_of = {im.image_id: im.camera_id for im in db.read_all_images()}
         pair_ids, counts = db.read_two_view_geometry_num_inliers()
-        verified = {int(p) for p, n in zip(pair_ids, counts, strict=True) if n >= least}
+        verified = {int(p) for p, n in zip(pair_ids, counts, strict=True) if n >= check.least}
         all_ids, _ = db.read_all_matches()
         keypoints: dict[int, np.ndarray] = {}
         for pair_id in (int(p) for p in all_ids):
@@ -119,16 +153,14 @@ def verify_between(database: Path, config: SfmOptions, one: set[int], other: set
             if pair_id in verified or not (id1 in one and id2 in other or id1 in other and id2 in one):
                 continue
             matches = np.asarray(db.read_matches(id1, id2), dtype=np.uint32).reshape(-1, 2)
-            if len(matches) < least:
+            if len(matches) < check.least:
                 continue
             for image_id in (id1, id2):
                 if image_id not in keypoints:
                     keypoints[image_id] = np.asarray(db.read_keypoints(image_id))[:, :2].astype(np.float64)
-            args = (cameras[camera_of[id1]], keypoints[id1], cameras[camera_of[id2]], keypoints[id2], matches)
-            found = pycolmap.estimate_two_view_geometry(*args, options)
-            count = len(found.inlier_matches)
-            if count < least or (tight is not None and count < chance.RECHECK_BELOW * least
-                                 and len(pycolmap.estimate_two_view_geometry(*args, tight).inlier_matches) < least):
+            found, count = check.estimate(cameras[camera_of[id1]], keypoints[id1], cameras[camera_of[id2]],
+                                          keypoints[id2], matches)
+            if count < check.least:
                 continue
             if db.exists_two_view_geometry(id1, id2):
                 db.delete_two_view_geometry(id1, id2)

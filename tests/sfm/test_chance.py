@@ -13,27 +13,12 @@ import pycolmap
 from photogrammetry.sfm import verification
 from photogrammetry.sfm.database import make_camera
 from photogrammetry.sfm.options import SfmOptions, VerificationOptions
-
-F_PX, SIZE = 500.0, (640, 480)
-
-
-def _project(points: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarray:
-    cam = points @ R.T + t
-    return F_PX * cam[:, :2] / cam[:, 2:] + np.array(SIZE) / 2
-
-
-def _views(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` points seen by a camera at the origin and one 0.5 m to the right, turned by 5 degrees."""
-    points = np.column_stack([rng.uniform(-1.5, 1.5, n), rng.uniform(-1.0, 1.0, n), rng.uniform(3.0, 6.0, n)])
-    a = np.radians(5.0)
-    R = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
-    return _project(points, np.eye(3), np.zeros(3)), _project(points, R, np.array([-0.5, 0.0, 0.0]))
-
+from tests.sfm.pair import SIZE, two_views
 
 def _database(path: Path) -> Path:
     """Image 1 with image 2: 45 true matches (0.3 px noise); with images 3-5: 250 random matches each."""
     rng = np.random.default_rng(3)
-    x1, x2 = _views(rng, 45)
+    x1, x2 = two_views(rng, 45, degrees=5.0)
     x2 = x2 + rng.normal(0.0, 0.3, x2.shape)
     with pycolmap.Database.open(path) as db:
         db.write_camera(make_camera(1, "SIMPLE_RADIAL", *SIZE, None), use_camera_id=True)

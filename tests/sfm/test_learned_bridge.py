@@ -15,28 +15,14 @@ from photogrammetry.sfm import learned_bridge
 from photogrammetry.sfm.bridge_options import LearnedBridgeOptions
 from photogrammetry.sfm.database import make_camera
 from photogrammetry.sfm.options import SfmOptions
+from tests.sfm.pair import F_PX, SIZE, two_views
 
-F_PX, SIZE = 500.0, (640, 480)
 NAMES = [f"{i:05d}.png" for i in range(10)]
-
-
-def _project(points: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarray:
-    cam = points @ R.T + t
-    return F_PX * cam[:, :2] / cam[:, 2:] + np.array(SIZE) / 2
-
-
-def _views(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` points seen from the origin and from 0.5 m to the right, turned by 8 degrees, 0.3 px noise."""
-    points = np.column_stack([rng.uniform(-1.5, 1.5, n), rng.uniform(-1.0, 1.0, n), rng.uniform(3.0, 6.0, n)])
-    a = np.radians(8.0)
-    R = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
-    x1, x2 = _project(points, np.eye(3), np.zeros(3)), _project(points, R, np.array([-0.5, 0.0, 0.0]))
-    return x1 + rng.normal(0, 0.3, x1.shape), x2 + rng.normal(0, 0.3, x2.shape)
 
 
 def _sift_database(path: Path, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Two images whose 60 SIFT keypoints each give 8 true raw matches, too few to verify (15); their keypoints."""
-    x1, x2 = _views(rng, 8)
+    x1, x2 = two_views(rng, 8, degrees=8.0, noise_px=0.3)
     k1 = np.vstack([x1, rng.random((52, 2)) * SIZE]).astype(np.float32)
     k2 = np.vstack([x2, rng.random((52, 2)) * SIZE]).astype(np.float32)
     with pycolmap.Database.open(path) as db:
@@ -62,7 +48,7 @@ def test_learned_matches_appended_after_the_sift_keypoints_verify_the_pair(tmp_p
     config = SfmOptions()
     pair = [(NAMES[0], NAMES[1])]
     assert learned_bridge.verify_pairs(db, config, pair) == 0  # SIFT alone: 8 matches
-    x1, x2 = _views(rng, 40)
+    x1, x2 = two_views(rng, 40, degrees=8.0, noise_px=0.3)
     order = rng.permutation(40)  # the learned keypoints of image 2 in another order than image 1's
     learned = {NAMES[0]: x1.astype(np.float32), NAMES[1]: x2[order].astype(np.float32)}
     matches = {(NAMES[1], NAMES[0]): np.column_stack([np.arange(40), order])}  # given the other way round
@@ -83,7 +69,7 @@ def test_a_verified_geometry_is_replaced_only_by_one_with_more_inliers(tmp_path:
     rng = np.random.default_rng(7)
     db = tmp_path / "database.db"
     _sift_database(db, rng)
-    x1, x2 = _views(rng, 30)
+    x1, x2 = two_views(rng, 30, degrees=8.0, noise_px=0.3)
     learned_bridge.merge(db, {NAMES[0]: x1, NAMES[1]: x2}, {(NAMES[0], NAMES[1]): np.column_stack([np.arange(30)] * 2)})
     config = SfmOptions()
     learned_bridge.verify_pairs(db, config, [(NAMES[0], NAMES[1])])
