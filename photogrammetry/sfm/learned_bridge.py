@@ -168,6 +168,8 @@ def verify_pairs(database: Path, config: SfmOptions, pairs: list[tuple[str, str]
     with pycolmap.Database.open(database) as db:
         cameras = {c.camera_id: c for c in db.read_all_cameras()}
         images = {im.name: im for im in db.read_all_images()}
+        camera_of = {im.image_id: cameras[im.camera_id] for im in images.values()}
+        keypoints: dict[int, np.ndarray] = {}  # read once per image: each image is in several pairs
         for a, b in pairs:
             id1, id2 = sorted((images[a].image_id, images[b].image_id))
             if not db.exists_matches(id1, id2):
@@ -175,9 +177,10 @@ def verify_pairs(database: Path, config: SfmOptions, pairs: list[tuple[str, str]
             m = np.asarray(db.read_matches(id1, id2), dtype=np.uint32).reshape(-1, 2)
             old = db.read_two_view_geometry(id1, id2) if db.exists_two_view_geometry(id1, id2) else None
             before = 0 if old is None else len(old.inlier_matches)
-            args = tuple(x for i in (id1, id2) for x in (cameras[db.read_image(i).camera_id],
-                                                         np.asarray(db.read_keypoints(i))[:, :2].astype(np.float64)))
-            found, count = check.estimate(*args, m)
+            for i in (id1, id2):
+                if i not in keypoints:
+                    keypoints[i] = np.asarray(db.read_keypoints(i))[:, :2].astype(np.float64)
+            found, count = check.estimate(camera_of[id1], keypoints[id1], camera_of[id2], keypoints[id2], m)
             if count > before and count >= check.least:
                 if old is not None:
                     db.delete_two_view_geometry(id1, id2)
