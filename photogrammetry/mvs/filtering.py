@@ -107,6 +107,13 @@ class FilterOptions:
     dark_std: float = 0.005
     """Grey standard deviation (of the full range: 1.3 levels of 255) of a 3x3 neighbourhood below which
     ``dark_grey`` finds it flat: the temple's black background has a median of 0.003 (noise)."""
+    dark_reach: int = 2
+    """With ``dark_grey``: a kept depth on a dark pixel (grey below ``dark_grey``) within this many pixels
+    of a dark flat neighbourhood is dropped too (the outline of a bright object on black, where the 3x3
+    neighbourhood reaches the object); 0: off. Temple (16 photos): kept depths on black pixels within
+    2 px of the temple 11,993 -> 3,630, on the temple the same; office frames 8-19 (true cameras):
+    sensor pixels given a depth within 5 % 0.0901 -> 0.0899 (``lite``), 0.1476 -> 0.1475 (``ncc``),
+    kept depths within 5 % 0.853 -> 0.854, 0.909 -> 0.910 (README)."""
     min_grey_std: float = 0.0
     """With ``min_contrast``: a pixel is also flat where the grey standard deviation of its window is
     below this (of the full range), whatever its mean: the JPEG noise of a deep blue sky is 1 % of its
@@ -126,9 +133,9 @@ class FilterOptions:
             raise ConfigError(f"confident_views must be >= 0, got {self.confident_views}")
         if self.min_score < 0:
             raise ConfigError(f"filtering.min_score must be >= 0, got {self.min_score}")
-        if min(self.dark_grey, self.dark_std, self.min_grey_std) < 0:
-            raise ConfigError("filtering.dark_grey, dark_std and min_grey_std must be >= 0, got "
-                              f"{self.dark_grey}, {self.dark_std}, {self.min_grey_std}")
+        if min(self.dark_grey, self.dark_std, self.min_grey_std, self.dark_reach) < 0:
+            raise ConfigError("filtering.dark_grey, dark_std, dark_reach and min_grey_std must be >= 0, got "
+                              f"{self.dark_grey}, {self.dark_std}, {self.dark_reach}, {self.min_grey_std}")
         if self.min_contrast < 0 or self.texture_radius < 1 or self.enclosed_tolerance < 0:
             raise ConfigError("filtering.min_contrast and enclosed_tolerance must be >= 0 and texture_radius >= 1, "
                               f"got {self.min_contrast}, {self.enclosed_tolerance}, {self.texture_radius}")
@@ -288,6 +295,6 @@ def filter_depth(ref: MVSView, depth: np.ndarray, confidence: np.ndarray, mask: 
     kept_depth = out.cpu().numpy()
     if grey is not None and mask is None and options.min_contrast > 0:
         keep = keep_textured(kept_depth, grey, options.min_contrast, options.texture_radius, options.enclosed_tolerance,
-                             options.min_grey_std, options.dark_grey, options.dark_std)
+                             options.min_grey_std, options.dark_grey, options.dark_std, options.dark_reach)
         kept_depth = np.where(keep, kept_depth, 0.0).astype(np.float32)
     return Filtered(depth=kept_depth, agreeing=agreeing.cpu().numpy())

@@ -20,6 +20,9 @@ dropped, enclosed or not. Such a pixel shows nothing a window could match; its d
 matching window or the aggregation carried from the textured surface beside it (the foreground
 fattens), and the textured depths around a dark gap enclose it as they enclose a wall. Relative to a
 floor of :data:`DARK`, the noise of a black background reads as texture, so this is measured apart.
+The dark pixels within ``dark_reach`` pixels of such a neighbourhood go with it: their own 3x3
+neighbourhood reaches the bright foreground, so it is not flat, but they show the background too (the
+temple's one- or two-pixel dark outline, the rim of a basilica's black window opening).
 """
 
 from __future__ import annotations
@@ -52,11 +55,18 @@ def local_contrast(grey: np.ndarray, radius: int) -> np.ndarray:
     return std / np.maximum(mean, DARK)
 
 
-def dark_and_flat(grey: np.ndarray, dark_grey: float, dark_std: float) -> np.ndarray:
+def dark_and_flat(grey: np.ndarray, dark_grey: float, dark_std: float, reach: int = 0) -> np.ndarray:
     """(H, W) bool: the 3x3 neighbourhood of the pixel of a grey image (H, W) (uint8, or float in
-    [0, 1]) has a mean below ``dark_grey`` and a standard deviation below ``dark_std`` (of the full range)."""
+    [0, 1]) has a mean below ``dark_grey`` and a standard deviation below ``dark_std`` (of the full range),
+    or the pixel's own grey is below ``dark_grey`` and such a pixel lies within ``reach`` pixels
+    (Chebyshev distance) of it."""
     mean, std = local_stats(grey, 1)
-    return (mean < dark_grey) & (std < dark_std)
+    flat = (mean < dark_grey) & (std < dark_std)
+    if reach <= 0:
+        return flat
+    values = grey.astype(np.float32) / (255.0 if grey.dtype == np.uint8 else 1.0)
+    near = cv2.dilate(flat.astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    return flat | (near & (values < dark_grey))
 
 
 def _nearest_before(anchor: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +90,8 @@ def _enclosed_along_rows(anchor: np.ndarray, inverse: np.ndarray, tolerance: flo
 
 
 def keep_textured(depth: np.ndarray, grey: np.ndarray, min_contrast: float, radius: int, tolerance: float,
-                  min_grey_std: float = 0.0, dark_grey: float = 0.0, dark_std: float = 0.0) -> np.ndarray:
+                  min_grey_std: float = 0.0, dark_grey: float = 0.0, dark_std: float = 0.0,
+                  dark_reach: int = 0) -> np.ndarray:
     """Which kept depths to keep: those on textured pixels, and those on flat ones that textured
     depths enclose along the row or the column, none on a dark flat pixel (see the module's docstring).
 
@@ -96,6 +107,8 @@ def keep_textured(depth: np.ndarray, grey: np.ndarray, min_contrast: float, radi
         dark_grey: Mean grey of a 3x3 neighbourhood below which, where it is also flat (``dark_std``),
             the pixel's depth is dropped; 0: none is.
         dark_std: Grey standard deviation of that neighbourhood below which it is flat.
+        dark_reach: Dark pixels (grey below ``dark_grey``) within this many pixels of a dark flat
+            neighbourhood are dropped with it; 0: none.
 
     Returns:
         (H, W) bool, false where ``depth`` is 0.
@@ -107,5 +120,5 @@ def keep_textured(depth: np.ndarray, grey: np.ndarray, min_contrast: float, radi
     inverse = np.where(kept, 1.0 / np.where(kept, depth, 1.0), 0.0)
     rows = _enclosed_along_rows(anchor, inverse, tolerance)
     columns = _enclosed_along_rows(anchor.T, inverse.T, tolerance).T
-    blank = dark_and_flat(grey, dark_grey, dark_std) if dark_grey > 0 else np.zeros_like(kept)
+    blank = dark_and_flat(grey, dark_grey, dark_std, dark_reach) if dark_grey > 0 else np.zeros_like(kept)
     return kept & ~blank & (textured | rows | columns)

@@ -15,7 +15,7 @@ from photogrammetry.mvs.cascade import CascadeOptions
 from photogrammetry.mvs.filtering import FilterOptions, filter_depth
 from photogrammetry.mvs.multiview import compute_depth
 from photogrammetry.mvs.scene import MVSScene
-from photogrammetry.mvs.texture import local_contrast, keep_textured
+from photogrammetry.mvs.texture import dark_and_flat, keep_textured, local_contrast
 from photogrammetry.stages.depth import DepthConfig
 
 from .conftest import look_at, plane_depth
@@ -109,6 +109,24 @@ def test_a_black_gap_between_textured_columns_loses_the_depth_carried_onto_it():
     assert keep_textured(depth, dim, 0.01, 1, 0.1, dark_grey=0.08, dark_std=0.005).all()
 
 
+def test_the_dark_outline_of_a_bright_object_on_black_loses_the_depth_carried_onto_it():
+    depth = np.full((30, 30), 4.0, np.float32)
+    grey = black(depth.shape)
+    grey[10:20, 10:20] = np.random.default_rng(1).integers(80, 255, (10, 10))
+    obj = grey > 60
+    outline = np.zeros(depth.shape, bool)  # the object's depth, carried 2 px onto the black around it
+    outline[8:22, 8:22] = True
+    outline &= ~obj
+    touching = outline.copy()  # the pixels beside the object: their 3x3 neighbourhood reaches it
+    touching[[8, 21], :] = touching[:, [8, 21]] = False
+    carried = np.where(outline | obj, depth, 0)
+    assert not dark_and_flat(grey, 0.08, 0.005)[touching].any()
+    kept = keep_textured(carried, grey, 0.01, 1, 0.1, dark_grey=0.08, dark_std=0.005)
+    assert kept[touching].mean() > 0.5  # without reach: most of the outline keeps the depth
+    within = keep_textured(carried, grey, 0.01, 1, 0.1, dark_grey=0.08, dark_std=0.005, dark_reach=2)
+    assert not within[outline].any() and within[obj].all()  # the object keeps all of its own
+
+
 def test_a_grey_standard_deviation_floor_makes_a_noisy_sky_flat():
     depth = np.full((20, 30), 4.0, np.float32)
     grey = np.random.default_rng(1).integers(0, 255, depth.shape).astype(np.uint8)
@@ -134,11 +152,13 @@ def test_options_are_checked_and_enter_the_depth_key_when_changed():
         FilterOptions(texture_radius=0)
     with pytest.raises(ConfigError, match="dark_grey"):
         FilterOptions(dark_std=-0.1)
+    with pytest.raises(ConfigError, match="dark_reach"):
+        FilterOptions(dark_reach=-1)
     changed = DepthConfig(filtering=FilterOptions(min_contrast=0.02, texture_radius=3, enclosed_tolerance=0.2,
-                                                  dark_grey=0.1, dark_std=0.01, min_grey_std=0.004))
+                                                  dark_grey=0.1, dark_std=0.01, min_grey_std=0.004, dark_reach=1))
     keys = output_affecting_settings(changed)
     assert {"filtering.min_contrast", "filtering.texture_radius", "filtering.enclosed_tolerance",
-            "filtering.dark_grey", "filtering.dark_std", "filtering.min_grey_std"} <= set(keys)
+            "filtering.dark_grey", "filtering.dark_std", "filtering.min_grey_std", "filtering.dark_reach"} <= set(keys)
 
 
 SIZE = (128, 96)
