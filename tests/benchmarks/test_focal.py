@@ -56,3 +56,43 @@ def test_the_summary_holds_each_preset_to_the_targets_over_its_seeds() -> None:
     assert cpu[6:10] == ["0.425 (0.400 to 0.450)", "0.470 (0.440 to 0.500)", "-0.045", "no/yes/no"]
     assert default[3] == "+1.00" and default[8:10] == ["-0.005", "yes/yes/yes"]
     assert default[10:13] == ["+100.00", "2/20", "0.000"]  # COLMAP's, once per set
+
+
+@pytest.mark.parametrize("k1", [-0.15, 0.15])
+def test_distort_moves_each_ray_as_the_lens_model_says_and_leaves_no_border(k1: float, tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from benchmarks.focal import distort
+    from photogrammetry.evaluation.cameras import PinholeCamera
+
+    width, height, f = 160, 120, 140.0
+    K = np.array([[f, 0, 80.3], [0, f, 58.7], [0, 0, 1]])
+    x, y = np.meshgrid(np.arange(width), np.arange(height))
+    image = np.stack([x * 1.5, y * 2.0, np.full_like(x, 128)], -1).astype(np.uint8)  # pixels name their place
+    Image.fromarray(image).save(tmp_path / "a.png")
+    gt = SimpleNamespace(views={"a.png": SimpleNamespace(name="a.png", camera=PinholeCamera(K=K, width=width,
+                                                                                             height=height))})
+    zoom = distort(tmp_path, gt, k1)
+    assert (zoom > 1.0) == (k1 < 0) and zoom < 1.2
+    warped = np.asarray(Image.open(tmp_path / "a.png")).astype(float)
+    ray = np.array([-0.4, 0.3])  # normalised by the original focal length: the lens sees it at
+    r2 = ray @ ray
+    seen = K[:2, 2] + zoom * f * ray * (1 + k1 * r2)  # the zoomed lens' distorted pixel
+    ideal = K[:2, 2] + f * ray  # where the original photo shows it
+    u, v = np.round(seen).astype(int)
+    assert abs(warped[v, u, 0] / 1.5 - ideal[0]) < 1.5 and abs(warped[v, u, 1] / 2.0 - ideal[1]) < 1.5
+
+    def farthest(zoom: float) -> float:
+        """How far past the photo's edge (pixels) the zoomed lens sees at its corners."""
+        worst = -np.inf
+        for corner in ([0, 0], [width - 1, 0], [0, height - 1], [width - 1, height - 1]):
+            distorted = (np.array(corner, float) - K[:2, 2]) / (zoom * f)
+            ray = distorted.copy()
+            for _ in range(100):  # undistort: ray (1 + k1 |ray|^2) = distorted
+                ray = distorted / (1 + k1 * (ray @ ray))
+            p = K[:2, 2] + f * ray
+            worst = max(worst, -p[0] - 0.5, p[0] - (width - 0.5), -p[1] - 0.5, p[1] - (height - 0.5))
+        return worst
+
+    assert farthest(zoom) <= 0.01  # no border: the corners show the photo
+    assert k1 > 0 or farthest(zoom * 0.98) > 0  # and no more zoom than that takes
