@@ -38,9 +38,9 @@ SCRATCH = ".matches"
 CACHE_RUN = 64
 """The feature cache holds the images that any run of this many consecutive pairs needs (:func:`cache_size`)."""
 
-KEEP_PAIRS = 20_000
+KEEP_PAIRS = 5_000
 """Most pairs whose matches a local run keeps in memory for ``matches.h5`` (the rest are read back from
-their scratch files): tens of MB of LightGlue's matches at most."""
+their scratch files): 60 MB at 1,000 matches a pair."""
 
 
 @dataclass(frozen=True, kw_only=True)
