@@ -256,17 +256,29 @@ class MatchFile(_H5Reader):
             for group in first.values():
                 yield str(group.attrs["name0"]), str(group.attrs["name1"])
 
+    def items(self) -> Iterator[tuple[str, str, Matches]]:
+        """The stored pairs with their matches, as :meth:`pairs` and :meth:`read` give them, each group
+        opened once (the sfm stage's database reads every pair: office-60's 379 in 0.39 CPU s before)."""
+        for first in self._file.values():
+            for group in first.values():
+                yield str(group.attrs["name0"]), str(group.attrs["name1"]), _group_matches(group)
+
     def read(self, name0: str, name1: str) -> Matches | None:
         """Matches of a pair in either order (indices oriented as asked), or ``None`` if absent."""
         for a, b, flip in ((name0, name1, False), (name1, name0, True)):
             group = self._file.get(pair_path(a, b))
             if group is not None:
-                matches0 = group["matches0"][()]
-                index0 = np.flatnonzero(matches0 >= 0)
-                indices = np.stack([index0, matches0[index0]], 1).astype(np.int32)
-                m = Matches(indices, group["matching_scores0"][()][index0].astype(np.float32))
+                m = _group_matches(group)
                 return m.swapped() if flip else m
         return None
+
+
+def _group_matches(group: h5py.Group) -> Matches:
+    """The matches of a pair's group of ``matches.h5``, oriented as stored."""
+    matches0 = group["matches0"][()]
+    index0 = np.flatnonzero(matches0 >= 0)
+    indices = np.stack([index0, matches0[index0]], 1).astype(np.int32)
+    return Matches(indices, group["matching_scores0"][()][index0].astype(np.float32))
 
 
 def feature_set(path: Path) -> FeatureSet:

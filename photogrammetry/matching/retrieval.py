@@ -37,8 +37,23 @@ def nearest_word(x: np.ndarray, words: np.ndarray, chunk: int = 65536) -> np.nda
     half_norms = 0.5 * (words**2).sum(axis=1)
     out = np.empty(len(x), np.int64)
     for start in range(0, len(x), chunk):
-        out[start:start + chunk] = np.argmax(x[start:start + chunk] @ words.T - half_norms, axis=1)
+        scores = x[start:start + chunk] @ words.T
+        scores -= half_norms  # in place: a second (chunk, K) array cost as much as the product (office-60)
+        out[start:start + chunk] = np.argmax(scores, axis=1)
     return out
+
+
+def sum_by_word(vectors: np.ndarray, labels: np.ndarray, k: int, chunk: int = 8192) -> np.ndarray:
+    """Sums ``(k, D)`` of the vectors ``(N, D)`` by their word ``labels`` ``(N,)``: ``np.add.at(sums, labels,
+    vectors)`` bit for bit (each sum in row order, in the vectors' dtype), as ``np.add.at`` on the flat sums,
+    which numpy runs about 5x faster (office-60's vocabulary: 67 -> 14 ms an iteration)."""
+    dim = vectors.shape[1]
+    sums = np.zeros((k, dim), vectors.dtype)
+    flat, columns = sums.reshape(-1), np.arange(dim)
+    for start in range(0, len(vectors), chunk):
+        index = labels[start:start + chunk, None] * dim + columns
+        np.add.at(flat, index.reshape(-1), np.ascontiguousarray(vectors[start:start + chunk]).reshape(-1))
+    return sums
 
 
 def kmeans(x: np.ndarray, k: int, *, iterations: int = KMEANS_ITERATIONS, seed: int = SEED) -> np.ndarray:
@@ -47,15 +62,21 @@ def kmeans(x: np.ndarray, k: int, *, iterations: int = KMEANS_ITERATIONS, seed: 
     k = min(k, len(x))
     words = np.empty((k, x.shape[1]), np.float32)
     words[0] = x[rng.integers(len(x))]
-    closest = ((x - words[0]) ** 2).sum(axis=1)
+    scratch = np.empty_like(x)
+
+    def squared_distances(word: np.ndarray) -> np.ndarray:  # ((x - word) ** 2).sum(axis=1), in one buffer
+        np.subtract(x, word, out=scratch)
+        return np.square(scratch, out=scratch).sum(axis=1)
+
+    closest = squared_distances(words[0])
     for i in range(1, k):
         words[i] = x[rng.choice(len(x), p=closest / closest.sum()) if closest.sum() > 0 else rng.integers(len(x))]
-        closest = np.minimum(closest, ((x - words[i]) ** 2).sum(axis=1))
+        closest = np.minimum(closest, squared_distances(words[i]))
+    del scratch
     for _ in range(iterations):
         labels = nearest_word(x, words)
         counts = np.bincount(labels, minlength=k)
-        sums = np.zeros_like(words)
-        np.add.at(sums, labels, x)
+        sums = sum_by_word(x, labels, k)
         empty = counts == 0
         words[~empty] = sums[~empty] / counts[~empty, None]
         words[empty] = x[rng.integers(len(x), size=int(empty.sum()))]
@@ -68,8 +89,7 @@ def vlad(descriptors: np.ndarray, words: np.ndarray) -> np.ndarray:
     if len(descriptors) == 0:
         return np.zeros(k * dim, np.float32)
     labels = nearest_word(descriptors, words)
-    sums = np.zeros((k, dim), np.float32)
-    np.add.at(sums, labels, descriptors - words[labels])
+    sums = sum_by_word((descriptors - words[labels]).astype(np.float32, copy=False), labels, k)
     sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
     flat = sums.ravel()
     return flat / max(float(np.linalg.norm(flat)), 1e-12)

@@ -103,10 +103,10 @@ def collect_matches(matches_path: Path, image_ids: dict[str, int]) -> dict[tuple
     """
     merged: dict[tuple[int, int], list[np.ndarray]] = {}
     with MatchFile(matches_path) as f:
-        for name0, name1 in f.pairs():
+        for name0, name1, found in f.items():
             if name0 not in image_ids or name1 not in image_ids or name0 == name1:
                 continue
-            m = f.read(name0, name1).indices
+            m = found.indices
             if len(m) == 0:
                 continue
             id0, id1 = image_ids[name0], image_ids[name1]

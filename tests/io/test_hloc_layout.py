@@ -76,6 +76,11 @@ def test_our_readers_round_trip(files):
             np.testing.assert_array_equal(back.scores, m.scores[order])
             np.testing.assert_array_equal(mf.read(b, a).indices, m.indices[order][:, ::-1])
         assert mf.read("a.jpg", "a.jpg") is None
+        items = list(mf.items())
+        assert sorted((a, b) for a, b, _ in items) == sorted(matches)
+        for a, b, m in items:
+            np.testing.assert_array_equal(m.indices, mf.read(a, b).indices)
+            np.testing.assert_array_equal(m.scores, mf.read(a, b).scores)
 
 
 def test_pairs_txt_is_hlocs(tmp_path):

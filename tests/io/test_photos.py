@@ -144,6 +144,33 @@ def test_read_exif_of_data_without_exif() -> None:
     assert photos.read_exif(b"not an image") == photos.ExifInfo()
 
 
+def _pillow_exif(data: bytes) -> dict:
+    with Image.open(io.BytesIO(data)) as img:
+        return dict(img.getexif())
+
+
+def test_read_exif_of_pngs_reads_pixels_only_where_a_chunk_may_hold_exif(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import PngImagePlugin
+
+    plain = encode(texture(40, 24), ".png")
+    tagged = encode(texture(40, 24), ".png", {"Orientation": 6, "Model": "X1"})  # an eXIf chunk
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", '<x:xmpmeta><rdf:Description tiff:Orientation="3"/></x:xmpmeta>')
+    out = io.BytesIO()
+    Image.fromarray(texture(40, 24)).save(out, "PNG", pnginfo=info)
+    xmp = out.getvalue()
+    assert photos.png_without_metadata(plain) and not photos.png_without_metadata(tagged)
+    assert not photos.png_without_metadata(xmp) and not photos.png_without_metadata(plain[:-12])  # IEND cut
+    assert not photos.png_without_metadata(encode(texture(40, 24), ".jpg"))
+    assert (photos.read_exif(tagged).orientation, photos.read_exif(tagged).model) == (6, "X1")
+    assert photos.read_exif(xmp).orientation == _pillow_exif(xmp)[0x0112] == 3
+    loads = []
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", lambda self: loads.append(1))
+    assert photos.read_exif(plain) == photos.ExifInfo() and not loads  # the pixels not decoded
+    photos.read_exif(plain[:-12])
+    assert loads  # a cut PNG: Pillow's path, as before
+
+
 def test_list_files_leaves_out_hidden_workspaces_loops_and_pipes(tmp_path: Path) -> None:
     for rel in ("b.jpg", "a/c.jpg", ".hidden.jpg", ".cache/d.jpg", "ws/e.jpg", "ws/.marker"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)

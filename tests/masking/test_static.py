@@ -89,3 +89,19 @@ def test_a_video_is_read_where_there_are_no_photos(tmp_path: Path) -> None:
     assert choose_preset("auto", device="cpu", photos=[orbit]).name == CPU_PRESET
     (tmp_path / "broken.mp4").write_bytes(b"not a video")
     assert still_camera([], video=tmp_path / "broken.mp4") is None
+
+
+def test_sobel_is_ndimages_bit_for_bit() -> None:
+    from scipy import ndimage
+
+    from photogrammetry.masking.static import sobel
+
+    rng = np.random.default_rng(3)
+    frames, _ = turntable_frames(n=2, size=(160, 120))
+    images = [cv2.cvtColor(frames[1], cv2.COLOR_BGR2GRAY).astype(np.float32) * np.float32(0.7317),
+              (rng.random((37, 53)) * 255).astype(np.float32), (rng.random((3, 2)) * 1e3).astype(np.float32)]
+    for image in images:
+        for axis in (0, 1):
+            ours, theirs = sobel(image, axis), ndimage.sobel(image, axis)
+            assert ours.dtype == theirs.dtype == np.float32 and np.array_equal(ours, theirs)
+    assert not np.array_equal(sobel(images[1], 0), sobel(images[1], 1))

@@ -13,7 +13,8 @@ from photogrammetry.matching.pairs import (PAIR_METHODS, PairOptions, PairReques
                                            most_per_image, parse_pairs_text, ranked_sequence_pairs, resolve_method,
                                            select_pairs, window_pairs)
 from photogrammetry.matching.sequences import numbered_sequences, timed_sequences
-from photogrammetry.matching.retrieval import kmeans, nearest_images, retrieval_index_pairs, vlad
+from photogrammetry.matching.retrieval import (kmeans, nearest_images, nearest_word, retrieval_index_pairs, sum_by_word,
+                                                vlad)
 
 NAMES = tuple(f"img_{i:02d}.jpg" for i in range(8))
 
@@ -297,3 +298,40 @@ def test_every_registered_method_gives_canonical_pairs(method: str, tmp_path: Pa
     pairs = PAIR_METHODS[method].select(request)
     assert pairs and pairs == sorted(set(pairs), key=lambda p: (NAMES.index(p[0]), NAMES.index(p[1])))
     assert all(NAMES.index(a) < NAMES.index(b) for a, b in pairs)
+
+
+def _kmeans_before(x: np.ndarray, k: int, iterations: int = 20, seed: int = 0) -> np.ndarray:
+    """The vocabulary's k-means as written before its buffers and flat sums: the reference."""
+    rng = np.random.default_rng(seed)
+    words = np.empty((k, x.shape[1]), np.float32)
+    words[0] = x[rng.integers(len(x))]
+    closest = ((x - words[0]) ** 2).sum(axis=1)
+    for i in range(1, k):
+        words[i] = x[rng.choice(len(x), p=closest / closest.sum()) if closest.sum() > 0 else rng.integers(len(x))]
+        closest = np.minimum(closest, ((x - words[i]) ** 2).sum(axis=1))
+    for _ in range(iterations):
+        labels = np.argmax(x @ words.T - 0.5 * (words**2).sum(axis=1), axis=1)
+        counts = np.bincount(labels, minlength=k)
+        sums = np.zeros_like(words)
+        np.add.at(sums, labels, x)
+        empty = counts == 0
+        words[~empty] = sums[~empty] / counts[~empty, None]
+        words[empty] = x[rng.integers(len(x), size=int(empty.sum()))]
+    return words
+
+
+def test_the_vocabulary_sums_and_words_are_np_add_ats_bit_for_bit() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.random((3001, 16)).astype(np.float32) ** 3  # sums of very unequal terms: the order shows
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    labels = rng.integers(0, 9, len(x))
+    expected = np.zeros((9, 16), np.float32)
+    np.add.at(expected, labels, x)
+    for chunk in (1, 100, 8192):
+        assert np.array_equal(sum_by_word(x, labels, 9, chunk=chunk), expected)
+    backwards = np.zeros((9, 16), np.float32)
+    np.add.at(backwards, labels[::-1], x[::-1])
+    assert not np.array_equal(backwards, expected)  # the order of the terms shows in these sums
+    words = kmeans(x, 12, iterations=5)
+    assert np.array_equal(words, _kmeans_before(x, 12, iterations=5))
+    assert np.array_equal(nearest_word(x, words, chunk=700), np.argmax(x @ words.T - 0.5 * (words**2).sum(axis=1), 1))

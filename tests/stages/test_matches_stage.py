@@ -176,3 +176,27 @@ def test_hloc_reads_the_stage_outputs(scene, reference) -> None:
             indices, scores = get_matches(matches, a, b)
             np.testing.assert_array_equal(indices, mf.read(a, b).indices)
             np.testing.assert_array_equal(scores, mf.read(a, b).scores)
+
+
+def test_matches_kept_in_memory_write_the_same_file(scene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local run writes matches.h5 from the matches it kept (at most KEEP_PAIRS), reading only the rest
+    back from their scratch files: the same file's contents either way."""
+    import h5py
+
+    loaded: list[Path] = []
+    real_load = matches_stage.load_matches_scratch
+    monkeypatch.setattr(matches_stage, "load_matches_scratch", lambda path: loaded.append(path) or real_load(path))
+    contents = []
+    for keep, read_back in ((matches_stage.KEEP_PAIRS, 0), (2, 4), (0, 6)):
+        monkeypatch.setattr(matches_stage, "KEEP_PAIRS", keep)
+        loaded.clear()
+        result = run(scene[0], tmp_path / f"keep{keep}", "features.extractor=sift")
+        assert len(loaded) == read_back
+        with h5py.File(result.folder("matches") / "matches.h5", "r") as f:
+            arrays = {}
+            f.visititems(lambda path, obj: arrays.__setitem__(path, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+            contents.append(arrays)
+    assert len(contents[0]) == 12 and any((v >= 0).any() for k, v in contents[0].items() if k.endswith("matches0"))
+    for other in contents[1:]:
+        assert other.keys() == contents[0].keys()
+        assert all(np.array_equal(other[k], contents[0][k]) for k in other)
