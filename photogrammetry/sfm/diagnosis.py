@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from photogrammetry.sfm.options import SfmOptions
 
 
@@ -73,6 +71,7 @@ def still_share(database: Path, min_inliers: int = 15) -> float:
     """The share of the verified inlier matches (pairs of at least ``min_inliers``) whose keypoints stand
     still between the two photos (within :data:`STILL_PIXELS`): a background that does not move while
     the object turns, as on a turntable. 0 without verified pairs."""
+    import numpy as np
     import pycolmap
 
     with pycolmap.Database.open(database) as db:
@@ -98,31 +97,14 @@ def static_background(share: float) -> str:
             "give masks (--set masks.method=folder --set masks.folder=DIR, white = object)")
 
 
-def component_labels(count: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """The connected components of the undirected graph of ``count`` nodes and edges ``rows[k] - cols[k]``
-    (``(E,)`` int64 each): ``(count,)`` int64, each node labelled with the smallest node of its component.
-
-    The same partition as ``scipy.sparse.csgraph.connected_components`` (other labels), without its import:
-    0.27 s of CPU, paid by the office walk's sfm stage for this diagnosis alone. Labels are lowered
-    along the edges and shortcut until no edge joins two labels."""
-    label = np.arange(count, dtype=np.int64)
-    while True:
-        low = np.minimum(label[rows], label[cols])
-        lowered = label.copy()
-        np.minimum.at(lowered, label[rows], low)
-        np.minimum.at(lowered, label[cols], low)
-        while not np.array_equal(jumped := lowered[lowered], lowered):  # each node to its label's label
-            lowered = jumped
-        if np.array_equal(lowered, label):
-            return label
-        label = lowered
-
-
 def tracks_into(database: Path, model: Any) -> dict[str, int]:
     """For each photo outside ``model`` (a ``pycolmap.Reconstruction``) in a verified pair of
     ``database``: the feature tracks (chains of verified matches) it shares with at least two of the
     model's photos, the most 2D-3D correspondences registering it to the model could use."""
+    import numpy as np
     import pycolmap
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
     with pycolmap.Database.open(database) as db:
         names = {int(im.image_id): im.name for im in db.read_all_images()}
@@ -140,7 +122,8 @@ def tracks_into(database: Path, model: Any) -> dict[str, int]:
     if not rows:
         return {}
     rows_all, cols_all = np.concatenate(rows), np.concatenate(cols)
-    track = component_labels(start, rows_all, cols_all)
+    graph = coo_matrix((np.ones(len(rows_all)), (rows_all, cols_all)), shape=(start, start))
+    _, track = connected_components(graph, directed=False)
     image_of = np.repeat(np.array(sorted(names)), [counts[i] for i in sorted(names)])
     matched = np.unique(np.concatenate([rows_all, cols_all]))
     tracks, images = np.unique(np.stack([track[matched], image_of[matched]], 1), axis=0).T  # each track's images

@@ -7,12 +7,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pycolmap
-import pytest
 
 from photogrammetry.sfm import verification
 from photogrammetry.sfm.database import make_camera
-from photogrammetry.sfm.diagnosis import (STILL_SHARE, component_labels, no_verified_pairs, several_models,
-                                          static_background, still_share, tracks_into)
+from photogrammetry.sfm.diagnosis import (STILL_SHARE, no_verified_pairs, several_models, static_background,
+                                          still_share, tracks_into)
 from photogrammetry.sfm.options import SfmOptions
 
 NAMES = {1: "a.jpg", 2: "b.jpg", 3: "c.jpg"}
@@ -117,23 +116,3 @@ def test_matches_that_stand_still_are_told_as_a_static_background(tmp_path: Path
     text = static_background(0.991)
     assert text.startswith("99% of the verified feature matches stay at the same pixel from photo to photo")
     assert "--preset turntable" in text and "masks.method=folder" in text
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_component_labels_give_scipys_components(seed: int) -> None:
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    rng = np.random.default_rng(seed)
-    count, edges = [(1, 0), (9, 4), (300, 150), (300, 290), (2000, 1200), (2000, 3000)][seed]
-    rows, cols = rng.integers(count, size=edges), rng.integers(count, size=edges)
-    if seed == 5:  # a long chain, numbered against its order: many rounds of lowering
-        order = rng.permutation(count)
-        rows, cols = order[:-1], order[1:]
-    ours = component_labels(count, rows.astype(np.int64), cols.astype(np.int64))
-    _, theirs = connected_components(coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(count, count)),
-                                     directed=False)
-    assert ours.shape == (count,) and np.array_equal(ours[ours], ours)  # each label is a node of its component
-    pairs = np.unique(np.stack([ours, theirs], 1), axis=0)
-    assert len(pairs) == len(np.unique(ours)) == len(np.unique(theirs))  # the same partition
-    assert seed != 5 or len(np.unique(ours)) == 1
