@@ -56,22 +56,11 @@ def load_grey(path: Path, work_size: int) -> np.ndarray | None:
     return np.asarray(grey, dtype=np.float32)
 
 
-def _correlate(image: np.ndarray, axis: int, smooth: bool) -> np.ndarray:
-    """One pass of ``scipy.ndimage.correlate1d`` along ``axis`` with mirrored edges (``reflect``): the
-    smoothing ``[1, 2, 1]`` or the derivative ``[-1, 0, 1]``, summed in float64 and rounded to float32 as
-    ndimage does for a float32 image."""
-    pad = [(0, 0)] * image.ndim
-    pad[axis] = (1, 1)
-    p = np.moveaxis(np.pad(image, pad, mode="symmetric").astype(np.float64), axis, 0)
-    lo, mid, hi = p[:-2], p[1:-1], p[2:]
-    out = mid * 2.0 + (hi + lo) if smooth else hi - lo
-    return np.moveaxis(out.astype(np.float32), 0, axis)
-
-
 def sobel(image: np.ndarray, axis: int) -> np.ndarray:
-    """``scipy.ndimage.sobel(image, axis)`` of a 2-D float32 image ``(H, W)``, bit for bit, without importing
-    ``scipy.ndimage``: that import took 0.13-0.5 s of every ``auto`` run's preset choice."""
-    return _correlate(_correlate(image, axis, smooth=False), 1 - axis, smooth=True)
+    """The Sobel derivative of a 2-D float32 image ``(H, W)`` along ``axis`` (0: down the rows), mirrored
+    edges: OpenCV's, the same values as ``scipy.ndimage.sobel`` (tested), without importing
+    ``scipy.ndimage``, which took 0.13-0.5 s of every ``auto`` run's preset choice."""
+    return cv2.Sobel(image, cv2.CV_32F, axis, 1 - axis, ksize=3, borderType=cv2.BORDER_REFLECT)
 
 
 def still_share(a: np.ndarray, b: np.ndarray, *, min_gradient: float = 8.0, max_difference: float = 6.0) -> float:
