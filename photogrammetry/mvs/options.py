@@ -40,7 +40,7 @@ class MVSOptions:
     """Radius of the matching window; 0: the method's default."""
     ncc_radius: int = 0
     """Radius of the grey-level NCC window of methods that combine it with learned features
-    (``lite-ncc``, ``lite-refine``); 0: the method's default."""
+    (``lite-ncc``; the refining levels of ``lite-refine`` and ``lite-reg-refine``); 0: the method's default."""
     ncc_weight: float = 0.5
     """Weight of the grey-level NCC in the similarity of ``lite-ncc`` (the learned features' has
     ``1 - ncc_weight``)."""
