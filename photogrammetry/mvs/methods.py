@@ -9,8 +9,9 @@ feature maps the cost compares and in how (:mod:`photogrammetry.mvs.features`):
 - ``lite-reg-refine``: ``lite-reg`` for the coarse sweep, grey-level NCC (9x9) for the finer levels:
   on held-out real office frames nearly as accurate as ``ncc`` and more complete (README);
 - ``lite-ncc``: ``lite`` descriptors (3x3 window) and grey-level NCC (5x5) averaged per hypothesis
-  (``depth.ncc_weight``, ``depth.ncc_radius``): on held-out real office frames more kept depths within 2 % and 5 % and more
-  sensor pixels given one than ``lite``, on the sample scenes no worse; ``ncc`` still ahead on some (README);
+  (``depth.ncc_weight``, ``depth.ncc_radius``): on held-out real office frames more kept depths within
+  2 % and 5 % and more sensor pixels given one than ``lite``, on the sample scenes no worse; ``ncc``
+  still ahead on some (README);
 - ``lite-refine``: ``lite`` for the coarse sweep, grey-level NCC (5x5) for the finer levels;
 - ``ncc``: the classical baseline, NCC of grey levels over a window, no learned weights;
 - ``disk``, ``aliked``: dense descriptor maps of the DISK / ALIKED backbones (weights shipped by
