@@ -273,7 +273,7 @@ class Sweep:
     def _tile(self, level: _Level, r0: int, r1: int, warp_budget: int) -> Any:
         import torch
 
-        rad = self.cost.window_radius
+        rad = self.cost.radius(self.kind)
         h0, h1 = max(0, r0 - rad), min(self.height, r1 + rad)
         pixels = pixel_grid(self.height, self.width, rows=(h0, h1), device=self.ref_feat.device)
         start = level.start if level.start.numel() == 1 else level.start[h0:h1].reshape(1, -1)
@@ -296,7 +296,7 @@ class Sweep:
             warped, inside = sample(feats, uv)
             warped = warped.reshape(count, feats.shape[1], -1, rows, self.width)
             score = similarity(ref, warped, self.kind, self.cost.window_radius, self.cost.grey_channel,
-                               overwrite=True)
+                               overwrite=True, ncc_radius=self.cost.ncc_radius, ncc_weight=self.cost.ncc_weight)
             valid = ((z > 0) & inside).reshape(count, -1, rows, self.width)
             out.append(torch.where(valid, score, INVALID))
         return torch.cat(out, dim=1)

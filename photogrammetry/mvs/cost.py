@@ -2,9 +2,11 @@
 
 The similarities share one code path: ``ncc``, the zero-mean normalised cross-correlation of
 feature channels over a square window (the classical cost on grey levels), ``dot``, the window
-mean of dot products of L2-normalised learned descriptors, and ``dot+ncc``, their mean, for
-feature maps that carry a grey level as their last channel. All lie in ``[-1, 1]``, higher is
-better; a source sample outside the image or behind the camera scores ``-1``.
+mean of dot products of L2-normalised learned descriptors, and ``dot+ncc``, their weighted mean,
+for feature maps that carry a grey level as their last channel (each part over its own window:
+the learned descriptors already see a wide context, the grey levels need a wider window). All
+lie in ``[-1, 1]``, higher is better; a source sample outside the image or behind the camera
+scores ``-1``.
 """
 
 from __future__ import annotations
@@ -31,14 +33,24 @@ class MatchCost:
     """The feature maps end with a grey-level channel: ``dot`` leaves it out, ``ncc`` uses only it."""
     window_radius: int = 4
     """Radius of the similarity window in pixels of each level."""
+    ncc_radius: int = 0
+    """Radius of the grey-level NCC window of features with a grey channel (``dot+ncc``, and ``ncc``
+    refining levels); 0: ``window_radius``."""
+    ncc_weight: float = 0.5
+    """Weight of the grey-level NCC in ``dot+ncc`` (the learned similarity has ``1 - ncc_weight``)."""
     temperature: float = 0.1
     """Softmax temperature of the confidence (similarities lie in ``[-1, 1]``)."""
     best_sources: int = 2
     """Sources averaged per hypothesis: the best-matching ones (occlusion-robust)."""
 
+    def radius(self, kind: str) -> int:
+        """Window radius of similarity ``kind`` (the larger of both parts for ``dot+ncc``)."""
+        ncc = (self.ncc_radius or self.window_radius) if self.grey_channel else self.window_radius
+        return {"ncc": ncc, "dot": self.window_radius}.get(kind, max(ncc, self.window_radius))
+
 
 def similarity(ref: Any, warped: Any, kind: str, radius: int, grey_channel: bool = False, *,
-               overwrite: bool = False) -> Any:
+               overwrite: bool = False, ncc_radius: int = 0, ncc_weight: float = 0.5) -> Any:
     """Similarity of a reference tile with warped source features, per hypothesis.
 
     Args:
@@ -47,8 +59,10 @@ def similarity(ref: Any, warped: Any, kind: str, radius: int, grey_channel: bool
         kind: ``ncc``, ``dot`` or ``dot+ncc`` (see the module docstring).
         radius: window radius in pixels.
         grey_channel: the last channel is a grey level (``dot`` skips it, ``ncc`` uses only it).
-        overwrite: ``warped`` may be overwritten (``dot`` then multiplies in place: no second
-            tensor of its size; the same values).
+        overwrite: ``warped`` may be overwritten (``dot`` and ``dot+ncc`` then multiply in place,
+            after the NCC has read the grey level: no second tensor of its size; the same values).
+        ncc_radius: window radius of the grey-level NCC where there is a grey channel; 0: ``radius``.
+        ncc_weight: weight of the NCC in ``dot+ncc``, the learned part's is ``1 - ncc_weight``.
 
     Returns:
         ([S,] D, h, W) similarity in ``[-1, 1]``.
@@ -57,12 +71,14 @@ def similarity(ref: Any, warped: Any, kind: str, radius: int, grey_channel: bool
         raise ValueError(f"unknown similarity {kind!r} (grey channel: {grey_channel}); use ncc, dot or dot+ncc")
     learned = slice(0, -1) if grey_channel else slice(None)
     grey = slice(-1, None) if grey_channel else slice(None)
+    ncc_radius = ncc_radius if grey_channel and ncc_radius else radius
     if kind == "ncc":
-        return _ncc(ref[grey], warped[..., grey, :, :, :], radius)
+        return _ncc(ref[grey], warped[..., grey, :, :, :], ncc_radius)
+    ncc = _ncc(ref[grey], warped[..., grey, :, :, :], ncc_radius) if kind == "dot+ncc" else None
     products = warped[..., learned, :, :, :]
-    products = products.mul_(ref[learned, None]) if overwrite and kind == "dot" else ref[learned, None] * products
+    products = products.mul_(ref[learned, None]) if overwrite else ref[learned, None] * products
     dot = box_filter(products.sum(dim=-4), radius)
-    return dot if kind == "dot" else 0.5 * (dot + _ncc(ref[grey], warped[..., grey, :, :, :], radius))
+    return dot if ncc is None else dot.mul_(1.0 - ncc_weight).add_(ncc, alpha=ncc_weight)
 
 
 def _ncc(ref: Any, warped: Any, radius: int) -> Any:

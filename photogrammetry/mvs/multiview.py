@@ -96,6 +96,7 @@ def match_cost(options: MVSOptions, extractor: Any) -> MatchCost:
     method = method_spec(options.method)
     return MatchCost(similarity=method.similarity, refine_similarity=method.refine_similarity,
                      grey_channel=method.grey_channel, window_radius=options.window_radius or method.window_radius,
+                     ncc_radius=options.ncc_radius or method.ncc_radius, ncc_weight=options.ncc_weight,
                      temperature=getattr(extractor, "temperature", None) or method.temperature,
                      best_sources=options.best_sources)
 

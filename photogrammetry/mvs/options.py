@@ -38,6 +38,12 @@ class MVSOptions:
     """Longest side of the depth maps in pixels (images are downscaled); 0: full size."""
     window_radius: int = 0
     """Radius of the matching window; 0: the method's default."""
+    ncc_radius: int = 0
+    """Radius of the grey-level NCC window of methods that combine it with learned features
+    (``lite-ncc``; the refining levels of ``lite-refine`` and ``lite-reg-refine``); 0: the method's default."""
+    ncc_weight: float = 0.5
+    """Weight of the grey-level NCC in the similarity of ``lite-ncc`` (the learned features' has
+    ``1 - ncc_weight``)."""
     best_sources: int = 2
     """Sources whose similarities are averaged per hypothesis (the best ones: occlusions)."""
     use_masks: bool = True
@@ -65,6 +71,8 @@ class MVSOptions:
         method_spec(self.method)
         if self.max_image_size < 0 or 0 < self.max_image_size < 32:
             raise ConfigError(f"max_image_size must be 0 or >= 32, got {self.max_image_size}")
-        if self.best_sources < 1 or self.window_radius < 0:
-            raise ConfigError(f"best_sources must be >= 1 and window_radius >= 0, got {self.best_sources}, "
-                              f"{self.window_radius}")
+        if self.best_sources < 1 or self.window_radius < 0 or self.ncc_radius < 0:
+            raise ConfigError(f"best_sources must be >= 1, window_radius and ncc_radius >= 0, got "
+                              f"{self.best_sources}, {self.window_radius}, {self.ncc_radius}")
+        if not 0.0 <= self.ncc_weight <= 1.0:
+            raise ConfigError(f"ncc_weight must be within [0, 1], got {self.ncc_weight}")
