@@ -82,11 +82,12 @@ def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -
 
 STAGE = StageSpec(
     name="depth",
-    version=8,  # 3: sources of another size than the reference are matched at their own size; 4: colmap/;
+    version=9,  # 3: sources of another size than the reference are matched at their own size; 4: colmap/;
     # 5: confidence from the coarse sweep, kept pixels gated by it (min_confidence, confident_views);
     # 6: the CPU sweep warps at most 16 MB of features at once (mvs.cascade.WARP_ELEMENTS): last bits differ;
     # 7: depths on flat pixels kept only where textured depths enclose them (filtering.min_contrast);
-    # 8: none on dark flat pixels (filtering.dark_grey: the foreground's depth carried onto a black background)
+    # 8: none on dark flat pixels (filtering.dark_grey: the foreground's depth carried onto a black background);
+    # 9: lite.pt fine-tuned on photo-like renders and rooms (mvs/weights/README.md)
     config=DepthConfig,
     run=run,
     load=load_depth,
