@@ -12,7 +12,8 @@ cascade at inference, one of its three levels: the coarsest (1/4 size, a sweep o
 the view's depth range) or a finer one (1/2 or full size, 16 or 8 per-pixel hypotheses around a
 perturbed true depth) on crops, and minimises the cross-entropy of the softmax over hypotheses
 of the same aggregated cost the sweep uses (:mod:`photogrammetry.mvs.cost`) against the true
-depth. Seeds fix the scenes, the sampling and the initialisation; runs on the CPU or CUDA.
+depth (:mod:`photogrammetry.mvs.training`), with ``--subpixel-weight`` plus a smooth-L1 of the finest
+level's refined winner index. Seeds fix the scenes, the sampling and the initialisation; runs on the CPU or CUDA.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import cv2
 import numpy as np
 
 from photogrammetry.errors import InputError
+from photogrammetry.mvs.training import sample_loss
 from photogrammetry.synthetic.training_set import load_training_set, render_training_set
 
 LEVELS = ((0.25, 32, (96, 128)), (0.5, 16, (96, 128)), (1.0, 8, (96, 128)))
@@ -51,6 +53,8 @@ class Sample:
     """Inverse-depth step."""
     count: int
     """Number of hypotheses."""
+    level: int
+    """Index in :data:`LEVELS` (the last is the finest)."""
 
 
 def _downscale(image: np.ndarray, depth: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -150,78 +154,8 @@ def make_sample(scene: dict, rng: np.random.Generator, photometric: bool = False
             sources.append((view, src_image[by0:by1, bx0:bx1], src_depth[by0:by1, bx0:bx1]))
     if len(sources) < 2:
         return None
-    return Sample(ref=(ref, image, depth), sources=sources, start=start, interval=interval, count=count)
-
-
-def _visible(ref, depth, sources, torch) -> object:
-    """(h, w) bool: true depth seen by at least one source (its own true depth agrees)."""
-    from photogrammetry.mvs.filtering import FilterOptions, check_source
-
-    options = FilterOptions(max_reprojection_px=1.5, max_relative_depth=0.01)
-    d = torch.from_numpy(depth)
-    seen = torch.zeros(depth.shape, dtype=torch.bool)
-    for view, _, src_depth in sources:
-        seen |= check_source(ref, d, view, torch.from_numpy(src_depth), options)[0]
-    return seen
-
-
-def sample_loss(model, sample: Sample, device: str, best_sources: int = 2, regularizer=None):
-    """Cross-entropy of the true hypothesis and the fraction of pixels won within one hypothesis
-    (after the ``regularizer`` of the volume, when given)."""
-    import torch
-
-    from photogrammetry.mvs.cost import INVALID, aggregate_sources, similarity
-    from photogrammetry.mvs.geometry import pixel_grid, project, sample as sample_map
-
-    def features(image):
-        batch = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None].float() / 255
-        return torch.nn.functional.normalize(model(batch)[0], dim=0)
-
-    ref, image, depth = sample.ref
-    h, w = depth.shape
-    ref_feat = features(image)
-    start = torch.from_numpy(sample.start.astype(np.float32)).to(device).reshape(1, -1)
-    steps = torch.arange(sample.count, device=device, dtype=torch.float32)[:, None]
-    hyp_depth = 1.0 / (start - steps * sample.interval).clamp(min=1e-6)
-    pixels = pixel_grid(h, w, device=device)
-    scores = []
-    for view, src_image, _ in sample.sources:
-        A, b = (torch.as_tensor(m, dtype=torch.float32, device=device) for m in _relative(ref, view))
-        uv, z = project(A, b, pixels, hyp_depth)
-        warped, inside = sample_map(features(src_image), uv)
-        score = similarity(ref_feat, warped.reshape(-1, sample.count, h, w), "dot", 1)
-        scores.append(torch.where(((z > 0) & inside).reshape(-1, h, w), score, INVALID))
-    volume = aggregate_sources(torch.stack(scores), best_sources)
-    if regularizer is not None:
-        volume = regularizer(volume)
-    volume = volume / model.log_temperature.exp()
-    target = (sample.start - 1 / np.maximum(depth, 1e-9)) / sample.interval
-    valid = (depth > 0) & (target >= 0) & (target <= sample.count - 1)
-    valid &= _visible(ref, depth, sample.sources, torch).numpy()
-    if valid.sum() < 50:
-        return None, None
-    return _soft_cross_entropy(volume, target, valid, device)
-
-
-def _relative(ref, src):
-    from photogrammetry.mvs.geometry import relative_projection
-
-    return relative_projection(ref, src)
-
-
-def _soft_cross_entropy(volume, target: np.ndarray, valid: np.ndarray, device: str):
-    """Cross-entropy against the two hypotheses around the fractional ``target`` index (h, w)."""
-    import torch
-
-    logp = torch.log_softmax(volume, dim=0)
-    t = torch.from_numpy(np.clip(target, 0, volume.shape[0] - 1).astype(np.float32)).to(device)
-    lo = t.floor().long().clamp(max=volume.shape[0] - 1)
-    hi = (lo + 1).clamp(max=volume.shape[0] - 1)
-    frac = t - lo.float()
-    nll = -((1 - frac) * logp.gather(0, lo[None])[0] + frac * logp.gather(0, hi[None])[0])
-    mask = torch.from_numpy(valid).to(device)
-    won = ((volume.argmax(dim=0).float() - t).abs() <= 1.0)[mask].float().mean()
-    return nll[mask].mean(), float(won)
+    return Sample(ref=(ref, image, depth), sources=sources, start=start, interval=interval, count=count,
+                  level=level)
 
 
 @dataclass(frozen=True)
@@ -243,6 +177,9 @@ class TrainOptions:
     """Folders of held-out scenes (``.npz``): their mean loss is printed every ``val_every`` steps."""
     val_samples: int = 48
     val_every: int = 250
+    subpixel_weight: float = 0.0
+    """Weight of the smooth-L1 of the refined winner index on the finest level's examples
+    (:mod:`photogrammetry.mvs.training`; 0: the cross-entropy alone)."""
 
 
 def _build(options: TrainOptions):
@@ -276,17 +213,23 @@ def validation_samples(data: list[Path], count: int, seed: int, photometric: boo
     return samples
 
 
-def _validate(model, regularizer, samples: list[Sample], device: str) -> tuple[float, float]:
-    """Mean loss and fraction won within one hypothesis over ``samples``."""
+def _validate(model, regularizer, samples: list[Sample], device: str, step: int) -> None:
+    """Print the mean cross-entropy and fraction won within one hypothesis over ``samples``, and the
+    finest level's median sub-hypothesis error (hypotheses, mean over its examples)."""
     import torch
 
-    results = []
+    results, errors = [], []
     with torch.no_grad():
         for sample in samples:
-            loss, won = sample_loss(model, sample, device, regularizer=regularizer)
-            if loss is not None:
-                results.append((loss.item(), won))
-    return tuple(np.mean(results, axis=0)) if results else (float("nan"), float("nan"))
+            finest = sample.level == len(LEVELS) - 1
+            terms = sample_loss(model, sample, device, regularizer=regularizer, subpixel=finest)
+            if terms is not None:
+                results.append((terms.loss.item(), terms.won))
+                errors += [] if terms.subpixel is None else [terms.subpixel]
+    loss, won = np.mean(results, axis=0) if results else (float("nan"), float("nan"))
+    error = np.mean(errors) if errors else float("nan")
+    print(f"step {step}: held-out loss {loss:.3f}, won within 1 {won:.3f}, finest level's sub-hypothesis error "
+          f"{error:.3f} ({len(results)} samples, {len(errors)} finest)", flush=True)
 
 
 def train(data: list[Path], out: Path, steps: int, seed: int, options: TrainOptions = TrainOptions()) -> None:
@@ -310,13 +253,14 @@ def train(data: list[Path], out: Path, steps: int, seed: int, options: TrainOpti
     history, t0, step = [], time.time(), 0
     while step < steps:
         if held_out and step % options.val_every == 0:
-            loss, won = _validate(model, regularizer, held_out, options.device)
-            print(f"step {step}: held-out loss {loss:.3f}, won within 1 {won:.3f} ({len(held_out)} samples)", flush=True)
+            _validate(model, regularizer, held_out, options.device, step)
         sample = make_sample(scenes[int(rng.integers(len(scenes)))], rng, options.photometric)
-        loss, won = (None, None) if sample is None else sample_loss(model, sample, options.device,
-                                                                    regularizer=regularizer)
-        if loss is None or not math.isfinite(loss.item()):
+        weight = options.subpixel_weight if sample is not None and sample.level == len(LEVELS) - 1 else 0.0
+        terms = None if sample is None else sample_loss(model, sample, options.device, regularizer=regularizer,
+                                                        subpixel_weight=weight)
+        if terms is None or not math.isfinite(terms.loss.item()):
             continue
+        loss, won = terms.loss, terms.won
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -330,8 +274,7 @@ def train(data: list[Path], out: Path, steps: int, seed: int, options: TrainOpti
                   f"T {model.log_temperature.exp().item():.4f}, {time.time() - t0:.0f} s", flush=True)
             _save(model, regularizer, out)
     if held_out:
-        loss, won = _validate(model, regularizer, held_out, options.device)
-        print(f"step {step}: held-out loss {loss:.3f}, won within 1 {won:.3f} ({len(held_out)} samples)", flush=True)
+        _validate(model, regularizer, held_out, options.device, step)
 
 
 def _save(model, regularizer, out: Path) -> None:
@@ -376,6 +319,8 @@ def main(argv: list[str] | None = None) -> None:
     fit.add_argument("--val", type=Path, nargs="+", default=[], help="folders of held-out scenes (.npz)")
     fit.add_argument("--val-every", type=int, default=250)
     fit.add_argument("--val-samples", type=int, default=48)
+    fit.add_argument("--subpixel-weight", type=float, default=0.0,
+                     help="weight of a smooth-L1 of the refined winner index on the finest level (0: off)")
     args = parser.parse_args(argv)
     if args.command == "render":
         render_training_set(args.data, args.first_seed, args.scenes, args.views, rooms=args.rooms)
@@ -387,7 +332,8 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or (REGULARIZED_FILE if args.regularizer else WEIGHTS_FILE)
     options = TrainOptions(device=args.device, lr=args.lr, photometric=args.photometric, regularizer=args.regularizer,
                            init=args.init, feature_lr_scale=args.feature_lr_scale, val=tuple(args.val),
-                           val_every=args.val_every, val_samples=args.val_samples)
+                           val_every=args.val_every, val_samples=args.val_samples,
+                           subpixel_weight=args.subpixel_weight)
     try:
         train(args.data, out, args.steps, args.seed, options)
     except InputError as err:

@@ -87,7 +87,8 @@ STAGE = StageSpec(
     # 6: the CPU sweep warps at most 16 MB of features at once (mvs.cascade.WARP_ELEMENTS): last bits differ;
     # 7: depths on flat pixels kept only where textured depths enclose them (filtering.min_contrast);
     # 8: none on dark flat pixels (filtering.dark_grey: the foreground's depth carried onto a black background);
-    # 9: nor on dark pixels within 2 px of them (filtering.dark_reach: a bright object's dark outline)
+    # 9: nor on dark pixels within 2 px of them (filtering.dark_reach: a bright object's dark outline); lite.pt
+    # fine-tuned on photo-like renders and rooms (mvs/weights/README.md); lite-ncc's windows 3x3 and 5x5
     config=DepthConfig,
     run=run,
     load=load_depth,

@@ -97,6 +97,7 @@ def test_training_runs_reproducibly_on_a_tiny_render(tmp_path):
     samples = [script.make_sample(scene, np.random.default_rng(5)) for _ in range(2)]
     if samples[0] is not None:
         assert np.array_equal(samples[0].start, samples[1].start)
-    script.train([tmp_path / "data"], tmp_path / "w.pt", steps=2, seed=0, options=script.TrainOptions(lr=1e-3))
+    script.train([tmp_path / "data"], tmp_path / "w.pt", steps=2, seed=0,
+                 options=script.TrainOptions(lr=1e-3, subpixel_weight=1.0, val=(tmp_path / "data",), val_samples=2))
     net = load_network(tmp_path / "w.pt")
     assert net(torch.rand(1, 3, 16, 16)).shape == (1, CHANNELS, 16, 16)
