@@ -3,14 +3,14 @@
 All methods share view selection, the cascade, filtering and fusion; they differ in the
 feature maps the cost compares and in how (:mod:`photogrammetry.mvs.features`):
 
-- ``lite``: our compact network trained on our synthetic renders (``dot``), the default;
+- ``lite``: our compact network trained on our synthetic renders (``dot``);
 - ``lite-reg``: the same network with a learned regulariser of each level's cost volume, trained
   together on renders whose views differ as photos do (:mod:`photogrammetry.mvs.volume_net`);
 - ``lite-reg-refine``: ``lite-reg`` for the coarse sweep, grey-level NCC (9x9) for the finer levels:
   on held-out real office frames nearly as accurate as ``ncc`` and more complete (README);
-- ``lite-ncc``: ``lite`` descriptors (3x3 window) and grey-level NCC (5x5) averaged per hypothesis
-  (``depth.ncc_weight``, ``depth.ncc_radius``): on held-out real office frames more kept depths within
-  2 % and 5 % and more sensor pixels given one than ``lite``, on the sample scenes no worse; ``ncc``
+- ``lite-ncc`` (the default): ``lite`` descriptors (3x3 window) and grey-level NCC (5x5) averaged per
+  hypothesis (``depth.ncc_weight``, ``depth.ncc_radius``): on held-out real office frames more kept depths
+  within 5 % and more sensor pixels given one than ``lite``, on the sample scenes no worse; ``ncc``
   still ahead on some (README);
 - ``lite-refine``: ``lite`` for the coarse sweep, grey-level NCC (5x5) for the finer levels;
 - ``ncc``: the classical baseline, NCC of grey levels over a window, no learned weights;
@@ -83,14 +83,14 @@ def _lite_reg_weights(explicit: str | None) -> dict[str, Any]:
 
 
 METHODS: dict[str, MVSMethod] = {m.name: m for m in (
-    MVSMethod(name="lite", summary="compact CNN features trained on our synthetic renders (learned, default)",
+    MVSMethod(name="lite", summary="compact CNN features trained on our synthetic renders (learned)",
               learned=True, similarity="dot", window_radius=1, temperature=0.05,
               build=features.LiteFeatures, weights=_lite_weights),
     MVSMethod(name="lite-reg", summary="lite features with a learned 3D regulariser of the cost volumes, "
               "trained together on photo-like renders", learned=True, similarity="dot", window_radius=1,
               temperature=0.05, build=features.LiteRegFeatures, weights=_lite_reg_weights),
     MVSMethod(name="lite-ncc", summary="lite features (3x3) and grey-level NCC (5x5), averaged per hypothesis "
-              "(learned + classical)",
+              "(learned + classical, default)",
               learned=True, similarity="dot+ncc", grey_channel=True, window_radius=1, ncc_radius=2, temperature=0.05,
               build=features.LiteGreyFeatures, weights=_lite_weights),
     MVSMethod(name="lite-refine", summary="lite features for the coarse sweep, grey-level NCC to refine",

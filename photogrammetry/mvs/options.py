@@ -29,9 +29,13 @@ from photogrammetry.mvs.selection import SelectionOptions
 class MVSOptions:
     """Everything that decides the depth maps of a scene."""
 
-    method: str = field(default="lite", metadata={"choices": tuple(METHODS)})
+    method: str = field(default="lite-ncc", metadata={"choices": tuple(METHODS)})
     """MVS method, a name in :data:`photogrammetry.mvs.methods.METHODS` (``photogrammetry options``
-    lists them): ``lite`` (learned, the default) or ``ncc`` (the classical baseline), among others."""
+    lists them): ``lite-ncc`` (the default: learned features and grey-level NCC in one cost), ``lite``
+    (the learned features alone) or ``ncc`` (the classical baseline), among others. Office walk, held-out
+    frames, true cameras: sensor pixels given a depth within 5 % 0.108 -> 0.131 and 0.125 -> 0.154, kept
+    depths within 5 % 0.861 -> 0.884 and 0.906 -> 0.913 against ``lite``; the sample scenes' F@1 % the same
+    or higher; 1.1x ``lite``'s seconds per 540x360 view, 1.5x its sweep at 1600x1200 (README)."""
     weights: str = field(default="", metadata={"path": "file", "check": check_checkpoint})
     """Weight file of a learned method; empty: the method's own (committed or shipped)."""
     max_image_size: int = 1600

@@ -88,7 +88,7 @@ def test_options_lists_every_option_of_a_stage_with_default_type_choices_and_doc
     assert out.startswith("[depth] ")
     for option in leaves(depth.DepthConfig()):
         assert f"\ndepth.{option.path} = " in out, option.path
-    assert 'depth.method = "lite"  (str; one of "lite", ' in out and '"ncc"' in out
+    assert 'depth.method = "lite-ncc"  (str; one of "lite", ' in out and '"ncc"' in out
     assert "depth.cascade.hypotheses = [48, 16, 8]  (tuple[int, ...])\n    Depth hypotheses per level" in out
     assert "depth.cascade.memory_budget_mb = 2048  (int; not in the cache key)" in out
     assert "depth.cascade.sgm.enabled = true  (bool)" in out

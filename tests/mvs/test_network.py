@@ -49,7 +49,7 @@ def test_missing_or_foreign_weights_are_reported(tmp_path):
 
 
 def test_weights_are_committed_small_and_trained():
-    """The committed file (no skip: depth.method = "lite" is the default) and its learned temperature."""
+    """The committed file (no skip: the default depth.method, lite-ncc, uses it) and its learned temperature."""
     assert WEIGHTS_FILE.is_file() and WEIGHTS_FILE.stat().st_size < 20 * 2**20
     assert load_network().temperature != pytest.approx(build_network().temperature, rel=0.01)
 
