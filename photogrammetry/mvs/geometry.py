@@ -78,10 +78,12 @@ def box_filter(x: Any, radius: int) -> Any:
     """Mean over ``(2 radius + 1)^2`` windows of each (..., H, W) slice, same shape; at the edges, the
     mean of the window's pixels inside the image.
 
-    On CUDA this is ``avg_pool2d``; on the CPU, running sums along rows then columns, which
-    cost the same for any radius (three times faster than pooling at radius 2). Inputs should be
-    centred near 0 (running sums in float32 lose precision on large offsets).
+    On CUDA this is ``avg_pool2d``; on the CPU, OpenCV's ``boxFilter`` on each slice for float32
+    without gradients (about ten times faster than torch's running sums, which other dtypes and
+    training keep: those cost the same for any radius, three times less than pooling at radius 2, but
+    lose precision in float32 on large offsets).
     """
+    import torch
     import torch.nn.functional as F
 
     if radius <= 0:
@@ -91,8 +93,26 @@ def box_filter(x: Any, radius: int) -> Any:
     if x.is_cuda:
         out = F.avg_pool2d(flat, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
         return out.reshape(shape)
+    if x.dtype == torch.float32 and x.device.type == "cpu" and not x.requires_grad:
+        return torch.from_numpy(_box_opencv(flat.reshape(-1, *shape[-2:]).contiguous().numpy(), radius)).reshape(shape)
     ones = flat.new_ones((1, 1, *shape[-2:]))
     return (_window_sum(flat, radius) / _window_sum(ones, radius)).reshape(shape)
+
+
+def _box_opencv(slices: np.ndarray, radius: int) -> np.ndarray:
+    """Means over ``(2 radius + 1)^2`` windows of each (H, W) slice of (B, H, W) float32, over the
+    window's pixels inside the image (OpenCV's unnormalised ``boxFilter`` with zeros outside, divided
+    by the count of those pixels)."""
+    import cv2
+
+    size = (2 * radius + 1, 2 * radius + 1)
+    out = np.empty_like(slices)
+    for src, dst in zip(slices, out):
+        cv2.boxFilter(src, -1, size, dst=dst, normalize=False, borderType=cv2.BORDER_CONSTANT)
+    count = cv2.boxFilter(np.ones(slices.shape[1:], np.float32), -1, size, normalize=False,
+                          borderType=cv2.BORDER_CONSTANT)
+    out /= count
+    return out
 
 
 def _window_sum(x: Any, radius: int) -> Any:

@@ -88,7 +88,8 @@ STAGE = StageSpec(
     # 7: depths on flat pixels kept only where textured depths enclose them (filtering.min_contrast);
     # 8: none on dark flat pixels (filtering.dark_grey: the foreground's depth carried onto a black background);
     # 9: nor on dark pixels within 2 px of them (filtering.dark_reach: a bright object's dark outline); lite.pt
-    # fine-tuned on photo-like renders and rooms (mvs/weights/README.md); lite-ncc's windows 3x3 and 5x5
+    # fine-tuned on photo-like renders and rooms (mvs/weights/README.md); lite-ncc's windows 3x3 and 5x5; box
+    # filters by OpenCV on the CPU (mvs.geometry.box_filter: last bits)
     config=DepthConfig,
     run=run,
     load=load_depth,

@@ -39,7 +39,11 @@ def test_sample_reads_pixel_centres_exactly():
 def test_box_filter_matches_average_pooling(radius):
     x = torch.randn(3, 2, 17, 23)
     expected = F.avg_pool2d(x.reshape(-1, 1, 17, 23), 2 * radius + 1, 1, radius, count_include_pad=False)
-    assert torch.allclose(box_filter(x, radius), expected.reshape(x.shape), atol=1e-5)
+    assert torch.allclose(box_filter(x, radius), expected.reshape(x.shape), atol=1e-5)  # OpenCV's path
+    assert torch.allclose(box_filter(x.double(), radius), expected.reshape(x.shape).double(), atol=1e-5)  # sums
+    trained = x.clone().requires_grad_()
+    box_filter(trained, radius).sum().backward()  # training keeps torch's path, with gradients
+    assert trained.grad is not None and trained.grad.abs().sum() > 0
 
 
 def test_normals_of_a_slanted_plane():
