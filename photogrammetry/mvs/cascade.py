@@ -296,7 +296,7 @@ class Sweep:
             warped, inside = sample(feats, uv)
             warped = warped.reshape(count, feats.shape[1], -1, rows, self.width)
             score = similarity(ref, warped, self.kind, self.cost.window_radius, self.cost.grey_channel,
-                               overwrite=True, ncc_radius=self.cost.ncc_radius, ncc_weight=self.cost.ncc_weight)
+                               overwrite=True, ncc_radius=self.cost.radius("ncc"), ncc_weight=self.cost.ncc_weight)
             valid = ((z > 0) & inside).reshape(count, -1, rows, self.width)
             out.append(torch.where(valid, score, INVALID))
         return torch.cat(out, dim=1)

@@ -61,7 +61,8 @@ def similarity(ref: Any, warped: Any, kind: str, radius: int, grey_channel: bool
         grey_channel: the last channel is a grey level (``dot`` skips it, ``ncc`` uses only it).
         overwrite: ``warped`` may be overwritten (``dot`` and ``dot+ncc`` then multiply in place,
             after the NCC has read the grey level: no second tensor of its size; the same values).
-        ncc_radius: window radius of the grey-level NCC where there is a grey channel; 0: ``radius``.
+        ncc_radius: window radius of the grey-level NCC (:meth:`MatchCost.radius` of ``ncc`` resolves it);
+            0: ``radius``.
         ncc_weight: weight of the NCC in ``dot+ncc``, the learned part's is ``1 - ncc_weight``.
 
     Returns:
@@ -71,7 +72,7 @@ def similarity(ref: Any, warped: Any, kind: str, radius: int, grey_channel: bool
         raise ValueError(f"unknown similarity {kind!r} (grey channel: {grey_channel}); use ncc, dot or dot+ncc")
     learned = slice(0, -1) if grey_channel else slice(None)
     grey = slice(-1, None) if grey_channel else slice(None)
-    ncc_radius = ncc_radius if grey_channel and ncc_radius else radius
+    ncc_radius = ncc_radius or radius
     if kind == "ncc":
         return _ncc(ref[grey], warped[..., grey, :, :, :], ncc_radius)
     ncc = _ncc(ref[grey], warped[..., grey, :, :, :], ncc_radius) if kind == "dot+ncc" else None
