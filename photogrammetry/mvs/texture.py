@@ -37,10 +37,15 @@ DARK = 0.05
 """Mean grey (of the full range) below which the contrast is taken relative to this level instead."""
 
 
+def _unit(grey: np.ndarray) -> np.ndarray:
+    """(H, W) float32 in [0, 1] of a grey image (uint8, or float in [0, 1])."""
+    return grey.astype(np.float32) / (255.0 if grey.dtype == np.uint8 else 1.0)
+
+
 def local_stats(grey: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
     """(H, W) float32 mean and standard deviation of a grey image (H, W) (uint8, or float in [0, 1]),
     in [0, 1], over the ``(2 radius + 1)^2`` window around each pixel."""
-    values = grey.astype(np.float32) / (255.0 if grey.dtype == np.uint8 else 1.0)
+    values = _unit(grey)
     size = (2 * radius + 1, 2 * radius + 1)
     mean = cv2.blur(values, size, borderType=cv2.BORDER_REFLECT)
     square = cv2.blur(values * values, size, borderType=cv2.BORDER_REFLECT)
@@ -64,9 +69,8 @@ def dark_and_flat(grey: np.ndarray, dark_grey: float, dark_std: float, reach: in
     flat = (mean < dark_grey) & (std < dark_std)
     if reach <= 0:
         return flat
-    values = grey.astype(np.float32) / (255.0 if grey.dtype == np.uint8 else 1.0)
     near = cv2.dilate(flat.astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
-    return flat | (near & (values < dark_grey))
+    return flat | (near & (_unit(grey) < dark_grey))
 
 
 def _nearest_before(anchor: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
