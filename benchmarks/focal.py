@@ -140,10 +140,14 @@ def distort(photos: Path, gt, k1: float) -> float:
     by which the true focal lengths grow."""
     import cv2
 
+    from PIL import Image
+
     views = [(photos / v.name, v) for v in gt.views.values() if (photos / v.name).is_file()]
-    sizes = {name: cv2.imread(str(name), cv2.IMREAD_UNCHANGED).shape[:2] for name, _ in views}
-    zoom = max(lens_zoom(v.camera.scaled_to(w, h).K, w, h, k1) for (name, v), (h, w) in
-               zip(views, [sizes[name] for name, _ in views]))
+    sizes = []
+    for path, _ in views:
+        with Image.open(path) as im:  # the header only: each photo is decoded once, below
+            sizes.append(im.size)
+    zoom = max(lens_zoom(v.camera.scaled_to(w, h).K, w, h, k1) for (_, v), (w, h) in zip(views, sizes))
     for path, view in views:
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         height, width = image.shape[:2]
