@@ -1,0 +1,313 @@
+"""Radial lens distortion measured from straight edges in the photos themselves (a plumb-line fit).
+
+A lens with radial distortion bends the straight edges of a scene (door frames, shelves, tiles), and
+OpenCV's line segment detector (LSD) breaks a bent edge into several short, nearly collinear segments.
+Each photo's segments are chained where one continues another (:func:`chains`: same contrast polarity,
+turning by at most ``max_angle_deg``, the next one starting within ``max_gap`` ahead and
+``max_offset_px`` beside); chains that span ``min_span`` of the image and stray at most ``max_bend`` of
+their length from a straight line stand for straight scene edges. The distortion is the one that makes
+them straightest: for COLMAP's ``SIMPLE_RADIAL`` (``x_d = x (1 + k1 |x|^2)`` in coordinates normalised by
+the focal length), the chain points are undistorted with each ``k1`` of a grid, each chain scores
+``log(1 + mean squared distance from its line / noise_px^2)`` (curved things that no ``k1`` straightens
+weigh little), and the photos' scores are summed (:func:`measure`).
+
+The distortion is reported as the *corner shift* ``k1 r^2`` (``r``: the farthest image corner's distance
+from the principal point over the focal length), the fraction by which the lens moves that corner
+towards or away from the centre: in pixels it is ``k1 R^3 / f^2`` at ``R`` pixels, nearly independent of
+the focal length, so fits of different focal lengths compare through it. Its standard deviation comes
+from a bootstrap over the photos; with too few chains, too few photos, a spread over ``max_sd`` or a
+minimum at the end of the search range the result says there is no evidence (:attr:`PlumbFit.reason`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from photogrammetry.sfm.plumb_options import PlumbOptions
+
+if TYPE_CHECKING:
+    import pycolmap
+
+log = logging.getLogger("photogrammetry.sfm")
+
+
+@dataclass(frozen=True)
+class PlumbFit:
+    """The lens distortion that straightens a camera's photos' edges, or why there is none."""
+
+    corner_shift: float | None
+    """``k1 r^2`` (see the module), ``None`` where nothing was measured."""
+    sd: float | None
+    """Standard deviation of ``corner_shift`` (bootstrap over photos)."""
+    lines: int
+    """Chains of segments used (straight scene edges)."""
+    photos: int
+    """Photos with at least one chain."""
+    radius: float
+    """The farthest image corner's distance from the principal point, pixels."""
+    reason: str = ""
+    """Why there is no evidence ('' where there is)."""
+
+    @property
+    def evident(self) -> bool:
+        """Whether the lines measured the distortion."""
+        return not self.reason and self.corner_shift is not None
+
+    def k1(self, focal: float) -> float | None:
+        """``SIMPLE_RADIAL``'s ``k1`` at focal length ``focal`` (pixels)."""
+        return None if self.corner_shift is None else self.corner_shift * (focal / self.radius) ** 2
+
+    def excludes(self, corner_shift: float, options: PlumbOptions) -> bool:
+        """Whether a fit whose distortion is ``corner_shift`` lies more than ``agree_sd`` deviations (at least
+        ``min_sd``) from the lines'."""
+        return self.evident and abs(corner_shift - self.corner_shift) > options.agree_sd * max(self.sd, options.min_sd)
+
+    def prefers(self, ours: float, other: float, options: PlumbOptions) -> bool:
+        """Whether the lines side with a fit of distortion ``ours`` against one of ``other`` (corner shifts): they
+        lie nearer ``ours`` and exclude ``other`` (:meth:`excludes`)."""
+        return self.excludes(other, options) and abs(ours - self.corner_shift) < abs(other - self.corner_shift)
+
+    def describe(self) -> str:
+        """``k1 r^2 = -0.056 +- 0.004 (corner shift, 214 lines in 20 photos)`` or why there is none."""
+        if not self.evident:
+            return f"no evidence ({self.reason}; {self.lines} lines in {self.photos} photos)"
+        return (f"{100 * self.corner_shift:+.1f} +- {100 * self.sd:.1f} % at the corners "
+                f"({self.corner_shift * self.radius:+.1f} px; {self.lines} lines in {self.photos} photos)")
+
+
+def corner_shift(k1: float, focal: float, radius: float) -> float:
+    """``k1 r^2`` for ``SIMPLE_RADIAL``'s ``k1`` at ``focal`` and the farthest corner ``radius`` pixels out."""
+    return k1 * (radius / focal) ** 2
+
+
+def corner_radius(width: int, height: int, principal_point: tuple[float, float]) -> float:
+    """The farthest image corner's distance from ``principal_point``, pixels."""
+    cx, cy = principal_point
+    return max(math.hypot(x - cx, y - cy) for x in (0.0, float(width)) for y in (0.0, float(height)))
+
+
+def line_segments(gray: np.ndarray, options: PlumbOptions) -> np.ndarray:
+    """OpenCV's LSD segments of a grey image (H, W) uint8, at most ``max_image_px`` across while found.
+
+    Returns:
+        (N, 4) float64 ``x0, y0, x1, y1`` in pixels of ``gray``, ordered so that the brighter side lies
+        the same way of every segment; those shorter than ``min_segment`` of the diagonal left out.
+    """
+    import cv2
+
+    scale = min(1.0, options.max_image_px / max(gray.shape))
+    small = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    found = cv2.createLineSegmentDetector().detect(small)[0]
+    if found is None:
+        return np.zeros((0, 4))
+    segments = found.reshape(-1, 4).astype(np.float64) / scale
+    lengths = np.hypot(segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1])
+    return segments[lengths >= options.min_segment * math.hypot(*gray.shape)]
+
+
+def _successors(segments: np.ndarray, diag: float, options: PlumbOptions) -> np.ndarray:
+    """Each segment's continuation (the index of the segment that carries its edge on, mutual best
+    match), -1 where none: (N,) int."""
+    start, end = segments[:, :2], segments[:, 2:]
+    direction = (end - start) / np.linalg.norm(end - start, axis=1, keepdims=True)
+    normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
+    step = start[None, :, :] - end[:, None, :]  # [i, j]: from i's end to j's start
+    ahead = np.einsum("ijk,ik->ij", step, direction)
+    beside_i = np.abs(np.einsum("ijk,ik->ij", step, normal))
+    beside_j = np.abs(np.einsum("ijk,jk->ij", step, normal))
+    ok = ((direction @ direction.T >= math.cos(math.radians(options.max_angle_deg)))
+          & (ahead >= -2 * options.max_offset_px) & (ahead <= options.max_gap * diag)
+          & (beside_i <= options.max_offset_px) & (beside_j <= options.max_offset_px))
+    np.fill_diagonal(ok, False)
+    cost = np.where(ok, np.linalg.norm(step, axis=2), np.inf)
+    after, before = np.argmin(cost, axis=1), np.argmin(cost, axis=0)
+    has = np.isfinite(cost[np.arange(len(segments)), after])
+    mutual = has & (before[after] == np.arange(len(segments)))
+    return np.where(mutual, after, -1)
+
+
+def chains(segments: np.ndarray, diag: float, options: PlumbOptions) -> list[np.ndarray]:
+    """The straight scene edges among ``segments`` (N, 4): chains of at least two segments, each
+    continuing the last, spanning ``min_span`` of ``diag`` and straight within ``max_bend``.
+
+    Returns:
+        Per chain its segments' end points in order, (2 M, 2) float64.
+    """
+    if len(segments) < 2:
+        return []
+    after = _successors(segments, diag, options)
+    starts = set(range(len(segments))) - set(after[after >= 0].tolist())
+    out = []
+    for first in sorted(starts):
+        path, seen = [first], {first}
+        while after[path[-1]] >= 0 and after[path[-1]] not in seen:
+            path.append(int(after[path[-1]]))
+            seen.add(path[-1])
+        points = segments[path].reshape(-1, 2)
+        span = float(np.linalg.norm(points[-1] - points[0]))
+        if len(path) >= 2 and span >= options.min_span * diag and _bend(points) <= options.max_bend * span:
+            out.append(points)
+    return out
+
+
+def _bend(points: np.ndarray) -> float:
+    """The largest distance of ``points`` (M, 2) from their total-least-squares line."""
+    centred = points - points.mean(axis=0)
+    normal = np.linalg.svd(centred, full_matrices=False)[2][-1]
+    return float(np.max(np.abs(centred @ normal)))
+
+
+def _line_residuals(points: np.ndarray, index: np.ndarray, count: int) -> np.ndarray:
+    """Mean squared distance of each chain's points from its total-least-squares line: (count,).
+
+    Args:
+        points: (N, 2) the points of every chain.
+        index: (N,) each point's chain, in 0..count-1.
+        count: Number of chains.
+    """
+    n = np.bincount(index, minlength=count).astype(np.float64)
+    mean = np.stack([np.bincount(index, points[:, k], count) for k in (0, 1)], axis=1) / n[:, None]
+    d = points - mean[index]
+    sxx, syy, sxy = (np.bincount(index, w, count) / n for w in (d[:, 0] ** 2, d[:, 1] ** 2, d[:, 0] * d[:, 1]))
+    return np.maximum((sxx + syy) / 2 - np.sqrt(((sxx - syy) / 2) ** 2 + sxy**2), 0.0)
+
+
+def _photo_cost(points: np.ndarray, index: np.ndarray, count: int, k1: float, camera: np.ndarray,
+                noise_px: float) -> float:
+    """The summed chain scores of one photo's chains undistorted with ``k1`` (``camera``: K (3, 3))."""
+    import cv2
+
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-10)
+    ideal = cv2.undistortPoints(points.reshape(-1, 1, 2), camera, np.array([k1, 0.0, 0.0, 0.0]),
+                                criteria=criteria).reshape(-1, 2) * camera[0, 0]
+    return float(np.sum(np.log1p(_line_residuals(ideal, index, count) / noise_px**2)))
+
+
+@dataclass(frozen=True)
+class _Photo:
+    points: np.ndarray
+    index: np.ndarray
+    count: int
+
+
+def _photo(image: np.ndarray, options: PlumbOptions) -> _Photo:
+    found = chains(line_segments(image, options), math.hypot(*image.shape[:2]), options)
+    if not found:
+        return _Photo(np.zeros((0, 2)), np.zeros(0, int), 0)
+    index = np.concatenate([np.full(len(c), i) for i, c in enumerate(found)])
+    return _Photo(np.concatenate(found), index, len(found))
+
+
+def read_gray(path: Path) -> np.ndarray:
+    """A photo as a grey uint8 image (H, W)."""
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise ValueError(f"cannot read {path}: not an image OpenCV reads")
+    return image
+
+
+def measure(images: Iterable[np.ndarray], focal: float, principal_point: tuple[float, float],
+            options: PlumbOptions, seed: int = 0) -> PlumbFit:
+    """The radial distortion that makes the photos' straight edges straightest.
+
+    Args:
+        images: Grey photos of one camera (H, W) uint8, all of the size ``principal_point`` belongs to.
+        focal: The camera's focal length, pixels (only converts the grid to ``k1``).
+        principal_point: ``(cx, cy)``, pixels.
+        options: The plumb-line options.
+        seed: Seed of the bootstrap.
+    """
+    photos, shape = [], None
+    for image in images:
+        shape = image.shape[:2]
+        photo = _photo(image, options)
+        if photo.count:
+            photos.append(photo)
+    radius = corner_radius(shape[1], shape[0], principal_point) if shape else 1.0
+    lines = sum(p.count for p in photos)
+    if lines < options.min_lines or len(photos) < options.min_photos:
+        return PlumbFit(None, None, lines, len(photos), radius,
+                        f"fewer than {options.min_lines} lines or {options.min_photos} photos with lines")
+    camera = np.array([[focal, 0.0, principal_point[0]], [0.0, focal, principal_point[1]], [0.0, 0.0, 1.0]])
+    to_k1 = (focal / radius) ** 2
+    grid = np.linspace(-options.max_corner_shift, options.max_corner_shift, 401)
+    costs = np.array([[_photo_cost(p.points, p.index, p.count, e * to_k1, camera, options.noise_px) for e in grid]
+                      for p in photos])
+    best = _refined(photos, costs.sum(axis=0), grid, camera, to_k1, options.noise_px)
+    weights = np.random.default_rng(seed).multinomial(len(photos), np.full(len(photos), 1 / len(photos)),
+                                                      size=options.bootstrap)
+    resampled = grid[np.argmin(weights @ costs, axis=1)]
+    sd = float(np.std(resampled))
+    reason = ""
+    if np.argmin(costs.sum(axis=0)) in (0, len(grid) - 1):
+        reason = f"straightest at the end of the search range (corner shift {best:+.3f})"
+    elif sd > options.max_sd:
+        reason = f"the photos disagree (sd {100 * sd:.1f} % at the corners)"
+    return PlumbFit(best, sd, lines, len(photos), radius, reason)
+
+
+def _refined(photos: list[_Photo], total: np.ndarray, grid: np.ndarray, camera: np.ndarray, to_k1: float,
+             noise_px: float) -> float:
+    """The grid's best corner shift refined between its neighbours (scipy's bounded scalar search)."""
+    from scipy.optimize import minimize_scalar
+
+    i = int(np.argmin(total))
+    if i in (0, len(grid) - 1):
+        return float(grid[i])
+
+    def cost(e: float) -> float:
+        return sum(_photo_cost(p.points, p.index, p.count, e * to_k1, camera, noise_px) for p in photos)
+
+    return float(minimize_scalar(cost, bounds=(grid[i - 1], grid[i + 1]), method="bounded",
+                                 options={"xatol": 1e-5}).x)
+
+
+def fit_corner_shift(camera: pycolmap.Camera, radius: float) -> float:
+    """The corner shift (see the module) of a COLMAP camera's distortion: how much it moves the point
+    ``radius`` pixels out from the principal point (towards the farthest corner), as a fraction of ``radius``."""
+    centre = np.array([camera.principal_point_x, camera.principal_point_y])
+    corner = np.where(centre < (camera.width / 2, camera.height / 2), (camera.width, camera.height), 0.0)
+    out = radius * (corner - centre) / np.linalg.norm(corner - centre)
+    ray = np.array([[out[0] / camera.focal_length_x, out[1] / camera.focal_length_y, 1.0]])
+    return float(np.linalg.norm(np.asarray(camera.img_from_cam(ray))[0] - centre) / radius - 1.0)
+
+
+def camera_lines(model: pycolmap.Reconstruction, camera_id: int, images: Path, options: PlumbOptions) -> PlumbFit:
+    """:func:`measure` on the registered photos of ``model``'s camera ``camera_id`` found in ``images`` (at most
+    ``max_photos``, evenly spread in name order), at its focal length and principal point."""
+    camera = model.camera(camera_id)
+    names = sorted(model.image(i).name for i in model.reg_image_ids() if model.image(i).camera_id == camera_id)
+    names = [n for n in names[::max(1, math.ceil(len(names) / options.max_photos))] if (images / n).is_file()]
+    return measure((read_gray(images / name) for name in names), camera.mean_focal_length(),
+                   (camera.principal_point_x, camera.principal_point_y), options)
+
+
+def lines_confirm_free(free: pycolmap.Reconstruction, held: pycolmap.Reconstruction, images: Path,
+                       options: PlumbOptions) -> bool:
+    """Whether the photos' straight edges (:func:`camera_lines`; photos not in ``images`` left out) side with
+    every camera's distortion in ``free`` against its distortion in ``held`` (:meth:`PlumbFit.prefers`); each
+    camera's measurement logged beside the two fits'."""
+    confirmed = True
+    for camera_id, camera in free.cameras.items():
+        fit = camera_lines(free, camera_id, images, options)
+        ours, other = fit_corner_shift(camera, fit.radius), fit_corner_shift(held.camera(camera_id), fit.radius)
+        sides = fit.prefers(ours, other, options)
+        confirmed = confirmed and sides
+        verdict = ("they side with the free fit" if sides else "they side with the held fit"
+                   if fit.prefers(other, ours, options) else "they do not tell the two apart")
+        k1 = fit.k1(camera.mean_focal_length())
+        log.info("lens distortion of camera %d from the photos' straight lines: %s%s; the fits move the corners by "
+                 "%+.1f %% free (focal length %.1f px, k1 %+.4f) and %+.1f %% held (%.1f px): %s", camera_id,
+                 fit.describe(), "" if k1 is None else f", k1 {k1:+.4f} at the free fit's focal length", 100 * ours,
+                 camera.mean_focal_length(), float(camera.params[camera.extra_params_idxs()[0]]), 100 * other,
+                 held.camera(camera_id).mean_focal_length(), verdict)
+    return confirmed

@@ -1,0 +1,67 @@
+"""The options of :mod:`photogrammetry.sfm.plumb` (``sfm.plumb``), apart from it so that
+:mod:`photogrammetry.sfm.options` can nest them without importing OpenCV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from photogrammetry.errors import ConfigError
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlumbOptions:
+    """``sfm.plumb``: radial distortion measured from straight edges in the photos (a plumb-line fit)."""
+
+    enabled: bool = True
+    """Measure it where the final adjustment's choice between the distortion held and free needs it (a walk
+    straight ahead whose free fit moves the focal length by more than ``refinement.distortion_max_focal_change``
+    and does not lower the reprojection error by ``refinement.distortion_min_gain_forward``)."""
+    max_photos: int = 40
+    """Most photos of a camera searched (evenly spread in name order)."""
+    max_image_px: int = 1200
+    """Photos are searched for line segments at most this large (longest side, pixels)."""
+    min_segment: float = 0.02
+    """Shortest line segment used, as a fraction of the image diagonal."""
+    max_angle_deg: float = 4.0
+    """Most a segment may turn from the one it continues, degrees (same contrast polarity)."""
+    max_gap: float = 0.05
+    """Longest gap between a segment and the one it continues, as a fraction of the image diagonal."""
+    max_offset_px: float = 1.5
+    """Farthest a segment's start may lie beside the line of the one it continues, pixels."""
+    min_span: float = 0.15
+    """Shortest chain of segments used as a straight scene edge, as a fraction of the image diagonal."""
+    max_bend: float = 0.04
+    """Chains that stray farther than this fraction of their length from their straight line (in the
+    photo) are left out: curved things, not straight edges bent by a lens."""
+    max_corner_shift: float = 0.2
+    """The search range: distortion moving the farthest image corner by at most this fraction of its
+    distance from the principal point, either way."""
+    noise_px: float = 0.5
+    """Scale of a chain's residual: a chain counts as ``log(1 + mean squared distance / noise_px^2)``, so
+    chains that no distortion makes straight (curved things) weigh little."""
+    min_lines: int = 20
+    """Fewest chains (over every photo) for a measurement."""
+    min_photos: int = 3
+    """Fewest photos with chains for a measurement."""
+    max_sd: float = 0.01
+    """Largest standard deviation (bootstrap over photos) of the corner shift for a measurement (0.01: 1 %
+    of the corner's distance from the principal point, 3 px on 540 x 360)."""
+    bootstrap: int = 200
+    """Bootstrap resamples of the photos for the standard deviation."""
+    agree_sd: float = 2.5
+    """The lines exclude a fit's distortion (:meth:`~photogrammetry.sfm.plumb.PlumbFit.excludes`) where it lies
+    more than this many standard deviations from theirs."""
+    min_sd: float = 0.005
+    """The least standard deviation :meth:`~photogrammetry.sfm.plumb.PlumbFit.excludes` counts with: the
+    bootstrap sees only the photos' scatter, not the lines' bias (office frames warped by ``k1 = +-0.05`` and
+    ``+-0.15``: 0.1-0.9 % too far out at the corners, the bootstrap said 0.2-0.4 %)."""
+
+    def __post_init__(self) -> None:
+        positive = ("max_photos", "max_image_px", "min_segment", "max_angle_deg", "max_gap", "max_offset_px",
+                    "min_span", "max_bend", "max_corner_shift", "noise_px", "min_lines", "min_photos", "max_sd",
+                    "bootstrap", "agree_sd", "min_sd")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"sfm.plumb.{name} must be > 0, got {getattr(self, name)}")
+        if self.max_corner_shift >= 0.5:
+            raise ConfigError(f"sfm.plumb.max_corner_shift must be < 0.5, got {self.max_corner_shift}")
