@@ -17,6 +17,7 @@ from typing import Literal
 
 from photogrammetry.errors import ConfigError
 from photogrammetry.sfm.bridge_options import LearnedBridgeOptions
+from photogrammetry.sfm.plumb_options import PlumbOptions
 
 CameraModel = Literal["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"]
 """COLMAP camera models the stage offers."""
@@ -364,6 +365,9 @@ class SfmOptions:
     """Incremental or global mapping."""
     refinement: RefinementOptions = field(default_factory=RefinementOptions)
     """The final refinement of the chosen model."""
+    plumb: PlumbOptions = field(default_factory=PlumbOptions)
+    """Lens distortion measured from the photos' straight edges, where the final refinement's choice
+    between the distortion held and free needs evidence from outside the bundle adjustment."""
     learned_bridge: LearnedBridgeOptions = field(default_factory=LearnedBridgeOptions)
     """XFeat + LighterGlue where the SIFT model leaves images out or has a weak link
     (:mod:`photogrammetry.sfm.learned_bridge`)."""

@@ -73,6 +73,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from photogrammetry.sfm import plumb
 from photogrammetry.sfm.colmap import colmap_errors
 from photogrammetry.sfm.intrinsics import forward_motion, moves_ahead
 
@@ -214,11 +215,13 @@ def reset_distortion(model: pycolmap.Reconstruction, database: Path) -> None:
 
 
 def _choose_distortion(model: pycolmap.Reconstruction, database: Path, config: SfmOptions, *,
-                       principal_point: bool,
-                       num_threads: int) -> tuple[pycolmap.Reconstruction, bool, dict[int, float]]:
+                       principal_point: bool, num_threads: int,
+                       images: Path | None = None) -> tuple[pycolmap.Reconstruction, bool, dict[int, float]]:
     """``model`` refined with the distortion held at its starting value or free (``final``:
-    whichever the test prefers; on a walk straight ahead, free or limited by :func:`limited_distortion`),
-    and the focal lengths of the fit not kept (:func:`focals_of`; none where only one was fitted)."""
+    whichever the test prefers; on a walk straight ahead, free where the photos' straight lines confirm it
+    (:func:`~photogrammetry.sfm.plumb.lines_confirm_free`, photos in ``images``), else free or limited by
+    :func:`limited_distortion`), and the focal lengths of the fit not kept (:func:`focals_of`; none where only
+    one was fitted)."""
     extra = extra_params_per_camera(model)
     if config.refine_extra_params != "final" or extra == 0:
         held = copy.deepcopy(model)
@@ -250,6 +253,10 @@ def _choose_distortion(model: pycolmap.Reconstruction, database: Path, config: S
         return free, True, focals_of(held)
     if not ahead:
         return held, False, focals_of(free)
+    if images is not None and config.plumb.enabled and plumb.lines_confirm_free(free, held, images, config.plumb):
+        log.info("lens distortion refined: the straight lines in the photos confirm the free fit; focal length %s px",
+                 _focals(free))
+        return free, True, focals_of(held)
     limited = limited_distortion(free, held, options.distortion_max_focal_change)
     _refine_once(limited, database, config, principal_point=principal_point, distortion=False, num_threads=num_threads)
     if not between(limited, held, free):  # the adjustment left the valley between the two: the held fit is safer
@@ -313,7 +320,7 @@ def _focals(model: pycolmap.Reconstruction) -> str:
 
 
 def refine_model(model: pycolmap.Reconstruction, database: Path, config: SfmOptions, *,
-                 num_threads: int) -> Refinement:
+                 num_threads: int, images: Path | None = None) -> Refinement:
     """The refined model and which intrinsics it refined.
 
     Args:
@@ -321,11 +328,13 @@ def refine_model(model: pycolmap.Reconstruction, database: Path, config: SfmOpti
         database: The verified COLMAP database the model was made from.
         config: The sfm options.
         num_threads: Threads COLMAP may use.
+        images: The folder the model's image names lie in (for the straight lines of
+            :mod:`photogrammetry.sfm.plumb`; ``None``: not looked at).
     """
     always = config.refine_principal_point == "always"
     with colmap_errors("the final bundle adjustment", _HINT):
         fixed, distortion, others = _choose_distortion(model, database, config, principal_point=always,
-                                                       num_threads=num_threads)
+                                                       num_threads=num_threads, images=images)
         if always or config.refine_principal_point == "never" or not principal_point_constrained(
                 fixed, config.refinement.principal_point_min_images):
             return Refinement(fixed, always, distortion, others)

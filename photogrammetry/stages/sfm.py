@@ -126,7 +126,7 @@ def sift_masks(masks: MaskSet | None, log: logging.Logger) -> Path | None:
 
 
 def _final_refinement(model: Any, db: Path, config: SfmConfig, first_sift: dict[int, int], extractor: str,
-                      workers: int) -> Any:
+                      workers: int, images: Path) -> Any:
     """The chosen model refined (:mod:`photogrammetry.sfm.refine`), then adjusted on its SIFT points
     (with the SIFT assist and learned features): a ``Refinement``."""
     from photogrammetry.sfm import precision, refine
@@ -134,7 +134,7 @@ def _final_refinement(model: Any, db: Path, config: SfmConfig, first_sift: dict[
     if not config.refinement.enabled:
         return refine.Refinement(model, config.refine_principal_point == "always",
                                  config.refine_extra_params == "always")
-    refined = refine.refine_model(model, db, config, num_threads=workers)
+    refined = refine.refine_model(model, db, config, num_threads=workers, images=images)
     if config.refinement.sift_adjustment and first_sift and extractor != "sift":
         adjusted, _ = precision.sift_adjustment(refined.model, first_sift, config, distortion=refined.distortion,
                                                 num_threads=workers)
@@ -260,7 +260,8 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
                        features=features.path)
         outcome = _bridge(db, images, config, ctx, outcome, features.extractor, beat)
         beat.step("refinement")
-        final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers)
+        final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers,
+                                  images)
         chosen = _split(_plausible(final.model, ctx), config, ctx)
         pp, distortion = final.principal_point, final.distortion
         models = [chosen, *outcome.models[1:]]
@@ -346,7 +347,7 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=16,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=17,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
@@ -362,7 +363,8 @@ STAGE = StageSpec(
     # 15: images with an implausible camera or no 3D point taken out of the models, and such focal lengths no prior;
     # 16: no global retry where the cameras move straight ahead, no held retry where no image left out could
     # register or join; a retry within a pass kept only where it keeps the scale of the model it replaces; after
-    # light passes that leave images out, only those images' pairs with the model are verified again in full
+    # light passes that leave images out, only those images' pairs with the model are verified again in full;
+    # 17: on a walk straight ahead the free distortion is kept where the photos' straight lines confirm it (sfm.plumb)
     config=SfmConfig,
     run=run,
     load=load_sfm,
