@@ -29,7 +29,11 @@ class PlumbOptions:
     max_offset_px: float = 1.5
     """Farthest a segment's start may lie beside the line of the one it continues, pixels."""
     min_span: float = 0.15
-    """Shortest chain of segments used as a straight scene edge, as a fraction of the image diagonal."""
+    """Shortest straight scene edge used (a chain of segments, or one), as a fraction of the image diagonal."""
+    edge_step_px: float = 2.0
+    """Spacing of the points located along each edge, pixels."""
+    edge_reach_px: float = 3.0
+    """How far to either side of its segment each edge point is looked for, pixels."""
     max_bend: float = 0.04
     """Chains that stray farther than this fraction of their length from their straight line (in the
     photo) are left out: curved things, not straight edges bent by a lens."""
@@ -37,8 +41,10 @@ class PlumbOptions:
     """The search range: distortion moving the farthest image corner by at most this fraction of its
     distance from the principal point, either way."""
     noise_px: float = 0.5
-    """Scale of a chain's residual: a chain counts as ``log(1 + mean squared distance / noise_px^2)``, so
-    chains that no distortion makes straight (curved things) weigh little."""
+    """Scale of an edge's residual: with ``x`` its points' mean squared distance from their straight line over
+    ``noise_px^2``, an edge counts as ``x / (1 + x)`` (Geman-McClure), at most 1, so edges that no distortion
+    makes straight (curved things) weigh little. Office frames 0-59 in thirds, warped by 0, +-0.05 and +-0.15,
+    against ``log(1 + x)``: 14 of 15 measured against 12, the bootstrap sd 0.2-1.1 % against 0.2-1.6 %."""
     min_lines: int = 20
     """Fewest chains (over every photo) for a measurement."""
     min_photos: int = 3
@@ -58,8 +64,8 @@ class PlumbOptions:
 
     def __post_init__(self) -> None:
         positive = ("max_photos", "max_image_px", "min_segment", "max_angle_deg", "max_gap", "max_offset_px",
-                    "min_span", "max_bend", "max_corner_shift", "noise_px", "min_lines", "min_photos", "max_sd",
-                    "bootstrap", "agree_sd", "min_sd")
+                    "min_span", "edge_step_px", "edge_reach_px", "max_bend", "max_corner_shift", "noise_px",
+                    "min_lines", "min_photos", "max_sd", "bootstrap", "agree_sd", "min_sd")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"sfm.plumb.{name} must be > 0, got {getattr(self, name)}")
