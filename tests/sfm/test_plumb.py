@@ -3,6 +3,7 @@ seen through a known lens (COLMAP's SIMPLE_RADIAL), and its "no evidence" answer
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import cv2
@@ -101,6 +102,9 @@ def test_the_lines_side_with_the_fit_nearer_them_and_exclude_the_other():
     flat = plumb.PlumbFit(corner_shift=0.001, sd=0.005, lines=183, photos=20, radius=324.5)
     assert not flat.prefers(0.016, 0.0, options)  # the office frames as they are: a noise-fitted free fit
     assert not flat.excludes(0.01, options)
+    small = plumb.PlumbFit(corner_shift=0.017, sd=0.006, lines=230, photos=13, radius=324.5)
+    assert not small.prefers(0.014, 0.0, options)  # within what the lines' bias allows (min_sd)
+    assert small.prefers(0.014, 0.0, dataclasses.replace(options, min_sd=0.005))
     none = plumb.PlumbFit(None, None, lines=6, photos=4, radius=324.5, reason="too few")
     assert not none.prefers(-0.048, 0.0, options)
 
