@@ -326,8 +326,24 @@ def camera_lines(model: pycolmap.Reconstruction, camera_id: int, images: Path, o
     camera = model.camera(camera_id)
     names = sorted(model.image(i).name for i in model.reg_image_ids() if model.image(i).camera_id == camera_id)
     names = [n for n in names[::max(1, math.ceil(len(names) / options.max_photos))] if (images / n).is_file()]
-    return measure((read_gray(images / name) for name in names), camera.mean_focal_length(),
+    return measure(_camera_photos(images, names, camera.width, camera.height), camera.mean_focal_length(),
                    (camera.principal_point_x, camera.principal_point_y), options)
+
+
+def _camera_photos(images: Path, names: list[str], width: int, height: int) -> Iterable[np.ndarray]:
+    """The photos ``names`` in ``images`` in grey, those OpenCV cannot read or of another size than the
+    camera's (``width`` x ``height``) left out: the lines are a check, never a reason to fail."""
+    for name in names:
+        try:
+            image = read_gray(images / name)
+        except ValueError as e:
+            log.debug("straight lines: %s left out (%s)", name, e)
+            continue
+        if image.shape[:2] == (height, width):
+            yield image
+        else:
+            log.debug("straight lines: %s left out (%d x %d, its camera %d x %d)", name, image.shape[1],
+                      image.shape[0], width, height)
 
 
 def lines_confirm_free(free: pycolmap.Reconstruction, held: pycolmap.Reconstruction, images: Path,
@@ -347,6 +363,12 @@ def lines_confirm_free(free: pycolmap.Reconstruction, held: pycolmap.Reconstruct
         log.info("lens distortion of camera %d from the photos' straight lines: %s%s; the fits move the corners by "
                  "%+.1f %% free (focal length %.1f px, k1 %+.4f) and %+.1f %% held (%.1f px): %s", camera_id,
                  fit.describe(), "" if k1 is None else f", k1 {k1:+.4f} at the free fit's focal length", 100 * ours,
-                 camera.mean_focal_length(), float(camera.params[camera.extra_params_idxs()[0]]), 100 * other,
+                 camera.mean_focal_length(), _k1(camera), 100 * other,
                  held.camera(camera_id).mean_focal_length(), verdict)
     return confirmed
+
+
+def _k1(camera: pycolmap.Camera) -> float:
+    """The camera's first distortion parameter (0 for a model without one)."""
+    extra = camera.extra_params_idxs()
+    return float(camera.params[extra[0]]) if len(extra) else 0.0

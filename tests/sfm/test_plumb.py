@@ -145,3 +145,16 @@ def test_the_lines_confirm_a_free_fit_of_the_lens_and_not_of_a_pinhole(tmp_path,
     for name, photo in zip(names, _photos([0.0] * 5, seed=4)):
         cv2.imwrite(str(tmp_path / name), photo)
     assert not plumb.lines_confirm_free(_model(-0.03, FOCAL, names), _model(0.0, FOCAL, names), tmp_path, options)
+
+
+def test_photos_unreadable_or_of_another_size_are_left_out_not_fatal(tmp_path):
+    names = [f"{i:03d}.png" for i in range(5)]
+    for name, photo in zip(names, _photos([-0.12] * 5, seed=4)):
+        cv2.imwrite(str(tmp_path / name), photo)
+    model = _model(-0.10, 1.03 * FOCAL, names)
+    whole = plumb.camera_lines(model, 1, tmp_path, PlumbOptions())
+    (tmp_path / names[0]).write_bytes(b"not an image")
+    cv2.imwrite(str(tmp_path / names[1]), np.zeros((HEIGHT // 2, WIDTH // 2), np.uint8))
+    fewer = plumb.camera_lines(model, 1, tmp_path, PlumbOptions())
+    assert 0 < fewer.photos == whole.photos - 2
+    assert plumb.lines_confirm_free(model, _model(0.0, 1.35 * FOCAL, names), tmp_path, PlumbOptions())
