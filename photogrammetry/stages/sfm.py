@@ -346,7 +346,7 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=16,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=17,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
@@ -362,7 +362,8 @@ STAGE = StageSpec(
     # 15: images with an implausible camera or no 3D point taken out of the models, and such focal lengths no prior;
     # 16: no global retry where the cameras move straight ahead, no held retry where no image left out could
     # register or join; a retry within a pass kept only where it keeps the scale of the model it replaces; after
-    # light passes that leave images out, only those images' pairs with the model are verified again in full
+    # light passes that leave images out, only those images' pairs with the model are verified again in full;
+    # 17: the light first pass adjusts the pieces it joins once, at its mapper's tolerance
     config=SfmConfig,
     run=run,
     load=load_sfm,
