@@ -141,18 +141,18 @@ def run_mapper(mapper: str, database: Path, images: Path, out: Path, config: Sfm
                num_threads: int, *, distortion: bool = True, light: bool = False) -> list[pycolmap.Reconstruction]:
     """Run one mapper; its models, most registered images first (empty when none was found).
     ``distortion`` false holds the distortion parameters, ``light`` makes a light pass (incremental
-    mapper, see :func:`incremental_options`). ``num_threads``: where ``mapping.threads`` is 0."""
+    mapper, see :func:`incremental_options`). ``num_threads``: the incremental mapper's where
+    ``mapping.threads`` is 0."""
     import pycolmap
 
     out.mkdir(parents=True, exist_ok=True)
-    num_threads = config.mapping.threads or num_threads
     with colmap_errors(f"{mapper} mapping", _HINT):
         if mapper == "global":
             found = pycolmap.global_mapping(database, images, out, global_options(config, num_threads))
         else:
             found = pycolmap.incremental_mapping(database, images, out,
-                                                 incremental_options(config, num_threads, distortion=distortion,
-                                                                     light=light))
+                                                 incremental_options(config, config.mapping.threads or num_threads,
+                                                                     distortion=distortion, light=light))
     return plausible_models([m for m in found.values() if m.num_reg_images() > 0], mapper)
 
 

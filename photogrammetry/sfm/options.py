@@ -210,10 +210,11 @@ class MappingOptions:
     mapping took 5.1 s of CPU instead of 6.5, with the same images registered and pose AUC@5 (office-20
     0.257, within the 0.235-0.486 its runs give at 1.1)."""
     threads: int = 0
-    """Threads of COLMAP's mappers (0: the stage's workers, ``--workers``). With more than one, runs of the
-    same matches differ (the office walk's 60 frames, ``cpu``, two threads: the second pass registered
-    40, 47 or 48 frames, and a run in seven re-ran both passes in full, 40 CPU s instead of 15); with one
-    they come out the same every time. Bundle adjustments below 50,000 residuals use one thread either way."""
+    """Threads of COLMAP's incremental mapper (0: the stage's workers, ``--workers``). With more than one,
+    runs of the same matches differ (the office walk's 60 frames, ``cpu``, two threads: the second pass
+    registered 40, 47 or 48 frames, and a run in seven re-ran both passes in full, 40 CPU s instead of 15);
+    with one they come out the same every time. Its bundle adjustments below 50,000 residuals use one thread
+    either way; larger ones (hundreds of photos) would be slower on one where there are many cores."""
 
     def __post_init__(self) -> None:
         if self.ba_global_ratio <= 1.0:

@@ -178,7 +178,8 @@ def test_a_light_pass_reads_no_colours_and_adjusts_less():
 
 
 def test_the_mappers_run_on_mapping_threads_where_it_is_set(synthetic_scene, tmp_path, monkeypatch):
-    """``mapping.threads`` 1 (``cpu``) maps on one thread whatever the stage's workers; 0 takes them."""
+    """``mapping.threads`` 1 (``cpu``) runs the incremental mapper on one thread whatever the stage's
+    workers; 0 takes them."""
     from photogrammetry.sfm import mapping
 
     seen = []
