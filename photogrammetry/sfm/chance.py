@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from photogrammetry.sfm.colmap import map_threads
+
 if TYPE_CHECKING:
     import pycolmap
 
@@ -42,10 +44,13 @@ def recheck_options(options: pycolmap.TwoViewGeometryOptions, core_fraction: flo
     return tight
 
 
-def drop_chance_pairs(database: Path, options: pycolmap.TwoViewGeometryOptions, core_fraction: float) -> int:
+def drop_chance_pairs(database: Path, options: pycolmap.TwoViewGeometryOptions, core_fraction: float, *,
+                      num_threads: int = 1) -> int:
     """Verify again at ``core_fraction`` x the threshold every verified pair of ``database`` with fewer
     than :data:`RECHECK_BELOW` x ``options.min_num_inliers`` inliers; mark degenerate those that then
-    have fewer than ``options.min_num_inliers``. Returns the number dropped."""
+    have fewer than ``options.min_num_inliers``. The pairs are estimated on up to ``num_threads``
+    threads (-1: one per CPU), each with the options' seed: the same pairs drop as on one. Returns the
+    number dropped."""
     import pycolmap
 
     if core_fraction <= 0 or core_fraction >= 1:
@@ -57,7 +62,7 @@ def drop_chance_pairs(database: Path, options: pycolmap.TwoViewGeometryOptions, 
         camera_of = {im.image_id: im.camera_id for im in db.read_all_images()}
         pair_ids, counts = db.read_two_view_geometry_num_inliers()
         keypoints: dict[int, Any] = {}
-        dropped = 0
+        jobs = []
         for pair_id, count in zip(pair_ids, counts, strict=True):
             if not least <= count < RECHECK_BELOW * least:
                 continue
@@ -65,10 +70,17 @@ def drop_chance_pairs(database: Path, options: pycolmap.TwoViewGeometryOptions, 
             for image_id in (id1, id2):
                 if image_id not in keypoints:
                     keypoints[image_id] = np.asarray(db.read_keypoints(image_id))[:, :2].astype(np.float64)
-            matches = np.asarray(db.read_matches(id1, id2), dtype=np.uint32)
-            again = pycolmap.estimate_two_view_geometry(cameras[camera_of[id1]], keypoints[id1],
-                                                        cameras[camera_of[id2]], keypoints[id2], matches, tight)
-            if len(again.inlier_matches) >= least:
+            jobs.append((id1, id2, np.asarray(db.read_matches(id1, id2), dtype=np.uint32)))
+
+        def inliers(job: tuple[int, int, np.ndarray]) -> int:
+            id1, id2, matches = job
+            return len(pycolmap.estimate_two_view_geometry(cameras[camera_of[id1]], keypoints[id1],
+                                                           cameras[camera_of[id2]], keypoints[id2], matches,
+                                                           tight).inlier_matches)
+
+        dropped = 0
+        for (id1, id2, _), count in zip(jobs, map_threads(inliers, jobs, num_threads), strict=True):
+            if count >= least:
                 continue
             empty = pycolmap.TwoViewGeometry()
             empty.config = pycolmap.TwoViewGeometryConfiguration.DEGENERATE

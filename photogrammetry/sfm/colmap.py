@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from photogrammetry.errors import StageError
 from photogrammetry.io.ingest import IngestResult
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @contextlib.contextmanager
@@ -58,3 +63,20 @@ def image_folder(ingest: IngestResult, scratch: Path) -> Path:
         if not link.is_symlink():
             os.symlink(ingest.image_path(im).resolve(), link)
     return scratch
+
+
+def threads_for(num_threads: int) -> int:
+    """The threads COLMAP's ``num_threads`` means (-1 or 0: one per CPU)."""
+    return num_threads if num_threads > 0 else os.cpu_count() or 1
+
+
+def map_threads(fn: Callable[[T], R], jobs: Sequence[T], num_threads: int) -> list[R]:
+    """``[fn(job) for job in jobs]`` on up to ``num_threads`` threads (:func:`threads_for`), in order.
+
+    For pycolmap calls that release the GIL and take their random seed from their options, such as
+    ``estimate_two_view_geometry``: the results are those of the loop, in the same order."""
+    threads = min(threads_for(num_threads), len(jobs))
+    if threads <= 1:
+        return [fn(job) for job in jobs]
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(fn, jobs))

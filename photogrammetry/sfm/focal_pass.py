@@ -183,7 +183,7 @@ def _left_out(database: Path, images: Path, scratch: Path, config: SfmOptions, o
     scratch.mkdir(parents=True, exist_ok=True)
     saved = scratch / "before.db"
     shutil.copyfile(database, saved)
-    added = verification.verify_between(database, config, left, placed)
+    added = verification.verify_between(database, config, left, placed, num_threads=num_threads)
     note = (f"full verification of the pairs between the {len(left)} images left out and the model: "
             f"{added} pair(s) more")
     log.info("the light passes registered %d of %d images; %s%s", model.num_reg_images(), num_images, note,

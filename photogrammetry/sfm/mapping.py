@@ -78,6 +78,12 @@ LIGHT_BA_TOLERANCE = 1e-4
 ``mapping.ba_function_tolerance`` is lower."""
 
 
+def light_tolerance(config: SfmOptions) -> float:
+    """The function tolerance of a light pass's bundle adjustments: :data:`LIGHT_BA_TOLERANCE`, or
+    ``mapping.ba_function_tolerance`` where that is higher."""
+    return max(LIGHT_BA_TOLERANCE, config.mapping.ba_function_tolerance)
+
+
 def incremental_options(config: SfmOptions, num_threads: int, *, distortion: bool = True,
                         light: bool = False) -> pycolmap.IncrementalPipelineOptions:
     """pycolmap's incremental pipeline options for ``config``; ``distortion``: refine the distortion
@@ -108,8 +114,7 @@ def incremental_options(config: SfmOptions, num_threads: int, *, distortion: boo
     o.triangulation.min_angle = o.mapper.filter_min_tri_angle = config.mapping.min_tri_angle
     if light:
         o.extract_colors = False
-        o.ba_local_function_tolerance = o.ba_global_function_tolerance = max(LIGHT_BA_TOLERANCE,
-                                                                             config.mapping.ba_function_tolerance)
+        o.ba_local_function_tolerance = o.ba_global_function_tolerance = light_tolerance(config)
         o.ba_local_max_refinements = o.ba_global_max_refinements = 1
     return o
 
@@ -136,7 +141,8 @@ def run_mapper(mapper: str, database: Path, images: Path, out: Path, config: Sfm
                num_threads: int, *, distortion: bool = True, light: bool = False) -> list[pycolmap.Reconstruction]:
     """Run one mapper; its models, most registered images first (empty when none was found).
     ``distortion`` false holds the distortion parameters, ``light`` makes a light pass (incremental
-    mapper, see :func:`incremental_options`)."""
+    mapper, see :func:`incremental_options`). ``num_threads``: the incremental mapper's where
+    ``mapping.threads`` is 0."""
     import pycolmap
 
     out.mkdir(parents=True, exist_ok=True)
@@ -145,8 +151,8 @@ def run_mapper(mapper: str, database: Path, images: Path, out: Path, config: Sfm
             found = pycolmap.global_mapping(database, images, out, global_options(config, num_threads))
         else:
             found = pycolmap.incremental_mapping(database, images, out,
-                                                 incremental_options(config, num_threads, distortion=distortion,
-                                                                     light=light))
+                                                 incremental_options(config, config.mapping.threads or num_threads,
+                                                                     distortion=distortion, light=light))
     return plausible_models([m for m in found.values() if m.num_reg_images() > 0], mapper)
 
 
@@ -194,7 +200,7 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions,
     """
     first = choose_mapper(config, num_images)
     models = _joined(run_mapper(first, database, images, scratch / first, config, num_threads, light=light), first,
-                     database, config, num_threads, None if light else features)
+                     database, config, num_threads, None if light else features, light=light)
     attempts, chosen = [_describe(first, models)], first
     if retries and first == "incremental":
         models, chosen = _retries(models, attempts, database, images, scratch, config, connected=connected,
@@ -272,14 +278,15 @@ def _may_register(models: list, database: Path, config: SfmOptions) -> bool:
 
 
 def _joined(models: list, mapper: str, database: Path, config: SfmOptions, num_threads: int,
-            features: Path | None = None) -> list:
-    """An incremental run's pieces that share images joined (:func:`~photogrammetry.sfm.pieces.join_pieces`)."""
+            features: Path | None = None, *, light: bool = False) -> list:
+    """An incremental run's pieces that share images joined (:func:`~photogrammetry.sfm.pieces.join_pieces`;
+    ``light``: with a light pass's adjustment)."""
     from photogrammetry.sfm.pieces import join_pieces
 
     if mapper != "incremental" or not config.mapping.join_min_shared_points:
         return models
-    return plausible_models(join_pieces(models, database, config, num_threads=num_threads, features=features),
-                            mapper)
+    return plausible_models(join_pieces(models, database, config, num_threads=num_threads, features=features,
+                                        light_tolerance=light_tolerance(config) if light else None), mapper)
 
 
 def disagreement(piece: pycolmap.Reconstruction, model: pycolmap.Reconstruction) -> tuple[float, float] | None:

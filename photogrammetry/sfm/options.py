@@ -210,6 +210,12 @@ class MappingOptions:
     Measured on temple, office-20, fountain and facade (``cpu`` preset, both passes): at 1.5 their
     mapping took 5.1 s of CPU instead of 6.5, with the same images registered and pose AUC@5 (office-20
     0.257, within the 0.235-0.486 its runs give at 1.1)."""
+    threads: int = 0
+    """Threads of COLMAP's incremental mapper (0: the stage's workers, ``--workers``). With more than one,
+    runs of the same matches differ (the office walk's 60 frames, ``cpu``, two threads: the second pass
+    registered 40, 47 or 48 frames, and a run in seven re-ran both passes in full, 40 CPU s instead of 15);
+    with one they come out the same every time. Its bundle adjustments below 50,000 residuals use one thread
+    either way; larger ones (hundreds of photos) would be slower on one where there are many cores."""
 
     def __post_init__(self) -> None:
         if self.ba_global_ratio <= 1.0:
@@ -220,6 +226,8 @@ class MappingOptions:
             raise ConfigError(f"join_max_scale_error must be > 0, got {self.join_max_scale_error}")
         if self.join_min_shared_points < 0:
             raise ConfigError(f"join_min_shared_points must be >= 0, got {self.join_min_shared_points}")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be >= 0 (0: the stage's workers), got {self.threads}")
         _at_least_one(self, ("global_above_images", "focal_first_pass_trials", "min_num_matches",
                              "init_min_num_inliers", "abs_pose_min_num_inliers", "max_reg_trials", "min_model_size"))
         _fraction(self, ("abs_pose_min_inlier_ratio",))

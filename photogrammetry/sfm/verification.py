@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from photogrammetry.sfm import chance
-from photogrammetry.sfm.colmap import colmap_errors
+from photogrammetry.sfm.colmap import colmap_errors, map_threads
 
 if TYPE_CHECKING:
     import pycolmap
@@ -97,7 +97,8 @@ def verify(database: Path, config: SfmOptions, *, num_threads: int = -1, recheck
         verifier.num_threads = num_threads
         options = two_view_options(config)
         pycolmap.geometric_verification(database, verifier_options=verifier, two_view_geometry_options=options)
-        dropped = chance.drop_chance_pairs(database, options, config.verification.core_fraction) if recheck else 0
+        dropped = (chance.drop_chance_pairs(database, options, config.verification.core_fraction,
+                                            num_threads=num_threads) if recheck else 0)
         if dropped:
             log.info("%d verified pair(s) dropped: their inliers could be chance (fewer than %d within %.1f px)",
                      dropped, config.verification.min_inliers,
@@ -131,16 +132,17 @@ def verify_again(database: Path, config: SfmOptions, *, num_threads: int = -1, r
                 db.write_matches(id1, id2, matches)
 
 
-def verify_between(database: Path, config: SfmOptions, one: set[int], other: set[int]) -> int:
+def verify_between(database: Path, config: SfmOptions, one: set[int], other: set[int], *,
+                   num_threads: int = 1) -> int:
     """Verify the matched pairs of ``database`` between an image of ``one`` and an image of ``other`` (ids)
     that have no verified geometry (a light verification rejected them, :func:`verify_again` left them out), with
     ``config``'s full RANSAC and the check for chance inliers; those that pass get their geometry, the
     others stay as they are. Pairs with fewer raw matches than ``verification.min_inliers`` are not
-    tried. Returns the pairs verified."""
+    tried. The pairs are estimated on up to ``num_threads`` threads (-1: one per CPU), each with the
+    options' seed: the same geometries as on one. Returns the pairs verified."""
     import pycolmap
 
     check = PairCheck.of(config)
-    added = 0
     with pycolmap.Database.open(database) as db:
         cameras = {c.camera_id: c for c in db.read_all_cameras()}
         camera_of = {im.image_id: im.camera_id for im in db.read_all_images()}
@@ -148,6 +150,7 @@ def verify_between(database: Path, config: SfmOptions, one: set[int], other: set
         verified = {int(p) for p, n in zip(pair_ids, counts, strict=True) if n >= check.least}
         all_ids, _ = db.read_all_matches()
         keypoints: dict[int, np.ndarray] = {}
+        jobs = []
         for pair_id in (int(p) for p in all_ids):
             id1, id2 = (int(i) for i in pycolmap.pair_id_to_image_pair(pair_id))
             if pair_id in verified or not (id1 in one and id2 in other or id1 in other and id2 in one):
@@ -158,8 +161,15 @@ def verify_between(database: Path, config: SfmOptions, one: set[int], other: set
             for image_id in (id1, id2):
                 if image_id not in keypoints:
                     keypoints[image_id] = np.asarray(db.read_keypoints(image_id))[:, :2].astype(np.float64)
-            found, count = check.estimate(cameras[camera_of[id1]], keypoints[id1], cameras[camera_of[id2]],
-                                          keypoints[id2], matches)
+            jobs.append((id1, id2, matches))
+
+        def estimate(job: tuple[int, int, np.ndarray]) -> tuple[pycolmap.TwoViewGeometry, int]:
+            id1, id2, matches = job
+            return check.estimate(cameras[camera_of[id1]], keypoints[id1], cameras[camera_of[id2]], keypoints[id2],
+                                  matches)
+
+        added = 0
+        for (id1, id2, _), (found, count) in zip(jobs, map_threads(estimate, jobs, num_threads), strict=True):
             if count < check.least:
                 continue
             if db.exists_two_view_geometry(id1, id2):

@@ -364,7 +364,9 @@ STAGE = StageSpec(
     # 16: no global retry where the cameras move straight ahead, no held retry where no image left out could
     # register or join; a retry within a pass kept only where it keeps the scale of the model it replaces; after
     # light passes that leave images out, only those images' pairs with the model are verified again in full;
-    # 17: on a walk straight ahead the free distortion is kept where the photos' straight lines confirm it (sfm.plumb)
+    # 17: on a walk straight ahead the free distortion is kept where the photos' straight lines confirm it (sfm.plumb);
+    # the light first pass adjusts the pieces it joins once, at its mapper's tolerance; the other passes'
+    # joins stop at pieces.JOIN_TOLERANCE
     config=SfmConfig,
     run=run,
     load=load_sfm,

@@ -79,3 +79,30 @@ def test_verifying_again_without_the_recheck_keeps_the_pairs_that_passed_it(tmp_
     harsh = SfmOptions(verification=VerificationOptions(min_inlier_ratio=0.0, core_fraction=0.01))
     assert verification.verify_again(path, harsh, num_threads=1, recheck=False) == len(first)
     assert verification.verify_again(path, harsh, num_threads=1) < len(first)
+
+
+def _geometries(path: Path) -> dict[tuple[int, int], tuple[int, np.ndarray]]:
+    with pycolmap.Database.open(path) as db:
+        return {pair: (int(db.read_two_view_geometry(*pair).config), db.read_two_view_geometry(*pair).inlier_matches)
+                for pair in _inliers(path)}
+
+
+def test_the_chance_check_and_the_pairs_between_two_sets_verify_alike_on_two_threads(tmp_path):
+    """Each pair is estimated with the options' seed, so threads change neither which pairs drop nor what
+    ``verify_between`` writes."""
+    options = SfmOptions(verification=VerificationOptions(min_inlier_ratio=0.0, core_fraction=0.5))
+    found = []
+    for threads in (1, 2):
+        path = _database(tmp_path / f"{threads}.db")
+        verification.verify(path, options, num_threads=threads)
+        with pycolmap.Database.open(path) as db:
+            for pair in ((1, 2), (1, 4)):
+                db.delete_two_view_geometry(*pair)
+        added = verification.verify_between(path, SfmOptions(verification=VerificationOptions(
+            min_inlier_ratio=0.0, core_fraction=0.0)), {1}, {2, 4, 5}, num_threads=threads)
+        found.append((added, _geometries(path)))
+    (added, one), (added_two, two) = found
+    assert added == added_two == 3  # (1, 2), and (1, 4) and (1, 5) without the chance check
+    assert one.keys() == two.keys() and sum(n >= 15 for n in _inliers(tmp_path / "1.db").values()) == 4
+    for pair, (config, inliers) in one.items():
+        assert two[pair][0] == config and np.array_equal(two[pair][1], inliers)

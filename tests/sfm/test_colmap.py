@@ -40,3 +40,13 @@ def test_image_folder_links_re_encoded_images_under_their_names(synthetic_scene,
     assert folder == tmp_path / "links"
     assert (folder / renamed.name).read_bytes() == b"png"
     assert (folder / ingest.images[1].name).is_symlink()
+
+
+def test_map_threads_keeps_the_order_of_the_jobs():
+    from photogrammetry.sfm.colmap import map_threads, threads_for
+
+    jobs = list(range(50))
+    assert map_threads(lambda x: x * x, jobs, 2) == [x * x for x in jobs]
+    assert map_threads(lambda x: x + 1, jobs, -1) == [x + 1 for x in jobs]
+    assert map_threads(str, [], 4) == []
+    assert threads_for(3) == 3 and threads_for(-1) >= 1

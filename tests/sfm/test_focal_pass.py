@@ -85,7 +85,7 @@ def test_the_light_passes_stand_where_the_images_left_out_gain_no_verified_pair(
     left out and the model are verified in full (none here), and nothing is mapped again."""
     calls = []
     monkeypatch.setattr(focal_pass.verification, "verify_between",
-                        lambda db, config, one, other: calls.append((set(one), set(other))) or 0)
+                        lambda db, config, one, other, **_: calls.append((set(one), set(other))) or 0)
     second = focal_pass._second_run
 
     def incomplete(*args, **kwargs):

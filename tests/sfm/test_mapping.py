@@ -83,7 +83,7 @@ def test_auto_mapper_switches_to_global_above_the_threshold():
                                      "verification.max_error=0.0", "mapping.init_min_tri_angle=95.0",
                                      "sift.max_features=0", "refinement.sift_min_points=0",
                                      "mapping.ba_function_tolerance=-1.0", "mapping.join_min_shared_points=-1",
-                                     "mapping.ba_global_ratio=1.0"])
+                                     "mapping.ba_global_ratio=1.0", "mapping.threads=-1"])
 def test_invalid_settings_are_config_errors_naming_the_option(setting):
     path, _, _ = setting.partition("=")
     group, _, name = path.partition(".")
@@ -175,3 +175,22 @@ def test_a_light_pass_reads_no_colours_and_adjusts_less():
     assert (full.ba_local_max_refinements, full.ba_global_max_refinements) == (2, 5)
     looser = incremental_options(SfmOptions(mapping=MappingOptions(ba_function_tolerance=1e-3)), 1, light=True)
     assert looser.ba_global_function_tolerance == pytest.approx(1e-3)
+
+
+def test_the_mappers_run_on_mapping_threads_where_it_is_set(synthetic_scene, tmp_path, monkeypatch):
+    """``mapping.threads`` 1 (``cpu``) runs the incremental mapper on one thread whatever the stage's
+    workers; 0 takes them."""
+    from photogrammetry.sfm import mapping
+
+    seen = []
+    real = mapping.incremental_options
+    monkeypatch.setattr(mapping, "incremental_options",
+                        lambda config, threads, **kw: seen.append(threads) or real(config, threads, **kw))
+    cpu = resolve_config(PIPELINE, preset="cpu", overrides=[])["sfm"]
+    assert cpu.mapping.threads == 1 and SfmOptions().mapping.threads == 0
+    result = run_sfm(synthetic_scene, tmp_path / "one", "mapping.threads=1", "refinement.enabled=false")
+    assert len(result.summary.registered) == 8 and seen and set(seen) == {1}
+    seen.clear()
+    mapping.run_mapper("incremental", tmp_path / "one" / "database.db", synthetic_scene.ingest.root / "images",
+                       tmp_path / "two", SfmOptions(), 3)
+    assert seen == [3]

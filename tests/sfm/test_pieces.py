@@ -59,3 +59,22 @@ def test_pieces_are_left_apart_when_joining_is_off_or_nothing_is_shared(tmp_path
                                                     num_threads=1)] == [6, 4]
     with pytest.raises(ConfigError, match="join_min_shared_points"):
         MappingOptions(join_min_shared_points=-1)
+
+
+def test_a_light_pass_joins_its_pieces_with_one_light_adjustment(tmp_path, monkeypatch):
+    """The light first pass (which only finds the focal length) adjusts a joined model once, at the light
+    mapper's tolerance; the other passes twice at the refinement's."""
+    from photogrammetry.sfm import mapping, pieces
+
+    truth, first, second = _split(tmp_path / "database.db")
+    seen = []
+    real = pieces._triangulate
+    monkeypatch.setattr(pieces, "_triangulate", lambda *a, **k: seen.append(k.get("light_tolerance")) or real(*a, **k))
+    models = mapping._joined([first, second], "incremental", tmp_path / "database.db", SfmOptions(), 1, light=True)
+    assert seen == [pytest.approx(mapping.LIGHT_BA_TOLERANCE)] and len(models) == 1
+    for image_id in range(1, 11):
+        ours, true = models[0].image(image_id).cam_from_world(), truth.image(image_id).cam_from_world()
+        assert np.allclose(ours.translation, true.translation, atol=1e-4)
+    _, first, second = _split(tmp_path / "again.db")
+    mapping._joined([first, second], "incremental", tmp_path / "again.db", SfmOptions(), 1)
+    assert seen[-1] is None
