@@ -62,6 +62,12 @@ def with_user_focal(ingest: IngestResult, *, focal_px: float, fov_deg: float) ->
     return dataclasses.replace(ingest, images=images, cameras=groups)
 
 
+DEVIATION_TOLERANCE = 1e-8
+"""Function tolerance of :func:`focal_deviations`' adjustment, which starts at the refined model: without one it ran
+its 100 iterations (office walk, 60 frames: 92 iterations, 2.16 CPU s; at 1e-8 11 iterations, 0.33 s, the
+standard deviation the same to four digits, 0.6351 px)."""
+
+
 def focal_deviations(model: pycolmap.Reconstruction, *, focal: bool, principal_point: bool, distortion: bool,
                      num_threads: int) -> dict[int, float]:
     """Standard deviation in pixels of each camera's focal length, by camera id.
@@ -82,6 +88,7 @@ def focal_deviations(model: pycolmap.Reconstruction, *, focal: bool, principal_p
     options.refine_principal_point = principal_point
     options.refine_extra_params = distortion
     options.ceres.solver_options.num_threads = num_threads
+    options.ceres.solver_options.function_tolerance = DEVIATION_TOLERANCE
     config = pycolmap.BundleAdjustmentConfig()
     for image_id in work.reg_image_ids():
         config.add_image(image_id)

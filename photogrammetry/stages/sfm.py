@@ -366,7 +366,7 @@ STAGE = StageSpec(
     # light passes that leave images out, only those images' pairs with the model are verified again in full;
     # 17: on a walk straight ahead the free distortion is kept where the photos' straight lines confirm it (sfm.plumb);
     # the light first pass adjusts the pieces it joins once, at its mapper's tolerance; the other passes'
-    # joins stop at pieces.JOIN_TOLERANCE
+    # joins stop at pieces.JOIN_TOLERANCE; the focal length's deviation adjusted to intrinsics.DEVIATION_TOLERANCE
     config=SfmConfig,
     run=run,
     load=load_sfm,
