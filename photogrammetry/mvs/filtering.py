@@ -10,13 +10,13 @@ enough; a pixel whose confidence exceeds ``high_confidence`` needs fewer agreein
 and a sharp, high matching peak ranks right from wrong about as well as a second agreeing source.
 Its depth becomes the mean of its own and the agreeing ``d'`` (less noise).
 
-By default (``min_score``) a soft score replaces the counts (:func:`agreement_score`): each source adds
-the likelihood of its reprojection error and of the relative depth difference over the difference
+By default (``min_score``) a soft score also keeps pixels the counts drop (:func:`agreement_score`):
+each source adds the likelihood of its reprojection error and of the relative depth difference over the difference
 that moves the point by a pixel there (a short baseline is tolerant, a long one strict, within
 0.5-2 %); the support is the smaller of a pixel's own sum and its 5x5 neighbourhood's mean (right
 depths come in patches that sources confirm, wrong ones in speckle), and the score is the support
 times the sweep confidence: two sources and a middling peak, or one source and a sharp one.
-Setting ``min_score`` to 0 counts agreeing sources instead (``min_consistent_views``, ``confident_views``).
+Setting ``min_score`` to 0 leaves the counts alone.
 
 Given the reference photo in grey and no object mask, a kept depth on a flat pixel (the sky) then
 stays only where textured kept depths enclose it and imply it (``min_contrast``), and none on a dark
@@ -43,7 +43,7 @@ class FilterOptions:
     """What makes a depth trustworthy."""
 
     min_consistent_views: int = 2
-    """Source views that must agree with a pixel's depth (the counting rule: ``min_score`` 0)."""
+    """Source views that must agree with a pixel's depth."""
     max_reprojection_px: float = 1.0
     """Largest forward-backward reprojection error of an agreeing source, in pixels."""
     max_relative_depth: float = 0.01
@@ -53,35 +53,33 @@ class FilterOptions:
     frames: kept depths within 2 % of the sensor, per-view scale divided out, 0.60 -> 0.62 with ncc,
     0.56 -> 0.57 with lite)."""
     confident_views: int = 1
-    """Counting rule: source views that must agree with a pixel whose confidence exceeds ``high_confidence``
+    """Source views that must agree with a pixel whose confidence exceeds ``high_confidence``
     (never more than ``min_consistent_views``: a larger value acts as it)."""
     high_confidence: float = 0.7
-    """Counting rule: confidence above which ``confident_views`` agreeing sources are enough (1: never). Same walk:
+    """Confidence above which ``confident_views`` agreeing sources are enough (1: never). Same walk:
     sensor pixels given a depth within 5 % 0.084 -> 0.131 (ncc), 0.074 -> 0.087 (lite); on the orbit
     render, lower values let ncc keep wrong depths (F-score at 1 % 0.959, 0.954 at 0.7, 0.946 at 0.6)."""
     disparity_px: float = 0.0
-    """Counting rule: a source also agrees when its depth differs by more than ``max_relative_depth`` but
+    """A source also agrees when its depth differs by more than ``max_relative_depth`` but
     moves the point by less than this many pixels in that source (a short baseline measures depth coarsely:
     the tolerance follows it); 0: ``max_relative_depth`` alone."""
     max_loose_depth: float = 0.03
     """The largest relative depth difference that ``disparity_px`` allows."""
     loose_views: int = 0
-    """Counting rule: sources that must agree, within the tolerance of ``disparity_px``, with a pixel that fewer sources
+    """Sources that must agree, within the tolerance of ``disparity_px``, with a pixel that fewer sources
     confirm within ``max_relative_depth`` (never fewer than those; 0: as many)."""
     num_sources: int = 0
     """Views each depth is checked against: the best this many by the source selection's score
     (:func:`~photogrammetry.mvs.selection.select_sources`: along a video, also frames farther away than
     the sweep's sources); 0: the sweep's sources (``selection.num_sources``). A check costs far less than
     sweeping a source."""
-    min_score: float = 0.7
-    """Keep a pixel (confidence at least ``min_confidence``) whose agreement score
-    (:func:`agreement_score`: confirming sources times the confidence) reaches this, instead of counting
-    agreeing sources (``min_consistent_views``, ``confident_views``, ``disparity_px``, ``loose_views``
-    then unused); 0: count. The smooth form of the counts (two sources from confidence 0.35, one from
-    0.7). 0.7 chosen on office frames 0-7 (true cameras, each view's own scale), where it keeps more
-    at the counts' accuracy or better: ``lite-ncc`` kept 0.132 -> 0.154, within 2 % / 5 % 0.509 ->
-    0.509 / 0.852 -> 0.865; ``ncc`` 0.144 -> 0.159, 0.495 -> 0.506 / 0.865 -> 0.877. Held-out frames,
-    renders and the landmark in the README (A depth filter that ranks)."""
+    min_score: float = 0.9
+    """Also keep a pixel (confidence at least ``min_confidence``) that the counts drop where its agreement
+    score (:func:`agreement_score`: confirming sources times the confidence) reaches this: two sources
+    that confirm it within a pixel from confidence 0.45, one from 0.9; 0: the counts alone. 0.9 chosen
+    on office frames 0-7 (true cameras, each view's own scale): kept 0.132 -> 0.152 at within 2 % / 5 %
+    0.509 -> 0.506 / 0.852 -> 0.856 (``lite-ncc``), 0.144 -> 0.162 at 0.495 -> 0.496 / 0.865 -> 0.866
+    (``ncc``). Held-out frames, renders and other sets in the README (A depth filter that ranks)."""
     average_depths: bool = True
     """Replace each kept depth by the mean of its own and its agreeing sources' depths."""
     min_contrast: float = 0.01
@@ -291,12 +289,11 @@ def filter_depth(ref: MVSView, depth: np.ndarray, confidence: np.ndarray, mask: 
         likelihood += check.likelihood
         total += torch.where(check.agree, check.back_depth, 0.0)
     conf = torch.from_numpy(confidence.astype(np.float32)).to(device)
+    needed = torch.where(conf > options.high_confidence, min(options.confident_views, options.min_consistent_views),
+                         options.min_consistent_views)
+    kept = (exact >= needed) | (count >= needed.clamp(min=options.loose_views))
     if options.min_score > 0:
-        kept = agreement_score(likelihood, conf) >= options.min_score
-    else:
-        needed = torch.where(conf > options.high_confidence, min(options.confident_views, options.min_consistent_views),
-                             options.min_consistent_views)
-        kept = (exact >= needed) | (count >= needed.clamp(min=options.loose_views))
+        kept |= agreement_score(likelihood, conf) >= options.min_score
     candidate = (conf >= options.min_confidence) & (d > 0)
     out = torch.where(kept & candidate, total / (count + 1) if options.average_depths else d, 0.0)
     agreeing = torch.where(candidate, count, 0.0).clamp(max=255).to(torch.uint8)

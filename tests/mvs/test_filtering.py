@@ -114,46 +114,35 @@ def test_loosely_agreeing_sources_must_be_more(ring_views):
     assert (filter_depth(ref, depths[ref.name], confidence, None, exact, options).depth > 0).mean() > 0.5
 
 
-def test_the_agreement_score_keeps_confirmed_patches_and_drops_speckle(ring_views):
-    """The default score: right depths that two sources confirm are kept, depths 5 % off and depths no
-    source sees are not, and a right pixel amid wrong ones (speckle) is dropped by its neighbourhood,
-    where the counting rule keeps it."""
+def test_the_score_keeps_what_short_baselines_confirm_within_the_depth_they_can_measure(ring_views):
+    """Two sources 5 cm beside the reference, their depths 1.5 % off: the counts (1 %) drop every pixel;
+    the score (support times confidence, at least ``min_score``) keeps them with a sharp peak (0.9) and
+    not with a middling one (0.5)."""
+    ref = ring_views[0]
+    near = [look_at([4.0, s, 1.0], [0, 0, 0], ref.K, (ref.width, ref.height), f"n{s}.png") for s in (0.05, -0.05)]
+    depths = ground([ref, *near])
+    visible = depths[ref.name] > 0
+
+    def kept(confidence, views, options=FilterOptions()):
+        conf = np.full_like(depths[ref.name], confidence)
+        off = [(v, depths[v.name] * 1.015) for v in views]
+        return (filter_depth(ref, depths[ref.name], conf, None, off, options).depth > 0).sum() / visible.sum()
+
+    assert kept(0.9, near, COUNTS) == 0
+    assert kept(0.9, near) > 0.5 and kept(0.5, near) == 0
+
+
+def test_the_score_needs_confirming_sources(ring_views):
+    """Right depths that two sources confirm are kept at full confidence, right ones that no source
+    sees are not, nor depths 5 % off with a middling peak."""
     depths = ground(ring_views)
     ref, sources = ring_views[0], [(v, depths[v.name]) for v in (ring_views[1], ring_views[7])]
-    middling = np.full_like(depths[ref.name], 0.5)
-    scored = FilterOptions()
+    sharp = np.ones_like(depths[ref.name])
     visible = depths[ref.name] > 0
-    assert (filter_depth(ref, depths[ref.name], middling, None, sources, scored).depth > 0).sum() > 0.5 * visible.sum()
-    assert not (filter_depth(ref, depths[ref.name] * 1.05, middling, None, sources, scored).depth > 0).any()
-    assert not (filter_depth(ref, depths[ref.name], middling, None, [], scored).depth > 0).any()
-    rows, cols = np.nonzero(visible[2:-2, 2:-2])
-    row, col = rows[len(rows) // 2] + 2, cols[len(cols) // 2] + 2
-    speckle = depths[ref.name] * 1.05
-    speckle[row, col] = depths[ref.name][row, col]
-    counted = filter_depth(ref, speckle, middling, None, sources, COUNTS)
-    assert counted.depth[row, col] > 0
-    assert not (filter_depth(ref, speckle, middling, None, sources, scored).depth > 0).any()
-
-
-def test_the_score_trades_confirming_sources_for_the_sweep_confidence(ring_views):
-    """Support (confirming sources) times the confidence: two sources need a middling peak (0.45, not
-    0.32), one source a sharp one (0.9, not 0.65); a depth 5 % off is dropped even at full confidence,
-    and a right one that no source confirms too."""
-    depths = ground(ring_views)
-    ref = ring_views[0]
-    right = depths[ref.name]
-    visible = right > 0
-    two = [(v, depths[v.name]) for v in (ring_views[1], ring_views[7])]
-    one = two[:1]
-
-    def kept(depth, confidence, sources):
-        conf = np.full_like(right, confidence)
-        return (filter_depth(ref, depth, conf, None, sources, FilterOptions()).depth > 0).sum() / visible.sum()
-
-    assert kept(right, 0.45, two) > 0.5 and kept(right, 0.32, two) == 0
-    assert kept(right, 0.9, one) > 0.5 and kept(right, 0.65, one) == 0
-    assert kept(right * 1.05, 1.0, two) == 0
-    assert kept(right, 1.0, []) == 0
+    assert (filter_depth(ref, depths[ref.name], sharp, None, sources, FilterOptions()).depth > 0).sum() > \
+        0.5 * visible.sum()
+    assert not (filter_depth(ref, depths[ref.name] * 1.05, sharp / 2, None, sources, FilterOptions()).depth > 0).any()
+    assert not (filter_depth(ref, depths[ref.name], sharp, None, [], FilterOptions()).depth > 0).any()
 
 
 def test_a_negative_score_is_refused():
