@@ -90,7 +90,8 @@ STAGE = StageSpec(
     # 9: nor on dark pixels within 2 px of them (filtering.dark_reach: a bright object's dark outline); lite.pt
     # fine-tuned on photo-like renders and rooms (mvs/weights/README.md); lite-ncc's windows 3x3 and 5x5; box
     # filters by OpenCV on the CPU (mvs.geometry.box_filter: last bits); 10: the agreement score is the support
-    # times the confidence (was plus half of it); by default (filtering.min_score 0.9) it also keeps what the counts drop
+    # times the confidence (was plus half of it); by default (filtering.min_score 0.9) it also keeps what the
+    # counts drop
     config=DepthConfig,
     run=run,
     load=load_depth,

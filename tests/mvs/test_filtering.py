@@ -66,7 +66,8 @@ def test_confident_pixels_need_fewer_sources(ring_views):
     out = filter_depth(ref, depths[ref.name], confidence, None, sources, options)
     assert (out.depth[:, :32] > 0).any()
     assert not (out.depth[:, 32:] > 0).any()
-    off = filter_depth(ref, depths[ref.name], confidence, None, sources, FilterOptions(min_score=0.0, high_confidence=1.0))
+    off = filter_depth(ref, depths[ref.name], confidence, None, sources,
+                       FilterOptions(min_score=0.0, high_confidence=1.0))
     assert not (off.depth > 0).any()
 
 
@@ -80,7 +81,8 @@ def test_confident_views_never_ask_for_more_than_the_views_needed(ring_views):
     depths = ground(ring_views)
     ref = ring_views[0]
     confidence = np.full_like(depths[ref.name], 0.9)
-    out = filter_depth(ref, depths[ref.name], confidence, None, [], FilterOptions(min_score=0.0, min_consistent_views=0))
+    out = filter_depth(ref, depths[ref.name], confidence, None, [],
+                       FilterOptions(min_score=0.0, min_consistent_views=0))
     assert ((out.depth > 0) == (depths[ref.name] > 0)).all() and (out.depth > 0).any()
     with pytest.raises(ConfigError, match="confident_views"):
         FilterOptions(confident_views=-1)
@@ -93,7 +95,8 @@ def test_a_short_baseline_tolerates_the_depth_difference_it_cannot_measure(ring_
     confidence = np.full_like(depths[ref.name], 0.5)
     for source, agrees in ((near, True), (wide, False)):
         off = [(source, depths[source.name] * 1.02)]  # the source's depth 2 % off
-        strict = filter_depth(ref, depths[ref.name], confidence, None, off, FilterOptions(min_score=0.0, min_consistent_views=1))
+        strict = filter_depth(ref, depths[ref.name], confidence, None, off,
+                              FilterOptions(min_score=0.0, min_consistent_views=1))
         loose = filter_depth(ref, depths[ref.name], confidence, None, off,
                              FilterOptions(min_score=0.0, min_consistent_views=1, disparity_px=1.0))
         assert not (strict.depth > 0).any()
