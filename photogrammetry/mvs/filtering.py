@@ -11,8 +11,8 @@ and a sharp, high matching peak ranks right from wrong about as well as a second
 Its depth becomes the mean of its own and the agreeing ``d'`` (less noise).
 
 By default (``min_score``) a soft score also keeps pixels the counts drop (:func:`agreement_score`):
-each source adds the likelihood of its reprojection error and of the relative depth difference over the difference
-that moves the point by a pixel there (a short baseline is tolerant, a long one strict, within
+each source adds the likelihood of its reprojection error and of the relative depth difference over
+the difference that moves the point by a pixel there (a short baseline is tolerant, a long one strict, within
 0.5-2 %); the support is the smaller of a pixel's own sum and its 5x5 neighbourhood's mean (right
 depths come in patches that sources confirm, wrong ones in speckle), and the score is the support
 times the sweep confidence: two sources and a middling peak, or one source and a sharp one.
@@ -60,9 +60,9 @@ class FilterOptions:
     sensor pixels given a depth within 5 % 0.084 -> 0.131 (ncc), 0.074 -> 0.087 (lite); on the orbit
     render, lower values let ncc keep wrong depths (F-score at 1 % 0.959, 0.954 at 0.7, 0.946 at 0.6)."""
     disparity_px: float = 0.0
-    """A source also agrees when its depth differs by more than ``max_relative_depth`` but
-    moves the point by less than this many pixels in that source (a short baseline measures depth coarsely:
-    the tolerance follows it); 0: ``max_relative_depth`` alone."""
+    """A source also agrees when its depth differs by more than ``max_relative_depth`` but moves the point by
+    less than this many pixels in that source (a short baseline measures depth coarsely: the tolerance
+    follows it); 0: ``max_relative_depth`` alone."""
     max_loose_depth: float = 0.03
     """The largest relative depth difference that ``disparity_px`` allows."""
     loose_views: int = 0
@@ -245,16 +245,17 @@ CONFIDENCE_POWER = 1.0
 """Power of the sweep's confidence in the agreement score. Office frames 0-7 (own scale), kept pixels
 at the counts' accuracy within 5 %: 0.166 with half the confidence added (the former score), 0.183
 with the support times the confidence, 0.198 times its square (``lite-ncc``; ``ncc`` 0.181 and 0.195
-times it, its square). The square keeps 8-16 % fewer than the counts on the landmark and the temple
-(``lite``, whose confidences are lower), the confidence itself 6 %, so it is the confidence itself."""
+times it, its square). As the sole rule, at thresholds as accurate as the counts on the office, the
+square kept 15-18 % fewer depths than the counts on the landmark and the temple (``lite`` maps, lower
+confidences), the confidence itself 6 %: so the confidence itself."""
 
 
 def agreement_score(likelihood: Any, confidence: Any) -> Any:
     """(H, W) agreement score of a map: ``min(L, mean of L over the SUPPORT_RADIUS window) *
     confidence ** CONFIDENCE_POWER``, ``L`` (H, W) the sum over the checked sources of their
     :attr:`SourceCheck.likelihood`, ``confidence`` (H, W) the sweep's. Two sources that confirm a
-    depth within a pixel give a support of about 2 (0.7 is reached from a confidence of 0.35), one
-    source about 1 (from 0.7), none 0."""
+    depth within a pixel give a support of about 2 (the default ``min_score`` 0.9 is reached from a
+    confidence of 0.45), one source about 1 (from 0.9), none 0."""
     import torch
 
     support = torch.minimum(likelihood, box_filter(likelihood, SUPPORT_RADIUS))
