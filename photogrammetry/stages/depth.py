@@ -82,14 +82,16 @@ def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -
 
 STAGE = StageSpec(
     name="depth",
-    version=9,  # 3: sources of another size than the reference are matched at their own size; 4: colmap/;
+    version=10,  # 3: sources of another size than the reference are matched at their own size; 4: colmap/;
     # 5: confidence from the coarse sweep, kept pixels gated by it (min_confidence, confident_views);
     # 6: the CPU sweep warps at most 16 MB of features at once (mvs.cascade.WARP_ELEMENTS): last bits differ;
     # 7: depths on flat pixels kept only where textured depths enclose them (filtering.min_contrast);
     # 8: none on dark flat pixels (filtering.dark_grey: the foreground's depth carried onto a black background);
     # 9: nor on dark pixels within 2 px of them (filtering.dark_reach: a bright object's dark outline); lite.pt
     # fine-tuned on photo-like renders and rooms (mvs/weights/README.md); lite-ncc's windows 3x3 and 5x5; box
-    # filters by OpenCV on the CPU (mvs.geometry.box_filter: last bits)
+    # filters by OpenCV on the CPU (mvs.geometry.box_filter: last bits); 10: the agreement score is the support
+    # times the confidence (was plus half of it); by default (filtering.min_score 0.9) it also keeps what the
+    # counts drop
     config=DepthConfig,
     run=run,
     load=load_depth,
