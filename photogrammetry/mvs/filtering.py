@@ -241,25 +241,24 @@ def bilinear_depth(depth: Any, uv: Any) -> Any:
 
 SUPPORT_RADIUS = 2
 """Radius of the neighbourhood whose mean agreement bounds a pixel's support (5x5)."""
-CONFIDENCE_POWER = 1.0
-"""Power of the sweep's confidence in the agreement score. Office frames 0-7 (own scale), kept pixels
-at the counts' accuracy within 5 %: 0.166 with half the confidence added (the former score), 0.183
-with the support times the confidence, 0.198 times its square (``lite-ncc``; ``ncc`` 0.181 and 0.195
-times it, its square). As the sole rule, at thresholds as accurate as the counts on the office, the
-square kept 15-18 % fewer depths than the counts on the landmark and the temple (``lite`` maps, lower
-confidences), the confidence itself 6 %: so the confidence itself."""
 
 
 def agreement_score(likelihood: Any, confidence: Any) -> Any:
     """(H, W) agreement score of a map: ``min(L, mean of L over the SUPPORT_RADIUS window) *
-    confidence ** CONFIDENCE_POWER``, ``L`` (H, W) the sum over the checked sources of their
+    confidence``, ``L`` (H, W) the sum over the checked sources of their
     :attr:`SourceCheck.likelihood`, ``confidence`` (H, W) the sweep's. Two sources that confirm a
     depth within a pixel give a support of about 2 (the default ``min_score`` 0.9 is reached from a
-    confidence of 0.45), one source about 1 (from 0.9), none 0."""
+    confidence of 0.45), one source about 1 (from 0.9), none 0.
+
+    Office frames 0-7 (own scale), kept pixels at the counts' accuracy within 5 %: 0.166 with half the
+    confidence added (the former score), 0.183 with the support times the confidence, 0.198 times its
+    square (``lite-ncc``; ``ncc`` 0.181 and 0.195). As the sole rule, at thresholds as accurate as the
+    counts on the office, the square kept 15-18 % fewer depths than the counts on the landmark and the
+    temple (``lite`` maps, lower confidences), the confidence itself 6 %: so the confidence itself."""
     import torch
 
     support = torch.minimum(likelihood, box_filter(likelihood, SUPPORT_RADIUS))
-    return support * confidence.clamp(min=0.0) ** CONFIDENCE_POWER
+    return support * confidence.clamp(min=0.0)
 
 
 def filter_depth(ref: MVSView, depth: np.ndarray, confidence: np.ndarray, mask: np.ndarray | None,
