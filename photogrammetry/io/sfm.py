@@ -42,6 +42,38 @@ class ModelInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LensCheck:
+    """What the photos' straight edges said about a camera's lens distortion (:mod:`photogrammetry.sfm.plumb`,
+    ``sfm.plumb``), asked where the final adjustment could not choose between the distortion held and free
+    by the reprojection error (a walk straight ahead whose free fit moves the focal length by more than
+    ``refinement.distortion_max_focal_change``). Distortions are *corner shifts*: the fraction by which the
+    lens moves the farthest image corner towards (-) or away from (+) the principal point."""
+
+    corner_shift: float | None
+    """The lines' distortion; ``None`` where nothing was measured."""
+    corner_shift_sd: float | None
+    """Its standard deviation (bootstrap over the photos); ``None`` where nothing was measured."""
+    radius_px: float
+    """The farthest corner's distance from the principal point, pixels (a corner shift times it: pixels)."""
+    lines: int
+    """Straight scene edges used (chains of line segments)."""
+    photos: int
+    """Photos with at least one such edge."""
+    reason: str
+    """Why the lines are no evidence (too few lines or photos, too large a spread, ...); '' where they are."""
+    free_corner_shift: float
+    """The distortion of the fit with it free."""
+    held_corner_shift: float
+    """The distortion of the fit with it held (its starting value: 0 without a calibration)."""
+    sides_with: str
+    """``free`` or ``held``: the fit the lines lie nearer and whose other fit they rule out; ``neither``
+    where they tell the two apart less well (or are no evidence)."""
+    decided: bool
+    """Whether the lines decided the distortion kept: the free fit, where they side with it for every camera;
+    else the reprojection-error rule decided (the distortion scaled down, or held)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class CameraInfo:
     """One camera of the chosen model: its final intrinsics and where its focal length came from."""
 
@@ -71,6 +103,9 @@ class CameraInfo:
     """The focal length of the final adjustment's other lens-distortion fit (free where the distortion
     was held, held where it was refined): where the two differ, the views leave the focal length to the
     lens, whatever ``focal_sd_px`` says; ``None`` where only one was fitted."""
+    lens_check: LensCheck | None = None
+    """The photos' straight lines on the lens distortion, where the final adjustment asked them; ``None``
+    where it did not (or in artifacts written before sfm stage 18)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,6 +180,13 @@ def save_sfm_summary(folder: Path, summary: SfmSummary) -> None:
     write_json(folder / SUMMARY_FILE, summary)
 
 
+def _camera_info(raw: dict) -> CameraInfo:
+    """A :class:`CameraInfo` from its JSON form."""
+    check = raw.get("lens_check")
+    return CameraInfo(**{**raw, "extra_params": tuple(raw["extra_params"]),
+                         "lens_check": None if check is None else LensCheck(**check)})
+
+
 def load_sfm(folder: Path) -> SfmResult:
     """Read an sfm artifact folder."""
     raw = read_json(folder / SUMMARY_FILE)
@@ -154,7 +196,7 @@ def load_sfm(folder: Path) -> SfmResult:
         registered=tuple(raw["registered"]), unregistered=tuple(raw["unregistered"]),
         verified_pairs=raw["verified_pairs"], principal_point_refined=raw["principal_point_refined"],
         distortion_refined=raw.get("distortion_refined", False),
-        cameras=tuple(CameraInfo(**{**c, "extra_params": tuple(c["extra_params"])}) for c in raw.get("cameras", ())),
+        cameras=tuple(_camera_info(c) for c in raw.get("cameras", ())),
         forward_motion=raw.get("forward_motion"),
         weak_links=None if raw.get("weak_links") is None else tuple(
             WeakLink(**{**w, "images": tuple(w["images"])}) for w in raw["weak_links"]),

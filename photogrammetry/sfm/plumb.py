@@ -28,6 +28,7 @@ minimum at the end of the search range the result says there is no evidence (:at
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Iterable
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from photogrammetry.io.sfm import LensCheck
 from photogrammetry.sfm.plumb_options import PlumbOptions
 
 if TYPE_CHECKING:
@@ -346,26 +348,41 @@ def _camera_photos(images: Path, names: list[str], width: int, height: int) -> I
                       image.shape[0], width, height)
 
 
-def lines_confirm_free(free: pycolmap.Reconstruction, held: pycolmap.Reconstruction, images: Path,
-                       options: PlumbOptions) -> bool:
-    """Whether the photos' straight edges (:func:`camera_lines`; photos not in ``images`` left out) side with
-    every camera's distortion in ``free`` against its distortion in ``held`` (:meth:`PlumbFit.prefers`); each
-    camera's measurement logged beside the two fits'."""
-    confirmed = True
+def lens_checks(free: pycolmap.Reconstruction, held: pycolmap.Reconstruction, images: Path,
+                options: PlumbOptions) -> dict[int, LensCheck]:
+    """What the photos' straight edges (:func:`camera_lines`; photos not in ``images`` left out) say of each
+    camera's distortion in ``free`` against its distortion in ``held`` (:meth:`PlumbFit.prefers`), by camera id;
+    each camera's measurement logged beside the two fits'. ``decided``: the lines side with the free fit for
+    every camera (:func:`confirms_free`), so that it is kept on their word."""
+    checks = {}
     for camera_id, camera in free.cameras.items():
         fit = camera_lines(free, camera_id, images, options)
         ours, other = fit_corner_shift(camera, fit.radius), fit_corner_shift(held.camera(camera_id), fit.radius)
-        sides = fit.prefers(ours, other, options)
-        confirmed = confirmed and sides
-        verdict = ("they side with the free fit" if sides else "they side with the held fit"
-                   if fit.prefers(other, ours, options) else "they do not tell the two apart")
+        sides = "free" if fit.prefers(ours, other, options) else "held" if fit.prefers(other, ours, options) else (
+            "neither")
+        verdict = {"free": "they side with the free fit", "held": "they side with the held fit",
+                   "neither": "they do not tell the two apart"}[sides]
         k1 = fit.k1(camera.mean_focal_length())
         log.info("lens distortion of camera %d from the photos' straight lines: %s%s; the fits move the corners by "
                  "%+.1f %% free (focal length %.1f px, k1 %+.4f) and %+.1f %% held (%.1f px): %s", camera_id,
                  fit.describe(), "" if k1 is None else f", k1 {k1:+.4f} at the free fit's focal length", 100 * ours,
                  camera.mean_focal_length(), _k1(camera), 100 * other,
                  held.camera(camera_id).mean_focal_length(), verdict)
-    return confirmed
+        checks[int(camera_id)] = LensCheck(
+            corner_shift=_rounded(fit.corner_shift), corner_shift_sd=_rounded(fit.sd), radius_px=round(fit.radius, 3),
+            lines=fit.lines, photos=fit.photos, reason=fit.reason, free_corner_shift=round(ours, 6),
+            held_corner_shift=round(other, 6), sides_with=sides, decided=False)
+    decided = confirms_free(checks)
+    return {i: dataclasses.replace(c, decided=decided) for i, c in checks.items()}
+
+
+def confirms_free(checks: dict[int, LensCheck]) -> bool:
+    """Whether the lines of :func:`lens_checks` side with the free fit for every camera."""
+    return bool(checks) and all(c.sides_with == "free" for c in checks.values())
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 6)
 
 
 def _k1(camera: pycolmap.Camera) -> float:

@@ -71,6 +71,7 @@ from 4.3 to 2.8 degrees.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 from collections import Counter
@@ -86,6 +87,7 @@ from photogrammetry.sfm.intrinsics import forward_motion, moves_ahead
 if TYPE_CHECKING:
     import pycolmap
 
+    from photogrammetry.io.sfm import LensCheck
     from photogrammetry.sfm.options import RefinementOptions, SfmOptions
 
 log = logging.getLogger("photogrammetry.sfm")
@@ -193,6 +195,9 @@ class Refinement:
     was free), by camera id; empty where only one was fitted. The spread between the two is what the
     views leave to the lens: on 20 frames of the office walk (``cpu``, six RANSAC seeds) 2.7-5.3 %,
     where the adjustment's standard deviation said 0.5 %."""
+    lens_checks: Mapping[int, LensCheck] = field(default_factory=dict)
+    """What the photos' straight lines said of each camera's distortion (:func:`~photogrammetry.sfm.plumb.lens_checks`),
+    by camera id, where the choice between the fits asked them; empty where it did not."""
 
 
 def corner_shift_px(camera: pycolmap.Camera) -> float:
@@ -221,19 +226,18 @@ def reset_distortion(model: pycolmap.Reconstruction, database: Path) -> None:
 
 
 def _choose_distortion(model: pycolmap.Reconstruction, database: Path, config: SfmOptions, *,
-                       principal_point: bool, num_threads: int,
-                       images: Path | None = None) -> tuple[pycolmap.Reconstruction, bool, dict[int, float]]:
+                       principal_point: bool, num_threads: int, images: Path | None = None) -> Refinement:
     """``model`` refined with the distortion held at its starting value or free (``final``:
     whichever the test prefers; on a walk straight ahead, free where the photos' straight lines confirm it
-    (:func:`~photogrammetry.sfm.plumb.lines_confirm_free`, photos in ``images``), else free or limited by
-    :func:`limited_distortion`), and the focal lengths of the fit not kept (:func:`focals_of`; none where only
-    one was fitted)."""
+    (:func:`~photogrammetry.sfm.plumb.lens_checks`, photos in ``images``), else free or limited by
+    :func:`limited_distortion`), with the focal lengths of the fit not kept (:func:`focals_of`; none where only
+    one was fitted) and what the lines said (where they were asked)."""
     extra = extra_params_per_camera(model)
     if config.refine_extra_params != "final" or extra == 0:
         held = copy.deepcopy(model)
         free = config.refine_extra_params == "always" and extra > 0
         _refine_once(held, database, config, principal_point=principal_point, distortion=free, num_threads=num_threads)
-        return held, free, {}
+        return Refinement(held, principal_point, free)
     free = copy.deepcopy(model)  # the mapped distortion, refined
     _refine_once(free, database, config, principal_point=principal_point, distortion=True, num_threads=num_threads)
     shift = max(corner_shift_px(c) for c in free.cameras.values())
@@ -243,7 +247,7 @@ def _choose_distortion(model: pycolmap.Reconstruction, database: Path, config: S
     if shift <= options.distortion_free_px and not ahead:  # kept whatever the held one gives
         log.info("lens distortion refined: it moves the corners by %.1f px (at most %.1f px kept without a test); "
                  "focal length %s px", shift, options.distortion_free_px, _focals(free))
-        return free, True, {}
+        return Refinement(free, principal_point, True)
     held = copy.deepcopy(free)  # from the free one's poses and points: it converges in half the time
     reset_distortion(held, database)
     _refine_once(held, database, config, principal_point=principal_point, distortion=False, num_threads=num_threads)
@@ -256,24 +260,25 @@ def _choose_distortion(model: pycolmap.Reconstruction, database: Path, config: S
              held.compute_mean_reprojection_error(), free.compute_mean_reprojection_error(), shift, 100 * change,
              _focals(held), _focals(free))
     if keep:
-        return free, True, focals_of(held)
+        return Refinement(free, principal_point, True, focals_of(held))
     if not ahead:
-        return held, False, focals_of(free)
-    if images is not None and config.plumb.enabled and plumb.lines_confirm_free(free, held, images, config.plumb):
+        return Refinement(held, principal_point, False, focals_of(free))
+    checks = plumb.lens_checks(free, held, images, config.plumb) if images is not None and config.plumb.enabled else {}
+    if plumb.confirms_free(checks):
         log.info("lens distortion refined: the straight lines in the photos confirm the free fit; focal length %s px",
                  _focals(free))
-        return free, True, focals_of(held)
+        return Refinement(free, principal_point, True, focals_of(held), checks)
     limited = limited_distortion(free, held, options.distortion_max_focal_change)
     _refine_once(limited, database, config, principal_point=principal_point, distortion=False, num_threads=num_threads)
     if not between(limited, held, free):  # the adjustment left the valley between the two: the held fit is safer
         log.info("lens distortion held at its starting value: scaled down, the focal length left the two fits' "
                  "range (%s px)", _focals(limited))
-        return held, False, focals_of(free)
+        return Refinement(held, principal_point, False, focals_of(free), checks)
     log.info("lens distortion scaled to move the focal length by at most %.1f %% and held there (a walk straight "
              "ahead, where the reprojection error cannot tell the distortion from the focal length): focal length "
              "%s px, reprojection error %.4f px", 100 * options.distortion_max_focal_change, _focals(limited),
              limited.compute_mean_reprojection_error())
-    return limited, False, focals_of(free)
+    return Refinement(limited, principal_point, False, focals_of(free), checks)
 
 
 def focal_change(held: pycolmap.Reconstruction, free: pycolmap.Reconstruction) -> float:
@@ -339,29 +344,30 @@ def refine_model(model: pycolmap.Reconstruction, database: Path, config: SfmOpti
     """
     always = config.refine_principal_point == "always"
     with colmap_errors("the final bundle adjustment", _HINT):
-        fixed, distortion, others = _choose_distortion(model, database, config, principal_point=always,
-                                                       num_threads=num_threads, images=images)
+        chosen = _choose_distortion(model, database, config, principal_point=always, num_threads=num_threads,
+                                    images=images)
+        fixed, distortion = chosen.model, chosen.distortion
         if always or config.refine_principal_point == "never" or not principal_point_constrained(
                 fixed, config.refinement.principal_point_min_images):
-            return Refinement(fixed, always, distortion, others)
+            return chosen
         if moves_ahead(forward_motion(model)):
             log.info("principal point kept at the image centre: the cameras move mostly straight ahead, where it "
                      "trades off with the direction of motion (--set sfm.refine_principal_point=always to refine it)")
-            return Refinement(fixed, False, distortion, others)
+            return chosen
         free = copy.deepcopy(model)  # same start and passes as ``fixed``: only the principal point differs
         if not distortion:
             reset_distortion(free, database)
         _refine_once(free, database, config, principal_point=True, distortion=distortion, num_threads=num_threads)
     if not principal_points_plausible(free, config.refinement.max_principal_point_offset):
         log.warning("the refined principal point left the image centre region; keeping it fixed")
-        return Refinement(fixed, False, distortion, others)
+        return chosen
     offset = principal_point_offset(free)
     if offset < config.refinement.principal_point_min_offset:
         log.info("principal point kept at the image centre: the refined one is %.2f %% of the image away",
                  100 * offset)
-        return Refinement(fixed, False, distortion, others)
+        return chosen
     keep = significant(fixed, free, 2, config.refinement.principal_point_min_gain)
     log.info("principal point %s: reprojection error %.4f px fixed, %.4f px refined",
              "refined" if keep else "kept at the image centre", fixed.compute_mean_reprojection_error(),
              free.compute_mean_reprojection_error())
-    return Refinement(free if keep else fixed, keep, distortion, others)
+    return dataclasses.replace(chosen, model=free, principal_point=True) if keep else chosen

@@ -277,7 +277,8 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         mapper=outcome.mapper, attempts=outcome.attempts, models=_model_infos(models), registered=tuple(registered),
         unregistered=tuple(sorted({im.name for im in ingest.images} - set(registered))), verified_pairs=verified,
         principal_point_refined=pp, distortion_refined=distortion,
-        cameras=intrinsics.camera_infos(chosen, ingest, deviations, calibrated=calibrated, others=final.other_focals),
+        cameras=intrinsics.camera_infos(chosen, ingest, deviations, calibrated=calibrated, others=final.other_focals,
+                                        lens_checks=final.lens_checks),
         forward_motion=intrinsics.forward_motion(chosen), weak_links=links.find(chosen, config.weak_link_points))
     save_sfm_summary(ctx.out, summary)
     _log_summary(ctx, summary, config)
@@ -291,12 +292,13 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
 
 def _describe_focal(camera: CameraInfo, distortion: bool) -> str:
     """``camera 1: 498.4 px (estimated, sd 0.4 %; 511.0 px (+2.5 %) with the lens distortion free)``: the
-    other distortion fit where it differs by 0.1 % or more (``distortion``: the kept fit refined it)."""
+    other distortion fit where it differs by 0.1 % or more (``distortion``: the kept fit refined it), and what
+    the photos' straight lines said of the lens where they were asked (:func:`~photogrammetry.sfm.intrinsics.lens_lines`)."""
     sd = "" if camera.focal_sd_px is None else f", sd {100 * camera.focal_sd_px / camera.focal_px:.1f} %"
     prior = f" from {camera.focal_prior_px:.1f}" if camera.focal_prior_px and camera.focal_source != "estimated" else ""
-    other = intrinsics.other_fit(camera, distortion, 0.001)
-    return f"camera {camera.camera_id}: {camera.focal_px:.1f} px ({camera.focal_source}{prior}{sd}" + (
-        f"; {other})" if other else ")")
+    notes = [note for note in (intrinsics.other_fit(camera, distortion, 0.001), intrinsics.lens_lines(camera)) if note]
+    return f"camera {camera.camera_id}: {camera.focal_px:.1f} px ({camera.focal_source}{prior}{sd}" + "".join(
+        f"; {note}" for note in notes) + ")"
 
 
 def _describe_links(weak: tuple[WeakLink, ...] | None) -> str:
@@ -347,7 +349,7 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
 
 STAGE = StageSpec(
     name="sfm",
-    version=17,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=18,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
@@ -366,7 +368,8 @@ STAGE = StageSpec(
     # light passes that leave images out, only those images' pairs with the model are verified again in full;
     # 17: on a walk straight ahead the free distortion is kept where the photos' straight lines confirm it (sfm.plumb);
     # the light first pass adjusts the pieces it joins once, at its mapper's tolerance; the other passes'
-    # joins stop at pieces.JOIN_TOLERANCE; the focal length's deviation adjusted to intrinsics.DEVIATION_TOLERANCE
+    # joins stop at pieces.JOIN_TOLERANCE; the focal length's deviation adjusted to intrinsics.DEVIATION_TOLERANCE;
+    # 18: sfm.json records the straight lines' lens check per camera (CameraInfo.lens_check), the focal count shows it
     config=SfmConfig,
     run=run,
     load=load_sfm,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 
 import pycolmap
@@ -215,8 +216,9 @@ def test_distortion_held_only_adjusted_when_the_free_one_is_large(monkeypatch, t
     monkeypatch.setattr(refine, "corner_shift_px", lambda camera: shift)
     monkeypatch.setattr(refine, "reset_distortion", reset)
     monkeypatch.setattr(refine, "forward_motion", lambda m: forward)
-    chosen, free, others = refine._choose_distortion(model, tmp_path / "database.db", SfmOptions(),
-                                                     principal_point=False, num_threads=1)
+    refined = refine._choose_distortion(model, tmp_path / "database.db", SfmOptions(), principal_point=False,
+                                        num_threads=1)
+    chosen, free, others = refined.model, refined.distortion, refined.other_focals
     assert calls == adjusted
     assert free is kept
     assert len(others) == (1 if len(adjusted) >= 2 else 0)  # the focal length of the fit not kept
@@ -254,3 +256,53 @@ def test_many_poorly_constrained_cameras_get_two_warnings_and_one_line_for_the_r
     assert all(f"camera {i}: " in warnings[2] for i in (5, 7, 9)) and "camera 2: " not in warnings[2]
     few = dataclasses.replace(summary, cameras=cameras[:3])
     assert len(_focal_warnings(few, SfmConfig())) == 2  # cameras 1 and 3, each in full
+
+
+def test_the_lens_check_is_recorded_in_sfm_json_and_shown_in_status(tmp_path):
+    """#24: where the final adjustment asks the photos' straight lines (a walk straight ahead whose free
+    distortion moves the focal length by more than ``distortion_max_focal_change``: forced here), ``sfm.json``
+    records what they said per camera and the stage's ``focal`` count (``photogrammetry status``) shows it.
+    The synthetic scene has keypoints but no photos: the lines are no evidence, and say why."""
+    from photogrammetry.engine.settings import resolve_config
+    from photogrammetry.engine.stage import StageContext
+    from photogrammetry.io.sfm import load_sfm
+    from photogrammetry.stages import sfm
+
+    scene = _scene(forward_video(), tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    settings = ["refinement.distortion_max_focal_change=1e-9", "refinement.distortion_min_gain_forward=10.0"]
+    config = resolve_config([sfm.STAGE], preset=None, overrides=[f"sfm.{s}" for s in settings])["sfm"]
+    counts = sfm.run(config, StageContext(name="sfm", out=out, photos=out, workers=2, progress=False),
+                     ingest=scene.ingest, features=scene.features, matches=scene.matches)
+    camera = load_sfm(out).summary.cameras[0]
+    check = camera.lens_check
+    assert check is not None and check.corner_shift is None and check.corner_shift_sd is None
+    assert (check.lines, check.photos) == (0, 0) and "photos" in check.reason
+    assert check.sides_with == "neither" and not check.decided
+    assert check.radius_px > 0 and check.held_corner_shift == pytest.approx(0.0, abs=1e-9)
+    assert f"straight lines no evidence ({check.reason})" in counts["focal"] and "not decisive" in counts["focal"]
+
+
+def test_a_lens_check_survives_sfm_json_and_older_files_read_without_one(tmp_path):
+    from photogrammetry.io.sfm import LensCheck, SfmSummary, load_sfm, save_sfm_summary
+    from photogrammetry.stages.sfm import _describe_focal
+
+    check = LensCheck(corner_shift=0.008, corner_shift_sd=0.002, radius_px=324.5, lines=327, photos=20, reason="",
+                      free_corner_shift=0.0081, held_corner_shift=0.0, sides_with="neither", decided=False)
+    camera = CameraInfo(camera_id=1, model="SIMPLE_RADIAL", width=540, height=360, images=20, focal_px=494.1,
+                        focal_source="estimated", focal_prior_px=None, focal_sd_px=1.0, extra_params=(0.01,),
+                        focal_other_px=497.6, lens_check=check)
+    summary = SfmSummary(mapper="incremental", attempts=(), models=(), registered=(), unregistered=(),
+                         verified_pairs=45, principal_point_refined=False, cameras=(camera,))
+    save_sfm_summary(tmp_path, summary)
+    assert load_sfm(tmp_path).summary.cameras[0] == camera
+    line = _describe_focal(camera, False)
+    assert "straight lines +0.8 +- 0.2 % at the corners (327 lines in 20 photos" in line
+    assert "they do not tell the fits apart, not decisive" in line and "497.6 px (+0.7 %)" in line
+    raw = json.loads((tmp_path / "sfm.json").read_text())
+    del raw["cameras"][0]["lens_check"]  # as sfm stages before 18 wrote it
+    (tmp_path / "sfm.json").write_text(json.dumps(raw))
+    older = load_sfm(tmp_path).summary.cameras[0]
+    assert older.lens_check is None and older == dataclasses.replace(camera, lens_check=None)
+    assert "straight lines" not in _describe_focal(older, False)

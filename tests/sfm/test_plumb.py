@@ -139,12 +139,34 @@ def test_the_lines_confirm_a_free_fit_of_the_lens_and_not_of_a_pinhole(tmp_path,
     held = _model(0.0, 1.35 * FOCAL, names)  # the barrel office frames: held, the focal length 35 % long
     options = PlumbOptions()
     with caplog.at_level("INFO", logger="photogrammetry.sfm"):
-        assert plumb.lines_confirm_free(_model(-0.10, 1.03 * FOCAL, names), held, tmp_path, options)
+        checks = plumb.lens_checks(_model(-0.10, 1.03 * FOCAL, names), held, tmp_path, options)
+    assert plumb.confirms_free(checks)
     assert "they side with the free fit" in caplog.text
-    assert not plumb.lines_confirm_free(_model(+0.10, FOCAL, names), held, tmp_path, options)  # the wrong sign
+    wrong = plumb.lens_checks(_model(+0.10, FOCAL, names), held, tmp_path, options)  # the wrong sign
+    assert not plumb.confirms_free(wrong) and wrong[1].sides_with != "free" and not wrong[1].decided
     for name, photo in zip(names, _photos([0.0] * 5, seed=4)):
         cv2.imwrite(str(tmp_path / name), photo)
-    assert not plumb.lines_confirm_free(_model(-0.03, FOCAL, names), _model(0.0, FOCAL, names), tmp_path, options)
+    assert not plumb.confirms_free(plumb.lens_checks(_model(-0.03, FOCAL, names), _model(0.0, FOCAL, names), tmp_path,
+                                                     options))
+
+
+def test_each_cameras_check_records_what_the_lines_measured_and_whether_it_decided(tmp_path):
+    """The record that goes into ``sfm.json`` (#24): the lines' corner shift, its sd, the lines and photos,
+    both fits' corner shifts, the side taken and whether it decided; the no-evidence answer with its reason."""
+    names = [f"{i:03d}.png" for i in range(5)]
+    for name, photo in zip(names, _photos([-0.12] * 5, seed=4)):
+        cv2.imwrite(str(tmp_path / name), photo)
+    free, held = _model(-0.10, 1.03 * FOCAL, names), _model(0.0, 1.35 * FOCAL, names)
+    check = plumb.lens_checks(free, held, tmp_path, PlumbOptions())[1]
+    fit = plumb.camera_lines(free, 1, tmp_path, PlumbOptions())
+    assert check.corner_shift == pytest.approx(fit.corner_shift, abs=1e-6) and check.corner_shift < 0
+    assert check.corner_shift_sd == pytest.approx(fit.sd, abs=1e-6) and check.corner_shift_sd > 0
+    assert (check.lines, check.photos, check.reason) == (fit.lines, 5, "") and check.lines >= 20
+    assert check.radius_px == pytest.approx(math.hypot(*CENTRE), abs=1e-3)
+    assert check.free_corner_shift < 0 and check.held_corner_shift == pytest.approx(0.0, abs=1e-9)
+    assert check.sides_with == "free" and check.decided
+    few = plumb.lens_checks(free, held, tmp_path, PlumbOptions(min_photos=6))[1]  # 5 photos: no evidence
+    assert few.reason and few.sides_with == "neither" and not few.decided
 
 
 def test_photos_unreadable_or_of_another_size_are_left_out_not_fatal(tmp_path):
@@ -157,4 +179,4 @@ def test_photos_unreadable_or_of_another_size_are_left_out_not_fatal(tmp_path):
     cv2.imwrite(str(tmp_path / names[1]), np.zeros((HEIGHT // 2, WIDTH // 2), np.uint8))
     fewer = plumb.camera_lines(model, 1, tmp_path, PlumbOptions())
     assert 0 < fewer.photos == whole.photos - 2
-    assert plumb.lines_confirm_free(model, _model(0.0, 1.35 * FOCAL, names), tmp_path, PlumbOptions())
+    assert plumb.confirms_free(plumb.lens_checks(model, _model(0.0, 1.35 * FOCAL, names), tmp_path, PlumbOptions()))
