@@ -214,8 +214,8 @@ def reconstruct(database: Path, images: Path, scratch: Path, config: SfmOptions,
 def _retries(models: list, attempts: list[str], database: Path, images: Path, scratch: Path, config: SfmOptions, *,
              connected: int, num_threads: int, features: Path | None) -> tuple[list, str]:
     """The incremental run's ``models`` or a retry's, where they leave connected images out: the lens
-    distortion held (``refine_extra_params`` ``final``; not run where no image left out could register onto
-    the largest model, :func:`_may_register`), then the global mapper (``retry_global``; not run where the
+    distortion held (``refine_extra_params`` ``final``; not run where no image left out could register or join,
+    :func:`_may_register`), then the global mapper (``retry_global``; not run where the
     largest model moves straight ahead, where its model would be refused). A retry's models
     are kept where they register more images and keep the scale of the model they replace
     (:func:`~photogrammetry.sfm.continuity.keeps_scale`). Appends one line per run to ``attempts``."""
@@ -225,7 +225,7 @@ def _retries(models: list, attempts: list[str], database: Path, images: Path, sc
     limit = config.mapping.retry_max_scale_change
     held_retry = config.refine_extra_params == "final" and largest < connected
     if held_retry and not _may_register(models, database, config):
-        attempts.append("incremental, distortion held: not run, no image left out could register")
+        attempts.append("incremental, distortion held: not run, no image left out could register or join")
     elif held_retry:
         log.info("incremental mapping registered %d of %d connected images; retrying with the lens distortion held",
                  largest, connected)
@@ -254,26 +254,27 @@ def _retries(models: list, attempts: list[str], database: Path, images: Path, sc
 
 
 def _may_register(models: list, database: Path, config: SfmOptions) -> bool:
-    """Whether the retry with the distortion held may add an image to the largest of ``models``: another
-    model shares a registered image with it (the retry's pieces may then be joined where these were not:
-    on the office walk's first 40 frames it joined 12 frames on 3 shared points, 40 of 40 where this run
-    had 28), or an image left out could have enough 2D-3D matches with it to register
-    (:func:`~photogrammetry.sfm.reach.most_matches`); logged where neither."""
-    from photogrammetry.sfm.reach import most_matches
+    """Whether the retry with the distortion held may register more images than the largest of ``models``,
+    by the bounds of :func:`~photogrammetry.sfm.reach.cut` (the images shared with the other models, a join's
+    only way across); logged where it may not."""
+    from photogrammetry.sfm.reach import cut
 
     if not models:
         return True
     options = config.mapping
-    names = {models[0].image(i).name for i in models[0].reg_image_ids()}
-    if options.join_min_shared_points and any(m.image(i).name in names for m in models[1:] for i in m.reg_image_ids()):
-        return True
-    most = most_matches(models[0], database, options.min_num_matches, structure_less=options.structure_less_fallback)
-    if most >= options.abs_pose_min_num_inliers:
+    placed = {int(i) for i in models[0].reg_image_ids()}
+    shared = {int(i) for m in models[1:] for i in m.reg_image_ids()} & placed
+    bounds = cut(database, placed, shared, options.min_num_matches, structure_less=options.structure_less_fallback)
+    if bounds.may_add(options):
         return True
     log.info("incremental mapping registered %d images; no retry with the lens distortion held: no image left out "
-             "has more than %d verified matches with keypoints the model can triangulate (%d needed to "
-             "register, sfm.mapping.abs_pose_min_num_inliers)", models[0].num_reg_images(), most,
-             options.abs_pose_min_num_inliers)
+             "has more than %d verified matches with keypoints the model can triangulate, no image of the model "
+             "more than %d with those of the %d left out (%d needed to register, "
+             "sfm.mapping.abs_pose_min_num_inliers), no pair across more than %d inliers (an initial pair needs "
+             "%d) and the %d image(s) shared with other models %d keypoints matched on both sides (a join needs %d)",
+             bounds.placed, bounds.into, bounds.out_of, bounds.left_out, options.abs_pose_min_num_inliers,
+             bounds.across, options.init_min_num_inliers, bounds.shared, bounds.both_sides,
+             options.join_min_shared_points)
     return False
 
 

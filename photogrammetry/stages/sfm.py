@@ -293,7 +293,8 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
 def _describe_focal(camera: CameraInfo, distortion: bool) -> str:
     """``camera 1: 498.4 px (estimated, sd 0.4 %; 511.0 px (+2.5 %) with the lens distortion free)``: the
     other distortion fit where it differs by 0.1 % or more (``distortion``: the kept fit refined it), and what
-    the photos' straight lines said of the lens where they were asked (:func:`~photogrammetry.sfm.intrinsics.lens_lines`)."""
+    the photos' straight lines said of the lens where they were asked
+    (:func:`~photogrammetry.sfm.intrinsics.lens_lines`)."""
     sd = "" if camera.focal_sd_px is None else f", sd {100 * camera.focal_sd_px / camera.focal_px:.1f} %"
     prior = f" from {camera.focal_prior_px:.1f}" if camera.focal_prior_px and camera.focal_source != "estimated" else ""
     notes = [note for note in (intrinsics.other_fit(camera, distortion, 0.001), intrinsics.lens_lines(camera)) if note]
@@ -369,7 +370,8 @@ STAGE = StageSpec(
     # 17: on a walk straight ahead the free distortion is kept where the photos' straight lines confirm it (sfm.plumb);
     # the light first pass adjusts the pieces it joins once, at its mapper's tolerance; the other passes'
     # joins stop at pieces.JOIN_TOLERANCE; the focal length's deviation adjusted to intrinsics.DEVIATION_TOLERANCE;
-    # 18: sfm.json records the straight lines' lens check per camera (CameraInfo.lens_check), the focal count shows it
+    # 18: sfm.json records the straight lines' lens check per camera (CameraInfo.lens_check), the focal count shows it;
+    # the held retry is skipped or run by reach.cut's bounds (both ways across, initial pairs, joins through shared images)
     config=SfmConfig,
     run=run,
     load=load_sfm,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from photogrammetry.sfm import mapping
 from photogrammetry.sfm.continuity import keeps_scale, scale_change
 from photogrammetry.sfm.options import MappingOptions, SfmOptions
-from photogrammetry.sfm.reach import most_matches
+from photogrammetry.sfm.reach import Cut, cut
 
 
 def _walk(frames: int = 10) -> pycolmap.Reconstruction:
@@ -117,42 +118,93 @@ def test_the_global_retry_is_not_run_where_the_cameras_move_straight_ahead(monke
 def test_an_image_left_out_reaches_the_model_only_through_keypoints_it_can_triangulate(synthetic_sfm):
     """With one other image registered, no keypoint of it has a verified match to a second: none is a 3D point."""
     model = pycolmap.Reconstruction(synthetic_sfm.model)
-    ids = sorted(model.reg_image_ids())
-    assert most_matches(model, synthetic_sfm.database, 15, structure_less=False) == 0  # none left out
-    without = copy.deepcopy(model)
-    without.deregister_frame(without.image(ids[-1]).frame_id)
-    assert most_matches(without, synthetic_sfm.database, 15, structure_less=False) > 15
-    for image_id in ids[1:-1]:
-        without.deregister_frame(without.image(image_id).frame_id)
-    assert without.num_reg_images() == 1
-    assert most_matches(without, synthetic_sfm.database, 15, structure_less=False) == 0
-    assert most_matches(without, synthetic_sfm.database, 15, structure_less=True) > 15  # 2D-2D matches count
+    ids = {int(i) for i in model.reg_image_ids()}
+    database = synthetic_sfm.database
+    assert cut(database, ids, set(), 15, structure_less=False).left_out == 0  # none left out
+    fewer = cut(database, ids - {max(ids)}, set(), 15, structure_less=False)
+    assert fewer.left_out == 1 and fewer.into > 15 and fewer.may_add(MappingOptions())
+    alone = cut(database, {min(ids)}, set(), 15, structure_less=False)
+    assert alone.into == 0 and alone.out_of > 15  # the others map without it and may register it
+    assert cut(database, {min(ids)}, set(), 15, structure_less=True).into > 15  # 2D-2D matches count
+
+
+def _database(path, pairs: dict[tuple[int, int], list[tuple[int, int]]], images: int = 4):
+    """A database of ``images`` images whose verified pairs hold the given inlier matches (keypoint indices)."""
+    path.unlink(missing_ok=True)
+    with pycolmap.Database.open(path) as db:
+        camera = db.write_camera(pycolmap.Camera(model="SIMPLE_PINHOLE", width=100, height=100, params=[100, 50, 50]))
+        for i in range(images):
+            db.write_image(pycolmap.Image(name=f"{i}.png", camera_id=camera))
+        for (a, b), matches in pairs.items():
+            geometry = pycolmap.TwoViewGeometry()
+            geometry.config = pycolmap.TwoViewGeometryConfiguration.CALIBRATED
+            geometry.inlier_matches = np.array(matches, np.uint32).reshape(-1, 2)
+            db.write_two_view_geometry(a, b, geometry)
+    return path
+
+
+def test_the_cut_bounds_registration_both_ways_initial_pairs_and_joins_through_shared_images(tmp_path):
+    """Image 1 left out, image 2 shared with another model, 3 and 4 the model's others: image 2's keypoints
+    0-19 match image 1, 50-69 image 3, so no model of one side triangulates a keypoint that the other side
+    matches; each bound reaches what the mapper needs once the matches allow it."""
+    options = MappingOptions()
+    same = [(k, k) for k in range(20)]
+    pairs = {(1, 2): same, (2, 3): [(k, k) for k in range(50, 70)], (3, 4): [(k, k) for k in range(30)]}
+    bounds = cut(_database(tmp_path / "db", pairs), {2, 3, 4}, {2}, 15, structure_less=False)
+    assert bounds == Cut(left_out=1, shared=1, placed=3, into=0, out_of=0, across=0, both_sides=0)
+    assert not bounds.may_add(options)
+    assert dataclasses.replace(bounds, left_out=3).may_add(options)  # A and C more than the model: no B needed
+    assert not cut(_database(tmp_path / "db", pairs), {2, 3, 4}, set(), 15, structure_less=False).may_add(options)
+    joined = {**pairs, (2, 3): [(k, k) for k in [17, 18, 19, *range(50, 67)]]}  # 3 keypoints of 2 on both sides
+    assert cut(_database(tmp_path / "db", joined), {2, 3, 4}, {2}, 15, structure_less=False).both_sides == 3
+    assert cut(_database(tmp_path / "db", joined), {2, 3, 4}, {2}, 15, structure_less=False).may_add(options)
+    for count, may in ((49, False), (50, True)):  # an initial pair across, on keypoints no third image has
+        across = {**pairs, (1, 3): [(20 + k, 70 + k) for k in range(count)]}
+        found = cut(_database(tmp_path / "db", across), {2, 3, 4}, {2}, 15, structure_less=False)
+        assert (found.across, found.into, found.may_add(options)) == (count, 0, may)
+    into = {**pairs, (1, 3): [(k, k) for k in range(15)]}  # image 3's keypoints 0-14 are image 4's too
+    assert cut(_database(tmp_path / "db", into), {2, 3, 4}, {2}, 15, structure_less=False).into == 15
+    out_of = {**pairs, (1, 3): [(k, 100 + k) for k in range(15)]}  # image 1's keypoints 0-14 are image 2's too
+    found = cut(_database(tmp_path / "db", out_of), {2, 3, 4}, {2}, 15, structure_less=False)
+    assert (found.into, found.out_of, found.across, found.may_add(options)) == (0, 15, 15, True)
 
 
 def test_no_retry_with_the_distortion_held_where_no_image_left_out_could_register(monkeypatch, tmp_path, caplog):
     walk = _walk()
     calls: list[str] = []
+    seen: list[tuple[set, set]] = []
+    bounds = Cut(left_out=1, shared=0, placed=9, into=14, out_of=14, across=49, both_sides=2)
+
+    def bound(database, placed, shared, min_inliers, *, structure_less):
+        seen.append((placed, shared))
+        return bounds
+
     monkeypatch.setattr(mapping, "run_mapper", _mapper({"incremental": [_without_first(walk)], "held": [walk]}, calls))
-    monkeypatch.setattr("photogrammetry.sfm.reach.most_matches", lambda *args, **kwargs: 14)
+    monkeypatch.setattr("photogrammetry.sfm.reach.cut", bound)
     config = SfmOptions(mapping=MappingOptions(retry_global=False))
     with caplog.at_level(logging.INFO, logger="photogrammetry.sfm"):
         outcome = mapping.reconstruct(tmp_path / "db", tmp_path, tmp_path, config, num_images=10, connected=10,
                                       num_threads=1)
     assert calls == ["incremental"] and outcome.models[0].num_reg_images() == 9
-    assert ("no image left out has more than 14 verified matches with keypoints the model can triangulate "
-            "(15 needed") in caplog.text
-    assert outcome.attempts[-1] == "incremental, distortion held: not run, no image left out could register"
-    piece = copy.deepcopy(walk)  # a piece that shares images with the largest model: the retry may join it
+    assert ("no image left out has more than 14 verified matches with keypoints the model can triangulate, no image "
+            "of the model more than 14 with those of the 1 left out (15 needed") in caplog.text
+    assert outcome.attempts[-1] == "incremental, distortion held: not run, no image left out could register or join"
+    assert seen[-1] == ({int(i) for i in walk.reg_image_ids()} - {min(walk.reg_image_ids())}, set())
+    piece = copy.deepcopy(walk)  # a piece that shares images 2 and 3 with the largest model
     for image_id in sorted(piece.reg_image_ids())[3:]:
         piece.deregister_frame(piece.image(image_id).frame_id)
-    calls.clear()
-    monkeypatch.setattr(mapping, "run_mapper", _mapper({"incremental": [_without_first(walk), piece],
-                                                        "held": [walk]}, calls))
     monkeypatch.setattr(mapping, "_joined", lambda models, *args, **kwargs: models)  # keep the piece apart
-    assert mapping.reconstruct(tmp_path / "db", tmp_path, tmp_path, config, num_images=10, connected=10,
-                               num_threads=1).models[0].num_reg_images() == 10
-    assert calls == ["incremental", "held"]
-    monkeypatch.setattr(mapping, "run_mapper", _mapper({"incremental": [_without_first(walk)], "held": [walk]}, []))
-    monkeypatch.setattr("photogrammetry.sfm.reach.most_matches", lambda *args, **kwargs: 15)
-    assert mapping.reconstruct(tmp_path / "db", tmp_path, tmp_path, config, num_images=10, connected=10,
-                               num_threads=1).models[0].num_reg_images() == 10
+    for both_sides, runs in ((2, ["incremental"]), (3, ["incremental", "held"])):  # a join needs 3 shared points
+        calls.clear()
+        bounds = dataclasses.replace(bounds, shared=2, both_sides=both_sides)
+        monkeypatch.setattr(mapping, "run_mapper", _mapper({"incremental": [_without_first(walk), piece],
+                                                            "held": [walk]}, calls))
+        registered = mapping.reconstruct(tmp_path / "db", tmp_path, tmp_path, config, num_images=10, connected=10,
+                                         num_threads=1).models[0].num_reg_images()
+        assert calls == runs and registered == (10 if len(runs) == 2 else 9)
+        assert seen[-1][1] == {int(i) for i in sorted(walk.reg_image_ids())[1:3]}
+    for more in ({"into": 15}, {"out_of": 15}, {"across": 50}):
+        bounds = dataclasses.replace(bounds, shared=0, both_sides=0, **more)
+        monkeypatch.setattr(mapping, "run_mapper", _mapper({"incremental": [_without_first(walk)], "held": [walk]}, []))
+        assert mapping.reconstruct(tmp_path / "db", tmp_path, tmp_path, config, num_images=10, connected=10,
+                                   num_threads=1).models[0].num_reg_images() == 10
