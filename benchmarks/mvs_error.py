@@ -325,6 +325,10 @@ def main() -> None:
     offsets = np.linspace(-args.span, args.span, args.steps)
     picked = args.names.split(",") if args.names else \
         [names[i] for i in np.linspace(0, len(names) - 1, args.views).round().astype(int)]
+    unknown = [n for n in picked if n not in info or not info[n]["sources"]]
+    if unknown:
+        raise SystemExit(f"--names: {', '.join(unknown)} not among the views with sources in {depth_dir}; "
+                         f"choose among {', '.join(n for n in names if info.get(n, {}).get('sources'))}")
     report({n: view_breakdown(n, depth_dir, gt, scene, info[n], cost, extractor, offsets, args.images, args.shift_to)
             for n in picked}, info, gt, names)
 
