@@ -224,7 +224,8 @@ def refine_cameras(keypoints: list[np.ndarray], tracks: list[np.ndarray], K: np.
     """
     views, R, scale = len(names), R0, 1.0
     for _ in range(options.rounds):
-        refined_K = K * np.array([scale, scale, 1.0])[:, None]
+        refined_K = K.copy()
+        refined_K[[0, 1], [0, 1]] *= scale
         points, obs = triangulate_tracks(tracks, keypoints, [refined_K] * views, list(R), list(centres),
                                          options.max_error)
         if len(points) < 10:
