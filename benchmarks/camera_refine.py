@@ -61,6 +61,8 @@ class Refinement:
     """Per kept observation: px, after the refinement."""
     tracks: int = 0
     """Tracks kept."""
+    sensor_ratio: tuple[float, float] | None = None
+    """The tracks' depth over the sensor's, median over the views, with the true and the refined cameras."""
 
     def summary(self, focal_px: float) -> str:
         """One line: rotations' change, focal change, reprojection error before / after."""
@@ -70,7 +72,8 @@ class Refinement:
                 f"focal {focal_px:.2f} -> {focal_px * self.focal_scale:.2f} px ({self.focal_scale - 1:+.2%}); "
                 f"reprojection median {np.median(before):.3f} -> {np.median(after):.3f} px, within 1 px "
                 f"{np.mean(before <= 1):.3f} -> {np.mean(after <= 1):.3f} ({len(after)} observations of "
-                f"{self.tracks} tracks)")
+                f"{self.tracks} tracks)" + ("" if self.sensor_ratio is None else
+                "; tracks' depth / sensor {:.4f} -> {:.4f}".format(*self.sensor_ratio)))
 
 
 def tracks_from_pairs(counts: list[int], pairs: dict[tuple[int, int], np.ndarray]) -> list[np.ndarray]:
@@ -236,19 +239,15 @@ def refine_cameras(keypoints: list[np.ndarray], tracks: list[np.ndarray], K: np.
                       rotation_change_deg=change, error_before=before, error_after=after, tracks=len(points))
 
 
-def load_tracks(workspace: Path, names: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Keypoints per view (in ``names``' order) and tracks from a pipeline run's features and matches."""
-    from photogrammetry.io.features import FeatureFile, MatchFile
+def load_tracks(features: Path, matches: Path, names: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Keypoints per view (in ``names``' order) and tracks from a run's features and matches artifacts
+    (folders)."""
+    from photogrammetry.io.features import FeatureFile, MatchFile, load_features, load_matches
 
-    features = sorted((workspace / "features").glob("*/features.h5"))
-    matches = sorted((workspace / "matches").glob("*/matches.h5"))
-    if len(features) != 1 or len(matches) != 1:
-        raise RuntimeError(f"{workspace}: expected one features and one matches artifact, found "
-                           f"{len(features)} and {len(matches)}")
     index = {n: i for i, n in enumerate(names)}
-    with FeatureFile(features[0]) as f:
+    with FeatureFile(load_features(features).path) as f:
         keypoints = [f.read(n, descriptors=False).keypoints.astype(np.float64) for n in names]
-    with MatchFile(matches[0]) as m:
+    with MatchFile(load_matches(matches).path) as m:
         pairs = {(index[a], index[b]): mt.indices for a, b, mt in m.items() if a in index and b in index}
     return keypoints, tracks_from_pairs([len(k) for k in keypoints], pairs)
 
@@ -259,15 +258,42 @@ def refine_true_cameras(images: Path, gt, work: Path, device: str, options: Refi
     import photogrammetry
 
     workspace = work / f"workspace-{options.preset}-matches"
-    photogrammetry.run(images, workspace, preset=options.preset, until="matches", device=device, progress=False)
+    run = photogrammetry.run(images, workspace, preset=options.preset, until="matches", device=device,
+                             progress=False)
     names = gt.names
-    keypoints, tracks = load_tracks(workspace, names)
+    keypoints, tracks = load_tracks(run.folder("features"), run.folder("matches"), names)
     K = gt.views[names[0]].camera.K
     if any(not np.allclose(gt.views[n].camera.K, K) for n in names):
         raise RuntimeError("the true cameras do not share one K; refine_true_cameras expects one")
     R0 = np.stack([gt.views[n].pose.R for n in names])
     centres = np.stack([gt.views[n].pose.center for n in names])
-    return refine_cameras(keypoints, tracks, K, R0, centres, names, options)
+    refined = refine_cameras(keypoints, tracks, K, R0, centres, names, options)
+    R = np.stack([refined.rotations[n] for n in names])
+    refined.sensor_ratio = tuple(sensor_ratio(gt, keypoints, tracks, K, rotations, centres, scale, options.max_error)
+                                 for rotations, scale in ((R0, 1.0), (R, refined.focal_scale)))
+    return refined
+
+
+def sensor_ratio(gt, keypoints: list[np.ndarray], tracks: list[np.ndarray], K: np.ndarray, R: np.ndarray,
+                 centres: np.ndarray, scale: float, max_error: float) -> float:
+    """The tracks triangulated with these cameras (focal ``scale`` x K's): each view's median of their
+    depth along the true camera over the sensor's depth where they land in it; the median over the views
+    (the sparse twin of the depth maps' ratio median, the MVS out of it)."""
+    from benchmarks.drift import sensor_at
+
+    names, camera = gt.names, gt.views[gt.names[0]].camera
+    refined_K = K.copy()
+    refined_K[[0, 1], [0, 1]] *= scale
+    points, obs = triangulate_tracks(tracks, keypoints, [refined_K] * len(names), list(R), list(centres), max_error)
+    points = refine_points(points, obs, refined_K[[0, 1], [0, 1]], refined_K[:2, 2], R, centres)
+    ratios = []
+    for v, name in enumerate(names):
+        seen = points[obs[obs[:, 1] == v, 0].astype(int)]
+        true = project(seen, K, gt.views[name].pose.R, centres[v])
+        sensor = sensor_at(gt, name, camera.width, camera.height, true[:, :2])
+        if np.sum(sensor > 0) > 5:
+            ratios.append(np.median(true[sensor > 0, 2] / sensor[sensor > 0]))
+    return float(np.median(ratios)) if ratios else float("nan")
 
 
 def refined_source(images: Path, gt, work: Path, device: str, label: str):
