@@ -376,7 +376,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--first-frame", type=int, default=0,
                         help="--real with --frames: frames K to K+N-1 instead (0-based; e.g. held-out frames)")
     parser.add_argument("--cameras", default="true,fast",
-                        help="--real: comma-separated: true (the true cameras) and/or pipeline presets (ours)")
+                        help="--real: comma-separated: true (the true cameras), true-refined (their rotations and focal refined "
+                             "on the photos, centres held), true-rotations (the rotations only) and/or pipeline presets (ours)")
     parser.add_argument("--check-gt", action="store_true",
                         help="--real: also check the true cameras (sensor depth reprojected 3-5 and 20-50 frames on)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

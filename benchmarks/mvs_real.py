@@ -8,6 +8,8 @@ Cameras (``--cameras``):
 
 - ``true``: the set's true cameras (PINHOLE), with sparse points lifted from the sensor depth and
   tracks by a depth test, as the sample scenes' ``gt/sparse`` (MVS measured apart from SfM);
+- ``true-refined``: the same with each rotation and one shared focal refined on the photos' tracks,
+  the centres held (:mod:`benchmarks.camera_refine`); ``true-rotations``: the rotations only;
 - a preset name (``fast``, ``default``): our pipeline up to ``undistort`` on the frames; its cameras
   are aligned to the true ones by a Sim3 fitted on the camera centres (robustly), and its depths
   multiplied by the Sim3's scale into metres. Camera drift is then depth error.
@@ -261,6 +263,10 @@ def real_sources(args: argparse.Namespace, work: Path, device: str) -> tuple[str
             sources.append(CameraSource(label="true", scene=true_scene(gt, gt.names), to_gt=Sim3(),
                                         camera_note="true PINHOLE " + np.array2string(
                                             gt.views[gt.names[0]].camera.K[[0, 1, 0, 1], [0, 1, 2, 2]])))
+        elif label in ("true-refined", "true-rotations"):
+            from benchmarks.camera_refine import refined_source
+
+            sources.append(refined_source(bset.images, gt, work / bset.name, device, label))
         else:
             sources.append(sfm_cameras(bset.images, gt, label, work / bset.name, device))
     return bset.name, gt, sources
