@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import least_squares
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial.transform import Rotation
 
 
@@ -77,8 +79,8 @@ class Refinement:
 
 
 def tracks_from_pairs(counts: list[int], pairs: dict[tuple[int, int], np.ndarray]) -> list[np.ndarray]:
-    """Tracks from pairwise matches: connected keypoints (union-find), without tracks that hold two
-    keypoints of one image.
+    """Tracks from pairwise matches: connected keypoints (scipy's connected components), without tracks
+    that hold two keypoints of one image.
 
     Args:
         counts: keypoints per image.
@@ -88,20 +90,10 @@ def tracks_from_pairs(counts: list[int], pairs: dict[tuple[int, int], np.ndarray
         Per track, ``(L, 2)`` rows of (image index, keypoint index), L >= 2.
     """
     offsets = np.concatenate([[0], np.cumsum(counts)])
-    parent = np.arange(offsets[-1])
-
-    def root(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for (i, j), matches in pairs.items():
-        for a, b in matches:
-            ra, rb = root(offsets[i] + a), root(offsets[j] + b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    roots = np.array([root(a) for a in range(offsets[-1])], dtype=np.int64)
+    edges = [np.stack([offsets[i] + m[:, 0], offsets[j] + m[:, 1]], 1) for (i, j), m in pairs.items() if len(m)]
+    edges = np.concatenate(edges) if edges else np.zeros((0, 2), np.int64)
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(offsets[-1], offsets[-1]))
+    roots = connected_components(graph, directed=False)[1]
     image = np.searchsorted(offsets, np.arange(offsets[-1]), side="right") - 1
     order = np.argsort(roots, kind="stable")
     groups = np.split(order, np.flatnonzero(np.diff(roots[order])) + 1)
