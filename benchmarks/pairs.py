@@ -3,6 +3,7 @@
     python benchmarks/pairs.py                                  # 47, 100 and 200 photos of 320 px, 512 keypoints
     python benchmarks/pairs.py --photos 47 100 --sfm-upto 100 --exhaustive-upto 47 --keypoints 512
     python benchmarks/pairs.py --preset fast                    # SIFT + nearest neighbours: a loaded CPU
+    python benchmarks/pairs.py --device cuda                    # the same table on a GPU
 
 Renders one orbit (``photogrammetry.synthetic.random_scene``, the first seed from ``--seed`` that
 draws an orbit) with each number of photos, ``--size`` pixels wide, and runs our pipeline (preset
@@ -11,7 +12,8 @@ matches stage, or up to sfm for at most ``--sfm-upto`` photos; with ``--exhausti
 ``pairs.method=exhaustive`` on the sets of at most that many photos, for the registered photos
 and poses that every pair buys. A row gives the photos, the pair method ``auto`` chose, the
 pairs, the pairs per photo (``2 pairs / photos``: the mean; and the most of any photo), the
-matches stage's seconds and seconds per pair, and after sfm the registered photos and AUC@5
+matches stage's seconds, seconds per pair and pairs per second (``--device``: where features and
+matching run, the CPU unless asked), and after sfm the registered photos and AUC@5
 against the rendered cameras. Target: pairs per photo flat and matching time linear in the photo
 count above the switch. The machine may be shared: compare within one run.
 """
@@ -68,15 +70,16 @@ def render(seed: int, photos: int, width: int, folder: Path) -> Path:
     return folder
 
 
-def run_one(scene: Path, work: Path, photos: int, method: str, sfm: bool, preset: str, overrides: list[str]) -> Row:
-    """Our pipeline on one rendered set, up to matches (or sfm)."""
+def run_one(scene: Path, work: Path, photos: int, method: str, sfm: bool, preset: str, overrides: list[str],
+            device: str = "cpu") -> Row:
+    """Our pipeline on one rendered set, up to matches (or sfm), on ``device``."""
     import photogrammetry
     from benchmarks.sfm import evaluate
 
     t0 = time.perf_counter()
     try:
         result = photogrammetry.run(scene / "images", work, preset=preset, until="sfm" if sfm else "matches",
-                                    overrides=[*overrides, f"pairs.method={method}"], device="cpu", progress=False)
+                                    overrides=[*overrides, f"pairs.method={method}"], device=device, progress=False)
     except photogrammetry.errors.PhotogrammetryError as err:
         return Row(photos, method, 0, 0.0, 0, 0.0, 0.0, error=str(err))
     stages = {s.name: s for s in result.stages}
@@ -96,10 +99,11 @@ def run_one(scene: Path, work: Path, photos: int, method: str, sfm: bool, preset
 def print_table(rows: list[Row]) -> None:
     """One Markdown line per photo count and method."""
     print_markdown(
-        ["photos", "pairs method", "pairs", "pairs/photo", "most/photo", "matches s", "s/pair", "registered",
-         "AUC@5", "sfm s", "error"],
+        ["photos", "pairs method", "pairs", "pairs/photo", "most/photo", "matches s", "s/pair", "pairs/s",
+         "registered", "AUC@5", "sfm s", "error"],
         [[r.photos, r.method, r.pairs, f"{r.pairs_per_photo:.1f}", r.most_pairs_per_photo, f"{r.matches_s:.1f}",
-          f"{r.s_per_pair:.3f}", "-" if r.registered is None else f"{r.registered}/{r.photos}", fmt(r.auc5, ".3f"),
+          f"{r.s_per_pair:.3f}", f"{1 / r.s_per_pair:.1f}" if r.s_per_pair > 0 else "-",
+          "-" if r.registered is None else f"{r.registered}/{r.photos}", fmt(r.auc5, ".3f"),
           fmt(r.sfm_s, ".1f"), (r.error or "")[:60]] for r in rows])
 
 
@@ -111,6 +115,8 @@ def main() -> None:
     parser.add_argument("--preset", default="default")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="stage.option=value")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
+                        help="where features and matching run (cuda: the GPU table, LightGlue's pairs per second)")
     parser.add_argument("--sfm-upto", type=int, default=100, help="run sfm on sets of at most this many photos")
     parser.add_argument("--exhaustive-upto", type=int, default=0,
                         help="also match every pair on sets of at most this many photos")
@@ -126,7 +132,7 @@ def main() -> None:
             # one workspace per photo count: features are shared, pairs and matches are keyed by the method
             overrides = [f"features.max_keypoints={args.keypoints}", *args.overrides]
             rows.append(run_one(scene, work / f"ws-{photos}", photos, method, photos <= args.sfm_upto, args.preset,
-                                overrides))
+                                overrides, args.device))
             print_table(rows[-1:])
             sys.stdout.flush()
     print()
