@@ -36,7 +36,7 @@ from benchmarks.sets import available_sets, first_frames, set_ground_truth
 from benchmarks.table import print_markdown
 from photogrammetry.evaluation import gt_depth_map
 from photogrammetry.evaluation.sensor_depth import lift, sample
-from photogrammetry.mvs.cost import INVALID, MatchCost, aggregate_sources, similarity
+from photogrammetry.mvs.cost import INVALID, MatchCost, aggregate_sources, similarity, winner_take_all
 from photogrammetry.mvs.geometry import normals_from_depth, pixel_grid, project, relative_projection
 from photogrammetry.mvs.geometry import sample as sample_features
 from photogrammetry.mvs.methods import method_spec
@@ -106,15 +106,13 @@ def best_shift(view, src, feats: list, cost: MatchCost, depth: np.ndarray, mask:
 
 
 def peak(volume: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """(H, W) offset at the maximum of a (D, H, W) volume, refined by a parabola (NaN at the ends)."""
-    best = volume.argmax(axis=0)
-    inner = (best > 0) & (best < len(offsets) - 1)
-    b = np.clip(best, 1, len(offsets) - 2)
-    s0, s1, s2 = (np.take_along_axis(volume, (b + k)[None], 0)[0] for k in (-1, 0, 1))
-    curv = s0 - 2 * s1 + s2
-    frac = np.where(curv < 0, 0.5 * (s0 - s2) / np.where(curv < 0, curv, -1), 0.0).clip(-0.5, 0.5)
-    step = offsets[1] - offsets[0]
-    return np.where(inner, offsets[b] + frac * step, np.nan)
+    """(H, W) offset at the maximum of a (D, H, W) volume, refined by the sweep's own parabola
+    (:func:`~photogrammetry.mvs.cost.winner_take_all`; NaN at the ends)."""
+    import torch
+
+    index = winner_take_all(torch.from_numpy(volume), 1.0).index.numpy()
+    inner = (index > 0) & (index < len(offsets) - 1)
+    return np.where(inner, offsets[0] + index * (offsets[1] - offsets[0]), np.nan)
 
 
 def colour(err: np.ndarray, valid: np.ndarray, limit: float = 0.05) -> np.ndarray:
