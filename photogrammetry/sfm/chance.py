@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from photogrammetry.sfm.colmap import map_threads
+from photogrammetry.sfm.colmap import estimate_pairs
 
 if TYPE_CHECKING:
     import pycolmap
@@ -58,28 +58,19 @@ def drop_chance_pairs(database: Path, options: pycolmap.TwoViewGeometryOptions, 
     tight = recheck_options(options, core_fraction)
     least = options.min_num_inliers
     with pycolmap.Database.open(database) as db:
-        cameras = {c.camera_id: c for c in db.read_all_cameras()}
-        camera_of = {im.image_id: im.camera_id for im in db.read_all_images()}
         pair_ids, counts = db.read_two_view_geometry_num_inliers()
-        keypoints: dict[int, Any] = {}
         jobs = []
         for pair_id, count in zip(pair_ids, counts, strict=True):
-            if not least <= count < RECHECK_BELOW * least:
-                continue
-            id1, id2 = (int(i) for i in pycolmap.pair_id_to_image_pair(pair_id))
-            for image_id in (id1, id2):
-                if image_id not in keypoints:
-                    keypoints[image_id] = np.asarray(db.read_keypoints(image_id))[:, :2].astype(np.float64)
-            jobs.append((id1, id2, np.asarray(db.read_matches(id1, id2), dtype=np.uint32)))
+            if least <= count < RECHECK_BELOW * least:
+                id1, id2 = (int(i) for i in pycolmap.pair_id_to_image_pair(pair_id))
+                jobs.append((id1, id2, np.asarray(db.read_matches(id1, id2), dtype=np.uint32)))
 
-        def inliers(job: tuple[int, int, np.ndarray]) -> int:
-            id1, id2, matches = job
-            return len(pycolmap.estimate_two_view_geometry(cameras[camera_of[id1]], keypoints[id1],
-                                                           cameras[camera_of[id2]], keypoints[id2], matches,
-                                                           tight).inlier_matches)
+        def inliers(*pair: Any) -> int:
+            return len(pycolmap.estimate_two_view_geometry(*pair, tight).inlier_matches)
 
+        found = estimate_pairs(db, jobs, inliers, num_threads)
         dropped = 0
-        for (id1, id2, _), count in zip(jobs, map_threads(inliers, jobs, num_threads), strict=True):
+        for (id1, id2, _), count in zip(jobs, found, strict=True):
             if count >= least:
                 continue
             empty = pycolmap.TwoViewGeometry()

@@ -13,10 +13,15 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
 
 from photogrammetry.errors import StageError
 from photogrammetry.io.ingest import IngestResult
+
+if TYPE_CHECKING:
+    import pycolmap
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -80,3 +85,20 @@ def map_threads(fn: Callable[[T], R], jobs: Sequence[T], num_threads: int) -> li
         return [fn(job) for job in jobs]
     with ThreadPoolExecutor(threads) as pool:
         return list(pool.map(fn, jobs))
+
+
+def estimate_pairs(db: pycolmap.Database, jobs: Sequence[tuple[int, int, np.ndarray]],
+                   estimate: Callable[[Any, np.ndarray, Any, np.ndarray, np.ndarray], R], num_threads: int) -> list[R]:
+    """``estimate(camera1, keypoints1, camera2, keypoints2, matches)`` for each ``(image_id1, image_id2, matches)``
+    of ``jobs`` in the open database ``db``, on up to ``num_threads`` threads (:func:`map_threads`), in order;
+    each image's camera and keypoints (``(N, 2)`` float64 positions) are read once."""
+    cameras = {c.camera_id: c for c in db.read_all_cameras()}
+    camera_of = {im.image_id: im.camera_id for im in db.read_all_images()}
+    keypoints = {i: np.asarray(db.read_keypoints(i))[:, :2].astype(np.float64)
+                 for i in sorted({i for id1, id2, _ in jobs for i in (id1, id2)})}
+
+    def one(job: tuple[int, int, np.ndarray]) -> R:
+        id1, id2, matches = job
+        return estimate(cameras[camera_of[id1]], keypoints[id1], cameras[camera_of[id2]], keypoints[id2], matches)
+
+    return map_threads(one, jobs, num_threads)

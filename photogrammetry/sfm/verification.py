@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from photogrammetry.sfm import chance
-from photogrammetry.sfm.colmap import colmap_errors, map_threads
+from photogrammetry.sfm.colmap import colmap_errors, estimate_pairs
 
 if TYPE_CHECKING:
     import pycolmap
@@ -144,32 +144,20 @@ def verify_between(database: Path, config: SfmOptions, one: set[int], other: set
 
     check = PairCheck.of(config)
     with pycolmap.Database.open(database) as db:
-        cameras = {c.camera_id: c for c in db.read_all_cameras()}
-        camera_of = {im.image_id: im.camera_id for im in db.read_all_images()}
         pair_ids, counts = db.read_two_view_geometry_num_inliers()
         verified = {int(p) for p, n in zip(pair_ids, counts, strict=True) if n >= check.least}
         all_ids, _ = db.read_all_matches()
-        keypoints: dict[int, np.ndarray] = {}
         jobs = []
         for pair_id in (int(p) for p in all_ids):
             id1, id2 = (int(i) for i in pycolmap.pair_id_to_image_pair(pair_id))
             if pair_id in verified or not (id1 in one and id2 in other or id1 in other and id2 in one):
                 continue
             matches = np.asarray(db.read_matches(id1, id2), dtype=np.uint32).reshape(-1, 2)
-            if len(matches) < check.least:
-                continue
-            for image_id in (id1, id2):
-                if image_id not in keypoints:
-                    keypoints[image_id] = np.asarray(db.read_keypoints(image_id))[:, :2].astype(np.float64)
-            jobs.append((id1, id2, matches))
-
-        def estimate(job: tuple[int, int, np.ndarray]) -> tuple[pycolmap.TwoViewGeometry, int]:
-            id1, id2, matches = job
-            return check.estimate(cameras[camera_of[id1]], keypoints[id1], cameras[camera_of[id2]], keypoints[id2],
-                                  matches)
-
+            if len(matches) >= check.least:
+                jobs.append((id1, id2, matches))
         added = 0
-        for (id1, id2, _), (found, count) in zip(jobs, map_threads(estimate, jobs, num_threads), strict=True):
+        for (id1, id2, _), (found, count) in zip(jobs, estimate_pairs(db, jobs, check.estimate, num_threads),
+                                                 strict=True):
             if count < check.least:
                 continue
             if db.exists_two_view_geometry(id1, id2):
