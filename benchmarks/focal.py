@@ -3,6 +3,7 @@
     python benchmarks/focal.py                                  # every set with cameras, preset fast
     python benchmarks/focal.py --sets temple office --preset default --json focal.json
     python benchmarks/focal.py --sets office --frames 20         # the office video's first 20 frames
+    python benchmarks/focal.py --sets office --frames 20 0 --first-frame 0 20 40  # 0-19, 20-39, 40-59, all
     python benchmarks/focal.py --sets temple fountain office --frames 20 60 --preset cpu default
     python benchmarks/focal.py --table focal.json                # the summary table of earlier rows
     python benchmarks/focal.py --sets office --frames 20 --distort -0.15  # through a barrel lens
@@ -333,13 +334,15 @@ def load_rows(path: Path) -> list[Row]:
     return [Row(**{k: v for k, v in item.items() if k in names}) for item in json.loads(path.read_text())]
 
 
-def _cuts(bset: BenchmarkSet, frames: list[int], folder: Path) -> list[BenchmarkSet]:
-    """``bset`` cut to its first N photos for each N in ``frames`` it has more than (real sets only);
-    ``bset`` itself where no N cuts it (or ``frames`` is empty or holds 0)."""
+def _cuts(bset: BenchmarkSet, frames: list[int], folder: Path, starts: tuple[int, ...] = (0,)) -> list[BenchmarkSet]:
+    """``bset`` cut to N consecutive photos from each start in ``starts`` for each N in ``frames`` it has more
+    than (real sets only; a start with fewer than N photos after it left out); ``bset`` itself where no N cuts
+    it (or ``frames`` is empty or holds 0)."""
     count = sum(1 for p in bset.images.iterdir() if p.is_file())
     cuts = sorted({n for n in frames if n and bset.kind == "real" and count > n})
     whole = not cuts or any(n == 0 or n >= count for n in frames)
-    return [first_frames(bset, n, folder / f"cut{n}") for n in cuts] + ([bset] if whole else [])
+    return [first_frames(bset, n, folder / f"cut{start}-{n}", start) for n in cuts for start in sorted(set(starts))
+            if start + n <= count] + ([bset] if whole else [])
 
 
 def main() -> None:
@@ -349,6 +352,9 @@ def main() -> None:
     parser.add_argument("--preset", nargs="+", default=["fast"], help="our presets (default: fast, CPU-friendly)")
     parser.add_argument("--frames", type=int, nargs="+", default=[0],
                         help="real sets of more photos: their first N only, for each N given (0: all)")
+    parser.add_argument("--first-frame", type=int, nargs="+", default=[0],
+                        help="cut real sets from each of these photos (name order): --frames 20 --first-frame 0 20 40 "
+                             "gives a video's frames 0-19, 20-39 and 40-59")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="run ours with each of these sfm.seed values (default: the preset's seed, once)")
     parser.add_argument("--no-baseline", action="store_true", help="skip COLMAP's pipeline")
@@ -368,7 +374,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-focal-"))
     rows = []
     for name in args.sets:
-        for bset in _cuts(sets[name], args.frames, work / name):
+        for bset in _cuts(sets[name], args.frames, work / name, tuple(args.first_frame)):
             rows += _run_set(bset, work / bset.name, args)
             if args.json:
                 args.json.write_text(json.dumps([asdict(r) | {"focal_error": r.focal_error} for r in rows], indent=2))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.focal import Row, preset_for, strip_exif, summary_rows
+from benchmarks.focal import Row, _cuts, preset_for, strip_exif, summary_rows
 from benchmarks.sets import BenchmarkSet
 from photogrammetry.io.photos import read_exif
 
@@ -96,3 +96,17 @@ def test_distort_moves_each_ray_as_the_lens_model_says_and_leaves_no_border(k1: 
 
     assert farthest(zoom) <= 0.01  # no border: the corners show the photo
     assert k1 > 0 or farthest(zoom * 0.98) > 0  # and no more zoom than that takes
+
+
+def test_a_video_is_cut_into_windows_from_each_first_frame_and_kept_whole(tmp_path: Path) -> None:
+    """``--frames 20 0 --first-frame 0 20 40`` on 60 frames: 0-19, 20-39, 40-59 and all 60; a window that would
+    run past the end is left out."""
+    frames = tmp_path / "video"
+    frames.mkdir()
+    for i in range(60):
+        (frames / f"{i:05d}.png").write_bytes(b"")
+    video = BenchmarkSet("office", frames, None, "real")
+    cuts = _cuts(video, [20, 0], tmp_path / "cuts", (0, 20, 40, 50))
+    assert [c.name for c in cuts] == ["office-20", "office-20-40", "office-40-60", "office"]
+    assert sorted(p.name for p in cuts[1].images.iterdir()) == [f"{i:05d}.png" for i in range(20, 40)]
+    assert [c.name for c in _cuts(video, [20], tmp_path / "first")] == ["office-20"]
