@@ -1,22 +1,17 @@
 """Radial lens distortion measured from straight edges in the photos themselves (a plumb-line fit).
 
-A lens with radial distortion bends the straight edges of a scene (door frames, shelves, tiles), and
-OpenCV's line segment detector (LSD) breaks a bent edge into several short, nearly collinear segments.
-Each photo's segments are chained where one continues another (:func:`chains`: same contrast polarity,
-turning by at most ``max_angle_deg``, the next one starting within ``max_gap`` ahead and
-``max_offset_px`` beside); chains (or single segments) that span ``min_span`` of the image and stray at
-most ``max_bend`` of their length from a straight line stand for straight scene edges. LSD's segments are
-straight by construction, so each edge is then located along them every ``edge_step_px``
-(:func:`edge_points`): with the segments' end points alone, an edge that LSD kept whole told nothing and
-only the bent ones counted (office frames 0-59 in thirds, each warped by ``k1`` = 0, +-0.05 and +-0.15: what
-was measured less what was put in varied by 1.2-1.8 % within a third, with the edge points by 0.2-0.5 % where
-measured).
+The photos' straight scene edges are found by :mod:`photogrammetry.sfm.plumb_edges` (LSD segments chained,
+the edge located along them).
 The distortion is the one that makes the edges straightest: for COLMAP's ``SIMPLE_RADIAL``
 (``x_d = x (1 + k1 |x|^2)`` in coordinates normalised by the focal length), the edge points are undistorted
 with each ``k1`` of a grid (OpenCV's ``undistortPoints``), each edge scores ``x / (1 + x)``, ``x`` its
 points' mean squared distance from their line over ``noise_px^2`` (curved things that no ``k1``
 straightens count at most 1), the photos' scores are summed and the best ``k1`` refined between its grid
-neighbours (scipy's bounded scalar search; :func:`measure`).
+neighbours (scipy's bounded scalar search; :func:`measure`). An edge straightest at either end of the search
+range is left out first (:func:`_bent_beyond_range`): a lens bends a straight edge by an amount fixed by where
+it lies, and one that only a stronger lens than the range allows would straighten is a curved thing (a dome's
+top, which LSD keeps whole as one segment, an arch's flank, a roofline): on a rendered facade of domes and
+arches (``tests/sfm/test_plumb_curved.py``) and on the office frames as they are, these edges pulled the fit off 0.
 
 The distortion is reported as the *corner shift* ``k1 r^2`` (``r``: the farthest image corner's distance
 from the principal point over the focal length), the fraction by which the lens moves that corner
@@ -39,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from photogrammetry.io.sfm import LensCheck
+from photogrammetry.sfm.plumb_edges import Edges, photo_edges, read_gray
 from photogrammetry.sfm.plumb_options import PlumbOptions
 
 if TYPE_CHECKING:
@@ -63,6 +59,8 @@ class PlumbFit:
     """The farthest image corner's distance from the principal point, pixels."""
     reason: str = ""
     """Why there is no evidence ('' where there is)."""
+    curved: int = 0
+    """Chains left out as bent beyond what any distortion in the search range straightens (curved things)."""
 
     @property
     def evident(self) -> bool:
@@ -85,10 +83,11 @@ class PlumbFit:
 
     def describe(self) -> str:
         """``k1 r^2 = -0.056 +- 0.004 (corner shift, 214 lines in 20 photos)`` or why there is none."""
+        curved = f", {self.curved} curved left out" if self.curved else ""
         if not self.evident:
-            return f"no evidence ({self.reason}; {self.lines} lines in {self.photos} photos)"
+            return f"no evidence ({self.reason}; {self.lines} lines in {self.photos} photos{curved})"
         return (f"{100 * self.corner_shift:+.1f} +- {100 * self.sd:.1f} % at the corners "
-                f"({self.corner_shift * self.radius:+.1f} px; {self.lines} lines in {self.photos} photos)")
+                f"({self.corner_shift * self.radius:+.1f} px; {self.lines} lines in {self.photos} photos{curved})")
 
 
 def corner_shift(k1: float, focal: float, radius: float) -> float:
@@ -100,101 +99,6 @@ def corner_radius(width: int, height: int, principal_point: tuple[float, float])
     """The farthest image corner's distance from ``principal_point``, pixels."""
     cx, cy = principal_point
     return max(math.hypot(x - cx, y - cy) for x in (0.0, float(width)) for y in (0.0, float(height)))
-
-
-def line_segments(gray: np.ndarray, options: PlumbOptions) -> np.ndarray:
-    """OpenCV's LSD segments of a grey image (H, W) uint8, at most ``max_image_px`` across while found.
-
-    Returns:
-        (N, 4) float64 ``x0, y0, x1, y1`` in pixels of ``gray``, ordered so that the brighter side lies
-        the same way of every segment; those shorter than ``min_segment`` of the diagonal left out.
-    """
-    import cv2
-
-    scale = min(1.0, options.max_image_px / max(gray.shape))
-    small = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    found = cv2.createLineSegmentDetector().detect(small)[0]
-    if found is None:
-        return np.zeros((0, 4))
-    segments = found.reshape(-1, 4).astype(np.float64) / scale
-    lengths = np.hypot(segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1])
-    return segments[lengths >= options.min_segment * math.hypot(*gray.shape)]
-
-
-def _successors(segments: np.ndarray, diag: float, options: PlumbOptions) -> np.ndarray:
-    """Each segment's continuation (the index of the segment that carries its edge on, mutual best
-    match), -1 where none: (N,) int."""
-    start, end = segments[:, :2], segments[:, 2:]
-    direction = (end - start) / np.linalg.norm(end - start, axis=1, keepdims=True)
-    normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
-    step = start[None, :, :] - end[:, None, :]  # [i, j]: from i's end to j's start
-    ahead = np.einsum("ijk,ik->ij", step, direction)
-    beside_i = np.abs(np.einsum("ijk,ik->ij", step, normal))
-    beside_j = np.abs(np.einsum("ijk,jk->ij", step, normal))
-    ok = ((direction @ direction.T >= math.cos(math.radians(options.max_angle_deg)))
-          & (ahead >= -2 * options.max_offset_px) & (ahead <= options.max_gap * diag)
-          & (beside_i <= options.max_offset_px) & (beside_j <= options.max_offset_px))
-    np.fill_diagonal(ok, False)
-    cost = np.where(ok, np.linalg.norm(step, axis=2), np.inf)
-    after, before = np.argmin(cost, axis=1), np.argmin(cost, axis=0)
-    has = np.isfinite(cost[np.arange(len(segments)), after])
-    mutual = has & (before[after] == np.arange(len(segments)))
-    return np.where(mutual, after, -1)
-
-
-def chains(segments: np.ndarray, diag: float, options: PlumbOptions) -> list[list[int]]:
-    """The straight scene edges among ``segments`` (N, 4): chains of segments, each continuing the last
-    (one segment alone where none continues it), spanning ``min_span`` of ``diag`` and straight within
-    ``max_bend``; per chain its segments' indices in order."""
-    if len(segments) == 0:
-        return []
-    after = _successors(segments, diag, options) if len(segments) > 1 else np.array([-1])
-    starts = set(range(len(segments))) - set(after[after >= 0].tolist())
-    out = []
-    for first in sorted(starts):
-        path, seen = [first], {first}
-        while after[path[-1]] >= 0 and after[path[-1]] not in seen:
-            path.append(int(after[path[-1]]))
-            seen.add(path[-1])
-        ends = segments[path].reshape(-1, 2)
-        span = float(np.linalg.norm(ends[-1] - ends[0]))
-        if span >= options.min_span * diag and _bend(ends) <= options.max_bend * span:
-            out.append(path)
-    return out
-
-
-def edge_points(smooth: np.ndarray, segments: np.ndarray, options: PlumbOptions) -> np.ndarray:
-    """Where the edge each of ``segments`` (N, 4) stands for lies, every ``edge_step_px`` along it: the
-    strongest grey-level step across it within ``edge_reach_px`` (to a tenth of a pixel or so, a parabola
-    through the step's three samples), on ``smooth`` (H, W) float32. LSD's segments are straight by
-    construction; these points follow the edge as the lens bent it. Returns (M, 2) float64."""
-    import cv2
-
-    out = []
-    offsets = np.arange(-options.edge_reach_px, options.edge_reach_px + 1e-9, 0.5)
-    for segment in segments:
-        start, end = segment[:2], segment[2:]
-        length = float(np.linalg.norm(end - start))
-        along = (end - start) / length
-        across = np.array([-along[1], along[0]])
-        base = start + np.arange(2.0, length - 2.0, options.edge_step_px)[:, None] * along
-        grid = (base[:, None, :] + offsets[None, :, None] * across).astype(np.float32)
-        step = np.abs(np.gradient(cv2.remap(smooth, grid[..., 0], grid[..., 1], cv2.INTER_LINEAR), axis=1))
-        found = np.argmax(step, axis=1)
-        peak, rows = np.clip(found, 1, len(offsets) - 2), np.arange(len(found))
-        before, at, after = step[rows, peak - 1], step[rows, peak], step[rows, peak + 1]
-        curvature = before - 2 * at + after
-        shift = 0.5 * (before - after) / np.where(curvature < 0, curvature, -1.0)
-        keep = (found == peak) & (curvature < 0) & (np.abs(shift) <= 1.0) & (at > 0.5 * np.median(at))
-        out.append(base[keep] + (offsets[peak] + 0.5 * shift)[keep, None] * across)
-    return np.concatenate(out) if out else np.zeros((0, 2))
-
-
-def _bend(points: np.ndarray) -> float:
-    """The largest distance of ``points`` (M, 2) from their total-least-squares line."""
-    centred = points - points.mean(axis=0)
-    normal = np.linalg.svd(centred, full_matrices=False)[2][-1]
-    return float(np.max(np.abs(centred @ normal)))
 
 
 def _line_residuals(points: np.ndarray, index: np.ndarray, count: int) -> np.ndarray:
@@ -212,48 +116,46 @@ def _line_residuals(points: np.ndarray, index: np.ndarray, count: int) -> np.nda
     return np.maximum((sxx + syy) / 2 - np.sqrt(((sxx - syy) / 2) ** 2 + sxy**2), 0.0)
 
 
-def _photo_cost(points: np.ndarray, index: np.ndarray, count: int, k1: float, camera: np.ndarray,
-                noise_px: float) -> float:
-    """The summed chain scores of one photo's chains undistorted with ``k1`` (``camera``: K (3, 3))."""
+def _scaled_residuals(points: np.ndarray, index: np.ndarray, count: int, k1: float, camera: np.ndarray,
+                      noise_px: float) -> np.ndarray:
+    """Each chain's mean squared distance from its straight line over ``noise_px^2`` once one photo's chains
+    are undistorted with ``k1`` (``camera``: K (3, 3)): (count,)."""
     import cv2
 
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-10)
     ideal = cv2.undistortPoints(points.reshape(-1, 1, 2), camera, np.array([k1, 0.0, 0.0, 0.0]),
                                 criteria=criteria).reshape(-1, 2) * camera[0, 0]
-    scaled = _line_residuals(ideal, index, count) / noise_px**2
+    return _line_residuals(ideal, index, count) / noise_px**2
+
+
+def _photo_cost(points: np.ndarray, index: np.ndarray, count: int, k1: float, camera: np.ndarray,
+                noise_px: float) -> float:
+    """The summed chain scores of one photo's chains undistorted with ``k1`` (``camera``: K (3, 3))."""
+    scaled = _scaled_residuals(points, index, count, k1, camera, noise_px)
     return float(np.sum(scaled / (1.0 + scaled)))
 
 
-@dataclass(frozen=True)
-class _Photo:
-    points: np.ndarray
-    index: np.ndarray
-    count: int
+def _bent_beyond_range(scaled: np.ndarray) -> np.ndarray:
+    """The chains that no distortion in the search range straightens (their residual, ``scaled`` (grid, count)
+    over the grid of corner shifts, least at either end of the range and lower there than at its middle):
+    curved things (the top of a dome, an arch's flank, a round table's rim), which bend more than a lens could
+    bend a straight edge where they lie. (count,) bool."""
+    best = np.argmin(scaled, axis=0)
+    at_end = (best == 0) | (best == len(scaled) - 1)
+    return at_end & (scaled[best, np.arange(scaled.shape[1])] < scaled[len(scaled) // 2] - 1e-6)
 
 
-def _photo(image: np.ndarray, options: PlumbOptions) -> _Photo:
-    """The edge points of ``image``'s straight scene edges (:func:`chains`, :func:`edge_points`)."""
-    import cv2
-
-    segments = line_segments(image, options)
-    smooth = cv2.GaussianBlur(image.astype(np.float32), (0, 0), 1.0)
-    found = [edge_points(smooth, segments[path], options) for path in
-             chains(segments, math.hypot(*image.shape[:2]), options)]
-    found = [points for points in found if len(points) >= 6]
-    if not found:
-        return _Photo(np.zeros((0, 2)), np.zeros(0, int), 0)
-    index = np.concatenate([np.full(len(c), i) for i, c in enumerate(found)])
-    return _Photo(np.concatenate(found), index, len(found))
-
-
-def read_gray(path: Path) -> np.ndarray:
-    """A photo as a grey uint8 image (H, W)."""
-    import cv2
-
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise ValueError(f"cannot read {path}: not an image OpenCV reads")
-    return image
+def _straight_chains(image: np.ndarray, k1s: np.ndarray, camera: np.ndarray,
+                     options: PlumbOptions) -> tuple[Edges, np.ndarray, int]:
+    """``image``'s chains (:func:`~photogrammetry.sfm.plumb_edges.photo_edges`) but those :func:`_bent_beyond_range`, their residuals undistorted by
+    each of ``k1s`` (:func:`_scaled_residuals`: (len(k1s), chains)), and how many were left out as curved."""
+    photo = photo_edges(image, options)
+    if not photo.count:
+        return photo, np.zeros((len(k1s), 0)), 0
+    scaled = np.array([_scaled_residuals(photo.points, photo.index, photo.count, k1, camera, options.noise_px)
+                       for k1 in k1s])
+    straight = ~_bent_beyond_range(scaled)
+    return photo.keep(straight), scaled[:, straight], photo.count - int(np.sum(straight))
 
 
 def measure(images: Iterable[np.ndarray], focal: float, principal_point: tuple[float, float],
@@ -267,22 +169,24 @@ def measure(images: Iterable[np.ndarray], focal: float, principal_point: tuple[f
         options: The plumb-line options.
         seed: Seed of the bootstrap.
     """
-    photos, shape = [], None
+    camera = np.array([[focal, 0.0, principal_point[0]], [0.0, focal, principal_point[1]], [0.0, 0.0, 1.0]])
+    grid = np.linspace(-options.max_corner_shift, options.max_corner_shift, 201)
+    photos, scores, shape, curved = [], [], None, 0
     for image in images:
         shape = image.shape[:2]
-        photo = _photo(image, options)
+        photo, scaled, left_out = _straight_chains(image, grid * (focal / corner_radius(
+            shape[1], shape[0], principal_point)) ** 2, camera, options)
+        curved += left_out
         if photo.count:
             photos.append(photo)
+            scores.append(scaled)
     radius = corner_radius(shape[1], shape[0], principal_point) if shape else 1.0
     lines = sum(p.count for p in photos)
     if lines < options.min_lines or len(photos) < options.min_photos:
         return PlumbFit(None, None, lines, len(photos), radius,
-                        f"fewer than {options.min_lines} lines or {options.min_photos} photos with lines")
-    camera = np.array([[focal, 0.0, principal_point[0]], [0.0, focal, principal_point[1]], [0.0, 0.0, 1.0]])
+                        f"fewer than {options.min_lines} lines or {options.min_photos} photos with lines", curved)
     to_k1 = (focal / radius) ** 2
-    grid = np.linspace(-options.max_corner_shift, options.max_corner_shift, 201)
-    costs = np.array([[_photo_cost(p.points, p.index, p.count, e * to_k1, camera, options.noise_px) for e in grid]
-                      for p in photos])
+    costs = np.array([np.sum(x / (1.0 + x), axis=1) for x in scores])
     best = _refined(photos, costs.sum(axis=0), grid, camera, to_k1, options.noise_px)
     weights = np.random.default_rng(seed).multinomial(len(photos), np.full(len(photos), 1 / len(photos)),
                                                       size=options.bootstrap)
@@ -293,10 +197,10 @@ def measure(images: Iterable[np.ndarray], focal: float, principal_point: tuple[f
         reason = f"straightest at the end of the search range (corner shift {best:+.3f})"
     elif sd > options.max_sd:
         reason = f"the photos disagree (sd {100 * sd:.1f} % at the corners)"
-    return PlumbFit(best, sd, lines, len(photos), radius, reason)
+    return PlumbFit(best, sd, lines, len(photos), radius, reason, curved)
 
 
-def _refined(photos: list[_Photo], total: np.ndarray, grid: np.ndarray, camera: np.ndarray, to_k1: float,
+def _refined(photos: list[Edges], total: np.ndarray, grid: np.ndarray, camera: np.ndarray, to_k1: float,
              noise_px: float) -> float:
     """The grid's best corner shift refined between its neighbours (scipy's bounded scalar search)."""
     from scipy.optimize import minimize_scalar
