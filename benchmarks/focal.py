@@ -390,8 +390,7 @@ def _run_set(bset: BenchmarkSet, work: Path, args: argparse.Namespace) -> list[R
     zoom = distort(photos, set_ground_truth(bset), args.distort) if args.distort else 1.0
     new = []
     given = None if args.no_reference else true_focal(set_ground_truth(bset), photos) * zoom
-    for name in dict.fromkeys(args.preset):
-        preset = preset_for(bset, name)
+    for preset in dict.fromkeys(preset_for(bset, name) for name in args.preset):  # turntable: once, not per preset
         for seed in args.seeds or [None]:  # one workspace: features and matches once, an sfm run each
             new.append(run_ours(bset, photos, work / f"ours-{preset}", preset, None, seed))
             if given is not None:
