@@ -52,6 +52,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
 
+from benchmarks import sets as bench_sets  # noqa: E402
 from benchmarks.sets import BenchmarkSet, available_sets, first_frames, set_ground_truth  # noqa: E402
 from benchmarks.table import fmt, print_markdown  # noqa: E402
 
@@ -346,8 +347,14 @@ def _cuts(bset: BenchmarkSet, frames: list[int], folder: Path, starts: tuple[int
 
 
 def main() -> None:
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data", type=Path, default=None)
+    if (folder := data.parse_known_args()[0].data) is not None:  # before the sets are listed for --sets
+        bench_sets.SHARED_DATA = folder
     sets = {name: s for name, s in available_sets().items() if s.gt is not None}
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None,
+                        help="the real sets' folder (default: ../shared/data beside the repository)")
     parser.add_argument("--sets", nargs="+", choices=sorted(sets), default=sorted(sets))
     parser.add_argument("--preset", nargs="+", default=["fast"], help="our presets (default: fast, CPU-friendly)")
     parser.add_argument("--frames", type=int, nargs="+", default=[0],
