@@ -1,0 +1,33 @@
+"""The options of :mod:`photogrammetry.sfm.sanity` (``sfm.sanity``), apart from it so that
+:mod:`photogrammetry.sfm.options` can nest them without importing the module that uses them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from photogrammetry.errors import ConfigError
+
+
+@dataclass(frozen=True, kw_only=True)
+class SanityOptions:
+    """``sfm.sanity``: the chosen mapping checked against the verified pairs' own relative rotations, and
+    mapped again with other seeds where it disagrees."""
+
+    max_rotation_deg: float = 5.0
+    """Most the median verified pair's relative rotation in the model may differ from the pair's own
+    calibrated two-view estimate (with the model's cameras), degrees; above, the model fails the check.
+    0: no check. MEASURED"""
+    min_pairs: int = 5
+    """Fewest verified pairs between registered images with a calibrated two-view estimate for the check to
+    decide; with fewer the model passes unchecked."""
+    retry_seeds: int = 2
+    """Mapping runs with other seeds (``sfm.seed`` + 1, + 2, ...) where the chosen model fails the check; the
+    first that passes is kept, else the one that disagrees least, with a warning. MEASURED"""
+
+    def __post_init__(self) -> None:
+        if self.max_rotation_deg < 0:
+            raise ConfigError(f"sfm.sanity.max_rotation_deg must be >= 0, got {self.max_rotation_deg}")
+        if self.min_pairs < 1:
+            raise ConfigError(f"sfm.sanity.min_pairs must be >= 1, got {self.min_pairs}")
+        if self.retry_seeds < 0:
+            raise ConfigError(f"sfm.sanity.retry_seeds must be >= 0, got {self.retry_seeds}")
