@@ -116,3 +116,17 @@ def test_bad_options_are_refused_by_name(setting, word):
 
     with pytest.raises(ConfigError, match=f"sfm.sanity.{word}"):
         resolve_config([sfm.STAGE], preset=None, overrides=[f"sfm.sanity.{setting}"])
+
+
+def test_status_line_says_what_was_tried():
+    from photogrammetry.io.sfm import PoseCheck
+
+    passed = PoseCheck(median_deg=1.2, pairs=59, limit_deg=3.5, passed=True,
+                       runs=("seed 0: 20 images, median 14.0 deg over 58 pairs",
+                             "seed 1: 20 images, median 1.2 deg over 59 pairs (kept)"))
+    assert sanity.describe(passed) == ("1.2 deg over 59 pairs (limit 3.5), 1 other seed(s) tried, kept seed 1: "
+                                       "20 images, median 1.2 deg over 59 pairs")
+    failed = PoseCheck(median_deg=7.8, pairs=39, limit_deg=3.5, passed=False, runs=("seed 0: 20 images (kept)",))
+    assert sanity.describe(failed).startswith("FAILED, the poses are likely wrong (try --set sfm.seed=")
+    assert sanity.describe(PoseCheck(median_deg=0.5, pairs=30, limit_deg=3.5, passed=True)) == \
+        "0.5 deg over 30 pairs (limit 3.5)"
