@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--preset", nargs="+", default=["fast"], help="our presets, each run (default: fast)")
     parser.add_argument("--frames", type=int, default=0, help="real sets of more photos: their first N only (0: all)")
     parser.add_argument("--first-frame", type=int, default=0,
-                        help="with --frames: the N photos from this one (0-based, in name order) instead of the first N")
+                        help="with --frames: the N photos from this one (0-based, in name order), not the first N")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="stage.option=value")
     parser.add_argument("--no-baseline", action="store_true", help="skip COLMAP's pipeline")
     parser.add_argument("--work", type=Path, default=None, help="workspaces (default: a temporary folder)")

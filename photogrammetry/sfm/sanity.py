@@ -14,7 +14,7 @@ The check (:func:`rotation_agreement`): for each verified pair of registered ima
 estimated from the pair's inlier matches with the model's own cameras (``pycolmap``'s calibrated two-view
 geometry), and the angle between its rotation and the model's; the median over the pairs whose estimate is
 an essential matrix. A sound model's pairs agree with their own geometry within the noise of a two-view
-estimate (0.06-2.08 degrees on every sound model measured); a bent one's do not (that model: 14.0, its
+estimate (0.06-2.49 degrees on every sound model measured); a bent one's do not (that model: 14.0, its
 pairs off by more the more frames apart). Where it exceeds ``sanity.max_rotation_deg`` the database is
 mapped again with other seeds (:func:`checked`) and the first model that passes is kept; where none does,
 the one that disagrees least, with a warning (log, ``sfm.json``'s ``pose_check``, ``status``). It costs
@@ -181,8 +181,9 @@ def warning(check: PoseCheck) -> str:
     return (f"the chosen model's poses are likely wrong: its relative rotations disagree with the verified photo "
             f"pairs' own by {check.median_deg:.1f} degrees (median over {check.pairs} pairs; a sound model stays "
             f"within {check.limit_deg:g}), after {len(check.runs)} mapping run(s) ({'; '.join(check.runs)}). Depths "
-            "and the mesh will be wrong. Try --set sfm.seed= with a seed not tried above, another preset (e.g. --preset cpu), "
-            "the focal length if it is known (--set sfm.focal_px=PIXELS), or more photos from more directions")
+            "and the mesh will be wrong. Try --set sfm.seed= with a seed not tried above, another preset (e.g. "
+            "--preset cpu), the focal length if it is known (--set sfm.focal_px=PIXELS), or more photos from more "
+            "directions")
 
 
 def map_again(database: Path, images: Path, scratch: Path, *, num_images: int, num_threads: int,

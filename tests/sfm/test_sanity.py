@@ -107,8 +107,8 @@ def test_the_stage_warns_where_no_seed_passes(synthetic_scene, tmp_path, caplog)
     assert len(result.summary.registered) == 8
 
 
-@pytest.mark.parametrize(("setting", "word"), [("max_rotation_deg=-1", "max_rotation_deg"), ("min_pairs=0", "min_pairs"),
-                                               ("retry_seeds=-1", "retry_seeds")])
+@pytest.mark.parametrize(("setting", "word"), [("max_rotation_deg=-1", "max_rotation_deg"),
+                                               ("min_pairs=0", "min_pairs"), ("retry_seeds=-1", "retry_seeds")])
 def test_bad_options_are_refused_by_name(setting, word):
     from photogrammetry.engine.settings import resolve_config
     from photogrammetry.errors import ConfigError
