@@ -76,7 +76,7 @@ cameras do, and the pose decomposed from it is ill-defined: hloc's Sacre Coeur, 
 without EXIF, ``cpu``: 16 of 40 pairs, 15-150 degrees off a model that agrees with the ``fast`` one within
 0.4 degrees; with them the median was 5.6 degrees, without 0.2), nor the planar and panoramic ones (a
 homography's decomposition, two-fold and noisy: with them the sound office models' medians were 1.2-3.2
-degrees and the bent ones' from 4.3, without them 0.5-1.4 and from 7.3)."""
+degrees and the bent ones' from 4.3, without them 0.5-2.1 and from 5.6)."""
 
 
 def rotation_agreement(model: pycolmap.Reconstruction, database: Path, config: SfmOptions, *,
