@@ -84,7 +84,8 @@ def rotation_agreement(model: pycolmap.Reconstruction, database: Path, config: S
     """For each verified pair of ``database`` (``verification.min_inliers`` inliers or more) between two images
     registered in ``model``, the angle between the model's relative rotation and the rotation estimated from the
     pair's inlier matches with the model's cameras (a calibrated two-view geometry, with the verification's
-    RANSAC and seed), and their median. Only pairs the estimate calls calibrated count (:data:`_POSED`)."""
+    RANSAC and seed), and their median. Only pairs the estimate calls calibrated count (:data:`_POSED`); of more
+    than ``sanity.max_pairs`` verified pairs, a sample of that many (seeded by ``seed``)."""
     import pycolmap
 
     options = _pair_options(config)
@@ -96,6 +97,9 @@ def rotation_agreement(model: pycolmap.Reconstruction, database: Path, config: S
             id1, id2 = (int(i) for i in pycolmap.pair_id_to_image_pair(pair_id))
             if id1 in placed and id2 in placed and len(geometry.inlier_matches) >= options.min_num_inliers:
                 jobs.append((id1, id2, np.asarray(geometry.inlier_matches, dtype=np.uint32)))
+        if len(jobs) > config.sanity.max_pairs:  # a seeded sample, in the database's order
+            keep = np.random.default_rng(config.seed).choice(len(jobs), config.sanity.max_pairs, replace=False)
+            jobs = [jobs[i] for i in sorted(keep)]
 
         def estimate(camera1: Any, points1: np.ndarray, camera2: Any, points2: np.ndarray,
                      matches: np.ndarray) -> pycolmap.TwoViewGeometry:

@@ -108,7 +108,8 @@ def test_the_stage_warns_where_no_seed_passes(synthetic_scene, tmp_path, caplog)
 
 
 @pytest.mark.parametrize(("setting", "word"), [("max_rotation_deg=-1", "max_rotation_deg"),
-                                               ("min_pairs=0", "min_pairs"), ("retry_seeds=-1", "retry_seeds")])
+                                               ("min_pairs=0", "min_pairs"), ("retry_seeds=-1", "retry_seeds"),
+                                               ("max_pairs=0", "max_pairs")])
 def test_bad_options_are_refused_by_name(setting, word):
     from photogrammetry.engine.settings import resolve_config
     from photogrammetry.errors import ConfigError
@@ -130,3 +131,10 @@ def test_status_line_says_what_was_tried():
     assert sanity.describe(failed).startswith("FAILED, the poses are likely wrong (try --set sfm.seed=")
     assert sanity.describe(PoseCheck(median_deg=0.5, pairs=30, limit_deg=3.5, passed=True)) == \
         "0.5 deg over 30 pairs (limit 3.5)"
+
+
+def test_many_pairs_are_sampled(ring):
+    truth, database = ring
+    few = dataclasses.replace(SfmOptions(), sanity=dataclasses.replace(SfmOptions().sanity, max_pairs=10))
+    found = sanity.rotation_agreement(truth, database, few)
+    assert 0 < found.pairs <= 10 and found.median_deg < 0.5
