@@ -13,7 +13,8 @@ Sim3 alignment, and wall time (ours: all stages from the photos, i.e. the sparse
 seconds of the features, matches and sfm stages; COLMAP: extraction, matching and mapping). The
 machine may be shared: compare times as ratios within one run. pycolmap, which both use, is
 imported before either runs (printed: until then our first set paid it and COLMAP's run got it free).
-``--frames N`` cuts real sets to their first N photos (in name order) and scores them against those
+``--frames N`` cuts real sets to their first N photos (in name order; ``--first-frame F``: from the F-th, 0-based)
+and scores them against those
 photos' ground truth. ``office-spread`` is the office walk's frames spread along it instead, every third
 (``--frames`` of them, 20 when not given): the input frames of ``benchmarks/room.py``, far apart.
 Where the camera centres are collinear (a sideways walk) no Sim3 fits the centres alone; the
@@ -141,6 +142,8 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", choices=sorted(sets), default=sorted(sets))
     parser.add_argument("--preset", nargs="+", default=["fast"], help="our presets, each run (default: fast)")
     parser.add_argument("--frames", type=int, default=0, help="real sets of more photos: their first N only (0: all)")
+    parser.add_argument("--first-frame", type=int, default=0,
+                        help="with --frames: the N photos from this one (0-based, in name order), not the first N")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="stage.option=value")
     parser.add_argument("--no-baseline", action="store_true", help="skip COLMAP's pipeline")
     parser.add_argument("--work", type=Path, default=None, help="workspaces (default: a temporary folder)")
@@ -157,7 +160,7 @@ def main() -> None:
         if name in SPREAD:
             bset = spread_set(bset, f"{name}-{args.frames or 20}", args.frames or 20, work / name / "cut")
         elif args.frames and bset.kind == "real" and args.frames < len(list(bset.images.iterdir())):
-            bset = first_frames(bset, args.frames, work / name / "cut")
+            bset = first_frames(bset, args.frames, work / name / "cut", start=args.first_frame)
         done = len(rows)
         for preset in args.preset:
             rows.append(run_ours(bset, work / name / f"ours-{preset}", preset, args.overrides))

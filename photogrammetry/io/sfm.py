@@ -121,6 +121,23 @@ class WeakLink:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PoseCheck:
+    """The chosen model's relative rotations against the verified pairs' own (:mod:`photogrammetry.sfm.sanity`)."""
+
+    median_deg: float | None
+    """Median over the verified pairs of the angle between the model's relative rotation and the pair's
+    calibrated two-view estimate, degrees; ``None`` where too few pairs had one (the model passes)."""
+    pairs: int
+    """Pairs compared."""
+    limit_deg: float
+    """``sfm.sanity.max_rotation_deg``: the most ``median_deg`` may be."""
+    passed: bool
+    """Whether the chosen model passed (``median_deg`` within ``limit_deg``, or too few pairs)."""
+    runs: tuple[str, ...] = ()
+    """One line per mapping checked where the first failed (seed, images, median), the chosen one marked."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SfmSummary:
     """What the sfm stage did, in ``sfm.json``."""
 
@@ -148,6 +165,8 @@ class SfmSummary:
     weak_links: tuple[WeakLink, ...] | None = None
     """Parts of the chosen model tied to the rest by fewer than ``sfm.weak_link_points`` 3D points,
     weakest first (the model is kept as it is); ``None`` in artifacts written before the check."""
+    pose_check: PoseCheck | None = None
+    """The chosen model's rotations against the verified pairs' (``sfm.sanity``); ``None`` where not checked."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +219,8 @@ def load_sfm(folder: Path) -> SfmResult:
         forward_motion=raw.get("forward_motion"),
         weak_links=None if raw.get("weak_links") is None else tuple(
             WeakLink(**{**w, "images": tuple(w["images"])}) for w in raw["weak_links"]),
+        pose_check=None if raw.get("pose_check") is None else PoseCheck(
+            **{**raw["pose_check"], "runs": tuple(raw["pose_check"].get("runs", ()))}),
     )
     return SfmResult(root=folder, summary=summary)
 

@@ -17,6 +17,7 @@ from typing import Literal
 
 from photogrammetry.errors import ConfigError
 from photogrammetry.sfm.bridge_options import LearnedBridgeOptions
+from photogrammetry.sfm.sanity_options import SanityOptions
 from photogrammetry.sfm.plumb_options import PlumbOptions
 
 CameraModel = Literal["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"]
@@ -386,6 +387,8 @@ class SfmOptions:
     learned_bridge: LearnedBridgeOptions = field(default_factory=LearnedBridgeOptions)
     """XFeat + LighterGlue where the SIFT model leaves images out or has a weak link
     (:mod:`photogrammetry.sfm.learned_bridge`)."""
+    sanity: SanityOptions = field(default_factory=SanityOptions)
+    """The chosen mapping's rotations checked against the verified pairs' own (:mod:`photogrammetry.sfm.sanity`)."""
 
     def __post_init__(self) -> None:
         if self.focal_px < 0 or not 0.0 <= self.fov_deg < 180.0:

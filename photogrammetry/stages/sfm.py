@@ -230,7 +230,7 @@ def _bridge(db: Path, images: Path, config: SfmConfig, ctx: StageContext, outcom
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, diagnosis, links, sift
+    from photogrammetry.sfm import colmap, database, diagnosis, links, sanity, sift
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
@@ -258,6 +258,10 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         beat.step("mapping and bundle adjustment")
         outcome = _map(db, images, config, ctx, light=light, num_images=stats.images, connected=connected,
                        features=features.path)
+        beat.step("sanity check")
+        outcome, pose_check = sanity.checked(outcome, db, config, sanity.map_again(
+            db, images, ctx.out / ".mapping" / "sanity", num_images=stats.images, num_threads=ctx.workers,
+            features=features.path), num_threads=ctx.workers)
         outcome = _bridge(db, images, config, ctx, outcome, features.extractor, beat)
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers,
@@ -279,7 +283,8 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         principal_point_refined=pp, distortion_refined=distortion,
         cameras=intrinsics.camera_infos(chosen, ingest, deviations, calibrated=calibrated, others=final.other_focals,
                                         lens_checks=final.lens_checks),
-        forward_motion=intrinsics.forward_motion(chosen), weak_links=links.find(chosen, config.weak_link_points))
+        forward_motion=intrinsics.forward_motion(chosen), weak_links=links.find(chosen, config.weak_link_points),
+        pose_check=pose_check)
     save_sfm_summary(ctx.out, summary)
     _log_summary(ctx, summary, config)
     return {"registered": len(registered), "images": stats.images, "models": len(models),
@@ -287,7 +292,8 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
             "points": chosen.num_points3D(), "mapper": outcome.mapper,
             "reprojection_error": summary.models[0].mean_reprojection_error,
             "focal": "; ".join(_describe_focal(c, distortion) for c in summary.cameras),
-            "forward_motion": summary.forward_motion, "weak_links": _describe_links(summary.weak_links)}
+            "forward_motion": summary.forward_motion, "weak_links": _describe_links(summary.weak_links),
+            **({"pose_check": sanity.describe(pose_check)} if pose_check else {})}
 
 
 def _describe_focal(camera: CameraInfo, distortion: bool) -> str:
@@ -330,7 +336,7 @@ def _focal_warnings(summary: SfmSummary, config: SfmConfig) -> list[str]:
 
 
 def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> None:
-    from photogrammetry.sfm import links
+    from photogrammetry.sfm import links, sanity
 
     for camera in summary.cameras:
         ctx.log.info("focal length, %s", _describe_focal(camera, summary.distortion_refined))
@@ -346,11 +352,13 @@ def _log_summary(ctx: StageContext, summary: SfmSummary, config: SfmConfig) -> N
         ctx.log.warning("%d image(s) not in the chosen model: %s", len(summary.unregistered), shown)
     for link in summary.weak_links or ():
         ctx.log.warning("%s", links.warning(link, config.weak_link_points))
+    if summary.pose_check and not summary.pose_check.passed:
+        ctx.log.warning("%s", sanity.warning(summary.pose_check))
 
 
 STAGE = StageSpec(
     name="sfm",
-    version=18,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=19,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
@@ -372,6 +380,7 @@ STAGE = StageSpec(
     # joins stop at pieces.JOIN_TOLERANCE; the focal length's deviation adjusted to intrinsics.DEVIATION_TOLERANCE;
     # 18: sfm.json records the straight lines' lens check per camera (CameraInfo.lens_check), the focal count shows it;
     # the held retry is skipped or run by reach.cut's bounds (both ways across, initial pairs, joins through shared images)
+    # 19: the mapping's rotations checked against the verified pairs' own, mapped again with other seeds (sfm.sanity)
     config=SfmConfig,
     run=run,
     load=load_sfm,
