@@ -34,7 +34,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pycolmap
 
-    from photogrammetry.sfm.options import SfmOptions
+    from photogrammetry.sfm.initial_pair_options import InitialPairOptions
 
 log = logging.getLogger("photogrammetry.sfm")
 
@@ -108,16 +108,18 @@ def colmap_order(database: Path, min_num_matches: int, min_inliers: int) -> list
     return order
 
 
-def choose(database: Path, config: SfmOptions) -> tuple[int, int] | None:
-    """The initial pair (image ids) to give COLMAP's incremental mapper, or ``None`` to leave it its own
-    choice: a pair only where the first pair COLMAP would accept has a homography pose that its essential
-    matrix contradicts; then the first pair after it that passes COLMAP's tests uncontradicted (logged)."""
+def choose(database: Path, options: InitialPairOptions, pipeline: pycolmap.IncrementalPipelineOptions
+           ) -> tuple[int, int] | None:
+    """The initial pair (image ids) to give COLMAP's incremental mapper run with ``pipeline``, or ``None`` to
+    leave it its own choice: a pair only where the first pair COLMAP would accept (by ``pipeline``'s initial
+    pair settings) has a homography pose that its essential matrix contradicts; then the first pair after it
+    that passes COLMAP's tests uncontradicted (logged)."""
     import pycolmap
 
-    options, mapping = config.initial_pair, config.mapping
     if not options.enabled:
         return None
-    order = colmap_order(database, mapping.min_num_matches, mapping.init_min_num_inliers)[:options.max_pairs]
+    mapper = pipeline.mapper
+    order = colmap_order(database, pipeline.min_num_matches, mapper.init_min_num_inliers)[:options.max_pairs]
     contradicted = None
     with pycolmap.Database.open(database) as db:
         cameras = {c.camera_id: c for c in db.read_all_cameras()}
@@ -125,9 +127,10 @@ def choose(database: Path, config: SfmOptions) -> tuple[int, int] | None:
         for id1, id2 in order:
             pose = pair_pose(cameras[images[id1].camera_id], _keypoints(db, id1), cameras[images[id2].camera_id],
                              _keypoints(db, id2), np.asarray(db.read_two_view_geometry(id1, id2).inlier_matches),
-                             4.0, config.seed)
-            if pose is None or not (pose.inliers >= mapping.init_min_num_inliers and pose.forward < 0.95
-                                    and pose.tri_angle_deg > mapping.init_min_tri_angle):
+                             mapper.init_max_error, pipeline.random_seed)
+            if pose is None or not (pose.inliers >= mapper.init_min_num_inliers
+                                    and pose.forward < mapper.init_max_forward_motion
+                                    and pose.tri_angle_deg > mapper.init_min_tri_angle):
                 continue
             if pose.disagreement_deg > options.max_disagreement_deg:
                 contradicted = contradicted or (images[id1].name, images[id2].name, pose.disagreement_deg)

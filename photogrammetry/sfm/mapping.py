@@ -164,7 +164,7 @@ def _incremental(database: Path, images: Path, out: Path, config: SfmOptions,
 
     from photogrammetry.sfm import initial_pair
 
-    pair = initial_pair.choose(database, config)
+    pair = initial_pair.choose(database, config.initial_pair, options)
     found = initial_pair.map_from(pair, database, images, out, options) if pair else {}
     return found or pycolmap.incremental_mapping(database, images, out, options)
 

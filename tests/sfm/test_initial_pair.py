@@ -8,6 +8,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from photogrammetry.sfm import initial_pair
+from photogrammetry.sfm.mapping import incremental_options
 from photogrammetry.sfm.options import SfmOptions
 from tests.sfm.synthetic import ring_database
 
@@ -69,7 +70,8 @@ def test_a_sound_scene_is_left_to_colmap(tmp_path):
     """Points spread in depth: no pair is contradicted, so COLMAP chooses as before."""
     db_path = tmp_path / "database.db"
     _verified_ring(db_path)
-    assert initial_pair.choose(db_path, SfmOptions()) is None
+    config = SfmOptions()
+    assert initial_pair.choose(db_path, config.initial_pair, incremental_options(config, 1)) is None
 
 
 def test_mapping_from_a_given_pair_registers_every_view_at_the_true_poses(tmp_path):
