@@ -8,6 +8,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from photogrammetry.sfm import initial_pair
+from photogrammetry.sfm.initial_pair_options import InitialPairOptions
 from photogrammetry.sfm.mapping import incremental_options
 from photogrammetry.sfm.options import SfmOptions
 from tests.sfm.synthetic import ring_database
@@ -15,15 +16,16 @@ from tests.sfm.synthetic import ring_database
 CAMERA = pycolmap.Camera(model="PINHOLE", width=540, height=360, params=[500.0, 500.0, 270.0, 180.0])
 
 
-def _turn_before_a_wall(seed: int, relief: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Two views 30 degrees apart, 0.5 m to the side, of points on a wall 4 m away that stand out of it by
-    ``relief`` m (standard deviation); the keypoints with 0.7 px of noise and their matches."""
+def _turn_before_a_wall(seed: int, relief: float, *, turn: float = 30.0,
+                        side: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two views ``turn`` degrees apart, ``side`` m to the side, of points on a wall 4 m away that stand out
+    of it by ``relief`` m (standard deviation); the keypoints with 0.7 px of noise and their matches."""
     rng = np.random.default_rng(seed)
-    turn = Rotation.from_euler("y", 30, degrees=True).as_matrix()
+    rotation = Rotation.from_euler("y", turn, degrees=True).as_matrix()
     wall = np.c_[rng.uniform(-3, 3, 400), rng.uniform(-1.5, 1.5, 400), 4.0 + rng.normal(0, relief, 400)]
-    wall = wall @ Rotation.from_euler("y", 15, degrees=True).as_matrix().T
+    wall = wall @ Rotation.from_euler("y", turn / 2, degrees=True).as_matrix().T
     views = []
-    for R, t in ((np.eye(3), np.zeros(3)), (turn, -turn @ np.array([0.5, 0.0, 0.3]))):
+    for R, t in ((np.eye(3), np.zeros(3)), (rotation, -rotation @ np.array([side, 0.0, 0.3]))):
         local = wall @ R.T + t
         views.append((local[:, :2] / local[:, 2:] * 500.0 + [270.0, 180.0], local[:, 2]))
     (x1, z1), (x2, z2) = views
@@ -98,9 +100,35 @@ def test_mapping_from_a_given_pair_registers_every_view_at_the_true_poses(tmp_pa
 
 def test_the_options_refuse_a_limit_out_of_range():
     from photogrammetry.errors import ConfigError
-    from photogrammetry.sfm.initial_pair_options import InitialPairOptions
 
     with pytest.raises(ConfigError, match="max_disagreement_deg"):
         InitialPairOptions(max_disagreement_deg=0.0)
     with pytest.raises(ConfigError, match="max_pairs"):
         InitialPairOptions(max_pairs=0)
+
+
+def test_a_contradicted_first_pick_gives_way_to_the_next_sound_pair(tmp_path, caplog):
+    """Image 1 sees a wall with image 2 (a turn, 10 cm of relief: COLMAP's first pick, contradicted) and a deep
+    scene with image 3 (fewer matches): the mapper is told to start from 1 and 3."""
+    flat, deep = _turn_before_a_wall(0, 0.1), _turn_before_a_wall(1, 0.5, turn=20.0)
+    deep = tuple(x[:len(flat[0]) - 20] for x in deep)
+    path = tmp_path / "database.db"
+    with pycolmap.Database.open(path) as db:
+        camera_id = db.write_camera(CAMERA)
+        keypoints = {1: np.r_[flat[0], deep[0]], 2: flat[1], 3: deep[1]}
+        for image_id, points in keypoints.items():
+            db.write_image(pycolmap.Image(name=f"{image_id}.png", camera_id=camera_id, image_id=image_id), True)
+            db.write_keypoints(image_id, points.astype(np.float32))
+        for other, matches in ((2, flat[2]), (3, deep[2] + [len(flat[0]), 0])):
+            geometry = pycolmap.TwoViewGeometry()
+            geometry.inlier_matches = matches.astype(np.uint32)
+            geometry.config = pycolmap.TwoViewGeometryConfiguration.CALIBRATED
+            db.write_matches(1, other, matches.astype(np.uint32))
+            db.write_two_view_geometry(1, other, geometry)
+    pipeline = pycolmap.IncrementalPipelineOptions()
+    pipeline.mapper.init_min_tri_angle = 4.0
+    assert initial_pair.colmap_order(path, 15, 50)[0] == (1, 2)
+    with caplog.at_level("INFO", logger="photogrammetry.sfm"):
+        assert initial_pair.choose(path, SfmOptions().initial_pair, pipeline) == (1, 3)
+    assert "COLMAP's first choice, 1.png and 2.png" in caplog.text
+    assert initial_pair.choose(path, InitialPairOptions(enabled=False), pipeline) is None
