@@ -150,10 +150,23 @@ def run_mapper(mapper: str, database: Path, images: Path, out: Path, config: Sfm
         if mapper == "global":
             found = pycolmap.global_mapping(database, images, out, global_options(config, num_threads))
         else:
-            found = pycolmap.incremental_mapping(database, images, out,
-                                                 incremental_options(config, config.mapping.threads or num_threads,
-                                                                     distortion=distortion, light=light))
+            found = _incremental(database, images, out, config,
+                                 incremental_options(config, config.mapping.threads or num_threads,
+                                                     distortion=distortion, light=light))
     return plausible_models([m for m in found.values() if m.num_reg_images() > 0], mapper)
+
+
+def _incremental(database: Path, images: Path, out: Path, config: SfmOptions,
+                 options: pycolmap.IncrementalPipelineOptions) -> dict:
+    """COLMAP's incremental mapping, started from :func:`~photogrammetry.sfm.initial_pair.choose`'s pair where
+    COLMAP's own first choice is a planar pair that its essential matrix contradicts."""
+    import pycolmap
+
+    from photogrammetry.sfm import initial_pair
+
+    pair = initial_pair.choose(database, config.initial_pair, options)
+    found = initial_pair.map_from(pair, database, images, out, options) if pair else {}
+    return found or pycolmap.incremental_mapping(database, images, out, options)
 
 
 def plausible_models(models: list, mapper: str) -> list:

@@ -17,8 +17,9 @@ from typing import Literal
 
 from photogrammetry.errors import ConfigError
 from photogrammetry.sfm.bridge_options import LearnedBridgeOptions
-from photogrammetry.sfm.sanity_options import SanityOptions
+from photogrammetry.sfm.initial_pair_options import InitialPairOptions
 from photogrammetry.sfm.plumb_options import PlumbOptions
+from photogrammetry.sfm.sanity_options import SanityOptions
 
 CameraModel = Literal["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"]
 """COLMAP camera models the stage offers."""
@@ -379,6 +380,8 @@ class SfmOptions:
     """Guided matching of weakly tied images between the mapping passes."""
     mapping: MappingOptions = field(default_factory=MappingOptions)
     """Incremental or global mapping."""
+    initial_pair: InitialPairOptions = field(default_factory=InitialPairOptions)
+    """The incremental mapper's initial pair where COLMAP's would be a contradicted planar one."""
     refinement: RefinementOptions = field(default_factory=RefinementOptions)
     """The final refinement of the chosen model."""
     plumb: PlumbOptions = field(default_factory=PlumbOptions)
