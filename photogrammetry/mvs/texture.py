@@ -23,6 +23,18 @@ floor of :data:`DARK`, the noise of a black background reads as texture, so this
 The dark pixels within ``dark_reach`` pixels of such a neighbourhood go with it: their own 3x3
 neighbourhood reaches the bright foreground, so it is not flat, but they show the background too (the
 temple's one- or two-pixel dark outline, the rim of a basilica's black window opening).
+
+What the enclosure leaves at an object's outline against a flat background is its fringe: the sweep's
+windows and its coarse levels carry the object's depth several pixels onto the background beside it
+(foreground fattening), and those pixels are kept where a window still reaches the object's texture
+(the 5x5 contrast) or where such pixels enclose the rest (between a spire and a dome). A fringe pixel
+shows the background: its own 3x3 neighbourhood is flat, and it joins the flat background that has no
+depth through other flat pixels. So a kept depth whose own 3x3 contrast is below ``min_contrast``
+and that joins, through such pixels and within ``fringe_reach`` steps, a flat region without depth that
+touches the photo's border and covers at least ``fringe_area`` of it (the sky beyond the last surface) is
+dropped (:func:`fringe`). The object's own outline stops the walk (its 3x3 neighbourhood is not flat);
+a flat patch without depth inside the object (a hole between textured depths) or a small one at the
+border (a stretch of carpet, a cabinet door between kept depths) seeds nothing.
 """
 
 from __future__ import annotations
@@ -91,6 +103,31 @@ def _enclosed_along_rows(anchor: np.ndarray, inverse: np.ndarray, tolerance: flo
     weight = left / np.maximum(left + right, 1)
     between = left_value * (1 - weight) + right_value * weight
     return both & (np.abs(inverse - between) <= tolerance * np.maximum(between, 1e-12))
+
+
+def fringe(depth: np.ndarray, grey: np.ndarray, contrast: float, reach: int, min_area: float = 0.0) -> np.ndarray:
+    """(H, W) bool: the kept depths of the fringe (see the module's docstring): pixels of ``depth`` > 0
+    whose 3x3 contrast (:func:`local_contrast`) is below ``contrast``, joined (8-connected) through such
+    pixels, within ``reach`` steps, to a connected region of flat pixels without depth that touches the
+    border of the map and holds at least ``min_area`` of its pixels. ``grey`` (H, W): the photo at the
+    map's size (uint8, or float in [0, 1])."""
+    kept = depth > 0
+    flat = local_contrast(grey, 1) < contrast
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((~kept & flat).astype(np.uint8), connectivity=8)
+    border = np.zeros(count, bool)
+    border[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    border &= stats[:, cv2.CC_STAT_AREA] >= min_area * kept.size
+    border[0] = False
+    region = border[labels].astype(np.uint8)
+    walk = (kept & flat).astype(np.uint8)
+    dropped = np.zeros_like(kept)
+    for _ in range(reach):
+        step = (cv2.dilate(region, np.ones((3, 3), np.uint8)) > 0) & (walk > 0) & ~dropped
+        if not step.any():
+            break
+        dropped |= step
+        region[step] = 1
+    return dropped
 
 
 def keep_textured(depth: np.ndarray, grey: np.ndarray, min_contrast: float, radius: int, tolerance: float,
