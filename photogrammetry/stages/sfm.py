@@ -214,6 +214,20 @@ def _map(db: Path, images: Path, config: SfmConfig, ctx: StageContext, *, light:
         raise StageError(f"{error}. {diagnosis.static_background(still)}") from error
 
 
+def _map_checked(db: Path, images: Path, config: SfmConfig, ctx: StageContext, beat: Any, *, light: bool,
+                 num_images: int, connected: int, features: Path) -> tuple[Any, Any]:
+    """:func:`_map`, its chosen model checked by :func:`~photogrammetry.sfm.sanity.checked` (mapped again with
+    other seeds where its rotations disagree with the verified pairs'); the outcome and the check's record."""
+    from photogrammetry.sfm import sanity
+
+    outcome = _map(db, images, config, ctx, light=light, num_images=num_images, connected=connected,
+                   features=features)
+    beat.step("sanity check")
+    remap = sanity.map_again(db, images, ctx.out / ".mapping" / "sanity", num_images=num_images,
+                             num_threads=ctx.workers, features=features)
+    return sanity.checked(outcome, db, config, remap, num_threads=ctx.workers)
+
+
 def _bridge(db: Path, images: Path, config: SfmConfig, ctx: StageContext, outcome: Any, extractor: str,
             beat: Any) -> Any:
     """:func:`~photogrammetry.sfm.learned_bridge.bridge` (learned matches where the SIFT model breaks) where
@@ -256,12 +270,8 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
             ids = {i: im.name for i, im in enumerate(ingest.images, 1)}  # as write_database numbers them
             raise StageError(diagnosis.no_verified_pairs(db, ids, config))
         beat.step("mapping and bundle adjustment")
-        outcome = _map(db, images, config, ctx, light=light, num_images=stats.images, connected=connected,
-                       features=features.path)
-        beat.step("sanity check")
-        outcome, pose_check = sanity.checked(outcome, db, config, sanity.map_again(
-            db, images, ctx.out / ".mapping" / "sanity", num_images=stats.images, num_threads=ctx.workers,
-            features=features.path), num_threads=ctx.workers)
+        outcome, pose_check = _map_checked(db, images, config, ctx, beat, light=light, num_images=stats.images,
+                                           connected=connected, features=features.path)
         outcome = _bridge(db, images, config, ctx, outcome, features.extractor, beat)
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers,
