@@ -241,7 +241,8 @@ def test_a_scaled_distortion_whose_focal_length_leaves_the_two_fits_range_is_hel
 def test_many_poorly_constrained_cameras_get_two_warnings_and_one_line_for_the_rest():
     """Photos without EXIF from many cameras (a landmark set from the web): not one warning a photo."""
     from photogrammetry.io.sfm import SfmSummary
-    from photogrammetry.stages.sfm import FOCAL_WARNINGS_SHOWN, SfmConfig, _focal_warnings
+    from photogrammetry.sfm.messages import FOCAL_WARNINGS_SHOWN, focal_warnings
+    from photogrammetry.stages.sfm import SfmConfig
 
     cameras = tuple(CameraInfo(camera_id=i, model="SIMPLE_RADIAL", width=1024, height=683, images=1,
                                focal_px=800.0 + 100 * i, focal_source="estimated", focal_prior_px=None,
@@ -249,13 +250,13 @@ def test_many_poorly_constrained_cameras_get_two_warnings_and_one_line_for_the_r
                     for i in range(1, 11))
     summary = SfmSummary(mapper="incremental", attempts=(), models=(), registered=(), unregistered=(),
                          verified_pairs=45, principal_point_refined=False, cameras=cameras)
-    warnings = _focal_warnings(summary, SfmConfig())
+    warnings = focal_warnings(summary, SfmConfig())
     assert FOCAL_WARNINGS_SHOWN == 2 and len(warnings) == 3  # cameras 1, 3 in full; 5, 7, 9 in one line
     assert warnings[0].startswith("the focal length of camera 1 ") and "camera 3 " in warnings[1]
     assert warnings[2].startswith("the focal lengths of 3 more camera(s)")
     assert all(f"camera {i}: " in warnings[2] for i in (5, 7, 9)) and "camera 2: " not in warnings[2]
     few = dataclasses.replace(summary, cameras=cameras[:3])
-    assert len(_focal_warnings(few, SfmConfig())) == 2  # cameras 1 and 3, each in full
+    assert len(focal_warnings(few, SfmConfig())) == 2  # cameras 1 and 3, each in full
 
 
 def test_the_lens_check_is_recorded_in_sfm_json_and_shown_in_status(tmp_path):
@@ -286,7 +287,7 @@ def test_the_lens_check_is_recorded_in_sfm_json_and_shown_in_status(tmp_path):
 
 def test_a_lens_check_survives_sfm_json_and_older_files_read_without_one(tmp_path):
     from photogrammetry.io.sfm import LensCheck, SfmSummary, load_sfm, save_sfm_summary
-    from photogrammetry.stages.sfm import _describe_focal
+    from photogrammetry.sfm.messages import describe_focal
 
     check = LensCheck(corner_shift=0.008, corner_shift_sd=0.002, radius_px=324.5, lines=327, photos=20, reason="",
                       free_corner_shift=0.0081, held_corner_shift=0.0, sides_with="neither", decided=False)
@@ -297,7 +298,7 @@ def test_a_lens_check_survives_sfm_json_and_older_files_read_without_one(tmp_pat
                          verified_pairs=45, principal_point_refined=False, cameras=(camera,))
     save_sfm_summary(tmp_path, summary)
     assert load_sfm(tmp_path).summary.cameras[0] == camera
-    line = _describe_focal(camera, False)
+    line = describe_focal(camera, False)
     assert "straight lines +0.8 +- 0.2 % at the corners (327 lines in 20 photos" in line
     assert "they do not tell the fits apart, not decisive" in line and "497.6 px (+0.7 %)" in line
     raw = json.loads((tmp_path / "sfm.json").read_text())
@@ -305,4 +306,4 @@ def test_a_lens_check_survives_sfm_json_and_older_files_read_without_one(tmp_pat
     (tmp_path / "sfm.json").write_text(json.dumps(raw))
     older = load_sfm(tmp_path).summary.cameras[0]
     assert older.lens_check is None and older == dataclasses.replace(camera, lens_check=None)
-    assert "straight lines" not in _describe_focal(older, False)
+    assert "straight lines" not in describe_focal(older, False)
