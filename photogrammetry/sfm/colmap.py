@@ -87,6 +87,11 @@ def map_threads(fn: Callable[[T], R], jobs: Sequence[T], num_threads: int) -> li
         return list(pool.map(fn, jobs))
 
 
+def keypoint_positions(db: pycolmap.Database, image_id: int) -> np.ndarray:
+    """``(N, 2)`` float64 positions of an image's keypoints in the open database ``db``."""
+    return np.asarray(db.read_keypoints(image_id))[:, :2].astype(np.float64)
+
+
 def estimate_pairs(db: pycolmap.Database, jobs: Sequence[tuple[int, int, np.ndarray]],
                    estimate: Callable[[Any, np.ndarray, Any, np.ndarray, np.ndarray], R], num_threads: int) -> list[R]:
     """``estimate(camera1, keypoints1, camera2, keypoints2, matches)`` for each ``(image_id1, image_id2, matches)``
@@ -94,8 +99,7 @@ def estimate_pairs(db: pycolmap.Database, jobs: Sequence[tuple[int, int, np.ndar
     each image's camera and keypoints (``(N, 2)`` float64 positions) are read once."""
     cameras = {c.camera_id: c for c in db.read_all_cameras()}
     camera_of = {im.image_id: im.camera_id for im in db.read_all_images()}
-    keypoints = {i: np.asarray(db.read_keypoints(i))[:, :2].astype(np.float64)
-                 for i in sorted({i for id1, id2, _ in jobs for i in (id1, id2)})}
+    keypoints = {i: keypoint_positions(db, i) for i in sorted({i for id1, id2, _ in jobs for i in (id1, id2)})}
 
     def one(job: tuple[int, int, np.ndarray]) -> R:
         id1, id2, matches = job

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from photogrammetry.sfm.colmap import keypoint_positions
+
 if TYPE_CHECKING:
     import pycolmap
 
@@ -124,9 +126,16 @@ def choose(database: Path, options: InitialPairOptions, pipeline: pycolmap.Incre
     with pycolmap.Database.open(database) as db:
         cameras = {c.camera_id: c for c in db.read_all_cameras()}
         images = {im.image_id: im for im in db.read_all_images()}
+        keypoints: dict[int, np.ndarray] = {}  # each image's read once, as the walk reaches it
+
+        def positions(image_id: int) -> np.ndarray:
+            if image_id not in keypoints:
+                keypoints[image_id] = keypoint_positions(db, image_id)
+            return keypoints[image_id]
+
         for id1, id2 in order:
-            pose = pair_pose(cameras[images[id1].camera_id], _keypoints(db, id1), cameras[images[id2].camera_id],
-                             _keypoints(db, id2), np.asarray(db.read_two_view_geometry(id1, id2).inlier_matches),
+            pose = pair_pose(cameras[images[id1].camera_id], positions(id1), cameras[images[id2].camera_id],
+                             positions(id2), np.asarray(db.read_two_view_geometry(id1, id2).inlier_matches),
                              mapper.init_max_error, pipeline.random_seed)
             if pose is None or not (pose.inliers >= mapper.init_min_num_inliers
                                     and pose.forward < mapper.init_max_forward_motion
@@ -143,10 +152,6 @@ def choose(database: Path, options: InitialPairOptions, pipeline: pycolmap.Incre
                      *contradicted, options.max_disagreement_deg)
             return id1, id2
     return None
-
-
-def _keypoints(db: pycolmap.Database, image_id: int) -> np.ndarray:
-    return np.asarray(db.read_keypoints(image_id))[:, :2].astype(np.float64)
 
 
 def map_from(pair: tuple[int, int], database: Path, images: Path, out: Path,
