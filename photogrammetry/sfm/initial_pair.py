@@ -55,10 +55,6 @@ class PairPose:
     is not planar or panoramic)."""
 
 
-def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.degrees(np.arccos(np.clip((np.trace(a.T @ b) - 1) / 2, -1.0, 1.0))))
-
-
 def pair_pose(camera1: pycolmap.Camera, points1: np.ndarray, camera2: pycolmap.Camera, points2: np.ndarray,
               matches: np.ndarray, max_error: float, seed: int) -> PairPose | None:
     """The pair's initial two-view geometry with COLMAP's mapper's RANSAC (``max_error`` pixels), and how
@@ -73,14 +69,14 @@ def pair_pose(camera1: pycolmap.Camera, points1: np.ndarray, camera2: pycolmap.C
     if not pycolmap.estimate_two_view_geometry_pose(camera1, points1, camera2, points2, found):
         return None
     kinds = pycolmap.TwoViewGeometryConfiguration
-    rotation, t, tri_angle = (found.cam2_from_cam1.rotation.matrix(),
+    rotation, t, tri_angle = (pycolmap.Rotation3d(found.cam2_from_cam1.rotation.matrix()),
                               np.asarray(found.cam2_from_cam1.translation, dtype=float), float(found.tri_angle))
     disagreement = 0.0
     if found.config in (kinds.PLANAR, kinds.PANORAMIC, kinds.PLANAR_OR_PANORAMIC):
         found.config = kinds.CALIBRATED
         if not pycolmap.estimate_two_view_geometry_pose(camera1, points1, camera2, points2, found):
             return None
-        disagreement = _angle_deg(rotation, found.cam2_from_cam1.rotation.matrix())
+        disagreement = float(np.degrees((found.cam2_from_cam1.rotation * rotation.inverse()).angle()))
     forward = abs(t[2]) / max(float(np.linalg.norm(t)), 1e-12)
     return PairPose(len(found.inlier_matches), float(np.degrees(tri_angle)), forward, disagreement)
 
