@@ -36,12 +36,14 @@ class ExtractionImage:
 
 def extraction_size(width: int, height: int, resize_max: int, resize_min: int = 0) -> tuple[int, int]:
     """``(width, height)`` with the longest side at most ``resize_max`` and at least ``resize_min``
-    (0: no limit)."""
+    (0: no limit); where ``resize_min`` exceeds ``resize_max``, small images are upsampled to
+    ``resize_max`` only (a preset's ``resize_min`` under a user's smaller ``resize_max``)."""
     longest = max(width, height)
+    least = min(resize_min, resize_max) if resize_max > 0 else resize_min
     if resize_max > 0 and longest > resize_max:
         scale = resize_max / longest
-    elif resize_min > 0 and longest < resize_min:
-        scale = resize_min / longest
+    elif least > 0 and longest < least:
+        scale = least / longest
     else:
         return width, height
     return max(1, round(width * scale)), max(1, round(height * scale))

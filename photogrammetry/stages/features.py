@@ -51,7 +51,8 @@ class FeaturesConfig(ExtractorOptions):
     resize_min: int = 0
     """Images whose longest side is shorter are upsampled to it for extraction (0: never), as
     COLMAP's SIFT doubles small images: keypoints on small photos are then localised to a
-    finer fraction of their pixels."""
+    finer fraction of their pixels. Never beyond ``resize_max``: with ``resize_max`` smaller,
+    small images are upsampled to ``resize_max``."""
     batch_size: int = field(default=4, metadata={"cache": False})
     """Images per batch on CUDA (the CPU runs one at a time); does not change the output."""
 
@@ -61,9 +62,8 @@ class FeaturesConfig(ExtractorOptions):
             raise ConfigError(f"features.extractor: unknown {self.extractor!r}; choose one of: {', '.join(EXTRACTORS)}")
         if self.resize_max < 0 or 0 < self.resize_max < 64:
             raise ConfigError(f"features.resize_max must be 0 (no resizing) or >= 64, got {self.resize_max}")
-        if self.resize_min < 0 or (self.resize_max > 0 and self.resize_min > self.resize_max):
-            raise ConfigError(f"features.resize_min must be between 0 and resize_max ({self.resize_max}), "
-                              f"got {self.resize_min}")
+        if self.resize_min < 0:
+            raise ConfigError(f"features.resize_min must be >= 0 (0: never upsample), got {self.resize_min}")
         if self.batch_size < 1:
             raise ConfigError(f"features.batch_size must be >= 1, got {self.batch_size}")
 

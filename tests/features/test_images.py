@@ -33,6 +33,13 @@ def test_small_images_are_upsampled_to_resize_min(size, resize_min, expected) ->
     assert extraction_size(*size, 1600, resize_min) == expected
 
 
+@pytest.mark.parametrize("size, resize_max, resize_min, expected", [
+    ((320, 240), 640, 1024, (640, 480)), ((800, 600), 640, 1024, (640, 480)), ((320, 240), 0, 1024, (1024, 768)),
+])
+def test_upsampling_stops_at_resize_max(size, resize_max, resize_min, expected) -> None:
+    assert extraction_size(*size, resize_max, resize_min) == expected
+
+
 def test_rescale_is_exact_in_colmap_convention() -> None:
     corners = np.array([[0, 0], [320, 240], [160.5, 0.25]], np.float32)
     np.testing.assert_allclose(rescale_keypoints(corners, (320, 240), (640, 480)), [[0, 0], [640, 480], [321, 0.5]])
