@@ -64,8 +64,8 @@ only where, besides the tests above, its standard deviation is at most
 :data:`~photogrammetry.sfm.intrinsics.WALK_PRINCIPAL_POINT_MAX_SD` of the image; the distortion is then chosen
 again with it free. Measured on the real office walk (true point 10 px above the centre of 540 x 360; 20-frame
 windows from frames 0, 5, 10, 15, 20, 30 and 40, ``cpu`` and ``fast``, the same mapped models): kept in 9 of 14,
-each within 6 px of the truth, pose AUC@5 +0.00 to +0.19 and the focal length nearer the truth in 8 (it was held
-at the centre before: AUC@5 0.450 -> 0.613 on 20-39 ``cpu``); refused in frames 0-24, where it landed 13-22 px off.
+each within 6 px of the truth, pose AUC@5 -0.003 to +0.18 and the focal length nearer the truth in all 9 (it was held
+at the centre before: AUC@5 0.450 -> 0.613 on 20-39 ``cpu``); refused in frames 0-24, where it landed 13-23 px off.
 """
 
 from __future__ import annotations
