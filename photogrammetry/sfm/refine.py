@@ -64,8 +64,9 @@ only where, besides the tests above, its standard deviation is at most
 :data:`~photogrammetry.sfm.intrinsics.WALK_PRINCIPAL_POINT_MAX_SD` of the image; the distortion is then chosen
 again with it free. Measured on the real office walk (true point 10 px above the centre of 540 x 360; 20-frame
 windows from frames 0, 5, 10, 15, 20, 30 and 40, ``cpu`` and ``fast``, the same mapped models): kept in 9 of 14,
-each within 6 px of the truth, pose AUC@5 -0.003 to +0.18 and the focal length nearer the truth in all 9 (it was held
-at the centre before: AUC@5 0.450 -> 0.613 on 20-39 ``cpu``); refused in frames 0-24, where it landed 13-23 px off.
+each within 6 px of the truth, pose AUC@5 -0.003 to +0.18 and the focal length nearer the truth in all 9 (it was
+held at the centre before: AUC@5 0.450 -> 0.613 on 20-39 ``cpu``); refused in frames 0-24, where it landed 13-23 px
+off.
 """
 
 from __future__ import annotations
@@ -338,12 +339,10 @@ def _principal_point_on_walk(model: pycolmap.Reconstruction, chosen: Refinement,
     :data:`~photogrammetry.sfm.intrinsics.WALK_PRINCIPAL_POINT_MAX_SD`, the distortion chosen again from ``model``
     with them free (held at the centre while the true one is off, the free distortion takes up the difference:
     a synthetic walk, the point 14 px above the centre, 489.7 px limited, 497.0 px with it free; true 500)."""
-    options = config.refinement
-    with colmap_errors("the final bundle adjustment", _HINT):
-        free = copy.deepcopy(chosen.model)
-        _refine_once(free, database, config, principal_point=True, distortion=chosen.distortion,
-                     num_threads=num_threads)
-        deviations = principal_point_deviations(free, distortion=chosen.distortion, num_threads=num_threads)
+    options = config.refinement  # called within refine_model's colmap_errors
+    free = copy.deepcopy(chosen.model)
+    _refine_once(free, database, config, principal_point=True, distortion=chosen.distortion, num_threads=num_threads)
+    deviations = principal_point_deviations(free, distortion=chosen.distortion, num_threads=num_threads)
     offset, sd = principal_point_offset(free), max(deviations.values(), default=math.inf)
     keep = (principal_points_plausible(free, options.max_principal_point_offset)
             and offset >= options.principal_point_min_offset and sd <= WALK_PRINCIPAL_POINT_MAX_SD
@@ -355,9 +354,7 @@ def _principal_point_on_walk(model: pycolmap.Reconstruction, chosen: Refinement,
              free.compute_mean_reprojection_error())
     if not keep:
         return chosen
-    with colmap_errors("the final bundle adjustment", _HINT):
-        again = _choose_distortion(model, database, config, principal_point=True, num_threads=num_threads,
-                                   images=images)
+    again = _choose_distortion(model, database, config, principal_point=True, num_threads=num_threads, images=images)
     plausible = principal_points_plausible(again.model, options.max_principal_point_offset)
     return again if plausible else dataclasses.replace(chosen, model=free, principal_point=True)
 
