@@ -68,23 +68,18 @@ its 100 iterations (office walk, 60 frames: 92 iterations, 2.16 CPU s; at 1e-8 1
 standard deviation the same to four digits, 0.6351 px)."""
 
 
-def focal_deviations(model: pycolmap.Reconstruction, *, focal: bool, principal_point: bool, distortion: bool,
-                     num_threads: int) -> dict[int, float]:
-    """Standard deviation in pixels of each camera's focal length, by camera id.
-
-    One more (plain least-squares) adjustment of a copy of ``model`` with the focal lengths, and
-    the principal points and distortion where they were refined, free; its covariance is scaled
-    by the reprojection noise (per axis: the mean error over sqrt(pi / 2)). Cameras whose
-    covariance cannot be had are left out; none when the focal lengths were held (``focal`` false).
-    """
+def _covariances(model: pycolmap.Reconstruction, *, focal: bool, principal_point: bool, distortion: bool,
+                 num_threads: int) -> dict[int, np.ndarray]:
+    """Covariance of each camera's parameters (``camera.params`` order, held ones zero) in squared pixels, by
+    camera id: one more (plain least-squares) adjustment of a copy of ``model`` with the focal lengths, and the
+    principal points and distortion as asked, free; its covariance scaled by the reprojection noise (per axis:
+    the mean error over sqrt(pi / 2)). Cameras whose covariance cannot be had are left out."""
     import pycolmap
 
-    if not focal:
-        return {}
     work = copy.deepcopy(model)
     options = pycolmap.BundleAdjustmentOptions()
     options.print_summary = False
-    options.refine_focal_length = True
+    options.refine_focal_length = focal
     options.refine_principal_point = principal_point
     options.refine_extra_params = distortion
     options.ceres.solver_options.num_threads = num_threads
@@ -98,16 +93,63 @@ def focal_deviations(model: pycolmap.Reconstruction, *, focal: bool, principal_p
     covariance = pycolmap.estimate_ba_covariance(pycolmap.BACovarianceOptions(), work, adjuster)
     if covariance is None:
         return {}
-    noise = work.compute_mean_reprojection_error() / math.sqrt(math.pi / 2.0)
-    deviations = {}
+    noise2 = (work.compute_mean_reprojection_error() / math.sqrt(math.pi / 2.0)) ** 2
+    out = {}
     for camera_id, camera in work.cameras.items():
+        free = sorted([*(camera.focal_length_idxs() if focal else []),
+                       *(camera.principal_point_idxs() if principal_point else []),
+                       *(camera.extra_params_idxs() if distortion else [])])
         block = covariance.get_other_params_cov(camera.params)
-        n = len(camera.focal_length_idxs())
-        if block is None or block.shape[0] < n:
+        if block is None or np.asarray(block).shape[0] != len(free):
             continue
-        variance = float(np.sum(np.asarray(block)[:n, :n])) / n**2  # of the mean of the focal entries
-        deviations[int(camera_id)] = noise * math.sqrt(max(variance, 0.0))
+        full = np.zeros((len(camera.params), len(camera.params)))
+        full[np.ix_(free, free)] = noise2 * np.asarray(block)
+        out[int(camera_id)] = full
+    return out
+
+
+def focal_deviations(model: pycolmap.Reconstruction, *, focal: bool, principal_point: bool, distortion: bool,
+                     num_threads: int) -> dict[int, float]:
+    """Standard deviation in pixels of each camera's focal length, by camera id.
+
+    From :func:`_covariances` with the focal lengths, and the principal points and distortion where they
+    were refined, free. Cameras whose covariance cannot be had are left out; none when the focal lengths were
+    held (``focal`` false).
+    """
+    if not focal:
+        return {}
+    deviations = {}
+    for camera_id, cov in _covariances(model, focal=True, principal_point=principal_point, distortion=distortion,
+                                       num_threads=num_threads).items():
+        idx = list(model.camera(camera_id).focal_length_idxs())
+        variance = float(np.sum(cov[np.ix_(idx, idx)])) / len(idx) ** 2  # of the mean of the focal entries
+        deviations[camera_id] = math.sqrt(max(variance, 0.0))
     return deviations
+
+
+WALK_PRINCIPAL_POINT_MAX_SD = 0.0025
+"""On a walk straight ahead (:func:`moves_ahead`) a refined principal point is kept only where its standard
+deviation (:func:`principal_point_deviations`) is at most this fraction of the image size along each axis, on
+top of the tests every refined principal point passes (:mod:`photogrammetry.sfm.refine`). Measured on the real
+office walk (540 x 360, true point 10.3 px above the centre; 20-frame windows from frames 0, 5, 10, 15, 20, 30
+and 40, ``cpu`` and ``fast``): where the point landed within 6 px of the truth, 0.10-0.16 % (0.36-0.57 px);
+where it landed 13-23 px off (frames 0-24), 0.16-0.48 %, and the one of those the other tests passed (frames
+5-24, ``fast``, 13 frames registered: the focal length moved from +0.2 to -6.0 %) 0.48 %."""
+
+
+def principal_point_deviations(model: pycolmap.Reconstruction, *, distortion: bool,
+                               num_threads: int) -> dict[int, float]:
+    """The larger of each camera's principal point standard deviations along x over the width and along y over
+    the height (fractions of the image), by camera id, from :func:`_covariances` with the focal lengths and
+    principal points free (and the distortion where ``distortion``)."""
+    out = {}
+    for camera_id, cov in _covariances(model, focal=True, principal_point=True, distortion=distortion,
+                                       num_threads=num_threads).items():
+        camera = model.camera(camera_id)
+        ix, iy = camera.principal_point_idxs()
+        out[camera_id] = max(math.sqrt(max(cov[ix, ix], 0.0)) / camera.width,
+                             math.sqrt(max(cov[iy, iy], 0.0)) / camera.height)
+    return out
 
 
 def camera_infos(model: pycolmap.Reconstruction, ingest: IngestResult, deviations: Mapping[int, float], *,

@@ -308,7 +308,7 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
 
 STAGE = StageSpec(
     name="sfm",
-    version=20,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=21,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
@@ -333,6 +333,8 @@ STAGE = StageSpec(
     # 19: the mapping's rotations checked against the verified pairs' own, mapped again with other seeds (sfm.sanity)
     # 20: an incremental run whose first pick of initial pair is a planar pair its essential matrix contradicts starts
     # from the next sound pair (sfm.initial_pair)
+    # 21: on a walk straight ahead the principal point is refined where the tests pass and its standard deviation
+    # is at most intrinsics.WALK_PRINCIPAL_POINT_MAX_SD of the image
     config=SfmConfig,
     run=run,
     load=load_sfm,

@@ -45,6 +45,8 @@ class Rig:
     """Frames within this distance of each other are matched (0: every pair)."""
     k1: float = 0.0
     """Radial distortion of the lens (COLMAP's ``SIMPLE_RADIAL``: ``x (1 + k1 r^2)`` in normalised coordinates)."""
+    principal_point: tuple[float, float] = (0.0, 0.0)
+    """Offset of the principal point from the image centre, pixels (x, y)."""
 
 
 def _look(center: np.ndarray, forward: np.ndarray, up=(0.0, 0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
@@ -72,8 +74,10 @@ def _walls(rng: np.random.Generator, planes: tuple[tuple[int, float, int], ...],
     return points, normals
 
 
-def forward_video(*, num_frames: int = 24, focal: float = 500.0, seed: int = 0) -> Rig:
-    """A walk of 3 m down a 8 x 5 x 3 m room, looking ahead with a gentle sway, 640 x 480."""
+def forward_video(*, num_frames: int = 24, focal: float = 500.0, seed: int = 0,
+                  principal_point: tuple[float, float] = (0.0, 0.0)) -> Rig:
+    """A walk of 3 m down a 8 x 5 x 3 m room, looking ahead with a gentle sway, 640 x 480, the principal
+    point ``principal_point`` pixels off the centre."""
     points, normals = _walls(np.random.default_rng(seed), ((0, 8.0, -1), (1, -2.5, 1), (1, 2.5, -1), (2, 0.0, 1),
                                                           (2, 3.0, -1)), [-1.0, -2.5, 0.0], [8.0, 2.5, 3.0], 300)
     rotations, translations = [], []
@@ -85,7 +89,8 @@ def forward_video(*, num_frames: int = 24, focal: float = 500.0, seed: int = 0) 
         r, t = _look(center, forward)
         rotations.append(r)
         translations.append(t)
-    return Rig(np.stack(rotations), np.stack(translations), points, normals, 640, 480, focal, window=6)
+    return Rig(np.stack(rotations), np.stack(translations), points, normals, 640, 480, focal, window=6,
+               principal_point=principal_point)
 
 
 def sideways_walk(*, num_frames: int = 24, focal: float = 500.0, k1: float = 0.0, seed: int = 0) -> Rig:
@@ -127,7 +132,7 @@ def _project(rig: Rig, view: int) -> tuple[np.ndarray, np.ndarray]:
     facing = np.einsum("ij,ij->i", rig.normals, center - rig.points) > 0
     xy = cam[:, :2] / np.maximum(cam[:, 2:], 1e-9)
     xy = xy * (1.0 + rig.k1 * np.sum(xy**2, axis=1, keepdims=True))
-    uv = rig.focal * xy + [rig.width / 2, rig.height / 2]
+    uv = rig.focal * xy + [rig.width / 2 + rig.principal_point[0], rig.height / 2 + rig.principal_point[1]]
     inside = (cam[:, 2] > 0.3) & facing & (uv[:, 0] > 1) & (uv[:, 1] > 1)
     inside &= (uv[:, 0] < rig.width - 1) & (uv[:, 1] < rig.height - 1)
     return uv[inside], np.flatnonzero(inside)
