@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from photogrammetry.errors import StageError
-from photogrammetry.sfm import guided, mapping, plausible, verification
+from photogrammetry.sfm import focal_starts, guided, mapping, plausible, verification
 from photogrammetry.sfm.continuity import keeps_scale
 from photogrammetry.sfm.database import connected_images
 from photogrammetry.sfm.mapping import MappingOutcome
@@ -136,8 +136,8 @@ def _light_passes(database: Path, images: Path, scratch: Path, config: SfmOption
     """The light first pass and the second pass, where the second registers every connected image;
     else ``None``, with ``database`` as the light verification left it."""
     try:
-        first = mapping.reconstruct(database, images, scratch, config, num_images=num_images, connected=connected,
-                                    num_threads=num_threads, retries=False, light=True, features=features)
+        first = focal_starts.light_pass(database, images, scratch, config, num_images=num_images, connected=connected,
+                                        num_threads=num_threads, features=features)
     except StageError as err:
         log.info("light first pass: %s", err)
         return None

@@ -308,7 +308,7 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
 
 STAGE = StageSpec(
     name="sfm",
-    version=20,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=21,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
@@ -332,7 +332,7 @@ STAGE = StageSpec(
     # the held retry is skipped or run by reach.cut's bounds (both ways across, initial pairs, joins through shared images)
     # 19: the mapping's rotations checked against the verified pairs' own, mapped again with other seeds (sfm.sanity)
     # 20: an incremental run whose first pick of initial pair is a planar pair its essential matrix contradicts starts
-    # from the next sound pair (sfm.initial_pair)
+    # from the next sound pair (sfm.initial_pair); 21: the light first pass from several focal starts (sfm.focal_starts)
     config=SfmConfig,
     run=run,
     load=load_sfm,

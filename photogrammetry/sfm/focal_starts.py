@@ -1,0 +1,153 @@
+"""The light first pass mapped from several starting focal lengths where a camera has no prior.
+
+Without a focal prior COLMAP starts every camera at 1.2 x its longest side and bundle adjustment
+refines it from there; that start is never questioned. Where the truth lies far from it the model
+can settle on the wrong focal length: on the office frames 40-59 (``--preset xfeat``) the light
+pass started at 648 px against the true 495.5; at that focal length near-rotations look like
+parallax, COLMAP started from a pair with 11 degrees of triangulation angle (2.7 at the true focal
+length), the model bent around 650-670 px and the second pass started from 660 px (pose AUC@5
+0.074). A long lens (3,000 px on 640 px images) started at 768 px breaks into pieces of a few views.
+
+So :func:`light_pass` maps the database lightly (:func:`~photogrammetry.sfm.mapping.reconstruct`,
+no retries) from each of ``focal_starts.factors`` x the longest side in turn, written into the
+database's cameras without a prior (not marked as priors), and keeps the start whose largest model
+registers the most images, then has the lowest mean reprojection error: a bent model fits its
+tracks worse (office 40-59, the mapper alone: 0.90-0.94 px against 0.53-0.59 px for sound ones).
+The starts stop where the best so far holds at least half the connected images and another start
+ended within ``focal_starts.converged`` of its focal length. The database's cameras keep the
+winning start, so a mapping in full after it starts there too. Each start is one line of the
+outcome's attempts (``sfm.json``), with the spread of the focal lengths the starts ended at.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from photogrammetry.errors import StageError
+from photogrammetry.sfm import mapping
+from photogrammetry.sfm.mapping import MappingOutcome
+from photogrammetry.sfm.options import SfmOptions
+
+log = logging.getLogger("photogrammetry.sfm")
+
+
+@dataclass(frozen=True)
+class Start:
+    """One start's light mapping."""
+
+    factor: float
+    """The starting focal length, times each camera's longest side."""
+    outcome: MappingOutcome | None
+    """Its mapping; ``None`` where it found no model."""
+
+    @property
+    def registered(self) -> int:
+        return self.outcome.models[0].num_reg_images() if self.outcome else 0
+
+    @property
+    def error(self) -> float:
+        return float(self.outcome.models[0].compute_mean_reprojection_error()) if self.outcome else float("inf")
+
+    @property
+    def focal(self) -> float | None:
+        """The mean focal length of the largest model's cameras (``None`` without a model)."""
+        if not self.outcome:
+            return None
+        cameras = list(self.outcome.models[0].cameras.values())
+        return sum(c.mean_focal_length() for c in cameras) / len(cameras)
+
+    def describe(self) -> str:
+        if not self.outcome:
+            return f"{self.factor:g}x: no model"
+        return f"{self.factor:g}x -> {self.focal:.1f} px ({self.registered} images, {self.error:.2f} px)"
+
+
+def set_start(database: Path, factor: float) -> list[int]:
+    """Start the database's cameras without a focal prior at ``factor`` x their longest side (not
+    marked as priors); their ids."""
+    import pycolmap
+
+    free = []
+    with pycolmap.Database.open(database) as db:
+        for camera in db.read_all_cameras():
+            if camera.has_prior_focal_length:
+                continue
+            params = camera.params.copy()
+            params[list(camera.focal_length_idxs())] = factor * max(camera.width, camera.height)
+            camera.params = params
+            db.update_camera(camera)
+            free.append(int(camera.camera_id))
+    return free
+
+
+TIE_PX = 0.01
+"""Reprojection errors within this many pixels of each other are a tie, which the earlier start wins
+(office 40-59, ``cpu``: 1.2x and 2.4x ended at the same 489.5 px and 0.49 px)."""
+
+
+def best(starts: list[Start]) -> Start:
+    """The start whose largest model registers the most images, then has the lowest reprojection error
+    (the earliest within :data:`TIE_PX` of it)."""
+    most = max(s.registered for s in starts)
+    candidates = [s for s in starts if s.registered == most]
+    low = min(s.error for s in candidates)
+    return next(s for s in candidates if s.error <= low + TIE_PX)
+
+
+def _converged(starts: list[Start], connected: int, tolerance: float) -> bool:
+    top = best(starts)
+    if top.focal is None or 2 * top.registered < connected:
+        return False
+    return any(s is not top and s.focal is not None and abs(s.focal - top.focal) <= tolerance * top.focal
+               for s in starts)
+
+
+def _map(database: Path, images: Path, scratch: Path, config: SfmOptions, factor: float, *, num_images: int,
+         connected: int, num_threads: int, features: Path | None) -> Start:
+    set_start(database, factor)
+    try:
+        outcome = mapping.reconstruct(database, images, scratch / f"start-{factor:g}", config, num_images=num_images,
+                                      connected=connected, num_threads=num_threads, retries=False, light=True,
+                                      features=features)
+    except StageError as err:
+        log.info("light first pass from %gx the longest side: %s", factor, err)
+        outcome = None
+    return Start(factor, outcome)
+
+
+def spread(starts: list[Start]) -> float:
+    """The spread of the focal lengths the starts ended at, as a fraction of the smallest (0 with fewer than two)."""
+    ends = [s.focal for s in starts if s.focal is not None]
+    return (max(ends) - min(ends)) / min(ends) if len(ends) > 1 else 0.0
+
+
+def light_pass(database: Path, images: Path, scratch: Path, config: SfmOptions, *, num_images: int, connected: int,
+               num_threads: int, features: Path | None = None) -> MappingOutcome:
+    """The light first pass from the best of ``config.focal_starts.factors`` (see the module docstring);
+    the database's cameras without a prior keep the winning start.
+
+    Raises:
+        StageError: When no start found a model.
+    """
+    options = config.focal_starts
+    factors = options.factors or (1.2,)
+    starts: list[Start] = []
+    for factor in factors:
+        starts.append(_map(database, images, scratch, config, factor, num_images=num_images, connected=connected,
+                           num_threads=num_threads, features=features))
+        if len(factors) > 1 and _converged(starts, connected, options.converged):
+            break
+    top = best(starts)
+    if top.factor != starts[-1].factor:
+        set_start(database, top.factor)
+    if top.outcome is None:
+        raise StageError("structure from motion found no model from any focal start "
+                         f"({', '.join(f'{f:g}x' for f in factors)} the longest side)")
+    line = (f"focal starts: {'; '.join(s.describe() for s in starts)}; kept {top.factor:g}x, the ends spread "
+            f"{100 * spread(starts):.0f} %")
+    if len(factors) > 1:
+        log.info("%s", line)
+    attempts = (line,) * (len(factors) > 1) + top.outcome.attempts
+    return MappingOutcome(models=top.outcome.models, mapper=top.outcome.mapper, attempts=attempts)
+

@@ -1,0 +1,28 @@
+"""Options of the light first pass's focal starts (:mod:`photogrammetry.sfm.focal_starts`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from photogrammetry.errors import ConfigError
+
+
+@dataclass(frozen=True, kw_only=True)
+class FocalStartsOptions:
+    """Where a camera has no focal prior, the light first pass (:mod:`~photogrammetry.sfm.focal_pass`)
+    maps from several starting focal lengths, not only COLMAP's guess, and keeps the start whose largest
+    model registers the most images, then has the lowest reprojection error."""
+
+    factors: tuple[float, ...] = (1.2, 0.6, 2.4, 5.0)
+    """The starting focal lengths, times the longest image side, in the order they are tried (the first
+    is COLMAP's guess, 1.2; empty or one: that start only, as COLMAP does). 0.6 is a wide angle (79
+    degrees across), 2.4 a short tele lens, 5.0 a long one (3,000+ px on 640 px images)."""
+    converged: float = 0.02
+    """The starts stop early where the best start so far holds at least half the connected images and
+    another start ended within this fraction of its focal length: both found the same camera."""
+
+    def __post_init__(self) -> None:
+        if any(not f > 0 for f in self.factors):
+            raise ConfigError(f"focal_starts.factors must all be > 0 (times the longest image side), got {self.factors}")
+        if not 0.0 < self.converged < 1.0:
+            raise ConfigError(f"focal_starts.converged must be within (0, 1), got {self.converged}")

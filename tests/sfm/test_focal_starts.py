@@ -1,0 +1,109 @@
+"""The light first pass from several focal starts where a camera has no prior (:mod:`photogrammetry.sfm.focal_starts`)."""
+
+from __future__ import annotations
+
+import logging
+
+import pycolmap
+import pytest
+
+from photogrammetry.engine.settings import resolve_config
+from photogrammetry.errors import ConfigError
+from photogrammetry.sfm import colmap, database, focal_starts, verification
+from photogrammetry.sfm.focal_starts_options import FocalStartsOptions
+from photogrammetry.sfm.mapping import MappingOutcome
+from photogrammetry.stages import sfm
+from tests.sfm.conftest import run_sfm
+from tests.sfm.rigs import forward_video, narrow_ring, write_rig
+from tests.sfm.synthetic import SyntheticScene
+
+
+class _Camera:
+    def __init__(self, focal: float) -> None:
+        self.focal = focal
+
+    def mean_focal_length(self) -> float:
+        return self.focal
+
+
+class _Model:
+    def __init__(self, registered: int, error: float, focal: float) -> None:
+        self.registered, self.error, self.cameras = registered, error, {1: _Camera(focal)}
+
+    def num_reg_images(self) -> int:
+        return self.registered
+
+    def compute_mean_reprojection_error(self) -> float:
+        return self.error
+
+
+def _start(factor: float, registered: int, error: float, focal: float) -> focal_starts.Start:
+    return focal_starts.Start(factor, MappingOutcome(models=[_Model(registered, error, focal)], mapper="incremental",
+                                                     attempts=()))
+
+
+def test_the_start_registering_most_wins_then_the_lowest_error():
+    bent, sound, pieces = _start(1.2, 20, 1.28, 660.0), _start(0.6, 20, 1.14, 498.0), _start(2.4, 12, 0.4, 900.0)
+    assert focal_starts.best([bent, sound, pieces]) is sound
+    assert focal_starts.best([pieces, _start(5.0, 21, 3.0, 700.0)]).factor == 5.0
+    assert focal_starts.best([focal_starts.Start(0.6, None), bent]) is bent
+    assert focal_starts.spread([bent, sound, focal_starts.Start(5.0, None)]) == pytest.approx(162.0 / 498.0)
+    assert focal_starts.spread([bent]) == 0.0
+
+
+def test_starts_stop_where_two_end_at_the_best_focal_length_and_it_holds_half_the_images():
+    assert focal_starts._converged([_start(1.2, 20, 0.5, 500.0), _start(0.6, 20, 0.6, 505.0)], 20, 0.02)
+    assert not focal_starts._converged([_start(1.2, 20, 0.5, 500.0), _start(0.6, 20, 0.6, 520.0)], 20, 0.02)
+    # three views of sixteen agreeing is no answer: a long lens breaks into pieces from short starts
+    assert not focal_starts._converged([_start(1.2, 3, 0.5, 900.0), _start(0.6, 3, 0.5, 901.0)], 16, 0.02)
+
+
+@pytest.mark.parametrize("settings", [{"factors": (1.2, 0.0)}, {"converged": 0.0}, {"converged": 1.0}])
+def test_bad_focal_start_settings_are_refused_by_name(settings):
+    with pytest.raises(ConfigError, match="focal_starts." + next(iter(settings))):
+        FocalStartsOptions(**settings)
+
+
+def test_a_start_is_written_to_the_cameras_without_a_prior_only(synthetic_scene, tmp_path):
+    db = tmp_path / "database.db"
+    database.write_database(db, synthetic_scene.ingest, synthetic_scene.features.path, synthetic_scene.matches.path,
+                            camera_model="SIMPLE_RADIAL", shared_intrinsics=True)
+    [camera] = focal_starts.set_start(db, 0.6)
+    with pycolmap.Database.open(db) as opened:
+        [written] = opened.read_all_cameras()
+    assert written.camera_id == camera and not written.has_prior_focal_length
+    assert written.focal_length == pytest.approx(0.6 * max(written.width, written.height))
+
+
+def test_the_light_pass_keeps_the_winning_start_in_the_database(synthetic_scene, tmp_path, caplog):
+    config = resolve_config([sfm.STAGE], preset=None, overrides=["sfm.focal_starts.factors=[5.0,1.2]"])["sfm"]
+    db = tmp_path / "database.db"
+    images = colmap.image_folder(synthetic_scene.ingest, tmp_path / ".images")
+    database.write_database(db, synthetic_scene.ingest, synthetic_scene.features.path, synthetic_scene.matches.path,
+                            camera_model=config.camera_model, shared_intrinsics=True)
+    verification.verify(db, config, num_threads=1)
+    with caplog.at_level(logging.INFO, logger="photogrammetry"):
+        found = focal_starts.light_pass(db, images, tmp_path / "light", config, num_images=8, connected=8,
+                                        num_threads=1)
+    line = found.attempts[0]
+    assert line.startswith("focal starts: 5x -> ") and "; 1.2x -> " in line and line in caplog.text
+    kept = float(line.split("kept ")[1].split("x")[0])
+    assert found.models[0].num_reg_images() == 8
+    with pycolmap.Database.open(db) as opened:
+        [camera] = opened.read_all_cameras()
+    assert camera.focal_length == pytest.approx(kept * max(camera.width, camera.height))
+    assert not camera.has_prior_focal_length
+
+
+def _scene(rig, folder) -> SyntheticScene:
+    ingest, features, matches = write_rig(rig, folder)
+    return SyntheticScene(ingest=ingest, features=features, matches=matches, truth=None)
+
+
+def _focal(result) -> float:
+    return next(iter(pycolmap.Reconstruction(result.model).cameras.values())).focal_length
+
+
+def test_a_tie_goes_to_the_earlier_start():
+    assert focal_starts.best([_start(1.2, 20, 0.494, 489.5), _start(2.4, 20, 0.489, 489.5)]).factor == 1.2
+    assert focal_starts.best([_start(1.2, 20, 0.52, 489.5), _start(2.4, 20, 0.49, 489.5)]).factor == 2.4
