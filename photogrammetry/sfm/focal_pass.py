@@ -16,7 +16,8 @@ Where the second pass follows, the first pass is light (:func:`map_cameras`): it
 at most ``mapping.focal_first_pass_trials`` RANSAC iterations, and its mapping none of the retries
 (distortion held, global), with lighter bundle adjustments and no point colours
 (:func:`~photogrammetry.sfm.mapping.incremental_options`), since it only has to find the focal
-length. Where its largest model holds less than half the connected images (or the second pass
+length; it maps from several starting focal lengths and keeps the best start
+(:mod:`~photogrammetry.sfm.focal_starts`). Where its largest model holds less than half the connected images (or the second pass
 registers fewer, or fails), both passes run again in full, as without the light one. Where the
 second pass leaves connected images out, only the pairs between those images and its model are
 verified in full (:func:`_left_out`): the images left out can join the model through no other

@@ -117,8 +117,11 @@ def _map(database: Path, images: Path, scratch: Path, config: SfmOptions, factor
 
 
 def spread(starts: list[Start]) -> float:
-    """The spread of the focal lengths the starts ended at, as a fraction of the smallest (0 with fewer than two)."""
-    ends = [s.focal for s in starts if s.focal is not None]
+    """The spread of the focal lengths the starts ended at, as a fraction of the smallest (0 with fewer than
+    two), over the starts whose largest model holds at least half the images of the best one's (a start
+    that found 2 views of 24, a wide video started at 5x, says nothing of the focal length)."""
+    most = max(s.registered for s in starts)
+    ends = [s.focal for s in starts if s.focal is not None and 2 * s.registered >= most]
     return (max(ends) - min(ends)) / min(ends) if len(ends) > 1 else 0.0
 
 
@@ -145,7 +148,7 @@ def light_pass(database: Path, images: Path, scratch: Path, config: SfmOptions, 
         raise StageError("structure from motion found no model from any focal start "
                          f"({', '.join(f'{f:g}x' for f in factors)} the longest side)")
     line = (f"focal starts: {'; '.join(s.describe() for s in starts)}; kept {top.factor:g}x, the ends spread "
-            f"{100 * spread(starts):.0f} %")
+            f"{100 * spread(starts):.1f} %")
     if len(factors) > 1:
         log.info("%s", line)
     attempts = (line,) * (len(factors) > 1) + top.outcome.attempts

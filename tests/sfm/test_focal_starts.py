@@ -48,6 +48,7 @@ def test_the_start_registering_most_wins_then_the_lowest_error():
     assert focal_starts.best([pieces, _start(5.0, 21, 3.0, 700.0)]).factor == 5.0
     assert focal_starts.best([focal_starts.Start(0.6, None), bent]) is bent
     assert focal_starts.spread([bent, sound, focal_starts.Start(5.0, None)]) == pytest.approx(162.0 / 498.0)
+    assert focal_starts.spread([bent, sound, _start(5.0, 9, 0.3, 3000.0)]) == pytest.approx(162.0 / 498.0)
     assert focal_starts.spread([bent]) == 0.0
 
 
@@ -107,3 +108,16 @@ def _focal(result) -> float:
 def test_a_tie_goes_to_the_earlier_start():
     assert focal_starts.best([_start(1.2, 20, 0.494, 489.5), _start(2.4, 20, 0.489, 489.5)]).factor == 1.2
     assert focal_starts.best([_start(1.2, 20, 0.52, 489.5), _start(2.4, 20, 0.49, 489.5)]).factor == 2.4
+
+
+@pytest.mark.slow
+def test_a_wide_video_far_from_colmaps_guess_is_found_by_the_light_pass(tmp_path):
+    # 320 px on 640 x 480 (90 degrees across): from COLMAP's 768 px the light pass finds no model and
+    # both passes ran again in full; from 0.6x (384 px) it registers every frame
+    rig = forward_video(focal=320.0)
+    result = run_sfm(_scene(rig, tmp_path / "in"), tmp_path / "out")
+    assert len(result.summary.registered) == len(rig.rotations)
+    assert _focal(result) == pytest.approx(rig.focal, rel=0.02)
+    line = result.summary.attempts[0]
+    assert "focal starts: 1.2x: no model; 0.6x -> " in line and "kept 0.6x" in line
+    assert not any(a.startswith("incremental") for a in result.summary.attempts)  # no mapping in full after it
