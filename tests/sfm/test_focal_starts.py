@@ -59,6 +59,16 @@ def test_starts_stop_where_two_end_at_the_best_focal_length_and_it_holds_half_th
     assert not focal_starts._converged([_start(1.2, 3, 0.5, 900.0), _start(0.6, 3, 0.5, 901.0)], 16, 0.02)
 
 
+def test_a_start_beyond_one_that_failed_is_not_tried_once_every_image_is_registered():
+    none, wide, tele = focal_starts.Start(1.2, None), _start(0.6, 24, 0.6, 319.0), _start(2.4, 2, 0.3, 2236.0)
+    assert focal_starts.beyond([none, wide], 2.4, 24) is none  # 1.2x lies between 0.6x and 2.4x
+    assert focal_starts.beyond([none, wide, tele], 5.0, 24) is none
+    assert focal_starts.beyond([wide, tele], 5.0, 24) is tele
+    assert focal_starts.beyond([none, wide], 0.3, 24) is None  # nothing between 0.3x and 0.6x
+    assert focal_starts.beyond([none, wide], 2.4, 25) is None  # the best leaves a connected image out
+    assert focal_starts.beyond([_start(1.2, 20, 1.26, 660.0), _start(0.6, 20, 1.12, 497.0)], 2.4, 20) is None
+
+
 @pytest.mark.parametrize("settings", [{"factors": (1.2, 0.0)}, {"converged": 0.0}, {"converged": 1.0}])
 def test_bad_focal_start_settings_are_refused_by_name(settings):
     with pytest.raises(ConfigError, match="focal_starts." + next(iter(settings))):
@@ -120,4 +130,5 @@ def test_a_wide_video_far_from_colmaps_guess_is_found_by_the_light_pass(tmp_path
     assert _focal(result) == pytest.approx(rig.focal, rel=0.02)
     line = result.summary.attempts[0]
     assert "focal starts: 1.2x: no model; 0.6x -> " in line and "kept 0.6x" in line
+    assert "2.4x: not run (1.2x, nearer, 0 images); 5x: not run (1.2x, nearer, 0 images)" in line
     assert not any(a.startswith("incremental") for a in result.summary.attempts)  # no mapping in full after it
