@@ -10,8 +10,8 @@ from photogrammetry.errors import ConfigError
 @dataclass(frozen=True, kw_only=True)
 class FocalStartsOptions:
     """Where a camera has no focal prior, the light first pass (:mod:`~photogrammetry.sfm.focal_pass`)
-    maps from several starting focal lengths, not only COLMAP's guess, and keeps the start whose largest
-    model registers the most images, then has the lowest reprojection error."""
+    maps from several starting focal lengths, not only COLMAP's guess, and keeps, among the starts whose
+    largest model holds at least half the connected images, the one with the lowest reprojection error."""
 
     factors: tuple[float, ...] = (1.2, 0.6, 2.4, 5.0)
     """The starting focal lengths, times the longest image side, in the order they are tried (the first

@@ -42,11 +42,16 @@ def _start(factor: float, registered: int, error: float, focal: float) -> focal_
                                                      attempts=()))
 
 
-def test_the_start_registering_most_wins_then_the_lowest_error():
-    bent, sound, pieces = _start(1.2, 20, 1.28, 660.0), _start(0.6, 20, 1.14, 498.0), _start(2.4, 12, 0.4, 900.0)
-    assert focal_starts.best([bent, sound, pieces]) is sound
-    assert focal_starts.best([pieces, _start(5.0, 21, 3.0, 700.0)]).factor == 5.0
-    assert focal_starts.best([focal_starts.Start(0.6, None), bent]) is bent
+def test_the_lowest_error_wins_among_the_starts_holding_half_the_images():
+    bent, sound, pieces = _start(1.2, 20, 1.28, 660.0), _start(0.6, 20, 1.14, 498.0), _start(2.4, 9, 0.4, 900.0)
+    assert focal_starts.best([bent, sound, pieces], 20) is sound
+    # office, 60 frames: the start registering the most was the wrong one, at a higher error
+    walk, wrong = _start(1.2, 48, 0.42, 488.1), _start(0.6, 58, 0.62, 533.5)
+    assert focal_starts.best([walk, wrong], 60) is walk
+    # none holds half the connected images: the most registered, then the lowest error
+    assert focal_starts.best([pieces, _start(5.0, 6, 3.0, 700.0)], 20) is pieces
+    assert focal_starts.best([_start(1.2, 3, 0.4, 4043.0), _start(0.6, 3, 0.35, 3575.0)], 16).factor == 0.6
+    assert focal_starts.best([focal_starts.Start(0.6, None), bent], 20) is bent
     assert focal_starts.spread([bent, sound, focal_starts.Start(5.0, None)]) == pytest.approx(162.0 / 498.0)
     assert focal_starts.spread([bent, sound, _start(5.0, 9, 0.3, 3000.0)]) == pytest.approx(162.0 / 498.0)
     assert focal_starts.spread([bent]) == 0.0
@@ -116,8 +121,8 @@ def _focal(result) -> float:
 
 
 def test_a_tie_goes_to_the_earlier_start():
-    assert focal_starts.best([_start(1.2, 20, 0.494, 489.5), _start(2.4, 20, 0.489, 489.5)]).factor == 1.2
-    assert focal_starts.best([_start(1.2, 20, 0.52, 489.5), _start(2.4, 20, 0.49, 489.5)]).factor == 2.4
+    assert focal_starts.best([_start(1.2, 20, 0.494, 489.5), _start(2.4, 20, 0.489, 489.5)], 20).factor == 1.2
+    assert focal_starts.best([_start(1.2, 20, 0.52, 489.5), _start(2.4, 20, 0.49, 489.5)], 20).factor == 2.4
 
 
 @pytest.mark.slow
