@@ -15,9 +15,10 @@ model holds at least half the connected images, the one with the lowest mean rep
 (:func:`best`): a bent model fits its tracks worse (office 40-59, the mapper alone: 0.90-0.94 px
 against 0.53-0.59 px for sound ones; ``xfeat``'s light pass 1.26 px at 660 px, 1.12 px at 497 px).
 The starts stop where the best so far holds at least half the connected images and another start
-ended within ``focal_starts.converged`` of its focal length, and a start is not tried where one between
-it and the best (which registers every connected image) registered under half as many (:func:`beyond`). The database's cameras keep the
-winning start, so a mapping in full after it starts there too. Each start is one line of the
+ended within ``focal_starts.converged`` of its focal length, and a start is not tried where one
+between it and the best (which registers every connected image) registered under half as many
+(:func:`beyond`). The database's cameras keep the winning start, so a mapping in full after it
+starts there too. Each start is one line of the
 outcome's attempts (``sfm.json``), with the spread of the focal lengths the starts ended at.
 """
 
@@ -172,8 +173,8 @@ def light_pass(database: Path, images: Path, scratch: Path, config: SfmOptions, 
     if top.outcome is None:
         raise StageError("structure from motion found no model from any focal start "
                          f"({', '.join(f'{f:g}x' for f in factors)} the longest side)")
-    line = (f"focal starts: {'; '.join([*(s.describe() for s in starts), *skipped])}; kept {top.factor:g}x, the ends spread "
-            f"{100 * spread(starts):.1f} %")
+    tried = "; ".join([*(s.describe() for s in starts), *skipped])
+    line = f"focal starts: {tried}; kept {top.factor:g}x, the ends spread {100 * spread(starts):.1f} %"
     if len(factors) > 1:
         log.info("%s", line)
     attempts = (line,) * (len(factors) > 1) + top.outcome.attempts

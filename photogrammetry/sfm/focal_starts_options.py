@@ -23,6 +23,7 @@ class FocalStartsOptions:
 
     def __post_init__(self) -> None:
         if any(not f > 0 for f in self.factors):
-            raise ConfigError(f"focal_starts.factors must all be > 0 (times the longest image side), got {self.factors}")
+            raise ConfigError(f"focal_starts.factors must all be > 0 (times the longest image side), "
+                              f"got {self.factors}")
         if not 0.0 < self.converged < 1.0:
             raise ConfigError(f"focal_starts.converged must be within (0, 1), got {self.converged}")

@@ -394,7 +394,8 @@ class SfmOptions:
     sanity: SanityOptions = field(default_factory=SanityOptions)
     """The chosen mapping's rotations checked against the verified pairs' own (:mod:`photogrammetry.sfm.sanity`)."""
     focal_starts: FocalStartsOptions = field(default_factory=FocalStartsOptions)
-    """The light first pass's starting focal lengths where a camera has no prior (:mod:`photogrammetry.sfm.focal_starts`)."""
+    """The light first pass's starting focal lengths where a camera has no prior
+    (:mod:`photogrammetry.sfm.focal_starts`)."""
 
     def __post_init__(self) -> None:
         if self.focal_px < 0 or not 0.0 <= self.fov_deg < 180.0:

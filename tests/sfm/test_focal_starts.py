@@ -1,4 +1,5 @@
-"""The light first pass from several focal starts where a camera has no prior (:mod:`photogrammetry.sfm.focal_starts`)."""
+"""The light first pass from several focal starts where a camera has no prior
+(:mod:`photogrammetry.sfm.focal_starts`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from photogrammetry.sfm.focal_starts_options import FocalStartsOptions
 from photogrammetry.sfm.mapping import MappingOutcome
 from photogrammetry.stages import sfm
 from tests.sfm.conftest import run_sfm
-from tests.sfm.rigs import forward_video, narrow_ring, write_rig
+from tests.sfm.rigs import forward_video, write_rig
 from tests.sfm.synthetic import SyntheticScene
 
 
