@@ -15,7 +15,8 @@ model holds at least half the connected images, the one with the lowest mean rep
 (:func:`best`): a bent model fits its tracks worse (office 40-59, the mapper alone: 0.90-0.94 px
 against 0.53-0.59 px for sound ones; ``xfeat``'s light pass 1.26 px at 660 px, 1.12 px at 497 px).
 The starts stop where the best so far holds at least half the connected images and another start
-ended within ``focal_starts.converged`` of its focal length, and a start is not tried where one
+ended within ``focal_starts.converged`` of its focal length or at an error more than
+``focal_starts.clear_margin`` above its own (:func:`settled`), and a start is not tried where one
 between it and the best (which registers every connected image) registered under half as many
 (:func:`beyond`). The database's cameras keep the winning start, so a mapping in full after it
 starts there too. Each start is one line of the
@@ -105,12 +106,17 @@ def best(starts: list[Start], connected: int) -> Start:
     return next(s for s in candidates if s.error <= low + TIE_PX)
 
 
-def _converged(starts: list[Start], connected: int, tolerance: float) -> bool:
+def settled(starts: list[Start], connected: int, tolerance: float, margin: float) -> bool:
+    """Whether the best start so far holds at least half the ``connected`` images and another start
+    ended within ``tolerance`` of its focal length (both found the same camera), or another start that
+    holds half the images too ended at a reprojection error more than ``margin`` above the best's (the
+    best is clearly the better of two answers)."""
     top = best(starts, connected)
     if top.focal is None or 2 * top.registered < connected:
         return False
-    return any(s is not top and s.focal is not None and abs(s.focal - top.focal) <= tolerance * top.focal
-               for s in starts)
+    others = [s for s in starts if s is not top and s.focal is not None]
+    return any(abs(s.focal - top.focal) <= tolerance * top.focal for s in others) or any(
+        2 * s.registered >= connected and s.error > (1.0 + margin) * top.error for s in others)
 
 
 def beyond(starts: list[Start], factor: float, connected: int) -> Start | None:
@@ -165,7 +171,7 @@ def light_pass(database: Path, images: Path, scratch: Path, config: SfmOptions, 
             continue
         starts.append(_map(database, images, scratch, config, factor, num_images=num_images, connected=connected,
                            num_threads=num_threads, features=features))
-        if len(factors) > 1 and _converged(starts, connected, options.converged):
+        if len(factors) > 1 and settled(starts, connected, options.converged, options.clear_margin):
             break
     top = best(starts, connected)
     if top.factor != starts[-1].factor:
