@@ -16,9 +16,10 @@ Where the second pass follows, the first pass is light (:func:`map_cameras`): it
 at most ``mapping.focal_first_pass_trials`` RANSAC iterations, and its mapping none of the retries
 (distortion held, global), with lighter bundle adjustments and no point colours
 (:func:`~photogrammetry.sfm.mapping.incremental_options`), since it only has to find the focal
-length. Where its largest model holds less than half the connected images (or the second pass
-registers fewer, or fails), both passes run again in full, as without the light one. Where the
-second pass leaves connected images out, only the pairs between those images and its model are
+length; it maps from several starting focal lengths and keeps the best start
+(:mod:`~photogrammetry.sfm.focal_starts`). Where its largest model holds less than half the
+connected images (or the second pass registers fewer, or fails), both passes run again in full, as
+without the light one. Where the second pass leaves connected images out, only the pairs between those images and its model are
 verified in full (:func:`_left_out`): the images left out can join the model through no other
 pairs, so where none passes, the passes are not run again. On the office walk's 60 frames (``cpu``;
 48 registered either way, the 12 left out join through one frame) the stage went from 124 s to 27 s
@@ -46,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from photogrammetry.errors import StageError
-from photogrammetry.sfm import guided, mapping, plausible, verification
+from photogrammetry.sfm import focal_starts, guided, mapping, plausible, verification
 from photogrammetry.sfm.continuity import keeps_scale
 from photogrammetry.sfm.database import connected_images
 from photogrammetry.sfm.mapping import MappingOutcome
@@ -136,8 +137,8 @@ def _light_passes(database: Path, images: Path, scratch: Path, config: SfmOption
     """The light first pass and the second pass, where the second registers every connected image;
     else ``None``, with ``database`` as the light verification left it."""
     try:
-        first = mapping.reconstruct(database, images, scratch, config, num_images=num_images, connected=connected,
-                                    num_threads=num_threads, retries=False, light=True, features=features)
+        first = focal_starts.light_pass(database, images, scratch, config, num_images=num_images, connected=connected,
+                                        num_threads=num_threads, features=features)
     except StageError as err:
         log.info("light first pass: %s", err)
         return None

@@ -17,6 +17,7 @@ from typing import Literal
 
 from photogrammetry.errors import ConfigError
 from photogrammetry.sfm.bridge_options import LearnedBridgeOptions
+from photogrammetry.sfm.focal_starts_options import FocalStartsOptions
 from photogrammetry.sfm.initial_pair_options import InitialPairOptions
 from photogrammetry.sfm.plumb_options import PlumbOptions
 from photogrammetry.sfm.sanity_options import SanityOptions
@@ -392,6 +393,9 @@ class SfmOptions:
     (:mod:`photogrammetry.sfm.learned_bridge`)."""
     sanity: SanityOptions = field(default_factory=SanityOptions)
     """The chosen mapping's rotations checked against the verified pairs' own (:mod:`photogrammetry.sfm.sanity`)."""
+    focal_starts: FocalStartsOptions = field(default_factory=FocalStartsOptions)
+    """The light first pass's starting focal lengths where a camera has no prior
+    (:mod:`photogrammetry.sfm.focal_starts`)."""
 
     def __post_init__(self) -> None:
         if self.focal_px < 0 or not 0.0 <= self.fov_deg < 180.0:
