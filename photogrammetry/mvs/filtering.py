@@ -36,7 +36,7 @@ from photogrammetry.errors import ConfigError
 from photogrammetry.mvs.geometry import box_filter, pixel_grid, project, relative_projection, sample
 from photogrammetry.mvs.implied import implied, speckles
 from photogrammetry.mvs.scene import MVSView
-from photogrammetry.mvs.texture import fringe, keep_textured
+from photogrammetry.mvs.texture import fringe, keep_textured, local_contrast
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,21 +86,27 @@ class FilterOptions:
     (``ncc``). Held-out frames, renders and other sets in the README (A depth filter that ranks)."""
     speckle_area: float = 0.001
     """Kept depths in a connected segment (4-neighbours within ``speckle_step`` of relative depth) that
-    covers less than this share of the map are dropped, before and after ``implied_reach`` fills
+    covers at most this share of the map are dropped, before and after ``implied_reach`` fills
     (:func:`~photogrammetry.mvs.implied.speckles`; 0.001: 194 pixels of a 540x360 map): wrong depths that
     the sources happen to confirm come alone or in small patches, right ones in surfaces; 0: off. Office
-    frames 20-31 (true cameras, ``lite-ncc``, the same raw maps): kept depths within 5 % 0.930 -> 0.943
-    for 0.328 -> 0.319 of the sensor pixels at 100 pixels (README, Depth maps that cover the room)."""
+    frames 8-19 / 20-31 / 40-51 (true cameras, ``lite-ncc``, the same raw maps, 100 pixels, alone): kept
+    depths within 5 % 0.895 / 0.930 / 0.933 -> 0.904 / 0.943 / 0.939 for sensor pixels given a depth within
+    5 % 0.177 / 0.328 / 0.432 -> 0.167 / 0.319 / 0.422 (README, Depth maps that cover the room)."""
     speckle_step: float = 0.02
     """Relative depth difference within which neighbouring kept depths belong to one segment."""
     implied_reach: int = 16
-    """A pixel the checks drop keeps its raw depth where kept depths lie on both sides of it along its row
+    """A pixel the checks drop keeps its depth (averaged with its agreeing sources', as a kept one's; the raw
+    depth's where ``average_depths`` is off) where kept depths lie on both sides of it along its row
     or its column, each within this many pixels, and the inverse depth interpolated between the nearest two
     matches its own within ``implied_tolerance`` (:func:`~photogrammetry.mvs.implied.implied`), with at
     least ``implied_views`` sources agreeing (within the tolerance of ``disparity_px``), whatever its
-    confidence: a surface closes over what the checks dropped; 0: off. With the speckles dropped before and
-    after, office frames 8-19, 20-31, 40-51 (true cameras, ``lite-ncc``): sensor pixels given a depth within
-    5 % 0.173 / 0.316 / 0.422 -> see the README (Depth maps that cover the room)."""
+    confidence, and (given the photo and no mask) the pixel textured (``min_contrast``): a surface closes
+    over what the checks dropped; 0: off. With the speckles dropped before and after and ``disparity_px``,
+    office frames 8-19 / 20-31 / 40-51 (true cameras, ``lite-ncc``): sensor pixels given a depth within 5 %
+    0.173 / 0.316 / 0.422 -> 0.194 / 0.365 / 0.472, kept depths within 5 % 0.889 / 0.932 / 0.934 -> 0.899 /
+    0.939 / 0.937; landmark: kept depths +7.9 %, in the sky 1,590 -> 1,412 (on flat pixels too, raw depths:
+    0.203 / 0.371 / 0.482 at 0.895 / 0.936 / 0.933, sky 2,881; without the speckles 20-31 0.412 at 0.899;
+    README, Depth maps that cover the room)."""
     implied_tolerance: float = 0.02
     """Relative difference allowed between a raw inverse depth and the one its kept neighbours imply."""
     implied_views: int = 1
@@ -346,10 +352,13 @@ def filter_depth(ref: MVSView, depth: np.ndarray, confidence: np.ndarray, mask: 
     if options.min_score > 0:
         kept |= agreement_score(likelihood, conf) >= options.min_score
     candidate = (conf >= options.min_confidence) & (d > 0)
-    out = torch.where(kept & candidate, total / (count + 1) if options.average_depths else d, 0.0)
+    merged = total / (count + 1) if options.average_depths else d
+    out = torch.where(kept & candidate, merged, 0.0)
     agreeing = torch.where(candidate, count, 0.0).clamp(max=255).to(torch.uint8)
-    kept_depth = close_surfaces(out.cpu().numpy(), d.cpu().numpy(), (count >= options.implied_views).cpu().numpy(),
-                                options)
+    confirmed = (count >= options.implied_views).cpu().numpy()
+    if grey is not None and mask is None and options.min_contrast > 0:  # a flat pixel cannot confirm a depth
+        confirmed &= local_contrast(grey, options.texture_radius) >= options.min_contrast
+    kept_depth = close_surfaces(out.cpu().numpy(), merged.cpu().numpy(), confirmed, options)
     if grey is not None and mask is None and options.min_contrast > 0:
         keep = keep_textured(kept_depth, grey, options.min_contrast, options.texture_radius, options.enclosed_tolerance,
                              options.min_grey_std, options.dark_grey, options.dark_std, options.dark_reach)
@@ -361,9 +370,10 @@ def filter_depth(ref: MVSView, depth: np.ndarray, confidence: np.ndarray, mask: 
 
 
 def close_surfaces(kept: np.ndarray, raw: np.ndarray, confirmed: np.ndarray, options: FilterOptions) -> np.ndarray:
-    """(H, W) float32 kept depths with the speckles dropped (``speckle_area``), the raw depths (H, W) of
-    ``confirmed`` pixels (H, W) that their kept neighbours imply added (``implied_reach``), the speckles of
-    the result dropped again (:mod:`~photogrammetry.mvs.implied`)."""
+    """(H, W) float32 kept depths with the speckles dropped (``speckle_area``), the depths ``raw`` (H, W: the
+    raw map, or its mean with the agreeing sources) of ``confirmed`` pixels (H, W) that their kept
+    neighbours imply added (``implied_reach``), the speckles of the result dropped again
+    (:mod:`~photogrammetry.mvs.implied`)."""
     area = int(round(options.speckle_area * kept.size))
     kept = np.where(speckles(kept, area, options.speckle_step), 0.0, kept).astype(np.float32)
     if options.implied_reach <= 0:

@@ -69,6 +69,10 @@ def test_the_filter_keeps_low_confidence_depths_inside_a_confirmed_surface(ring_
     assert not off[:, 30:36].any()
     inside = visible[:, 30:36] & off[:, 29:30] & off[:, 36:37]  # kept on both sides
     assert inside.sum() > 20 and on[:, 30:36][inside].all()
+    grey = np.random.default_rng(1).integers(60, 200, visible.shape).astype(np.uint8)
+    grey[:, 30:37] = 128  # flat (5x5 windows within it): the photo shows nothing that could confirm a depth
+    photo = filter_depth(ref, depths[ref.name], confidence, None, sources, FilterOptions(), grey=grey).depth > 0
+    assert not photo[:, 32:35].any() and on[:, 32:35][inside[:, 2:5]].all()
     wrong = depths[ref.name].copy()
     wrong[:, 30:36] *= 1.05  # a wrong raw depth the sources do not confirm stays out
     assert not (filter_depth(ref, wrong, confidence, None, sources, FilterOptions()).depth[:, 30:36] > 0).any()
