@@ -94,12 +94,13 @@ def _nearest_before(anchor: np.ndarray, values: np.ndarray) -> tuple[np.ndarray,
     return distance, np.take_along_axis(values, np.maximum(index, 0), axis=1)
 
 
-def _enclosed_along_rows(anchor: np.ndarray, inverse: np.ndarray, tolerance: float) -> np.ndarray:
-    """(H, W) bool: an ``anchor`` pixel lies on each side along the row and the inverse depth
-    interpolated between the nearest two is within ``tolerance`` (relative) of ``inverse``."""
+def enclosed_along_rows(anchor: np.ndarray, inverse: np.ndarray, tolerance: float, reach: int = FAR) -> np.ndarray:
+    """(H, W) bool: an ``anchor`` pixel lies on each side along the row, each within ``reach`` pixels,
+    and the inverse depth interpolated between the nearest two (their values of ``inverse``) is within
+    ``tolerance`` (relative) of ``inverse``."""
     left, left_value = _nearest_before(anchor, inverse)
     right, right_value = (a[:, ::-1] for a in _nearest_before(anchor[:, ::-1], inverse[:, ::-1]))
-    both = (left < FAR) & (right < FAR)
+    both = (left < reach) & (right < reach)
     weight = left / np.maximum(left + right, 1)
     between = left_value * (1 - weight) + right_value * weight
     return both & (np.abs(inverse - between) <= tolerance * np.maximum(between, 1e-12))
@@ -159,7 +160,7 @@ def keep_textured(depth: np.ndarray, grey: np.ndarray, min_contrast: float, radi
     textured = (std / np.maximum(mean, DARK) >= min_contrast) & (std >= min_grey_std)
     anchor = kept & textured
     inverse = np.where(kept, 1.0 / np.where(kept, depth, 1.0), 0.0)
-    rows = _enclosed_along_rows(anchor, inverse, tolerance)
-    columns = _enclosed_along_rows(anchor.T, inverse.T, tolerance).T
+    rows = enclosed_along_rows(anchor, inverse, tolerance)
+    columns = enclosed_along_rows(anchor.T, inverse.T, tolerance).T
     blank = dark_and_flat(grey, dark_grey, dark_std, dark_reach) if dark_grey > 0 else np.zeros_like(kept)
     return kept & ~blank & (textured | rows | columns)

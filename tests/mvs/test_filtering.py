@@ -96,9 +96,9 @@ def test_a_short_baseline_tolerates_the_depth_difference_it_cannot_measure(ring_
     for source, agrees in ((near, True), (wide, False)):
         off = [(source, depths[source.name] * 1.02)]  # the source's depth 2 % off
         strict = filter_depth(ref, depths[ref.name], confidence, None, off,
-                              FilterOptions(min_score=0.0, min_consistent_views=1))
+                              FilterOptions(min_score=0.0, min_consistent_views=1, disparity_px=0.0))
         loose = filter_depth(ref, depths[ref.name], confidence, None, off,
-                             FilterOptions(min_score=0.0, min_consistent_views=1, disparity_px=1.0))
+                             FilterOptions(min_score=0.0, min_consistent_views=1, disparity_px=1.0, loose_views=0))
         assert not (strict.depth > 0).any()
         assert ((loose.depth > 0).mean() > 0.5) == agrees
 
