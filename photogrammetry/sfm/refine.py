@@ -90,7 +90,8 @@ if TYPE_CHECKING:
     import pycolmap
 
     from photogrammetry.io.sfm import LensCheck
-    from photogrammetry.sfm.options import RefinementOptions, SfmOptions
+    from photogrammetry.sfm.options import SfmOptions
+    from photogrammetry.sfm.refine_options import RefinementOptions
 
 log = logging.getLogger("photogrammetry.sfm")
 

@@ -14,7 +14,8 @@ from photogrammetry.io.sfm import CameraInfo
 from photogrammetry.sfm.intrinsics import focal_warning, other_fit, user_focal, with_user_focal
 from photogrammetry.sfm.intrinsics import FORWARD_MOTION
 from photogrammetry.sfm.refine import corner_shift_px, distortion_min_gain
-from photogrammetry.sfm.options import RefinementOptions, SfmOptions
+from photogrammetry.sfm.options import SfmOptions
+from photogrammetry.sfm.refine_options import RefinementOptions
 from tests.sfm.conftest import run_sfm
 from tests.sfm.rigs import forward_video, narrow_ring, sideways_walk, write_rig
 from tests.sfm.synthetic import SyntheticScene

@@ -7,7 +7,8 @@ import pycolmap
 import pytest
 
 from photogrammetry.sfm.precision import is_sift, sift_adjustment, sift_model, sift_point_counts
-from photogrammetry.sfm.options import RefinementOptions, SfmOptions
+from photogrammetry.sfm.options import SfmOptions
+from photogrammetry.sfm.refine_options import RefinementOptions
 
 WIDTH, HEIGHT, FOCAL = 800, 600, 700.0
 
