@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+
 from photogrammetry.errors import StageError
 from photogrammetry.sfm import mapping
 from photogrammetry.sfm.mapping import MappingOutcome
