@@ -12,6 +12,7 @@ from photogrammetry.report.inputs import ReportInputs, ReportOptions
 from photogrammetry.report.matches import MatchCounts, match_counts
 from photogrammetry.report.page import Markup, Section, esc, jpeg_uri, not_computed, table
 from photogrammetry.report.thumbs import photo
+from photogrammetry.sfm.database import pairs_of
 
 _FEW_MATCHES = 15
 """Below this many matches a pair is not counted as a link between two photos (COLMAP's default
@@ -35,13 +36,32 @@ def _other_models(sfm: SfmResult) -> dict[str, int]:
     return found
 
 
-def _reason(name: str, features: dict[str, int], links: dict[str, int], other: dict[str, int]) -> str:
+def _verified(sfm: SfmResult) -> dict[str, int]:
+    """Photo name -> its pairs in the sfm stage's database whose matches fit one two-view geometry (verified,
+    not dropped as chance); empty without a database."""
+    if not sfm.database.is_file():
+        return {}
+    with pycolmap.Database.open(sfm.database) as db:
+        names = {int(image.image_id): image.name for image in db.read_all_images()}
+    counts = dict.fromkeys(names.values(), 0)
+    for id0, id1, inliers in pairs_of(sfm.database):
+        if inliers > 0:
+            counts[names[id0]] += 1
+            counts[names[id1]] += 1
+    return counts
+
+
+def _reason(name: str, features: dict[str, int], links: dict[str, int], other: dict[str, int],
+            verified: dict[str, int]) -> str:
     if name in other:
         return f"in a separate model ({other[name]}): no chain of matches to the chosen model"
     if name in features and features[name] < 100:
         return f"only {features[name]} features (blurred, dark or featureless photo?)"
     if name in links and links[name] == 0:
         return f"no other photo shares {_FEW_MATCHES} matches with it (little overlap, or another scene)"
+    if verified.get(name) == 0:
+        return ("no other photo shares a geometry with it: its matches fit no rigid scene with any other photo "
+                "(little overlap, or another scene)")
     return "matched, but the mapper could not fit its pose (too few verified matches, or a bad geometry)"
 
 
@@ -64,6 +84,7 @@ def registration_section(inputs: ReportInputs, options: ReportOptions) -> Sectio
     sfm = load_sfm(sfm_folder) if sfm_folder is not None else None
     registered = set(sfm.summary.registered) if sfm else set()
     other = _other_models(sfm) if sfm else {}
+    verified = _verified(sfm) if sfm else {}
     features = _feature_counts(inputs)
     links, totals = _links(match_counts(inputs))
     rows = []
@@ -76,7 +97,7 @@ def registration_section(inputs: ReportInputs, options: ReportOptions) -> Sectio
             state, reason = Markup('<span class="ok">registered</span>'), ""
         else:
             state, reason = Markup('<span class="bad">not registered</span>'), _reason(image.name, features, links,
-                                                                                       other)
+                                                                                       other, verified)
         rows.append((cell, image.name, f"{image.width} x {image.height}", features.get(image.name),
                      links.get(image.name), totals.get(image.name), state, reason))
     summary = f"<p>{len(ingest.images)} photos"

@@ -85,7 +85,7 @@ CASES = {
                                                ("no keypoints in 1 of 4 images", "textureless: flat.png",
                                                 "those images will not be registered")),
     # the only case that needs sfm: photos of nothing in common
-    "unrelated photos": Case({f"p{i}.jpg": jpeg(10 + i, size=(200, 150)) for i in range(3)},
+    "unrelated photos": Case({f"p{i}.jpg": jpeg(10 + i, size=(640, 480)) for i in range(3)},
                              run_args(until=("--until", "sfm")), 4,
                              ("pairs of photos have feature matches, but none fits one rigid scene (the best, ",
                               "sfm.verification.min_inliers = 15")),
