@@ -8,7 +8,7 @@ Rows (corner shift in %, ``truth -> measured +- sd``, the principal point at the
 
 - ``office``: the office video's frames 0-19, 20-39 and 40-59 as they are (no distortion: undistorted by
   its makers) and resampled through ``k1`` -0.05, +0.05, -0.15 and +0.15 about the true principal point
-  (``benchmarks.focal.distort``: a barrel lens zoomed in until it sees no farther than the photo), measured
+  (``benchmarks.focal_photos.distort``: a barrel lens zoomed in until it sees no farther than the photo), measured
   at the true focal length (times the zoom); the truth is the warp's corner shift about the image centre;
 - ``temple``, ``fountain``: every photo, at the true focal length, as they are (truth unknown, near 0);
 - ``renders``: the sample scenes, at their EXIF focal length (pinhole renders: truth 0);
@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
 
 from benchmarks import sets as bench_sets  # noqa: E402
-from benchmarks.focal import distort, stripped_copy, true_focal  # noqa: E402
+from benchmarks.focal import true_focal  # noqa: E402
+from benchmarks.focal_photos import distort, stripped_copy  # noqa: E402
 from benchmarks.table import print_markdown  # noqa: E402
 
 WARPS = (0.0, -0.05, 0.05, -0.15, 0.15)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.focal import Row, _cuts, preset_for, strip_exif, summary_rows
+from benchmarks.focal import Row, _cuts, preset_for, summary_rows
+from benchmarks.focal_photos import strip_exif
 from benchmarks.sets import BenchmarkSet
 from photogrammetry.io.photos import read_exif
 
@@ -62,7 +63,7 @@ def test_the_summary_holds_each_preset_to_the_targets_over_its_seeds() -> None:
 def test_distort_moves_each_ray_as_the_lens_model_says_and_leaves_no_border(k1: float, tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from benchmarks.focal import distort
+    from benchmarks.focal_photos import distort
     from photogrammetry.evaluation.cameras import PinholeCamera
 
     width, height, f = 160, 120, 140.0
