@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from photogrammetry.errors import StageError
@@ -39,22 +40,23 @@ log = logging.getLogger("photogrammetry.sfm")
 
 @dataclass(frozen=True)
 class Start:
-    """One start's light mapping."""
+    """One start's light mapping (its counts read once: :func:`best`, :func:`settled` and :func:`beyond`
+    compare every start after each mapping)."""
 
     factor: float
     """The starting focal length, times each camera's longest side."""
     outcome: MappingOutcome | None
     """Its mapping; ``None`` where it found no model."""
 
-    @property
+    @cached_property
     def registered(self) -> int:
         return self.outcome.models[0].num_reg_images() if self.outcome else 0
 
-    @property
+    @cached_property
     def error(self) -> float:
         return float(self.outcome.models[0].compute_mean_reprojection_error()) if self.outcome else float("inf")
 
-    @property
+    @cached_property
     def focal(self) -> float | None:
         """The mean focal length of the largest model's cameras (``None`` without a model)."""
         if not self.outcome:
