@@ -163,9 +163,9 @@ def camera_infos(model: pycolmap.Reconstruction, ingest: IngestResult, deviation
         deviations: Focal standard deviations by camera id (:func:`focal_deviations`).
         calibrated: Ids of the cameras that started from ``sfm.calibration``.
         others: Focal lengths of the other lens-distortion fit by camera id
-            (:attr:`~photogrammetry.sfm.refine.Refinement.other_focals`).
+            (:attr:`~photogrammetry.sfm.adjust.Refinement.other_focals`).
         lens_checks: What the photos' straight lines said of each camera's distortion, by camera id
-            (:attr:`~photogrammetry.sfm.refine.Refinement.lens_checks`).
+            (:attr:`~photogrammetry.sfm.adjust.Refinement.lens_checks`).
     """
     records = {im.name: im for im in ingest.images}
     members: dict[int, list[str]] = {}

@@ -256,7 +256,7 @@ class SfmOptions:
     image corners by at most ``refinement.distortion_free_px``, or lowers the reprojection error by
     ``refinement.distortion_min_gain`` against the same adjustment with it held at zero (or at the
     calibration's) and passes a BIC test: large distortion that the views do not constrain trades
-    off against the focal length (see :mod:`photogrammetry.sfm.refine`);
+    off against the focal length (see :mod:`photogrammetry.sfm.distortion`);
     ``always``: refined throughout, as COLMAP does (strongly distorted lenses: fisheye, action
     cameras); ``never``: held throughout."""
     focal_px: float = 0.0

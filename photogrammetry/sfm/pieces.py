@@ -265,7 +265,7 @@ def _triangulate(model: pycolmap.Reconstruction, image_ids: list[int], database:
     488.26 -> 488.11 px, which the second pass only starts from."""
     import pycolmap
 
-    from photogrammetry.sfm.refine import bundle_options, triangulation_options
+    from photogrammetry.sfm.adjust import bundle_options, triangulation_options
 
     with pycolmap.Database.open(database) as db:
         cache = pycolmap.DatabaseCache.create(db, pycolmap.DatabaseCacheOptions())

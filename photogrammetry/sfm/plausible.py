@@ -55,7 +55,7 @@ def implausible(camera: pycolmap.Camera) -> str | None:
     :data:`MAX_CORNER_SHIFT` of the diagonal."""
     import numpy as np
 
-    from photogrammetry.sfm.refine import corner_shift_px
+    from photogrammetry.sfm.distortion import corner_shift_px
 
     size = f"for a {camera.width} x {camera.height} photo"
     if not np.all(np.isfinite(camera.params)):

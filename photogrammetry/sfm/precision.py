@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from photogrammetry.sfm.colmap import colmap_errors
-from photogrammetry.sfm.refine import bundle_options
+from photogrammetry.sfm.adjust import bundle_options
 
 if TYPE_CHECKING:
     import pycolmap

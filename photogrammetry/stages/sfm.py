@@ -129,10 +129,10 @@ def _final_refinement(model: Any, db: Path, config: SfmConfig, first_sift: dict[
                       workers: int, images: Path) -> Any:
     """The chosen model refined (:mod:`photogrammetry.sfm.refine`), then adjusted on its SIFT points
     (with the SIFT assist and learned features): a ``Refinement``."""
-    from photogrammetry.sfm import precision, refine
+    from photogrammetry.sfm import adjust, precision, refine
 
     if not config.refinement.enabled:
-        return refine.Refinement(model, config.refine_principal_point == "always",
+        return adjust.Refinement(model, config.refine_principal_point == "always",
                                  config.refine_extra_params == "always")
     refined = refine.refine_model(model, db, config, num_threads=workers, images=images)
     if config.refinement.sift_adjustment and first_sift and extractor != "sift":

@@ -13,7 +13,7 @@ from photogrammetry.errors import ConfigError
 from photogrammetry.io.sfm import CameraInfo
 from photogrammetry.sfm.intrinsics import focal_warning, other_fit, user_focal, with_user_focal
 from photogrammetry.sfm.intrinsics import FORWARD_MOTION
-from photogrammetry.sfm.refine import corner_shift_px, distortion_min_gain
+from photogrammetry.sfm.distortion import corner_shift_px, distortion_min_gain
 from photogrammetry.sfm.options import SfmOptions
 from photogrammetry.sfm.refine_options import RefinementOptions
 from tests.sfm.conftest import run_sfm
@@ -197,7 +197,7 @@ def test_distortion_held_only_adjusted_when_the_free_one_is_large(monkeypatch, t
     ``distortion_free_px`` it is kept without a test, so the held adjustment is not run, except on a walk
     straight ahead: there the free fit is kept where it moves the focal length by at most
     ``distortion_max_focal_change`` from the held fit's, and beyond it is scaled down to move it that far."""
-    from photogrammetry.sfm import refine
+    from photogrammetry.sfm import distortion
 
     model = pycolmap.Reconstruction()
     model.add_camera(pycolmap.Camera(camera_id=1, model="SIMPLE_RADIAL", width=640, height=480,
@@ -214,12 +214,12 @@ def test_distortion_held_only_adjusted_when_the_free_one_is_large(monkeypatch, t
     def reset(m, db):
         m.camera(1).params = [*m.camera(1).params[:3], 0.0]
 
-    monkeypatch.setattr(refine, "_refine_once", adjust)
-    monkeypatch.setattr(refine, "corner_shift_px", lambda camera: shift)
-    monkeypatch.setattr(refine, "reset_distortion", reset)
-    monkeypatch.setattr(refine, "forward_motion", lambda m: forward)
-    refined = refine._choose_distortion(model, tmp_path / "database.db", SfmOptions(), principal_point=False,
-                                        num_threads=1)
+    monkeypatch.setattr(distortion, "refine_once", adjust)
+    monkeypatch.setattr(distortion, "corner_shift_px", lambda camera: shift)
+    monkeypatch.setattr(distortion, "reset_distortion", reset)
+    monkeypatch.setattr(distortion, "forward_motion", lambda m: forward)
+    refined = distortion.choose_distortion(model, tmp_path / "database.db", SfmOptions(), principal_point=False,
+                                           num_threads=1)
     chosen, free, others = refined.model, refined.distortion, refined.other_focals
     assert calls == adjusted
     assert free is kept

@@ -12,7 +12,8 @@ from photogrammetry.evaluation.pose_metrics import estimated_poses, evaluate_pos
 from photogrammetry.evaluation.ground_truth import GroundTruth
 from photogrammetry.evaluation.loaders import colmap_views
 from photogrammetry.sfm.mapping import choose_mapper, incremental_options
-from photogrammetry.sfm.refine import principal_points_plausible, significant
+from photogrammetry.sfm.adjust import significant
+from photogrammetry.sfm.refine import principal_points_plausible
 from photogrammetry.sfm.options import MappingOptions, SfmOptions
 from photogrammetry.stages import PIPELINE
 from tests.sfm.conftest import run_sfm
