@@ -1,7 +1,7 @@
 """A real set's true cameras refined on its photos: rotations (and one shared focal length) adjusted to
 our feature tracks, the camera centres held at the true ones.
 
-The office walk's photos sit 1-2 px off its true cameras (README, "Where the depth error on the
+The office walk's photos sit 1-2 px off its true cameras (docs/benchmarks.md, "Where the depth error on the
 office walk comes from"), while its sensor depth agrees with them. This module gives a yardstick the
 photos agree with and that keeps the sensor's geometry: the tracks of the ``cpu`` preset's features and
 matches (every pair of the frames, joined into tracks) are triangulated with the true cameras; tracks

@@ -33,7 +33,7 @@ On the office walk the two yardsticks disagree: the points of our tracks triangu
 cameras lie 1.053 x the sensor's depth at the first frame and 0.966 x at the twentieth (default
 preset's tracks), while the true cameras carry one frame's sensor depth onto another's with a median
 difference of 0.27 % 3-5 frames apart and 0.67 % 20-50 apart (``benchmarks/mvs.py --check-gt``). Where ``depth`` and
-``sensor`` differ, read both (README, "Scale along a walk").
+``sensor`` differ, read both (docs/benchmarks.md, "Scale along a walk").
 """
 
 from __future__ import annotations

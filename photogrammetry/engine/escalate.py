@@ -1,7 +1,7 @@
 """``auto`` on a CPU: the sparse part again with another preset where the first model leaves many photos out.
 
 Without a GPU ``auto`` runs ``cpu`` (SIFT): seconds where its keypoints repeat between photos, but on
-frames far apart along a walk they do not, and its model keeps 3 of 20 photos (README, "Frames far
+frames far apart along a walk they do not, and its model keeps 3 of 20 photos (docs/benchmarks.md, "Frames far
 apart along a walk"). :func:`run_escalating` then runs the stages up to the rule's stage (``sfm``)
 again with the rule's preset (``xfeat``), keeps the model that registers more photos (ties: the
 first) and runs the rest of the pipeline with its preset, which the run record names.

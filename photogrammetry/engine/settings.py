@@ -91,7 +91,7 @@ AUTO_PRESET = "auto"
 GPU_PRESET = "default"
 """What ``auto`` is on a GPU, or where the features were chosen explicitly: the most accurate."""
 CPU_PRESET = "cpu"
-"""What ``auto`` is without a GPU: the fastest preset that keeps COLMAP's accuracy on a CPU (README)."""
+"""What ``auto`` is without a GPU: the fastest preset that keeps COLMAP's accuracy on a CPU (docs/benchmarks.md)."""
 STILL_PRESET = "turntable"
 """What ``auto`` is where the camera stood still in front of a textured background (a turntable)."""
 
@@ -116,7 +116,7 @@ class Escalation:
 
 CPU_ESCALATION = Escalation(preset="xfeat", below=0.5)
 """``auto`` without a GPU: ``cpu`` (SIFT) is seconds where its keypoints repeat; where they do not (frames far
-apart along a walk) XFeat + LighterGlue's model is tried. Under half, measured (README, "When SIFT loses the
+apart along a walk) XFeat + LighterGlue's model is tried. Under half, measured (docs/benchmarks.md, "When SIFT loses the
 photos"): where cpu keeps most photos xfeat is no better (the office's 60 frames: cpu 48/60, AUC@5 0.319;
 xfeat 60/60, 0.250, in 1.8x the time; the rolled temple: 16/16 against 9/16); where it keeps under half
 (3/20, 10/30) or none, xfeat registered 13/20, 24/30, 3/12. ``--no-escalate`` (``run(escalate=False)``)

@@ -66,7 +66,7 @@ class FilterOptions:
     follows it); 0: ``max_relative_depth`` alone. With ``loose_views`` 3 (first in the ``default`` preset,
     now everywhere): office frames 8-19 / 20-31 / 40-51 (true cameras, ``lite-ncc``, the same raw maps),
     sensor pixels given a depth within 5 % 0.173 / 0.316 / 0.422 -> 0.177 / 0.328 / 0.432, kept depths
-    within 5 % 0.889 / 0.932 / 0.934 -> 0.895 / 0.930 / 0.933 (README, Depth maps that cover the room)."""
+    within 5 % 0.889 / 0.932 / 0.934 -> 0.895 / 0.930 / 0.933 (docs/benchmarks.md, Depth maps that cover the room)."""
     max_loose_depth: float = 0.03
     """The largest relative depth difference that ``disparity_px`` allows."""
     loose_views: int = 3
@@ -83,7 +83,7 @@ class FilterOptions:
     that confirm it within a pixel from confidence 0.45, one from 0.9; 0: the counts alone. 0.9 chosen
     on office frames 0-7 (true cameras, each view's own scale): kept 0.132 -> 0.152 at within 2 % / 5 %
     0.509 -> 0.506 / 0.852 -> 0.856 (``lite-ncc``), 0.144 -> 0.162 at 0.495 -> 0.496 / 0.865 -> 0.866
-    (``ncc``). Held-out frames, renders and other sets in the README (A depth filter that ranks)."""
+    (``ncc``). Held-out frames, renders and other sets in docs/benchmarks.md (A depth filter that ranks)."""
     speckle_area: float = 0.001
     """Kept depths in a connected segment (4-neighbours within ``speckle_step`` of relative depth) that
     covers at most this share of the map are dropped, before and after ``implied_reach`` fills
@@ -91,7 +91,7 @@ class FilterOptions:
     the sources happen to confirm come alone or in small patches, right ones in surfaces; 0: off. Office
     frames 8-19 / 20-31 / 40-51 (true cameras, ``lite-ncc``, the same raw maps, 100 pixels, alone): kept
     depths within 5 % 0.895 / 0.930 / 0.933 -> 0.904 / 0.943 / 0.939 for sensor pixels given a depth within
-    5 % 0.177 / 0.328 / 0.432 -> 0.167 / 0.319 / 0.422 (README, Depth maps that cover the room)."""
+    5 % 0.177 / 0.328 / 0.432 -> 0.167 / 0.319 / 0.422 (docs/benchmarks.md, Depth maps that cover the room)."""
     speckle_step: float = 0.02
     """Relative depth difference within which neighbouring kept depths belong to one segment."""
     implied_reach: int = 16
@@ -106,7 +106,7 @@ class FilterOptions:
     0.173 / 0.316 / 0.422 -> 0.194 / 0.365 / 0.472, kept depths within 5 % 0.889 / 0.932 / 0.934 -> 0.899 /
     0.939 / 0.937; landmark: kept depths +7.9 %, in the sky 1,590 -> 1,412 (on flat pixels too, raw depths:
     0.203 / 0.371 / 0.482 at 0.895 / 0.936 / 0.933, sky 2,881; without the speckles 20-31 0.412 at 0.899;
-    README, Depth maps that cover the room)."""
+    docs/benchmarks.md, Depth maps that cover the room)."""
     implied_tolerance: float = 0.02
     """Relative difference allowed between a raw inverse depth and the one its kept neighbours imply."""
     implied_views: int = 1
@@ -121,7 +121,7 @@ class FilterOptions:
     building next to it. Views with an object mask are not checked (the mask bounds their depths);
     0: off. Landmark set (10 photos, ``cpu``): fused points in the sky 14.5 % -> 1.3 %; office frames
     8-19 (``lite``, true cameras): sensor pixels given a depth within 5 % 0.0914 -> 0.0902, kept depths
-    within 5 % 0.849 -> 0.852; orbit and facade renders unchanged (README)."""
+    within 5 % 0.849 -> 0.852; orbit and facade renders unchanged (docs/benchmarks.md)."""
     texture_radius: int = 2
     """Radius of the window of ``min_contrast``, in pixels of the depth map."""
     enclosed_tolerance: float = 0.1
@@ -135,7 +135,7 @@ class FilterOptions:
     Temple (16 photos, black background, ``cpu``): kept depths on the black background within 12 px of
     the temple 10.8 % -> 2.4 %, farther 6.3 % -> 0.3 %, on the temple the same; office frames 8-19
     (true cameras): sensor pixels given a depth within 5 % 0.0902 -> 0.0901 (``lite``), 0.1477 ->
-    0.1476 (``ncc``), kept depths within 5 % 0.852 -> 0.853, 0.907 -> 0.909 (README)."""
+    0.1476 (``ncc``), kept depths within 5 % 0.852 -> 0.853, 0.907 -> 0.909 (docs/benchmarks.md)."""
     dark_std: float = 0.005
     """Grey standard deviation (of the full range: 1.3 levels of 255) of a 3x3 neighbourhood below which
     ``dark_grey`` finds it flat: the temple's black background has a median of 0.003 (noise)."""
@@ -145,13 +145,13 @@ class FilterOptions:
     neighbourhood reaches the object); 0: off. Temple (16 photos): kept depths on black pixels within
     2 px of the temple 11,993 -> 3,630, on the temple the same; office frames 8-19 (true cameras):
     sensor pixels given a depth within 5 % 0.0901 -> 0.0899 (``lite``), 0.1476 -> 0.1475 (``ncc``),
-    kept depths within 5 % 0.853 -> 0.854, 0.909 -> 0.910 (README)."""
+    kept depths within 5 % 0.853 -> 0.854, 0.909 -> 0.910 (docs/benchmarks.md)."""
     min_grey_std: float = 0.0
     """With ``min_contrast``: a pixel is also flat where the grey standard deviation of its window is
     below this (of the full range), whatever its mean: the JPEG noise of a deep blue sky is 1 % of its
     grey; 0: the contrast alone. 0.005 (opt-in): kept depths in the landmark's sky 4,199 -> 3,068 (its
     deep blue photo 1,378 -> 262), but sensor pixels given a depth within 5 % on the office 0.0902 ->
-    0.0898 (``lite``), 0.1477 -> 0.1469 (``ncc``) (README)."""
+    0.0898 (``lite``), 0.1477 -> 0.1469 (``ncc``) (docs/benchmarks.md)."""
     fringe_reach: int = 8
     """With ``min_contrast``: a kept depth whose own 3x3 contrast is below ``min_contrast`` and that joins,
     through such kept pixels and within this many pixels, a flat region without depth that touches the
@@ -162,7 +162,7 @@ class FilterOptions:
     out; farther the same), fused points in the sky 1.59 % -> 0.26 %; temple, orbit, facade, turntable: the same maps;
     office held-out frames 8-19, 20-31, 40-51 (true cameras, ``lite-ncc``): sensor pixels given a depth
     within 5 % 0.1735 -> 0.1730, 0.3163 -> 0.3163, 0.4263 -> 0.4215, kept depths within 5 % 0.888 -> 0.889,
-    0.929 -> 0.932, 0.928 -> 0.934 (README)."""
+    0.929 -> 0.932, 0.928 -> 0.934 (docs/benchmarks.md)."""
     fringe_area: float = 0.1
     """Smallest share of the map that a flat region without depth must cover for ``fringe_reach`` to walk
     from it (the sky covered 18-58 % of each landmark photo): smaller flat patches without depth, a stretch of

@@ -7,11 +7,11 @@ feature maps the cost compares and in how (:mod:`photogrammetry.mvs.features`):
 - ``lite-reg``: the same network with a learned regulariser of each level's cost volume, trained
   together on renders whose views differ as photos do (:mod:`photogrammetry.mvs.volume_net`);
 - ``lite-reg-refine``: ``lite-reg`` for the coarse sweep, grey-level NCC (9x9) for the finer levels:
-  on held-out real office frames nearly as accurate as ``ncc`` and more complete (README);
+  on held-out real office frames nearly as accurate as ``ncc`` and more complete (docs/benchmarks.md);
 - ``lite-ncc`` (the default): ``lite`` descriptors (3x3 window) and grey-level NCC (5x5) averaged per
   hypothesis (``depth.ncc_weight``, ``depth.ncc_radius``): on held-out real office frames more kept depths
   within 5 % and more sensor pixels given one than ``lite``, on the sample scenes no worse; ``ncc``
-  still ahead on some (README);
+  still ahead on some (docs/benchmarks.md);
 - ``lite-refine``: ``lite`` for the coarse sweep, grey-level NCC (5x5) for the finer levels;
 - ``ncc``: the classical baseline, NCC of grey levels over a window, no learned weights;
 - ``disk``, ``aliked``: dense descriptor maps of the DISK / ALIKED backbones (weights shipped by

@@ -35,7 +35,7 @@ class MVSOptions:
     (the learned features alone) or ``ncc`` (the classical baseline), among others. Office walk, held-out
     frames, true cameras: sensor pixels given a depth within 5 % 0.108 -> 0.131 and 0.125 -> 0.154, kept
     depths within 5 % 0.861 -> 0.884 and 0.906 -> 0.913 against ``lite``; the sample scenes' F@1 % the same
-    or higher; 1.1x ``lite``'s seconds per 540x360 view, 1.2x its sweep at 1600x1200 (README)."""
+    or higher; 1.1x ``lite``'s seconds per 540x360 view, 1.2x its sweep at 1600x1200 (docs/benchmarks.md)."""
     weights: str = field(default="", metadata={"path": "file", "check": check_checkpoint})
     """Weight file of a learned method; empty: the method's own (committed or shipped)."""
     max_image_size: int = 1600

@@ -5,7 +5,7 @@ Sources are scored as in MVSNet (Yao et al. 2018): every sparse point seen by bo
 is useless), wide above it (large angles still help, occlusions limit them). The peak is at 3
 degrees, not MVSNet's 5: along a hand-held walk the camera turns 7-9 degrees a frame while the
 triangulation angle grows by only 1.6-4.3, so the 5-degree peak took frames 3-5 apart, which see
-4-48 % of the reference's pixels, and left out the next frame, which sees 62-73 % (README: Which views
+4-48 % of the reference's pixels, and left out the next frame, which sees 62-73 % (docs/benchmarks.md: Which views
 a depth map is matched with). Rings and facades have their sources above 5 degrees: they keep them.
 Views that share no point are scored by the same bump over the angle their centres subtend at
 the reference's median scene depth, so models without tracks still work.
@@ -34,8 +34,8 @@ class SelectionOptions:
     and less complete there (0.123 and 0.122 kept against 0.130). Held-out frames 8-19 (true cameras):
     kept 0.156 -> 0.178, within 2 % 0.454 -> 0.475, sensor pixels within 5 % 0.152 -> 0.173 (``ncc``
     0.169 -> 0.187); frames 20-31: kept 0.169 -> 0.286, within 2 % 0.617 -> 0.659, sensor pixels 0.179
-    -> 0.316 (README). The sample scenes, the temple and the fountain keep their sources; the landmark's
-    change (kept 0.152 -> 0.171, a little more of it in the sky: README)."""
+    -> 0.316 (docs/benchmarks.md). The sample scenes, the temple and the fountain keep their sources; the landmark's
+    change (kept 0.152 -> 0.171, a little more of it in the sky: docs/benchmarks.md)."""
     sigma_below_deg: float = 1.0
     """Width of the score bump below ``best_angle_deg``."""
     sigma_above_deg: float = 10.0

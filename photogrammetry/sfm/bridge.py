@@ -27,7 +27,7 @@ give 41), of which 3-7 triangulated on both sides: 7 gave the scale within 1.5-2
 9.6 %. Where the join held, the 12 frames came in at the rest's scale; in four runs of six the
 retry with the lens distortion held then kept a model of all 60 broken elsewhere. That retry is now
 refused (:mod:`~photogrammetry.sfm.continuity`), and with it refused five runs kept 48 of 60 (the join
-found 4 keypoints within 9.6-9.7 %), so ``mapping.join_tracks`` stays off (README, "Photos without EXIF").
+found 4 keypoints within 9.6-9.7 %), so ``mapping.join_tracks`` stays off (docs/photos_without_exif.md).
 
 Only our own features take part (the keypoints of the SIFT assist have no descriptors here).
 """

@@ -17,7 +17,7 @@ class LearnedBridgeOptions:
     on the office walk (60 frames, ``cpu``, load 8-12) two runs registered 60/60 where ``cpu`` registers
     48, with AUC@5 0.298 and 0.481 (``cpu``: 0.317-0.348), but the 12 frames bridged were 23 % and 8 % off
     the rest's scale, which no check without ground truth told apart, and the sfm stage took 107-186 s
-    (``cpu``: 27-46 s). README, "Where SIFT breaks: learned matches around the break"."""
+    (``cpu``: 27-46 s). docs/benchmarks.md, "Where SIFT breaks: learned matches around the break"."""
     neighbours: int = 3
     """Images either side in name order that join the images around a break; pairs of them at most this far
     apart in name order are matched. Office walk, 60 frames (``cpu``; the 12 frames bridged against the

@@ -22,7 +22,7 @@ model registered together, those pairs are matched along the second pass's lines
 (:func:`~photogrammetry.sfm.focal_pass.map_cameras`).
 
 Measured on the office walk (``cpu`` with ``mapping.min_tri_angle`` 0.75, three runs each, see the
-README's "Scale along a walk"): it helps 20 frames in two runs of three and harms 40 frames, so no
+docs/benchmarks.md's "Scale along a walk"): it helps 20 frames in two runs of three and harms 40 frames, so no
 preset turns it on (``guided.min_points`` 0). Against the true cameras, about 12 % of the guided matches
 lie over 8 px from the true epipolar lines (of the RANSAC inliers, 3 %): the first pass's cameras are
 a degree or two off at the turn, and along a nearly pure rotation the lines say little.

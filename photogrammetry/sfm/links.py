@@ -21,7 +21,7 @@ reported as one, the weaker. About a second for 60 images.
 
 :func:`split` takes the smaller side of such links out of the model (``sfm.split_weak_link_points``, off
 by default): on the office walk (``cpu``) it halves the largest scale departure against the true
-cameras but drops the photos whose relative poses were still usable (README, "Scale along a walk").
+cameras but drops the photos whose relative poses were still usable (docs/benchmarks.md, "Scale along a walk").
 """
 
 from __future__ import annotations
