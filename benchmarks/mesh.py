@@ -50,7 +50,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,29 +58,17 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is 
 from benchmarks.hull import silhouettes, visual_hull  # noqa: E402
 from benchmarks.mvs_cloud import mvs_cloud  # noqa: E402
 from benchmarks.sets import available_sets  # noqa: E402
+from benchmarks.texture_bounds import (baseline_texture, ceiling_psnr, file_scores, gt_views,  # noqa: E402
+                                       oracle_psnr, outline_split)
 from benchmarks.texture_reference import static_reference  # noqa: E402
-from photogrammetry.evaluation import Estimate, GroundTruth, Sim3, evaluate, load_ground_truth  # noqa: E402
-from photogrammetry.evaluation.texture_metrics import TextureEvalConfig, render_in_view  # noqa: E402
-from photogrammetry.evaluation.texture_render import load_textured_mesh  # noqa: E402
+from photogrammetry.evaluation import GroundTruth, load_ground_truth  # noqa: E402
 from photogrammetry.io.gltf import write_glb  # noqa: E402
-from photogrammetry.io.mesh import LEVEL_NAMES, MeshData, TexturedMeshData, write_ply  # noqa: E402
+from photogrammetry.io.mesh import LEVEL_NAMES, MeshData, write_ply  # noqa: E402
 from photogrammetry.meshing import CameraView, OrientedCloud, colmap_points  # noqa: E402
 from photogrammetry.meshing.seen import SeenOptions  # noqa: E402
 from photogrammetry.stages.mesh import MeshBuild, MeshConfig, build_mesh  # noqa: E402
 from photogrammetry.stages.texture import TextureConfig  # noqa: E402
 from photogrammetry.texturing import BlendOptions, texture_mesh  # noqa: E402
-
-
-def gt_views(gt: GroundTruth, names: list[str], mask_dir: Path | None) -> list[CameraView]:
-    """Camera views of GT views, with masks from ``mask_dir`` (``<stem>.png``) when given."""
-    views = []
-    for name in names:
-        view = gt.views[name]
-        mask = mask_dir / f"{Path(name).stem}.png" if mask_dir is not None else None
-        views.append(CameraView(name=name, K=view.camera.K, R=view.pose.R, t=view.pose.t, width=view.camera.width,
-                                height=view.camera.height, image_path=view.image_path,
-                                mask_path=mask if mask is not None and mask.is_file() else None))
-    return views
 
 
 def _raycaster(vertices: np.ndarray, faces: np.ndarray):
@@ -148,57 +135,6 @@ def inliers(points: np.ndarray, *, radius: float = 0.0025, min_neighbours: int =
     return points[counts > min_neighbours]
 
 
-def baseline_texture(ours: TexturedMeshData, views: list[CameraView], size: int) -> TexturedMeshData:
-    """open3d's ``project_images_to_albedo`` on our mesh and atlas (K in open3d's pixel convention)."""
-    import open3d as o3d
-
-    mesh = o3d.t.geometry.TriangleMesh()
-    mesh.vertex.positions = o3d.core.Tensor(ours.vertices.astype(np.float32))
-    mesh.triangle.indices = o3d.core.Tensor(ours.faces.astype(np.int64))
-    mesh.triangle.texture_uvs = o3d.core.Tensor(ours.uv[ours.faces].astype(np.float32))
-    shift = np.array([[0, 0, 0.5], [0, 0, 0.5], [0, 0, 0]])  # open3d: pixel centres at integers
-    images = [o3d.t.geometry.Image(o3d.core.Tensor(v.read_image())) for v in views]
-    intrinsics = [o3d.core.Tensor(v.K - shift) for v in views]
-    extrinsics = [o3d.core.Tensor(np.vstack([np.hstack([v.R, v.t[:, None]]), [0, 0, 0, 1]])) for v in views]
-    albedo = mesh.project_images_to_albedo(images, intrinsics, extrinsics, tex_size=size, update_material=False)
-    texture = albedo.as_tensor().numpy()[..., :3]
-    if texture.dtype != np.uint8:
-        texture = np.clip(np.round(texture * 255), 0, 255).astype(np.uint8)
-    return TexturedMeshData(vertices=ours.vertices, faces=ours.faces, uv=ours.uv,
-                            texture=np.ascontiguousarray(texture))
-
-
-def _scores(path: Path, gt: GroundTruth, holdout: list[str], key: str) -> dict:
-    """Texture (PSNR, SSIM, coverage) or geometry (F-score by threshold) of one file, in the GT frame."""
-    report = evaluate(Estimate(**{key: path}, to_gt=Sim3()), gt, holdout=holdout)
-    if key == "textured_mesh_path":
-        t = report.texture
-        return {"psnr": round(t.psnr, 3), "ssim": round(t.ssim, 4), "coverage": round(t.coverage, 4)}
-    geometry = report.points if key == "points_path" else report.mesh
-    return {str(k): round(v, 4) for k, v in geometry.fscore.items()} if geometry else {}
-
-
-def outline_split(path: Path, gt: GroundTruth, holdout: list[str], band: float = 2.5) -> dict:
-    """PSNR of a textured mesh pooled over the held-out views' pixels within ``band`` pixels of the
-    compared region's outline, where each photo's lens blur mixes in the background (which no
-    texture holds), and over the rest of the region; and the outline's share of the pixels."""
-    mesh = load_textured_mesh(path)
-    raycaster = mesh.raycaster()
-    sums = {"outline": [0.0, 0], "inside": [0.0, 0]}
-    for name in holdout:
-        photo, rendered, _, region = render_in_view(mesh, gt.views[name], max_size=TextureEvalConfig().max_size,
-                                                    raycaster=raycaster)
-        distance = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
-        error = ((rendered - photo) ** 2).mean(axis=2)
-        for key, part in (("outline", region & (distance < band)), ("inside", region & (distance >= band))):
-            sums[key][0] += float(error[part].sum())
-            sums[key][1] += int(part.sum())
-    result = {key: round(float(10 * np.log10(count / total)), 3) if total > 0 else None
-              for key, (total, count) in sums.items()}
-    result["outline_pixels"] = round(sums["outline"][1] / max(sums["outline"][1] + sums["inside"][1], 1), 4)
-    return result
-
-
 def prepare(name: str, gt: GroundTruth, train: list[str], work: Path,
             args: argparse.Namespace) -> tuple[list[CameraView], OrientedCloud | None, MeshData | None,
                                                np.ndarray | None]:
@@ -248,9 +184,9 @@ def run_set(name: str, gt_path: Path, args: argparse.Namespace, work: Path) -> d
         config = MeshConfig(method=args.method, seen=SeenOptions(unseen=args.unseen))
         build = build_mesh(config, cloud, views, points)
         if gt.scene_mesh_path is not None or gt.object_mesh_path is not None:
-            result["fscore_cloud"] = _scores(work / "cloud.ply", gt, [], "points_path")
+            result["fscore_cloud"] = file_scores(work / "cloud.ply", gt, [], "points_path")
             write_ply(work / "cloud_inliers.ply", MeshData(vertices=inliers(cloud.points), faces=np.zeros((0, 3))))
-            result["fscore_cloud_inliers"] = _scores(work / "cloud_inliers.ply", gt, [], "points_path")
+            result["fscore_cloud_inliers"] = file_scores(work / "cloud_inliers.ply", gt, [], "points_path")
     else:
         from photogrammetry.meshing import clean, detail_levels
 
@@ -267,7 +203,7 @@ def run_set(name: str, gt_path: Path, args: argparse.Namespace, work: Path) -> d
         write_ply(path, mesh)
         entry = {"triangles": len(mesh.faces), "decimate_s": build.seconds.get(f"level_{level}", 0.0)}
         if "fscore_cloud" in result and (level == "raw" or args.all_levels):
-            entry["fscore"] = _scores(path, gt, [], "mesh_path")
+            entry["fscore"] = file_scores(path, gt, [], "mesh_path")
         if level == args.level or args.all_levels:
             entry.update(_texture(mesh, texture_views, gt, holdout, args, work / level, baseline=level == args.level))
         result["levels"][level] = entry
@@ -285,49 +221,18 @@ def _texture(mesh: MeshData, views: list[CameraView], gt: GroundTruth, holdout: 
     ours, report = texture_mesh(mesh, views, config, workers=args.workers)
     entry = {"texture_s": round(time.perf_counter() - start, 2), "texture_steps": report.seconds}
     write_glb(out / "ours.glb", ours, extras={"units": "metres"}, generator="benchmark")
-    entry["ours"] = _scores(out / "ours.glb", gt, holdout, "textured_mesh_path")
+    entry["ours"] = file_scores(out / "ours.glb", gt, holdout, "textured_mesh_path")
     entry["ours"]["split"] = outline_split(out / "ours.glb", gt, holdout)
     if baseline:
         start = time.perf_counter()
         base = baseline_texture(ours, views, args.texture_size)
         entry["baseline_s"] = round(time.perf_counter() - start, 2)
         write_glb(out / "baseline.glb", base, extras={"units": "metres"}, generator="benchmark")
-        entry["baseline"] = _scores(out / "baseline.glb", gt, holdout, "textured_mesh_path")
+        entry["baseline"] = file_scores(out / "baseline.glb", gt, holdout, "textured_mesh_path")
         entry["baseline"]["split"] = outline_split(out / "baseline.glb", gt, holdout)
         entry["oracle_psnr"] = oracle_psnr(mesh, gt, holdout, views, config, out)
         entry["ceiling_psnr"] = ceiling_psnr(mesh, gt, holdout, views, config, out)
     return entry
-
-
-def _heldout_views(gt: GroundTruth, names: list[str], views: list[CameraView]) -> list[CameraView]:
-    """Camera views of held-out views, with masks from the training views' mask folder where it has them."""
-    mask_dir = next((v.mask_path.parent for v in views if v.mask_path is not None), None)
-    return gt_views(gt, names, mask_dir)
-
-
-def oracle_psnr(mesh: MeshData, gt: GroundTruth, holdout: list[str], views: list[CameraView],
-                config: TextureConfig, out: Path) -> float:
-    """Mean PSNR of textures baked from each held-out photo itself, scored in that view: a bound
-    on what any texture of this mesh can reach (the mesh's own errors and resampling remain)."""
-    values = []
-    for name in holdout:
-        own = _heldout_views(gt, [name], views)
-        textured, _ = texture_mesh(mesh, own, replace(config, level_exposure=False))
-        write_glb(out / "oracle.glb", textured, extras={"units": "metres"}, generator="benchmark")
-        values.append(_scores(out / "oracle.glb", gt, [name], "textured_mesh_path")["psnr"])
-    return round(float(np.mean(values)), 3)
-
-
-def ceiling_psnr(mesh: MeshData, gt: GroundTruth, holdout: list[str], views: list[CameraView],
-                 config: TextureConfig, out: Path) -> float:
-    """Mean PSNR in the held-out views of one texture baked from all of them at once (see the
-    module docstring): plain projected-area weights (no ramps at edges, no selected view, every
-    angle), no levelling."""
-    options = replace(config, level_exposure=False)
-    options = replace(options, blend=replace(options.blend, edge_margin=0.0, min_cos=0.0, selection_boost=0.0))
-    textured, _ = texture_mesh(mesh, _heldout_views(gt, holdout, views), options)
-    write_glb(out / "ceiling.glb", textured, extras={"units": "metres"}, generator="benchmark")
-    return _scores(out / "ceiling.glb", gt, holdout, "textured_mesh_path")["psnr"]
 
 
 def print_table(results: list[dict], level: str) -> None:
