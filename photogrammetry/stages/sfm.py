@@ -244,7 +244,7 @@ def _bridge(db: Path, images: Path, config: SfmConfig, ctx: StageContext, outcom
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, diagnosis, links, sanity, sift
+    from photogrammetry.sfm import colmap, database, diagnosis, links, rolling_shutter, sanity, sift
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
@@ -273,6 +273,8 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         outcome, pose_check = _map_checked(db, images, config, ctx, beat, light=light, num_images=stats.images,
                                            connected=connected, features=features.path)
         outcome = _bridge(db, images, config, ctx, outcome, features.extractor, beat)
+        mapped, shutter = rolling_shutter.correct_mapped(outcome.models[0], db, ingest, config, ctx.workers, ctx.log)
+        outcome = dataclasses.replace(outcome, models=[mapped, *outcome.models[1:]])
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers,
                                   images)
@@ -303,12 +305,13 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
             "reprojection_error": summary.models[0].mean_reprojection_error,
             "focal": "; ".join(messages.describe_focal(c, distortion) for c in summary.cameras),
             "forward_motion": summary.forward_motion, "weak_links": messages.describe_links(summary.weak_links),
-            **({"pose_check": sanity.describe(pose_check)} if pose_check else {})}
+            **({"pose_check": sanity.describe(pose_check)} if pose_check else {}),
+            **({"rolling_shutter": shutter.describe()} if shutter else {})}
 
 
 STAGE = StageSpec(
     name="sfm",
-    version=22,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=23,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
@@ -336,6 +339,7 @@ STAGE = StageSpec(
     # 21: on a walk straight ahead the principal point is refined where the tests pass and its standard deviation
     # is at most intrinsics.WALK_PRINCIPAL_POINT_MAX_SD of the image
     # 22: the light first pass from several focal starts (sfm.focal_starts)
+    # 23: a sequence's rolling-shutter readout searched and corrected where it lowers the tracks' cost (sfm.rolling_shutter)
     config=SfmConfig,
     run=run,
     load=load_sfm,
