@@ -6,9 +6,15 @@ comes from its neighbouring true poses; an observation at row ``y`` is taken as 
 ``(y - H/2) / H * tau`` frame intervals (the frame's pose moved by its velocity over that time). For each
 ``tau`` the points are re-triangulated with these cameras and the robust reprojection error reported. Then
 bundle adjustment (COLMAP's, Cauchy loss) started from the true cameras with the keypoints unrolled
-(rotation only) at ``tau`` = 0 and at the best ``tau``: the focal length it fits.
+(rotation only) at ``tau`` = 0 and at the best ``tau``: the focal length it fits. ``--offsets`` searches a
+time offset of the poses beside ``tau`` (the photos' time stamps off the poses').
 
-    benchmarks/rolling_shutter.py --first-frame 0 20 40 --frames 20
+With ``--own cpu fast``: our own models of the same windows instead (each preset up to sfm), each ``tau``'s
+keypoints unrolled with the models' own angular velocities and the model adjusted again (focal free): the
+tracks' Cauchy cost, the focal length's error and pose AUC@5 against ``tau``.
+
+    benchmarks/rolling_shutter.py --first-frame 0 10 20 30 40 --taus $(seq -0.04 0.01 0.12) --offsets 0
+    benchmarks/rolling_shutter.py --first-frame 0 10 20 30 40 --taus -0.04 -0.02 0 0.02 0.04 0.06 0.08 --own cpu fast
 """
 
 from __future__ import annotations
@@ -123,9 +129,10 @@ def window(bset, start: int, frames: int, taus: np.ndarray, offsets: np.ndarray,
 
 
 def own_model(bset, start: int, frames: int, taus: np.ndarray, work: Path, preset: str) -> dict:
-    """Our own model of a window (``preset``, up to sfm): the tracks' Cauchy cost against ``tau`` with our
-    cameras held (:func:`photogrammetry.sfm.rolling_shutter.unrolled`), and the focal length and AUC@5 of
-    COLMAP's adjustment (focal free, principal point and lens as the model has them) at 0 and at the best."""
+    """Our own model of a window (``preset``, up to sfm), for each ``tau`` its keypoints unrolled
+    (:func:`photogrammetry.sfm.rolling_shutter.unrolled`) and COLMAP's adjustment run (Cauchy, focal free,
+    principal point held, the lens free where the model has one): the tracks' Cauchy cost, the focal length's
+    error and pose AUC@5."""
     import pycolmap
 
     import photogrammetry

@@ -311,7 +311,7 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
 
 STAGE = StageSpec(
     name="sfm",
-    version=23,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
+    version=22,  # 5: distortion must lower the error by 10 % to be kept under forward motion; 6: mask_path;
     # 7: database.db compacted, the same bytes on every run; 8: a global retry is kept only where it agrees
     # with the largest incremental piece; 9: a second mapping pass with the estimated focal length as a prior;
     # 10: pairs whose few inliers could be chance are verified again at a tighter threshold; the principal
@@ -339,7 +339,6 @@ STAGE = StageSpec(
     # 21: on a walk straight ahead the principal point is refined where the tests pass and its standard deviation
     # is at most intrinsics.WALK_PRINCIPAL_POINT_MAX_SD of the image
     # 22: the light first pass from several focal starts (sfm.focal_starts)
-    # 23: a sequence's rolling-shutter readout searched and corrected where it lowers the tracks' cost (sfm.rolling_shutter)
     config=SfmConfig,
     run=run,
     load=load_sfm,
