@@ -9,7 +9,9 @@ model absorbs into its focal length and rotations.
 
 This module holds the model's geometry: the velocities of a sequence of frames from their neighbours, the
 camera of each observation, and keypoints unrolled to the middle row's time (rotation only:
-``x' = K exp(-w t) K^-1 x``, the camera's own motion during the readout being negligible beside its turn).
+``x' = K exp(-w t) K^-1 x``, the camera's own motion during the readout being negligible beside its turn), and
+the sfm stage's search of ``tau`` on a refined model (:func:`correct_refined`, off by default: see
+:class:`~photogrammetry.sfm.rolling_shutter_options.RollingShutterOptions`).
 """
 
 from __future__ import annotations
@@ -203,46 +205,26 @@ def search(model, options: RollingShutterOptions, adjust: Callable, names: list[
     return (best[1] if kept else model), report
 
 
-def _unroll_database(database, model, tau: float, names: list[str]) -> int:
-    """Every keypoint (in the database, COLMAP's) of the registered images of ``model`` unrolled at ``tau`` with
-    the model's angular velocities and cameras, as :func:`unrolled` moves the model's own; how many images."""
-    import pycolmap
-
-    ids, angular = _sequence(model, names)
-    with pycolmap.Database.open(database) as db:
-        for image_id, w in zip(ids, angular):
-            image = model.image(image_id)
-            camera = model.camera(image.camera_id)
-            found = db.read_image_with_name(image.name)
-            xy = np.asarray(db.read_keypoints(found.image_id), np.float64)
-            if not len(xy):
-                continue
-            moved = unroll(camera.cam_from_img(xy[:, :2]), np.eye(3), w, row_times(xy[:, 1], camera.height, tau))
-            xy[:, :2] = camera.img_from_cam(np.hstack([moved, np.ones((len(moved), 1))]))
-            db.update_keypoints(found.image_id, np.ascontiguousarray(xy, dtype=np.float32))
-    return len(ids)
-
-
-def correct_mapped(model, database, ingest, config, num_threads: int, log):
-    """The mapped model corrected for a rolling shutter before the final refinement, where it is a sequence and
-    the search keeps a readout (:func:`search`; each try adjusted with the focal length as configured, the
-    principal point and distortion as mapped): the keypoints in ``database`` unrolled too, so that the final
-    refinement's track completion and choices of distortion and principal point see unrolled keypoints.
+def correct_refined(refined, ingest, config, num_threads: int, log):
+    """The final refinement's model (a :class:`~photogrammetry.sfm.refine.Refinement`) corrected for a rolling
+    shutter where it is a sequence and the search keeps a readout (:func:`search`; each try adjusted as the final
+    refinement adjusts: the focal length as configured, the principal point and distortion as it chose).
 
     Returns:
-        The model (unrolled and adjusted, or ``model`` itself) and the report, or ``None`` where not searched.
+        The refinement (its model unrolled and adjusted, or as it was) and the report, ``None`` where not searched.
     """
+    import dataclasses
+
     import pycolmap
 
     from photogrammetry.sfm import refine
 
     options: RollingShutterOptions = config.rolling_shutter
-    if not options.enabled or not is_sequence(model, any(im.video for im in ingest.images)):
-        return model, None
-    ba = refine.bundle_options(config, principal_point=False, distortion=False, num_threads=num_threads)
-    names = sorted(im.name for im in ingest.images)
-    corrected, report = search(model, options, lambda m: pycolmap.bundle_adjustment(m, ba), names)
-    if report.kept:
-        _unroll_database(database, model, report.tau, names)
+    if not options.enabled or not is_sequence(refined.model, any(im.video for im in ingest.images)):
+        return refined, None
+    ba = refine.bundle_options(config, principal_point=refined.principal_point, distortion=refined.distortion,
+                               num_threads=num_threads)
+    model, report = search(refined.model, options, lambda m: pycolmap.bundle_adjustment(m, ba),
+                           sorted(im.name for im in ingest.images))
     log.info("%s", report.describe())
-    return corrected, report
+    return dataclasses.replace(refined, model=model), report

@@ -273,11 +273,10 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         outcome, pose_check = _map_checked(db, images, config, ctx, beat, light=light, num_images=stats.images,
                                            connected=connected, features=features.path)
         outcome = _bridge(db, images, config, ctx, outcome, features.extractor, beat)
-        mapped, shutter = rolling_shutter.correct_mapped(outcome.models[0], db, ingest, config, ctx.workers, ctx.log)
-        outcome = dataclasses.replace(outcome, models=[mapped, *outcome.models[1:]])
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers,
                                   images)
+        final, shutter = rolling_shutter.correct_refined(final, ingest, config, ctx.workers, ctx.log)
         chosen = _split(_plausible(final.model, ctx), config, ctx)
         pp, distortion = final.principal_point, final.distortion
         models = [chosen, *outcome.models[1:]]
