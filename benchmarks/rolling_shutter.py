@@ -161,37 +161,15 @@ def own_model(bset, start: int, frames: int, taus: np.ndarray, work: Path, prese
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", default="office")
-    parser.add_argument("--first-frame", type=int, nargs="+", default=[0, 20, 40])
-    parser.add_argument("--frames", type=int, default=20)
-    parser.add_argument("--taus", type=float, nargs="+", default=list(np.round(np.arange(-1.0, 1.01, 0.1), 2)))
-    parser.add_argument("--offsets", type=float, nargs="+", default=[0.0],
-                        help="time offsets of the poses (frame intervals) searched beside tau")
-    parser.add_argument("--angular-only", action="store_true", help="the cameras turn during the readout, no move")
-    parser.add_argument("--own", nargs="*", help="also our own models' search, with these presets (cpu, fast)")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/rolling_shutter"))
-    args = parser.parse_args()
-    bset = available_sets()[args.set]
-    full_gt = set_ground_truth(bset)
-    taus = np.array(args.taus)
-    for preset in args.own or []:
-        for start in args.first_frame:
-            r = own_model(bset, start, args.frames, taus, args.work, preset)
-            print(f"own {preset} {start}-{start + args.frames - 1}: best {r['best']:+.2f}; tau: Cauchy, focal error, "
-                  "AUC@5: " + ", ".join(f"{t:+.2f}: {c:.4f} {f:+.2%} {a:.3f}" for t, (c, f, a) in r["curve"].items()),
-                  flush=True)
-    if args.own is not None:
-        return
-    results = [window(bset, s, args.frames, taus, np.array(args.offsets), args.work, full_gt, args.angular_only)
-               for s in args.first_frame]
-    print("| tau | " + " | ".join(f"{r['start']}-{r['start'] + args.frames - 1}: Cauchy / median px" for r in results)
+def print_windows(results: list[dict], taus: np.ndarray, frames: int) -> None:
+    """The curves (a markdown table, one column per window) and one line per window: best tau, the unrolled
+    cost, the focal length of the adjustment from the true cameras, the time offset's search."""
+    print("| tau | " + " | ".join(f"{r['start']}-{r['start'] + frames - 1}: Cauchy / median px" for r in results)
           + " |")
     print("|---|" + "---|" * len(results))
     for t in taus:
-        print(f"| {t:+.2f} | " + " | ".join(f"{robust(r['curve'][float(t)]):.4f} / {np.median(r['curve'][float(t)]):.3f}"
-                                           for r in results) + " |")
+        errors = [r["curve"][float(t)] for r in results]
+        print(f"| {t:+.2f} | " + " | ".join(f"{robust(e):.4f} / {np.median(e):.3f}" for e in errors) + " |")
     for r in results:
         f0, fb = r["focal_0"], r["focal_best"]
         print(f"{r['start']}: {r['tracks']} tracks, {r['observations']} obs, turn median {r['turn_deg'][0]:.2f} "
@@ -202,6 +180,34 @@ def main() -> None:
         (t, d), cost = min(r["grid"].items(), key=lambda kv: kv[1])
         print(f"   with the poses' time offset searched: best tau {t:+.2f}, offset {d:+.2f}: Cauchy {cost:.4f} "
               f"(offset 0: {r['grid'].get((r['best'], 0.0), float('nan')):.4f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", default="office")
+    parser.add_argument("--first-frame", type=int, nargs="+", default=[0, 20, 40])
+    parser.add_argument("--frames", type=int, default=20)
+    parser.add_argument("--taus", type=float, nargs="+", default=list(np.round(np.arange(-1.0, 1.01, 0.1), 2)))
+    parser.add_argument("--offsets", type=float, nargs="+", default=[0.0],
+                        help="time offsets of the poses (frame intervals) searched beside tau")
+    parser.add_argument("--angular-only", action="store_true", help="the cameras turn during the readout, no move")
+    parser.add_argument("--own", nargs="*", help="our own models' search instead, with these presets (cpu, fast)")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/rolling_shutter"))
+    args = parser.parse_args()
+    bset = available_sets()[args.set]
+    taus = np.array(args.taus)
+    for preset in args.own or []:
+        for start in args.first_frame:
+            r = own_model(bset, start, args.frames, taus, args.work, preset)
+            print(f"own {preset} {start}-{start + args.frames - 1}: best {r['best']:+.2f}; tau: Cauchy, focal error, "
+                  "AUC@5: " + ", ".join(f"{t:+.2f}: {c:.4f} {f:+.2%} {a:.3f}" for t, (c, f, a) in r["curve"].items()),
+                  flush=True)
+    if args.own is not None:
+        return
+    full_gt = set_ground_truth(bset)
+    results = [window(bset, s, args.frames, taus, np.array(args.offsets), args.work, full_gt, args.angular_only)
+               for s in args.first_frame]
+    print_windows(results, taus, args.frames)
 
 
 if __name__ == "__main__":

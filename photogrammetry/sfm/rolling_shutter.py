@@ -93,7 +93,8 @@ def _sequence(model, names: list[str] | None = None) -> tuple[list[int], np.ndar
     """The registered images in capture order (``names``, else name order) and their ``(V, 3)`` angular
     velocities per frame interval (from the neighbouring registered frames; frames left out counted)."""
     frame = {n: k for k, n in enumerate(names or sorted(model.image(i).name for i in model.images))}
-    ids = sorted((i for i in model.reg_image_ids() if model.image(i).name in frame), key=lambda i: frame[model.image(i).name])
+    ids = sorted((i for i in model.reg_image_ids() if model.image(i).name in frame),
+                 key=lambda i: frame[model.image(i).name])
     R = np.stack([model.image(i).cam_from_world().rotation.matrix() for i in ids])
     return ids, sequence_velocities(R, frames=np.array([frame[model.image(i).name] for i in ids]))[0]
 
