@@ -18,6 +18,7 @@ from typing import Literal
 from photogrammetry.errors import ConfigError
 from photogrammetry.sfm.bridge_options import LearnedBridgeOptions
 from photogrammetry.sfm.focal_starts_options import FocalStartsOptions
+from photogrammetry.sfm.rolling_shutter_options import RollingShutterOptions
 from photogrammetry.sfm.initial_pair_options import InitialPairOptions
 from photogrammetry.sfm.option_checks import at_least_one, fraction
 from photogrammetry.sfm.plumb_options import PlumbOptions
@@ -317,6 +318,8 @@ class SfmOptions:
     focal_starts: FocalStartsOptions = field(default_factory=FocalStartsOptions)
     """The light first pass's starting focal lengths where a camera has no prior
     (:mod:`photogrammetry.sfm.focal_starts`)."""
+    rolling_shutter: RollingShutterOptions = field(default_factory=RollingShutterOptions)
+    """A sequence's rolling-shutter readout searched and corrected (:mod:`photogrammetry.sfm.rolling_shutter`)."""
 
     def __post_init__(self) -> None:
         if self.focal_px < 0 or not 0.0 <= self.fov_deg < 180.0:

@@ -244,7 +244,7 @@ def _bridge(db: Path, images: Path, config: SfmConfig, ctx: StageContext, outcom
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, diagnosis, links, sanity, sift
+    from photogrammetry.sfm import colmap, database, diagnosis, links, rolling_shutter, sanity, sift
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
@@ -276,6 +276,7 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
         beat.step("refinement")
         final = _final_refinement(outcome.models[0], db, config, first_sift, features.extractor, ctx.workers,
                                   images)
+        final, shutter = rolling_shutter.correct_refined(final, ingest, config, ctx.workers, ctx.log)
         chosen = _split(_plausible(final.model, ctx), config, ctx)
         pp, distortion = final.principal_point, final.distortion
         models = [chosen, *outcome.models[1:]]
@@ -303,7 +304,8 @@ def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features:
             "reprojection_error": summary.models[0].mean_reprojection_error,
             "focal": "; ".join(messages.describe_focal(c, distortion) for c in summary.cameras),
             "forward_motion": summary.forward_motion, "weak_links": messages.describe_links(summary.weak_links),
-            **({"pose_check": sanity.describe(pose_check)} if pose_check else {})}
+            **({"pose_check": sanity.describe(pose_check)} if pose_check else {}),
+            **({"rolling_shutter": shutter.describe()} if shutter else {})}
 
 
 STAGE = StageSpec(

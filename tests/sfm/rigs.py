@@ -47,6 +47,11 @@ class Rig:
     """Radial distortion of the lens (COLMAP's ``SIMPLE_RADIAL``: ``x (1 + k1 r^2)`` in normalised coordinates)."""
     principal_point: tuple[float, float] = (0.0, 0.0)
     """Offset of the principal point from the image centre, pixels (x, y)."""
+    readout: float = 0.0
+    """Rolling shutter: row ``y`` is read ``(y - height / 2) / height * readout`` frame intervals after the
+    middle row, the camera moving meanwhile at the velocity of its neighbouring frames (0: a global shutter)."""
+    readout_moves: bool = True
+    """The camera's centre moves during the readout too (else it only turns, as on a fast pan)."""
 
 
 def _look(center: np.ndarray, forward: np.ndarray, up=(0.0, 0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
@@ -125,14 +130,29 @@ def narrow_ring(*, num_views: int = 16, focal: float = 3000.0, seed: int = 0) ->
     return Rig(np.stack(rotations), np.stack(translations), points, directions, 640, 480, focal, window=0)
 
 
-def _project(rig: Rig, view: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel positions (COLMAP convention) of the points ``view`` sees, and their indices."""
-    cam = rig.points @ rig.rotations[view].T + rig.translations[view]
-    center = -rig.rotations[view].T @ rig.translations[view]
-    facing = np.einsum("ij,ij->i", rig.normals, center - rig.points) > 0
+def _pixels(rig: Rig, cam: np.ndarray) -> np.ndarray:
+    """Pixels of camera-frame points through the rig's lens."""
     xy = cam[:, :2] / np.maximum(cam[:, 2:], 1e-9)
     xy = xy * (1.0 + rig.k1 * np.sum(xy**2, axis=1, keepdims=True))
-    uv = rig.focal * xy + [rig.width / 2 + rig.principal_point[0], rig.height / 2 + rig.principal_point[1]]
+    return rig.focal * xy + [rig.width / 2 + rig.principal_point[0], rig.height / 2 + rig.principal_point[1]]
+
+
+def _project(rig: Rig, view: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel positions (COLMAP convention) of the points ``view`` sees, and their indices."""
+    from photogrammetry.sfm.rolling_shutter import observation_cameras, sequence_velocities
+
+    cam = rig.points @ rig.rotations[view].T + rig.translations[view]
+    center = -rig.rotations[view].T @ rig.translations[view]
+    uv = _pixels(rig, cam)
+    if rig.readout:
+        centres = -np.einsum("nji,nj->ni", rig.rotations, rig.translations)
+        angular, linear = sequence_velocities(rig.rotations, centres if rig.readout_moves else None)
+        for _ in range(4):  # the row a point lands in sets its time, which moves the row
+            R, C = observation_cameras(np.full(len(cam), view), uv[:, 1], rig.rotations, centres, angular, linear,
+                                       rig.height, rig.readout)
+            cam = np.einsum("nij,nj->ni", R, rig.points - C)
+            uv = _pixels(rig, cam)
+    facing = np.einsum("ij,ij->i", rig.normals, center - rig.points) > 0
     inside = (cam[:, 2] > 0.3) & facing & (uv[:, 0] > 1) & (uv[:, 1] > 1)
     inside &= (uv[:, 0] < rig.width - 1) & (uv[:, 1] < rig.height - 1)
     return uv[inside], np.flatnonzero(inside)
