@@ -15,7 +15,7 @@ class RollingShutterOptions:
     adjusts it, ``tau`` kept where the tracks' robust (Cauchy) cost falls by ``min_gain``. Measured on the office
     walk (HoloLens frames 540 x 360, turning 8-10 degrees a frame): with the true cameras the tracks' cost is
     lowest at tau +0.02 to +0.05 in every 20-frame window (0-19 ... 40-59; 2-15 % below tau 0); the search on our
-    own models finds +0.032 to +0.048 (README, "Rolling shutter on the office walk")."""
+    own models finds +0.032 to +0.048 (docs/photos_without_exif.md, "Rolling shutter on the office walk")."""
 
     enabled: bool = False
     """Search ``tau`` on sequences (``--set sfm.rolling_shutter.enabled=true``); off: no search, the model as
