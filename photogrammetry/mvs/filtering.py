@@ -21,7 +21,7 @@ Setting ``min_score`` to 0 leaves the counts alone.
 Given the reference photo in grey and no object mask, a kept depth on a flat pixel (the sky) then
 stays only where textured kept depths enclose it and imply it (``min_contrast``), and none on a dark
 flat pixel (``dark_grey``: a black background the foreground's depth was carried onto)
-(:mod:`~photogrammetry.mvs.texture`).
+(:mod:`~photogrammetry.mvs.texture`). Last, the kept surfaces grow through the raw map (``grow_reach``).
 """
 
 from __future__ import annotations
@@ -114,23 +114,22 @@ class FilterOptions:
     """Sources that must agree (within the tolerance of ``disparity_px``) with a raw depth that
     ``implied_reach`` keeps."""
     grow_reach: int = 16
-    """Last (after the texture rules), the kept depths outside segments of at most ``grow_area`` seed a growth
-    (hysteresis, :func:`~photogrammetry.mvs.growth.grow`): a dropped textured pixel that ``grow_views``
-    sources confirm within ``max_relative_depth`` keeps its depth (as ``implied_reach``'s) where it joins a
-    seed within this many 4-neighbour steps through such pixels, each step within ``grow_step`` of relative
-    depth; 0: off. Office frames 20-31 (true cameras, the same raw maps; 8-19 and 40-51 held out): sensor
-    pixels given a depth within 5 % 0.365 -> 0.377 (``lite-ncc``), 0.336 -> 0.348 (``ncc``), kept depths within
-    5 % 0.939 -> 0.941, 0.941 -> 0.941; 8 px: 0.374 / 0.345 at 0.942 / 0.942 (README, Depth maps grown
-    through the raw map)."""
+    """Last, kept depths seed a growth (hysteresis, :mod:`~photogrammetry.mvs.growth`): a dropped pixel that
+    ``grow_views`` sources confirm, textured in its 3x3 and ``texture_radius`` windows, keeps its depth (as
+    ``implied_reach``'s) where it joins a seed within this many 4-neighbour steps of at most ``grow_step`` of
+    relative depth through such pixels, and passes the texture rules; 0: off. Office frames 20-31 (true
+    cameras, same raw maps): sensor pixels given a depth within 5 % 0.365 -> 0.371 (``lite-ncc``), 0.336 ->
+    0.341 (``ncc``), kept within 5 % 0.939 -> 0.942, 0.941 -> 0.943 (8 steps: 0.368 / 0.340); landmark's sky
+    1,412 -> 1,527 depths (5x5 window alone: 0.374 / 0.345, 1,719; README, Depth maps grown through the raw map)."""
     grow_views: int = 1
     """Sources that must agree within ``max_relative_depth`` with a pixel that ``grow_reach`` keeps."""
     grow_step: float = 0.003
-    """Largest relative depth difference of one step of ``grow_reach`` (0.005: 20-31 0.384 / 0.354 at 0.938 /
-    0.939: wrong depths drift smoothly too)."""
+    """Largest relative depth difference of one step of ``grow_reach`` (0.005: 20-31 0.376 / 0.346 at 0.940 /
+    0.941: wrong depths drift smoothly too)."""
     grow_area: float = 0.005
-    """With ``grow_reach``: kept depths in segments (as ``speckle_area``'s) of at most this share of the map
-    are dropped instead of seeding it: a depth grown from a kept one is as right as its seed (20-31: 97 %
-    within 5 % from right seeds, 9 % from wrong ones), and wrong kept depths come in small segments."""
+    """Kept depths on textured pixels in segments (as ``speckle_area``'s) of at most this share of the map
+    are dropped instead of seeding ``grow_reach``: a grown depth is as right as its seed, and wrong kept
+    depths come in small segments (0: 20-31 0.376 / 0.346 at 0.935 / 0.938)."""
     average_depths: bool = True
     """Replace each kept depth by the mean of its own and its agreeing sources' depths."""
     min_contrast: float = 0.01
@@ -382,7 +381,7 @@ def filter_depth(ref: MVSView, depth: np.ndarray, confidence: np.ndarray, mask: 
     textured = np.ones_like(strict)
     if grey is not None and mask is None and options.min_contrast > 0:  # a flat pixel cannot confirm a depth
         textured = local_contrast(grey, options.texture_radius) >= options.min_contrast
-        confirmed, strict = confirmed & textured, strict & textured
+        confirmed, strict = confirmed & textured, strict & (local_contrast(grey, 1) >= options.min_contrast) & textured
     merged = merged.cpu().numpy()
     kept_depth = texture_rules(close_surfaces(out.cpu().numpy(), merged, confirmed, options), grey, mask, options)
     if options.grow_reach > 0:  # what grows passes the texture rules too
