@@ -18,12 +18,35 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
 from photogrammetry.mvs.implied import speckles
 
 if TYPE_CHECKING:
     from photogrammetry.mvs.filtering import FilterOptions
+
+
+JUMP = 0.05
+"""Relative depth difference between 4-neighbouring raw depths that :func:`near_jumps` calls a depth jump."""
+
+
+def near_jumps(depth: np.ndarray, margin: int) -> np.ndarray:
+    """(H, W) bool: pixels within ``margin`` pixels of a depth jump of the map ``depth`` (H, W; 0: none):
+    4-neighbours, both with a depth, that differ by more than :data:`JUMP` (relative); none if ``margin`` 0."""
+    if margin <= 0:
+        return np.zeros(depth.shape, bool)
+    logs = np.log(np.where(depth > 0, depth, 1.0))
+    valid = depth > 0
+    jump = np.zeros(depth.shape, bool)
+    across = valid[:, 1:] & valid[:, :-1] & (np.abs(np.diff(logs, axis=1)) > np.log1p(JUMP))
+    jump[:, 1:] |= across
+    jump[:, :-1] |= across
+    down = valid[1:] & valid[:-1] & (np.abs(np.diff(logs, axis=0)) > np.log1p(JUMP))
+    jump[1:] |= down
+    jump[:-1] |= down
+    distance = cv2.distanceTransform((~jump).astype(np.uint8), cv2.DIST_L2, 3)
+    return distance <= margin
 
 
 def _links(depth: np.ndarray, allowed: np.ndarray, step: float) -> np.ndarray:
@@ -67,7 +90,8 @@ def grow_surfaces(kept: np.ndarray, raw: np.ndarray, strict: np.ndarray, droppab
     agreeing sources) of the ``strict`` pixels (H, W) that join them (:func:`grow`, ``grow_step``,
     ``grow_reach``), the segments of at most ``speckle_area`` of the result dropped."""
     seeds = (kept > 0) & ~speckles(kept, int(round(options.grow_area * kept.size)), options.speckle_step)
-    added = grow(seeds, np.where(seeds, kept, raw), strict & (raw > 0), options.grow_step, options.grow_reach)
+    candidate = strict & (raw > 0) & ~near_jumps(raw, options.grow_margin)
+    added = grow(seeds, np.where(seeds, kept, raw), candidate, options.grow_step, options.grow_reach)
     kept = np.where(seeds | ~droppable, kept, np.where(added, raw, 0.0)).astype(np.float32)
     small = speckles(kept, int(round(options.speckle_area * kept.size)), options.speckle_step)
     return np.where(small, 0.0, kept).astype(np.float32)

@@ -7,7 +7,7 @@ import pytest
 
 from photogrammetry.errors import ConfigError
 from photogrammetry.mvs.filtering import FilterOptions
-from photogrammetry.mvs.growth import grow, grow_surfaces
+from photogrammetry.mvs.growth import grow, grow_surfaces, near_jumps
 
 
 def slanted(height: int = 40, width: int = 60) -> np.ndarray:
@@ -68,7 +68,20 @@ def test_small_kept_segments_are_dropped_and_large_ones_grown():
     assert (kept_flat[10:13, 40:43] > 0).all()
 
 
+def test_nothing_grows_beside_a_depth_jump_of_the_raw_map():
+    depth = slanted()
+    depth[:, 30:] *= 1.2  # the sweep's foreground edge: the background beyond column 30
+    near = near_jumps(depth, 4)
+    assert near[:, 26:34].all() and not near[:, :25].any() and not near[:, 35:].any()
+    assert not near_jumps(depth, 0).any()
+    kept = np.zeros_like(depth)
+    kept[:, :10] = depth[:, :10]
+    strict = np.ones(depth.shape, bool)
+    out = grow_surfaces(kept, depth, strict, strict, FilterOptions(grow_reach=32, grow_margin=4))
+    assert (out[:, 10:25] > 0).all() and not (out[:, 26:] > 0).any()
+
+
 def test_bad_growth_settings_are_refused():
-    for bad in ({"grow_reach": -1}, {"grow_step": -0.1}, {"grow_area": 1.0}, {"grow_views": -1}):
+    for bad in ({"grow_reach": -1}, {"grow_step": -0.1}, {"grow_area": 1.0}, {"grow_views": -1}, {"grow_margin": -1}):
         with pytest.raises(ConfigError, match="grow_"):
             FilterOptions(**bad)
