@@ -120,11 +120,11 @@ class FilterOptions:
     relative depth through such pixels, and passes the texture rules; 0: off. Office frames 20-31 (true
     cameras, same raw maps): sensor pixels given a depth within 5 % 0.365 -> 0.369 (``lite-ncc``), 0.336 ->
     0.340 (``ncc``), kept within 5 % 0.939 -> 0.943, 0.941 -> 0.943; landmark's sky 1,412 -> 1,476 depths
-    (README, Depth maps grown through the raw map). Without ``grow_margin``: 0.371 / 0.341; 8 steps 0.368 /
+    (docs/benchmarks.md, Depth maps grown through the raw map). Without ``grow_margin``: 0.371 / 0.341; 8 steps 0.368 /
     0.340; the 5x5 window alone 0.374 / 0.345 (sky 1,719)."""
     grow_views: int = 1
-    """Sources that must agree within ``max_relative_depth`` with a pixel that ``grow_reach`` keeps (2: 20-31
-    0.362 / 0.334 at 0.946 / 0.946)."""
+    """Sources that must agree within ``max_relative_depth`` with a pixel that ``grow_reach`` keeps (2, no
+    ``grow_margin``: 20-31 0.362 / 0.334 at 0.946 / 0.946)."""
     grow_step: float = 0.003
     """Largest relative depth difference of one step of ``grow_reach`` (0.005, no ``grow_margin``: 20-31 0.376
     / 0.346 at 0.940 / 0.941: wrong depths drift smoothly too)."""
