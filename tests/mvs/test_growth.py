@@ -85,3 +85,25 @@ def test_bad_growth_settings_are_refused():
     for bad in ({"grow_reach": -1}, {"grow_step": -0.1}, {"grow_area": 1.0}, {"grow_views": -1}, {"grow_margin": -1}):
         with pytest.raises(ConfigError, match="grow_"):
             FilterOptions(**bad)
+
+
+def test_the_filter_grows_a_confirmed_plane_but_not_in_a_masked_view(ring_views):
+    from photogrammetry.mvs.filtering import filter_depth
+
+    from .conftest import plane_depth
+
+    depths = {v.name: plane_depth(v, [0, 0, 1], -0.5) for v in ring_views}
+    ref = ring_views[0]
+    sources = [(ring_views[1], depths[ring_views[1].name]), (ring_views[7], np.zeros_like(depths[ref.name]))]
+    confidence = np.full(depths[ref.name].shape, 0.5, np.float32)
+    confidence[:, :32] = 0.9  # one agreeing source keeps the left half only (confident_views)
+    counts = FilterOptions(min_score=0.0, high_confidence=0.8, grow_reach=0)
+    alone = filter_depth(ref, depths[ref.name], confidence, None, sources, counts).depth > 0
+    grown = filter_depth(ref, depths[ref.name], confidence, None, sources, FilterOptions(
+        min_score=0.0, high_confidence=0.8, grow_reach=8, grow_area=0.0)).depth > 0
+    assert alone[:, :32].any() and not alone[:, 32:].any()
+    assert grown[:, 32:40].sum() > 50 and not grown[:, 40:].any()  # 8 steps from the kept half, no further
+    mask = np.ones_like(alone)
+    masked = filter_depth(ref, depths[ref.name], confidence, mask, sources, FilterOptions(
+        min_score=0.0, high_confidence=0.8, grow_reach=8, grow_area=0.0)).depth > 0
+    assert not masked[:, 32:].any()
