@@ -13,6 +13,8 @@ dropped where the photo and the neighbours agree, and nothing grows beyond their
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -50,3 +52,17 @@ def implied(kept: np.ndarray, raw: np.ndarray, candidate: np.ndarray, reach: int
     rows = enclosed_along_rows(has, inverse, tolerance, reach)
     columns = enclosed_along_rows(has.T, inverse.T, tolerance, reach).T
     return todo & (rows | columns)
+
+
+def close_surfaces(kept: np.ndarray, raw: np.ndarray, confirmed: np.ndarray, options: Any) -> np.ndarray:
+    """(H, W) float32 kept depths with the speckles dropped (``speckle_area``), the depths ``raw`` (H, W: the
+    raw map, or its mean with the agreeing sources) of ``confirmed`` pixels (H, W) that their kept
+    neighbours imply added (``implied_reach``), the speckles of the result dropped again; ``options``: the
+    :class:`~photogrammetry.mvs.filtering.FilterOptions`."""
+    area = int(round(options.speckle_area * kept.size))
+    kept = np.where(speckles(kept, area, options.speckle_step), 0.0, kept).astype(np.float32)
+    if options.implied_reach <= 0:
+        return kept
+    added = implied(kept, raw, confirmed, options.implied_reach, options.implied_tolerance)
+    kept = np.where(added, raw, kept).astype(np.float32)
+    return np.where(speckles(kept, area, options.speckle_step), 0.0, kept).astype(np.float32)

@@ -82,7 +82,7 @@ def run(config: DepthConfig, ctx: StageContext, *, undistort: UndistortResult) -
 
 STAGE = StageSpec(
     name="depth",
-    version=12,  # 3: sources of another size than the reference are matched at their own size; 4: colmap/;
+    version=13,  # 3: sources of another size than the reference are matched at their own size; 4: colmap/;
     # 5: confidence from the coarse sweep, kept pixels gated by it (min_confidence, confident_views);
     # 6: the CPU sweep warps at most 16 MB of features at once (mvs.cascade.WARP_ELEMENTS): last bits differ;
     # 7: depths on flat pixels kept only where textured depths enclose them (filtering.min_contrast);
@@ -93,7 +93,8 @@ STAGE = StageSpec(
     # times the confidence (was plus half of it); by default (filtering.min_score 0.9) it also keeps what the
     # counts drop; 11: none on the fringe that the sweep carried onto a large flat background (filtering.fringe_reach);
     # 12: short baselines' loose tolerance everywhere (disparity_px 1, loose_views 3), small segments dropped
-    # (speckle_area), raw depths that the kept neighbours imply kept (implied_reach)
+    # (speckle_area), raw depths that the kept neighbours imply kept (implied_reach); 13: kept surfaces grown
+    # through the raw map (filtering.grow_reach)
     config=DepthConfig,
     run=run,
     load=load_depth,

@@ -8,8 +8,8 @@ from photogrammetry.mvs.filtering import FilterOptions, filter_depth
 
 from .conftest import look_at, plane_depth
 
-COUNTS = FilterOptions(min_score=0.0)
-"""The rule that counts agreeing sources (``min_score`` 0)."""
+COUNTS = FilterOptions(min_score=0.0, grow_reach=0)
+"""The rule that counts agreeing sources (``min_score`` 0, nothing grown from what it keeps)."""
 
 
 def ground(views):
@@ -62,7 +62,7 @@ def test_confident_pixels_need_fewer_sources(ring_views):
     sources = [(ring_views[1], depths[ring_views[1].name]), (ring_views[7], broken)]
     confidence = np.full_like(broken, 0.5)
     confidence[:, :32] = 0.9  # left half sharp peaks, right half middling
-    options = FilterOptions(min_score=0.0, min_confidence=0.0, confident_views=1, high_confidence=0.8)
+    options = FilterOptions(min_score=0.0, min_confidence=0.0, confident_views=1, high_confidence=0.8, grow_reach=0)
     out = filter_depth(ref, depths[ref.name], confidence, None, sources, options)
     assert (out.depth[:, :32] > 0).any()
     assert not (out.depth[:, 32:] > 0).any()

@@ -65,7 +65,8 @@ def test_the_filter_keeps_low_confidence_depths_inside_a_confirmed_surface(ring_
     confidence = np.full(visible.shape, 0.5, np.float32)
     confidence[:, 30:36] = 0.1  # below min_confidence: the checks drop these
     on = filter_depth(ref, depths[ref.name], confidence, None, sources, FilterOptions()).depth > 0
-    off = filter_depth(ref, depths[ref.name], confidence, None, sources, FilterOptions(implied_reach=0)).depth > 0
+    off = filter_depth(ref, depths[ref.name], confidence, None, sources,
+                       FilterOptions(implied_reach=0, grow_reach=0)).depth > 0
     assert not off[:, 30:36].any()
     inside = visible[:, 30:36] & off[:, 29:30] & off[:, 36:37]  # kept on both sides
     assert inside.sum() > 20 and on[:, 30:36][inside].all()

@@ -231,7 +231,7 @@ def test_a_swept_scene_gives_no_depth_to_the_sky_or_a_black_background_and_keeps
     """Before a black background the rule of dark flat pixels is needed: its noise reads as texture."""
     scene, truth, patches, folder = wall_scene
     sky_before, wall_before, patch_before = kept_shares(scene, truth, patches, folder / "off",
-                                                        FilterOptions(min_contrast=0.0, implied_reach=0))
+                                                        FilterOptions(min_contrast=0.0, implied_reach=0, grow_reach=0))
     sky, wall, patch = kept_shares(scene, truth, patches, folder / "on", FilterOptions())
     if folder.name.startswith("wall-black"):  # the noise is texture to the contrast: the dark rule removes it
         assert kept_shares(scene, truth, patches, folder / "bright", FilterOptions(dark_grey=0.0))[0] > 300
