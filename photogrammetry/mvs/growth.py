@@ -16,12 +16,15 @@ in small segments; so the segments of at most ``grow_area`` of the map are dropp
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from photogrammetry.mvs.implied import speckles
+
+if TYPE_CHECKING:
+    from photogrammetry.mvs.filter_options import FilterOptions
 
 
 JUMP = 0.05
@@ -79,14 +82,13 @@ def grow(seeds: np.ndarray, depth: np.ndarray, candidate: np.ndarray, step: floa
     return reached[::2, ::2] & candidate & ~seeds
 
 
-
 def grow_surfaces(kept: np.ndarray, raw: np.ndarray, strict: np.ndarray, droppable: np.ndarray,
-                  options: Any) -> np.ndarray:
+                  options: FilterOptions) -> np.ndarray:
     """(H, W) float32: the kept depths (H, W, 0: none) outside segments (4-neighbours within ``speckle_step``)
     of at most ``grow_area`` of the map, and the depths ``raw`` (H, W: the raw map, or its mean with the
     agreeing sources) of the ``strict`` pixels (H, W) that join them (:func:`grow`, ``grow_step``,
     ``grow_reach``), the segments of at most ``speckle_area`` of the result dropped; ``options``: the
-    :class:`~photogrammetry.mvs.filtering.FilterOptions`."""
+    :class:`~photogrammetry.mvs.filter_options.FilterOptions`."""
     seeds = (kept > 0) & ~speckles(kept, int(round(options.grow_area * kept.size)), options.speckle_step)
     candidate = strict & (raw > 0) & ~near_jumps(raw, options.grow_margin)
     added = grow(seeds, np.where(seeds, kept, raw), candidate, options.grow_step, options.grow_reach)

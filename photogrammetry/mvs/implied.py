@@ -13,12 +13,15 @@ dropped where the photo and the neighbours agree, and nothing grows beyond their
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from photogrammetry.mvs.texture import enclosed_along_rows
+
+if TYPE_CHECKING:
+    from photogrammetry.mvs.filter_options import FilterOptions
 
 LOG_UNIT = 0.0025
 """Relative depth of one step of the 16-bit codes :func:`speckles` hands OpenCV (log depth / this)."""
@@ -54,11 +57,11 @@ def implied(kept: np.ndarray, raw: np.ndarray, candidate: np.ndarray, reach: int
     return todo & (rows | columns)
 
 
-def close_surfaces(kept: np.ndarray, raw: np.ndarray, confirmed: np.ndarray, options: Any) -> np.ndarray:
+def close_surfaces(kept: np.ndarray, raw: np.ndarray, confirmed: np.ndarray, options: FilterOptions) -> np.ndarray:
     """(H, W) float32 kept depths with the speckles dropped (``speckle_area``), the depths ``raw`` (H, W: the
     raw map, or its mean with the agreeing sources) of ``confirmed`` pixels (H, W) that their kept
     neighbours imply added (``implied_reach``), the speckles of the result dropped again; ``options``: the
-    :class:`~photogrammetry.mvs.filtering.FilterOptions`."""
+    :class:`~photogrammetry.mvs.filter_options.FilterOptions`."""
     area = int(round(options.speckle_area * kept.size))
     kept = np.where(speckles(kept, area, options.speckle_step), 0.0, kept).astype(np.float32)
     if options.implied_reach <= 0:

@@ -7,7 +7,7 @@ each part next to the code they configure: source selection
 :class:`~photogrammetry.mvs.regularize.SGMOptions`), its PatchMatch refinement
 (:class:`~photogrammetry.mvs.propagation.PropagationOptions`), the geometric-consistency pass
 (:class:`~photogrammetry.mvs.geometric.GeometricOptions`) and the consistency filter
-(:class:`~photogrammetry.mvs.filtering.FilterOptions`). Options that change how the maps are
+(:class:`~photogrammetry.mvs.filter_options.FilterOptions`). Options that change how the maps are
 computed but not the maps carry ``metadata={"cache": False}``.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from photogrammetry.errors import ConfigError
 from photogrammetry.features.weights import check_checkpoint
 from photogrammetry.mvs.cascade import CascadeOptions
-from photogrammetry.mvs.filtering import FilterOptions
+from photogrammetry.mvs.filter_options import FilterOptions
 from photogrammetry.mvs.geometric import GeometricOptions
 from photogrammetry.mvs.methods import METHODS, method_spec
 from photogrammetry.mvs.propagation import PropagationOptions

@@ -13,7 +13,7 @@ a depth propagated from confident neighbours, not extrapolated from one side.
 
 Texture must also stand above a photo's noise. A window whose grey standard deviation is below
 ``min_grey_std`` (of the full range) is flat whatever its mean: the JPEG and sensor noise of a deep
-blue sky reaches 1 % of its grey (opt-in, see :class:`~photogrammetry.mvs.filtering.FilterOptions`).
+blue sky reaches 1 % of its grey (opt-in, see :class:`~photogrammetry.mvs.filter_options.FilterOptions`).
 And a kept depth on a dark pixel whose own 3x3 neighbourhood is flat (mean grey below ``dark_grey``,
 standard deviation below ``dark_std``: a black background, a gap between columns, a shadow) is
 dropped, enclosed or not. Such a pixel shows nothing a window could match; its depth is the one the

@@ -35,7 +35,8 @@ class LossTerms:
 
 def _visible(ref, depth: np.ndarray, sources, torch) -> Any:
     """(h, w) bool: true depth seen by at least one source (its own true depth agrees)."""
-    from photogrammetry.mvs.filtering import FilterOptions, check_source
+    from photogrammetry.mvs.filter_options import FilterOptions
+    from photogrammetry.mvs.filtering import check_source
 
     options = FilterOptions(max_reprojection_px=1.5, max_relative_depth=0.01)
     d = torch.from_numpy(depth)

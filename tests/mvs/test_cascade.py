@@ -108,7 +108,7 @@ def test_sources_of_another_size_find_the_depth(setup, sample_scene_dir):
 
 
 def test_confidence_ranks_right_from_wrong_depths(setup, sample_scene_dir):
-    from photogrammetry.mvs.filtering import FilterOptions
+    from photogrammetry.mvs.filter_options import FilterOptions
 
     _, views, name, _, bank = setup
     estimate = facade_estimate(setup, views, bank)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from photogrammetry.mvs.filtering import FilterOptions, filter_depth
+from photogrammetry.mvs.filter_options import FilterOptions
+from photogrammetry.mvs.filtering import filter_depth
 
 from .conftest import look_at, plane_depth
 

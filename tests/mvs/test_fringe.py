@@ -9,7 +9,7 @@ import pytest
 
 from photogrammetry.engine.stage import output_affecting_settings
 from photogrammetry.errors import ConfigError
-from photogrammetry.mvs.filtering import FilterOptions
+from photogrammetry.mvs.filter_options import FilterOptions
 from photogrammetry.mvs.texture import fringe, keep_textured
 from photogrammetry.stages.depth import DepthConfig
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from photogrammetry.errors import ConfigError
-from photogrammetry.mvs.filtering import FilterOptions
+from photogrammetry.mvs.filter_options import FilterOptions
 from photogrammetry.mvs.growth import grow, grow_surfaces, near_jumps
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from photogrammetry.errors import ConfigError
-from photogrammetry.mvs.filtering import FilterOptions, filter_depth
+from photogrammetry.mvs.filter_options import FilterOptions
+from photogrammetry.mvs.filtering import filter_depth
 from photogrammetry.mvs.implied import implied, speckles
 
 from .conftest import plane_depth

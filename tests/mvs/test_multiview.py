@@ -13,7 +13,7 @@ from photogrammetry.io.depth import load_depth, save_depth_summary
 from photogrammetry.mvs.multiview import cache_views, compute_depth
 from photogrammetry.mvs.scene import load_scene
 from photogrammetry.mvs.cascade import CascadeOptions
-from photogrammetry.mvs.filtering import FilterOptions
+from photogrammetry.mvs.filter_options import FilterOptions
 from photogrammetry.mvs.propagation import PropagationOptions
 from photogrammetry.mvs.regularize import SGMOptions
 from photogrammetry.stages.depth import DepthConfig

@@ -12,7 +12,8 @@ import pytest
 from photogrammetry.engine.stage import output_affecting_settings
 from photogrammetry.errors import ConfigError
 from photogrammetry.mvs.cascade import CascadeOptions
-from photogrammetry.mvs.filtering import FilterOptions, filter_depth
+from photogrammetry.mvs.filter_options import FilterOptions
+from photogrammetry.mvs.filtering import filter_depth
 from photogrammetry.mvs.multiview import compute_depth
 from photogrammetry.mvs.scene import MVSScene
 from photogrammetry.mvs.texture import dark_and_flat, keep_textured, local_contrast
