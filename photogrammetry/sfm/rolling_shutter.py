@@ -207,7 +207,7 @@ def search(model, options: RollingShutterOptions, adjust: Callable, names: list[
 
 
 def correct_refined(refined, ingest, config, num_threads: int, log):
-    """The final refinement's model (a :class:`~photogrammetry.sfm.refine.Refinement`) corrected for a rolling
+    """The final refinement's model (a :class:`~photogrammetry.sfm.adjust.Refinement`) corrected for a rolling
     shutter where it is a sequence and the search keeps a readout (:func:`search`; each try adjusted as the final
     refinement adjusts: the focal length as configured, the principal point and distortion as it chose).
 
@@ -218,12 +218,12 @@ def correct_refined(refined, ingest, config, num_threads: int, log):
 
     import pycolmap
 
-    from photogrammetry.sfm import refine
+    from photogrammetry.sfm.adjust import bundle_options
 
     options: RollingShutterOptions = config.rolling_shutter
     if not options.enabled or not is_sequence(refined.model, any(im.video for im in ingest.images)):
         return refined, None
-    ba = refine.bundle_options(config, principal_point=refined.principal_point, distortion=refined.distortion,
+    ba = bundle_options(config, principal_point=refined.principal_point, distortion=refined.distortion,
                                num_threads=num_threads)
     model, report = search(refined.model, options, lambda m: pycolmap.bundle_adjustment(m, ba),
                            sorted(im.name for im in ingest.images))
