@@ -73,7 +73,8 @@ def _focal(result) -> float:
     return next(iter(pycolmap.Reconstruction(result.model).cameras.values())).focal_length
 
 
-def test_a_rolling_shutter_walk_gets_its_readout_and_focal_length_back(  # not slow: CI runs the search's pathtmp_path, caplog):
+# not marked slow: CI runs the readout search's path through this test
+def test_a_rolling_shutter_walk_gets_its_readout_and_focal_length_back(tmp_path, caplog):
     """A walk straight ahead read out over 0.3 of the frame interval while it turns (the lens held, where the
     shutter's shear would otherwise go): the search finds +0.301, the cost falls 6 %, the focal length comes
     back from +0.28 % to -0.11 % (measured)."""
