@@ -241,26 +241,38 @@ def _bridge(db: Path, images: Path, config: SfmConfig, ctx: StageContext, outcom
                                  num_threads=ctx.workers, device=ctx.device)
 
 
+def _write_database(db: Path, images: Path, ingest: IngestResult, features: FeatureSet, matches: MatchSet,
+                    masks: MaskSet | None, config: SfmConfig, ctx: StageContext, beat: Any) -> tuple[Any, set, dict]:
+    """The COLMAP database of our features and matches, a calibration applied where given, and COLMAP's SIFT
+    matches added where ``sift.assist``: the database's counts, the calibrated camera ids and the first SIFT
+    keypoint of each image (by image id)."""
+    from photogrammetry.sfm import database, sift
+
+    stats = database.write_database(db, ingest, features.path, matches.path, camera_model=config.camera_model,
+                                    shared_intrinsics=config.shared_intrinsics)
+    calibrated = _apply_calibration(db, config) if config.calibration else set()
+    if config.calibration:
+        ctx.log.info("calibration from %s applied to %d camera(s)", config.calibration, len(calibrated))
+    first_sift: dict[int, int] = {}
+    if config.sift.assist:
+        beat.step("COLMAP SIFT assist")
+        added, first_sift = sift.add_sift_matches(db, images, max_features=config.sift.max_features,
+                                                  num_threads=ctx.workers, masks=sift_masks(masks, ctx.log))
+        ctx.log.info("added %d COLMAP SIFT matches", added)
+    return stats, calibrated, first_sift
+
+
 def run(config: SfmConfig, ctx: StageContext, *, ingest: IngestResult, features: FeatureSet,
         matches: MatchSet, masks: MaskSet | None = None) -> dict[str, Any]:
     """Reconstruct cameras and sparse points into ``ctx.out``."""
-    from photogrammetry.sfm import colmap, database, diagnosis, links, rolling_shutter, sanity, sift
+    from photogrammetry.sfm import colmap, database, diagnosis, links, rolling_shutter, sanity
 
     db = ctx.out / "database.db"
     images = colmap.image_folder(ingest, ctx.out / ".images")
     ingest = intrinsics.with_user_focal(ingest, focal_px=config.focal_px, fov_deg=config.fov_deg)
     with colmap.quiet_colmap(), ctx.heartbeat("writing the database") as beat:
-        stats = database.write_database(db, ingest, features.path, matches.path, camera_model=config.camera_model,
-                                        shared_intrinsics=config.shared_intrinsics)
-        calibrated = _apply_calibration(db, config) if config.calibration else set()
-        if config.calibration:
-            ctx.log.info("calibration from %s applied to %d camera(s)", config.calibration, len(calibrated))
-        first_sift: dict[int, int] = {}
-        if config.sift.assist:
-            beat.step("COLMAP SIFT assist")
-            added, first_sift = sift.add_sift_matches(db, images, max_features=config.sift.max_features,
-                                                      num_threads=ctx.workers, masks=sift_masks(masks, ctx.log))
-            ctx.log.info("added %d COLMAP SIFT matches", added)
+        stats, calibrated, first_sift = _write_database(db, images, ingest, features, matches, masks, config, ctx,
+                                                        beat)
         beat.step("geometric verification")
         light, verified = _verify(db, config, ctx.workers)
         connected = database.connected_images(db, config.mapping.min_num_matches)
