@@ -186,7 +186,7 @@ def check_pairs(gt: GroundTruth, names: list[str], gaps: tuple[int, ...]) -> dic
             "median_error": float(np.median(error))}
 
 
-def _zncc(a: np.ndarray, b: np.ndarray, valid: np.ndarray, radius: int = 3) -> np.ndarray:
+def zncc(a: np.ndarray, b: np.ndarray, valid: np.ndarray, radius: int = 3) -> np.ndarray:
     """(H, W) zero-mean normalised cross-correlation of ``a`` and ``b`` in windows over ``valid`` pixels."""
     import cv2
 
@@ -218,8 +218,8 @@ def photo_scale(gt: GroundTruth, a: str, b: str, scales: np.ndarray) -> tuple[fl
             maps[k].flat[pixels] = uvw[:, k] / uvw[:, 2] - 0.5
         warped = cv2.remap(grey[b], maps[0], maps[1], cv2.INTER_LINEAR, borderValue=-1)
         valid = warped >= 0
-        zncc = _zncc(grey[a], warped, valid)[valid & texture & (sensor.depth > 0)]
-        scores.append(float(np.median(zncc)) if len(zncc) > 100 else float("nan"))
+        matched = zncc(grey[a], warped, valid)[valid & texture & (sensor.depth > 0)]
+        scores.append(float(np.median(matched)) if len(matched) > 100 else float("nan"))
     scores = np.array(scores)
     if np.all(np.isnan(scores)):
         return float("nan"), float("nan")
