@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.photo_warp import grey, textured, warped_zncc
 from benchmarks.sets import available_sets, first_frames, set_ground_truth
 from benchmarks.table import print_markdown
 from photogrammetry.errors import InputError
@@ -186,40 +187,19 @@ def check_pairs(gt: GroundTruth, names: list[str], gaps: tuple[int, ...]) -> dic
             "median_error": float(np.median(error))}
 
 
-def zncc(a: np.ndarray, b: np.ndarray, valid: np.ndarray, radius: int = 3) -> np.ndarray:
-    """(H, W) zero-mean normalised cross-correlation of ``a`` and ``b`` in windows over ``valid`` pixels."""
-    import cv2
-
-    size, weight = (2 * radius + 1,) * 2, valid.astype(np.float32)
-    box = lambda x: cv2.boxFilter(x * weight, -1, size, normalize=False)  # noqa: E731
-    n = box(np.ones_like(a)) + 1e-6
-    ma, mb = box(a) / n, box(b) / n
-    cov, va, vb = box(a * b) / n - ma * mb, box(a * a) / n - ma**2, box(b * b) / n - mb**2
-    return cov / np.sqrt(np.maximum(va * vb, 1e-6))
-
-
 def photo_scale(gt: GroundTruth, a: str, b: str, scales: np.ndarray) -> tuple[float, float]:
     """The factor on frame ``a``'s sensor depth that lines photo ``b`` up with photo ``a`` best through
     the true cameras (median 7x7 ZNCC over textured pixels), and the ZNCC at factor 1."""
-    import cv2
-
-    grey = {n: cv2.cvtColor(cv2.imread(str(gt.views[n].image_path)), cv2.COLOR_BGR2GRAY).astype(np.float32)
-            for n in (a, b)}
+    grey_a, grey_b = grey(gt.views[a].image_path), grey(gt.views[b].image_path)
     sensor, other = sensor_posed(gt, a), gt.views[b]
-    texture = np.hypot(cv2.Sobel(grey[a], cv2.CV_32F, 1, 0), cv2.Sobel(grey[a], cv2.CV_32F, 0, 1)) > 30
+    where = textured(grey_a) & (sensor.depth > 0)
     points, pixels = lift(sensor)
     centre = sensor.pose.center
     scores = []
     for factor in scales:
         moved = centre + (points - centre) * factor
         uvw = (moved @ other.pose.R.T + other.pose.t) @ other.camera.K.T
-        maps = [np.full(sensor.depth.shape, -10, np.float32) for _ in range(2)]
-        for k in range(2):
-            maps[k].flat[pixels] = uvw[:, k] / uvw[:, 2] - 0.5
-        warped = cv2.remap(grey[b], maps[0], maps[1], cv2.INTER_LINEAR, borderValue=-1)
-        valid = warped >= 0
-        matched = zncc(grey[a], warped, valid)[valid & texture & (sensor.depth > 0)]
-        scores.append(float(np.median(matched)) if len(matched) > 100 else float("nan"))
+        scores.append(warped_zncc(grey_a, grey_b, pixels, uvw[:, :2] / uvw[:, 2:], where, min_pixels=101))
     scores = np.array(scores)
     if np.all(np.isnan(scores)):
         return float("nan"), float("nan")

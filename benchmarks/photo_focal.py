@@ -18,21 +18,17 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is not installed
 
-from benchmarks.mvs_real import sensor_posed, zncc  # noqa: E402
+from benchmarks.mvs_real import sensor_posed  # noqa: E402
+from benchmarks.photo_warp import grey, textured, warped_zncc  # noqa: E402
 from benchmarks.sets import available_sets, set_ground_truth  # noqa: E402
 
 MIN_PIXELS = 200
 """Textured pixels a pair needs in common to be scored."""
-
-
-def grey(path: Path) -> np.ndarray:
-    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2GRAY).astype(np.float32)
 
 
 def focal_curve(grey_a: np.ndarray, grey_b: np.ndarray, depth_a: np.ndarray, K: np.ndarray,
@@ -44,7 +40,7 @@ def focal_curve(grey_a: np.ndarray, grey_b: np.ndarray, depth_a: np.ndarray, K: 
     valid = np.isfinite(depth_a) & (depth_a > 0)
     rows, cols = np.nonzero(valid)
     z = depth_a[rows, cols].astype(np.float64)
-    texture = np.hypot(cv2.Sobel(grey_a, cv2.CV_32F, 1, 0), cv2.Sobel(grey_a, cv2.CV_32F, 0, 1)) > 30
+    where = textured(grey_a) & valid
     (Ra, ta), (Rb, tb) = pose_a, pose_b
     out = []
     for s in scales:
@@ -53,13 +49,8 @@ def focal_curve(grey_a: np.ndarray, grey_b: np.ndarray, depth_a: np.ndarray, K: 
         Ks[1, 1] *= s
         cam = (np.linalg.inv(Ks) @ np.stack([cols + 0.5, rows + 0.5, np.ones(len(rows))])) * z
         uvw = Ks @ (Rb @ (Ra.T @ (cam - ta[:, None])) + tb[:, None])
-        maps = [np.full(depth_a.shape, -10, np.float32) for _ in range(2)]
-        for k in range(2):
-            maps[k][rows, cols] = uvw[k] / uvw[2] - 0.5
-        warped = cv2.remap(grey_b, maps[0], maps[1], cv2.INTER_LINEAR, borderValue=-1)
-        seen = warped >= 0
-        scores = zncc(grey_a, warped, seen)[seen & texture & valid]
-        out.append(float(np.median(scores)) if len(scores) >= MIN_PIXELS else np.nan)
+        out.append(warped_zncc(grey_a, grey_b, rows * depth_a.shape[1] + cols, (uvw[:2] / uvw[2]).T, where,
+                               MIN_PIXELS))
     return np.array(out)
 
 
