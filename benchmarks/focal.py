@@ -7,6 +7,7 @@
     python benchmarks/focal.py --sets temple fountain office --frames 20 60 --preset cpu default
     python benchmarks/focal.py --table focal.json                # the summary table of earlier rows
     python benchmarks/focal.py --sets office --frames 20 --distort -0.15  # through a barrel lens
+    python benchmarks/focal.py --sets temple-z2 temple-z3 fountain-z3    # real photos through longer lenses
 
 Every set with ground-truth cameras, its photos copied without EXIF (the sample scenes carry
 EXIF focal lengths, the real sets none), reconstructed up to ``sfm`` three ways in one run (the
@@ -35,6 +36,11 @@ a wide-angle action camera does), so the focal length has to be found with the d
 lens (``K1 < 0``) is zoomed in until it sees no farther than the photo
 (:func:`benchmarks.focal_photos.lens_zoom`), so the true focal lengths grow by that zoom (the tables say
 so); the true poses stay the truth.
+
+The sets ``temple-z2``, ``temple-z3`` and ``fountain-z3`` (:data:`benchmarks.sets.ZOOMED`) are real photos
+through a lens 2 or 3 times longer: the centre ``1 / z`` of each photo scaled back to its size
+(:func:`benchmarks.focal_photos.zoom`), real texture, noise and light at focal lengths of 3,000-4,600 px on
+640x480 (the temple) and the true focal lengths ``z`` times longer.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `benchmarks` is 
 
 from benchmarks import sets as bench_sets  # noqa: E402
 from benchmarks.sets import BenchmarkSet, available_sets, first_frames, set_ground_truth  # noqa: E402
-from benchmarks.focal_photos import distort, stripped_copy  # noqa: E402
+from benchmarks.focal_photos import distort, stripped_copy, zoom  # noqa: E402
 from benchmarks.table import fmt, print_markdown  # noqa: E402
 
 
@@ -133,14 +139,15 @@ def score(bset: BenchmarkSet, method: str, model_dir: Path | None, wall: float, 
 
 
 def run_ours(bset: BenchmarkSet, photos: Path, work: Path, preset: str, focal_px: float | None,
-             seed: int | None = None) -> Row:
-    """Our pipeline up to sfm, with or without the true focal length, with ``sfm.seed`` where given."""
+             seed: int | None = None, extra: tuple[str, ...] = ()) -> Row:
+    """Our pipeline up to sfm, with or without the true focal length, with ``sfm.seed`` where given and the
+    ``--set`` overrides ``extra``."""
     import photogrammetry
     from photogrammetry.io.sfm import load_sfm
 
     method = f"ours ({preset})" + (", true f" if focal_px else "")
     overrides = [f"sfm.focal_px={focal_px}"] if focal_px else []
-    overrides += [] if seed is None else [f"sfm.seed={seed}"]
+    overrides += ([] if seed is None else [f"sfm.seed={seed}"]) + list(extra)
     t0 = time.perf_counter()
     try:
         result = photogrammetry.run(photos, work, preset=preset, until="sfm", overrides=overrides, progress=False)
@@ -285,6 +292,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="run ours with each of these sfm.seed values (default: the preset's seed, once)")
     parser.add_argument("--no-baseline", action="store_true", help="skip COLMAP's pipeline")
+    parser.add_argument("--set", action="append", default=[], metavar="STAGE.OPTION=VALUE",
+                        help="an override for our runs, as the CLI's --set (repeatable)")
     parser.add_argument("--distort", type=float, default=0.0, metavar="K1",
                         help="resample the photos through this radial distortion first (0: as they are)")
     parser.add_argument("--no-reference", action="store_true", help="skip our run given the true focal length")
@@ -314,17 +323,20 @@ def main() -> None:
 def _run_set(bset: BenchmarkSet, work: Path, args: argparse.Namespace) -> list[Row]:
     """Every preset's two runs and COLMAP's on ``bset`` stripped of EXIF; the table of them printed."""
     photos = stripped_copy(bset, work / "photos")
-    zoom = distort(photos, set_ground_truth(bset), args.distort) if args.distort else 1.0
+    if args.distort and bset.zoom != 1.0:
+        raise SystemExit(f"--distort and the long-lens set {bset.name} do not go together: run them apart")
+    zoom_by = (distort(photos, set_ground_truth(bset), args.distort) if args.distort
+               else zoom(photos, bset.zoom) if bset.zoom != 1.0 else 1.0)
     new = []
-    given = None if args.no_reference else true_focal(set_ground_truth(bset), photos) * zoom
+    given = None if args.no_reference else true_focal(set_ground_truth(bset), photos) * zoom_by
     for preset in dict.fromkeys(preset_for(bset, name) for name in args.preset):  # turntable: once, not per preset
         for seed in args.seeds or [None]:  # one workspace: features and matches once, an sfm run each
-            new.append(run_ours(bset, photos, work / f"ours-{preset}", preset, None, seed))
+            new.append(run_ours(bset, photos, work / f"ours-{preset}", preset, None, seed, tuple(args.set)))
             if given is not None:
-                new.append(run_ours(bset, photos, work / f"ours-{preset}", preset, given, seed))
+                new.append(run_ours(bset, photos, work / f"ours-{preset}", preset, given, seed, tuple(args.set)))
     if not args.no_baseline:
         new.append(run_colmap(bset, photos, work / "colmap"))
-    new = [replace(row, true_focal=row.true_focal * zoom) for row in new]  # the lens zoomed in
+    new = [replace(row, true_focal=row.true_focal * zoom_by) for row in new]  # the lens zoomed in
     print_table(new)
     shutil.rmtree(photos, ignore_errors=True)
     return new

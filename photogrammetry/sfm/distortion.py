@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING
 
 from photogrammetry.sfm import plumb
 from photogrammetry.sfm.adjust import Refinement, extra_params_per_camera, refine_once, significant
+from photogrammetry.sfm.field import narrow_model
 from photogrammetry.sfm.intrinsics import forward_motion, moves_ahead
 
 if TYPE_CHECKING:
@@ -105,7 +106,8 @@ def choose_distortion(model: pycolmap.Reconstruction, database: Path, config: Sf
     options = config.refinement
     forward = forward_motion(model)
     ahead = moves_ahead(forward)
-    if shift <= options.distortion_free_px and not ahead:  # kept whatever the held one gives
+    narrow = narrow_model(model, config.narrow_field)  # distortion trades off with the focal length there too
+    if shift <= options.distortion_free_px and not (ahead or narrow):  # kept whatever the held one gives
         log.info("lens distortion refined: it moves the corners by %.1f px (at most %.1f px kept without a test); "
                  "focal length %s px", shift, options.distortion_free_px, _focals(free))
         return Refinement(free, principal_point, True)
@@ -113,7 +115,8 @@ def choose_distortion(model: pycolmap.Reconstruction, database: Path, config: Sf
     reset_distortion(held, database)
     refine_once(held, database, config, principal_point=principal_point, distortion=False, num_threads=num_threads)
     change = focal_change(held, free)
-    gained = significant(held, free, extra, distortion_min_gain(options, forward))
+    gained = significant(held, free, extra, options.distortion_min_gain_forward if narrow
+                         else distortion_min_gain(options, forward))
     keep = gained or (ahead and change <= options.distortion_max_focal_change)
     log.info("lens distortion %s: reprojection error %.4f px held, %.4f px refined (moving the corners by %.1f px "
              "and the focal length by %.1f %%); focal length %s px held, %s px refined",

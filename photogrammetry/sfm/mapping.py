@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from photogrammetry.errors import StageError
 from photogrammetry.sfm import plausible
 from photogrammetry.sfm.colmap import colmap_errors
+from photogrammetry.sfm.field import narrow_database
 from photogrammetry.sfm.intrinsics import forward_motion, moves_ahead
 
 if TYPE_CHECKING:
@@ -146,9 +147,15 @@ def run_mapper(mapper: str, database: Path, images: Path, out: Path, config: Sfm
     import pycolmap
 
     out.mkdir(parents=True, exist_ok=True)
+    if distortion and narrow_database(database, config.narrow_field):
+        log.info("%s mapping: lens distortion held, the cameras' fields are narrower than sfm.narrow_field %g",
+                 mapper, config.narrow_field)
+        distortion = False
     with colmap_errors(f"{mapper} mapping", _HINT):
         if mapper == "global":
-            found = pycolmap.global_mapping(database, images, out, global_options(config, num_threads))
+            options = global_options(config, num_threads)
+            options.mapper.bundle_adjustment.refine_extra_params &= distortion
+            found = pycolmap.global_mapping(database, images, out, options)
         else:
             found = _incremental(database, images, out, config,
                                  incremental_options(config, config.mapping.threads or num_threads,
@@ -236,7 +243,8 @@ def _retries(models: list, attempts: list[str], database: Path, images: Path, sc
 
     largest, chosen = (models[0].num_reg_images() if models else 0), "incremental"
     limit = config.mapping.retry_max_scale_change
-    held_retry = config.refine_extra_params == "final" and largest < connected
+    held_retry = (config.refine_extra_params == "final" and largest < connected
+                  and not narrow_database(database, config.narrow_field))  # held already
     if held_retry and not _may_register(models, database, config):
         attempts.append("incremental, distortion held: not run, no image left out could register or join")
     elif held_retry:

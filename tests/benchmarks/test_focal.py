@@ -111,3 +111,30 @@ def test_a_video_is_cut_into_windows_from_each_first_frame_and_kept_whole(tmp_pa
     assert [c.name for c in cuts] == ["office-20", "office-20-40", "office-40-60", "office"]
     assert sorted(p.name for p in cuts[1].images.iterdir()) == [f"{i:05d}.png" for i in range(20, 40)]
     assert [c.name for c in _cuts(video, [20], tmp_path / "first")] == ["office-20"]
+
+
+@pytest.mark.parametrize("factor", [2.0, 3.0])
+def test_zoom_moves_each_point_where_the_longer_lens_projects_it(factor: float, tmp_path: Path) -> None:
+    """A bright dot at a known 3-D point: after :func:`zoom` its centroid lies where ``zoomed_K`` projects that
+    point (within a tenth of a pixel), off the image centre and with a principal point off it too."""
+    from benchmarks.focal_photos import zoom, zoomed_K
+
+    width, height = 160, 120
+    K = np.array([[150.0, 0, 76.3], [0, 152.0, 63.9], [0, 0, 1]])
+    X = np.array([0.07, -0.05, 1.0])
+    yy, xx = np.mgrid[0:height, 0:width] + 0.5  # pixel centres in K's convention
+
+    def dot_at(p: np.ndarray, sigma: float) -> np.ndarray:
+        return np.exp(-((xx - p[0]) ** 2 + (yy - p[1]) ** 2) / (2 * sigma ** 2))
+
+    p = (K @ X)[:2] / X[2]
+    Image.fromarray((255 * dot_at(p, 1.5)).astype(np.uint8)).save(tmp_path / "a.png")
+    assert zoom(tmp_path, factor) == factor
+    zoomed = np.asarray(Image.open(tmp_path / "a.png")).astype(float)
+    weights = zoomed * (zoomed > 0.05 * zoomed.max())
+    found = np.array([(weights * xx).sum(), (weights * yy).sum()]) / weights.sum()
+    K2 = zoomed_K(K, width, height, factor)
+    expected = (K2 @ X)[:2] / X[2]
+    assert np.abs(found - expected).max() < 0.1
+    assert np.abs(expected - p).max() > 5  # the dot did move: the test can fail
+    assert K2[0, 0] == pytest.approx(factor * 150.0) and K2[1, 1] == pytest.approx(factor * 152.0)
