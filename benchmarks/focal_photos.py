@@ -63,6 +63,14 @@ def lens_zoom(K: np.ndarray, width: int, height: int, k1: float) -> float:
     return high
 
 
+def _write(path: Path, image: np.ndarray) -> None:
+    """``image`` over the photo at ``path``, in its format (JPEG at quality 95)."""
+    import cv2
+
+    quality = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    cv2.imwrite(str(path), image, quality)
+
+
 def distort(photos: Path, gt, k1: float) -> float:
     """Each photo of ``photos`` that ``gt`` has a camera for, resampled (bilinear, in place) as seen
     through radial distortion ``k1`` around its true principal point, zoomed by :func:`lens_zoom` (the
@@ -88,8 +96,7 @@ def distort(photos: Path, gt, k1: float) -> float:
         ideal = cv2.undistortPoints(grid, lens, np.array([k1, 0.0, 0.0, 0.0]), P=K).reshape(height, width, 2)
         warped = cv2.remap(image, ideal[..., 0].astype(np.float32), ideal[..., 1].astype(np.float32),
                            cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        quality = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in (".jpg", ".jpeg") else []
-        cv2.imwrite(str(path), warped, quality)
+        _write(path, warped)
     return zoom
 
 
@@ -127,6 +134,5 @@ def zoom(photos: Path, factor: float) -> float:
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if image is None:
             continue
-        quality = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in (".jpg", ".jpeg") else []
-        cv2.imwrite(str(path), zoom_image(image, factor), quality)
+        _write(path, zoom_image(image, factor))
     return factor

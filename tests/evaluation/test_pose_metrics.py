@@ -142,29 +142,40 @@ def test_collinear_rig_is_aligned_by_orientations() -> None:
     assert metrics.alignment.scale == pytest.approx(1 / sim.scale, rel=1e-4)
 
 
-def test_nearly_collinear_rig_is_not_flipped() -> None:
-    """Centres a hair off their line fit a Sim3 whose roll is decided by noise; the orientations fix it."""
+def _walk(off_line: float, noise: float) -> tuple:
+    """The facade's line of cameras, each moved off it by ``off_line`` of the scene (a walk), and an
+    estimate of it: a random Sim3 away, centres moved by ``noise``, orientations turned by 0.2 degrees."""
     import dataclasses
 
     from photogrammetry.evaluation import load_ground_truth
 
     line = load_ground_truth(Path(__file__).resolve().parents[2] / "sample_scenes" / "facade")
     rng = np.random.default_rng(7)
-    views = {}  # a walk: the facade's line of cameras, each moved off it by a little noise
+    views = {}
     for name, view in line.views.items():
-        center = view.pose.center + rng.normal(scale=2e-3 * line.extent, size=3)
+        center = view.pose.center + rng.normal(scale=off_line * line.extent, size=3)
         views[name] = dataclasses.replace(view, pose=CameraPose.from_center(R=view.pose.R, center=center))
     gt = dataclasses.replace(line, views=views)
     sim = random_sim3()
     estimate = {}
     for name, view in gt.views.items():
-        center = view.pose.center + rng.normal(scale=2e-3 * gt.extent, size=3)
-        pose = CameraPose.from_center(R=view.pose.R, center=center)
-        estimate[name] = _rotated(sim.apply_to_pose(pose), 0.2, rng)
-    config = PoseEvalConfig(ransac_threshold=None)
-    by_centres = align_cameras(estimate, gt, gt.names, config)[0]  # fits, but turned about the line
+        center = view.pose.center + rng.normal(scale=noise * gt.extent, size=3)
+        estimate[name] = _rotated(sim.apply_to_pose(CameraPose.from_center(R=view.pose.R, center=center)), 0.2, rng)
+    return gt, estimate
+
+
+def _turn_by_centres(gt, estimate: dict[str, CameraPose], config: PoseEvalConfig) -> float:
+    """Median rotation error (degrees) of ``estimate`` aligned by its centres alone."""
+    by_centres = align_cameras(estimate, gt, gt.names, config)[0]
     turned = [by_centres.apply_to_pose(estimate[n]).R @ gt.views[n].pose.R.T for n in gt.names]
-    assert np.median([np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1))) for r in turned]) > 5.0
+    return float(np.median([np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1))) for r in turned]))
+
+
+def test_nearly_collinear_rig_is_not_flipped() -> None:
+    """Centres a hair off their line fit a Sim3 whose roll is decided by noise; the orientations fix it."""
+    gt, estimate = _walk(2e-3, 2e-3)
+    config = PoseEvalConfig(ransac_threshold=None)
+    assert _turn_by_centres(gt, estimate, config) > 5.0  # fits, but turned about the line
     metrics = evaluate_poses(estimate, gt, config=config)
     assert metrics.aligned_by_orientations
     assert metrics.rotation_error_median_deg < 0.5
@@ -173,27 +184,9 @@ def test_nearly_collinear_rig_is_not_flipped() -> None:
 def test_walk_is_aligned_where_its_scene_is_placed_best() -> None:
     """A gently curved walk: its centres fix the roll about the path, but by 1-2 degrees only (as the
     office walk's windows: 1.2-2.0 degrees), which moves far surfaces by 2-4 %; the orientations do better."""
-    import dataclasses
-
-    from photogrammetry.evaluation import load_ground_truth
-
-    line = load_ground_truth(Path(__file__).resolve().parents[2] / "sample_scenes" / "facade")
-    rng = np.random.default_rng(7)
-    views = {}  # the facade's line of cameras, each moved off it by 1 % of the scene
-    for name, view in line.views.items():
-        center = view.pose.center + rng.normal(scale=1e-2 * line.extent, size=3)
-        views[name] = dataclasses.replace(view, pose=CameraPose.from_center(R=view.pose.R, center=center))
-    gt = dataclasses.replace(line, views=views)
-    sim = random_sim3()
-    estimate = {}
-    for name, view in gt.views.items():
-        center = view.pose.center + rng.normal(scale=1e-3 * gt.extent, size=3)
-        estimate[name] = _rotated(sim.apply_to_pose(CameraPose.from_center(R=view.pose.R, center=center)), 0.2, rng)
+    gt, estimate = _walk(1e-2, 1e-3)
     config = PoseEvalConfig(ransac_threshold=None)
-    by_centres = align_cameras(estimate, gt, gt.names, config)[0]
-    turned = [by_centres.apply_to_pose(estimate[n]).R @ gt.views[n].pose.R.T for n in gt.names]
-    roll = np.median([np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1))) for r in turned])
-    assert 1.0 < roll < 5.0  # the premise: a fit, a little turned
+    assert 1.0 < _turn_by_centres(gt, estimate, config) < 5.0  # the premise: a fit, a little turned
     metrics = evaluate_poses(estimate, gt, config=config)
     assert metrics.aligned_by_orientations
     assert metrics.rotation_error_median_deg < 0.3
